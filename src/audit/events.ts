@@ -1,0 +1,139 @@
+import type { Context } from '../core/context.js';
+import { newId } from '../core/ids.js';
+import { redactSecrets } from '../core/redact.js';
+import type { Queryable, Transaction } from '../store/port.js';
+
+/** Every event type keyturn emits. Later capabilities extend this union. */
+export const EVENT_TYPES = [
+  'server.bootstrapped',
+  'principal.created',
+  'key.created',
+  'key.revoked',
+  'key.verify_failed',
+  'admin.auth_failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type Outcome = 'success' | 'failure';
+
+/** Who asked, from where: carried from the edge into every event. */
+export interface RequestMeta {
+  /** Principal id of the caller, or `null` for anonymous/system. */
+  readonly actor: string | null;
+  /** Whether the caller is a person (`user`) or a workload; decides exposure records. */
+  readonly actorKind?: 'user' | 'service' | null;
+  readonly sourceIp?: string | null;
+  readonly requestId?: string | null;
+}
+
+export const SYSTEM: RequestMeta = Object.freeze({ actor: null, actorKind: null, sourceIp: null, requestId: null });
+
+export interface EventInput {
+  readonly type: EventType;
+  readonly target: string | null;
+  readonly outcome: Outcome;
+  readonly reason?: string | null;
+  /** Extra, non-secret facts. Serialised and passed through secret redaction before storage. */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** An event as read back. */
+export interface AuditEvent {
+  readonly seq: number;
+  readonly id: string;
+  readonly time: string;
+  readonly type: EventType;
+  readonly actor: string | null;
+  readonly target: string | null;
+  readonly outcome: Outcome;
+  readonly reason: string | null;
+  readonly sourceIp: string | null;
+  readonly requestId: string | null;
+  readonly data: Record<string, unknown>;
+}
+
+/** Channel on which each committed event's id is announced. */
+export const EVENTS_CHANNEL = 'events';
+
+/**
+ * Appends one event inside `tx`, so it commits or rolls back with the change it records.
+ *
+ * @example
+ * ```ts
+ * await store.transaction(async (tx) => {
+ *   await tx.run('UPDATE api_keys SET status = ? WHERE id = ?', ['revoked', id]);
+ *   await appendEvent(tx, ctx, { type: 'key.revoked', target: id, outcome: 'success' }, meta);
+ * });
+ * ```
+ */
+export async function appendEvent(tx: Transaction, ctx: Context, input: EventInput, meta: RequestMeta): Promise<string> {
+  const id = newId('evt', ctx);
+  await tx.run(
+    `INSERT INTO events (id, time, type, actor, target, outcome, reason, source_ip, request_id, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      id,
+      ctx.now().getTime(),
+      input.type,
+      meta.actor,
+      input.target,
+      input.outcome,
+      input.reason == null ? null : redactSecrets(input.reason),
+      meta.sourceIp ?? null,
+      meta.requestId ?? null,
+      redactSecrets(JSON.stringify(input.data ?? {})),
+    ],
+  );
+  tx.notify(EVENTS_CHANNEL, id);
+  return id;
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  time: number;
+  type: EventType;
+  actor: string | null;
+  target: string | null;
+  outcome: Outcome;
+  reason: string | null;
+  source_ip: string | null;
+  request_id: string | null;
+  data: string;
+}
+
+export interface EventQuery {
+  readonly afterSeq?: number;
+  readonly type?: string;
+  readonly target?: string;
+  readonly limit?: number;
+}
+
+/** Reads events in append order. */
+export async function listEvents(db: Queryable, query: EventQuery = {}): Promise<AuditEvent[]> {
+  const where: string[] = ['seq > ?'];
+  const params: (string | number)[] = [query.afterSeq ?? 0];
+  if (query.type) {
+    where.push('type = ?');
+    params.push(query.type);
+  }
+  if (query.target) {
+    where.push('target = ?');
+    params.push(query.target);
+  }
+  params.push(Math.min(Math.max(query.limit ?? 100, 1), 1000));
+  const rows = await db.all<EventRow>(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`, params);
+  return rows.map((row) => ({
+    seq: row.seq,
+    id: row.id,
+    time: new Date(row.time).toISOString(),
+    type: row.type,
+    actor: row.actor,
+    target: row.target,
+    outcome: row.outcome,
+    reason: row.reason,
+    sourceIp: row.source_ip,
+    requestId: row.request_id,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+  }));
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KeyturnError, KEYTURN_ERROR_CODES, type KeyturnErrorCode } from '../core/errors.js';
+
+/** Where the CLI sends requests and with which admin key. */
+export interface Target {
+  readonly url: string;
+  readonly token: string | undefined;
+}
+
+/** `--url`/`KEYTURN_URL`, `--token`/`KEYTURN_TOKEN`, else `<data dir>/admin.key`. */
+export function resolveTarget(opts: { url?: string; token?: string; dataDir?: string }, env: NodeJS.ProcessEnv): Target {
+  const url = (opts.url ?? env.KEYTURN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  try {
+    new URL(url);
+  } catch {
+    throw new KeyturnError('ERR_VALIDATION', `--url: not a URL`);
+  }
+  let token = opts.token ?? env.KEYTURN_TOKEN;
+  if (!token) {
+    const file = join(opts.dataDir ?? env.KEYTURN_DATA_DIR ?? './.keyturn', 'admin.key');
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch {
+      token = undefined;
+    }
+  }
+  return { url, token };
+}
+
+function asCode(value: unknown): KeyturnErrorCode {
+  return (KEYTURN_ERROR_CODES as readonly unknown[]).includes(value) ? (value as KeyturnErrorCode) : 'ERR_UPSTREAM';
+}
+
+/** Calls the keyturn HTTP API; an error answer becomes a {@link KeyturnError} with the server's code. */
+export async function call<T>(target: Target, method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (target.token) headers.authorization = `Bearer ${target.token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(`${target.url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  } catch {
+    throw new KeyturnError('ERR_UPSTREAM', `cannot reach keyturn at ${target.url} (is it running? try: keyturn serve)`);
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new KeyturnError('ERR_UPSTREAM', `unexpected answer from ${target.url} (HTTP ${response.status})`);
+  }
+  if (!response.ok) {
+    const err = json as { code?: unknown; error_description?: unknown } | undefined;
+    const description = typeof err?.error_description === 'string' ? err.error_description : `HTTP ${response.status}`;
+    const hint = response.status === 401 && !target.token ? ' (no admin key: pass --token or KEYTURN_TOKEN)' : '';
+    throw new KeyturnError(asCode(err?.code), `${description}${hint}`);
+  }
+  return json as T;
+}

@@ -1,0 +1,15 @@
+/** Prints rows as an aligned text table. */
+export function table(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]): string {
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : Array.isArray(v) ? v.join(',') || '-' : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
+}
+
+/** Prints one record as `key: value` lines. */
+export function record(value: Record<string, unknown>): string {
+  const width = Math.max(...Object.keys(value).map((k) => k.length));
+  return Object.entries(value)
+    .map(([k, v]) => `${k.padEnd(width)}  ${v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join('\n');
+}

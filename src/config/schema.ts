@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { PREFIX_PATTERN } from '../core/secret.js';
+
+/**
+ * Every setting keyturn reads, with its default and its description. The configuration reference
+ * (`docs/configuration.md`) is generated from this schema (`npm run docs:config`); a test keeps
+ * the two in step.
+ *
+ * Sources, later ones winning: defaults → the JSON file (`--config` or `KEYTURN_CONFIG`) →
+ * environment (`KEYTURN_<SETTING>` in upper snake case, e.g. `KEYTURN_DATA_DIR`) → command-line flags.
+ */
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./.keyturn').describe('Directory for the SQLite database and the bootstrap admin key.'),
+  db: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Database: a `postgres://` URL (add `?schema=NAME` to use a schema) or an SQLite file path; default `<dataDir>/keyturn.db`.'),
+  host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Loopback by default; set `0.0.0.0` to serve a network.'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port to listen on (0 picks a free one).'),
+  keyPrefix: z
+    .string()
+    .regex(PREFIX_PATTERN)
+    .max(40)
+    .default('kt_live')
+    .describe('Prefix of new API keys, `[a-z][a-z0-9]*(_[a-z0-9]+)*`.'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+  logRequests: z
+    .stringbool()
+    .or(z.boolean())
+    .default(false)
+    .describe('Log one line per HTTP request. Off by default: the hot path stays lean; events record what matters.'),
+  bodyLimit: z.coerce.number().int().min(1024).max(10_485_760).default(65_536).describe('Largest accepted request body, in bytes.'),
+  cacheMaxEntries: z.coerce.number().int().min(0).max(10_000_000).default(100_000).describe('Verification cache size (entries).'),
+  cacheMaxAge: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .default(300_000)
+    .describe('Longest time (ms) a cached verification is trusted without re-reading the store, even if no change arrives.'),
+  trustProxy: z
+    .stringbool()
+    .or(z.boolean())
+    .default(false)
+    .describe('Trust `X-Forwarded-For` for source addresses (only behind a proxy you control).'),
+});
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
+
+/** `dataDir` → `KEYTURN_DATA_DIR`. */
+export function envName(key: string): string {
+  return `KEYTURN_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}

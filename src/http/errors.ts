@@ -1,0 +1,107 @@
+import type { FastifyReply } from 'fastify';
+import { KeyturnError, type KeyturnErrorCode } from '../core/errors.js';
+
+/** How one error code goes out on the wire: RFC 6749 §5.2 / RFC 6750 §3.1 error, status, and whether the message is shown. */
+export interface WireError {
+  readonly error: string;
+  readonly status: number;
+  /** `false`: the description is a fixed text and the detail goes to the log only. */
+  readonly expose: boolean;
+}
+
+/** The one table from {@link KeyturnErrorCode} to the wire. A test checks that it covers every code. */
+export const WIRE_ERRORS: Readonly<Record<KeyturnErrorCode, WireError>> = {
+  ERR_VALIDATION: { error: 'invalid_request', status: 400, expose: true },
+  ERR_MALFORMED_BODY: { error: 'invalid_request', status: 400, expose: true },
+  ERR_BODY_TOO_LARGE: { error: 'invalid_request', status: 413, expose: true },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { error: 'invalid_request', status: 415, expose: true },
+  ERR_DUPLICATE_PARAMETER: { error: 'invalid_request', status: 400, expose: true },
+  ERR_NOT_FOUND: { error: 'not_found', status: 404, expose: true },
+  ERR_CONFLICT: { error: 'conflict', status: 409, expose: true },
+  ERR_CONFIG: { error: 'server_error', status: 500, expose: false },
+  ERR_SECRET_FORMAT: { error: 'invalid_request', status: 400, expose: true },
+  ERR_SECRET_CHECKSUM: { error: 'invalid_request', status: 400, expose: true },
+  ERR_PREFIX_INVALID: { error: 'invalid_request', status: 400, expose: true },
+  ERR_UNAUTHENTICATED: { error: 'unauthorized', status: 401, expose: true },
+  ERR_INVALID_TOKEN: { error: 'invalid_token', status: 401, expose: true },
+  ERR_INSUFFICIENT_SCOPE: { error: 'insufficient_scope', status: 403, expose: true },
+  ERR_KEY_UNKNOWN: { error: 'invalid_token', status: 401, expose: true },
+  ERR_KEY_EXPIRED: { error: 'invalid_token', status: 401, expose: true },
+  ERR_KEY_REVOKED: { error: 'invalid_token', status: 401, expose: true },
+  ERR_KEY_SUSPENDED: { error: 'invalid_token', status: 401, expose: true },
+  ERR_KEY_STATE: { error: 'conflict', status: 409, expose: true },
+  ERR_PRINCIPAL_INACTIVE: { error: 'conflict', status: 409, expose: true },
+  ERR_BINDING_MISMATCH: { error: 'invalid_token', status: 401, expose: true },
+  ERR_STORE_UNAVAILABLE: { error: 'temporarily_unavailable', status: 503, expose: false },
+  ERR_MIGRATION: { error: 'server_error', status: 500, expose: false },
+  ERR_UPSTREAM: { error: 'temporarily_unavailable', status: 502, expose: false },
+  ERR_RATE_LIMITED: { error: 'too_many_requests', status: 429, expose: true },
+  ERR_INTERNAL: { error: 'server_error', status: 500, expose: false },
+};
+
+const REALM = 'keyturn';
+
+/** Quotes a value for an RFC 7235 auth-param (our texts never contain `"` or `\`, but be safe). */
+function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '')}"`;
+}
+
+/** The `WWW-Authenticate` value for a 401/403 on a Bearer-protected route (RFC 6750 §3). */
+export function bearerChallenge(err?: { error: string; description?: string; scope?: string }): string {
+  const params = [`realm=${quote(REALM)}`];
+  if (err) {
+    params.push(`error=${quote(err.error)}`);
+    if (err.description) params.push(`error_description=${quote(err.description)}`);
+    if (err.scope) params.push(`scope=${quote(err.scope)}`);
+  }
+  return `Bearer ${params.join(', ')}`;
+}
+
+export interface ErrorBody {
+  readonly error: string;
+  readonly error_description: string;
+  readonly code: KeyturnErrorCode;
+}
+
+/** Writes `err` as RFC 6749/6750 error JSON with the right status and headers. */
+export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply {
+  const wire = WIRE_ERRORS[err.code];
+  const description = wire.expose ? err.message : 'the server could not complete the request';
+  if (wire.status === 401) {
+    const challenge =
+      err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
+    void reply.header('www-authenticate', challenge);
+  } else if (wire.status === 403 && err.code === 'ERR_INSUFFICIENT_SCOPE') {
+    const scope = typeof err.details?.scope === 'string' ? err.details.scope : undefined;
+    void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', description, ...(scope ? { scope } : {}) }));
+  }
+  const body: ErrorBody = { error: wire.error, error_description: description, code: err.code };
+  return reply.code(wire.status).header('cache-control', 'no-store').send(body);
+}
+
+/** Turns anything thrown (fastify's own errors included) into a {@link KeyturnError}. */
+export function toKeyturnError(err: unknown): KeyturnError {
+  if (err instanceof KeyturnError) return err;
+  const e = err as { code?: string; statusCode?: number; validation?: unknown; message?: string };
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new KeyturnError('ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new KeyturnError('ERR_MALFORMED_BODY', 'request body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new KeyturnError('ERR_MALFORMED_BODY', 'request body is not valid JSON');
+    default:
+      break;
+  }
+  if (e?.validation) return new KeyturnError('ERR_VALIDATION', e.message ?? 'invalid request');
+  if (err instanceof SyntaxError || (e?.statusCode === 400 && /JSON/i.test(e.message ?? ''))) {
+    return new KeyturnError('ERR_MALFORMED_BODY', 'request body is not valid JSON');
+  }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new KeyturnError('ERR_VALIDATION', 'invalid request');
+  }
+  return new KeyturnError('ERR_INTERNAL', 'internal error', { cause: err });
+}

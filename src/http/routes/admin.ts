@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { listEvents } from '../../audit/events.js';
+import { validate } from '../../core/validate.js';
+import { PRINCIPAL_KINDS } from '../../principals/service.js';
+import type { Keyturn } from '../../runtime/open.js';
+import { requestMeta, requireScope } from '../auth.js';
+
+const idParam = z.strictObject({ id: z.string().min(1).max(128) });
+const page = { limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(128).optional() };
+const keysQuery = z.strictObject({ owner: z.string().max(128).optional(), ...page });
+const principalsQuery = z.strictObject({ kind: z.enum(PRINCIPAL_KINDS).optional(), ...page });
+const eventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional(),
+  type: z.string().max(64).optional(),
+  target: z.string().max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+const revokeBody = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
+
+/** A page of items and the cursor of the next page (`null` on the last). */
+function paged<T extends { id: string }>(items: T[], limit: number | undefined) {
+  const full = items.length === (limit ?? 100);
+  return { items, next: full ? (items.at(-1)?.id ?? null) : null };
+}
+
+/** The admin API under `/v1`: every route needs a keyturn API key with scope `admin`. */
+export function adminRoutes(app: FastifyInstance, kt: Keyturn): void {
+  void app.register(async (admin) => {
+    admin.addHook('preHandler', requireScope(kt.keys, 'admin'));
+
+    admin.post('/v1/principals', async (request, reply) => {
+      const principal = await kt.principals.create(request.body, requestMeta(request));
+      return reply.code(201).send(principal);
+    });
+    admin.get('/v1/principals', async (request) => {
+      const query = validate(principalsQuery, request.query);
+      return paged(await kt.principals.list(query), query.limit);
+    });
+    admin.get('/v1/principals/:id', async (request) => kt.principals.get(validate(idParam, request.params).id));
+
+    admin.post('/v1/keys', async (request, reply) => {
+      const { key, secret } = await kt.keys.create(request.body, requestMeta(request));
+      return reply.code(201).header('cache-control', 'no-store').send({ ...key, key: secret });
+    });
+    admin.get('/v1/keys', async (request) => {
+      const query = validate(keysQuery, request.query);
+      return paged(await kt.keys.list(query), query.limit);
+    });
+    admin.get('/v1/keys/:id', async (request) => kt.keys.get(validate(idParam, request.params).id));
+    admin.post('/v1/keys/:id/revoke', async (request) => {
+      const { id } = validate(idParam, request.params);
+      const body = validate(revokeBody, request.body);
+      return kt.keys.revoke(id, requestMeta(request), body?.reason);
+    });
+
+    admin.get('/v1/events', async (request) => {
+      const query = validate(eventsQuery, request.query);
+      const items = await listEvents(kt.store, { ...query, ...(query.after === undefined ? {} : { afterSeq: query.after }) });
+      return { items, next: items.length === (query.limit ?? 100) ? (items.at(-1)?.seq ?? null) : null };
+    });
+  });
+}

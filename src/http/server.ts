@@ -1,0 +1,58 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { newId } from '../core/ids.js';
+import type { Keyturn } from '../runtime/open.js';
+import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
+import { parseForm } from './form.js';
+import { adminRoutes } from './routes/admin.js';
+import { verifyRoutes } from './routes/verify.js';
+
+/**
+ * Builds the HTTP server: health probes, the public verification endpoints and the admin API.
+ * Thin: every route validates, calls one service method and maps the answer.
+ */
+export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: !kt.config.logRequests, requestIdLogLabel: 'requestId' }),
+    bodyLimit: kt.config.bodyLimit,
+    trustProxy: kt.config.trustProxy,
+    genReqId: () => newId('req', kt.ctx),
+    return503OnClosing: true,
+  });
+
+  // OAuth endpoints take forms; a repeated parameter is an error, not a choice.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: kt.config.bodyLimit }, (_req, body, done) => {
+    try {
+      done(null, parseForm(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const err = toKeyturnError(error);
+    if (!WIRE_ERRORS[err.code].expose || WIRE_ERRORS[err.code].status >= 500) {
+      request.log.error({ err: error, code: err.code }, 'request failed');
+    }
+    return sendError(reply, err);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'ERR_NOT_FOUND' }),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await kt.store.get('SELECT 1 AS ok');
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  verifyRoutes(app, kt);
+  adminRoutes(app, kt);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,323 @@
+import { z } from 'zod';
+import { appendEvent, type RequestMeta } from '../audit/events.js';
+import type { Context } from '../core/context.js';
+import { parseDuration } from '../core/duration.js';
+import { KeyturnError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { assertPrefix, generateSecret, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
+import { validate } from '../core/validate.js';
+import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type PrincipalService } from '../principals/service.js';
+import type { Store, Transaction } from '../store/port.js';
+import { KeyCache, type CachedKey } from './cache.js';
+
+export type KeyStatus = 'active' | 'rotating' | 'suspended' | 'retired' | 'revoked';
+
+/** An API key as shown after creation: everything but the secret. */
+export interface KeyView {
+  readonly id: string;
+  readonly principal: string;
+  readonly name: string;
+  readonly prefix: string;
+  /** Prefix and first four characters of the body, e.g. `kt_live_3hGq`. */
+  readonly start: string;
+  readonly last4: string;
+  readonly scopes: readonly string[];
+  /** Stored status, or `expired` for an active key past its expiry. */
+  readonly status: KeyStatus | 'expired';
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  readonly metadata: Record<string, unknown>;
+}
+
+/** The answer to "is this key good?": a result, not an exception (only an outage throws). */
+export type Verification =
+  | { readonly valid: true; readonly key: VerifiedKey }
+  | { readonly valid: false; readonly reason: VerificationFailure };
+
+export type VerificationFailure = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'suspended' | 'principal_inactive';
+
+export interface VerifiedKey {
+  readonly id: string;
+  readonly principal: string;
+  readonly principalName: string;
+  readonly principalKind: 'user' | 'service';
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly expiresAt: string | null;
+}
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+export const scopeSchema = z.string().min(1).max(128).regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token');
+
+export const createKeySchema = z.strictObject({
+  owner: z.string().min(1).max(128),
+  name: z.string().min(1).max(128),
+  scopes: z.array(scopeSchema).max(64).default([]),
+  /** ISO time, or use `expiresIn`. */
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  expiresIn: z.string().max(32).optional(),
+  metadata: metadataSchema.optional(),
+});
+
+interface KeyRow {
+  id: string;
+  principal_id: string;
+  name: string;
+  prefix: string;
+  digest: string;
+  start: string;
+  last4: string;
+  scopes: string;
+  status: KeyStatus;
+  created_at: number;
+  created_by: string | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  metadata: string;
+}
+
+/** Channel on which the id of every changed key is announced. */
+export const KEYS_CHANNEL = 'keys';
+
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+
+export interface KeyServiceOptions {
+  readonly store: Store;
+  readonly ctx: Context;
+  readonly principals: PrincipalService;
+  /** Prefix of new API keys, e.g. `kt_live`. */
+  readonly prefix: string;
+  readonly cacheMaxEntries?: number;
+  /** Longest time a cached answer is trusted without a fresh read, whatever the feed says. */
+  readonly cacheMaxAgeMs?: number;
+}
+
+/**
+ * API keys: create (secret returned once), list, show, revoke, and verify. Verification reads
+ * from a digest-keyed in-process cache that the store's change feed keeps current, so a revoke on
+ * any node is honoured by every node as soon as its notification arrives.
+ */
+export class KeyService {
+  readonly #store: Store;
+  readonly #ctx: Context;
+  readonly #principals: PrincipalService;
+  readonly #prefix: string;
+  readonly #cache: KeyCache;
+  readonly #unsubscribe: Array<() => void>;
+
+  constructor(options: KeyServiceOptions) {
+    assertPrefix(options.prefix);
+    this.#store = options.store;
+    this.#ctx = options.ctx;
+    this.#principals = options.principals;
+    this.#prefix = options.prefix;
+    this.#cache = new KeyCache({
+      ...(options.cacheMaxEntries === undefined ? {} : { maxEntries: options.cacheMaxEntries }),
+      ...(options.cacheMaxAgeMs === undefined ? {} : { maxAgeMs: options.cacheMaxAgeMs }),
+    });
+    this.#unsubscribe = [
+      this.#store.subscribe(KEYS_CHANNEL, (id) => (id === null ? this.#cache.clear() : this.#cache.dropKey(id))),
+      this.#store.subscribe(PRINCIPALS_CHANNEL, () => this.#cache.clear()),
+    ];
+  }
+
+  /** Stops following the change feed. */
+  close(): void {
+    for (const stop of this.#unsubscribe) stop();
+  }
+
+  /** Creates a key for `owner` (principal id or name); the secret is in the answer and nowhere else. */
+  async create(input: unknown, meta: RequestMeta): Promise<{ key: KeyView; secret: string }> {
+    const data = validate(createKeySchema, input);
+    return this.#store.transaction((tx) => this.createIn(tx, data, meta));
+  }
+
+  /** Same as {@link create}, inside a caller's transaction. */
+  async createIn(tx: Transaction, data: z.output<typeof createKeySchema>, meta: RequestMeta): Promise<{ key: KeyView; secret: string }> {
+    const now = this.#ctx.now().getTime();
+    const expiresAt = this.#expiry(data, now);
+    const owner = await this.#principals.find(data.owner, tx);
+    if (!owner) throw new KeyturnError('ERR_NOT_FOUND', 'owner: no such principal');
+    if (owner.status !== 'active') throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
+    const secret = generateSecret(this.#prefix, this.#ctx);
+    const display = secretDisplay(parseSecret(secret));
+    const scopes = [...new Set(data.scopes)];
+    const row: KeyRow = {
+      id: newId('key', this.#ctx),
+      principal_id: owner.id,
+      name: data.name,
+      prefix: this.#prefix,
+      digest: secretDigest(secret),
+      start: display.start,
+      last4: display.last4,
+      scopes: JSON.stringify(scopes),
+      status: 'active',
+      created_at: now,
+      created_by: meta.actor,
+      expires_at: expiresAt,
+      revoked_at: null,
+      metadata: JSON.stringify(data.metadata ?? {}),
+    };
+    await tx.run(
+      `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        row.id,
+        row.principal_id,
+        row.name,
+        row.prefix,
+        row.digest,
+        row.start,
+        row.last4,
+        row.scopes,
+        row.status,
+        row.created_at,
+        row.created_by,
+        row.expires_at,
+        row.revoked_at,
+        row.metadata,
+      ],
+    );
+    await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: row.id }, 'created');
+    await appendEvent(
+      tx,
+      this.#ctx,
+      { type: 'key.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, scopes, expiresAt: iso(expiresAt) } },
+      meta,
+    );
+    return { key: this.#view(row, now), secret };
+  }
+
+  #expiry(data: z.output<typeof createKeySchema>, now: number): number | null {
+    if (data.expiresAt && data.expiresIn) throw new KeyturnError('ERR_VALIDATION', 'give expiresAt or expiresIn, not both');
+    if (data.expiresIn) return now + parseDuration(data.expiresIn);
+    if (data.expiresAt) {
+      const at = Date.parse(data.expiresAt);
+      if (at <= now) throw new KeyturnError('ERR_VALIDATION', 'expiresAt: must be in the future');
+      return at;
+    }
+    return null;
+  }
+
+  async get(id: string): Promise<KeyView> {
+    const row = await this.#store.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+    return this.#view(row, this.#ctx.now().getTime());
+  }
+
+  /** Keys in id order, optionally of one owner; `after` is the last id of the previous page. */
+  async list(query: { owner?: string; limit?: number; after?: string } = {}): Promise<KeyView[]> {
+    const where = ['id > ?'];
+    const params: (string | number)[] = [query.after ?? ''];
+    if (query.owner) {
+      const owner = await this.#principals.get(query.owner);
+      where.push('principal_id = ?');
+      params.push(owner.id);
+    }
+    params.push(Math.min(Math.max(query.limit ?? 100, 1), 1000));
+    const rows = await this.#store.all<KeyRow>(`SELECT * FROM api_keys WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, params);
+    const now = this.#ctx.now().getTime();
+    return rows.map((row) => this.#view(row, now));
+  }
+
+  /** Revokes a key for good. Revoking a revoked key is a no-op answer, not an error. */
+  async revoke(id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
+    return this.#store.transaction(async (tx) => {
+      const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
+      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+      const now = this.#ctx.now().getTime();
+      if (row.status === 'revoked') return this.#view(row, now);
+      await tx.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, id]);
+      await appendEvent(tx, this.#ctx, { type: 'key.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
+      tx.notify(KEYS_CHANNEL, id);
+      return this.#view({ ...row, status: 'revoked', revoked_at: now }, now);
+    });
+  }
+
+  /**
+   * Verifies a presented key. Hot path: checksum, SHA-256, one cache lookup. A failure appends a
+   * `key.verify_failed` event with the exact reason (never the key) before answering.
+   */
+  async verify(presented: string, meta: RequestMeta): Promise<Verification> {
+    const result = await this.check(presented);
+    if (!result.valid) await this.recordFailure('key.verify_failed', result, presented, meta);
+    return result;
+  }
+
+  /** {@link verify} without the failure event: for callers that record their own. */
+  async check(presented: string): Promise<Verification> {
+    const parsed = tryParseSecret(presented);
+    if (!parsed) return { valid: false, reason: 'malformed' };
+    const digest = secretDigest(parsed.text);
+    const now = this.#ctx.now().getTime();
+    const cached = this.#cache.get(digest, now);
+    if (cached) return this.#judge(cached, now);
+    const generation = this.#cache.generation;
+    const row = await this.#store.get<KeyRow & { principal_status: string; principal_name: string; principal_kind: 'user' | 'service' }>(
+      `SELECT k.*, p.status AS principal_status, p.name AS principal_name, p.kind AS principal_kind
+       FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.digest = ?`,
+      [digest],
+    );
+    if (!row) return { valid: false, reason: 'unknown' };
+    if (row.status === 'revoked' || row.status === 'retired') return { valid: false, reason: 'revoked' };
+    if (row.status === 'suspended') return { valid: false, reason: 'suspended' };
+    if (row.principal_status !== 'active') return { valid: false, reason: 'principal_inactive' };
+    const entry: CachedKey = {
+      id: row.id,
+      principalId: row.principal_id,
+      principalName: row.principal_name,
+      principalKind: row.principal_kind,
+      name: row.name,
+      scopes: JSON.parse(row.scopes) as string[],
+      expiresAt: row.expires_at,
+    };
+    this.#cache.set(digest, entry, now, generation);
+    return this.#judge(entry, now);
+  }
+
+  /** Appends the event for a failed verification (`type` lets the admin gate record its own). */
+  async recordFailure(
+    type: 'key.verify_failed' | 'admin.auth_failed',
+    result: Verification & { valid: false },
+    presented: string,
+    meta: RequestMeta,
+  ): Promise<void> {
+    const parsed = tryParseSecret(presented);
+    const target = parsed ? await this.#idOf(secretDigest(parsed.text)) : null;
+    await this.#store.transaction((tx) =>
+      appendEvent(tx, this.#ctx, { type, target, outcome: 'failure', reason: result.reason, data: parsed ? { prefix: parsed.prefix } : {} }, meta),
+    );
+  }
+
+  async #idOf(digest: string): Promise<string | null> {
+    const row = await this.#store.get<{ id: string }>('SELECT id FROM api_keys WHERE digest = ?', [digest]);
+    return row?.id ?? null;
+  }
+
+  #judge(key: CachedKey, now: number): Verification {
+    if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, reason: 'expired' };
+    return {
+      valid: true,
+      key: { id: key.id, principal: key.principalId, principalName: key.principalName, principalKind: key.principalKind, name: key.name, scopes: key.scopes, expiresAt: iso(key.expiresAt) },
+    };
+  }
+
+  #view(row: KeyRow, now: number): KeyView {
+    const expired = row.status === 'active' && row.expires_at !== null && row.expires_at <= now;
+    return {
+      id: row.id,
+      principal: row.principal_id,
+      name: row.name,
+      prefix: row.prefix,
+      start: row.start,
+      last4: row.last4,
+      scopes: JSON.parse(row.scopes) as string[],
+      status: expired ? 'expired' : row.status,
+      createdAt: new Date(row.created_at).toISOString(),
+      expiresAt: iso(row.expires_at),
+      revokedAt: iso(row.revoked_at),
+      metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    };
+  }
+}

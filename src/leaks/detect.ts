@@ -1,0 +1,232 @@
+import { createHash } from 'node:crypto';
+import { INLINE_ALLOW, insideAny, isPlaceholder, publicRegions } from './allow.js';
+import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
+import { shannonEntropy, VALIDATOR_TABLE, type Validator } from './validators.js';
+
+/** Validators whose check is strong enough that placeholder heuristics would only lose findings. */
+const STRUCTURAL = new Set(['keyturn', 'github-classic', 'private-key', 'jwt']);
+
+interface CompiledAllow {
+  readonly paths: readonly RegExp[];
+  readonly regexes: readonly RegExp[];
+  readonly stopwords: readonly string[];
+}
+
+interface CompiledRule {
+  readonly spec: RuleSpec;
+  readonly regex: RegExp;
+  readonly validate: Validator | undefined;
+  readonly allow: CompiledAllow;
+  readonly priority: number;
+  readonly placeholderCheck: boolean;
+}
+
+/** Rules compiled once per thread: regexes, the keyword prefilter and allowlists. */
+export interface CompiledEngine {
+  readonly rules: readonly CompiledRule[];
+  /** One case-insensitive alternation of every rule keyword. */
+  readonly keywordRegex: RegExp | undefined;
+  /** Lower-cased keyword → indexes of the rules it triggers. */
+  readonly keywordRules: ReadonlyMap<string, readonly number[]>;
+  /** Rules without keywords: always run. */
+  readonly alwaysRules: readonly number[];
+  readonly allow: CompiledAllow;
+  readonly maxFileBytes: number;
+}
+
+function compileAllow(spec: AllowSpec | undefined): CompiledAllow {
+  return {
+    paths: (spec?.paths ?? []).map((p) => new RegExp(p)),
+    regexes: (spec?.regexes ?? []).map((p) => new RegExp(p)),
+    stopwords: (spec?.stopwords ?? []).map((s) => s.toLowerCase()),
+  };
+}
+
+function escape(literal: string): string {
+  return literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+/**
+ * Compiles an {@link EngineConfig}. Throws a `SyntaxError` on a bad regex (callers validate
+ * user rules first and turn it into `ERR_CONFIG`).
+ */
+export function compileEngine(config: EngineConfig): CompiledEngine {
+  const rules = config.rules.map<CompiledRule>((spec) => ({
+    spec,
+    regex: new RegExp(spec.pattern, `gd${(spec.flags ?? '').replace(/[gd]/g, '')}`),
+    validate: spec.validate ? VALIDATOR_TABLE[spec.validate] : undefined,
+    allow: compileAllow(spec.allow),
+    priority: spec.priority ?? 50,
+    placeholderCheck: !spec.validate || !STRUCTURAL.has(spec.validate),
+  }));
+  const keywordRules = new Map<string, number[]>();
+  const alwaysRules: number[] = [];
+  rules.forEach((rule, index) => {
+    if (rule.spec.keywords.length === 0) alwaysRules.push(index);
+    for (const kw of rule.spec.keywords) {
+      const key = kw.toLowerCase();
+      const list = keywordRules.get(key) ?? [];
+      if (!list.includes(index)) list.push(index);
+      keywordRules.set(key, list);
+    }
+  });
+  const keywords = [...keywordRules.keys()].sort((a, b) => b.length - a.length);
+  return {
+    rules,
+    keywordRegex: keywords.length ? new RegExp(keywords.map(escape).join('|'), 'gi') : undefined,
+    keywordRules,
+    alwaysRules,
+    allow: compileAllow(config.allow),
+    maxFileBytes: config.maxFileBytes,
+  };
+}
+
+/** Indexes of the rules whose keywords occur in `text` (one pass of the combined keyword regex). */
+export function triggeredRules(engine: CompiledEngine, text: string): number[] {
+  const hit = new Set<number>(engine.alwaysRules);
+  const re = engine.keywordRegex;
+  if (re) {
+    const seen = new Set<string>();
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      const key = m[0].toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      for (const index of engine.keywordRules.get(key) ?? []) hit.add(index);
+      if (seen.size === engine.keywordRules.size) break;
+    }
+  }
+  return [...hit].sort((a, b) => a - b);
+}
+
+/** True when `path` is allowlisted globally. */
+export function pathAllowed(engine: CompiledEngine, path: string): boolean {
+  return engine.allow.paths.some((re) => re.test(path));
+}
+
+function allowedBy(allow: CompiledAllow, secret: string, path: string): boolean {
+  if (allow.paths.some((re) => re.test(path))) return true;
+  if (allow.regexes.some((re) => re.test(secret))) return true;
+  if (allow.stopwords.length === 0) return false;
+  const lower = secret.toLowerCase();
+  return allow.stopwords.some((w) => lower.includes(w));
+}
+
+/** SHA-256 of the secret, hex: a finding's fingerprint (for keyturn secrets, equal to its stored digest). */
+export function fingerprintOf(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+interface Candidate {
+  readonly start: number;
+  readonly end: number;
+  readonly rule: CompiledRule;
+  readonly secret: string;
+}
+
+function secretOf(m: RegExpExecArray, group: number | undefined): { text: string; offset: number } {
+  const pick = (i: number): { text: string; offset: number } | undefined => {
+    const g = m[i];
+    const at = m.indices?.[i];
+    return g === undefined || at === undefined ? undefined : { text: g, offset: at[0] };
+  };
+  if (group !== undefined) return pick(group) ?? { text: m[0], offset: m.index };
+  for (let i = 1; i < m.length; i++) {
+    const found = pick(i);
+    if (found) return found;
+  }
+  return { text: m[0], offset: m.index };
+}
+
+function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string): string | undefined {
+  if (rule.spec.entropy !== undefined && shannonEntropy(raw) < rule.spec.entropy) return undefined;
+  const secret = rule.validate ? rule.validate(raw) : raw;
+  if (secret === undefined) return undefined;
+  if (rule.placeholderCheck && isPlaceholder(secret)) return undefined;
+  if (allowedBy(rule.allow, secret, path) || allowedBy(engine.allow, secret, path)) return undefined;
+  return secret;
+}
+
+function candidates(engine: CompiledEngine, text: string, path: string): Candidate[] {
+  const out: Candidate[] = [];
+  for (const index of triggeredRules(engine, text)) {
+    const rule = engine.rules[index];
+    if (!rule) continue;
+    const re = rule.regex;
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m[0].length === 0) {
+        re.lastIndex++;
+        continue;
+      }
+      const { text: raw, offset } = secretOf(m, rule.spec.secretGroup);
+      const secret = acceptable(engine, rule, raw, path);
+      if (secret === undefined) continue;
+      const start = rule.spec.locate === 'match' ? m.index : offset;
+      out.push({ start, end: Math.max(start + 1, offset + raw.length), rule, secret });
+    }
+  }
+  return out;
+}
+
+/** Keeps, of overlapping candidates, the one with the lowest priority number. */
+function resolveOverlaps(list: Candidate[]): Candidate[] {
+  const byPriority = [...list].sort((a, b) => a.rule.priority - b.rule.priority || a.start - b.start);
+  const kept: Candidate[] = [];
+  for (const c of byPriority) {
+    if (!kept.some((k) => c.start < k.end && k.start < c.end)) kept.push(c);
+  }
+  return kept.sort((a, b) => a.start - b.start);
+}
+
+/** Line starts are found lazily, once, only for texts that have candidates. */
+function lineIndex(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function locate(starts: readonly number[], offset: number): { line: number; column: number; lineStart: number } {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((starts[mid] ?? 0) <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  const lineStart = starts[lo] ?? 0;
+  return { line: lo + 1, column: offset - lineStart + 1, lineStart };
+}
+
+function inlineAllowed(text: string, lineStart: number, secretEnd: number): boolean {
+  const lineEnd = text.indexOf('\n', secretEnd);
+  const line = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd);
+  return line.includes(INLINE_ALLOW);
+}
+
+/**
+ * Finds the secrets in one text. Pure: no I/O; `path` is only used for allowlists and the
+ * findings' `file`.
+ *
+ * @example
+ * ```ts
+ * const engine = compileEngine(defaultEngineConfig());
+ * detect(engine, 'token = "ghp_…"', 'a.env'); // [{ kind: 'github', line: 1, … }]
+ * ```
+ */
+export function detect(engine: CompiledEngine, text: string, path: string): Finding[] {
+  if (pathAllowed(engine, path)) return [];
+  const found = candidates(engine, text, path);
+  if (found.length === 0) return [];
+  const regions = publicRegions(text);
+  const starts = lineIndex(text);
+  const findings: Finding[] = [];
+  for (const c of resolveOverlaps(found)) {
+    if (insideAny(regions, c.start, c.end)) continue;
+    const { line, column, lineStart } = locate(starts, c.start);
+    const hasInline = text.includes(INLINE_ALLOW);
+    if (hasInline && inlineAllowed(text, lineStart, c.end)) continue;
+    findings.push({ file: path, line, column, kind: c.rule.spec.kind, rule: c.rule.spec.id, fingerprint: fingerprintOf(c.secret), secret: c.secret });
+  }
+  return findings;
+}

@@ -1,0 +1,17 @@
+import type { RuleSpec } from '../types.js';
+
+/**
+ * Stripe: secret keys `sk_live_`/`sk_test_` and restricted keys `rk_live_`/`rk_test_`, then at
+ * least 24 base62 characters. Publishable keys (`pk_`) are public by design and not matched.
+ */
+export const rules: readonly RuleSpec[] = [
+  {
+    id: 'stripe-secret-key',
+    kind: 'stripe',
+    description: 'Stripe secret or restricted API key',
+    keywords: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_'],
+    pattern: '(?<![A-Za-z0-9_])([sr]k_(?:live|test)_[A-Za-z0-9]{24,247})(?![A-Za-z0-9_])',
+    entropy: 3.5,
+    priority: 10,
+  },
+];

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { lstat, opendir } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { KeyturnError } from '../../core/errors.js';
+import { Collector, type ScanContext, type SourceResult } from '../collect.js';
+import { isIgnored, parseGitignore, type IgnoreRule } from '../gitignore.js';
+import { readState, writeState } from '../state.js';
+
+/** Options of a directory scan. */
+export interface DirectoryOptions {
+  /** Respect `.gitignore` files. */
+  readonly gitignore?: boolean;
+}
+
+interface Entry {
+  readonly path: string;
+  readonly name: string;
+  readonly size: number;
+  readonly stamp: string;
+}
+
+const BATCH_FILES = 64;
+const BATCH_BYTES = 1024 * 1024;
+
+function toPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+async function* walk(root: string, options: DirectoryOptions, maxBytes: number): AsyncGenerator<Entry> {
+  const stack: { dir: string; ignore: IgnoreRule[] }[] = [{ dir: root, ignore: [] }];
+  while (stack.length > 0) {
+    const { dir, ignore: inherited } = stack.pop() as { dir: string; ignore: IgnoreRule[] };
+    const relDir = toPosix(relative(root, dir));
+    let ignore = inherited;
+    if (options.gitignore) {
+      try {
+        ignore = [...inherited, ...parseGitignore(readFileSync(join(dir, '.gitignore'), 'utf8'), relDir)];
+      } catch {
+        /* no .gitignore here */
+      }
+    }
+    const handle = await opendir(dir);
+    const subdirs: string[] = [];
+    for await (const d of handle) {
+      const full = join(dir, d.name);
+      const rel = relDir === '' ? d.name : `${relDir}/${d.name}`;
+      if (d.isDirectory()) {
+        if (d.name === '.git' || d.name === 'node_modules') continue;
+        if (options.gitignore && isIgnored(ignore, rel, true)) continue;
+        subdirs.push(full);
+      } else if (d.isFile()) {
+        if (options.gitignore && isIgnored(ignore, rel, false)) continue;
+        const st = await lstat(full);
+        yield { path: full, name: rel, size: Math.min(st.size, maxBytes + 1), stamp: `${st.size}:${st.mtimeMs}` };
+      }
+    }
+    for (const s of subdirs.reverse()) stack.push({ dir: s, ignore });
+  }
+}
+
+/**
+ * Scans a directory tree: every regular file (symlinks are not followed), binary and
+ * oversized files skipped, `.git` and `node_modules` never entered. With `ctx.stateDir`, only
+ * files whose size or modification time changed since the last scan are read.
+ */
+export async function scanDirectory(dir: string, ctx: ScanContext, options: DirectoryOptions = {}): Promise<SourceResult> {
+  const root = resolve(dir);
+  const st = await lstat(root).catch(() => undefined);
+  if (!st) throw new KeyturnError('ERR_NOT_FOUND', `no such file or directory: ${dir}`);
+  const collector = new Collector(ctx);
+  if (st.isFile()) {
+    await collector.add({ type: 'files', files: [{ path: root, name: toPosix(relative(process.cwd(), root)) || root, size: st.size }] });
+    return collector.finish();
+  }
+  const source = `dir:${root}`;
+  const previous = ctx.stateDir ? readState(ctx.stateDir, source) : undefined;
+  const stamps: Record<string, string> = {};
+  let batch: Entry[] = [];
+  let batchBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const files = batch.map((e) => ({ path: e.path, name: e.name, size: e.size }));
+    batch = [];
+    batchBytes = 0;
+    await collector.add({ type: 'files', files });
+  };
+  for await (const entry of walk(root, options, ctx.pool.engine.maxFileBytes)) {
+    stamps[entry.name] = entry.stamp;
+    if (previous?.stamps?.[entry.name] === entry.stamp) continue;
+    batch.push(entry);
+    batchBytes += entry.size;
+    if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+  }
+  await flush();
+  const result = await collector.finish();
+  if (ctx.stateDir) writeState(ctx.stateDir, { version: 1, source, stamps, scannedAt: ctx.now().toISOString() });
+  return result;
+}

@@ -1,0 +1,119 @@
+import { crc32 } from 'node:zlib';
+import { encodeBase62 } from '../core/base62.js';
+import { tryParseSecret } from '../core/secret.js';
+import type { ValidatorName } from './types.js';
+
+/**
+ * Checks run after a rule's regex matched, by name (rules are data; these are the code they
+ * may call). Each returns the normalised secret to report, or `undefined` to drop the match.
+ */
+export type Validator = (secret: string) => string | undefined;
+
+/** Shannon entropy of `text` in bits per character. */
+export function shannonEntropy(text: string): number {
+  if (text.length === 0) return 0;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let bits = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/** A keyturn secret only when its CRC-32 check is right. */
+function keyturn(secret: string): string | undefined {
+  return tryParseSecret(secret) ? secret : undefined;
+}
+
+/** GitHub classic token: the last 6 characters are the base62 CRC-32 of the 30 before them. */
+export function githubClassicChecksumOk(token: string): boolean {
+  const body = token.slice(4, 34);
+  const check = token.slice(34);
+  return body.length === 30 && check.length === 6 && encodeBase62(crc32(body), 6) === check;
+}
+
+function githubClassic(secret: string): string | undefined {
+  return githubClassicChecksumOk(secret) ? secret : undefined;
+}
+
+function decodeJsonPart(part: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A signed JWS: JSON header with a real `alg`, JSON payload. */
+function jwt(secret: string): string | undefined {
+  const [header, payload] = secret.split('.');
+  if (header === undefined || payload === undefined) return undefined;
+  const h = decodeJsonPart(header);
+  if (!h || typeof h.alg !== 'string' || h.alg.toLowerCase() === 'none') return undefined;
+  return decodeJsonPart(payload) ? secret : undefined;
+}
+
+/**
+ * A private key body: drop string-literal and YAML/JSON wrapping (`\n` escapes, quotes, `+`,
+ * indentation) and RFC 1421 headers, then require at least 64 base64 characters and nothing else.
+ */
+export function normalisePemBody(raw: string): string | undefined {
+  const unwrapped = raw
+    .replace(/\\[nrt]/g, '\n')
+    .replace(/^[ \t]*[A-Za-z-]+:[^\n]*$/gm, '')
+    .replace(/["'+,|>\s]/g, '');
+  if (unwrapped.length < 64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(unwrapped)) return undefined;
+  return shannonEntropy(unwrapped) >= 4.5 ? unwrapped : undefined;
+}
+
+const HEX_HASH = /^(?:[a-f0-9]{32}|[a-f0-9]{40}|[a-f0-9]{56}|[a-f0-9]{64}|[a-f0-9]{96}|[a-f0-9]{128}|[A-F0-9]{32}|[A-F0-9]{40}|[A-F0-9]{64})$/;
+const REFERENCE = /^(?:[A-Za-z_$][\w$]*)(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+$|^(?:process\.env|os\.environ|env\.|ENV\[|getenv|System\.getenv)|^[A-Z][A-Z0-9_]+$|^(?:true|false|null|none|undefined)$/i;
+/** Shapes owned by provider rules: they decide (a look-alike with a wrong checksum stays unreported). */
+const PROVIDER_SHAPE = /^(?:gh[pousr]_|github_pat_|[sprk]k_(?:live|test)_|xox[a-z]-|xapp-|AKIA|ASIA|AIza|eyJ|-----BEGIN|[a-z][a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}$|[a-z][a-z0-9+]*:\/\/)/;
+
+/** Character classes present: lower, upper, digit, other. */
+function classCount(text: string): number {
+  return Number(/[a-z]/.test(text)) + Number(/[A-Z]/.test(text)) + Number(/[0-9]/.test(text)) + Number(/[^A-Za-z0-9]/.test(text));
+}
+
+/** A generic assignment's value must look random, not like a reference, hash or provider token. */
+function generic(secret: string): string | undefined {
+  if (HEX_HASH.test(secret) || REFERENCE.test(secret) || PROVIDER_SHAPE.test(secret)) return undefined;
+  if (/^(?:sha\d+|md5)[:-]/i.test(secret) || /^[a-z]+(?:[-_][a-z]+)+$/.test(secret) || /^\d+$/.test(secret)) return undefined;
+  if (/^(?:https?|file|ftp):\/\//i.test(secret) || secret.includes('/') && !/[A-Za-z0-9+]{12}/.test(secret)) return undefined;
+  return classCount(secret) >= 3 || (classCount(secret) === 2 && /[0-9]/.test(secret) && secret.length >= 16) ? secret : undefined;
+}
+
+/** AWS secret access keys are 40 base64 characters mixing cases and digits. */
+function awsSecret(secret: string): string | undefined {
+  return /[a-z]/.test(secret) && /[A-Z]/.test(secret) && /[0-9]/.test(secret) ? secret : undefined;
+}
+
+/** A connection string password that is not a reference or a word. */
+function connectionString(secret: string): string | undefined {
+  let decoded = secret;
+  try {
+    decoded = decodeURIComponent(secret);
+  } catch {
+    /* keep as is */
+  }
+  if (REFERENCE.test(decoded) || /^[a-z]+$/i.test(decoded) && decoded.length < 12) return undefined;
+  return secret;
+}
+
+/** The table of validators by name. */
+export const VALIDATOR_TABLE: Readonly<Record<ValidatorName, Validator>> = {
+  keyturn,
+  'github-classic': githubClassic,
+  jwt,
+  'private-key': normalisePemBody,
+  generic,
+  'aws-secret': awsSecret,
+  'connection-string': connectionString,
+};

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { appendEvent, type RequestMeta } from '../audit/events.js';
+import type { Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { validate } from '../core/validate.js';
+import { isUniqueViolation, type Queryable, type Store, type Transaction } from '../store/port.js';
+
+export const PRINCIPAL_KINDS = ['user', 'service'] as const;
+export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
+export type PrincipalStatus = 'active' | 'disabled' | 'offboarded';
+
+export interface Principal {
+  readonly id: string;
+  readonly kind: PrincipalKind;
+  readonly name: string;
+  readonly email: string | null;
+  readonly status: PrincipalStatus;
+  readonly createdAt: string;
+  readonly metadata: Record<string, unknown>;
+}
+
+/** Free-form, bounded metadata: at most 32 keys, 4 KiB serialised. */
+export const metadataSchema = z
+  .record(z.string().max(64), z.union([z.string().max(512), z.number(), z.boolean(), z.null()]))
+  .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata keys')
+  .refine((m) => JSON.stringify(m).length <= 4096, 'metadata larger than 4 KiB');
+
+export const createPrincipalSchema = z.strictObject({
+  kind: z.enum(PRINCIPAL_KINDS),
+  name: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'letters, digits and . _ @ + - only, starting with a letter or digit'),
+  email: z.email().max(254).optional(),
+  metadata: metadataSchema.optional(),
+});
+export type CreatePrincipalInput = z.input<typeof createPrincipalSchema>;
+
+interface PrincipalRow {
+  id: string;
+  kind: PrincipalKind;
+  name: string;
+  email: string | null;
+  status: PrincipalStatus;
+  created_at: number;
+  metadata: string;
+}
+
+function toPrincipal(row: PrincipalRow): Principal {
+  return {
+    id: row.id,
+    kind: row.kind,
+    name: row.name,
+    email: row.email,
+    status: row.status,
+    createdAt: new Date(row.created_at).toISOString(),
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+  };
+}
+
+/** Channel announcing principal changes (status), so verification caches drop what they hold. */
+export const PRINCIPALS_CHANNEL = 'principals';
+
+/** Principals: the people and workloads that credentials act for. */
+export class PrincipalService {
+  readonly #store: Store;
+  readonly #ctx: Context;
+
+  constructor(store: Store, ctx: Context) {
+    this.#store = store;
+    this.#ctx = ctx;
+  }
+
+  /** Creates a principal; `ERR_CONFLICT` when the name is taken. */
+  async create(input: unknown, meta: RequestMeta): Promise<Principal> {
+    const data = validate(createPrincipalSchema, input);
+    return this.#store.transaction((tx) => this.createIn(tx, data, meta));
+  }
+
+  /** Same as {@link create}, inside a caller's transaction (bootstrap). */
+  async createIn(tx: Transaction, data: z.output<typeof createPrincipalSchema>, meta: RequestMeta): Promise<Principal> {
+    if (await tx.get('SELECT id FROM principals WHERE name = ?', [data.name])) {
+      throw new KeyturnError('ERR_CONFLICT', `a principal named "${data.name}" already exists`);
+    }
+    const row: PrincipalRow = {
+      id: newId('prn', this.#ctx),
+      kind: data.kind,
+      name: data.name,
+      email: data.email ?? null,
+      status: 'active',
+      created_at: this.#ctx.now().getTime(),
+      metadata: JSON.stringify(data.metadata ?? {}),
+    };
+    try {
+      await tx.run('INSERT INTO principals (id, kind, name, email, status, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+        row.id,
+        row.kind,
+        row.name,
+        row.email,
+        row.status,
+        row.created_at,
+        row.metadata,
+      ]);
+    } catch (err) {
+      // A concurrent creation of the same name on another connection.
+      if (isUniqueViolation(err)) throw new KeyturnError('ERR_CONFLICT', `a principal named "${data.name}" already exists`);
+      throw err;
+    }
+    await appendEvent(tx, this.#ctx, { type: 'principal.created', target: row.id, outcome: 'success', data: { kind: row.kind, name: row.name } }, meta);
+    return toPrincipal(row);
+  }
+
+  /** Looks a principal up by id or by name. */
+  async find(idOrName: string, db: Queryable = this.#store): Promise<Principal | undefined> {
+    const row = await db.get<PrincipalRow>('SELECT * FROM principals WHERE id = ? OR name = ?', [idOrName, idOrName]);
+    return row && toPrincipal(row);
+  }
+
+  /** Like {@link find}, or `ERR_NOT_FOUND`. */
+  async get(idOrName: string, db: Queryable = this.#store): Promise<Principal> {
+    const found = await this.find(idOrName, db);
+    if (!found) throw new KeyturnError('ERR_NOT_FOUND', 'no such principal');
+    return found;
+  }
+
+  async list(query: { kind?: PrincipalKind; limit?: number; after?: string } = {}): Promise<Principal[]> {
+    const where = ['id > ?'];
+    const params: (string | number)[] = [query.after ?? ''];
+    if (query.kind) {
+      where.push('kind = ?');
+      params.push(query.kind);
+    }
+    params.push(Math.min(Math.max(query.limit ?? 100, 1), 1000));
+    const rows = await this.#store.all<PrincipalRow>(`SELECT * FROM principals WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, params);
+    return rows.map(toPrincipal);
+  }
+
+  async count(): Promise<number> {
+    const row = await this.#store.get<{ n: number }>('SELECT COUNT(*) AS n FROM principals');
+    return Number(row?.n ?? 0);
+  }
+}
+
+/** Records that a person saw a secret. Workloads are not recorded: they do not leave. */
+export async function recordExposure(
+  tx: Transaction,
+  ctx: Context,
+  meta: RequestMeta,
+  credential: { type: 'api_key' | 'refresh_token' | 'client_secret'; id: string },
+  kind: 'created' | 'revealed',
+): Promise<void> {
+  if (!meta.actor || meta.actorKind !== 'user') return;
+  await tx.run('INSERT INTO exposures (id, principal_id, credential_type, credential_id, kind, at) VALUES (?, ?, ?, ?, ?, ?)', [
+    newId('exp', ctx),
+    meta.actor,
+    credential.type,
+    credential.id,
+    kind,
+    ctx.now().getTime(),
+  ]);
+}

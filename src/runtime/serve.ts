@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Context } from '../core/context.js';
+import { buildServer } from '../http/server.js';
+import { bootstrapAdmin } from './bootstrap.js';
+import { createLogger } from './logger.js';
+import { openKeyturn, type Keyturn } from './open.js';
+
+export interface RunningServer {
+  readonly kt: Keyturn;
+  readonly app: FastifyInstance;
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** Path of the bootstrap admin key when this start created it. */
+  readonly adminKeyFile: string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts keyturn: opens and migrates the store, bootstraps the admin key on an empty store,
+ * and listens. The process-level edge (`keyturn serve`) adds signal handling.
+ */
+export async function startServer(config: Config, options: { ctx?: Context; logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
+  let app: FastifyInstance | undefined;
+  try {
+    const adminKeyFile = await bootstrapAdmin(kt);
+    if (adminKeyFile) logger.info({ file: adminKeyFile }, 'bootstrap admin key written (mode 0600)');
+    app = await buildServer(kt, logger);
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const running = app;
+    return {
+      kt,
+      app: running,
+      url,
+      adminKeyFile,
+      async close() {
+        await running.close();
+        await kt.close();
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await kt.close();
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+import { join, resolve } from 'node:path';
+import { KeyturnError } from '../core/errors.js';
+import type { Store } from './port.js';
+import { PostgresStore } from './postgres/index.js';
+import { SqliteStore } from './sqlite/index.js';
+
+/**
+ * Opens the store named by `db`: a `postgres://` / `postgresql://` URL, `sqlite:PATH`, a file
+ * path, or nothing for `<dataDir>/keyturn.db`.
+ */
+export async function openStore(db: string | undefined, dataDir: string, onFeedError?: (err: unknown) => void): Promise<Store> {
+  if (db && /^postgres(ql)?:\/\//.test(db)) {
+    const url = new URL(db);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    const store = new PostgresStore({ url: url.toString(), ...(schema ? { schema } : {}), ...(onFeedError ? { onFeedError } : {}) });
+    try {
+      await store.connect();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+  if (db && /^[a-z]+:\/\//i.test(db)) {
+    throw new KeyturnError('ERR_CONFIG', 'unsupported database URL: use postgres://… or a SQLite file path');
+  }
+  const file = db ? db.replace(/^sqlite:/, '') : join(dataDir, 'keyturn.db');
+  return new SqliteStore({ filename: file === ':memory:' ? file : resolve(file) });
+}

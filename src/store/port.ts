@@ -1,0 +1,78 @@
+/**
+ * The `Store` port: the one interface every capability talks to, with an SQLite and a
+ * PostgreSQL adapter behind it (like kysely's `Dialect`). Capabilities own their SQL,
+ * written in the common subset of both dialects:
+ *
+ * - `?` placeholders (the PostgreSQL adapter numbers them),
+ * - times as `BIGINT` milliseconds since the epoch, booleans as `INTEGER` 0/1,
+ * - JSON as `TEXT`, digests as lower-case hex `TEXT`,
+ * - `INSERT … ON CONFLICT`, `RETURNING`.
+ *
+ * Where the dialects differ (auto-increment keys, locking), a migration gives one text per dialect.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+export interface RunResult {
+  /** Rows inserted, updated or deleted. */
+  readonly changes: number;
+}
+
+/** What both a store and an open transaction can do. */
+export interface Queryable {
+  readonly dialect: Dialect;
+  all<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+}
+
+/** An open transaction. Notifications queued with `notify` are delivered only if it commits. */
+export interface Transaction extends Queryable {
+  notify(channel: string, payload: string): void;
+}
+
+/**
+ * Receives change-feed messages on one channel. `null` means the feed was interrupted
+ * (e.g. the PostgreSQL LISTEN connection was lost) and messages may have been missed:
+ * drop everything derived from the store.
+ */
+export type ChangeListener = (payload: string | null) => void;
+
+/** A numbered schema change; ids sort in the order they must run (`0001_…`). */
+export interface Migration {
+  readonly id: string;
+  /** Why the change exists, stored with it. */
+  readonly description: string;
+  readonly sql: string | { readonly sqlite: string; readonly postgres: string };
+}
+
+export interface Store extends Queryable {
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. Not re-entrant. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Listens to a change-feed channel; returns the function that stops listening. */
+  subscribe(channel: string, listener: ChangeListener): () => void;
+  /** Applies the migrations not yet applied, in id order, each in its own transaction, once per cluster. */
+  migrate(migrations: readonly Migration[]): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Text of a migration for a dialect. */
+export function migrationSql(migration: Migration, dialect: Dialect): string {
+  return typeof migration.sql === 'string' ? migration.sql : migration.sql[dialect];
+}
+
+/** Checks that migration ids are unique and sorted; throws a plain Error (a programming mistake). */
+export function assertMigrationOrder(migrations: readonly Migration[]): void {
+  for (let i = 1; i < migrations.length; i++) {
+    const prev = migrations[i - 1]!.id;
+    const cur = migrations[i]!.id;
+    if (prev >= cur) throw new Error(`migrations out of order or duplicated: ${prev} before ${cur}`);
+  }
+}
+
+/** True when `err` is a unique-constraint violation from either adapter. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

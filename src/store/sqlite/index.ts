@@ -1,0 +1,183 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { KeyturnError } from '../../core/errors.js';
+import { ListenerRegistry } from '../listeners.js';
+import {
+  assertMigrationOrder,
+  migrationSql,
+  type Migration,
+  type Queryable,
+  type RunResult,
+  type SqlValue,
+  type Store,
+  type Transaction,
+} from '../port.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; `:memory:` for a private in-memory database (one connection). */
+  readonly filename: string;
+}
+
+type Db = Database.Database;
+
+/** better-sqlite3 binds booleans poorly and bigints only in safe mode; normalise. */
+function bind(params: readonly SqlValue[] | undefined): unknown[] {
+  return params ? (params as unknown[]) : [];
+}
+
+function prepared(db: Db, cache: Map<string, Database.Statement>, sql: string): Database.Statement {
+  let stmt = cache.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    if (cache.size > 500) cache.clear();
+    cache.set(sql, stmt);
+  }
+  return stmt;
+}
+
+function queryable(db: Db, cache: Map<string, Database.Statement>): Omit<Queryable, 'dialect'> {
+  return {
+    async all<T>(sql: string, params?: readonly SqlValue[]) {
+      return prepared(db, cache, sql).all(...bind(params)) as T[];
+    },
+    async get<T>(sql: string, params?: readonly SqlValue[]) {
+      return prepared(db, cache, sql).get(...bind(params)) as T | undefined;
+    },
+    async run(sql: string, params?: readonly SqlValue[]): Promise<RunResult> {
+      const stmt = prepared(db, cache, sql);
+      if (!stmt.reader) return { changes: stmt.run(...bind(params)).changes };
+      stmt.all(...bind(params));
+      return { changes: 0 };
+    },
+  };
+}
+
+/**
+ * The embedded default: one SQLite file in WAL mode. Transactions run one at a time on a
+ * writer connection (`BEGIN IMMEDIATE`, `synchronous=FULL` so a committed credential or event
+ * survives a crash); reads outside transactions use a second, read-only connection and so
+ * only ever see committed data. The change feed is in-process.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly #writer: Db;
+  readonly #reader: Db;
+  readonly #writerStatements = new Map<string, Database.Statement>();
+  readonly #readerStatements = new Map<string, Database.Statement>();
+  readonly #listeners = new ListenerRegistry();
+  readonly #reads: Omit<Queryable, 'dialect'>;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    const memory = options.filename === ':memory:';
+    if (!memory) mkdirSync(dirname(options.filename), { recursive: true });
+    try {
+      this.#writer = new Database(options.filename);
+      this.#writer.pragma('journal_mode = WAL');
+      this.#writer.pragma('synchronous = FULL');
+      this.#writer.pragma('foreign_keys = ON');
+      this.#writer.pragma('busy_timeout = 5000');
+      this.#reader = memory ? this.#writer : new Database(options.filename, { readonly: false });
+      if (!memory) {
+        this.#reader.pragma('busy_timeout = 5000');
+        this.#reader.pragma('query_only = ON');
+      }
+    } catch (err) {
+      throw new KeyturnError('ERR_STORE_UNAVAILABLE', `cannot open SQLite database ${options.filename}`, { cause: err });
+    }
+    this.#reads = queryable(this.#reader, this.#readerStatements);
+  }
+
+  all<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.#reads.all<T>(sql, params);
+  }
+
+  get<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.#reads.get<T>(sql, params);
+  }
+
+  /** A write outside an explicit transaction still goes through the writer queue. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult> {
+    return this.transaction((tx) => tx.run(sql, params));
+  }
+
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const next = this.#queue.then(() => this.#runTransaction(fn));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #runTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new KeyturnError('ERR_STORE_UNAVAILABLE', 'store is closed');
+    const pending: Array<[string, string]> = [];
+    let open = true;
+    const base = queryable(this.#writer, this.#writerStatements);
+    const guard = () => {
+      if (!open) throw new Error('transaction already finished');
+    };
+    const tx: Transaction = {
+      dialect: 'sqlite',
+      all: (sql, params) => (guard(), base.all(sql, params)),
+      get: (sql, params) => (guard(), base.get(sql, params)),
+      run: (sql, params) => (guard(), base.run(sql, params)),
+      notify: (channel, payload) => {
+        guard();
+        pending.push([channel, payload]);
+      },
+    };
+    this.#writer.exec('BEGIN IMMEDIATE');
+    let result: T;
+    try {
+      result = await fn(tx);
+      this.#writer.exec('COMMIT');
+    } catch (err) {
+      if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+      throw err;
+    } finally {
+      open = false;
+    }
+    for (const [channel, payload] of pending) this.#listeners.emit(channel, payload);
+    return result;
+  }
+
+  subscribe(channel: string, listener: (payload: string | null) => void): () => void {
+    return this.#listeners.add(channel, listener);
+  }
+
+  async migrate(migrations: readonly Migration[]): Promise<string[]> {
+    assertMigrationOrder(migrations);
+    // Why: records which numbered migrations this database has, so each runs exactly once.
+    this.#writer.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const applied: string[] = [];
+    for (const migration of migrations) {
+      const done = await this.transaction(async (tx) => {
+        if (await tx.get('SELECT id FROM schema_migrations WHERE id = ?', [migration.id])) return false;
+        try {
+          this.#writer.exec(migrationSql(migration, 'sqlite'));
+        } catch (err) {
+          throw new KeyturnError('ERR_MIGRATION', `migration ${migration.id} failed`, { cause: err });
+        }
+        await tx.run('INSERT INTO schema_migrations (id, description, applied_at) VALUES (?, ?, ?)', [
+          migration.id,
+          migration.description,
+          Date.now(),
+        ]);
+        return true;
+      });
+      if (done) applied.push(migration.id);
+    }
+    return applied;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue;
+    this.#closed = true;
+    if (this.#reader !== this.#writer) this.#reader.close();
+    this.#writer.close();
+  }
+}
