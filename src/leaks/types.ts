@@ -75,6 +75,8 @@ export interface Finding {
 /** What a worker reports for one input. */
 export interface ItemResult {
   readonly name: string;
+  /** Passed through from the input (e.g. a git blob id). */
+  readonly key?: string;
   readonly bytes: number;
   readonly skipped?: 'binary' | 'too-large' | 'unreadable';
   readonly findings: readonly Finding[];

@@ -34,13 +34,16 @@ export function scanFile(engine: CompiledEngine, path: string, name: string): It
 /** A unit of work for a pool thread. */
 export type Task =
   | { readonly type: 'files'; readonly files: readonly { readonly path: string; readonly name: string; readonly size: number }[] }
-  | { readonly type: 'buffers'; readonly items: readonly { readonly name: string; readonly data: Uint8Array }[] };
+  | { readonly type: 'buffers'; readonly items: readonly { readonly name: string; readonly key?: string; readonly data: Uint8Array }[] };
 
 /** Runs a task on this thread. */
 export function runTask(engine: CompiledEngine, task: Task): ItemResult[] {
   return task.type === 'files'
     ? task.files.map((f) => scanFile(engine, f.path, f.name))
-    : task.items.map((i) => scanBuffer(engine, i.name, i.data));
+    : task.items.map((i) => {
+        const r = scanBuffer(engine, i.name, i.data);
+        return i.key === undefined ? r : { ...r, key: i.key };
+      });
 }
 
 /** Bytes a task will scan (for scheduling and progress). */

@@ -1,0 +1,175 @@
+import { Command, CommanderError, Option } from 'commander';
+import type { Readable } from 'node:stream';
+import { KeyturnError } from '../core/errors.js';
+import { baselineOf, readBaseline, writeBaseline } from '../leaks/baseline.js';
+import type { Progress } from '../leaks/collect.js';
+import { buildEngineConfig, loadRulesFile } from '../leaks/config.js';
+import { formatJson, formatSarif, formatText } from '../leaks/report.js';
+import { parseTarget, runScan } from '../leaks/scanner.js';
+
+/** Where `keyturn scan` reads and writes; tests pass their own. */
+export interface ScanIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** When set, a progress bar is drawn here (only give it for a terminal). */
+  readonly progress?: (line: string) => void;
+  readonly stdin: Readable;
+  readonly env: NodeJS.ProcessEnv;
+  readonly setExitCode: (code: number) => void;
+}
+
+interface ScanFlags {
+  history?: boolean;
+  format: 'text' | 'json' | 'sarif';
+  baseline?: string;
+  writeBaseline?: string;
+  redact: boolean;
+  rules?: string;
+  gitignore?: boolean;
+  stateDir?: string;
+  prefix?: string[];
+  threads?: number;
+  maxFileSize?: number;
+  s3Endpoint?: string;
+}
+
+/** Exit codes of `keyturn scan`. */
+export const SCAN_EXIT = { clean: 0, findings: 1, error: 2 } as const;
+
+const VERSION = '0.1.0';
+
+function processIo(): ScanIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(line) } : {}),
+    stdin: process.stdin,
+    env: process.env,
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+  };
+}
+
+function positiveInt(name: string): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < 0) throw new CommanderError(2, 'keyturn.invalidArgument', `${name}: not a non-negative integer`);
+    return Number(value);
+  };
+}
+
+const MIB = 1024 * 1024;
+
+/** A throttled one-line progress bar, cleared at the end. */
+function progressBar(write: (line: string) => void): { update: (p: Progress) => void; clear: () => void } {
+  let last = 0;
+  let drawn = false;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      drawn = true;
+      const mib = (p.bytes / MIB).toFixed(1);
+      if (p.totalBytes) {
+        const ratio = Math.min(1, p.bytes / Math.max(1, p.totalBytes));
+        const filled = Math.round(ratio * 30);
+        write(`\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${mib} MiB  ${p.items} files`);
+      } else write(`\rscanned ${mib} MiB, ${p.items} files`);
+    },
+    clear() {
+      if (drawn) write('\r\x1b[K');
+    },
+  };
+}
+
+async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promise<number> {
+  const rulesFile = flags.rules ? loadRulesFile(flags.rules) : undefined;
+  const config = buildEngineConfig({
+    ...(flags.prefix ? { prefixes: flags.prefix } : {}),
+    ...(rulesFile ? { rulesFile } : {}),
+    ...(flags.maxFileSize === undefined ? {} : { maxFileBytes: flags.maxFileSize }),
+  });
+  const baseline = flags.baseline ? readBaseline(flags.baseline) : undefined;
+  const bar = io.progress ? progressBar(io.progress) : undefined;
+  const endpoint = flags.s3Endpoint ?? io.env.AWS_ENDPOINT_URL_S3 ?? io.env.AWS_ENDPOINT_URL;
+  const report = await runScan(parseTarget(targetText), {
+    config,
+    history: flags.history ?? false,
+    gitignore: flags.gitignore ?? false,
+    stdin: io.stdin,
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    ...(baseline ? { baseline } : {}),
+    ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+    ...(endpoint ? { s3: { endpoint, ...(io.env.AWS_REGION ? { region: io.env.AWS_REGION } : {}) } } : {}),
+    ...(bar ? { progress: bar.update } : {}),
+  });
+  bar?.clear();
+  if (flags.writeBaseline) writeBaseline(flags.writeBaseline, baselineOf(report.findings));
+  const reveal = !flags.redact;
+  const out =
+    flags.format === 'json'
+      ? formatJson(report.findings, reveal)
+      : flags.format === 'sarif'
+        ? formatSarif(report.findings, config.rules, reveal, VERSION)
+        : formatText(report.findings, reveal);
+  io.stdout(out);
+  return report.findings.length > 0 ? SCAN_EXIT.findings : SCAN_EXIT.clean;
+}
+
+/**
+ * `keyturn scan <path|git-url|s3://bucket/prefix|->`: finds secrets in a directory, a git
+ * repository's history, a bucket or standard input. Exit 0: none; 1: findings; 2: error (one
+ * line on stderr).
+ *
+ * @example
+ * ```ts
+ * program.addCommand(scanCommand());
+ * ```
+ */
+export function scanCommand(io: ScanIo = processIo()): Command {
+  return new Command('scan')
+    .description('find leaked secrets in a directory, a git history, an S3 bucket or standard input')
+    .argument('<source>', 'a path, a git URL, s3://bucket/prefix, or - for standard input')
+    .option('--history', 'scan the whole git history (all refs) of the repository at <source>')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
+    .option('--baseline <file>', 'ignore findings whose fingerprints are in this baseline file')
+    .option('--write-baseline <file>', 'write the findings of this scan as a baseline file')
+    .option('--no-redact', 'print secrets in full (they are redacted by default)')
+    .option('--rules <file>', 'a JSON rules file: extra rules, disabled rule ids, allowlists, keyturn prefixes')
+    .option('--gitignore', 'skip files that .gitignore files ignore (directory scans)')
+    .option('--state-dir <dir>', 'scan incrementally: remember what was scanned in this directory')
+    .option('--prefix <prefix...>', 'keyturn secret prefix roots to recognise (default kt; * for any)')
+    .option('--threads <n>', 'scanning threads (default: all cores; 0 scans on the main thread)', positiveInt('--threads'))
+    .option('--max-file-size <bytes>', 'skip files larger than this (default 10 MiB)', positiveInt('--max-file-size'))
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (env AWS_ENDPOINT_URL_S3)')
+    .action(async (source: string, flags: ScanFlags) => {
+      try {
+        io.setExitCode(await execute(source, flags, io));
+      } catch (err) {
+        const message = err instanceof KeyturnError ? `${err.code}: ${err.message}` : `ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
+        io.stderr(`keyturn scan: ${message.split('\n')[0] ?? ''}\n`);
+        io.setExitCode(SCAN_EXIT.error);
+      }
+    });
+}
+
+/**
+ * Runs `keyturn scan` alone (tests, scripts): resolves to the exit code; usage errors are 2.
+ */
+export async function runScanCli(argv: readonly string[], io: ScanIo): Promise<number> {
+  let code = 0;
+  const cmd = scanCommand({ ...io, setExitCode: (c) => (code = c) });
+  cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  try {
+    await cmd.parseAsync(argv as string[], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0;
+      if (err.code === 'keyturn.invalidArgument') io.stderr(`keyturn scan: ${err.message}\n`);
+      return SCAN_EXIT.error;
+    }
+    throw err;
+  }
+}
