@@ -21,6 +21,8 @@ export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyI
     return503OnClosing: true,
   });
 
+  // The API speaks JSON (and forms, below); plain text is not a body it accepts.
+  app.removeContentTypeParser('text/plain');
   // OAuth endpoints take forms; a repeated parameter is an error, not a choice.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: kt.config.bodyLimit }, (_req, body, done) => {
     try {
