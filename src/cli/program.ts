@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
+import { flagName } from '../config/docs.js';
 import { loadConfig } from '../config/load.js';
+import { configSchema, envName } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { startServer } from '../runtime/serve.js';
@@ -50,12 +52,6 @@ function durationOption(value: string): string {
   return value;
 }
 
-function portOption(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new KeyturnError('ERR_VALIDATION', `--port: not a port number: ${value.slice(0, 16)}`);
-  return port;
-}
-
 /** Wraps commander's option parsers so a bad value is a usage error with one line. */
 function checked<T>(parse: (value: string) => T): (value: string) => T {
   return (value) => {
@@ -87,21 +83,17 @@ export function buildProgram(io: Io): Command {
       outputError: (s, write) => write(`keyturn: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
     });
 
-  program
+  const serve = program
     .command('serve')
     .description('start the keyturn server (SQLite under ./.keyturn by default)')
-    .option('--config <file>', 'JSON configuration file (env KEYTURN_CONFIG)')
-    .option('--data-dir <dir>', 'data directory (env KEYTURN_DATA_DIR, default ./.keyturn)')
-    .option('--db <url>', 'postgres://… URL or SQLite file (env KEYTURN_DB)')
-    .option('--host <host>', 'address to listen on (env KEYTURN_HOST, default 127.0.0.1)')
-    .addOption(new Option('--port <port>', 'port (env KEYTURN_PORT, default 8080)').argParser(checked(portOption)))
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env KEYTURN_LOG_LEVEL)')
-    .action(async (opts: { config?: string; dataDir?: string; db?: string; host?: string; port?: number; logLevel?: string }) => {
-      const config = loadConfig({
-        file: opts.config,
-        env: io.env,
-        flags: { dataDir: opts.dataDir, db: opts.db, host: opts.host, port: opts.port, logLevel: opts.logLevel },
-      });
+    .option('--config <file>', 'JSON configuration file (env KEYTURN_CONFIG)');
+  // One flag per configuration setting, described by the schema itself.
+  for (const [key, field] of Object.entries(configSchema.shape)) {
+    serve.option(`${flagName(key)} <value>`, `${(field as { description?: string }).description ?? key} (env ${envName(key)})`);
+  }
+  serve.action(async (opts: Record<string, string | undefined> & { config?: string }) => {
+      const { config: file, ...flags } = opts;
+      const config = loadConfig({ file, env: io.env, flags });
       const server = await startServer(config);
       if (server.adminKeyFile) io.out(`bootstrap admin key written to ${server.adminKeyFile} (mode 0600)`);
       io.out(`keyturn listening on ${server.url} (${config.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'})`);

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PG_UP, PG_URL } from '../support/stores.js';
+import { runBin, serveBin } from '../support/spawn.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'keyturn-e2e-'));
+  dirs.push(d);
+  return d;
+}
+
+/** The README's tour, through the real binary: create a principal and a key, verify, revoke. */
+async function tour(url: string, dataDir: string): Promise<void> {
+  const env = { KEYTURN_URL: url, KEYTURN_DATA_DIR: dataDir };
+  expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'billing'], env)).code).toBe(0);
+  const created = await runBin(['keys', 'create', '--owner', 'billing', '--name', 'ci', '--scopes', 'read', '--json'], env);
+  expect(created.code).toBe(0);
+  const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
+  const ok = await runBin(['keys', 'verify', '-'], env, key);
+  expect(ok).toMatchObject({ code: 0 });
+  expect(ok.stdout).toContain(`valid: ${id}`);
+  expect((await runBin(['keys', 'revoke', id], env)).code).toBe(0);
+  const revoked = await runBin(['keys', 'verify', '-'], env, key);
+  expect(revoked.code).toBe(1);
+  expect(revoked.stdout.trim()).toBe('invalid: ERR_KEY_REVOKED');
+}
+
+describe('keyturn serve (built binary)', () => {
+  it('starts on SQLite, bootstraps an admin key file (0600) without printing the key, and serves the tour', async () => {
+    const dataDir = tempDir();
+    const server = await serveBin(['--data-dir', dataDir]);
+    try {
+      const keyFile = join(dataDir, 'admin.key');
+      const adminKey = readFileSync(keyFile, 'utf8').trim();
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(server.stdout()).toContain(`bootstrap admin key written to ${keyFile}`);
+      expect(server.stdout()).not.toContain(adminKey.slice(8));
+      expect(statSync(join(dataDir, 'keyturn.db')).isFile()).toBe(true);
+      await tour(server.url, dataDir);
+    } finally {
+      await server.stop();
+    }
+    // A restart keeps the data and does not bootstrap again.
+    const again = await serveBin(['--data-dir', dataDir]);
+    try {
+      expect(again.stdout()).not.toContain('bootstrap admin key');
+      const list = await runBin(['keys', 'list', '--json'], { KEYTURN_URL: again.url, KEYTURN_DATA_DIR: dataDir });
+      expect(JSON.parse(list.stdout).items).toHaveLength(2);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it.runIf(PG_UP)('runs on PostgreSQL with --db', async () => {
+    const schema = `kt_e2e_${randomBytes(4).toString('hex')}`;
+    const dataDir = tempDir();
+    const server = await serveBin(['--data-dir', dataDir, '--db', `${PG_URL}?schema=${schema}`]);
+    try {
+      expect(server.stdout()).toContain('(PostgreSQL)');
+      await tour(server.url, dataDir);
+    } finally {
+      await server.stop();
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${schema}".api_keys`);
+      expect(rows[0].n).toBe(2);
+      await client.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await client.end();
+    }
+  });
+
+  it('refuses a bad database URL with one line and a non-zero exit', async () => {
+    const run = await runBin(['serve', '--data-dir', tempDir(), '--db', 'mysql://x', '--port', '0']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^keyturn: ERR_CONFIG: unsupported database URL/);
+  });
+});
