@@ -39,7 +39,7 @@ describe('admin API: authentication matrix', () => {
     server = await startServer(config, { logger: createLogger('trace', sink) });
     admin = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
     const call = async (method: string, path: string, body?: unknown) =>
-      (await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+      (await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
     await call('POST', '/v1/principals', { kind: 'service', name: 'app' });
     creds.reader = (await call('POST', '/v1/keys', { owner: 'app', name: 'reader', scopes: ['read'] })).key;
     const revoked = await call('POST', '/v1/keys', { owner: 'app', name: 'gone', scopes: ['admin'] });
