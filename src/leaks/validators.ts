@@ -66,14 +66,17 @@ function jwt(secret: string): string | undefined {
 export function normalisePemBody(raw: string): string | undefined {
   const unwrapped = raw
     .replace(/\\[nrt]/g, '\n')
-    .replace(/^[ \t]*[A-Za-z-]+:[^\n]*$/gm, '')
-    .replace(/["'+,|>\s]/g, '');
+    .replace(/["'`]\s*\+?\s*["'`]/g, '')
+    .replace(/^[ \t]*["'`]?[A-Za-z-]+:[^\n]*$/gm, '')
+    .replace(/["'`\s]/g, '');
   if (unwrapped.length < 64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(unwrapped)) return undefined;
   return shannonEntropy(unwrapped) >= 4.5 ? unwrapped : undefined;
 }
 
 const HEX_HASH = /^(?:[a-f0-9]{32}|[a-f0-9]{40}|[a-f0-9]{56}|[a-f0-9]{64}|[a-f0-9]{96}|[a-f0-9]{128}|[A-F0-9]{32}|[A-F0-9]{40}|[A-F0-9]{64})$/;
-const REFERENCE = /^(?:[A-Za-z_$][\w$]*)(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+$|^(?:process\.env|os\.environ|env\.|ENV\[|getenv|System\.getenv)|^[A-Z][A-Z0-9_]+$|^(?:true|false|null|none|undefined)$/i;
+const REFERENCE = /^(?:[A-Za-z_$][A-Za-z_$]*\d*)(?:(?:\.|::|->)[A-Za-z_$][A-Za-z_$]*\d*)+$|^(?:process\.env|os\.environ|env\.|ENV\[|getenv|System\.getenv)|^(?:true|false|null|none|undefined)$/i;
+/** An environment variable name standing for the value. */
+const ENV_NAME = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 /** Shapes owned by provider rules: they decide (a look-alike with a wrong checksum stays unreported). */
 const PROVIDER_SHAPE = /^(?:gh[pousr]_|github_pat_|[sprk]k_(?:live|test)_|xox[a-z]-|xapp-|AKIA|ASIA|AIza|eyJ|-----BEGIN|[a-z][a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}$|[a-z][a-z0-9+]*:\/\/)/;
 
@@ -84,7 +87,7 @@ function classCount(text: string): number {
 
 /** A generic assignment's value must look random, not like a reference, hash or provider token. */
 function generic(secret: string): string | undefined {
-  if (HEX_HASH.test(secret) || REFERENCE.test(secret) || PROVIDER_SHAPE.test(secret)) return undefined;
+  if (HEX_HASH.test(secret) || REFERENCE.test(secret) || ENV_NAME.test(secret) || PROVIDER_SHAPE.test(secret)) return undefined;
   if (/^(?:sha\d+|md5)[:-]/i.test(secret) || /^[a-z]+(?:[-_][a-z]+)+$/.test(secret) || /^\d+$/.test(secret)) return undefined;
   if (/^(?:https?|file|ftp):\/\//i.test(secret) || secret.includes('/') && !/[A-Za-z0-9+]{12}/.test(secret)) return undefined;
   return classCount(secret) >= 3 || (classCount(secret) === 2 && /[0-9]/.test(secret) && secret.length >= 16) ? secret : undefined;
@@ -103,7 +106,7 @@ function connectionString(secret: string): string | undefined {
   } catch {
     /* keep as is */
   }
-  if (REFERENCE.test(decoded) || /^[a-z]+$/i.test(decoded) && decoded.length < 12) return undefined;
+  if (ENV_NAME.test(decoded) || (/^[a-z]+$/i.test(decoded) && decoded.length < 12)) return undefined;
   return secret;
 }
 
