@@ -26,7 +26,7 @@ interface Blob {
 /** Runs git, resolving to its stdout; `ERR_UPSTREAM` with git's first stderr line on failure. */
 export function git(repo: string, args: readonly string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-C', repo, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', ['-C', repo, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -39,7 +39,10 @@ export function git(repo: string, args: readonly string[], input?: string): Prom
         reject(new KeyturnError('ERR_UPSTREAM', `git ${args[0] ?? ''} failed: ${line}`));
       }
     });
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
   });
 }
 
@@ -145,6 +148,7 @@ async function introductions(repo: string, wanted: ReadonlySet<string>, exclude:
     ['-C', repo, 'log', '--all', '--reverse', '--format=%x01%H %ct', '--raw', '--no-abbrev', '--no-renames', '--stdin'],
     { stdio: ['pipe', 'pipe', 'ignore'] },
   );
+  child.stdin.on('error', () => undefined);
   child.stdin.end(exclude.map((s) => `^${s}\n`).join(''));
   let commit = '';
   let time = 0;
