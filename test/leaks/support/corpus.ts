@@ -163,7 +163,7 @@ const FILLER_LINES: readonly ((f: Fake) => string)[] = [
   (f) => `  const tokenizer = new Tokenizer({ maxTokens: ${f.int(4096)} });`,
   (f) => `password = request.form['password']  # ${f.identifier()}`,
   (f) => `token = self.get_token(${f.identifier()})`,
-  (f) => `  apiKey: config.apiKey,`,
+  () => `  apiKey: config.apiKey,`,
   (f) => `// TODO(${f.identifier()}): rotate the secret every ${f.int(90)} days`,
   (f) => `    "${f.identifier()}": "${f.base62(8 + f.int(24))}",`,
   (f) => `    "checksum": "${f.chars(HEX, 64)}",`,
@@ -175,7 +175,7 @@ const FILLER_LINES: readonly ((f: Fake) => string)[] = [
   (f) => `data = "${f.pemBody(48)}"`,
   (f) => `Lorem ipsum dolor sit amet, ${f.identifier()} consectetur adipiscing elit ${f.int(1e6)}.`,
   (f) => `const passwordHash = await hash(password, { cost: ${10 + f.int(4)} });`,
-  (f) => `token_type = "Bearer"`,
+  () => `token_type = "Bearer"`,
   (f) => `git commit -m "update ${f.identifier()}" && git push origin main`,
 ];
 
