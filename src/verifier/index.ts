@@ -1,0 +1,43 @@
+/**
+ * `keyturn/verifier`: what API servers embed to accept keyturn API keys. Depends only on keyturn's
+ * pure `core` (the secret format) and Node built-ins — never on the server.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import { createVerifier, withKeyturn } from 'keyturn/verifier';
+ *
+ * const verifier = createVerifier({ url: 'http://127.0.0.1:8080', requiredScopes: ['read'] });
+ * http.createServer(withKeyturn(verifier, (req, res, key) => res.end(`hello ${key.principal}`))).listen(3000);
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { KeyturnError, isKeyturnError, type KeyturnErrorCode } from '../core/errors.js';
+export { readBearer, type BearerCredentials } from './bearer.js';
+export {
+  authorize,
+  expressMiddleware,
+  fastifyHook,
+  nodeMiddleware,
+  withKeyturn,
+  type BearerErrorBody,
+  type Decision,
+  type FastifyLikeReply,
+  type FastifyLikeRequest,
+  type MiddlewareOptions,
+} from './middleware.js';
+export {
+  VERIFY_FAILURE_CODES,
+  type RequestFailureCode,
+  type RequestVerification,
+  type StreamState,
+  type VerifiedKey,
+  type Verifier,
+  type VerifierOptions,
+  type VerifierStats,
+  type VerifyFailure,
+  type VerifyFailureCode,
+  type VerifyResult,
+} from './types.js';
+export { createVerifier, hasScopes } from './verifier.js';

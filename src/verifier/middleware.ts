@@ -1,0 +1,285 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { KeyturnError } from '../core/errors.js';
+import type { VerifiedKey, Verifier } from './types.js';
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** The credential the keyturn middleware verified for this request. */
+    keyturn?: VerifiedKey;
+  }
+}
+
+/**
+ * Options of every middleware.
+ *
+ * @example
+ * ```ts
+ * const opts: MiddlewareOptions = { requiredScopes: ['orders:write'], realm: 'orders' };
+ * ```
+ */
+export interface MiddlewareOptions {
+  /** Scopes this route needs (all of them); default: the verifier's `requiredScopes`. */
+  readonly requiredScopes?: readonly string[];
+  /** `realm` of the `WWW-Authenticate` challenge (default `keyturn`). */
+  readonly realm?: string;
+}
+
+/**
+ * The RFC 6750 error body the middleware sends.
+ *
+ * @example
+ * ```json
+ * { "error": "invalid_token", "error_description": "the API key is invalid, expired or revoked" }
+ * ```
+ */
+export interface BearerErrorBody {
+  readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'unauthorized' | 'temporarily_unavailable';
+  readonly error_description: string;
+  /** With `insufficient_scope`: the scopes needed, space-separated (RFC 6749 §3.3). */
+  readonly scope?: string;
+}
+
+/**
+ * The outcome of {@link authorize}: the credential, or the exact answer to send.
+ *
+ * @example
+ * ```ts
+ * const d = await authorize(verifier, req);
+ * if (!d.ok) { res.writeHead(d.status, d.headers); res.end(JSON.stringify(d.body)); }
+ * ```
+ */
+export type Decision =
+  | { readonly ok: true; readonly credential: VerifiedKey }
+  | { readonly ok: false; readonly status: 400 | 401 | 403 | 503; readonly headers: Readonly<Record<string, string>>; readonly body: BearerErrorBody };
+
+const DESCRIPTIONS = {
+  missing: 'authentication required: send Authorization: Bearer <API key>',
+  malformed: 'malformed Authorization header: expected Bearer <API key>',
+  invalid: 'the API key is invalid, expired or revoked',
+  scope: 'the API key lacks a scope this request needs',
+  outage: 'credential verification is temporarily unavailable',
+} as const;
+
+/** RFC 9110 quoted-string content we accept in a realm: visible ASCII and space, no `"` or `\`. */
+const SAFE_QUOTED = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
+
+function realmOf(options: MiddlewareOptions): string {
+  const realm = options.realm ?? 'keyturn';
+  if (!SAFE_QUOTED.test(realm) || realm.length > 256) {
+    throw new KeyturnError('ERR_CONFIG', 'middleware realm: printable ASCII without " or \\, at most 256 characters');
+  }
+  return realm;
+}
+
+/** `Bearer realm="…"[, error="…", error_description="…"][, scope="…"]` (RFC 6750 §3). */
+function challenge(realm: string, error?: string, description?: string, scope?: string): string {
+  let value = `Bearer realm="${realm}"`;
+  if (error !== undefined) value += `, error="${error}"`;
+  if (description !== undefined) value += `, error_description="${description}"`;
+  if (scope !== undefined) value += `, scope="${scope}"`;
+  return value;
+}
+
+type Refusal = Extract<Decision, { ok: false }>;
+
+function refuse(status: Refusal['status'], body: BearerErrorBody, wwwAuthenticate?: string): Refusal {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  if (wwwAuthenticate !== undefined) headers['www-authenticate'] = wwwAuthenticate;
+  if (status === 503) headers['retry-after'] = '1';
+  return { ok: false, status, headers, body };
+}
+
+/**
+ * Decides a request for any framework: verifies its Bearer credential and required scopes and
+ * returns either the credential or the RFC 6750 answer to send —
+ * 401 without an error code when there is no Bearer credential, 400 `invalid_request` for a
+ * malformed header, 401 `invalid_token` for a refused key, 403 `insufficient_scope` with the
+ * `scope` needed, and 503 `temporarily_unavailable` when keyturn cannot be reached.
+ *
+ * @example
+ * ```ts
+ * const decision = await authorize(verifier, req, { requiredScopes: ['read'] });
+ * if (decision.ok) serve(decision.credential);
+ * else send(decision.status, decision.headers, decision.body);
+ * ```
+ */
+export async function authorize(
+  verifier: Verifier,
+  req: { readonly headers: { readonly authorization?: string | undefined } },
+  options: MiddlewareOptions = {},
+): Promise<Decision> {
+  return decide(verifier, req, options, realmOf(options));
+}
+
+async function decide(
+  verifier: Verifier,
+  req: { readonly headers: { readonly authorization?: string | undefined } },
+  options: MiddlewareOptions,
+  realm: string,
+): Promise<Decision> {
+  let result;
+  try {
+    result = await verifier.verifyRequest(req, options.requiredScopes === undefined ? {} : { requiredScopes: options.requiredScopes });
+  } catch (err) {
+    if (err instanceof KeyturnError && err.code === 'ERR_UPSTREAM') {
+      return refuse(503, { error: 'temporarily_unavailable', error_description: DESCRIPTIONS.outage });
+    }
+    throw err;
+  }
+  if (result.valid) return { ok: true, credential: result };
+  switch (result.code) {
+    case 'ERR_UNAUTHENTICATED':
+      return refuse(401, { error: 'unauthorized', error_description: DESCRIPTIONS.missing }, challenge(realm));
+    case 'ERR_VALIDATION':
+      return refuse(400, { error: 'invalid_request', error_description: DESCRIPTIONS.malformed }, challenge(realm, 'invalid_request', DESCRIPTIONS.malformed));
+    case 'ERR_INSUFFICIENT_SCOPE': {
+      const scope = result.requiredScopes.join(' ');
+      return refuse(
+        403,
+        { error: 'insufficient_scope', error_description: DESCRIPTIONS.scope, scope },
+        challenge(realm, 'insufficient_scope', DESCRIPTIONS.scope, SAFE_QUOTED.test(scope) ? scope : undefined),
+      );
+    }
+    default:
+      return refuse(401, { error: 'invalid_token', error_description: DESCRIPTIONS.invalid }, challenge(realm, 'invalid_token', DESCRIPTIONS.invalid));
+  }
+}
+
+function send(res: ServerResponse, decision: Refusal): void {
+  const body = JSON.stringify(decision.body);
+  res.writeHead(decision.status, { ...decision.headers, 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+/**
+ * Connect-style middleware for node:http: on success sets `req.keyturn` and calls `next()`;
+ * otherwise answers 400/401/403/503 per RFC 6750 and does not call `next`. An unexpected error
+ * goes to `next(err)`.
+ *
+ * @example
+ * ```ts
+ * const guard = nodeMiddleware(verifier, { requiredScopes: ['read'] });
+ * http.createServer((req, res) => guard(req, res, (err) => {
+ *   if (err) { res.statusCode = 500; return res.end(); }
+ *   res.end(`hello ${req.keyturn!.principal}`);
+ * }));
+ * ```
+ */
+export function nodeMiddleware(
+  verifier: Verifier,
+  options: MiddlewareOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  const realm = realmOf(options);
+  return (req, res, next) => {
+    decide(verifier, req, options, realm).then(
+      (decision) => {
+        if (decision.ok) {
+          req.keyturn = decision.credential;
+          next();
+        } else send(res, decision);
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}
+
+/**
+ * Wraps a node:http request handler so it only runs for verified requests; the handler gets the
+ * credential as its third argument (also on `req.keyturn`). An unexpected error answers 500.
+ *
+ * @example
+ * ```ts
+ * const server = http.createServer(withKeyturn(verifier, (req, res, credential) => {
+ *   res.end(`hello ${credential.principal}`);
+ * }, { requiredScopes: ['read'] }));
+ * ```
+ */
+export function withKeyturn(
+  verifier: Verifier,
+  handler: (req: IncomingMessage, res: ServerResponse, credential: VerifiedKey) => void | Promise<void>,
+  options: MiddlewareOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const realm = realmOf(options);
+  const fail = (res: ServerResponse) => {
+    if (res.headersSent) res.destroy();
+    else send(res, refuse(503, { error: 'temporarily_unavailable', error_description: DESCRIPTIONS.outage }));
+  };
+  return (req, res) => {
+    decide(verifier, req, options, realm).then(
+      async (decision) => {
+        if (!decision.ok) return send(res, decision);
+        req.keyturn = decision.credential;
+        try {
+          await handler(req, res, decision.credential);
+        } catch {
+          if (res.headersSent) res.destroy();
+          else {
+            res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+            res.end('{"error":"server_error"}');
+          }
+        }
+      },
+      () => fail(res),
+    );
+  };
+}
+
+/**
+ * Express (4 or 5) middleware: on success sets `req.keyturn` and calls `next()`; otherwise answers
+ * per RFC 6750 (see {@link authorize}). Unexpected errors go to `next(err)`.
+ *
+ * @example
+ * ```ts
+ * const app = express();
+ * app.use('/api', expressMiddleware(verifier, { requiredScopes: ['read'] }));
+ * app.get('/api/me', (req, res) => res.json({ principal: req.keyturn?.principal }));
+ * ```
+ */
+export function expressMiddleware(
+  verifier: Verifier,
+  options: MiddlewareOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  return nodeMiddleware(verifier, options);
+}
+
+/** The part of a fastify request the hook uses (no fastify import: the verifier stands alone). */
+export interface FastifyLikeRequest {
+  readonly raw: IncomingMessage;
+  keyturn?: VerifiedKey;
+}
+
+/** The part of a fastify reply the hook uses. */
+export interface FastifyLikeReply {
+  code(status: number): FastifyLikeReply;
+  headers(values: Record<string, string>): FastifyLikeReply;
+  send(payload: unknown): FastifyLikeReply;
+}
+
+/**
+ * A fastify `onRequest` (or `preHandler`) hook: on success sets `request.keyturn` (and
+ * `request.raw.keyturn`); otherwise answers per RFC 6750 (see {@link authorize}). Declare the
+ * decoration once for speed and types: `app.decorateRequest('keyturn', undefined)` and
+ * `declare module 'fastify' { interface FastifyRequest { keyturn?: VerifiedKey } }`.
+ *
+ * @example
+ * ```ts
+ * app.addHook('onRequest', fastifyHook(verifier));
+ * app.post('/orders', { onRequest: fastifyHook(verifier, { requiredScopes: ['orders:write'] }) }, handler);
+ * ```
+ */
+export function fastifyHook<Req extends FastifyLikeRequest, Reply extends FastifyLikeReply>(
+  verifier: Verifier,
+  options: MiddlewareOptions = {},
+): (request: Req, reply: Reply) => Promise<Reply | undefined> {
+  const realm = realmOf(options);
+  return async (request, reply) => {
+    const decision = await decide(verifier, request.raw, options, realm);
+    if (decision.ok) {
+      request.keyturn = decision.credential;
+      request.raw.keyturn = decision.credential;
+      return undefined;
+    }
+    reply.code(decision.status).headers({ ...decision.headers }).send(decision.body);
+    return reply;
+  };
+}

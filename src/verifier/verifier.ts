@@ -1,0 +1,279 @@
+import { KeyturnError } from '../core/errors.js';
+import { secretDigest, tryParseSecret } from '../core/secret.js';
+import { readBearer } from './bearer.js';
+import { AnswerCache } from './cache.js';
+import { ChangeStream, type SseEvent } from './stream.js';
+import {
+  VERIFY_FAILURE_CODES,
+  type RequestVerification,
+  type StreamState,
+  type VerifiedKey,
+  type Verifier,
+  type VerifierOptions,
+  type VerifierStats,
+  type VerifyFailure,
+  type VerifyFailureCode,
+  type VerifyResult,
+} from './types.js';
+
+const FAILURES: Readonly<Record<VerifyFailureCode, VerifyFailure>> = Object.freeze(
+  Object.fromEntries(VERIFY_FAILURE_CODES.map((code) => [code, Object.freeze({ valid: false, code })])) as Record<VerifyFailureCode, VerifyFailure>,
+);
+const KNOWN_FAILURES = new Set<string>(VERIFY_FAILURE_CODES);
+const UNAUTHENTICATED = Object.freeze({ valid: false, code: 'ERR_UNAUTHENTICATED' } as const);
+const MALFORMED_HEADER = Object.freeze({ valid: false, code: 'ERR_VALIDATION' } as const);
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+
+/** Largest verify answer read; keyturn's is a few hundred bytes. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Creates a verifier for keyturn API keys, for API servers to embed.
+ *
+ * - The key format and checksum are checked locally: a malformed key never causes a request.
+ * - Positive answers are cached by the key's SHA-256 digest for at most `cacheTtlMs` and never past
+ *   the key's `expiresAt`, in a cache of at most `maxEntries`.
+ * - With `stream` on (the default) the verifier follows `GET /v1/keys/changes`: a changed
+ *   (e.g. revoked) key leaves the cache as soon as its event arrives (well under a second), a
+ *   `reset` or a reconnect clears it. While the stream is down, a revocation is honoured within
+ *   `cacheTtlMs` at most.
+ * - Concurrent verifications of the same uncached key share one request.
+ * - Only an outage (network error, timeout, 5xx or an answer it cannot read) throws, as
+ *   `KeyturnError` with code `ERR_UPSTREAM`; a bad key is a `{ valid: false, code }` result.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'keyturn/verifier';
+ *
+ * const verifier = createVerifier({ url: 'http://127.0.0.1:8080', requiredScopes: ['read'] });
+ * const result = await verifier.verify(presentedKey);
+ * if (result.valid) console.log(result.principal, result.scopes);
+ * else console.log(result.code); // e.g. ERR_KEY_REVOKED
+ * await verifier.close();
+ * ```
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const base = normalizeUrl(options.url);
+  const verifyUrl = `${base}/v1/keys/verify`;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? Date.now;
+  const timeoutMs = positive(options.timeoutMs, 5_000, 'timeoutMs');
+  const cache = new AnswerCache({
+    ttlMs: nonNegative(options.cacheTtlMs, 30_000, 'cacheTtlMs'),
+    maxEntries: nonNegative(options.maxEntries, 10_000, 'maxEntries'),
+  });
+  const prefixes = options.prefixes === undefined ? undefined : new Set(options.prefixes);
+  const requiredScopes = Object.freeze([...(options.requiredScopes ?? [])]);
+  const inflight = new Map<string, Promise<VerifyResult>>();
+  let closed = false;
+  let hits = 0;
+  let misses = 0;
+  let upstreamRequests = 0;
+  let streamConnects = 0;
+
+  const onEvent = (event: SseEvent) => {
+    switch (event.event) {
+      case 'ready':
+        // Whatever changed while we were not listening is unknown: start afresh.
+        streamConnects++;
+        cache.clear();
+        break;
+      case 'changed': {
+        const keyId = readKeyId(event.data);
+        if (keyId === undefined) cache.clear();
+        else cache.dropKey(keyId);
+        break;
+      }
+      case 'reset':
+        cache.clear();
+        break;
+      default:
+        break;
+    }
+  };
+
+  const stream =
+    options.stream === false
+      ? undefined
+      : new ChangeStream({
+          url: `${base}/v1/keys/changes`,
+          fetch: doFetch,
+          onEvent,
+          onState: (state: StreamState) => options.onStreamState?.(state),
+          reconnectMinMs: positive(options.reconnectMinMs, 250, 'reconnectMinMs'),
+          reconnectMaxMs: positive(options.reconnectMaxMs, 30_000, 'reconnectMaxMs'),
+        });
+  stream?.start();
+
+  async function ask(digest: string, credential: string): Promise<VerifyResult> {
+    const generation = cache.generation;
+    upstreamRequests++;
+    let res: Response;
+    try {
+      res = await doFetch(verifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ key: credential }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw upstream('keyturn could not be reached', undefined, err);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw upstream('keyturn answer could not be read', res.status, err);
+    }
+    if (res.status !== 200) throw upstream(`keyturn answered HTTP ${res.status}`, res.status);
+    if (text.length > MAX_ANSWER_BYTES) throw upstream('keyturn answer is too large', res.status);
+    const answer = readAnswer(text);
+    if (answer === undefined) throw upstream('keyturn answer is not a verification result', res.status);
+    if (answer.result.valid) cache.set(digest, answer.result, answer.expiresAtMs, now(), generation);
+    return answer.result;
+  }
+
+  async function verify(credential: string): Promise<VerifyResult> {
+    if (closed) throw new KeyturnError('ERR_UPSTREAM', 'verifier is closed');
+    const parsed = typeof credential === 'string' ? tryParseSecret(credential) : undefined;
+    if (parsed === undefined || (prefixes !== undefined && !prefixes.has(parsed.prefix))) return FAILURES.ERR_SECRET_FORMAT;
+    const digest = secretDigest(parsed.text);
+    const cached = cache.get(digest, now());
+    if (cached !== undefined) {
+      hits++;
+      return cached;
+    }
+    misses++;
+    const pending = inflight.get(digest);
+    if (pending !== undefined) return pending;
+    const request = ask(digest, parsed.text).finally(() => inflight.delete(digest));
+    inflight.set(digest, request);
+    return request;
+  }
+
+  async function verifyRequest(
+    req: { readonly headers: { readonly authorization?: string | undefined } },
+    opts: { readonly requiredScopes?: readonly string[] } = {},
+  ): Promise<RequestVerification> {
+    const bearer = readBearer(req.headers.authorization);
+    if (bearer.kind === 'none') return UNAUTHENTICATED;
+    if (bearer.kind === 'malformed') return MALFORMED_HEADER;
+    const result = await verify(bearer.token);
+    if (!result.valid) return result;
+    const needed = opts.requiredScopes ?? requiredScopes;
+    if (needed.length > 0 && !hasScopes(result, needed)) {
+      return { valid: false, code: 'ERR_INSUFFICIENT_SCOPE', requiredScopes: needed, credential: result };
+    }
+    return result;
+  }
+
+  return {
+    verify,
+    verifyRequest,
+    requiredScopes: requiredScopes.length === 0 ? NO_SCOPES : requiredScopes,
+    stats: (): VerifierStats => ({
+      stream: stream?.state ?? 'off',
+      cacheSize: cache.size,
+      hits,
+      misses,
+      upstreamRequests,
+      streamConnects,
+    }),
+    clear: () => cache.clear(),
+    async close() {
+      closed = true;
+      cache.clear();
+      await stream?.close();
+    },
+  };
+}
+
+/**
+ * True when `credential` carries every scope in `scopes`.
+ *
+ * @example
+ * ```ts
+ * const r = await verifier.verify(key);
+ * if (r.valid && hasScopes(r, ['write'])) …
+ * ```
+ */
+export function hasScopes(credential: Pick<VerifiedKey, 'scopes'>, scopes: readonly string[]): boolean {
+  for (const scope of scopes) if (!credential.scopes.includes(scope)) return false;
+  return true;
+}
+
+function upstream(message: string, status: number | undefined, cause?: unknown): KeyturnError {
+  return new KeyturnError('ERR_UPSTREAM', message, {
+    ...(status === undefined ? {} : { details: { status } }),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** Reads and checks the JSON answer of `POST /v1/keys/verify`; `undefined` when it is not one. */
+function readAnswer(text: string): { result: VerifyResult; expiresAtMs: number | null } | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (body === null || typeof body !== 'object') return undefined;
+  const b = body as Record<string, unknown>;
+  if (b.valid === false) {
+    // Fail closed on a code this version does not know: the key is refused either way.
+    const code = typeof b.code === 'string' && KNOWN_FAILURES.has(b.code) ? (b.code as VerifyFailureCode) : 'ERR_KEY_UNKNOWN';
+    return { result: FAILURES[code], expiresAtMs: null };
+  }
+  if (b.valid !== true) return undefined;
+  const { keyId, principal, scopes, expiresAt } = b;
+  if (typeof keyId !== 'string' || typeof principal !== 'string') return undefined;
+  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) return undefined;
+  let expiresAtMs: number | null = null;
+  if (expiresAt !== null && expiresAt !== undefined) {
+    if (typeof expiresAt !== 'string') return undefined;
+    expiresAtMs = Date.parse(expiresAt);
+    if (Number.isNaN(expiresAtMs)) return undefined;
+  }
+  const result: VerifiedKey = Object.freeze({
+    valid: true,
+    keyId,
+    principal,
+    scopes: Object.freeze([...(scopes as string[])]),
+    expiresAt: expiresAtMs === null ? null : (expiresAt as string),
+  });
+  return { result, expiresAtMs };
+}
+
+function readKeyId(data: string): string | undefined {
+  try {
+    const parsed = JSON.parse(data) as { keyId?: unknown };
+    return typeof parsed.keyId === 'string' ? parsed.keyId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function normalizeUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new KeyturnError('ERR_CONFIG', 'verifier url: not a URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new KeyturnError('ERR_CONFIG', 'verifier url: must be http or https');
+  if (parsed.username || parsed.password) throw new KeyturnError('ERR_CONFIG', 'verifier url: must not carry credentials');
+  if (parsed.search || parsed.hash) throw new KeyturnError('ERR_CONFIG', 'verifier url: must not have a query or fragment');
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) throw new KeyturnError('ERR_CONFIG', `verifier ${name}: must be a non-negative number`);
+  return value;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new KeyturnError('ERR_CONFIG', `verifier ${name}: must be a positive number`);
+  return value;
+}
