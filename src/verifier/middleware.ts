@@ -267,10 +267,10 @@ export interface FastifyLikeReply {
  * app.post('/orders', { onRequest: fastifyHook(verifier, { requiredScopes: ['orders:write'] }) }, handler);
  * ```
  */
-export function fastifyHook<Req extends FastifyLikeRequest, Reply extends FastifyLikeReply>(
+export function fastifyHook(
   verifier: Verifier,
   options: MiddlewareOptions = {},
-): (request: Req, reply: Reply) => Promise<Reply | undefined> {
+): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<unknown> {
   const realm = realmOf(options);
   return async (request, reply) => {
     const decision = await decide(verifier, request.raw, options, realm);

@@ -127,6 +127,8 @@ export interface VerifierStats {
   readonly upstreamRequests: number;
   /** Times the change stream delivered `ready` (first connect and each reconnect). */
   readonly streamConnects: number;
+  /** `changed` and `reset` events received on the change stream. */
+  readonly invalidations: number;
 }
 
 /**

@@ -70,6 +70,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let misses = 0;
   let upstreamRequests = 0;
   let streamConnects = 0;
+  let invalidations = 0;
 
   const onEvent = (event: SseEvent) => {
     switch (event.event) {
@@ -79,12 +80,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
         cache.clear();
         break;
       case 'changed': {
+        invalidations++;
         const keyId = readKeyId(event.data);
         if (keyId === undefined) cache.clear();
         else cache.dropKey(keyId);
         break;
       }
       case 'reset':
+        invalidations++;
         cache.clear();
         break;
       default:
@@ -178,6 +181,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       misses,
       upstreamRequests,
       streamConnects,
+      invalidations,
     }),
     clear: () => cache.clear(),
     async close() {
