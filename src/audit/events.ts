@@ -11,6 +11,21 @@ export const EVENT_TYPES = [
   'key.revoked',
   'key.verify_failed',
   'admin.auth_failed',
+  'signing_key.rotated',
+  'client.created',
+  'client.disabled',
+  'client.enabled',
+  'client.deleted',
+  'client.secret_rotated',
+  'client.auth_failed',
+  'token.issued',
+  'token.refreshed',
+  'token.exchanged',
+  'token.request_failed',
+  'token.revoked',
+  'token.introspection_failed',
+  'grant.revoked',
+  'detection.refresh_reuse',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

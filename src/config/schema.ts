@@ -39,6 +39,12 @@ export const configSchema = z.strictObject({
     .max(86_400_000)
     .default(300_000)
     .describe('Longest time (ms) a cached verification is trusted without re-reading the store, even if no change arrives.'),
+  sqliteSynchronous: z
+    .enum(['normal', 'full'])
+    .default('normal')
+    .describe(
+      'SQLite durability. `normal` (WAL): a committed change survives a crash of keyturn itself; a power loss may drop the last transactions. `full`: survives power loss, at ~50× fewer writes per second.',
+    ),
   trustProxy: z
     .stringbool()
     .or(z.boolean())

@@ -28,7 +28,10 @@ export interface Keyturn {
 export async function openKeyturn(config: Config, options: { ctx?: Context; logger?: Logger } = {}): Promise<Keyturn> {
   const ctx = options.ctx ?? systemContext;
   const logger = options.logger;
-  const store = await openStore(config.db, config.dataDir, (err) => logger?.warn({ err }, 'change feed interrupted'));
+  const store = await openStore(config.db, config.dataDir, {
+    onFeedError: (err) => logger?.warn({ err }, 'change feed interrupted'),
+    sqliteSynchronous: config.sqliteSynchronous,
+  });
   try {
     const applied = await store.migrate(MIGRATIONS);
     if (applied.length > 0) logger?.info({ applied }, 'migrations applied');

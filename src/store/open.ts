@@ -8,7 +8,12 @@ import { SqliteStore } from './sqlite/index.js';
  * Opens the store named by `db`: a `postgres://` / `postgresql://` URL, `sqlite:PATH`, a file
  * path, or nothing for `<dataDir>/keyturn.db`.
  */
-export async function openStore(db: string | undefined, dataDir: string, onFeedError?: (err: unknown) => void): Promise<Store> {
+export async function openStore(
+  db: string | undefined,
+  dataDir: string,
+  options: { onFeedError?: (err: unknown) => void; sqliteSynchronous?: 'normal' | 'full' } = {},
+): Promise<Store> {
+  const { onFeedError } = options;
   if (db && /^postgres(ql)?:\/\//.test(db)) {
     const url = new URL(db);
     const schema = url.searchParams.get('schema') ?? undefined;
@@ -26,5 +31,5 @@ export async function openStore(db: string | undefined, dataDir: string, onFeedE
     throw new KeyturnError('ERR_CONFIG', 'unsupported database URL: use postgres://… or a SQLite file path');
   }
   const file = db ? db.replace(/^sqlite:/, '') : join(dataDir, 'keyturn.db');
-  return new SqliteStore({ filename: file === ':memory:' ? file : resolve(file) });
+  return new SqliteStore({ filename: file === ':memory:' ? file : resolve(file), synchronous: options.sqliteSynchronous ?? 'normal' });
 }

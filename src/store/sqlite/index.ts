@@ -17,6 +17,8 @@ import {
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for a private in-memory database (one connection). */
   readonly filename: string;
+  /** `normal` (default) survives a process crash; `full` also survives power loss. */
+  readonly synchronous?: 'normal' | 'full';
 }
 
 type Db = Database.Database;
@@ -55,8 +57,8 @@ function queryable(db: Db, cache: Map<string, Database.Statement>): Omit<Queryab
 
 /**
  * The embedded default: one SQLite file in WAL mode. Transactions run one at a time on a
- * writer connection (`BEGIN IMMEDIATE`, `synchronous=FULL` so a committed credential or event
- * survives a crash); reads outside transactions use a second, read-only connection and so
+ * writer connection (`BEGIN IMMEDIATE`; in WAL mode with `synchronous=NORMAL` a committed credential or
+ * event survives a crash of the process, with `FULL` also a power loss); reads outside transactions use a second, read-only connection and so
  * only ever see committed data. The change feed is in-process.
  */
 export class SqliteStore implements Store {
@@ -76,7 +78,7 @@ export class SqliteStore implements Store {
     try {
       this.#writer = new Database(options.filename);
       this.#writer.pragma('journal_mode = WAL');
-      this.#writer.pragma('synchronous = FULL');
+      this.#writer.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       this.#writer.pragma('foreign_keys = ON');
       this.#writer.pragma('busy_timeout = 5000');
       this.#reader = memory ? this.#writer : new Database(options.filename, { readonly: false });
