@@ -126,7 +126,6 @@ export class ScanPool {
       const slot: Slot = { worker: startWorker(this.#config), busy: 0 };
       slot.worker.on('message', (msg: { id: number; results?: ItemResult[]; error?: string }) => this.#settle(msg));
       slot.worker.on('error', (err) => this.#fail(err));
-      slot.worker.unref();
       this.#slots.push(slot);
     }
   }

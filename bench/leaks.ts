@@ -1,0 +1,165 @@
+/**
+ * Leak-scanner benchmark: a generated ~20 MiB tree of code and configuration with planted
+ * synthetic secrets and decoys (and a git history of it), scanned in one run by keyturn,
+ * secretlint (recommended preset) and a plain ripgrep pass with equivalent patterns.
+ *
+ * Run alone: `npx tsx bench/leaks.ts`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildEngineConfig } from '../src/leaks/config.js';
+import { parseTarget, runScan } from '../src/leaks/scanner.js';
+import { generateCorpus, score } from '../test/leaks/support/corpus.js';
+
+const MIB = 1024 * 1024;
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+function writeTree(root: string, files: ReadonlyMap<string, string>): number {
+  let bytes = 0;
+  for (const [path, content] of files) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+    bytes += Buffer.byteLength(content);
+  }
+  return bytes;
+}
+
+function git(cwd: string, ...args: string[]): void {
+  execFileSync('git', args, {
+    cwd,
+    stdio: 'ignore',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.invalid', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.invalid' },
+  });
+}
+
+async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; seconds: number }> {
+  const t0 = process.hrtime.bigint();
+  const value = await fn();
+  return { value, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+/** Patterns equivalent to keyturn's rules, in ripgrep's syntax (no look-around, no validators). */
+const RG_PATTERNS = [
+  '\\bkt[a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}\\b',
+  '\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\\b',
+  '(?i)secret[_.-]?(?:access)?[_.-]?key["\']?\\s*[:=]\\s*["\']?[A-Za-z0-9/+]{40}',
+  '\\bgh[pousr]_[A-Za-z0-9]{36}\\b',
+  '\\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\\b',
+  '\\b[sr]k_(?:live|test)_[A-Za-z0-9]{24,247}\\b',
+  '\\bxox[baprseo]-(?:[0-9]{1,14}-){1,3}[A-Za-z0-9]{16,64}\\b',
+  'https://hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,40}',
+  '\\bAIza[0-9A-Za-z_-]{35}\\b',
+  '-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----',
+  '\\beyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,}',
+  '(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?)://[^\\s:@/]*:[^\\s@/]{4,200}@',
+  '(?i)(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?key|token)s?[A-Za-z0-9_.-]*["\']?[ \\t]*(?::=|=>|=|:)[ \\t]*["\']?[^\\s"\']{8,200}',
+];
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Generates the tree and its history, scans with each tool, returns the measurements. */
+export async function runLeakBench(): Promise<Record<string, unknown>> {
+  const work = mkdtempSync(join(tmpdir(), 'keyturn-leakbench-'));
+  try {
+    const corpus = generateCorpus({ seed: 20240601, scale: 30, fillerBytes: 20 * MIB });
+    const tree = join(work, 'tree');
+    const bytes = writeTree(tree, corpus.files);
+    const mib = bytes / MIB;
+    const config = buildEngineConfig();
+
+    // keyturn, directory (warm the page cache once first, as for every tool)
+    await runScan(parseTarget(tree), { config, threads: 0 });
+    const dir = await timed(() => runScan(parseTarget(tree), { config }));
+    const scores = score(corpus.labels, dir.value.findings);
+
+    // git history: the tree in three commits, some secrets deleted afterwards
+    const repo = join(work, 'repo');
+    mkdirSync(repo);
+    git(repo, 'init', '-q', '-b', 'main');
+    const paths = [...corpus.files.keys()];
+    const thirds = [paths.slice(0, paths.length / 3), paths.slice(paths.length / 3, (2 * paths.length) / 3), paths.slice((2 * paths.length) / 3)];
+    for (const [i, part] of thirds.entries()) {
+      writeTree(repo, new Map(part.map((p) => [p, corpus.files.get(p) ?? ''])));
+      git(repo, 'add', '-A');
+      git(repo, 'commit', '-q', '-m', `part ${i}`);
+    }
+    for (const p of paths.slice(0, 50)) rmSync(join(repo, p));
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'remove some files');
+    const history = await timed(() => runScan(parseTarget(repo), { config, history: true }));
+    const historyScores = score(corpus.labels, history.value.findings);
+
+    // secretlint with its recommended preset
+    const rc = join(work, '.secretlintrc.json');
+    writeFileSync(rc, JSON.stringify({ rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] }));
+    const secretlintBin = join(ROOT, 'node_modules', '.bin', 'secretlint');
+    const sl = await timed(() =>
+      spawnSync(secretlintBin, ['--secretlintrc', rc, '--format', 'json', '--maskSecrets', `${tree}/**/*`], {
+        cwd: work,
+        encoding: 'utf8',
+        maxBuffer: 512 * MIB,
+      }),
+    );
+    let secretlintFindings = 0;
+    try {
+      for (const file of JSON.parse(sl.value.stdout) as { messages: unknown[] }[]) secretlintFindings += file.messages.length;
+    } catch {
+      secretlintFindings = -1;
+    }
+
+    // ripgrep
+    let rg: { seconds: number; matches: number } | undefined;
+    if (which('rg')) {
+      const args = ['--no-messages', '-c', '--no-ignore', '--hidden', ...RG_PATTERNS.flatMap((p) => ['-e', p]), tree];
+      spawnSync('rg', args, { encoding: 'utf8', maxBuffer: 64 * MIB });
+      const run = await timed(() => spawnSync('rg', args, { encoding: 'utf8', maxBuffer: 64 * MIB }));
+      const matches = run.value.stdout.split('\n').reduce((n, l) => n + Number(l.split(':').pop() || 0), 0);
+      rg = { seconds: run.seconds, matches };
+    }
+
+    const keyturnMiBs = mib / dir.seconds;
+    const secretlintMiBs = mib / sl.seconds;
+    const perKind = Object.fromEntries(Object.entries(scores).map(([k, s]) => [k, { precision: round(s.precision), recall: round(s.recall), tp: s.tp, fp: s.fp, fn: s.fn }]));
+    return {
+      treeMiB: round(mib),
+      files: corpus.files.size,
+      planted: corpus.labels.length,
+      keyturnMiBs: round(keyturnMiBs),
+      keyturnSeconds: round(dir.seconds),
+      keyturnFindings: dir.value.findings.length,
+      keyturnHistoryMiBs: round(history.value.bytes / MIB / history.seconds),
+      keyturnHistorySeconds: round(history.seconds),
+      historyPrecision: round(historyScores.overall?.precision ?? 0),
+      historyRecall: round(historyScores.overall?.recall ?? 0),
+      secretlintMiBs: round(secretlintMiBs),
+      secretlintSeconds: round(sl.seconds),
+      secretlintFindings,
+      ripgrepMiBs: rg ? round(mib / rg.seconds) : null,
+      ripgrepSeconds: rg ? round(rg.seconds) : null,
+      ripgrepMatches: rg?.matches ?? null,
+      speedupVsSecretlint: round(keyturnMiBs / secretlintMiBs),
+      fractionOfRipgrep: rg ? round(keyturnMiBs / (mib / rg.seconds)) : null,
+      precision: perKind.overall?.precision,
+      recall: perKind.overall?.recall,
+      perKind,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const result = await runLeakBench();
+  const { perKind, ...rest } = result as { perKind: Record<string, unknown> };
+  console.table(rest);
+  console.table(perKind);
+}
