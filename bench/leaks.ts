@@ -66,7 +66,7 @@ function which(cmd: string): boolean {
 export async function runLeakBench(): Promise<Record<string, unknown>> {
   const work = mkdtempSync(join(tmpdir(), 'keyturn-leakbench-'));
   try {
-    const corpus = generateCorpus({ seed: 20240601, scale: 30, fillerBytes: 20 * MIB });
+    const corpus = generateCorpus({ seed: 20240601, scale: 30, fillerBytes: 16 * MIB });
     const tree = join(work, 'tree');
     const bytes = writeTree(tree, corpus.files);
     const mib = bytes / MIB;

@@ -11,7 +11,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'aws',
     description: 'AWS access key id',
     keywords: ['AKIA', 'ASIA', 'ABIA', 'ACCA'],
-    pattern: '(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Za-z0-9])',
+    pattern: '\\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Za-z0-9])',
     priority: 10,
     allow: { stopwords: ['EXAMPLE'] },
   },
@@ -21,7 +21,7 @@ export const rules: readonly RuleSpec[] = [
     description: 'AWS secret access key',
     keywords: ['secret_access_key', 'secretaccesskey', 'aws_secret', 'secret-access-key'],
     pattern:
-      '(?:aws)?[_.-]?secret[_.-]?(?:access)?[_.-]?key(?:_id)?["\']?\\s*(?::=|=>|=|:)\\s*["\']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])',
+      'secret[_.-]?(?:access)?[_.-]?key(?:_id)?["\']?\\s*(?::=|=>|=|:)\\s*["\']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])',
     flags: 'i',
     entropy: 4.0,
     validate: 'aws-secret',

@@ -8,7 +8,7 @@ export const rules: readonly RuleSpec[] = [
     description: 'Database or broker connection string with a password',
     keywords: ['postgres', 'mysql', 'mariadb', 'mongodb', 'redis', 'amqp'],
     pattern:
-      '(?<![A-Za-z0-9+.-])(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?)://[^\\s:@/\'"`]*:([^\\s@/\'"`]{4,200})@[A-Za-z0-9.-]',
+      '\\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?)://[^\\s:@/\'"`]*:([^\\s@/\'"`]{4,200})@[A-Za-z0-9.-]',
     entropy: 2.5,
     validate: 'connection-string',
     priority: 20,

@@ -14,7 +14,7 @@ export const rules: readonly RuleSpec[] = [
     description: 'Secret-looking value assigned to a password, secret, API key or token name',
     keywords: ['password', 'passwd', 'pwd', 'secret', 'api_key', 'apikey', 'api-key', 'token', 'access_key', 'auth_key'],
     pattern:
-      '(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?key|token)s?(?:[_.-][A-Za-z0-9]+)*["\']?[ \\t]*(?::=|=>|=|:)[ \\t]*(?:"([^"\\s]{8,200})"|\'([^\'\\s]{8,200})\'|([^\\s"\'`,;(){}<>\\[\\]]{8,200})(?=[\\s,;]|$))',
+      '(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?key|token)s?(?:[_.-][A-Za-z0-9]+)*["\']?[ \\t]*(?::=|=>|=|:)[ \\t]*(?:"([^"\\s]{8,200})"|\'([^\'\\s]{8,200})\'|([^\\s"\'`,;(){}<>\\[\\]]{8,200})(?=[\\s,;]|$))',
     flags: 'i',
     entropy: 3.3,
     validate: 'generic',

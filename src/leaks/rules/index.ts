@@ -45,7 +45,7 @@ export function keyturnRule(prefixes: readonly string[]): RuleSpec {
     kind: 'keyturn',
     description: 'keyturn secret (API key, refresh token or client secret), checksum verified',
     keywords: any ? [] : [...prefixes],
-    pattern: `(?<![A-Za-z0-9_])(${roots}[a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49})(?![A-Za-z0-9_])`,
+    pattern: `\\b(${roots}[a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49})(?![A-Za-z0-9_])`,
     validate: 'keyturn',
     priority: 0,
   };

@@ -10,7 +10,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'stripe',
     description: 'Stripe secret or restricted API key',
     keywords: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_'],
-    pattern: '(?<![A-Za-z0-9_])([sr]k_(?:live|test)_[A-Za-z0-9]{24,247})(?![A-Za-z0-9_])',
+    pattern: '\\b([sr]k_(?:live|test)_[A-Za-z0-9]{24,247})(?![A-Za-z0-9_])',
     entropy: 3.5,
     priority: 10,
   },
