@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'admin.auth_failed',
   'signing_key.rotated',
   'client.created',
+  'client.updated',
   'client.disabled',
   'client.enabled',
   'client.deleted',

@@ -7,6 +7,7 @@ import { KeyturnError } from '../core/errors.js';
 import { startServer } from '../runtime/serve.js';
 import { call, resolveTarget, type Target } from './client.js';
 import { record, table } from './format.js';
+import { scanCommand } from './scan.js';
 
 /** Where a command writes; tests pass their own. */
 export interface Io {
@@ -176,6 +177,8 @@ export function buildProgram(io: Io): Command {
       const page = await call<Page>(t, 'GET', `/v1/principals${opts.kind ? `?kind=${opts.kind}` : ''}`);
       print(common, page, () => (page.items.length ? table(page.items, ['id', 'kind', 'name', 'email', 'status', 'createdAt']) : 'no principals'));
     });
+
+  program.addCommand(scanCommand());
 
   return program;
 }

@@ -10,7 +10,7 @@ export interface Policy {
   readonly accessTokenTtl: number;
   /** `jwt` (RFC 9068, verifiable offline) or `opaque` (keyturn secret, checked by introspection). */
   readonly accessTokenFormat: 'jwt' | 'opaque';
-  /** Whether client_credentials grants also return a refresh token. */
+  /** Whether refresh tokens may be issued (to clients that also list the `refresh_token` grant type). */
   readonly refreshTokens: boolean;
   /** Lifetime of each refresh token from its issue (idle lifetime: each rotation starts a new one). */
   readonly refreshTokenTtl: number;
@@ -36,7 +36,7 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     name: 'default',
     accessTokenTtl: 15 * MINUTE,
     accessTokenFormat: 'jwt',
-    refreshTokens: false,
+    refreshTokens: true,
     refreshTokenTtl: 30 * DAY,
     refreshFamilyTtl: 90 * DAY,
     refreshReuseGraceSeconds: 10,

@@ -32,6 +32,13 @@ export const WIRE_ERRORS: Readonly<Record<KeyturnErrorCode, WireError>> = {
   ERR_KEY_STATE: { error: 'conflict', status: 409, expose: true },
   ERR_PRINCIPAL_INACTIVE: { error: 'conflict', status: 409, expose: true },
   ERR_BINDING_MISMATCH: { error: 'invalid_token', status: 401, expose: true },
+  ERR_INVALID_CLIENT: { error: 'invalid_client', status: 401, expose: true },
+  ERR_INVALID_GRANT: { error: 'invalid_grant', status: 400, expose: true },
+  ERR_UNAUTHORIZED_CLIENT: { error: 'unauthorized_client', status: 400, expose: true },
+  ERR_UNSUPPORTED_GRANT_TYPE: { error: 'unsupported_grant_type', status: 400, expose: true },
+  ERR_INVALID_SCOPE: { error: 'invalid_scope', status: 400, expose: true },
+  ERR_INVALID_TARGET: { error: 'invalid_target', status: 400, expose: true },
+  ERR_UNSUPPORTED_TOKEN_TYPE: { error: 'unsupported_token_type', status: 400, expose: true },
   ERR_STORE_UNAVAILABLE: { error: 'temporarily_unavailable', status: 503, expose: false },
   ERR_MIGRATION: { error: 'server_error', status: 500, expose: false },
   ERR_UPSTREAM: { error: 'temporarily_unavailable', status: 502, expose: false },
@@ -67,7 +74,10 @@ export interface ErrorBody {
 export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply {
   const wire = WIRE_ERRORS[err.code];
   const description = wire.expose ? err.message : 'the server could not complete the request';
-  if (wire.status === 401) {
+  if (err.code === 'ERR_INVALID_CLIENT') {
+    // RFC 6749 §5.2: a 401 names the scheme the client may use.
+    void reply.header('www-authenticate', `Basic realm=${quote(REALM)}`);
+  } else if (wire.status === 401) {
     const challenge =
       err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
     void reply.header('www-authenticate', challenge);
@@ -76,7 +86,7 @@ export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply 
     void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', description, ...(scope ? { scope } : {}) }));
   }
   const body: ErrorBody = { error: wire.error, error_description: description, code: err.code };
-  return reply.code(wire.status).header('cache-control', 'no-store').send(body);
+  return reply.code(wire.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(body);
 }
 
 /** Turns anything thrown (fastify's own errors included) into a {@link KeyturnError}. */

@@ -1,0 +1,170 @@
+import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Context } from '../core/context.js';
+import { newId } from '../core/ids.js';
+import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
+import { SIGNING_ALGS, type SigningAlg, type SigningKeyRing } from '../signing/ring.js';
+import type { Store, Transaction } from '../store/port.js';
+
+/** What an access token grants, however it is encoded. */
+export interface AccessGrant {
+  readonly clientId: string;
+  readonly principal: string;
+  readonly scopes: readonly string[];
+  readonly audience: string;
+  readonly grantId: string | null;
+  /** RFC 8693 §4.1 actor, for exchanged tokens. */
+  readonly act?: { sub: string; client_id: string } | undefined;
+  /** RFC 7800 confirmation (holder binding); set by the binding capability. */
+  readonly cnf?: Record<string, string> | undefined;
+}
+
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly expiresIn: number;
+  readonly expiresAt: number;
+}
+
+/** An access token as introspection sees it (RFC 7662 members). */
+export interface ActiveAccessToken extends AccessGrant {
+  readonly jti: string;
+  readonly format: 'jwt' | 'opaque';
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+interface Row {
+  jti: string;
+  client_id: string;
+  principal_id: string;
+  format: 'jwt' | 'opaque';
+  scopes: string;
+  audience: string;
+  grant_id: string | null;
+  status: 'active' | 'revoked';
+  issued_at: number;
+  expires_at: number;
+  act: string | null;
+}
+
+export interface AccessTokenServiceOptions {
+  readonly store: Store;
+  readonly ctx: Context;
+  readonly ring: SigningKeyRing;
+  readonly issuer: () => string;
+  /** Prefix of opaque access tokens. */
+  readonly opaquePrefix: string;
+}
+
+/**
+ * Issues access tokens, JWT per RFC 9068 (`typ: at+jwt`, signed by the ring) or opaque
+ * (keyturn-format secrets, digest stored), and recognises them again. Every token has a row
+ * (jti, grant, expiry, status) so that revocation and grant revocation reach JWTs too when
+ * checked through introspection.
+ */
+export class AccessTokenService {
+  readonly #o: AccessTokenServiceOptions;
+
+  constructor(options: AccessTokenServiceOptions) {
+    this.#o = options;
+  }
+
+  async issue(
+    tx: Transaction,
+    grant: AccessGrant,
+    options: { ttl: number; format: 'jwt' | 'opaque'; alg: SigningAlg },
+  ): Promise<IssuedAccessToken> {
+    const now = this.#o.ctx.now().getTime();
+    const iat = Math.floor(now / 1000);
+    const exp = iat + options.ttl;
+    const jti = newId('atk', this.#o.ctx);
+    let token: string;
+    let digest: string | null = null;
+    if (options.format === 'jwt') {
+      const key = await this.#o.ring.signingKey(options.alg);
+      const claims: JWTPayload & Record<string, unknown> = {
+        iss: this.#o.issuer(),
+        sub: grant.principal,
+        aud: grant.audience,
+        exp,
+        iat,
+        jti,
+        client_id: grant.clientId,
+        scope: grant.scopes.join(' '),
+      };
+      if (grant.act) claims.act = grant.act;
+      if (grant.cnf) claims.cnf = grant.cnf;
+      token = await new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
+    } else {
+      token = generateSecret(this.#o.opaquePrefix, this.#o.ctx);
+      digest = secretDigest(token);
+    }
+    await tx.run(
+      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, act)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
+      [jti, grant.clientId, grant.principal, options.format, digest, JSON.stringify(grant.scopes), grant.audience, grant.grantId, iat * 1000, exp * 1000, grant.act ? JSON.stringify(grant.act) : null],
+    );
+    return { token, jti, expiresIn: options.ttl, expiresAt: exp * 1000 };
+  }
+
+  /**
+   * Recognises an access token of ours: a JWT whose signature, issuer, type and expiry check out,
+   * or an opaque token we issued; and whose row is not revoked. `undefined` for anything else.
+   */
+  async inspect(token: string): Promise<ActiveAccessToken | undefined> {
+    if (token.length > 8192) return undefined;
+    const now = this.#o.ctx.now();
+    let jti: string | undefined;
+    let cnf: Record<string, string> | undefined;
+    if (tryParseSecret(token)) {
+      const row = await this.#o.store.get<Row>("SELECT * FROM oauth_access_tokens WHERE digest = ? AND format = 'opaque'", [secretDigest(token)]);
+      jti = row?.jti;
+    } else if (token.split('.').length === 3) {
+      try {
+        const { payload } = await jwtVerify(token, createLocalJWKSet(await this.#o.ring.jwks()), {
+          algorithms: [...SIGNING_ALGS],
+          issuer: this.#o.issuer(),
+          typ: 'at+jwt',
+          currentDate: now,
+          requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
+        });
+        jti = payload.jti;
+        cnf = payload.cnf as Record<string, string> | undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    if (!jti) return undefined;
+    const row = await this.#o.store.get<Row>('SELECT * FROM oauth_access_tokens WHERE jti = ?', [jti]);
+    if (!row || row.status !== 'active' || row.expires_at <= now.getTime()) return undefined;
+    return {
+      jti: row.jti,
+      format: row.format,
+      clientId: row.client_id,
+      principal: row.principal_id,
+      scopes: JSON.parse(row.scopes) as string[],
+      audience: row.audience,
+      grantId: row.grant_id,
+      act: row.act ? (JSON.parse(row.act) as { sub: string; client_id: string }) : undefined,
+      cnf,
+      issuedAt: row.issued_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  /** Revokes one access token by jti; `true` if it was active. */
+  async revoke(tx: Transaction, jti: string): Promise<boolean> {
+    const { changes } = await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE jti = ? AND status = 'active'", [jti]);
+    return changes > 0;
+  }
+
+  /** Revokes every access token issued under a grant (RFC 7009 §2.1: revoking the refresh token). */
+  async revokeGrant(tx: Transaction, grantId: string): Promise<number> {
+    return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId])).changes;
+  }
+
+  /** Deletes rows of tokens expired for more than a day (housekeeping). */
+  async prune(): Promise<number> {
+    return (await this.#o.store.run('DELETE FROM oauth_access_tokens WHERE expires_at < ?', [this.#o.ctx.now().getTime() - 86_400_000])).changes;
+  }
+}

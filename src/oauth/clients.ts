@@ -1,0 +1,341 @@
+import { z } from 'zod';
+import { appendEvent, type RequestMeta } from '../audit/events.js';
+import type { Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { POLICY_PRESETS, resolvePolicy, type Policy } from '../core/policy.js';
+import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
+import { validate } from '../core/validate.js';
+import { scopeSchema } from '../keys/service.js';
+import { PRINCIPALS_CHANNEL, recordExposure, type PrincipalService } from '../principals/service.js';
+import { SIGNING_ALGS, type SigningAlg } from '../signing/ring.js';
+import type { Queryable, Store, Transaction } from '../store/port.js';
+
+export const GRANT_TYPES = ['client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** Public JWKs a client registers for `private_key_jwt`: no private parts, no symmetric keys. */
+const publicJwk = z
+  .looseObject({ kty: z.enum(['EC', 'OKP', 'RSA']), kid: z.string().max(256).optional(), alg: z.string().max(16).optional() })
+  .refine((k) => !('d' in k) && !('p' in k) && !('k' in k), 'must be a public key (no private or symmetric parts)');
+export const jwksSchema = z.strictObject({ keys: z.array(publicJwk).min(1).max(10) });
+
+const policyOverridesSchema = z
+  .strictObject({
+    accessTokenTtl: z.number().int().min(30).max(31_536_000).optional(),
+    accessTokenFormat: z.enum(['jwt', 'opaque']).optional(),
+    refreshTokens: z.boolean().optional(),
+    refreshTokenTtl: z.number().int().min(60).max(63_072_000).optional(),
+    refreshFamilyTtl: z.number().int().min(60).max(63_072_000).optional(),
+    refreshReuseGraceSeconds: z.number().int().min(0).max(300).optional(),
+    refreshReuseGraceCount: z.number().int().min(0).max(10).optional(),
+    exchangeTokenTtl: z.number().int().min(30).max(86_400).optional(),
+    secretRotationGrace: z.number().int().min(0).max(2_592_000).optional(),
+  })
+  .default({});
+
+/** An audience: an absolute URI (RFC 8707 resource) or a plain identifier (RFC 8693 audience). */
+export const audienceSchema = z.string().min(1).max(512).regex(/^[\x21-\x7E]+$/, 'no spaces or control characters');
+
+export const createClientSchema = z
+  .strictObject({
+    name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'letters, digits and . _ @ + - only'),
+    owner: z.string().min(1).max(128).optional(),
+    scopes: z.array(scopeSchema).max(64).default([]),
+    grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(3).default(['client_credentials']),
+    audiences: z.array(audienceSchema).max(32).optional(),
+    policy: z.string().max(64).default('default'),
+    policyOverrides: policyOverridesSchema,
+    authMethod: z.enum(AUTH_METHODS).optional(),
+    jwks: jwksSchema.optional(),
+    accessTokenAlg: z.enum(SIGNING_ALGS).default('ES256'),
+  })
+  .refine((c) => (c.authMethod === 'private_key_jwt') === (c.jwks !== undefined) || (c.authMethod === undefined && c.jwks !== undefined), {
+    message: 'private_key_jwt needs jwks, and jwks is only for private_key_jwt',
+    path: ['jwks'],
+  });
+
+export const updateClientSchema = z.strictObject({
+  scopes: z.array(scopeSchema).max(64).optional(),
+  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(3).optional(),
+  audiences: z.array(audienceSchema).max(32).optional(),
+  policy: z.string().max(64).optional(),
+  policyOverrides: policyOverridesSchema.optional(),
+  jwks: jwksSchema.optional(),
+});
+
+/** A registered client as the admin API shows it (never a secret). */
+export interface ClientView {
+  readonly clientId: string;
+  readonly name: string;
+  readonly principal: string;
+  readonly status: 'active' | 'disabled';
+  readonly authMethod: AuthMethod;
+  readonly secretLast4: string | null;
+  readonly scopes: readonly string[];
+  readonly grantTypes: readonly GrantType[];
+  readonly audiences: readonly string[];
+  readonly policy: Policy;
+  readonly accessTokenAlg: SigningAlg;
+  readonly jwks: { keys: Record<string, unknown>[] } | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** What the token endpoint needs about an authenticated client. */
+export interface Client extends ClientView {
+  readonly principalStatus: string;
+}
+
+interface Row {
+  id: string;
+  principal_id: string;
+  name: string;
+  status: 'active' | 'disabled';
+  auth_method: AuthMethod;
+  secret_digest: string | null;
+  secret_last4: string | null;
+  previous_secret_digest: string | null;
+  previous_secret_expires_at: number | null;
+  jwks: string | null;
+  scopes: string;
+  grant_types: string;
+  audiences: string;
+  policy: string;
+  policy_overrides: string;
+  access_token_alg: SigningAlg;
+  created_at: number;
+  updated_at: number;
+}
+
+export const CLIENTS_CHANNEL = 'clients';
+
+export interface ClientServiceOptions {
+  readonly store: Store;
+  readonly ctx: Context;
+  readonly principals: PrincipalService;
+  readonly secretPrefix: string;
+  /** Audience of tokens for clients registered without any: the issuer by default. */
+  readonly defaultAudience: () => string;
+}
+
+/** OAuth 2.0 clients: registration, secrets (digest at rest, rotation with overlap), status. */
+export class ClientService {
+  readonly #o: ClientServiceOptions;
+
+  constructor(options: ClientServiceOptions) {
+    this.#o = options;
+  }
+
+  /** Registers a client; the secret (secret methods) is in the answer and nowhere else. */
+  async create(input: unknown, meta: RequestMeta): Promise<{ client: ClientView; secret: string | null }> {
+    const data = validate(createClientSchema, input);
+    const policy = resolvePolicy(data.policy, data.policyOverrides);
+    const authMethod: AuthMethod = data.authMethod ?? (data.jwks ? 'private_key_jwt' : 'client_secret_basic');
+    return this.#o.store.transaction(async (tx) => {
+      const owner = data.owner
+        ? await this.#o.principals.get(data.owner, tx)
+        : await this.#o.principals.createIn(tx, { kind: 'service', name: data.name }, meta);
+      if (owner.status !== 'active') throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
+      const now = this.#o.ctx.now().getTime();
+      const secret = authMethod === 'private_key_jwt' ? null : generateSecret(this.#o.secretPrefix, this.#o.ctx);
+      const row: Row = {
+        id: newId('ktc', this.#o.ctx),
+        principal_id: owner.id,
+        name: data.name,
+        status: 'active',
+        auth_method: authMethod,
+        secret_digest: secret ? secretDigest(secret) : null,
+        secret_last4: secret ? secret.slice(-4) : null,
+        previous_secret_digest: null,
+        previous_secret_expires_at: null,
+        jwks: data.jwks ? JSON.stringify(data.jwks) : null,
+        scopes: JSON.stringify([...new Set(data.scopes)]),
+        grant_types: JSON.stringify([...new Set(data.grantTypes)]),
+        audiences: JSON.stringify(data.audiences ?? []),
+        policy: policy.name,
+        policy_overrides: JSON.stringify(data.policyOverrides),
+        access_token_alg: data.accessTokenAlg,
+        created_at: now,
+        updated_at: now,
+      };
+      await tx.run(
+        `INSERT INTO oauth_clients (id, principal_id, name, status, auth_method, secret_digest, secret_last4, previous_secret_digest,
+           previous_secret_expires_at, jwks, scopes, grant_types, audiences, policy, policy_overrides, access_token_alg, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          row.id, row.principal_id, row.name, row.status, row.auth_method, row.secret_digest, row.secret_last4, null, null, row.jwks,
+          row.scopes, row.grant_types, row.audiences, row.policy, row.policy_overrides, row.access_token_alg, now, now,
+        ],
+      );
+      if (secret) await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
+      await appendEvent(
+        tx,
+        this.#o.ctx,
+        { type: 'client.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, authMethod, policy: policy.name } },
+        meta,
+      );
+      return { client: this.#view(row), secret };
+    });
+  }
+
+  async get(clientId: string, db: Queryable = this.#o.store): Promise<ClientView> {
+    const row = await db.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
+    return this.#view(row);
+  }
+
+  async list(query: { limit?: number; after?: string } = {}): Promise<ClientView[]> {
+    const rows = await this.#o.store.all<Row>('SELECT * FROM oauth_clients WHERE id > ? ORDER BY id LIMIT ?', [
+      query.after ?? '',
+      Math.min(Math.max(query.limit ?? 100, 1), 1000),
+    ]);
+    return rows.map((r) => this.#view(r));
+  }
+
+  /** Changes what a client may do; takes effect at its next token request or refresh. */
+  async update(clientId: string, input: unknown, meta: RequestMeta): Promise<ClientView> {
+    const data = validate(updateClientSchema, input);
+    return this.#mutate(clientId, meta, 'client.updated', async (tx, row) => {
+      const policyName = data.policy ?? row.policy;
+      const overrides = data.policyOverrides ?? (JSON.parse(row.policy_overrides) as object);
+      resolvePolicy(policyName, overrides);
+      if (data.jwks && row.auth_method !== 'private_key_jwt') throw new KeyturnError('ERR_VALIDATION', 'jwks: only for private_key_jwt clients');
+      await tx.run(
+        'UPDATE oauth_clients SET scopes = ?, grant_types = ?, audiences = ?, policy = ?, policy_overrides = ?, jwks = ?, updated_at = ? WHERE id = ?',
+        [
+          data.scopes ? JSON.stringify([...new Set(data.scopes)]) : row.scopes,
+          data.grantTypes ? JSON.stringify([...new Set(data.grantTypes)]) : row.grant_types,
+          data.audiences ? JSON.stringify(data.audiences) : row.audiences,
+          policyName,
+          JSON.stringify(overrides),
+          data.jwks ? JSON.stringify(data.jwks) : row.jwks,
+          this.#o.ctx.now().getTime(),
+          clientId,
+        ],
+      );
+      return { event: { fields: Object.keys(data) } };
+    });
+  }
+
+  async setStatus(clientId: string, status: 'active' | 'disabled', meta: RequestMeta): Promise<ClientView> {
+    return this.#mutate(clientId, meta, status === 'active' ? 'client.enabled' : 'client.disabled', async (tx) => {
+      await tx.run('UPDATE oauth_clients SET status = ?, updated_at = ? WHERE id = ?', [status, this.#o.ctx.now().getTime(), clientId]);
+      return { event: {} };
+    });
+  }
+
+  /** Deletes a client, its grants and refresh tokens; its access tokens stop introspecting as active. */
+  async delete(clientId: string, meta: RequestMeta): Promise<void> {
+    await this.#o.store.transaction(async (tx) => {
+      const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
+      await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE client_id = ?", [clientId]);
+      await tx.run('DELETE FROM oauth_refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE client_id = ?)', [clientId]);
+      await tx.run('DELETE FROM oauth_grants WHERE client_id = ?', [clientId]);
+      await tx.run('DELETE FROM oauth_clients WHERE id = ?', [clientId]);
+      await appendEvent(tx, this.#o.ctx, { type: 'client.deleted', target: clientId, outcome: 'success', data: { name: row.name } }, meta);
+      tx.notify(CLIENTS_CHANNEL, clientId);
+    });
+  }
+
+  /**
+   * Issues a new secret. The previous one keeps working for `graceSeconds` (default: the
+   * policy's `secretRotationGrace`), so deployments can roll over without an outage.
+   */
+  async rotateSecret(clientId: string, meta: RequestMeta, graceSeconds?: number): Promise<{ client: ClientView; secret: string }> {
+    let secret = '';
+    const client = await this.#mutate(clientId, meta, 'client.secret_rotated', async (tx, row) => {
+      if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_KEY_STATE', 'a private_key_jwt client has no secret; update its jwks');
+      const policy = resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object);
+      const grace = graceSeconds ?? policy.secretRotationGrace;
+      if (!Number.isInteger(grace) || grace < 0 || grace > 2_592_000) throw new KeyturnError('ERR_VALIDATION', 'grace: 0 to 2592000 seconds');
+      const now = this.#o.ctx.now().getTime();
+      secret = generateSecret(this.#o.secretPrefix, this.#o.ctx);
+      await tx.run(
+        `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, updated_at = ?
+         WHERE id = ?`,
+        [secretDigest(secret), secret.slice(-4), grace > 0 ? row.secret_digest : null, grace > 0 ? now + grace * 1000 : null, now, clientId],
+      );
+      await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: clientId }, 'created');
+      return { event: { previousValidUntil: grace > 0 ? new Date(now + grace * 1000).toISOString() : null } };
+    });
+    return { client, secret };
+  }
+
+  async #mutate(
+    clientId: string,
+    meta: RequestMeta,
+    type: 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated',
+    change: (tx: Transaction, row: Row) => Promise<{ event: Record<string, unknown> }>,
+  ): Promise<ClientView> {
+    return this.#o.store.transaction(async (tx) => {
+      const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
+      const { event } = await change(tx, row);
+      await appendEvent(tx, this.#o.ctx, { type, target: clientId, outcome: 'success', data: event }, meta);
+      tx.notify(CLIENTS_CHANNEL, clientId);
+      const updated = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      return this.#view(updated!);
+    });
+  }
+
+  /**
+   * Finds the client with `clientId` whose current (or still-overlapping previous) secret is
+   * `secret`. Compares digests in constant time; `undefined` for any mismatch.
+   */
+  async checkSecret(clientId: string, secret: string): Promise<Client | undefined> {
+    const row = await this.#row(clientId);
+    if (!row || !row.secret_digest) return undefined;
+    const parsed = tryParseSecret(secret);
+    const digest = secretDigest(parsed ? parsed.text : secret);
+    const now = this.#o.ctx.now().getTime();
+    const current = digestsEqual(digest, row.secret_digest);
+    const previous =
+      row.previous_secret_digest !== null && (row.previous_secret_expires_at ?? 0) > now && digestsEqual(digest, row.previous_secret_digest);
+    return current || previous ? this.#client(row) : undefined;
+  }
+
+  /** The client with its principal's status, for authentication by assertion. */
+  async find(clientId: string): Promise<Client | undefined> {
+    const row = await this.#row(clientId);
+    return row && this.#client(row);
+  }
+
+  async #row(clientId: string): Promise<(Row & { principal_status: string }) | undefined> {
+    if (clientId.length > 128) return undefined;
+    return this.#o.store.get<Row & { principal_status: string }>(
+      'SELECT c.*, p.status AS principal_status FROM oauth_clients c JOIN principals p ON p.id = c.principal_id WHERE c.id = ?',
+      [clientId],
+    );
+  }
+
+  #client(row: Row & { principal_status: string }): Client {
+    return { ...this.#view(row), principalStatus: row.principal_status };
+  }
+
+  #view(row: Row): ClientView {
+    const audiences = JSON.parse(row.audiences) as string[];
+    return {
+      clientId: row.id,
+      name: row.name,
+      principal: row.principal_id,
+      status: row.status,
+      authMethod: row.auth_method,
+      secretLast4: row.secret_last4,
+      scopes: JSON.parse(row.scopes) as string[],
+      grantTypes: JSON.parse(row.grant_types) as GrantType[],
+      audiences: audiences.length > 0 ? audiences : [this.#o.defaultAudience()],
+      policy: resolvePolicy(row.policy in POLICY_PRESETS ? row.policy : 'default', JSON.parse(row.policy_overrides) as object),
+      accessTokenAlg: row.access_token_alg,
+      jwks: row.jwks ? (JSON.parse(row.jwks) as { keys: Record<string, unknown>[] }) : null,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  }
+}
+
+/** Channels that, when they fire, mean a client's authorization may have changed. */
+export const AUTHORIZATION_CHANNELS = [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL] as const;

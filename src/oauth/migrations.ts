@@ -1,0 +1,88 @@
+import type { Migration } from '../store/port.js';
+
+export const oauthMigrations: readonly Migration[] = [
+  {
+    id: '0006_oauth_clients',
+    description: 'OAuth 2.0 clients: secrets as digests (a previous one kept during rotation overlap), or a JWKS for private_key_jwt',
+    sql: `
+      CREATE TABLE oauth_clients (
+        id TEXT PRIMARY KEY,
+        principal_id TEXT NOT NULL REFERENCES principals (id),
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+        auth_method TEXT NOT NULL,
+        secret_digest TEXT UNIQUE,
+        secret_last4 TEXT,
+        previous_secret_digest TEXT,
+        previous_secret_expires_at BIGINT,
+        jwks TEXT,
+        scopes TEXT NOT NULL,
+        grant_types TEXT NOT NULL,
+        audiences TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        policy_overrides TEXT NOT NULL DEFAULT '{}',
+        access_token_alg TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX oauth_clients_principal ON oauth_clients (principal_id);`,
+  },
+  {
+    id: '0007_oauth_grants',
+    description: 'refresh token families (grants) and their rotating tokens, digests only; reuse of an old generation revokes the family',
+    sql: `
+      CREATE TABLE oauth_grants (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+        principal_id TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked_at BIGINT,
+        revoke_reason TEXT
+      );
+      CREATE INDEX oauth_grants_client ON oauth_grants (client_id);
+      CREATE TABLE oauth_refresh_tokens (
+        id TEXT PRIMARY KEY,
+        grant_id TEXT NOT NULL REFERENCES oauth_grants (id) ON DELETE CASCADE,
+        parent_id TEXT,
+        generation INTEGER NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('active', 'used', 'revoked')),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT,
+        reuse_count INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX oauth_refresh_tokens_grant ON oauth_refresh_tokens (grant_id, generation);`,
+  },
+  {
+    id: '0008_oauth_access_tokens',
+    description: 'opaque access tokens (digests), and revoked JWT ids until the token would have expired anyway',
+    sql: `
+      CREATE TABLE oauth_access_tokens (
+        jti TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        principal_id TEXT NOT NULL,
+        format TEXT NOT NULL CHECK (format IN ('jwt', 'opaque')),
+        digest TEXT UNIQUE,
+        scopes TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        grant_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        act TEXT
+      );
+      CREATE INDEX oauth_access_tokens_expiry ON oauth_access_tokens (expires_at);
+      CREATE TABLE oauth_assertion_jtis (
+        client_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (client_id, jti)
+      );`,
+  },
+];

@@ -1,0 +1,233 @@
+import { appendEvent, type RequestMeta } from '../audit/events.js';
+import type { Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Policy } from '../core/policy.js';
+import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
+import type { Store, Transaction } from '../store/port.js';
+
+/** A grant: the family of refresh tokens that descend from one client_credentials issuance. */
+export interface Grant {
+  readonly id: string;
+  readonly clientId: string;
+  readonly principal: string;
+  readonly scopes: readonly string[];
+  readonly audience: string;
+  readonly generation: number;
+  readonly status: 'active' | 'revoked';
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly revokedAt: string | null;
+  readonly revokeReason: string | null;
+}
+
+interface GrantRow {
+  id: string;
+  client_id: string;
+  principal_id: string;
+  scopes: string;
+  audience: string;
+  generation: number;
+  status: 'active' | 'revoked';
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoke_reason: string | null;
+}
+
+interface TokenRow {
+  id: string;
+  grant_id: string;
+  parent_id: string | null;
+  generation: number;
+  digest: string;
+  status: 'active' | 'used' | 'revoked';
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  reuse_count: number;
+}
+
+function toGrant(row: GrantRow): Grant {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    principal: row.principal_id,
+    scopes: JSON.parse(row.scopes) as string[],
+    audience: row.audience,
+    generation: row.generation,
+    status: row.status,
+    createdAt: new Date(row.created_at).toISOString(),
+    expiresAt: new Date(row.expires_at).toISOString(),
+    revokedAt: row.revoked_at == null ? null : new Date(row.revoked_at).toISOString(),
+    revokeReason: row.revoke_reason,
+  };
+}
+
+/** The outcome of presenting a refresh token. */
+export type RefreshUse =
+  | { readonly ok: true; readonly grant: Grant; readonly refreshToken: string; readonly graceReuse: boolean }
+  | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'revoked' | 'reuse' | 'wrong_client' };
+
+/**
+ * Refresh tokens: opaque keyturn secrets (digest at rest) that rotate on every use. A family
+ * (grant) records its newest generation. Presenting:
+ * - an active token of the newest generation: it becomes `used`, with its unused siblings, and a
+ *   child of the next generation is issued;
+ * - the immediately previous generation's token again, within the policy's grace seconds and
+ *   use count: another child is issued (concurrent refreshes must not log a client out);
+ * - anything older, or the previous one outside the grace: reuse — the whole family is revoked
+ *   and a `detection.refresh_reuse` event recorded.
+ */
+export class RefreshTokenService {
+  readonly #store: Store;
+  readonly #ctx: Context;
+  readonly #prefix: string;
+
+  constructor(store: Store, ctx: Context, prefix: string) {
+    this.#store = store;
+    this.#ctx = ctx;
+    this.#prefix = prefix;
+  }
+
+  /** Starts a grant and returns its first refresh token. */
+  async start(
+    tx: Transaction,
+    input: { clientId: string; principal: string; scopes: readonly string[]; audience: string },
+    policy: Policy,
+  ): Promise<{ grant: Grant; refreshToken: string }> {
+    const now = this.#ctx.now().getTime();
+    const row: GrantRow = {
+      id: newId('grt', this.#ctx),
+      client_id: input.clientId,
+      principal_id: input.principal,
+      scopes: JSON.stringify(input.scopes),
+      audience: input.audience,
+      generation: 1,
+      status: 'active',
+      created_at: now,
+      expires_at: now + policy.refreshFamilyTtl * 1000,
+      revoked_at: null,
+      revoke_reason: null,
+    };
+    await tx.run(
+      `INSERT INTO oauth_grants (id, client_id, principal_id, scopes, audience, generation, status, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [row.id, row.client_id, row.principal_id, row.scopes, row.audience, 1, 'active', now, row.expires_at],
+    );
+    const refreshToken = await this.#mint(tx, row, null, 1, policy, now);
+    return { grant: toGrant(row), refreshToken };
+  }
+
+  async #mint(tx: Transaction, grant: GrantRow, parent: string | null, generation: number, policy: Policy, now: number): Promise<string> {
+    const secret = generateSecret(this.#prefix, this.#ctx);
+    const expires = Math.min(now + policy.refreshTokenTtl * 1000, grant.expires_at);
+    await tx.run(
+      `INSERT INTO oauth_refresh_tokens (id, grant_id, parent_id, generation, digest, status, created_at, expires_at, reuse_count)
+       VALUES (?, ?, ?, ?, ?, 'active', ?, ?, 0)`,
+      [newId('rtk', this.#ctx), grant.id, parent, generation, secretDigest(secret), now, expires],
+    );
+    return secret;
+  }
+
+  /**
+   * Presents `token` for `clientId` under `policy`, inside `tx` (the caller's transaction also
+   * issues the access token, so both or neither happen). Reuse revokes the family in a separate,
+   * committed transaction: the detection stands even though the request fails.
+   */
+  async use(tx: Transaction, token: string, clientId: string, policy: Policy, meta: RequestMeta): Promise<RefreshUse> {
+    if (!tryParseSecret(token)) return { ok: false, reason: 'unknown' };
+    const row = await tx.get<TokenRow>('SELECT * FROM oauth_refresh_tokens WHERE digest = ?', [secretDigest(token)]);
+    if (!row) return { ok: false, reason: 'unknown' };
+    // Serialise uses of one family: the update takes the row lock (PostgreSQL); SQLite runs one writer.
+    await tx.run('UPDATE oauth_grants SET generation = generation WHERE id = ?', [row.grant_id]);
+    const grant = await tx.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [row.grant_id]);
+    if (!grant) return { ok: false, reason: 'unknown' };
+    if (grant.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
+    const now = this.#ctx.now().getTime();
+    if (grant.status === 'revoked' || row.status === 'revoked') return { ok: false, reason: 'revoked' };
+    if (grant.expires_at <= now) return { ok: false, reason: 'expired' };
+
+    if (row.status === 'active' && row.generation === grant.generation) {
+      if (row.expires_at <= now) return { ok: false, reason: 'expired' };
+      await tx.run("UPDATE oauth_refresh_tokens SET status = 'used', used_at = ? WHERE grant_id = ? AND generation = ? AND status = 'active'", [
+        now,
+        grant.id,
+        row.generation,
+      ]);
+      await tx.run('UPDATE oauth_grants SET generation = ? WHERE id = ?', [row.generation + 1, grant.id]);
+      const refreshToken = await this.#mint(tx, grant, row.id, row.generation + 1, policy, now);
+      return { ok: true, grant: toGrant({ ...grant, generation: row.generation + 1 }), refreshToken, graceReuse: false };
+    }
+
+    const previous = row.generation === grant.generation - 1;
+    const withinGrace =
+      previous &&
+      row.used_at !== null &&
+      now - row.used_at <= policy.refreshReuseGraceSeconds * 1000 &&
+      row.reuse_count < policy.refreshReuseGraceCount;
+    if (withinGrace) {
+      await tx.run('UPDATE oauth_refresh_tokens SET reuse_count = reuse_count + 1 WHERE id = ?', [row.id]);
+      const refreshToken = await this.#mint(tx, grant, row.id, grant.generation, policy, now);
+      return { ok: true, grant: toGrant(grant), refreshToken, graceReuse: true };
+    }
+
+    await this.#revokeOnReuse(grant, row, meta);
+    return { ok: false, reason: 'reuse' };
+  }
+
+  async #revokeOnReuse(grant: GrantRow, row: TokenRow, meta: RequestMeta): Promise<void> {
+    await this.#store.transaction(async (tx) => {
+      await this.revokeGrantIn(tx, grant.id, 'refresh token reuse');
+      await appendEvent(
+        tx,
+        this.#ctx,
+        {
+          type: 'detection.refresh_reuse',
+          target: grant.id,
+          outcome: 'failure',
+          reason: 'a refresh token of an older generation was presented',
+          data: { client: grant.client_id, principal: grant.principal_id, presentedGeneration: row.generation, currentGeneration: grant.generation },
+        },
+        meta,
+      );
+    });
+  }
+
+  /** Revokes a grant and all its refresh tokens (access tokens: see AccessTokenService.revokeGrant). */
+  async revokeGrantIn(tx: Transaction, grantId: string, reason: string): Promise<boolean> {
+    const now = this.#ctx.now().getTime();
+    const { changes } = await tx.run("UPDATE oauth_grants SET status = 'revoked', revoked_at = ?, revoke_reason = ? WHERE id = ? AND status = 'active'", [
+      now,
+      reason,
+      grantId,
+    ]);
+    await tx.run("UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE grant_id = ? AND status <> 'revoked'", [grantId]);
+    await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId]);
+    return changes > 0;
+  }
+
+  /** The grant a refresh token belongs to (introspection, revocation), if the token is ours. */
+  async find(token: string): Promise<{ grant: Grant; token: { status: string; expiresAt: number; createdAt: number; generation: number } } | undefined> {
+    if (!tryParseSecret(token)) return undefined;
+    const row = await this.#store.get<TokenRow>('SELECT * FROM oauth_refresh_tokens WHERE digest = ?', [secretDigest(token)]);
+    if (!row) return undefined;
+    const grant = await this.#store.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [row.grant_id]);
+    if (!grant) return undefined;
+    return { grant: toGrant(grant), token: { status: row.status, expiresAt: row.expires_at, createdAt: row.created_at, generation: row.generation } };
+  }
+
+  async getGrant(id: string): Promise<Grant> {
+    const row = await this.#store.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [id]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such grant');
+    return toGrant(row);
+  }
+
+  async listGrants(clientId: string, limit = 100): Promise<Grant[]> {
+    const rows = await this.#store.all<GrantRow>('SELECT * FROM oauth_grants WHERE client_id = ? ORDER BY created_at DESC, id LIMIT ?', [
+      clientId,
+      Math.min(Math.max(limit, 1), 1000),
+    ]);
+    return rows.map(toGrant);
+  }
+}
