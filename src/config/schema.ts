@@ -24,6 +24,29 @@ export const configSchema = z.strictObject({
     .max(40)
     .default('kt_live')
     .describe('Prefix of new API keys, `[a-z][a-z0-9]*(_[a-z0-9]+)*`.'),
+  issuer: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('OAuth issuer URL (RFC 8414). Default: the URL keyturn listens on. Set it to the public https URL in production.'),
+  masterKey: z
+    .string()
+    .optional()
+    .describe(
+      'Key-encryption key for signing keys at rest: 32 bytes as 64 hex or 43 base64url characters. Default: `<dataDir>/master.key`, created (mode 0600) on first start. Every node of a cluster needs the same.',
+    ),
+  signingAlgs: z
+    .string()
+    .regex(/^(ES256|EdDSA)(,(ES256|EdDSA))*$/)
+    .default('ES256,EdDSA')
+    .describe('Algorithms the signing key ring keeps keys for (comma-separated: ES256, EdDSA); clients choose one, ES256 by default.'),
+  signingKeyRotation: z
+    .string()
+    .regex(/^(\d+(ms|s|m|h|d|w|y))+$/)
+    .default('30d')
+    .describe('Automatic signing key rotation interval (e.g. 30d). The next key is in the JWKS a whole interval before it signs.'),
+  clientSecretPrefix: z.string().regex(PREFIX_PATTERN).max(40).default('ktcs').describe('Prefix of OAuth client secrets.'),
+  refreshTokenPrefix: z.string().regex(PREFIX_PATTERN).max(40).default('ktr').describe('Prefix of refresh tokens.'),
+  accessTokenPrefix: z.string().regex(PREFIX_PATTERN).max(40).default('kta').describe('Prefix of opaque access tokens.'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
   logRequests: z
     .stringbool()
@@ -50,6 +73,39 @@ export const configSchema = z.strictObject({
     .or(z.boolean())
     .default(false)
     .describe('Trust `X-Forwarded-For` for source addresses (only behind a proxy you control).'),
+  leakResponse: z
+    .enum(['suspend', 'revoke'])
+    .default('suspend')
+    .describe('What happens to a live keyturn API key found leaked: `suspend` (quarantine; `keyturn keys unsuspend` lifts it) or `revoke` (for good).'),
+  leakWebhookUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("URL that receives every leak notification (`POST`, JSON), in addition to the owner's own webhook."),
+  leakWebhookTimeout: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(5_000)
+    .describe('How long (ms) one leak webhook delivery may take before it counts as failed.'),
+  leakReportRate: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(30)
+    .describe('Public leak reports (`POST /v1/leaks/report`) accepted per minute per source address (token bucket; bursts up to the same number).'),
+  githubKeysUrl: z
+    .url({ protocol: /^https?$/ })
+    .default('https://api.github.com/meta/public_keys/secret_scanning')
+    .describe("Where the GitHub secret scanning partner endpoint fetches GitHub's signing keys."),
+  watchTick: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .default(60_000)
+    .describe('How often (ms) the server looks for due leak watch jobs; 0 turns the scheduler off on this node.'),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;

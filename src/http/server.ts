@@ -4,7 +4,9 @@ import { newId } from '../core/ids.js';
 import type { Keyturn } from '../runtime/open.js';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { parseForm } from './form.js';
+import { adminOAuthRoutes } from './routes/admin-oauth.js';
 import { adminRoutes } from './routes/admin.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { verifyRoutes } from './routes/verify.js';
 
 /**
@@ -55,6 +57,8 @@ export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyI
 
   verifyRoutes(app, kt);
   adminRoutes(app, kt);
+  oauthRoutes(app, kt);
+  adminOAuthRoutes(app, kt);
   await app.ready();
   return app;
 }

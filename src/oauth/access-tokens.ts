@@ -3,7 +3,7 @@ import type { Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import { SIGNING_ALGS, type SigningAlg, type SigningKeyRing } from '../signing/ring.js';
-import type { Store, Transaction } from '../store/port.js';
+import type { Queryable, Store, Transaction } from '../store/port.js';
 
 /** What an access token grants, however it is encoded. */
 export interface AccessGrant {
@@ -80,8 +80,10 @@ export class AccessTokenService {
     const jti = newId('atk', this.#o.ctx);
     let token: string;
     let digest: string | null = null;
+    let kid: string | null = null;
     if (options.format === 'jwt') {
       const key = await this.#o.ring.signingKey(options.alg);
+      kid = key.kid;
       const claims: JWTPayload & Record<string, unknown> = {
         iss: this.#o.issuer(),
         sub: grant.principal,
@@ -100,9 +102,12 @@ export class AccessTokenService {
       digest = secretDigest(token);
     }
     await tx.run(
-      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, act)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
-      [jti, grant.clientId, grant.principal, options.format, digest, JSON.stringify(grant.scopes), grant.audience, grant.grantId, iat * 1000, exp * 1000, grant.act ? JSON.stringify(grant.act) : null],
+      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, kid, act)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
+      [
+        jti, grant.clientId, grant.principal, options.format, digest, JSON.stringify(grant.scopes), grant.audience, grant.grantId,
+        iat * 1000, exp * 1000, kid, grant.act ? JSON.stringify(grant.act) : null,
+      ],
     );
     return { token, jti, expiresIn: options.ttl, expiresAt: exp * 1000 };
   }
@@ -167,4 +172,10 @@ export class AccessTokenService {
   async prune(): Promise<number> {
     return (await this.#o.store.run('DELETE FROM oauth_access_tokens WHERE expires_at < ?', [this.#o.ctx.now().getTime() - 86_400_000])).changes;
   }
+}
+
+/** When the last token signed with `kid` expires (ms), for the signing key ring's retirement. */
+export async function lastExpiryOfKid(db: Queryable, kid: string): Promise<number | null> {
+  const row = await db.get<{ m: number | null }>('SELECT MAX(expires_at) AS m FROM oauth_access_tokens WHERE kid = ?', [kid]);
+  return row?.m == null ? null : Number(row.m);
 }

@@ -75,9 +75,12 @@ export const oauthMigrations: readonly Migration[] = [
         status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
         issued_at BIGINT NOT NULL,
         expires_at BIGINT NOT NULL,
+        kid TEXT,
         act TEXT
       );
       CREATE INDEX oauth_access_tokens_expiry ON oauth_access_tokens (expires_at);
+      CREATE INDEX oauth_access_tokens_kid ON oauth_access_tokens (kid, expires_at);
+      CREATE INDEX oauth_access_tokens_grant ON oauth_access_tokens (grant_id);
       CREATE TABLE oauth_assertion_jtis (
         client_id TEXT NOT NULL,
         jti TEXT NOT NULL,

@@ -132,8 +132,9 @@ export class RefreshTokenService {
 
   /**
    * Presents `token` for `clientId` under `policy`, inside `tx` (the caller's transaction also
-   * issues the access token, so both or neither happen). Reuse revokes the family in a separate,
-   * committed transaction: the detection stands even though the request fails.
+   * issues the access token, so both or neither happen). On reuse the family is revoked in `tx`
+   * and `{ ok: false }` returned: the caller must let `tx` commit (not throw inside it) so the
+   * revocation and the detection event stand.
    */
   async use(tx: Transaction, token: string, clientId: string, policy: Policy, meta: RequestMeta): Promise<RefreshUse> {
     if (!tryParseSecret(token)) return { ok: false, reason: 'unknown' };
@@ -172,14 +173,13 @@ export class RefreshTokenService {
       return { ok: true, grant: toGrant(grant), refreshToken, graceReuse: true };
     }
 
-    await this.#revokeOnReuse(grant, row, meta);
+    await this.#revokeOnReuse(tx, grant, row, meta);
     return { ok: false, reason: 'reuse' };
   }
 
-  async #revokeOnReuse(grant: GrantRow, row: TokenRow, meta: RequestMeta): Promise<void> {
-    await this.#store.transaction(async (tx) => {
-      await this.revokeGrantIn(tx, grant.id, 'refresh token reuse');
-      await appendEvent(
+  async #revokeOnReuse(tx: Transaction, grant: GrantRow, row: TokenRow, meta: RequestMeta): Promise<void> {
+    await this.revokeGrantIn(tx, grant.id, 'refresh token reuse');
+    await appendEvent(
         tx,
         this.#ctx,
         {
@@ -191,7 +191,6 @@ export class RefreshTokenService {
         },
         meta,
       );
-    });
   }
 
   /** Revokes a grant and all its refresh tokens (access tokens: see AccessTokenService.revokeGrant). */

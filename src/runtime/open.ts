@@ -6,13 +6,38 @@ import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
+import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
+import { ClientAuthenticator } from '../oauth/client-auth.js';
+import { ClientService } from '../oauth/clients.js';
+import { TokenOperations } from '../oauth/introspection.js';
+import { oauthMigrations } from '../oauth/migrations.js';
+import { RefreshTokenService } from '../oauth/refresh-tokens.js';
+import { TokenEndpoint } from '../oauth/token-endpoint.js';
+import { KeyEncryption } from '../signing/kek.js';
+import { signingMigrations } from '../signing/migrations.js';
+import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
+import { loadMasterKey } from './master-key.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
-export const MIGRATIONS: readonly Migration[] = [...auditMigrations, ...principalMigrations, ...keyMigrations].sort((a, b) =>
-  a.id < b.id ? -1 : 1,
-);
+export const MIGRATIONS: readonly Migration[] = [
+  ...auditMigrations,
+  ...principalMigrations,
+  ...keyMigrations,
+  ...signingMigrations,
+  ...oauthMigrations,
+].sort((a, b) => (a.id < b.id ? -1 : 1));
+
+/** The OAuth 2.0 authorization server's parts. */
+export interface OAuth {
+  readonly clients: ClientService;
+  readonly ring: SigningKeyRing;
+  readonly accessTokens: AccessTokenService;
+  readonly refreshTokens: RefreshTokenService;
+  readonly tokenEndpoint: TokenEndpoint;
+  readonly tokenOps: TokenOperations;
+}
 
 /** The services of one keyturn process, wired to one store. */
 export interface Keyturn {
@@ -21,6 +46,10 @@ export interface Keyturn {
   readonly store: Store;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  readonly oauth: OAuth;
+  /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
+  issuer(): string;
+  setIssuer(url: string): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +68,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
+  let issuerUrl = config.issuer?.replace(/\/+$/, '') ?? `http://${config.host}:${config.port}`;
+  const issuer = () => issuerUrl;
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({
     store,
@@ -48,14 +79,47 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     cacheMaxEntries: config.cacheMaxEntries,
     cacheMaxAgeMs: config.cacheMaxAge,
   });
+  let ring: SigningKeyRing;
+  try {
+    ring = new SigningKeyRing({
+      store,
+      ctx,
+      sealer: new KeyEncryption(loadMasterKey(config), ctx),
+      algs: config.signingAlgs.split(',') as SigningAlg[],
+      lastExpiry: lastExpiryOfKid,
+    });
+    await ring.ensure();
+  } catch (err) {
+    keys.close();
+    await store.close();
+    throw err;
+  }
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.clientSecretPrefix, defaultAudience: issuer });
+  const authenticator = new ClientAuthenticator(clients, store, ctx);
+  const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.accessTokenPrefix });
+  const refreshTokens = new RefreshTokenService(store, ctx, config.refreshTokenPrefix);
+  const oauth: OAuth = {
+    clients,
+    ring,
+    accessTokens,
+    refreshTokens,
+    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys }),
+    tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys }),
+  };
   return {
     config,
     ctx,
     store,
     principals,
     keys,
+    oauth,
+    issuer,
+    setIssuer(url: string) {
+      if (!config.issuer) issuerUrl = url.replace(/\/+$/, '');
+    },
     async close() {
       keys.close();
+      ring.close();
       await store.close();
     },
   };

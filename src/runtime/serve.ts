@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Context } from '../core/context.js';
 import { buildServer } from '../http/server.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { startHousekeeping } from './housekeeping.js';
 import { createLogger } from './logger.js';
 import { openKeyturn, type Keyturn } from './open.js';
 
@@ -34,6 +35,8 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    kt.setIssuer(url);
+    const stopHousekeeping = startHousekeeping(kt, logger);
     const running = app;
     return {
       kt,
@@ -41,6 +44,7 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
       url,
       adminKeyFile,
       async close() {
+        stopHousekeeping();
         await running.close();
         await kt.close();
       },

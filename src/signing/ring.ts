@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { appendEvent, SYSTEM, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
-import type { Store, Transaction } from '../store/port.js';
+import type { Queryable, Store, Transaction } from '../store/port.js';
 import type { KeyEncryption } from './kek.js';
 
 /** Algorithms keyturn signs with; nothing else is ever accepted. */
@@ -50,8 +50,11 @@ export interface SigningKeyRingOptions {
   readonly ctx: Context;
   readonly sealer: KeyEncryption;
   readonly algs: readonly SigningAlg[];
-  /** Longest lifetime (s) of any token the ring signs: a retired key stays published this long. */
-  readonly maxTokenLifetime: number;
+  /**
+   * When the last token signed with `kid` expires (ms since the epoch), or `null` if none: a
+   * retired key stays in the JWKS until then (plus a minute of clock skew).
+   */
+  readonly lastExpiry: (db: Queryable, kid: string) => Promise<number | null>;
 }
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
@@ -67,11 +70,12 @@ export class SigningKeyRing {
   readonly #ctx: Context;
   readonly #sealer: KeyEncryption;
   readonly #algs: readonly SigningAlg[];
-  readonly #maxLifetimeMs: number;
+  readonly #lastExpiry: (db: Queryable, kid: string) => Promise<number | null>;
   #rows: Row[] = [];
   #private = new Map<string, KeyObject>();
   #jwks: { keys: JWK[] } = { keys: [] };
   #loaded: Promise<void> | undefined;
+  #loadedAt = 0;
   readonly #unsubscribe: () => void;
 
   constructor(options: SigningKeyRingOptions) {
@@ -79,7 +83,7 @@ export class SigningKeyRing {
     this.#ctx = options.ctx;
     this.#sealer = options.sealer;
     this.#algs = options.algs;
-    this.#maxLifetimeMs = options.maxTokenLifetime * 1000;
+    this.#lastExpiry = options.lastExpiry;
     this.#unsubscribe = this.#store.subscribe(SIGNING_CHANNEL, () => {
       this.#loaded = this.#load();
       this.#loaded.catch(() => undefined);
@@ -118,6 +122,15 @@ export class SigningKeyRing {
   }
 
   async #load(): Promise<void> {
+    // A node that had not yet heard of a rotation may have signed with the retired key a moment
+    // after it: keep a retired key published until its actual last token expires.
+    const now = this.#ctx.now().getTime();
+    for (const row of await this.#store.all<Row>("SELECT * FROM signing_keys WHERE status = 'retired' AND publish_until > ?", [now])) {
+      const last = await this.#lastExpiry(this.#store, row.kid);
+      if (last !== null && last + 60_000 > (row.publish_until ?? 0)) {
+        await this.#store.run('UPDATE signing_keys SET publish_until = ? WHERE kid = ? AND publish_until < ?', [last + 60_000, row.kid, last + 60_000]);
+      }
+    }
     const rows = await this.#store.all<Row>('SELECT * FROM signing_keys ORDER BY created_at, kid');
     const priv = new Map<string, KeyObject>();
     for (const row of rows) {
@@ -127,7 +140,8 @@ export class SigningKeyRing {
     }
     this.#rows = rows;
     this.#private = priv;
-    this.#jwks = this.#publish(this.#ctx.now().getTime());
+    this.#jwks = this.#publish(now);
+    this.#loadedAt = now;
   }
 
   #publish(now: number): { keys: JWK[] } {
@@ -151,10 +165,15 @@ export class SigningKeyRing {
     return { kid: row.kid, alg, privateKey };
   }
 
-  /** The public JWK Set: active, next, and retired keys still needed. */
+  /** The public JWK Set: active, next, and retired keys still needed. Re-read at most once a minute. */
   async jwks(): Promise<{ keys: JWK[] }> {
     await this.#ready();
     const now = this.#ctx.now().getTime();
+    if (now - this.#loadedAt > 60_000) {
+      this.#loadedAt = now;
+      this.#loaded = this.#load();
+      await this.#loaded;
+    }
     if (this.#rows.some((r) => r.status === 'retired' && (r.publish_until ?? 0) <= now && this.#jwks.keys.some((k) => k.kid === r.kid))) {
       this.#jwks = this.#publish(now);
     }
@@ -189,9 +208,10 @@ export class SigningKeyRing {
         const next = await tx.get<Row>("SELECT * FROM signing_keys WHERE alg = ? AND status = 'next'", [alg]);
         if (!active || !next) throw new KeyturnError('ERR_KEY_STATE', `the ${alg} ring is incomplete; restart to repair it`);
         if (options.onlyIfOlderThan !== undefined && now - (active.activated_at ?? active.created_at) < options.onlyIfOlderThan) return undefined;
+        const lastExpiry = await this.#lastExpiry(tx, active.kid);
         const claimed = await tx.run(
           "UPDATE signing_keys SET status = 'retired', retired_at = ?, publish_until = ? WHERE kid = ? AND status = 'active'",
-          [now, now + this.#maxLifetimeMs + 60_000, active.kid],
+          [now, Math.max(now, lastExpiry ?? now) + 60_000, active.kid],
         );
         if (claimed.changes !== 1) return undefined;
         await tx.run("UPDATE signing_keys SET status = 'active', activated_at = ? WHERE kid = ? AND status = 'next'", [now, next.kid]);

@@ -1,0 +1,63 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeyturnError } from '../../core/errors.js';
+import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
+import type { Keyturn } from '../../runtime/open.js';
+import { requestMeta } from '../auth.js';
+
+/** The parsed form of an OAuth request; anything but a form body is `invalid_request`. */
+export function formOf(request: FastifyRequest): Record<string, string> {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    throw new KeyturnError('ERR_UNSUPPORTED_MEDIA_TYPE', 'OAuth endpoints take application/x-www-form-urlencoded bodies');
+  }
+  return (request.body ?? {}) as Record<string, string>;
+}
+
+function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/** Token, introspection, revocation, JWKS and discovery endpoints (RFC 6749, 7662, 7009, 7517, 8414). */
+export function oauthRoutes(app: FastifyInstance, kt: Keyturn): void {
+  const endpoint = (path: string) => `${kt.issuer()}${path}`;
+
+  app.post(OAUTH_PATHS.token, async (request, reply) => {
+    const response = await kt.oauth.tokenEndpoint.handle({
+      form: formOf(request),
+      authorization: request.headers.authorization,
+      endpoint: endpoint(OAUTH_PATHS.token),
+      meta: requestMeta(request),
+    });
+    return noStore(reply).send(response);
+  });
+
+  app.post(OAUTH_PATHS.introspection, async (request, reply) => {
+    const response = await kt.oauth.tokenOps.introspect({
+      form: formOf(request),
+      authorization: request.headers.authorization,
+      endpoint: endpoint(OAUTH_PATHS.introspection),
+      meta: requestMeta(request),
+    });
+    return noStore(reply).send(response);
+  });
+
+  app.post(OAUTH_PATHS.revocation, async (request, reply) => {
+    await kt.oauth.tokenOps.revoke({
+      form: formOf(request),
+      authorization: request.headers.authorization,
+      endpoint: endpoint(OAUTH_PATHS.revocation),
+      meta: requestMeta(request),
+    });
+    return noStore(reply).code(200).send();
+  });
+
+  app.get(OAUTH_PATHS.jwks, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(await kt.oauth.ring.jwks()),
+  );
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(kt.issuer())),
+  );
+  app.get('/.well-known/openid-configuration', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(kt.issuer())),
+  );
+}

@@ -1,0 +1,41 @@
+import { ASSERTION_ALGS } from './client-auth.js';
+import { GRANT_TYPES } from './clients.js';
+import { SIGNING_ALGS } from '../signing/ring.js';
+
+/** Endpoint paths, relative to the issuer. */
+export const OAUTH_PATHS = {
+  token: '/oauth/token',
+  introspection: '/oauth/introspect',
+  revocation: '/oauth/revoke',
+  jwks: '/oauth/jwks',
+} as const;
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+
+/**
+ * RFC 8414 authorization server metadata. keyturn serves machine clients: no authorization
+ * endpoint, so no response types (`response_types_supported` is empty).
+ */
+export function authorizationServerMetadata(issuer: string): Record<string, unknown> {
+  return {
+    issuer,
+    token_endpoint: `${issuer}${OAUTH_PATHS.token}`,
+    jwks_uri: `${issuer}${OAUTH_PATHS.jwks}`,
+    introspection_endpoint: `${issuer}${OAUTH_PATHS.introspection}`,
+    revocation_endpoint: `${issuer}${OAUTH_PATHS.revocation}`,
+    grant_types_supported: [...GRANT_TYPES],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
+    revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
+    access_token_signing_alg_values_supported: [...SIGNING_ALGS],
+  };
+}
+
+/** OpenID Connect discovery with the fields that apply to a server without end users or ID tokens. */
+export function openidConfiguration(issuer: string): Record<string, unknown> {
+  return { ...authorizationServerMetadata(issuer), subject_types_supported: ['public'], claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope'] };
+}

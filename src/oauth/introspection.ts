@@ -1,0 +1,167 @@
+import { appendEvent, type RequestMeta } from '../audit/events.js';
+import type { Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
+import { tryParseSecret } from '../core/secret.js';
+import type { KeyService } from '../keys/service.js';
+import type { Store } from '../store/port.js';
+import type { AccessTokenService } from './access-tokens.js';
+import type { ClientAuthenticator } from './client-auth.js';
+import type { ClientService } from './clients.js';
+import type { RefreshTokenService } from './refresh-tokens.js';
+
+/** RFC 7662 §2.2 response. Inactive tokens get `{ active: false }` and nothing else. */
+export type IntrospectionResponse =
+  | { active: false }
+  | {
+      active: true;
+      scope: string;
+      client_id: string;
+      sub: string;
+      aud: string;
+      iss: string;
+      exp: number;
+      iat: number;
+      token_type: string;
+      jti?: string;
+      act?: { sub: string; client_id: string };
+      cnf?: Record<string, string>;
+    };
+
+export interface TokenOpsRequest {
+  readonly form: Readonly<Record<string, string>>;
+  readonly authorization: string | undefined;
+  readonly endpoint: string;
+  readonly meta: RequestMeta;
+}
+
+export interface TokenOpsDeps {
+  readonly store: Store;
+  readonly ctx: Context;
+  readonly issuer: () => string;
+  readonly authenticator: ClientAuthenticator;
+  readonly clients: ClientService;
+  readonly accessTokens: AccessTokenService;
+  readonly refreshTokens: RefreshTokenService;
+  readonly keys: KeyService;
+}
+
+const HINTS = ['access_token', 'refresh_token'];
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009), both for authenticated clients.
+ * Introspection re-evaluates authorization: a token whose client is disabled or gone, or whose
+ * principal is inactive, is inactive. Refresh tokens are only introspected by their own client.
+ */
+export class TokenOperations {
+  readonly #d: TokenOpsDeps;
+
+  constructor(deps: TokenOpsDeps) {
+    this.#d = deps;
+  }
+
+  async introspect(req: TokenOpsRequest): Promise<IntrospectionResponse> {
+    const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint] }, req.meta);
+    const token = req.form.token;
+    if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
+    const hint = req.form.token_type_hint;
+    const result = await this.#lookup(token, hint, caller.clientId);
+    if (!result.active) {
+      await this.#d.store.transaction((tx) =>
+        appendEvent(tx, this.#d.ctx, { type: 'token.introspection_failed', target: caller.clientId, outcome: 'failure', reason: 'inactive', data: { hint: hint ?? null } }, { ...req.meta, actor: caller.principal }),
+      );
+    }
+    return result;
+  }
+
+  async #lookup(token: string, hint: string | undefined, callerId: string): Promise<IntrospectionResponse> {
+    const order = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
+    for (const kind of order) {
+      const found = kind === 'access_token' ? await this.#access(token) : await this.#refresh(token, callerId);
+      if (found.active) return found;
+    }
+    return { active: false };
+  }
+
+  async #access(token: string): Promise<IntrospectionResponse> {
+    const at = await this.#d.accessTokens.inspect(token);
+    if (!at || !(await this.#stillAuthorized(at.clientId, at.principal))) return { active: false };
+    return {
+      active: true,
+      scope: at.scopes.join(' '),
+      client_id: at.clientId,
+      sub: at.principal,
+      aud: at.audience,
+      iss: this.#d.issuer(),
+      exp: Math.floor(at.expiresAt / 1000),
+      iat: Math.floor(at.issuedAt / 1000),
+      token_type: 'Bearer',
+      jti: at.jti,
+      ...(at.act ? { act: at.act } : {}),
+      ...(at.cnf ? { cnf: at.cnf } : {}),
+    };
+  }
+
+  async #refresh(token: string, callerId: string): Promise<IntrospectionResponse> {
+    if (!tryParseSecret(token)) return { active: false };
+    const found = await this.#d.refreshTokens.find(token);
+    const now = this.#d.ctx.now().getTime();
+    if (!found || found.grant.clientId !== callerId) return { active: false };
+    const { grant, token: t } = found;
+    if (grant.status !== 'active' || t.status !== 'active' || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
+    if (!(await this.#stillAuthorized(grant.clientId, grant.principal))) return { active: false };
+    return {
+      active: true,
+      scope: grant.scopes.join(' '),
+      client_id: grant.clientId,
+      sub: grant.principal,
+      aud: grant.audience,
+      iss: this.#d.issuer(),
+      exp: Math.floor(t.expiresAt / 1000),
+      iat: Math.floor(t.createdAt / 1000),
+      token_type: 'refresh_token',
+    };
+  }
+
+  async #stillAuthorized(clientId: string, principalId: string): Promise<boolean> {
+    const client = await this.#d.clients.find(clientId);
+    if (!client || client.status !== 'active' || client.principalStatus !== 'active') return false;
+    if (principalId === client.principal) return true;
+    const row = await this.#d.store.get<{ status: string }>('SELECT status FROM principals WHERE id = ?', [principalId]);
+    return row?.status === 'active';
+  }
+
+  /**
+   * RFC 7009. Unknown or already-invalid tokens answer 200 all the same (§2.2). A token of another
+   * client is refused with `unauthorized_client` (§2.1). Revoking a refresh token revokes its grant
+   * and the grant's access tokens.
+   */
+  async revoke(req: TokenOpsRequest): Promise<void> {
+    const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint] }, req.meta);
+    const token = req.form.token;
+    if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
+    const hint = req.form.token_type_hint;
+    if (hint !== undefined && !HINTS.includes(hint)) {
+      // §2.2.1: unknown hints are ignored; we search all types.
+    }
+    const meta = { ...req.meta, actor: caller.principal, actorKind: 'service' as const };
+    const refresh = await this.#d.refreshTokens.find(token);
+    if (refresh) {
+      if (refresh.grant.clientId !== caller.clientId) throw new KeyturnError('ERR_UNAUTHORIZED_CLIENT', 'the token was not issued to this client');
+      await this.#d.store.transaction(async (tx) => {
+        if (await this.#d.refreshTokens.revokeGrantIn(tx, refresh.grant.id, 'revoked by client (RFC 7009)')) {
+          await appendEvent(tx, this.#d.ctx, { type: 'grant.revoked', target: refresh.grant.id, outcome: 'success', reason: 'client revocation', data: { client: caller.clientId } }, meta);
+        }
+      });
+      return;
+    }
+    const at = await this.#d.accessTokens.inspect(token);
+    if (at) {
+      if (at.clientId !== caller.clientId) throw new KeyturnError('ERR_UNAUTHORIZED_CLIENT', 'the token was not issued to this client');
+      await this.#d.store.transaction(async (tx) => {
+        if (await this.#d.accessTokens.revoke(tx, at.jti)) {
+          await appendEvent(tx, this.#d.ctx, { type: 'token.revoked', target: at.jti, outcome: 'success', data: { client: caller.clientId, format: at.format } }, meta);
+        }
+      });
+    }
+  }
+}
