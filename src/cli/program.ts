@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { flagName } from '../config/docs.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema, envName } from '../config/schema.js';
@@ -51,6 +52,11 @@ function scopesOption(value: string): string[] {
 function durationOption(value: string): string {
   parseDuration(value);
   return value;
+}
+
+/** `0` or a duration, in whole seconds. */
+function graceOption(value: string): number {
+  return value === '0' ? 0 : Math.floor(parseDuration(value) / 1000);
 }
 
 /** Wraps commander's option parsers so a bad value is a usage error with one line. */
@@ -176,6 +182,101 @@ export function buildProgram(io: Io): Command {
       const [t, common] = target(cmd, io);
       const page = await call<Page>(t, 'GET', `/v1/principals${opts.kind ? `?kind=${opts.kind}` : ''}`);
       print(common, page, () => (page.items.length ? table(page.items, ['id', 'kind', 'name', 'email', 'status', 'createdAt']) : 'no principals'));
+    });
+
+  const clients = program.command('clients').description('OAuth 2.0 clients');
+  type ClientOut = Record<string, unknown> & { clientId: string; client_secret?: string | null };
+  const listOf = (v: string) => scopesOption(v);
+  client(clients.command('create').description('register a confidential client; the secret is printed once'))
+    .requiredOption('--name <name>', 'client name')
+    .option('--owner <principal>', 'owner principal (default: a new service principal named like the client)')
+    .option('--scopes <list>', 'allowed scopes, comma-separated', checked(listOf), [] as string[])
+    .option('--grant-types <list>', 'client_credentials,refresh_token,urn:ietf:params:oauth:grant-type:token-exchange', checked(listOf))
+    .option('--audiences <list>', 'allowed audiences/resources, comma-separated (default: the issuer)', checked(listOf))
+    .option('--policy <name>', 'lifetime policy preset: default, banking, public-read')
+    .addOption(new Option('--auth-method <method>', 'client authentication').choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']))
+    .option('--jwks <file>', 'JSON file with the public JWK Set (private_key_jwt)')
+    .addOption(new Option('--alg <alg>', 'access token signing algorithm').choices(['ES256', 'EdDSA']))
+    .action(async (opts: Common & { name: string; owner?: string; scopes: string[]; grantTypes?: string[]; audiences?: string[]; policy?: string; authMethod?: string; jwks?: string; alg?: string }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      let jwks: unknown;
+      if (opts.jwks) {
+        try {
+          jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
+        } catch {
+          throw new KeyturnError('ERR_VALIDATION', `--jwks: cannot read a JSON JWK Set from ${opts.jwks}`);
+        }
+      }
+      const created = await call<ClientOut>(t, 'POST', '/v1/clients', {
+        name: opts.name,
+        scopes: opts.scopes,
+        ...(opts.owner ? { owner: opts.owner } : {}),
+        ...(opts.grantTypes ? { grantTypes: opts.grantTypes } : {}),
+        ...(opts.audiences ? { audiences: opts.audiences } : {}),
+        ...(opts.policy ? { policy: opts.policy } : {}),
+        ...(opts.authMethod ? { authMethod: opts.authMethod } : {}),
+        ...(jwks ? { jwks } : {}),
+        ...(opts.alg ? { accessTokenAlg: opts.alg } : {}),
+      });
+      print(common, created, () =>
+        [
+          `client_id      ${created.clientId}`,
+          ...(created.client_secret ? [`client_secret  ${created.client_secret}`, '', 'Store the secret now: keyturn keeps only its digest and cannot show it again.'] : []),
+        ].join('\n'),
+      );
+    });
+  client(clients.command('list').description('list clients'))
+    .action(async (_opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const page = await call<{ items: ClientOut[] }>(t, 'GET', '/v1/clients');
+      print(common, page, () => (page.items.length ? table(page.items, ['clientId', 'name', 'status', 'authMethod', 'scopes', 'grantTypes']) : 'no clients'));
+    });
+  client(clients.command('show').description('show a client').argument('<client_id>', 'client id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const c = await call<ClientOut>(t, 'GET', `/v1/clients/${encodeURIComponent(id)}`);
+      print(common, c, () => record(c));
+    });
+  client(clients.command('disable').description('disable a client: its next token request or refresh fails').argument('<client_id>', 'client id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const c = await call<ClientOut>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/disable`, {});
+      print(common, c, () => `disabled ${c.clientId}`);
+    });
+  client(clients.command('enable').description('enable a disabled client').argument('<client_id>', 'client id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const c = await call<ClientOut>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/enable`, {});
+      print(common, c, () => `enabled ${c.clientId}`);
+    });
+  client(clients.command('delete').description('delete a client and its grants').argument('<client_id>', 'client id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      await call(t, 'DELETE', `/v1/clients/${encodeURIComponent(id)}`);
+      print(common, { deleted: id }, () => `deleted ${id}`);
+    });
+  client(clients.command('rotate-secret').description('issue a new secret; the old one works for the overlap').argument('<client_id>', 'client id'))
+    .option('--grace <duration>', 'how long the old secret keeps working, e.g. 1h (default: the policy; 0 ends it now)', checked(graceOption))
+    .action(async (id: string, opts: Common & { grace?: number }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const graceSeconds = opts.grace;
+      const c = await call<ClientOut>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/rotate-secret`, graceSeconds === undefined ? {} : { graceSeconds });
+      print(common, c, () => `client_secret  ${c.client_secret}\n\nStore the secret now: keyturn keeps only its digest and cannot show it again.`);
+    });
+
+  const signing = program.command('signing-keys').description('the signing key ring (JWKS)');
+  client(signing.command('list').description('list signing keys (never the private halves)'))
+    .action(async (_opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const page = await call<{ items: Record<string, unknown>[] }>(t, 'GET', '/v1/signing-keys');
+      print(common, page, () => table(page.items, ['kid', 'alg', 'status', 'activatedAt', 'retiredAt', 'publishUntil']));
+    });
+  client(signing.command('rotate').description('rotate now: next becomes active, active is retired (published until its tokens expire)'))
+    .addOption(new Option('--alg <alg>', 'only this algorithm').choices(['ES256', 'EdDSA']))
+    .action(async (opts: Common & { alg?: string }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const result = await call<{ activated: string[] }>(t, 'POST', '/v1/signing-keys/rotate', opts.alg ? { alg: opts.alg } : {});
+      print(common, result, () => `activated ${result.activated.join(', ') || 'nothing'}`);
     });
 
   program.addCommand(scanCommand());

@@ -138,10 +138,13 @@ export class RefreshTokenService {
    */
   async use(tx: Transaction, token: string, clientId: string, policy: Policy, meta: RequestMeta): Promise<RefreshUse> {
     if (!tryParseSecret(token)) return { ok: false, reason: 'unknown' };
-    const row = await tx.get<TokenRow>('SELECT * FROM oauth_refresh_tokens WHERE digest = ?', [secretDigest(token)]);
-    if (!row) return { ok: false, reason: 'unknown' };
+    const digest = secretDigest(token);
+    const found = await tx.get<{ grant_id: string }>('SELECT grant_id FROM oauth_refresh_tokens WHERE digest = ?', [digest]);
+    if (!found) return { ok: false, reason: 'unknown' };
     // Serialise uses of one family: the update takes the row lock (PostgreSQL); SQLite runs one writer.
-    await tx.run('UPDATE oauth_grants SET generation = generation WHERE id = ?', [row.grant_id]);
+    // Read the token again after the lock: a concurrent use may just have changed it.
+    await tx.run('UPDATE oauth_grants SET generation = generation WHERE id = ?', [found.grant_id]);
+    const row = (await tx.get<TokenRow>('SELECT * FROM oauth_refresh_tokens WHERE digest = ?', [digest]))!;
     const grant = await tx.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [row.grant_id]);
     if (!grant) return { ok: false, reason: 'unknown' };
     if (grant.client_id !== clientId) return { ok: false, reason: 'wrong_client' };

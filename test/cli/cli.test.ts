@@ -91,3 +91,69 @@ describe('keyturn CLI against a running server', () => {
     expect(down.err).toMatch(/^keyturn: ERR_UPSTREAM: cannot reach keyturn/);
   });
 });
+
+describe('keyturn clients and signing-keys', () => {
+  let kt: TestServer;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    kt = await startTestServer();
+    env = { KEYTURN_URL: kt.url, KEYTURN_DATA_DIR: kt.dataDir };
+  });
+  afterAll(async () => kt.stop());
+
+  const token = async (clientId: string, secret: string) =>
+    fetch(`${kt.url}/oauth/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+
+  it('creates a client whose credentials get tokens, rotates its secret with overlap, disables it', async () => {
+    const created = await cli(['clients', 'create', '--name', 'reporting', '--scopes', 'read,write', '--grant-types', 'client_credentials,refresh_token', '--policy', 'banking', '--json'], env);
+    expect(created.code).toBe(0);
+    const { client_id, client_secret, policy, grantTypes } = JSON.parse(created.out);
+    expect(client_id).toMatch(/^ktc_/);
+    expect(client_secret).toMatch(/^ktcs_[0-9A-Za-z]{49}$/);
+    expect(policy.name).toBe('banking');
+    expect(grantTypes).toEqual(['client_credentials', 'refresh_token']);
+    const first = await token(client_id, client_secret);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ token_type: 'Bearer', scope: 'read write', refresh_token: expect.stringMatching(/^ktr_/) });
+
+    const listed = await cli(['clients', 'list'], env);
+    expect(listed.out).toContain(client_id);
+    expect(listed.out).not.toContain(client_secret);
+    expect(JSON.parse((await cli(['clients', 'show', client_id, '--json'], env)).out)).toMatchObject({ clientId: client_id, status: 'active' });
+
+    const rotated = await cli(['clients', 'rotate-secret', client_id, '--grace', '1h', '--json'], env);
+    const fresh = JSON.parse(rotated.out).client_secret as string;
+    expect(fresh).not.toBe(client_secret);
+    expect((await token(client_id, fresh)).status).toBe(200);
+    expect((await token(client_id, client_secret)).status).toBe(200); // overlap
+    await cli(['clients', 'rotate-secret', client_id, '--grace', '0'], env);
+    expect((await token(client_id, fresh)).status).toBe(401);
+
+    expect(await cli(['clients', 'disable', client_id], env)).toMatchObject({ code: 0, out: `disabled ${client_id}` });
+    const disabled = await token(client_id, fresh);
+    expect(disabled.status).toBe(401);
+  });
+
+  it('lists and rotates signing keys', async () => {
+    const before = JSON.parse((await cli(['signing-keys', 'list', '--json'], env)).out).items as { kid: string; alg: string; status: string }[];
+    const next = before.find((k) => k.alg === 'ES256' && k.status === 'next')!;
+    const rotated = await cli(['signing-keys', 'rotate', '--alg', 'ES256'], env);
+    expect(rotated).toMatchObject({ code: 0, out: `activated ${next.kid}` });
+    const after = await cli(['signing-keys', 'list'], env);
+    expect(after.out).toMatch(new RegExp(`${next.kid}\\s+ES256\\s+active`));
+    expect(after.out).toMatch(/retired/);
+  });
+
+  it('rejects bad client arguments with one line', async () => {
+    const bad = await cli(['clients', 'create', '--name', 'x', '--grant-types', 'password'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^keyturn: ERR_VALIDATION: grantTypes/);
+    const policy = await cli(['clients', 'create', '--name', 'y', '--policy', 'nope'], env);
+    expect(policy.err).toMatch(/^keyturn: ERR_VALIDATION: policy: unknown preset "nope"/);
+    expect((await cli(['signing-keys', 'rotate', '--alg', 'HS256'], env)).code).toBe(2);
+  });
+});
