@@ -1,0 +1,457 @@
+/**
+ * `npm run bench [-- --only http|verifier|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
+ *
+ * In one run, on loopback:
+ * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
+ *   (a) a bare node:http hello-world, (b) keyturn `POST /v1/keys/verify` with a valid key,
+ *   (c) a node:http hello-world guarded by the verifier middleware (cached key);
+ * - in-process (mitata): `verify()` of a cached key against the floor (SHA-256 of the key and a
+ *   Map lookup);
+ * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`.
+ *
+ * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
+ * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes.
+ */
+import autocannon, { type Result } from 'autocannon';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { measure } from 'mitata';
+import { printProfile, summariseProfile, type ProfileSummary } from './profile.js';
+
+type VerifierModule = typeof import('../src/verifier/index.js');
+type SecretModule = typeof import('../src/core/secret.js');
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const resultsFile = join(root, 'bench/results/latest.json');
+
+/** Targets from the Foundation issue. */
+const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
+
+const SECTIONS = ['http', 'verifier', 'leaks'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '2' },
+    profile: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+
+const only = new Set<Section>(
+  flags.only === undefined
+    ? SECTIONS
+    : flags.only.split(',').map((s) => {
+        if (!(SECTIONS as readonly string[]).includes(s)) {
+          console.error(`--only: expected one of ${SECTIONS.join('|')} (comma-separated), got "${s}"`);
+          process.exit(2);
+        }
+        return s as Section;
+      }),
+);
+const duration = Number(flags.duration);
+const warmup = Number(flags.warmup);
+const connections = Number(flags.connections);
+const roundCount = Number(flags.rounds);
+for (const [name, v] of [['duration', duration], ['warmup', warmup], ['connections', connections], ['rounds', roundCount]] as const) {
+  if (!Number.isInteger(v) || v < 0 || (name !== 'warmup' && v === 0)) {
+    console.error(`--${name}: expected a positive integer`);
+    process.exit(2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// build
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : name.endsWith('.ts') ? stat.mtimeMs : 0);
+  }
+  return newest;
+}
+
+/** Compiles `src` to `dist` when `dist` is missing or older than a source file. */
+function ensureBuild(): void {
+  const outputs = ['dist/cli/main.js', 'dist/verifier/index.js'].map((p) => join(root, p));
+  const built = outputs.every(existsSync) ? Math.min(...outputs.map((p) => statSync(p).mtimeMs)) : 0;
+  if (built >= newestMtime(join(root, 'src'))) return;
+  console.log('building dist/ (tsc -p tsconfig.build.json) …');
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (!outputs.every(existsSync)) throw new Error('build failed: dist/ is missing');
+  if (tsc.status !== 0) console.warn('tsc reported errors; benchmarking the JavaScript it emitted');
+}
+
+// ---------------------------------------------------------------------------------------------
+// child processes
+
+interface Child {
+  readonly proc: ChildProcess;
+  /** Parsed JSON lines the child printed. */
+  readonly lines: Array<Record<string, unknown>>;
+  next(): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+function startChild(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<(line: Record<string, unknown>) => void> = [];
+  let read = 0;
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      return;
+    }
+    while (waiters.length > 0 && read < lines.length) waiters.shift()!(lines[read++]!);
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc,
+    lines,
+    next: () =>
+      new Promise((resolve, reject) => {
+        if (read < lines.length) return resolve(lines[read++]!);
+        waiters.push(resolve);
+        void exited.then(() => reject(new Error(`child ${args.join(' ')} exited early`)));
+      }),
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not yet listening
+    }
+    if (Date.now() > deadline) throw new Error(`keyturn did not become healthy at ${url}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+interface HttpFigure {
+  readonly reqPerSec: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+const warmed = new Set<string>();
+
+async function load(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpFigure> {
+  const base = { url, connections, ...options };
+  if (warmup > 0 && !warmed.has(url)) await autocannon({ ...base, duration: warmup });
+  warmed.add(url);
+  const r: Result = await autocannon({ ...base, duration });
+  if (r.non2xx > 0 || r.errors > 0) console.warn(`  ! ${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+  return {
+    reqPerSec: Math.round(r.requests.average),
+    latencyP50Ms: r.latency.p50,
+    latencyP99Ms: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+interface HttpResults {
+  readonly connections: number;
+  readonly durationSec: number;
+  readonly rounds: number;
+  readonly hello: HttpFigure;
+  readonly keyturnVerify: HttpFigure;
+  readonly guarded: HttpFigure & { readonly verifierStats?: unknown };
+  readonly ratios: { readonly keyturnVerifyVsHello: number; readonly guardedVsHello: number };
+  readonly targetMet: boolean;
+  /** req/s of every round, per server. */
+  readonly allRounds: Record<string, number[]>;
+  readonly profile?: ProfileSummary;
+}
+
+async function benchHttp(): Promise<HttpResults> {
+  const tsx = ['--import', 'tsx'];
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-bench-'));
+  const profileDir = join(dataDir, 'profile');
+  const children: Child[] = [];
+  try {
+    // Every server starts first and idles while another is measured; rounds interleave (a)(b)(c)
+    // so a passing load on the machine does not favour one of them, and the best round counts.
+    const helloChild = startChild([...tsx, 'bench/servers/hello.ts']);
+    children.push(helloChild);
+    const helloUrl = `http://127.0.0.1:${(await helloChild.next()).port as number}/`;
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const nodeFlags = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    const keyturn = startChild([...nodeFlags, 'dist/cli/main.js', 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent']);
+    children.push(keyturn);
+    await waitHealthy(url);
+    const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    await call('/v1/principals', { kind: 'service', name: 'bench' });
+    const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;
+    const verifyBody = JSON.stringify({ key });
+    const check = (await (await fetch(`${url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: verifyBody })).json()) as {
+      valid: boolean;
+    };
+    if (!check.valid) throw new Error('the benchmark key does not verify');
+
+    const guardedChild = startChild([...tsx, 'bench/servers/guarded.ts'], { KEYTURN_URL: url });
+    children.push(guardedChild);
+    const ready = await guardedChild.next();
+    if (ready.stream !== 'open') console.warn('  ! the verifier change stream was not open');
+    const guardedUrl = `http://127.0.0.1:${ready.port as number}/`;
+
+    const targets = {
+      hello: () => load(helloUrl),
+      keyturnVerify: () => load(`${url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: verifyBody }),
+      guarded: () => load(guardedUrl, { headers: { authorization: `Bearer ${key}` } }),
+    };
+    const labels = { hello: '(a) bare node:http hello-world', keyturnVerify: '(b) keyturn POST /v1/keys/verify', guarded: '(c) node:http + verifier middleware' };
+    const rounds: Record<keyof typeof targets, HttpFigure[]> = { hello: [], keyturnVerify: [], guarded: [] };
+    console.log(`HTTP: ${roundCount} round(s) of ${duration}s per server (after ${warmup}s warm-up), ${connections} connections`);
+    for (let round = 1; round <= roundCount; round++) {
+      for (const name of Object.keys(targets) as Array<keyof typeof targets>) {
+        const figure = await targets[name]();
+        rounds[name].push(figure);
+        console.log(`  round ${round} ${labels[name]}: ${figure.reqPerSec} req/s`);
+      }
+    }
+    const best = (figures: HttpFigure[]) => figures.reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a));
+    const hello = best(rounds.hello);
+    const keyturnVerify = best(rounds.keyturnVerify);
+    const guardedFigure = best(rounds.guarded);
+
+    await guardedChild.stop();
+    const stats = guardedChild.lines.find((l) => 'stats' in l)?.stats;
+    await keyturn.stop();
+    let profile: HttpResults['profile'];
+    if (flags.profile) {
+      const file = existsSync(profileDir) ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+      if (file) {
+        const summary = summariseProfile(join(profileDir, file));
+        printProfile(summary);
+        profile = {
+          busyMs: summary.busyMs,
+          idleMs: summary.idleMs,
+          areas: summary.areas.slice(0, 15),
+          areasInclusive: summary.areasInclusive.slice(0, 15),
+          functions: summary.functions.slice(0, 30),
+          functionsInclusive: summary.functionsInclusive.slice(0, 40),
+        };
+      } else console.warn('  ! no CPU profile was written');
+    }
+
+    const ratio = (x: HttpFigure) => Math.round((x.reqPerSec / hello.reqPerSec) * 1000) / 1000;
+    return {
+      connections,
+      durationSec: duration,
+      rounds: roundCount,
+      hello,
+      keyturnVerify,
+      guarded: { ...guardedFigure, ...(stats === undefined ? {} : { verifierStats: stats }) },
+      ratios: { keyturnVerifyVsHello: ratio(keyturnVerify), guardedVsHello: ratio(guardedFigure) },
+      targetMet: ratio(keyturnVerify) >= TARGETS.verifyVsHello,
+      allRounds: Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, v.map((f) => f.reqPerSec)])),
+      ...(profile ? { profile } : {}),
+    };
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// in-process verify()
+
+interface VerifierResults {
+  readonly floorNsPerOp: number;
+  readonly cachedVerifyNsPerOp: number;
+  readonly floorOpsPerSec: number;
+  readonly cachedVerifyOpsPerSec: number;
+  /** cached verify ops/s ÷ floor ops/s. */
+  readonly ratio: number;
+  readonly targetMet: boolean;
+}
+
+async function benchVerifier(): Promise<VerifierResults> {
+  const load = async <T>(path: string) => (await import(pathToFileURL(join(root, path)).href)) as T;
+  const { createVerifier } = await load<VerifierModule>('dist/verifier/index.js');
+  const { generateSecret } = await load<SecretModule>('dist/core/secret.js');
+  const key = generateSecret('kt_live', { random: (n) => new Uint8Array(createHash('sha256').update('bench').digest()).slice(0, n) });
+  const answer = { valid: true, keyId: 'key_bench', principal: 'prn_bench', scopes: ['read'], expiresAt: null };
+  // The cached path never calls fetch after the first answer; a stub keeps the measure in-process.
+  const verifier = createVerifier({ url: 'http://127.0.0.1:9', stream: false, cacheTtlMs: 3_600_000, fetch: async () => Response.json(answer) });
+  if (!(await verifier.verify(key)).valid) throw new Error('priming verify failed');
+
+  const map = new Map<string, unknown>([[createHash('sha256').update(key, 'utf8').digest('hex'), answer]]);
+  let sink: unknown;
+  console.log('in-process: floor (SHA-256 + Map lookup) vs verify() of a cached key (mitata)');
+  const floor = await measure(() => {
+    sink = map.get(createHash('sha256').update(key, 'utf8').digest('hex'));
+  });
+  const cached = await measure(async () => {
+    sink = await verifier.verify(key);
+  });
+  if (sink === undefined) throw new Error('unreachable');
+  const stats = verifier.stats();
+  await verifier.close();
+  if (stats.upstreamRequests !== 1) throw new Error(`expected every measured verify to hit the cache, saw ${stats.upstreamRequests} requests`);
+  const ratio = Math.round((floor.avg / cached.avg) * 1000) / 1000;
+  return {
+    floorNsPerOp: Math.round(floor.avg),
+    cachedVerifyNsPerOp: Math.round(cached.avg),
+    floorOpsPerSec: Math.round(1e9 / floor.avg),
+    cachedVerifyOpsPerSec: Math.round(1e9 / cached.avg),
+    ratio,
+    targetMet: ratio >= TARGETS.cachedVerifyVsFloor,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// leak scanner (owned by bench/leaks.ts; optional)
+
+async function benchLeaks(): Promise<unknown> {
+  const spec = './leaks.js';
+  let mod: { runLeakBench?: (options?: Record<string, unknown>) => unknown };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch (err) {
+    if (existsSync(join(root, 'bench/leaks.ts'))) throw err;
+    console.log('leaks: bench/leaks.ts not present, skipped');
+    return undefined;
+  }
+  if (typeof mod.runLeakBench !== 'function') {
+    console.log('leaks: bench/leaks.ts does not export runLeakBench, skipped');
+    return undefined;
+  }
+  console.log('leaks: runLeakBench()');
+  return (await mod.runLeakBench()) ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function pct(ratio: number): string {
+  return `${(ratio * 100).toFixed(1)}%`;
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const [n, row] of rows.entries()) {
+    console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+    if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+async function main(): Promise<void> {
+  if (only.has('http') || only.has('verifier')) ensureBuild();
+  const previous = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {};
+  const results: Record<string, unknown> = {
+    ...previous,
+    date: new Date().toISOString(),
+    machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpu: cpus()[0]?.model ?? null },
+    targets: TARGETS,
+  };
+
+  const http = only.has('http') ? await benchHttp() : undefined;
+  if (http) results.http = http;
+  const inProcess = only.has('verifier') ? await benchVerifier() : undefined;
+  if (inProcess) results.verifier = inProcess;
+  let leaks: unknown;
+  if (only.has('leaks')) {
+    leaks = await benchLeaks();
+    if (leaks !== undefined) results.leaks = leaks;
+  }
+
+  console.log('');
+  if (http) {
+    printTable([
+      ['HTTP (autocannon, loopback)', 'req/s', 'p50 ms', 'p99 ms', 'vs (a)', 'target'],
+      ['(a) node:http hello-world', String(http.hello.reqPerSec), String(http.hello.latencyP50Ms), String(http.hello.latencyP99Ms), '100%', ''],
+      [
+        '(b) keyturn POST /v1/keys/verify',
+        String(http.keyturnVerify.reqPerSec),
+        String(http.keyturnVerify.latencyP50Ms),
+        String(http.keyturnVerify.latencyP99Ms),
+        pct(http.ratios.keyturnVerifyVsHello),
+        `≥ ${pct(TARGETS.verifyVsHello)} ${http.targetMet ? 'met' : 'MISSED'}`,
+      ],
+      ['(c) node:http + verifier middleware', String(http.guarded.reqPerSec), String(http.guarded.latencyP50Ms), String(http.guarded.latencyP99Ms), pct(http.ratios.guardedVsHello), ''],
+    ]);
+    console.log('');
+  }
+  if (inProcess) {
+    printTable([
+      ['in-process (mitata)', 'ns/op', 'ops/s', 'vs floor', 'target'],
+      ['floor: SHA-256 + Map lookup', String(inProcess.floorNsPerOp), String(inProcess.floorOpsPerSec), '100%', ''],
+      [
+        'verify() of a cached key',
+        String(inProcess.cachedVerifyNsPerOp),
+        String(inProcess.cachedVerifyOpsPerSec),
+        pct(inProcess.ratio),
+        `≥ ${pct(TARGETS.cachedVerifyVsFloor)} ${inProcess.targetMet ? 'met' : 'MISSED'}`,
+      ],
+    ]);
+    console.log('');
+  }
+
+  if (leaks !== null && typeof leaks === 'object') {
+    const figures = Object.entries(leaks as Record<string, unknown>).filter(([, v]) => typeof v === 'number');
+    console.log(`leak scanner (bench/leaks.ts): ${figures.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log('');
+  }
+  if (!flags['no-write']) {
+    mkdirSync(dirname(resultsFile), { recursive: true });
+    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`wrote ${resultsFile.slice(root.length + 1)}`);
+  }
+}
+
+await main();
