@@ -6,8 +6,11 @@ import { isUniqueViolation, type Store } from '../store/port.js';
 import type { AuthMethod, Client, ClientService } from './clients.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-/** Algorithms accepted on client assertions: asymmetric only; never `none`, never HMAC. */
-export const ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+/**
+ * Algorithms accepted on client assertions: asymmetric only; never `none`, never HMAC. `Ed25519`
+ * is the fully-specified name (RFC 9864) that oauth4webapi and openid-client put on Ed25519 keys.
+ */
+export const ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;
 /** Longest lifetime of a client assertion we accept (RFC 7523 §3: the AS may limit it). */
 const MAX_ASSERTION_LIFETIME_S = 300;
 
