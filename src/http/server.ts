@@ -6,8 +6,19 @@ import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { parseForm } from './form.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
 import { adminRoutes } from './routes/admin.js';
+import { leakRoutes } from './routes/leaks.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { verifyRoutes } from './routes/verify.js';
+
+/**
+ * Request ids: a random per-process stem and a counter — unique, cheap on the hot path (no
+ * randomness per request), and not guessable across processes.
+ */
+function requestIds(kt: Keyturn): () => string {
+  const stem = newId('req', kt.ctx);
+  let n = 0;
+  return () => `${stem}.${(++n).toString(36)}`;
+}
 
 /**
  * Builds the HTTP server: health probes, the public verification endpoints and the admin API.
@@ -19,7 +30,9 @@ export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: !kt.config.logRequests, requestIdLogLabel: 'requestId' }),
     bodyLimit: kt.config.bodyLimit,
     trustProxy: kt.config.trustProxy,
-    genReqId: () => newId('req', kt.ctx),
+    genReqId: requestIds(kt),
+    // One logger for all requests: a child per request costs the hot path; errors log the id themselves.
+    childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
   });
 
@@ -37,7 +50,7 @@ export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyI
   app.setErrorHandler((error, request, reply) => {
     const err = toKeyturnError(error);
     if (!WIRE_ERRORS[err.code].expose || WIRE_ERRORS[err.code].status >= 500) {
-      request.log.error({ err: error, code: err.code }, 'request failed');
+      request.log.error({ err: error, code: err.code, requestId: request.id }, 'request failed');
     }
     return sendError(reply, err);
   });
@@ -57,6 +70,7 @@ export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyI
 
   verifyRoutes(app, kt);
   adminRoutes(app, kt);
+  leakRoutes(app, kt);
   oauthRoutes(app, kt);
   adminOAuthRoutes(app, kt);
   await app.ready();
