@@ -27,6 +27,14 @@ export const EVENT_TYPES = [
   'token.introspection_failed',
   'grant.revoked',
   'detection.refresh_reuse',
+  'key.suspended',
+  'key.unsuspended',
+  'leak.detected',
+  'leak.notified',
+  'leak.report_rejected',
+  'leak_watch.created',
+  'leak_watch.removed',
+  'leak_watch.ran',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -9,6 +9,7 @@ import { startServer } from '../runtime/serve.js';
 import { call, resolveTarget, type Target } from './client.js';
 import { record, table } from './format.js';
 import { scanCommand } from './scan.js';
+import { watchCommand } from './watch.js';
 
 /** Where a command writes; tests pass their own. */
 export interface Io {
@@ -157,6 +158,19 @@ export function buildProgram(io: Io): Command {
       const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/revoke`, opts.reason ? { reason: opts.reason } : {});
       print(common, key, () => `revoked ${key.id}`);
     });
+  client(keys.command('suspend').description('quarantine an API key: verification fails until unsuspended').argument('<id>', 'key id'))
+    .option('--reason <text>', 'why (recorded in the event)')
+    .action(async (id: string, opts: Common & { reason?: string }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/suspend`, opts.reason ? { reason: opts.reason } : {});
+      print(common, key, () => `suspended ${key.id}`);
+    });
+  client(keys.command('unsuspend').description('lift a suspension (e.g. after a leak turned out harmless)').argument('<id>', 'key id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/unsuspend`, {});
+      print(common, key, () => `unsuspended ${key.id}`);
+    });
   client(keys.command('verify').description('check a key (use - to read it from standard input); exit 1 when invalid').argument('<key>', 'the API key, or -'))
     .action(async (key: string, _opts: Common, cmd: Command) => {
       const [t, common] = target(cmd, io);
@@ -171,9 +185,15 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--kind <kind>', 'user or service').choices(['user', 'service']).makeOptionMandatory())
     .requiredOption('--name <name>', 'unique name')
     .option('--email <email>', 'e-mail address (users)')
-    .action(async (opts: Common & { kind: string; name: string; email?: string }, cmd: Command) => {
+    .option('--webhook-url <url>', 'where leak notifications for this principal are POSTed')
+    .action(async (opts: Common & { kind: string; name: string; email?: string; webhookUrl?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
-      const principal = await call<KeyView>(t, 'POST', '/v1/principals', { kind: opts.kind, name: opts.name, ...(opts.email ? { email: opts.email } : {}) });
+      const principal = await call<KeyView>(t, 'POST', '/v1/principals', {
+        kind: opts.kind,
+        name: opts.name,
+        ...(opts.email ? { email: opts.email } : {}),
+        ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+      });
       print(common, principal, () => record(principal));
     });
   client(principals.command('list').description('list principals'))
@@ -280,6 +300,7 @@ export function buildProgram(io: Io): Command {
     });
 
   program.addCommand(scanCommand());
+  program.addCommand(watchCommand(io));
 
   return program;
 }

@@ -1,11 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { KeyturnError } from '../core/errors.js';
 import { baselineOf, readBaseline, writeBaseline } from '../leaks/baseline.js';
 import type { Progress } from '../leaks/collect.js';
 import { buildEngineConfig, loadRulesFile } from '../leaks/config.js';
 import { formatJson, formatSarif, formatText } from '../leaks/report.js';
-import { parseTarget, runScan } from '../leaks/scanner.js';
+import { withoutCredentials, type ResponseOutcome } from '../leaks/response.js';
+import { parseTarget, runScan, type Target as ScanTarget } from '../leaks/scanner.js';
+import type { Finding } from '../leaks/types.js';
+import { call, resolveTarget } from './client.js';
 
 /** Where `keyturn scan` reads and writes; tests pass their own. */
 export interface ScanIo {
@@ -31,6 +35,10 @@ interface ScanFlags {
   threads?: number;
   maxFileSize?: number;
   s3Endpoint?: string;
+  respond?: boolean;
+  url?: string;
+  token?: string;
+  dataDir?: string;
 }
 
 /** Exit codes of `keyturn scan`. */
@@ -114,7 +122,72 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
         ? formatSarif(report.findings, config.rules, reveal, VERSION)
         : formatText(report.findings, reveal);
   io.stdout(out);
+  if (flags.respond && report.findings.length > 0) {
+    const summary = await respond(targetText, report.findings, flags, io);
+    (flags.format === 'text' ? io.stdout : io.stderr)(summary);
+  }
   return report.findings.length > 0 ? SCAN_EXIT.findings : SCAN_EXIT.clean;
+}
+
+/** Findings per request: well under the server's default 64 KiB body limit. */
+const RESPOND_BATCH = 200;
+
+/** What `--respond` records as the source: absolute for paths, without credentials for URLs. */
+function sourceLabel(target: ScanTarget, text: string): string {
+  return target.type === 'path' ? resolve(target.path) : withoutCredentials(text);
+}
+
+function place(f: Finding): string {
+  return `${f.file}:${f.line}${f.commit ? ` (${f.commit.slice(0, 12)})` : ''}`;
+}
+
+/**
+ * `--respond`: sends the findings to a keyturn server as fingerprints and places — never the
+ * secrets — and describes what the server did.
+ */
+async function respond(targetText: string, findings: readonly Finding[], flags: ScanFlags, io: ScanIo): Promise<string> {
+  const server = resolveTarget(flags, io.env);
+  const source = sourceLabel(parseTarget(targetText), targetText);
+  const outcomes: ResponseOutcome[] = [];
+  for (let i = 0; i < findings.length; i += RESPOND_BATCH) {
+    const batch = findings.slice(i, i + RESPOND_BATCH).map((f) => ({
+      fingerprint: f.fingerprint,
+      kind: f.kind,
+      rule: f.rule,
+      file: f.file,
+      line: f.line,
+      column: f.column,
+      ...(f.commit === undefined ? {} : { commit: f.commit }),
+      ...(f.atHead === undefined ? {} : { atHead: f.atHead }),
+    }));
+    const answer = await call<{ items: ResponseOutcome[] }>(server, 'POST', '/v1/leaks/findings', { source, findings: batch });
+    outcomes.push(...answer.items);
+  }
+  const firstSeen = new Map<string, Finding>();
+  for (const f of findings) if (!firstSeen.has(f.fingerprint)) firstSeen.set(f.fingerprint, f);
+  const lines = outcomes.map((o) => {
+    const where = firstSeen.get(o.fingerprint);
+    const at = where ? place(where) : '';
+    const notified = o.notifications > 0 ? `; owner notified (${o.notifications} webhook${o.notifications > 1 ? 's' : ''} queued)` : o.keyId ? '; owner notified (event)' : '';
+    if (!o.new) return `  already reported  ${o.kind}  ${at}  ${o.keyId ?? ''}`.trimEnd();
+    switch (o.status) {
+      case 'suspended':
+      case 'revoked':
+        return `  ${o.status}  key ${o.keyId}  ${at}${notified}`;
+      case 'inactive':
+        return `  recorded  key ${o.keyId} (already inactive)  ${at}${notified}`;
+      case 'unknown':
+        return `  recorded  ${o.kind}  ${at}  (not a key of this server)`;
+      case 'third_party':
+        return `  recorded  ${o.kind}  ${at}  (third-party: reported, not acted on)`;
+    }
+  });
+  const count = (pick: (o: ResponseOutcome) => boolean) => outcomes.filter(pick).length;
+  const head =
+    `respond: ${outcomes.length} secret${outcomes.length === 1 ? '' : 's'} sent to ${server.url}: ` +
+    `${count((o) => o.action === 'suspended')} suspended, ${count((o) => o.action === 'revoked')} revoked, ` +
+    `${count((o) => o.new && o.status === 'third_party')} third-party recorded, ${count((o) => !o.new)} already reported`;
+  return `${[head, ...lines].join('\n')}\n`;
 }
 
 /**
@@ -143,6 +216,10 @@ export function scanCommand(io: ScanIo = processIo()): Command {
     .option('--threads <n>', 'scanning threads (default: all cores; 0 scans on the main thread)', positiveInt('--threads'))
     .option('--max-file-size <bytes>', 'skip files larger than this (default 10 MiB)', positiveInt('--max-file-size'))
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (env AWS_ENDPOINT_URL_S3)')
+    .option('--respond', 'send the findings (fingerprints and places, never secrets) to a keyturn server, which suspends or revokes its own leaked keys')
+    .option('--url <url>', 'with --respond: keyturn server URL (env KEYTURN_URL, default http://127.0.0.1:8080)')
+    .option('--token <key>', 'with --respond: admin API key (env KEYTURN_TOKEN, default <data dir>/admin.key)')
+    .option('--data-dir <dir>', 'with --respond: data directory holding admin.key (env KEYTURN_DATA_DIR, default ./.keyturn)')
     .action(async (source: string, flags: ScanFlags) => {
       try {
         io.setExitCode(await execute(source, flags, io));

@@ -32,6 +32,7 @@ export const WIRE_ERRORS: Readonly<Record<KeyturnErrorCode, WireError>> = {
   ERR_KEY_STATE: { error: 'conflict', status: 409, expose: true },
   ERR_PRINCIPAL_INACTIVE: { error: 'conflict', status: 409, expose: true },
   ERR_BINDING_MISMATCH: { error: 'invalid_token', status: 401, expose: true },
+  ERR_SIGNATURE_INVALID: { error: 'invalid_signature', status: 401, expose: true },
   ERR_INVALID_CLIENT: { error: 'invalid_client', status: 401, expose: true },
   ERR_INVALID_GRANT: { error: 'invalid_grant', status: 400, expose: true },
   ERR_UNAUTHORIZED_CLIENT: { error: 'unauthorized_client', status: 400, expose: true },
@@ -77,7 +78,7 @@ export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply 
   if (err.code === 'ERR_INVALID_CLIENT') {
     // RFC 6749 §5.2: a 401 names the scheme the client may use.
     void reply.header('www-authenticate', `Basic realm=${quote(REALM)}`);
-  } else if (wire.status === 401) {
+  } else if (wire.status === 401 && err.code !== 'ERR_SIGNATURE_INVALID') {
     const challenge =
       err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
     void reply.header('www-authenticate', challenge);

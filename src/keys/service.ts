@@ -7,7 +7,7 @@ import { newId } from '../core/ids.js';
 import { assertPrefix, generateSecret, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { validate } from '../core/validate.js';
 import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type PrincipalService } from '../principals/service.js';
-import type { Store, Transaction } from '../store/port.js';
+import type { Queryable, Store, Transaction } from '../store/port.js';
 import { KeyCache, type CachedKey } from './cache.js';
 
 export type KeyStatus = 'active' | 'rotating' | 'suspended' | 'retired' | 'revoked';
@@ -223,16 +223,80 @@ export class KeyService {
 
   /** Revokes a key for good. Revoking a revoked key is a no-op answer, not an error. */
   async revoke(id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
-    return this.#store.transaction(async (tx) => {
+    const view = await this.#store.transaction((tx) => this.revokeIn(tx, id, meta, reason));
+    this.forget(id);
+    return view;
+  }
+
+  /**
+   * Drops a key from this node's cache at once. Every change also announces itself on
+   * {@link KEYS_CHANNEL}, but a PostgreSQL notification reaches even this node a moment later;
+   * callers of the `…In` methods call this after their transaction commits.
+   */
+  forget(id: string): void {
+    this.#cache.dropKey(id);
+  }
+
+  /** Same as {@link revoke}, inside a caller's transaction (leak response). */
+  async revokeIn(tx: Transaction, id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
+    const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+    const now = this.#ctx.now().getTime();
+    if (row.status === 'revoked') return this.#view(row, now);
+    await tx.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, id]);
+    await appendEvent(tx, this.#ctx, { type: 'key.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
+    tx.notify(KEYS_CHANNEL, id);
+    return this.#view({ ...row, status: 'revoked', revoked_at: now }, now);
+  }
+
+  /**
+   * Quarantines a live (`active` or `rotating`) key: verification then fails with reason
+   * `suspended` until {@link unsuspend}. Suspending a suspended key is a no-op answer; a
+   * revoked or retired key cannot be suspended (`ERR_KEY_STATE`).
+   */
+  async suspend(id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
+    const view = await this.#store.transaction((tx) => this.suspendIn(tx, id, meta, reason));
+    this.forget(id);
+    return view;
+  }
+
+  /** Same as {@link suspend}, inside a caller's transaction (leak response). */
+  async suspendIn(tx: Transaction, id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
+    const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+    const now = this.#ctx.now().getTime();
+    if (row.status === 'suspended') return this.#view(row, now);
+    if (row.status !== 'active' && row.status !== 'rotating') throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key cannot be suspended`);
+    // Conditional on the status read above, so a concurrent revoke is never overwritten.
+    const changed = await tx.run("UPDATE api_keys SET status = 'suspended' WHERE id = ? AND status = ?", [id, row.status]);
+    if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
+    await appendEvent(tx, this.#ctx, { type: 'key.suspended', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
+    tx.notify(KEYS_CHANNEL, id);
+    return this.#view({ ...row, status: 'suspended' }, now);
+  }
+
+  /** Lifts a suspension: the key is `active` again. An active key is a no-op answer; others are `ERR_KEY_STATE`. */
+  async unsuspend(id: string, meta: RequestMeta): Promise<KeyView> {
+    const view = await this.#store.transaction(async (tx) => {
       const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
       if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
       const now = this.#ctx.now().getTime();
-      if (row.status === 'revoked') return this.#view(row, now);
-      await tx.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, id]);
-      await appendEvent(tx, this.#ctx, { type: 'key.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
+      if (row.status === 'active') return this.#view(row, now);
+      if (row.status !== 'suspended') throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key cannot be unsuspended`);
+      const changed = await tx.run("UPDATE api_keys SET status = 'active' WHERE id = ? AND status = 'suspended'", [id]);
+      if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
+      await appendEvent(tx, this.#ctx, { type: 'key.unsuspended', target: id, outcome: 'success', data: { previous: row.status } }, meta);
       tx.notify(KEYS_CHANNEL, id);
-      return this.#view({ ...row, status: 'revoked', revoked_at: now }, now);
+      return this.#view({ ...row, status: 'active' }, now);
     });
+    this.forget(id);
+    return view;
+  }
+
+  /** The key whose stored digest is `digest` (a leak finding's fingerprint), if any. */
+  async findByDigest(digest: string, db: Queryable = this.#store): Promise<KeyView | undefined> {
+    const row = await db.get<KeyRow>('SELECT * FROM api_keys WHERE digest = ?', [digest]);
+    return row && this.#view(row, this.#ctx.now().getTime());
   }
 
   /**

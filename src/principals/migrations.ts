@@ -29,4 +29,9 @@ export const principalMigrations: readonly Migration[] = [
       );
       CREATE INDEX exposures_principal ON exposures (principal_id);`,
   },
+  {
+    id: '0020_principal_webhooks',
+    description: 'where leak notifications for a principal are POSTed (optional)',
+    sql: 'ALTER TABLE principals ADD COLUMN webhook_url TEXT;',
+  },
 ];

@@ -18,6 +18,8 @@ export interface Principal {
   readonly status: PrincipalStatus;
   readonly createdAt: string;
   readonly metadata: Record<string, unknown>;
+  /** Where leak notifications for this principal's credentials are POSTed, if anywhere. */
+  readonly webhookUrl: string | null;
 }
 
 /** Free-form, bounded metadata: at most 32 keys, 4 KiB serialised. */
@@ -35,6 +37,8 @@ export const createPrincipalSchema = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'letters, digits and . _ @ + - only, starting with a letter or digit'),
   email: z.email().max(254).optional(),
   metadata: metadataSchema.optional(),
+  /** http(s) URL that receives leak notifications (`POST`, JSON) for this principal's credentials. */
+  webhookUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
 });
 export type CreatePrincipalInput = z.input<typeof createPrincipalSchema>;
 
@@ -46,6 +50,7 @@ interface PrincipalRow {
   status: PrincipalStatus;
   created_at: number;
   metadata: string;
+  webhook_url: string | null;
 }
 
 function toPrincipal(row: PrincipalRow): Principal {
@@ -57,6 +62,7 @@ function toPrincipal(row: PrincipalRow): Principal {
     status: row.status,
     createdAt: new Date(row.created_at).toISOString(),
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    webhookUrl: row.webhook_url ?? null,
   };
 }
 
@@ -92,9 +98,10 @@ export class PrincipalService {
       status: 'active',
       created_at: this.#ctx.now().getTime(),
       metadata: JSON.stringify(data.metadata ?? {}),
+      webhook_url: data.webhookUrl ?? null,
     };
     try {
-      await tx.run('INSERT INTO principals (id, kind, name, email, status, created_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      await tx.run('INSERT INTO principals (id, kind, name, email, status, created_at, metadata, webhook_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
         row.id,
         row.kind,
         row.name,
@@ -102,6 +109,7 @@ export class PrincipalService {
         row.status,
         row.created_at,
         row.metadata,
+        row.webhook_url,
       ]);
     } catch (err) {
       // A concurrent creation of the same name on another connection.

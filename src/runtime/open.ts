@@ -4,6 +4,10 @@ import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
+import { GitHubKeys } from '../leaks/github.js';
+import { leakMigrations } from '../leaks/migrations.js';
+import { LeakResponder } from '../leaks/response.js';
+import { WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
@@ -25,6 +29,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...auditMigrations,
   ...principalMigrations,
   ...keyMigrations,
+  ...leakMigrations,
   ...signingMigrations,
   ...oauthMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -39,6 +44,13 @@ export interface OAuth {
   readonly tokenOps: TokenOperations;
 }
 
+/** Leak watch: the response to findings, the watch jobs, GitHub's signing keys. */
+export interface Leaks {
+  readonly response: LeakResponder;
+  readonly watches: WatchService;
+  readonly githubKeys: GitHubKeys;
+}
+
 /** The services of one keyturn process, wired to one store. */
 export interface Keyturn {
   readonly config: Config;
@@ -46,6 +58,7 @@ export interface Keyturn {
   readonly store: Store;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  readonly leaks: Leaks;
   readonly oauth: OAuth;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
@@ -79,6 +92,20 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     cacheMaxEntries: config.cacheMaxEntries,
     cacheMaxAgeMs: config.cacheMaxAge,
   });
+  const response = new LeakResponder({
+    store,
+    ctx,
+    keys,
+    mode: config.leakResponse,
+    webhookTimeoutMs: config.leakWebhookTimeout,
+    ...(config.leakWebhookUrl ? { webhookUrl: config.leakWebhookUrl } : {}),
+    ...(logger ? { logger } : {}),
+  });
+  const leaks: Leaks = {
+    response,
+    watches: new WatchService({ store, ctx, responder: response, ...(logger ? { logger } : {}) }),
+    githubKeys: new GitHubKeys({ url: config.githubKeysUrl, now: () => ctx.now().getTime() }),
+  };
   let ring: SigningKeyRing;
   try {
     ring = new SigningKeyRing({
@@ -112,12 +139,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     store,
     principals,
     keys,
+    leaks,
     oauth,
     issuer,
     setIssuer(url: string) {
       if (!config.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
+      await leaks.watches.stop();
+      await leaks.response.idle();
       keys.close();
       ring.close();
       await store.close();

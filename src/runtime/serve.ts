@@ -37,6 +37,7 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     kt.setIssuer(url);
     const stopHousekeeping = startHousekeeping(kt, logger);
+    kt.leaks.watches.start(config.watchTick);
     const running = app;
     return {
       kt,

@@ -53,6 +53,12 @@ export function adminRoutes(app: FastifyInstance, kt: Keyturn): void {
       const body = validate(revokeBody, request.body);
       return kt.keys.revoke(id, requestMeta(request), body?.reason);
     });
+    admin.post('/v1/keys/:id/suspend', async (request) => {
+      const { id } = validate(idParam, request.params);
+      const body = validate(revokeBody, request.body);
+      return kt.keys.suspend(id, requestMeta(request), body?.reason);
+    });
+    admin.post('/v1/keys/:id/unsuspend', async (request) => kt.keys.unsuspend(validate(idParam, request.params).id, requestMeta(request)));
 
     admin.get('/v1/events', async (request) => {
       const query = validate(eventsQuery, request.query);

@@ -1,0 +1,132 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { appendEvent } from '../../audit/events.js';
+import { KeyturnError } from '../../core/errors.js';
+import { validate } from '../../core/validate.js';
+import { githubBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/github.js';
+import type { Keyturn } from '../../runtime/open.js';
+import { requestMeta, requireScope } from '../auth.js';
+import { TokenBuckets } from '../rate-limit.js';
+
+const idParam = z.strictObject({ id: z.string().min(1).max(128) });
+
+const reportItem = z.strictObject({ token: z.string().min(1).max(4096), url: z.string().max(2048).optional() });
+/** `POST /v1/leaks/report`: one `{token, url?}` or an array of up to 100. */
+export const reportBodySchema = z.union([reportItem, z.array(reportItem).min(1).max(100)]);
+
+/** The one answer of the public report endpoint, whatever was reported. */
+export const REPORT_RECEIVED = Object.freeze({
+  status: 'received',
+  message: 'Thank you. If this is a live credential of this keyturn server, it is being shut off and its owner told.',
+});
+
+/**
+ * Leak watch over HTTP: the admin API for findings and watch jobs, the public report endpoint
+ * and the GitHub secret scanning partner endpoint.
+ */
+export function leakRoutes(app: FastifyInstance, kt: Keyturn): void {
+  const leaks = kt.leaks;
+  const buckets = new TokenBuckets({ capacity: kt.config.leakReportRate, windowMs: 60_000, now: () => kt.ctx.now().getTime() });
+
+  void app.register(async (admin) => {
+    admin.addHook('preHandler', requireScope(kt.keys, 'admin'));
+
+    admin.post('/v1/leaks/findings', async (request) => {
+      const outcomes = await leaks.response.respondToBody(request.body, requestMeta(request));
+      const count = (pick: (o: (typeof outcomes)[number]) => boolean) => outcomes.filter(pick).length;
+      return {
+        items: outcomes,
+        summary: {
+          findings: outcomes.length,
+          new: count((o) => o.new),
+          suspended: count((o) => o.action === 'suspended'),
+          revoked: count((o) => o.action === 'revoked'),
+          thirdParty: count((o) => o.status === 'third_party'),
+          unknown: count((o) => o.status === 'unknown'),
+        },
+      };
+    });
+    admin.get('/v1/leaks/findings', async (request) => {
+      const items = await leaks.response.list(request.query);
+      const limit = Number((request.query as { limit?: unknown } | undefined)?.limit ?? 100);
+      return { items, next: items.length === limit ? (items.at(-1)?.id ?? null) : null };
+    });
+    admin.get('/v1/leaks/findings/:id', async (request) => leaks.response.get(validate(idParam, request.params).id));
+
+    admin.post('/v1/leaks/watches', async (request, reply) => reply.code(201).send(await leaks.watches.add(request.body, requestMeta(request))));
+    admin.get('/v1/leaks/watches', async () => ({ items: await leaks.watches.list(), next: null }));
+    admin.get('/v1/leaks/watches/:id', async (request) => leaks.watches.get(validate(idParam, request.params).id));
+    admin.post('/v1/leaks/watches/:id/run', async (request) => {
+      const result = await leaks.watches.run(validate(idParam, request.params).id, requestMeta(request));
+      return result;
+    });
+    admin.delete('/v1/leaks/watches/:id', async (request, reply) => {
+      await leaks.watches.remove(validate(idParam, request.params).id, requestMeta(request));
+      return reply.code(204).send();
+    });
+  });
+
+  // Public: anyone who finds a keyturn token can report it. The answer is the same whatever the
+  // token was, and it is sent before anything is looked up, so neither body nor timing tells.
+  app.post('/v1/leaks/report', async (request, reply) => {
+    if (!buckets.take(request.ip)) {
+      void reply.header('retry-after', String(buckets.retryAfter(request.ip)));
+      throw new KeyturnError('ERR_RATE_LIMITED', 'too many reports from this address; try again later');
+    }
+    const body = validate(reportBodySchema, request.body);
+    const items = Array.isArray(body) ? body : [body];
+    const meta = requestMeta(request);
+    leaks.response.later(() => leaks.response.respondToTokens(items, 'report', meta));
+    return reply.code(202).header('cache-control', 'no-store').send(REPORT_RECEIVED);
+  });
+
+  // GitHub secret scanning partner endpoint: the signature covers the raw bytes, so this scope
+  // keeps the body as a Buffer and parses it only after the signature checks out.
+  void app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: kt.config.bodyLimit }, (_request, body, done) => done(null, body));
+
+    const reject = async (request: FastifyRequest, code: 'ERR_VALIDATION' | 'ERR_SIGNATURE_INVALID', why: string): Promise<never> => {
+      buckets.take(request.ip);
+      await kt.store.transaction((tx) =>
+        appendEvent(tx, kt.ctx, { type: 'leak.report_rejected', target: null, outcome: 'failure', reason: why, data: { via: 'github' } }, requestMeta(request)),
+      );
+      throw new KeyturnError(code, why);
+    };
+
+    scope.post('/v1/leaks/github', async (request, reply) => {
+      if (buckets.empty(request.ip)) {
+        void reply.header('retry-after', String(buckets.retryAfter(request.ip)));
+        throw new KeyturnError('ERR_RATE_LIMITED', 'too many rejected reports from this address; try again later');
+      }
+      const identifier = request.headers['github-public-key-identifier'];
+      const signature = request.headers['github-public-key-signature'];
+      if (typeof identifier !== 'string' || typeof signature !== 'string' || identifier.length === 0 || signature.length === 0) {
+        return reject(request, 'ERR_VALIDATION', 'Github-Public-Key-Identifier and Github-Public-Key-Signature headers are required');
+      }
+      const raw = request.body;
+      if (!Buffer.isBuffer(raw)) throw new KeyturnError('ERR_MALFORMED_BODY', 'expected a JSON body');
+      const key = identifier.length <= 512 ? await leaks.githubKeys.key(identifier) : undefined;
+      if (!key) return reject(request, 'ERR_SIGNATURE_INVALID', 'unknown Github-Public-Key-Identifier');
+      if (!verifyGitHubSignature(key, signature, raw)) return reject(request, 'ERR_SIGNATURE_INVALID', 'Github-Public-Key-Signature does not match the body');
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new KeyturnError('ERR_MALFORMED_BODY', 'request body is not valid JSON');
+      }
+      const matches = validate(githubBodySchema, json);
+      const answers = await leaks.response.respondToTokens(
+        matches.map((m) => ({ token: m.token, ...(m.url === undefined ? {} : { url: m.url }), source: `github:${m.source ?? 'unknown'}` })),
+        'github',
+        requestMeta(request),
+      );
+      const feedback: GitHubFeedback[] = matches.map((m, i) => ({
+        token_hash: answers[i]!.tokenHash,
+        token_type: m.type,
+        label: answers[i]!.ours ? 'true_positive' : 'false_positive',
+      }));
+      return reply.code(200).header('cache-control', 'no-store').send(feedback);
+    });
+  });
+}

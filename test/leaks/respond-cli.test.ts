@@ -1,0 +1,94 @@
+import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runScanCli } from '../../src/cli/scan.js';
+import { secretDigest } from '../../src/core/secret.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { Fake } from './support/corpus.js';
+import { tempDir, writeTree } from './support/fixtures.js';
+
+const fake = new Fake(31337);
+
+async function scan(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runScanCli([...args, '--threads', '0'], {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    stdin: Readable.from(['']),
+    env: {},
+    setExitCode: () => undefined,
+  });
+  return { code, out, err };
+}
+
+describe('keyturn scan --respond', () => {
+  let server: TestServer;
+  let dir: string;
+  let key: { id: string; key: string };
+  const github = fake.githubClassic();
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    await server.api('POST', '/v1/principals', { kind: 'service', name: 'payments' });
+    key = (await server.api('POST', '/v1/keys', { owner: 'payments', name: 'prod' })).body;
+    dir = tempDir();
+    writeTree(dir, { 'deploy/.env': `PAYMENTS_KEY=${key.key}\n`, 'ci.yml': `env:\n  GH_TOKEN: ${github}\n`, 'docs/notes.md': `old key: ${key.key}\n` });
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('sends fingerprints and places (never a secret), suspends the leaked key and says what was done', async () => {
+    const sent: string[] = [];
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+      sent.push(String(init?.body ?? ''));
+      return realFetch(input, init);
+    });
+    const { code, out } = await scan([dir, '--respond', '--url', server.url, '--token', server.adminKey]);
+    expect(code).toBe(1);
+    expect(out).toContain('respond: 2 secrets sent to');
+    expect(out).toContain('1 suspended, 0 revoked, 1 third-party recorded, 0 already reported');
+    expect(out).toMatch(new RegExp(`suspended {2}key ${key.id} {2}deploy/\\.env:1`));
+    expect(out).toContain('(third-party: reported, not acted on)');
+    expect(sent).toHaveLength(1);
+    const body = JSON.parse(sent[0]!) as { source: string; findings: Record<string, unknown>[] };
+    expect(body.source).toBe(dir);
+    expect(body.findings.map((f) => f.fingerprint)).toEqual(expect.arrayContaining([secretDigest(key.key), secretDigest(github)]));
+    expect(body.findings.every((f) => !('match' in f))).toBe(true);
+    expect(sent[0]).not.toContain(key.key.slice(8, 40));
+    expect(sent[0]).not.toContain(github.slice(4));
+
+    expect((await server.api('POST', '/v1/keys/verify', { key: key.key }, null)).body.code).toBe('ERR_KEY_SUSPENDED');
+    const findings = (await server.api('GET', '/v1/leaks/findings')).body.items as { id: string; keyId: string | null; sightings: number }[];
+    const ours = findings.find((f) => f.keyId === key.id)!;
+    expect(ours.sightings).toBe(2);
+    const places = (await server.api('GET', `/v1/leaks/findings/${ours.id}`)).body.places as { file: string; source: string }[];
+    expect(places.map((p) => p.file).sort()).toEqual(['deploy/.env', 'docs/notes.md']);
+  });
+
+  it('keeps JSON output clean (the summary goes to stderr) and reports a second run as already reported', async () => {
+    const { code, out, err } = await scan([dir, '--format', 'json', '--respond', '--url', server.url, '--token', server.adminKey]);
+    expect(code).toBe(1);
+    expect(JSON.parse(out)).toHaveLength(3);
+    expect(err).toContain('0 suspended, 0 revoked, 0 third-party recorded, 2 already reported');
+  });
+
+  it('finds the admin key in --data-dir like other client commands', async () => {
+    const { code, out } = await scan([dir, '--respond', '--url', server.url, '--data-dir', server.dataDir]);
+    expect(code).toBe(1);
+    expect(out).toContain('2 already reported');
+  });
+
+  it('exits 2 with one line when the server cannot be reached or refuses the token', async () => {
+    const down = await scan([dir, '--respond', '--url', 'http://127.0.0.1:9', '--token', server.adminKey]);
+    expect(down.code).toBe(2);
+    expect(down.err).toMatch(/^keyturn scan: ERR_UPSTREAM: cannot reach keyturn/);
+    const refused = await scan([dir, '--respond', '--url', server.url, '--token', fake.keyturn('kt_live')]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/^keyturn scan: ERR_INVALID_TOKEN/);
+  });
+});
