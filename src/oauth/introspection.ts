@@ -45,8 +45,6 @@ export interface TokenOpsDeps {
   readonly keys: KeyService;
 }
 
-const HINTS = ['access_token', 'refresh_token'];
-
 /**
  * Introspection (RFC 7662) and revocation (RFC 7009), both for authenticated clients.
  * Introspection re-evaluates authorization: a token whose client is disabled or gone, or whose
@@ -139,10 +137,7 @@ export class TokenOperations {
     const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint] }, req.meta);
     const token = req.form.token;
     if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
-    const hint = req.form.token_type_hint;
-    if (hint !== undefined && !HINTS.includes(hint)) {
-      // §2.2.1: unknown hints are ignored; we search all types.
-    }
+    // Both kinds are looked for whatever `token_type_hint` says (§2.1: it is only a hint).
     const meta = { ...req.meta, actor: caller.principal, actorKind: 'service' as const };
     const refresh = await this.#d.refreshTokens.find(token);
     if (refresh) {
