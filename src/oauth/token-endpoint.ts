@@ -45,12 +45,20 @@ export interface TokenEndpointDeps {
   readonly keys: KeyService;
 }
 
+/**
+ * A client-supplied value made fit for `error_description`, whose characters RFC 6749 §5.2
+ * limits to %x20-21 / %x23-5B / %x5D-7E: anything else becomes `?`.
+ */
+export function descriptionSafe(value: string): string {
+  return value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?');
+}
+
 /** RFC 6749 §3.3: space-delimited scope tokens; `undefined` when absent. */
 export function parseScope(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const scopes = value.split(' ').filter((s) => s.length > 0);
   if (scopes.some((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)) || scopes.length > 64) {
-    throw new KeyturnError('ERR_INVALID_SCOPE', 'scope: space-separated scope tokens (RFC 6749 §3.3)');
+    throw new KeyturnError('ERR_INVALID_SCOPE', 'scope: space-separated scope tokens (RFC 6749 section 3.3)');
   }
   return [...new Set(scopes)];
 }
@@ -124,7 +132,7 @@ export class TokenEndpoint {
         case TOKEN_EXCHANGE:
           return await this.exchange(client, req.form, meta);
         default:
-          throw new KeyturnError('ERR_UNSUPPORTED_GRANT_TYPE', `unsupported grant_type ${grantType.slice(0, 80)}`);
+          throw new KeyturnError('ERR_UNSUPPORTED_GRANT_TYPE', `unsupported grant_type ${descriptionSafe(grantType.slice(0, 80))}`);
       }
     } catch (err) {
       if (err instanceof KeyturnError) await this.#failed(client, grantType, err, meta);
