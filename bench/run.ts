@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--fast-path] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -10,7 +10,9 @@
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
- * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes.
+ * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
+ * `--fast-path` adds an experiment: keyturn's verify route served by plain node:http in front of
+ * fastify (bench/servers/keyturn-fastpath.ts), to show what fastify's per-request work costs.
  */
 import autocannon, { type Result } from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -45,6 +47,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
+    'fast-path': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -166,6 +169,25 @@ async function waitHealthy(url: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
+/** Creates principal `bench` and a key with scope `read` through the admin API; returns the key (checked valid). */
+async function provisionKey(url: string, dataDir: string): Promise<string> {
+  const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+  const call = async (path: string, body: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  await call('/v1/principals', { kind: 'service', name: 'bench' });
+  const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;
+  const res = await fetch(`${url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key }) });
+  if (!((await res.json()) as { valid: boolean }).valid) throw new Error('the benchmark key does not verify');
+  return key;
+}
+
 interface HttpFigure {
   readonly reqPerSec: number;
   readonly latencyP50Ms: number;
@@ -200,7 +222,9 @@ interface HttpResults {
   readonly hello: HttpFigure;
   readonly keyturnVerify: HttpFigure;
   readonly guarded: HttpFigure & { readonly verifierStats?: unknown };
-  readonly ratios: { readonly keyturnVerifyVsHello: number; readonly guardedVsHello: number };
+  readonly ratios: { readonly keyturnVerifyVsHello: number; readonly guardedVsHello: number; readonly fastPathExperimentVsHello?: number };
+  /** With `--fast-path`: keyturn's verify route served by plain node:http in front of fastify (an experiment). */
+  readonly fastPathExperiment?: HttpFigure;
   readonly targetMet: boolean;
   /** req/s of every round, per server. */
   readonly allRounds: Record<string, number[]>;
@@ -225,23 +249,8 @@ async function benchHttp(): Promise<HttpResults> {
     const keyturn = startChild([...nodeFlags, 'dist/cli/main.js', 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent']);
     children.push(keyturn);
     await waitHealthy(url);
-    const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-      return (await res.json()) as Record<string, unknown>;
-    };
-    await call('/v1/principals', { kind: 'service', name: 'bench' });
-    const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;
+    const key = await provisionKey(url, dataDir);
     const verifyBody = JSON.stringify({ key });
-    const check = (await (await fetch(`${url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: verifyBody })).json()) as {
-      valid: boolean;
-    };
-    if (!check.valid) throw new Error('the benchmark key does not verify');
 
     const guardedChild = startChild([...tsx, 'bench/servers/guarded.ts'], { KEYTURN_URL: url });
     children.push(guardedChild);
@@ -249,25 +258,41 @@ async function benchHttp(): Promise<HttpResults> {
     if (ready.stream !== 'open') console.warn('  ! the verifier change stream was not open');
     const guardedUrl = `http://127.0.0.1:${ready.port as number}/`;
 
-    const targets = {
+    const post = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const targets: Record<string, () => Promise<HttpFigure>> = {
       hello: () => load(helloUrl),
-      keyturnVerify: () => load(`${url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: verifyBody }),
+      keyturnVerify: () => load(`${url}/v1/keys/verify`, post(verifyBody)),
       guarded: () => load(guardedUrl, { headers: { authorization: `Bearer ${key}` } }),
     };
-    const labels = { hello: '(a) bare node:http hello-world', keyturnVerify: '(b) keyturn POST /v1/keys/verify', guarded: '(c) node:http + verifier middleware' };
-    const rounds: Record<keyof typeof targets, HttpFigure[]> = { hello: [], keyturnVerify: [], guarded: [] };
+    const labels: Record<string, string> = {
+      hello: '(a) bare node:http hello-world',
+      keyturnVerify: '(b) keyturn POST /v1/keys/verify',
+      guarded: '(c) node:http + verifier middleware',
+      fastPath: "(x) experiment: (b)'s route on plain node:http",
+    };
+    if (flags['fast-path']) {
+      const fastDir = join(dataDir, 'fast-path');
+      mkdirSync(fastDir);
+      const fast = startChild([...tsx, 'bench/servers/keyturn-fastpath.ts', fastDir]);
+      children.push(fast);
+      const fastUrl = (await fast.next()).url as string;
+      const fastKey = await provisionKey(fastUrl, fastDir);
+      targets.fastPath = () => load(`${fastUrl}/v1/keys/verify`, post(JSON.stringify({ key: fastKey })));
+    }
+    const rounds: Record<string, HttpFigure[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     console.log(`HTTP: ${roundCount} round(s) of ${duration}s per server (after ${warmup}s warm-up), ${connections} connections`);
     for (let round = 1; round <= roundCount; round++) {
-      for (const name of Object.keys(targets) as Array<keyof typeof targets>) {
-        const figure = await targets[name]();
-        rounds[name].push(figure);
+      for (const [name, run] of Object.entries(targets)) {
+        const figure = await run();
+        rounds[name]!.push(figure);
         console.log(`  round ${round} ${labels[name]}: ${figure.reqPerSec} req/s`);
       }
     }
     const best = (figures: HttpFigure[]) => figures.reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a));
-    const hello = best(rounds.hello);
-    const keyturnVerify = best(rounds.keyturnVerify);
-    const guardedFigure = best(rounds.guarded);
+    const hello = best(rounds.hello!);
+    const keyturnVerify = best(rounds.keyturnVerify!);
+    const guardedFigure = best(rounds.guarded!);
+    const fastPath = rounds.fastPath ? best(rounds.fastPath) : undefined;
 
     await guardedChild.stop();
     const stats = guardedChild.lines.find((l) => 'stats' in l)?.stats;
@@ -297,7 +322,12 @@ async function benchHttp(): Promise<HttpResults> {
       hello,
       keyturnVerify,
       guarded: { ...guardedFigure, ...(stats === undefined ? {} : { verifierStats: stats }) },
-      ratios: { keyturnVerifyVsHello: ratio(keyturnVerify), guardedVsHello: ratio(guardedFigure) },
+      ratios: {
+        keyturnVerifyVsHello: ratio(keyturnVerify),
+        guardedVsHello: ratio(guardedFigure),
+        ...(fastPath ? { fastPathExperimentVsHello: ratio(fastPath) } : {}),
+      },
+      ...(fastPath ? { fastPathExperiment: fastPath } : {}),
       targetMet: ratio(keyturnVerify) >= TARGETS.verifyVsHello,
       allRounds: Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, v.map((f) => f.reqPerSec)])),
       ...(profile ? { profile } : {}),
@@ -424,6 +454,18 @@ async function main(): Promise<void> {
         `≥ ${pct(TARGETS.verifyVsHello)} ${http.targetMet ? 'met' : 'MISSED'}`,
       ],
       ['(c) node:http + verifier middleware', String(http.guarded.reqPerSec), String(http.guarded.latencyP50Ms), String(http.guarded.latencyP99Ms), pct(http.ratios.guardedVsHello), ''],
+      ...(http.fastPathExperiment
+        ? [
+            [
+              "(x) experiment: (b)'s route on node:http",
+              String(http.fastPathExperiment.reqPerSec),
+              String(http.fastPathExperiment.latencyP50Ms),
+              String(http.fastPathExperiment.latencyP99Ms),
+              pct(http.ratios.fastPathExperimentVsHello ?? 0),
+              '',
+            ],
+          ]
+        : []),
     ]);
     console.log('');
   }
