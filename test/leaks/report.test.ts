@@ -49,10 +49,7 @@ describeStore('public leak reports', (kind) => {
     await server.kt.leaks.response.idle();
     expect((await server.api('POST', '/v1/keys/verify', { key: live.key }, null)).body.code).toBe('ERR_KEY_SUSPENDED');
     const findings = (await server.api('GET', '/v1/leaks/findings')).body.items as { keyId: string; status: string; id: string }[];
-    expect(findings.map((f) => [f.keyId, f.status]).sort()).toEqual([
-      [dead.id, 'inactive'],
-      [live.id, 'suspended'],
-    ]);
+    expect(findings.map((f) => `${f.keyId}:${f.status}`).sort()).toEqual([`${dead.id}:inactive`, `${live.id}:suspended`].sort());
     const liveFinding = findings.find((f) => f.keyId === live.id)!;
     const places = (await server.api('GET', `/v1/leaks/findings/${liveFinding.id}`)).body.places as Record<string, unknown>[];
     expect(places).toEqual([expect.objectContaining({ via: 'report', url: 'https://paste.example/abc' })]);

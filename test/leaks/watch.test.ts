@@ -14,10 +14,8 @@ import { MIGRATIONS } from '../../src/runtime/open.js';
 import type { Store } from '../../src/store/port.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
-import { Fake } from './support/corpus.js';
 import { commitFiles, initRepo, tempDir, writeTree } from './support/fixtures.js';
 
-const fake = new Fake(2718);
 const admin: RequestMeta = { actor: null, actorKind: null, sourceIp: '127.0.0.1', requestId: 'req_test' };
 const HOUR = 3_600_000;
 
