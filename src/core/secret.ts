@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { encodeBase62, encodeBase62Bytes, isBase62 } from './base62.js';
 import type { Context } from './context.js';
@@ -96,7 +96,7 @@ export function parseSecret(text: string): ParsedSecret {
 
 /** SHA-256 of the secret's UTF-8 bytes, hex: the only form in which a secret is stored. */
 export function secretDigest(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time equality of two hex digests (or any two strings of equal length). */

@@ -1,8 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import { newId } from '../core/ids.js';
 import type { Keyturn } from '../runtime/open.js';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
+import { fastVerify } from './fast-verify.js';
 import { parseForm } from './form.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
 import { adminRoutes } from './routes/admin.js';
@@ -25,12 +27,16 @@ function requestIds(kt: Keyturn): () => string {
  * Thin: every route validates, calls one service method and maps the answer.
  */
 export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyInstance> {
+  const nextRequestId = requestIds(kt);
+  const fast = fastVerify(kt, logger, nextRequestId);
   const app = Fastify({
+    // The verification hot path is answered before fastify's routing; everything else goes on.
+    serverFactory: (handler) => createServer((req, res) => fast(req, res) || handler(req, res)),
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !kt.config.logRequests, requestIdLogLabel: 'requestId' }),
     bodyLimit: kt.config.bodyLimit,
     trustProxy: kt.config.trustProxy,
-    genReqId: requestIds(kt),
+    genReqId: nextRequestId,
     // One logger for all requests: a child per request costs the hot path; errors log the id themselves.
     childLoggerFactory: (parent) => parent,
     return503OnClosing: true,

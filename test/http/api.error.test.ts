@@ -61,6 +61,21 @@ describe('admin API and verification: bad input', () => {
     }
   });
 
+  it.each([
+    ['malformed JSON', '{"key": ', 'application/json', 400, 'ERR_MALFORMED_BODY'],
+    ['an empty body', '', 'application/json', 400, 'ERR_MALFORMED_BODY'],
+    ['JSON that is not an object', '"kt_live_x"', 'application/json; charset=utf-8', 400, 'ERR_VALIDATION'],
+    ['an oversized body', JSON.stringify({ key: 'x'.repeat(5000) }), 'application/json', 413, 'ERR_BODY_TOO_LARGE'],
+    ['another media type', 'key=x', 'text/plain', 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
+  ])('answers a verification with %s with a stable code and no event', async (_label, body, type, status, code) => {
+    const events = await kt.kt.store.all('SELECT id FROM events');
+    const res = await fetch(`${kt.url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': type }, body });
+    expect(res.status).toBe(status);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.json()).toMatchObject({ error: 'invalid_request', code });
+    expect(await kt.kt.store.all('SELECT id FROM events')).toEqual(events);
+  });
+
   it('rejects a form body with a repeated parameter', async () => {
     const res = await raw('/v1/keys', 'owner=a&owner=b', 'application/x-www-form-urlencoded');
     expect(res.status).toBe(400);

@@ -61,6 +61,27 @@ describe('admin API and verification: happy paths', () => {
     expect(names.sort()).toEqual(['bootstrap-admin', 'svc-a', 'svc-b', 'svc-c']);
   });
 
+  it('answers verification the same way through the fastify route (behind a trusted proxy)', async () => {
+    const proxied = await startTestServer({ trustProxy: true });
+    try {
+      await proxied.api('POST', '/v1/principals', { kind: 'service', name: 'p' });
+      const { body } = await proxied.api('POST', '/v1/keys', { owner: 'p', name: 'k', scopes: ['a'] });
+      const res = await fetch(`${proxied.url}/v1/keys/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+        body: JSON.stringify({ key: body.key.slice(0, -1) + (body.key.endsWith('A') ? 'B' : 'A') }),
+      });
+      expect(await res.json()).toEqual({ valid: false, code: 'ERR_SECRET_FORMAT' });
+      expect((await proxied.api('POST', '/v1/keys/verify', { key: body.key }, null)).body).toEqual({
+        valid: true, keyId: body.id, principal: body.principal, scopes: ['a'], expiresAt: null,
+      });
+      const failed = await proxied.api('GET', '/v1/events?type=key.verify_failed');
+      expect(failed.body.items[0]).toMatchObject({ reason: 'malformed', sourceIp: '203.0.113.7' });
+    } finally {
+      await proxied.stop();
+    }
+  });
+
   it('streams key changes to followers', async () => {
     await kt.api('POST', '/v1/principals', { kind: 'service', name: 'streamer' });
     const { body } = await kt.api('POST', '/v1/keys', { owner: 'streamer', name: 's' });
