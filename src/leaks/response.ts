@@ -95,7 +95,7 @@ export interface PlaceView extends Sighting {
 
 /** At most this many distinct places are kept per finding; later ones only bump `lastSeen`. */
 export const MAX_SIGHTINGS = 100;
-/** At most this many findings per request. */
+/** At most this many findings per `POST /v1/leaks/findings`. */
 export const MAX_BATCH = 1000;
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -341,7 +341,6 @@ export class LeakResponder {
    * commit together. Resolves once recorded; webhooks are delivered afterwards (see {@link idle}).
    */
   async respond(findings: readonly ReportedFinding[], meta: RequestMeta): Promise<ResponseOutcome[]> {
-    if (findings.length > MAX_BATCH) throw new KeyturnError('ERR_VALIDATION', `at most ${MAX_BATCH} findings at once`);
     const groups = new Map<string, ReportedFinding[]>();
     for (const f of findings) {
       if (!HEX64.test(f.fingerprint)) throw new KeyturnError('ERR_VALIDATION', 'fingerprint: expected 64 lower-case hex');
@@ -431,6 +430,7 @@ export class LeakResponder {
     const now = this.#ctx.now().getTime();
     const places = new Map<string, Sighting>();
     for (const f of group) {
+      if (places.size >= MAX_SIGHTINGS) break; // the same secret in thousands of files: the first places tell enough
       const s = cleanSighting(f.where);
       places.set(placeOf(s), s);
     }

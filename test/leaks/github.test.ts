@@ -136,6 +136,19 @@ describeStore('GitHub secret scanning partner endpoint', (kind) => {
     expect(rejected.every((e) => e.outcome === 'failure' && e.data.via === 'github')).toBe(true);
   });
 
+  it('takes batches larger than the general body limit (GitHub sends up to 1000 matches)', async () => {
+    const ours = await newKey('in-a-big-batch');
+    const matches = Array.from({ length: 999 }, (_, i) => ({ token: `ghp_notours${i}`, type: 'keyturn_api_key', url: `https://github.com/o/r/blob/${'f'.repeat(40)}/file${i}.txt`, source: 'content' }));
+    matches.push({ token: ours.key, type: 'keyturn_api_key', url: 'https://github.com/o/r', source: 'content' });
+    const raw = JSON.stringify(matches);
+    expect(raw.length).toBeGreaterThan(65_536);
+    const res = await post(raw, { 'Github-Public-Key-Identifier': 'kid-current', 'Github-Public-Key-Signature': signature(raw, current.privateKey) });
+    expect(res.status).toBe(200);
+    expect(res.body).toHaveLength(1000);
+    expect(res.body.filter((f: { label: string }) => f.label === 'true_positive')).toEqual([{ token_hash: sha256(ours.key), token_type: 'keyturn_api_key', label: 'true_positive' }]);
+    expect(await verifyCode(ours.key)).toBe('ERR_KEY_SUSPENDED');
+  });
+
   it('validates the signed body and rate-limits an address that keeps sending bad signatures', async () => {
     const notArray = JSON.stringify({ token: 'x' });
     const res = await post(notArray, { 'Github-Public-Key-Identifier': 'kid-current', 'Github-Public-Key-Signature': signature(notArray, current.privateKey) });

@@ -84,7 +84,9 @@ export function leakRoutes(app: FastifyInstance, kt: Keyturn): void {
   // keeps the body as a Buffer and parses it only after the signature checks out.
   void app.register(async (scope) => {
     scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: kt.config.bodyLimit }, (_request, body, done) => done(null, body));
+    // GitHub sends batches of up to 1000 matches: allow at least 1 MiB here.
+    const bodyLimit = Math.max(kt.config.bodyLimit, 1_048_576);
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
 
     const reject = async (request: FastifyRequest, code: 'ERR_VALIDATION' | 'ERR_SIGNATURE_INVALID', why: string): Promise<never> => {
       buckets.take(request.ip);
