@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--fast-path] [--no-write]`
+ * `npm run bench [-- --only http|verifier|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -11,8 +11,6 @@
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
- * `--fast-path` adds an experiment: keyturn's verify route served by plain node:http in front of
- * fastify (bench/servers/keyturn-fastpath.ts), to show what fastify's per-request work costs.
  */
 import autocannon, { type Result } from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -47,7 +45,6 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
-    'fast-path': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -222,9 +219,7 @@ interface HttpResults {
   readonly hello: HttpFigure;
   readonly keyturnVerify: HttpFigure;
   readonly guarded: HttpFigure & { readonly verifierStats?: unknown };
-  readonly ratios: { readonly keyturnVerifyVsHello: number; readonly guardedVsHello: number; readonly fastPathExperimentVsHello?: number };
-  /** With `--fast-path`: keyturn's verify route served by plain node:http in front of fastify (an experiment). */
-  readonly fastPathExperiment?: HttpFigure;
+  readonly ratios: { readonly keyturnVerifyVsHello: number; readonly guardedVsHello: number };
   readonly targetMet: boolean;
   /** req/s of every round, per server. */
   readonly allRounds: Record<string, number[]>;
@@ -268,17 +263,7 @@ async function benchHttp(): Promise<HttpResults> {
       hello: '(a) bare node:http hello-world',
       keyturnVerify: '(b) keyturn POST /v1/keys/verify',
       guarded: '(c) node:http + verifier middleware',
-      fastPath: "(x) experiment: (b)'s route on plain node:http",
     };
-    if (flags['fast-path']) {
-      const fastDir = join(dataDir, 'fast-path');
-      mkdirSync(fastDir);
-      const fast = startChild([...tsx, 'bench/servers/keyturn-fastpath.ts', fastDir]);
-      children.push(fast);
-      const fastUrl = (await fast.next()).url as string;
-      const fastKey = await provisionKey(fastUrl, fastDir);
-      targets.fastPath = () => load(`${fastUrl}/v1/keys/verify`, post(JSON.stringify({ key: fastKey })));
-    }
     const rounds: Record<string, HttpFigure[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     console.log(`HTTP: ${roundCount} round(s) of ${duration}s per server (after ${warmup}s warm-up), ${connections} connections`);
     for (let round = 1; round <= roundCount; round++) {
@@ -292,7 +277,6 @@ async function benchHttp(): Promise<HttpResults> {
     const hello = best(rounds.hello!);
     const keyturnVerify = best(rounds.keyturnVerify!);
     const guardedFigure = best(rounds.guarded!);
-    const fastPath = rounds.fastPath ? best(rounds.fastPath) : undefined;
 
     await guardedChild.stop();
     const stats = guardedChild.lines.find((l) => 'stats' in l)?.stats;
@@ -325,9 +309,7 @@ async function benchHttp(): Promise<HttpResults> {
       ratios: {
         keyturnVerifyVsHello: ratio(keyturnVerify),
         guardedVsHello: ratio(guardedFigure),
-        ...(fastPath ? { fastPathExperimentVsHello: ratio(fastPath) } : {}),
       },
-      ...(fastPath ? { fastPathExperiment: fastPath } : {}),
       targetMet: ratio(keyturnVerify) >= TARGETS.verifyVsHello,
       allRounds: Object.fromEntries(Object.entries(rounds).map(([k, v]) => [k, v.map((f) => f.reqPerSec)])),
       ...(profile ? { profile } : {}),
@@ -454,18 +436,6 @@ async function main(): Promise<void> {
         `≥ ${pct(TARGETS.verifyVsHello)} ${http.targetMet ? 'met' : 'MISSED'}`,
       ],
       ['(c) node:http + verifier middleware', String(http.guarded.reqPerSec), String(http.guarded.latencyP50Ms), String(http.guarded.latencyP99Ms), pct(http.ratios.guardedVsHello), ''],
-      ...(http.fastPathExperiment
-        ? [
-            [
-              "(x) experiment: (b)'s route on node:http",
-              String(http.fastPathExperiment.reqPerSec),
-              String(http.fastPathExperiment.latencyP50Ms),
-              String(http.fastPathExperiment.latencyP99Ms),
-              pct(http.ratios.fastPathExperimentVsHello ?? 0),
-              '',
-            ],
-          ]
-        : []),
     ]);
     console.log('');
   }
