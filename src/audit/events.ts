@@ -7,6 +7,8 @@ import type { Queryable, Transaction } from '../store/port.js';
 export const EVENT_TYPES = [
   'server.bootstrapped',
   'principal.created',
+  'principal.disabled',
+  'principal.enabled',
   'key.created',
   'key.revoked',
   'key.verify_failed',

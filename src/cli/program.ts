@@ -204,6 +204,15 @@ export function buildProgram(io: Io): Command {
       print(common, page, () => (page.items.length ? table(page.items, ['id', 'kind', 'name', 'email', 'status', 'createdAt']) : 'no principals'));
     });
 
+  for (const [verb, status] of [['disable', 'disabled'], ['enable', 'enabled']] as const) {
+    client(principals.command(verb).description(`${verb} a principal (its keys ${verb === 'disable' ? 'stop' : 'start'} verifying at once)`).argument('<principal>', 'id or name'))
+      .action(async (who: string, _opts: Common, cmd: Command) => {
+        const [t, common] = target(cmd, io);
+        const p = await call<KeyView>(t, 'POST', `/v1/principals/${encodeURIComponent(who)}/${verb}`, {});
+        print(common, p, () => `${status} ${p.id}`);
+      });
+  }
+
   const clients = program.command('clients').description('OAuth 2.0 clients');
   type ClientOut = Record<string, unknown> & { clientId: string; client_secret?: string | null };
   const listOf = (v: string) => scopesOption(v);

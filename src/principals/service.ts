@@ -145,6 +145,27 @@ export class PrincipalService {
     return rows.map(toPrincipal);
   }
 
+  /**
+   * Disables or re-enables a principal. Takes effect at once for its API keys (caches are told on
+   * the principals channel) and at the next token request or refresh for its OAuth clients and grants.
+   */
+  async setStatus(idOrName: string, status: 'active' | 'disabled', meta: RequestMeta): Promise<Principal> {
+    return this.#store.transaction(async (tx) => {
+      const principal = await this.get(idOrName, tx);
+      if (principal.status === 'offboarded') throw new KeyturnError('ERR_KEY_STATE', 'an offboarded principal cannot change status');
+      if (principal.status === status) return principal;
+      await tx.run('UPDATE principals SET status = ? WHERE id = ?', [status, principal.id]);
+      await appendEvent(
+        tx,
+        this.#ctx,
+        { type: status === 'active' ? 'principal.enabled' : 'principal.disabled', target: principal.id, outcome: 'success', data: { previous: principal.status } },
+        meta,
+      );
+      tx.notify(PRINCIPALS_CHANNEL, principal.id);
+      return { ...principal, status };
+    });
+  }
+
   async count(): Promise<number> {
     const row = await this.#store.get<{ n: number }>('SELECT COUNT(*) AS n FROM principals');
     return Number(row?.n ?? 0);

@@ -51,6 +51,19 @@ describe('admin API and verification: happy paths', () => {
     expect(JSON.stringify(events.body)).not.toContain(key.slice(8));
   });
 
+  it('disables a principal: its keys stop verifying at once, and start again when enabled', async () => {
+    await kt.api('POST', '/v1/principals', { kind: 'user', name: 'bob' });
+    const { body } = await kt.api('POST', '/v1/keys', { owner: 'bob', name: 'k' });
+    expect((await kt.api('POST', '/v1/keys/verify', { key: body.key }, null)).body.valid).toBe(true); // cached
+    expect(await kt.api('POST', '/v1/principals/bob/disable', {})).toMatchObject({ status: 200, body: { name: 'bob', status: 'disabled' } });
+    expect((await kt.api('POST', '/v1/keys/verify', { key: body.key }, null)).body).toEqual({ valid: false, code: 'ERR_PRINCIPAL_INACTIVE' });
+    expect(await kt.api('POST', '/v1/keys', { owner: 'bob', name: 'k2' })).toMatchObject({ status: 409, body: { code: 'ERR_PRINCIPAL_INACTIVE' } });
+    await kt.api('POST', '/v1/principals/bob/enable', {});
+    expect((await kt.api('POST', '/v1/keys/verify', { key: body.key }, null)).body.valid).toBe(true);
+    const events = await kt.api('GET', `/v1/events?target=${body.principal}`);
+    expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(['principal.created', 'principal.disabled', 'principal.enabled']);
+  });
+
   it('lists principals by kind and pages with a cursor', async () => {
     for (const name of ['svc-a', 'svc-b', 'svc-c']) await kt.api('POST', '/v1/principals', { kind: 'service', name });
     const page1 = await kt.api('GET', '/v1/principals?kind=service&limit=2');

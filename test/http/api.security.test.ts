@@ -18,6 +18,20 @@ const ROUTES: Array<[string, string, unknown?]> = [
   ['POST', '/v1/principals', { kind: 'service', name: 'intruder' }],
   ['GET', '/v1/principals/prn_x'],
   ['GET', '/v1/events'],
+  ['POST', '/v1/principals/app/disable', {}],
+  ['POST', '/v1/principals/app/enable', {}],
+  ['POST', '/v1/clients', { name: 'intruder-client' }],
+  ['GET', '/v1/clients'],
+  ['GET', '/v1/clients/ktc_x'],
+  ['PATCH', '/v1/clients/ktc_x', { scopes: ['admin'] }],
+  ['POST', '/v1/clients/ktc_x/disable', {}],
+  ['POST', '/v1/clients/ktc_x/enable', {}],
+  ['POST', '/v1/clients/ktc_x/rotate-secret', {}],
+  ['DELETE', '/v1/clients/ktc_x'],
+  ['GET', '/v1/clients/ktc_x/grants'],
+  ['POST', '/v1/grants/grt_x/revoke', {}],
+  ['GET', '/v1/signing-keys'],
+  ['POST', '/v1/signing-keys/rotate', {}],
 ];
 
 describe('admin API: authentication matrix', () => {
@@ -85,8 +99,13 @@ describe('admin API: authentication matrix', () => {
   });
 
   it('changed nothing through any rejected request, and recorded each failed admin authentication', async () => {
-    const principals = await server.kt.store.all<{ name: string }>('SELECT name FROM principals ORDER BY name');
-    expect(principals.map((p) => p.name)).toEqual(['app', 'bootstrap-admin']);
+    const principals = await server.kt.store.all<{ name: string; status: string }>('SELECT name, status FROM principals ORDER BY name');
+    expect(principals).toEqual([
+      { name: 'app', status: 'active' },
+      { name: 'bootstrap-admin', status: 'active' },
+    ]);
+    expect(await server.kt.store.all('SELECT id FROM oauth_clients')).toEqual([]);
+    expect(await server.kt.store.all("SELECT kid FROM signing_keys WHERE status = 'retired'")).toEqual([]);
     const failed = await server.kt.store.all<{ reason: string }>("SELECT reason FROM events WHERE type = 'admin.auth_failed'");
     // Basic is rejected before any key is presented; the other two reach verification.
     expect(failed.map((e) => e.reason).sort()).toEqual([...Array(ROUTES.length).fill('malformed'), ...Array(ROUTES.length).fill('revoked')].sort());

@@ -38,6 +38,12 @@ export function adminRoutes(app: FastifyInstance, kt: Keyturn): void {
       return paged(await kt.principals.list(query), query.limit);
     });
     admin.get('/v1/principals/:id', async (request) => kt.principals.get(validate(idParam, request.params).id));
+    admin.post('/v1/principals/:id/disable', async (request) =>
+      kt.principals.setStatus(validate(idParam, request.params).id, 'disabled', requestMeta(request)),
+    );
+    admin.post('/v1/principals/:id/enable', async (request) =>
+      kt.principals.setStatus(validate(idParam, request.params).id, 'active', requestMeta(request)),
+    );
 
     admin.post('/v1/keys', async (request, reply) => {
       const { key, secret } = await kt.keys.create(request.body, requestMeta(request));
