@@ -25,6 +25,15 @@ export interface IssuedAccessToken {
   readonly expiresAt: number;
 }
 
+/** An access token signed or generated but not yet recorded (see AccessTokenService.prepare). */
+export interface PreparedAccessToken extends IssuedAccessToken {
+  readonly issuedAt: number;
+  readonly format: 'jwt' | 'opaque';
+  readonly digest: string | null;
+  readonly kid: string | null;
+  readonly grant: Omit<AccessGrant, 'grantId'>;
+}
+
 /** An access token as introspection sees it (RFC 7662 members). */
 export interface ActiveAccessToken extends AccessGrant {
   readonly jti: string;
@@ -69,11 +78,40 @@ export class AccessTokenService {
     this.#o = options;
   }
 
+  #keySet: { readonly jwks: object; readonly set: ReturnType<typeof createLocalJWKSet> } | undefined;
+
+  /**
+   * The ring's JWKS as a jose key set, rebuilt only when the ring publishes a new JWKS object:
+   * a jose local set caches imported keys, so building one per call re-imported the key on
+   * every introspection.
+   */
+  async #verificationKeys(): Promise<ReturnType<typeof createLocalJWKSet>> {
+    const jwks = await this.#o.ring.jwks();
+    if (this.#keySet?.jwks !== jwks) this.#keySet = { jwks, set: createLocalJWKSet(jwks) };
+    return this.#keySet.set;
+  }
+
+  /**
+   * Issues an access token inside `tx`: {@link prepare} then {@link record}. Callers that can, should
+   * prepare before opening the transaction: signing is asynchronous (WebCrypto), and on SQLite a
+   * transaction holds the single writer for as long as it is open.
+   */
   async issue(
     tx: Transaction,
     grant: AccessGrant,
     options: { ttl: number; format: 'jwt' | 'opaque'; alg: SigningAlg },
   ): Promise<IssuedAccessToken> {
+    return this.record(tx, await this.prepare(grant, options), grant.grantId);
+  }
+
+  /**
+   * Signs (JWT) or generates (opaque) an access token without touching the store. The token is
+   * not valid for introspection until {@link record}ed; the grant id is not part of the token.
+   */
+  async prepare(
+    grant: Omit<AccessGrant, 'grantId'>,
+    options: { ttl: number; format: 'jwt' | 'opaque'; alg: SigningAlg },
+  ): Promise<PreparedAccessToken> {
     const now = this.#o.ctx.now().getTime();
     const iat = Math.floor(now / 1000);
     const exp = iat + options.ttl;
@@ -101,15 +139,21 @@ export class AccessTokenService {
       token = generateSecret(this.#o.opaquePrefix, this.#o.ctx);
       digest = secretDigest(token);
     }
+    return { token, jti, expiresIn: options.ttl, expiresAt: exp * 1000, issuedAt: iat * 1000, format: options.format, digest, kid, grant };
+  }
+
+  /** Records a prepared access token (its row makes it introspectable and revocable) under `grantId`. */
+  async record(tx: Transaction, prepared: PreparedAccessToken, grantId: string | null): Promise<IssuedAccessToken> {
+    const { grant } = prepared;
     await tx.run(
       `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, kid, act)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
       [
-        jti, grant.clientId, grant.principal, options.format, digest, JSON.stringify(grant.scopes), grant.audience, grant.grantId,
-        iat * 1000, exp * 1000, kid, grant.act ? JSON.stringify(grant.act) : null,
+        prepared.jti, grant.clientId, grant.principal, prepared.format, prepared.digest, JSON.stringify(grant.scopes), grant.audience, grantId,
+        prepared.issuedAt, prepared.expiresAt, prepared.kid, grant.act ? JSON.stringify(grant.act) : null,
       ],
     );
-    return { token, jti, expiresIn: options.ttl, expiresAt: exp * 1000 };
+    return { token: prepared.token, jti: prepared.jti, expiresIn: prepared.expiresIn, expiresAt: prepared.expiresAt };
   }
 
   /**
@@ -126,7 +170,7 @@ export class AccessTokenService {
       jti = row?.jti;
     } else if (token.split('.').length === 3) {
       try {
-        const { payload } = await jwtVerify(token, createLocalJWKSet(await this.#o.ring.jwks()), {
+        const { payload } = await jwtVerify(token, await this.#verificationKeys(), {
           algorithms: [...SIGNING_ALGS],
           issuer: this.#o.issuer(),
           typ: 'at+jwt',

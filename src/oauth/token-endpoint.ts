@@ -157,6 +157,11 @@ export class TokenEndpoint {
     const scopes = grantScopes(parseScope(form.scope), client.scopes);
     const audience = resolveAudience(form, client);
     const policy = client.policy;
+    // Signed before the transaction opens: on SQLite an open transaction holds the one writer.
+    const prepared = await this.#d.accessTokens.prepare(
+      { clientId: client.clientId, principal: client.principal, scopes, audience },
+      { ttl: policy.accessTokenTtl, format: policy.accessTokenFormat, alg: client.accessTokenAlg },
+    );
     return this.#d.store.transaction(async (tx) => {
       let refreshToken: string | undefined;
       let grantId: string | null = null;
@@ -165,11 +170,7 @@ export class TokenEndpoint {
         refreshToken = started.refreshToken;
         grantId = started.grant.id;
       }
-      const at = await this.#d.accessTokens.issue(
-        tx,
-        { clientId: client.clientId, principal: client.principal, scopes, audience, grantId },
-        { ttl: policy.accessTokenTtl, format: policy.accessTokenFormat, alg: client.accessTokenAlg },
-      );
+      const at = await this.#d.accessTokens.record(tx, prepared, grantId);
       await appendEvent(
         tx,
         this.#d.ctx,
@@ -271,12 +272,12 @@ export class TokenEndpoint {
     const remaining = subject.expiresAt === null ? Infinity : Math.floor((subject.expiresAt - now) / 1000);
     const ttl = Math.max(1, Math.min(client.policy.exchangeTokenTtl, remaining));
     const act = subject.principal === client.principal ? undefined : { sub: client.principal, client_id: client.clientId };
+    const prepared = await this.#d.accessTokens.prepare(
+      { clientId: client.clientId, principal: subject.principal, scopes, audience, act },
+      { ttl, format: 'jwt', alg: client.accessTokenAlg },
+    );
     return this.#d.store.transaction(async (tx: Transaction) => {
-      const at = await this.#d.accessTokens.issue(
-        tx,
-        { clientId: client.clientId, principal: subject.principal, scopes, audience, grantId: null, act },
-        { ttl, format: 'jwt', alg: client.accessTokenAlg },
-      );
+      const at = await this.#d.accessTokens.record(tx, prepared, null);
       await appendEvent(
         tx,
         this.#d.ctx,

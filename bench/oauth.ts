@@ -1,0 +1,470 @@
+/**
+ * OAuth benchmark: `npx tsx bench/oauth.ts [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
+ *
+ * In one run, on loopback, each server in its own child process, autocannon in this process:
+ * - token endpoint: keyturn (`node dist/cli/main.js serve`, SQLite) against oidc-provider, both
+ *   answering `client_credentials` with `client_secret_basic` and an ES256 JWT access token
+ *   (RFC 9068) for one resource;
+ * - introspection: keyturn introspecting its JWT and its opaque access tokens, oidc-provider
+ *   introspecting its opaque access tokens (oidc-provider cannot introspect its JWT access
+ *   tokens: "Structured JWT Tokens cannot be introspected");
+ * - in-process (mitata): local verification of a keyturn access token — keyturn's verifier when
+ *   `src/verifier` exports a JWT verifier, else `jose.jwtVerify` against a cached local JWKS with
+ *   the checks a resource server makes — against raw `jose.jwtVerify` with the key in hand.
+ *
+ * Targets (issue 3): keyturn's token endpoint ≥ 2× oidc-provider's req/s; local verification ≥ 90%
+ * of raw jose. `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes.
+ * Writes the figures into `bench/results/oauth.json` unless `--no-write`.
+ */
+import autocannon, { type Result } from 'autocannon';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
+import { measure } from 'mitata';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const self = fileURLToPath(import.meta.url);
+const AUDIENCE = 'https://api.example.com';
+const TARGETS = { tokenVsOidcProvider: 2, localVerifyVsJose: 0.9 } as const;
+
+export interface OAuthBenchOptions {
+  readonly durationSec?: number;
+  readonly warmupSec?: number;
+  readonly rounds?: number;
+  readonly connections?: number;
+  readonly profile?: boolean;
+}
+
+interface HttpFigure {
+  readonly reqPerSec: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly rounds: number[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// oidc-provider, as a child process (`--serve-oidc-provider <port>`)
+
+const OP_CLIENT = { id: 'bench', secret: 'bench-secret-0123456789abcdef' } as const;
+
+async function serveOidcProvider(port: number): Promise<void> {
+  // oidc-provider ships no types; the bench only needs its constructor and listen().
+  const moduleName = 'oidc-provider';
+  const { default: Provider } = (await import(moduleName)) as { default: new (issuer: string, config: Record<string, unknown>) => { listen(port: number, host: string, cb: () => void): unknown } };
+  const es = await generateKeyPair('ES256', { extractable: true });
+  const rs = await generateKeyPair('RS256', { extractable: true });
+  const jwks = {
+    keys: [
+      { ...(await exportJWK(es.privateKey)), kid: 'es256', alg: 'ES256', use: 'sig' },
+      { ...(await exportJWK(rs.privateKey)), kid: 'rs256', alg: 'RS256', use: 'sig' }, // oidc-provider wants an RS256 key for ID tokens
+    ],
+  };
+  const provider = new Provider(`http://127.0.0.1:${port}`, {
+    clients: [
+      {
+        client_id: OP_CLIENT.id,
+        client_secret: OP_CLIENT.secret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'read',
+      },
+    ],
+    jwks,
+    scopes: ['read'],
+    ttl: { ClientCredentials: 900 },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => AUDIENCE,
+        useGrantedResource: () => true,
+        // The token endpoint benchmark's resource: an ES256 JWT access token, as keyturn issues.
+        // `urn:bench:opaque` gives opaque tokens, the only kind oidc-provider can introspect.
+        getResourceServerInfo: (_ctx: unknown, resource: string) =>
+          resource === 'urn:bench:opaque'
+            ? { scope: 'read', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: 900 }
+            : { scope: 'read', audience: AUDIENCE, accessTokenFormat: 'jwt', accessTokenTTL: 900, jwt: { sign: { alg: 'ES256' } } },
+      },
+    },
+  });
+  provider.listen(port, '127.0.0.1', () => console.log(JSON.stringify({ listening: port })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// plumbing
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : name.endsWith('.ts') ? stat.mtimeMs : 0);
+  }
+  return newest;
+}
+
+/** Compiles `src` to `dist` when `dist/cli/main.js` is missing or older than a source file. */
+function ensureBuild(): void {
+  const main = join(root, 'dist/cli/main.js');
+  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(root, 'src'))) return;
+  console.log('building dist/ (tsc -p tsconfig.build.json) …');
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(main)) throw new Error('build failed: dist/cli/main.js is missing');
+  if (tsc.status !== 0) console.warn('tsc reported errors; benchmarking the JavaScript it emitted');
+}
+
+interface Child {
+  readonly proc: ChildProcess;
+  next(): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+function startChild(args: string[]): Child {
+  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<(line: Record<string, unknown>) => void> = [];
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      return;
+    }
+    while (waiters.length > 0 && lines.length > 0) waiters.shift()!(lines.shift()!);
+  });
+  // oidc-provider prints runtime and adapter warnings on stderr; keep anything else visible.
+  createInterface({ input: proc.stderr! }).on('line', (text) => {
+    if (!/^oidc-provider (WARNING|NOTICE)|^\(node:\d+\) |--trace-/.test(text)) console.error(`  [child] ${text}`);
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc,
+    next: () =>
+      new Promise((resolve, reject) => {
+        if (lines.length > 0) return resolve(lines.shift()!);
+        waiters.push(resolve);
+        void exited.then(() => reject(new Error(`child ${args.join(' ')} exited early`)));
+      }),
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not yet listening
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const FORM = 'application/x-www-form-urlencoded';
+
+async function postForm(url: string, authorization: string, body: string): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': FORM }, body });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+interface Target {
+  readonly url: string;
+  readonly authorization: string;
+  readonly body: string;
+}
+
+async function load(target: Target, connections: number, durationSec: number): Promise<Result> {
+  return autocannon({
+    url: target.url,
+    connections,
+    duration: durationSec,
+    method: 'POST',
+    headers: { authorization: target.authorization, 'content-type': FORM },
+    body: target.body,
+  });
+}
+
+/** Runs every target `rounds` times, interleaved so drift hits all alike; warms each up first. */
+async function measureHttp(targets: Record<string, Target>, o: Required<OAuthBenchOptions>): Promise<Record<string, HttpFigure>> {
+  const results: Record<string, Result[]> = {};
+  for (const [name, t] of Object.entries(targets)) {
+    if (o.warmupSec > 0) await load(t, o.connections, o.warmupSec);
+    results[name] = [];
+    void name;
+  }
+  for (let round = 0; round < o.rounds; round++) {
+    for (const [name, t] of Object.entries(targets)) {
+      const r = await load(t, o.connections, o.durationSec);
+      if (r.non2xx > 0 || r.errors > 0) console.warn(`  ! ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+      results[name]!.push(r);
+      console.log(`  round ${round + 1} ${name.padEnd(26)} ${Math.round(r.requests.average)} req/s`);
+    }
+  }
+  const figures: Record<string, HttpFigure> = {};
+  for (const [name, rs] of Object.entries(results)) {
+    const perRound = rs.map((r) => Math.round(r.requests.average));
+    figures[name] = {
+      reqPerSec: Math.round(perRound.reduce((a, b) => a + b, 0) / perRound.length),
+      latencyP50Ms: Math.max(...rs.map((r) => r.latency.p50)),
+      latencyP99Ms: Math.max(...rs.map((r) => r.latency.p99)),
+      requests: rs.reduce((a, r) => a + r.requests.total, 0),
+      non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      rounds: perRound,
+    };
+  }
+  return figures;
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+
+// ---------------------------------------------------------------------------------------------
+// local verification
+
+async function measureLocalVerification(token: string, jwks: { keys: JWK[] }, issuer: string): Promise<Record<string, unknown>> {
+  const verifierModule = (await import('../src/verifier/index.js')) as Record<string, unknown>;
+  const jwtExport = Object.keys(verifierModule).find((name) => /jwt|accesstoken/i.test(name) && typeof verifierModule[name] === 'function') ?? null;
+  const { kid } = decodeProtectedHeader(token);
+  const jwk = jwks.keys.find((k) => k.kid === kid);
+  if (!jwk) throw new Error('the token was not signed by a key in the JWKS');
+  const key = await importJWK(jwk, 'ES256');
+  const localSet = createLocalJWKSet(jwks);
+  const checks = { algorithms: ['ES256', 'EdDSA'], issuer, audience: AUDIENCE, typ: 'at+jwt', requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'] };
+  let sink: unknown;
+  // Raw jose: the public key in hand, the one algorithm, no claim checks beyond exp/nbf.
+  const raw = await measure(async () => {
+    sink = await jwtVerify(token, key, { algorithms: ['ES256'] });
+  });
+  // What a resource server embedding keyturn's verifier does: the cached local JWKS (kid lookup)
+  // and every RFC 9068 check. Used until src/verifier exports a JWT verifier.
+  const local = await measure(async () => {
+    sink = await jwtVerify(token, localSet, checks);
+  });
+  if (sink === undefined) throw new Error('unreachable');
+  return {
+    measured: jwtExport ? `jose.jwtVerify with a cached local JWKS (src/verifier exports ${jwtExport}, not yet wired here)` : 'jose.jwtVerify with a cached local JWKS and RFC 9068 checks (src/verifier exports no JWT verifier yet)',
+    verifierJwtExport: jwtExport,
+    rawJoseOpsPerSec: Math.round(1e9 / raw.avg),
+    localVerifyOpsPerSec: Math.round(1e9 / local.avg),
+    rawJoseNsPerOp: Math.round(raw.avg),
+    localVerifyNsPerOp: Math.round(local.avg),
+    ratio: Math.round((raw.avg / local.avg) * 1000) / 1000,
+    target: TARGETS.localVerifyVsJose,
+    targetMet: raw.avg / local.avg >= TARGETS.localVerifyVsJose,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the benchmark
+
+/** Runs the OAuth benchmark and returns its figures (also printed as a table). */
+export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Record<string, unknown>> {
+  const o: Required<OAuthBenchOptions> = { durationSec: 10, warmupSec: 3, rounds: 2, connections: 50, profile: false, ...options };
+  ensureBuild();
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-oauth-bench-'));
+  const profileDir = join(dataDir, 'profile');
+  const [ktPort, opPort] = [await freePort(), await freePort()];
+  const ktArgs = [
+    ...(o.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    join(root, 'dist/cli/main.js'),
+    'serve',
+    '--data-dir',
+    dataDir,
+    '--port',
+    String(ktPort),
+    '--log-level',
+    'silent',
+  ];
+  const kt = startChild(ktArgs);
+  const op = startChild(['--import', 'tsx', self, '--serve-oidc-provider', String(opPort)]);
+  try {
+    const ktUrl = `http://127.0.0.1:${ktPort}`;
+    const opUrl = `http://127.0.0.1:${opPort}`;
+    await waitFor(`${ktUrl}/healthz`);
+    await op.next();
+    await waitFor(`${opUrl}/.well-known/openid-configuration`);
+
+    // keyturn: one JWT client (the default policy: ES256, 15 min) and one opaque one.
+    const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+    const register = async (body: Record<string, unknown>) => {
+      const res = await fetch(`${ktUrl}/v1/clients`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (res.status !== 201) throw new Error(`register client: HTTP ${res.status} ${await res.text()}`);
+      const json = (await res.json()) as { client_id: string; client_secret: string };
+      return basic(json.client_id, json.client_secret);
+    };
+    const ktJwtAuth = await register({ name: 'bench-jwt', scopes: ['read'], grantTypes: ['client_credentials'], audiences: [AUDIENCE] });
+    const ktOpaqueAuth = await register({ name: 'bench-opaque', scopes: ['read'], grantTypes: ['client_credentials'], audiences: [AUDIENCE], policyOverrides: { accessTokenFormat: 'opaque' } });
+    const opAuth = basic(OP_CLIENT.id, OP_CLIENT.secret);
+    const ccBody = 'grant_type=client_credentials&scope=read';
+
+    // Check that each server answers what we claim it does before loading it.
+    const ktToken = (await postForm(`${ktUrl}/oauth/token`, ktJwtAuth, ccBody)).access_token as string;
+    const ktOpaque = (await postForm(`${ktUrl}/oauth/token`, ktOpaqueAuth, ccBody)).access_token as string;
+    const opToken = (await postForm(`${opUrl}/token`, opAuth, ccBody)).access_token as string;
+    const opOpaque = (await postForm(`${opUrl}/token`, opAuth, `${ccBody}&resource=urn%3Abench%3Aopaque`)).access_token as string;
+    for (const [name, t] of [['keyturn', ktToken], ['oidc-provider', opToken]] as const) {
+      const h = decodeProtectedHeader(t);
+      if (h.alg !== 'ES256' || h.typ !== 'at+jwt') throw new Error(`${name} did not issue an ES256 at+jwt: ${JSON.stringify(h)}`);
+    }
+    if (opOpaque.includes('.')) throw new Error('oidc-provider did not issue an opaque token for urn:bench:opaque');
+    for (const [url, auth, token] of [[`${ktUrl}/oauth/introspect`, ktJwtAuth, ktToken], [`${ktUrl}/oauth/introspect`, ktOpaqueAuth, ktOpaque], [`${opUrl}/token/introspection`, opAuth, opOpaque]] as const) {
+      const info = await postForm(url, auth, `token=${encodeURIComponent(token)}`);
+      if (info.active !== true) throw new Error(`${url}: token not active: ${JSON.stringify(info)}`);
+    }
+
+    console.log(`OAuth: autocannon, ${o.connections} connections, ${o.durationSec}s × ${o.rounds} rounds (+${o.warmupSec}s warm-up), ${cpus().length} CPUs, Node ${process.version}`);
+    const http = await measureHttp(
+      {
+        'keyturn token': { url: `${ktUrl}/oauth/token`, authorization: ktJwtAuth, body: ccBody },
+        'oidc-provider token': { url: `${opUrl}/token`, authorization: opAuth, body: ccBody },
+        'keyturn introspect (jwt)': { url: `${ktUrl}/oauth/introspect`, authorization: ktJwtAuth, body: `token=${encodeURIComponent(ktToken)}` },
+        'keyturn introspect (opaque)': { url: `${ktUrl}/oauth/introspect`, authorization: ktOpaqueAuth, body: `token=${encodeURIComponent(ktOpaque)}` },
+        'oidc-provider introspect': { url: `${opUrl}/token/introspection`, authorization: opAuth, body: `token=${encodeURIComponent(opOpaque)}` },
+      },
+      o,
+    );
+
+    console.log('local verification (mitata) …');
+    const jwks = (await (await fetch(`${ktUrl}/oauth/jwks`)).json()) as { keys: JWK[] };
+    const verification = await measureLocalVerification(ktToken, jwks, ktUrl);
+
+    const fig = (name: string) => http[name]!;
+    const tokenRatio = ratio(fig('keyturn token').reqPerSec, fig('oidc-provider token').reqPerSec);
+    const results = {
+      at: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      connections: o.connections,
+      durationSec: o.durationSec,
+      rounds: o.rounds,
+      token: {
+        keyturn: fig('keyturn token'),
+        oidcProvider: fig('oidc-provider token'),
+        ratio: tokenRatio,
+        target: TARGETS.tokenVsOidcProvider,
+        targetMet: tokenRatio >= TARGETS.tokenVsOidcProvider,
+      },
+      introspection: {
+        keyturnJwt: fig('keyturn introspect (jwt)'),
+        keyturnOpaque: fig('keyturn introspect (opaque)'),
+        oidcProviderOpaque: fig('oidc-provider introspect'),
+        ratioJwtVsOidcProvider: ratio(fig('keyturn introspect (jwt)').reqPerSec, fig('oidc-provider introspect').reqPerSec),
+        ratioOpaqueVsOidcProvider: ratio(fig('keyturn introspect (opaque)').reqPerSec, fig('oidc-provider introspect').reqPerSec),
+      },
+      verification,
+    } as Record<string, unknown>;
+
+    printTable(results);
+    await kt.stop();
+    if (o.profile) {
+      const file = existsSync(profileDir) ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+      if (file) {
+        const saved = join(root, 'bench/results/oauth-keyturn.cpuprofile');
+        mkdirSync(dirname(saved), { recursive: true });
+        writeFileSync(saved, readFileSync(join(profileDir, file)));
+        results.profileFile = 'bench/results/oauth-keyturn.cpuprofile';
+        try {
+          const profile = (await import('./profile.js')) as { summariseProfile(path: string): unknown; printProfile(summary: unknown, top?: number): void };
+          const summary = profile.summariseProfile(saved);
+          profile.printProfile(summary, 25);
+          results.profile = summary;
+        } catch (err) {
+          console.log(`profile written to ${saved} (${(err as Error).message})`);
+        }
+      }
+    }
+    return results;
+  } finally {
+    await Promise.all([kt.stop(), op.stop()]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function printTable(r: Record<string, unknown>): void {
+  const t = r.token as { keyturn: HttpFigure; oidcProvider: HttpFigure; ratio: number; targetMet: boolean };
+  const i = r.introspection as { keyturnJwt: HttpFigure; keyturnOpaque: HttpFigure; oidcProviderOpaque: HttpFigure; ratioJwtVsOidcProvider: number; ratioOpaqueVsOidcProvider: number };
+  const v = r.verification as { rawJoseOpsPerSec: number; localVerifyOpsPerSec: number; ratio: number; targetMet: boolean; measured: string };
+  const row = (name: string, f: HttpFigure, note = '') =>
+    console.log(`${name.padEnd(34)} ${String(f.reqPerSec).padStart(8)} req/s   p50 ${String(f.latencyP50Ms).padStart(4)} ms   p99 ${String(f.latencyP99Ms).padStart(4)} ms   ${note}`);
+  console.log('\nOAuth benchmark');
+  row('keyturn token (cc, basic, ES256)', t.keyturn, `${t.ratio}× oidc-provider (target ≥ ${TARGETS.tokenVsOidcProvider}×: ${t.targetMet ? 'met' : 'MISSED'})`);
+  row('oidc-provider token (same)', t.oidcProvider);
+  row('keyturn introspect (JWT)', i.keyturnJwt, `${i.ratioJwtVsOidcProvider}× oidc-provider`);
+  row('keyturn introspect (opaque)', i.keyturnOpaque, `${i.ratioOpaqueVsOidcProvider}× oidc-provider`);
+  row('oidc-provider introspect (opaque)', i.oidcProviderOpaque);
+  console.log(`${'raw jose.jwtVerify'.padEnd(34)} ${String(v.rawJoseOpsPerSec).padStart(8)} ops/s`);
+  console.log(
+    `${'local verification'.padEnd(34)} ${String(v.localVerifyOpsPerSec).padStart(8)} ops/s   ${v.ratio} of raw jose (target ≥ ${TARGETS.localVerifyVsJose}: ${v.targetMet ? 'met' : 'MISSED'})`,
+  );
+  console.log(`  (${v.measured})\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// command line
+
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  const { values } = parseArgs({
+    options: {
+      'serve-oidc-provider': { type: 'string' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '50' },
+      profile: { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  if (values['serve-oidc-provider'] !== undefined) {
+    await serveOidcProvider(Number(values['serve-oidc-provider']));
+  } else {
+    const results = await runOAuthBench({
+      durationSec: Number(values.duration),
+      warmupSec: Number(values.warmup),
+      rounds: Number(values.rounds),
+      connections: Number(values.connections),
+      profile: values.profile,
+    });
+    if (!values['no-write']) {
+      const file = join(root, 'bench/results/oauth.json');
+      mkdirSync(dirname(file), { recursive: true });
+      const { profile: _profile, ...kept } = results;
+      void _profile;
+      writeFileSync(file, `${JSON.stringify(kept, null, 2)}\n`);
+      console.log(`wrote ${file}`);
+    }
+  }
+}
