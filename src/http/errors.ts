@@ -65,6 +65,17 @@ export function bearerChallenge(err?: { error: string; description?: string; sco
   return `Bearer ${params.join(', ')}`;
 }
 
+/**
+ * RFC 6749 §5.2: `error_description` is limited to %x20-21 / %x23-5B / %x5D-7E — printable ASCII
+ * without `"` and `\`. Quotes become apostrophes, anything else outside the set a `?`.
+ */
+export function errorDescription(message: string): string {
+  return message
+    .replace(/"/g, "'")
+    .replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?')
+    .slice(0, 500);
+}
+
 export interface ErrorBody {
   readonly error: string;
   readonly error_description: string;
@@ -74,7 +85,7 @@ export interface ErrorBody {
 /** Writes `err` as RFC 6749/6750 error JSON with the right status and headers. */
 export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply {
   const wire = WIRE_ERRORS[err.code];
-  const description = wire.expose ? err.message : 'the server could not complete the request';
+  const description = wire.expose ? errorDescription(err.message) : 'the server could not complete the request';
   if (err.code === 'ERR_INVALID_CLIENT') {
     // RFC 6749 §5.2: a 401 names the scheme the client may use.
     void reply.header('www-authenticate', `Basic realm=${quote(REALM)}`);

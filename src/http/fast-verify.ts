@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { KeyturnErrorCode } from '../core/errors.js';
 import type { Keyturn } from '../runtime/open.js';
-import { WIRE_ERRORS } from './errors.js';
+import { errorDescription, WIRE_ERRORS } from './errors.js';
 import { FAILURE_CODES } from './routes/verify.js';
 
 export const VERIFY_PATH = '/v1/keys/verify';
@@ -17,7 +17,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function fail(res: ServerResponse, code: KeyturnErrorCode, description: string): void {
   const wire = WIRE_ERRORS[code];
-  send(res, wire.status, { error: wire.error, error_description: wire.expose ? description : 'the server could not complete the request', code });
+  send(res, wire.status, { error: wire.error, error_description: wire.expose ? errorDescription(description) : 'the server could not complete the request', code });
 }
 
 /**
