@@ -91,3 +91,53 @@ export class AnswerCache {
     if (this.#digestByKeyId.get(entry.result.keyId) === digest) this.#digestByKeyId.delete(entry.result.keyId);
   }
 }
+
+/**
+ * A small map of answers, each with its own deadline, bounded in size (the oldest insertion goes
+ * first). Used for introspection answers, keyed by the token's digest.
+ *
+ * @example
+ * ```ts
+ * const cache = new DeadlineCache<VerifiedAccessToken>(10_000);
+ * cache.set(digest, answer, Math.min(now + 30_000, expMs), now);
+ * cache.get(digest, now); // answer, until its deadline
+ * ```
+ */
+export class DeadlineCache<V> {
+  readonly #entries = new Map<string, { readonly value: V; readonly deadline: number }>();
+  readonly #max: number;
+
+  constructor(maxEntries: number) {
+    this.#max = maxEntries;
+  }
+
+  get(key: string, now: number): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (now >= entry.deadline) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /** Keeps `value` until `deadline` (epoch ms); nothing when the deadline has passed or the cache holds nothing. */
+  set(key: string, value: V, deadline: number, now: number): void {
+    if (deadline <= now || this.#max <= 0) return;
+    this.#entries.delete(key);
+    while (this.#entries.size >= this.#max) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done) break;
+      this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, { value, deadline });
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}

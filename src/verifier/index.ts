@@ -1,6 +1,7 @@
 /**
- * `keyturn/verifier`: what API servers embed to accept keyturn API keys. Depends only on keyturn's
- * pure `core` (the secret format) and Node built-ins — never on the server.
+ * `keyturn/verifier`: what API servers embed to accept keyturn API keys and OAuth access tokens
+ * (JWTs verified locally, opaque tokens through introspection). Depends only on keyturn's pure
+ * `core` (the secret format), `jose` and Node built-ins — never on the server.
  *
  * @example
  * ```ts
@@ -27,11 +28,17 @@ export {
   type FastifyLikeRequest,
   type MiddlewareOptions,
 } from './middleware.js';
+export { createJwtVerifier, type JwtVerifier, type JwtVerifierOptions } from './jwt.js';
 export {
+  TOKEN_FAILURE_REASONS,
   VERIFY_FAILURE_CODES,
+  type JsonWebKey,
   type RequestFailureCode,
   type RequestVerification,
   type StreamState,
+  type TokenFailureReason,
+  type VerifiedAccessToken,
+  type VerifiedCredential,
   type VerifiedKey,
   type Verifier,
   type VerifierOptions,

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KeyturnError } from '../core/errors.js';
-import type { VerifiedKey, Verifier } from './types.js';
+import type { VerifiedCredential, Verifier } from './types.js';
 
 declare module 'http' {
   interface IncomingMessage {
     /** The credential the keyturn middleware verified for this request. */
-    keyturn?: VerifiedKey;
+    keyturn?: VerifiedCredential;
   }
 }
 
@@ -49,14 +49,16 @@ export interface BearerErrorBody {
  * ```
  */
 export type Decision =
-  | { readonly ok: true; readonly credential: VerifiedKey }
+  | { readonly ok: true; readonly credential: VerifiedCredential }
   | { readonly ok: false; readonly status: 400 | 401 | 403 | 503; readonly headers: Readonly<Record<string, string>>; readonly body: BearerErrorBody };
 
 const DESCRIPTIONS = {
   missing: 'authentication required: send Authorization: Bearer <API key>',
   malformed: 'malformed Authorization header: expected Bearer <API key>',
   invalid: 'the API key is invalid, expired or revoked',
+  invalidToken: 'the access token is invalid, expired or revoked',
   scope: 'the API key lacks a scope this request needs',
+  scopeToken: 'the access token lacks a scope this request needs',
   outage: 'credential verification is temporarily unavailable',
 } as const;
 
@@ -93,7 +95,7 @@ function refuse(status: Refusal['status'], body: BearerErrorBody, wwwAuthenticat
  * Decides a request for any framework: verifies its Bearer credential and required scopes and
  * returns either the credential or the RFC 6750 answer to send —
  * 401 without an error code when there is no Bearer credential, 400 `invalid_request` for a
- * malformed header, 401 `invalid_token` for a refused key, 403 `insufficient_scope` with the
+ * malformed header, 401 `invalid_token` for a refused key or access token, 403 `insufficient_scope` with the
  * `scope` needed, and 503 `temporarily_unavailable` when keyturn cannot be reached.
  *
  * @example
@@ -134,14 +136,18 @@ async function decide(
       return refuse(400, { error: 'invalid_request', error_description: DESCRIPTIONS.malformed }, challenge(realm, 'invalid_request', DESCRIPTIONS.malformed));
     case 'ERR_INSUFFICIENT_SCOPE': {
       const scope = result.requiredScopes.join(' ');
+      const description = result.credential.kind === 'api_key' ? DESCRIPTIONS.scope : DESCRIPTIONS.scopeToken;
       return refuse(
         403,
-        { error: 'insufficient_scope', error_description: DESCRIPTIONS.scope, scope },
-        challenge(realm, 'insufficient_scope', DESCRIPTIONS.scope, SAFE_QUOTED.test(scope) ? scope : undefined),
+        { error: 'insufficient_scope', error_description: description, scope },
+        challenge(realm, 'insufficient_scope', description, SAFE_QUOTED.test(scope) ? scope : undefined),
       );
     }
-    default:
-      return refuse(401, { error: 'invalid_token', error_description: DESCRIPTIONS.invalid }, challenge(realm, 'invalid_token', DESCRIPTIONS.invalid));
+    default: {
+      // The same description for every reason of a kind: the client learns nothing about which credentials exist.
+      const description = result.code === 'ERR_INVALID_TOKEN' ? DESCRIPTIONS.invalidToken : DESCRIPTIONS.invalid;
+      return refuse(401, { error: 'invalid_token', error_description: description }, challenge(realm, 'invalid_token', description));
+    }
   }
 }
 
@@ -196,7 +202,7 @@ export function nodeMiddleware(
  */
 export function withKeyturn(
   verifier: Verifier,
-  handler: (req: IncomingMessage, res: ServerResponse, credential: VerifiedKey) => void | Promise<void>,
+  handler: (req: IncomingMessage, res: ServerResponse, credential: VerifiedCredential) => void | Promise<void>,
   options: MiddlewareOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const realm = realmOf(options);
@@ -245,7 +251,7 @@ export function expressMiddleware(
 /** The part of a fastify request the hook uses (no fastify import: the verifier stands alone). */
 export interface FastifyLikeRequest {
   readonly raw: IncomingMessage;
-  keyturn?: VerifiedKey;
+  keyturn?: VerifiedCredential;
 }
 
 /** The part of a fastify reply the hook uses. */
@@ -259,7 +265,7 @@ export interface FastifyLikeReply {
  * A fastify `onRequest` (or `preHandler`) hook: on success sets `request.keyturn` (and
  * `request.raw.keyturn`); otherwise answers per RFC 6750 (see {@link authorize}). Declare the
  * decoration once for speed and types: `app.decorateRequest('keyturn', undefined)` and
- * `declare module 'fastify' { interface FastifyRequest { keyturn?: VerifiedKey } }`.
+ * `declare module 'fastify' { interface FastifyRequest { keyturn?: VerifiedCredential } }`.
  *
  * @example
  * ```ts

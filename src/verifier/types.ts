@@ -3,7 +3,11 @@
  * callers can name them without pulling anything else in.
  */
 
-/** Why a credential was refused, as keyturn's `POST /v1/keys/verify` answers it. */
+/**
+ * Why a credential was refused: the codes keyturn's `POST /v1/keys/verify` answers for API keys,
+ * and `ERR_INVALID_TOKEN` for an OAuth access token (JWT or opaque) — its {@link TokenFailureReason}
+ * says why.
+ */
 export const VERIFY_FAILURE_CODES = [
   'ERR_SECRET_FORMAT',
   'ERR_KEY_UNKNOWN',
@@ -11,7 +15,47 @@ export const VERIFY_FAILURE_CODES = [
   'ERR_KEY_REVOKED',
   'ERR_KEY_SUSPENDED',
   'ERR_PRINCIPAL_INACTIVE',
+  'ERR_INVALID_TOKEN',
 ] as const;
+
+/**
+ * Why an access token was refused (`ERR_INVALID_TOKEN`), for logs; never sent to the client:
+ * - `malformed`: not a well-formed JWS/JWT;
+ * - `algorithm`: `alg` not in the allow-list (e.g. `none`, `HS256`), or not the key's algorithm;
+ * - `type`: the JWT `typ` is not `at+jwt` (RFC 9068), or introspection says it is not an access token;
+ * - `key_unknown`: no key in the JWKS has its `kid` (even after a refetch);
+ * - `signature`: the signature does not verify;
+ * - `issuer`, `audience`: `iss` / `aud` are not the configured ones;
+ * - `expired`, `not_yet_valid`: `exp` / `nbf` (beyond the clock tolerance);
+ * - `claims`: a required claim (`sub`, `client_id`, `exp`, `iat`, `jti`) is missing or of the wrong type;
+ * - `inactive`: introspection answered `active: false` (unknown, expired or revoked);
+ * - `bound`: a sender-constrained token (`cnf`, RFC 9449/8705) presented as a plain Bearer token.
+ */
+export const TOKEN_FAILURE_REASONS = [
+  'malformed',
+  'algorithm',
+  'type',
+  'key_unknown',
+  'signature',
+  'issuer',
+  'audience',
+  'expired',
+  'not_yet_valid',
+  'claims',
+  'inactive',
+  'bound',
+] as const;
+
+/**
+ * Why an access token was refused.
+ *
+ * @example
+ * ```ts
+ * const r = await verifier.verify(token);
+ * if (!r.valid && r.reason === 'expired') log.info('client sent an expired access token');
+ * ```
+ */
+export type TokenFailureReason = (typeof TOKEN_FAILURE_REASONS)[number];
 
 /**
  * A stable code for a refused credential.
@@ -35,6 +79,7 @@ export type VerifyFailureCode = (typeof VERIFY_FAILURE_CODES)[number];
  */
 export interface VerifiedKey {
   readonly valid: true;
+  readonly kind: 'api_key';
   /** Id of the API key, e.g. `key_…` (not secret). */
   readonly keyId: string;
   /** Id of the principal the key acts for. */
@@ -43,6 +88,47 @@ export interface VerifiedKey {
   /** ISO time at which the key stops working, or `null` when it has no expiry. */
   readonly expiresAt: string | null;
 }
+
+/**
+ * An OAuth access token keyturn issued and the verifier accepted: a JWT (RFC 9068) checked locally,
+ * or an opaque token checked through introspection (RFC 7662). Frozen.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.verify(accessToken);
+ * if (result.valid && result.kind !== 'api_key') console.log(result.clientId, result.sub, result.scopes);
+ * ```
+ */
+export interface VerifiedAccessToken {
+  readonly valid: true;
+  readonly kind: 'jwt' | 'opaque';
+  /** `sub`: the principal the token acts for. */
+  readonly sub: string;
+  /** The same as {@link sub}, so code written for API keys (`credential.principal`) works for every kind. */
+  readonly principal: string;
+  /** `client_id`: the OAuth client the token was issued to. */
+  readonly clientId: string;
+  /** `scope`, split on spaces. */
+  readonly scopes: readonly string[];
+  /** ISO time of `exp`. */
+  readonly expiresAt: string;
+  /** `jti` (always present in a JWT; `null` when introspection did not give one). */
+  readonly tokenId: string | null;
+  /** RFC 8693 actor, for a token obtained by token exchange on someone's behalf. */
+  readonly act?: { readonly sub: string; readonly client_id?: string };
+}
+
+/**
+ * Whatever the verifier accepted; `kind` tells which.
+ *
+ * @example
+ * ```ts
+ * function who(c: VerifiedCredential): string {
+ *   return c.kind === 'api_key' ? `key ${c.keyId}` : `client ${c.clientId}`;
+ * }
+ * ```
+ */
+export type VerifiedCredential = VerifiedKey | VerifiedAccessToken;
 
 /**
  * A refused credential: a result, not an exception.
@@ -56,6 +142,8 @@ export interface VerifiedKey {
 export interface VerifyFailure {
   readonly valid: false;
   readonly code: VerifyFailureCode;
+  /** With `ERR_INVALID_TOKEN`: the exact reason, for logs (the middleware never sends it). */
+  readonly reason?: TokenFailureReason;
 }
 
 /**
@@ -67,7 +155,7 @@ export interface VerifyFailure {
  * if (!result.valid) return deny(result.code);
  * ```
  */
-export type VerifyResult = VerifiedKey | VerifyFailure;
+export type VerifyResult = VerifiedCredential | VerifyFailure;
 
 /**
  * Why a request was refused before or after its credential was checked:
@@ -94,15 +182,16 @@ export type RequestFailureCode = VerifyFailureCode | 'ERR_UNAUTHENTICATED' | 'ER
  * ```
  */
 export type RequestVerification =
-  | VerifiedKey
-  | { readonly valid: false; readonly code: RequestFailureCode }
+  | VerifiedCredential
+  | VerifyFailure
+  | { readonly valid: false; readonly code: 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION' }
   | {
       readonly valid: false;
       readonly code: 'ERR_INSUFFICIENT_SCOPE';
       /** The scopes the request needed (all of them). */
       readonly requiredScopes: readonly string[];
       /** The credential, valid but lacking a scope. */
-      readonly credential: VerifiedKey;
+      readonly credential: VerifiedCredential;
     };
 
 /** State of the change stream: `off` when disabled or closed. */
@@ -125,6 +214,12 @@ export interface VerifierStats {
   readonly misses: number;
   /** Requests sent to `POST /v1/keys/verify`. */
   readonly upstreamRequests: number;
+  /** Times the JWKS was fetched (first use, unknown `kid`, age). */
+  readonly jwksFetches: number;
+  /** Requests sent to the introspection endpoint. */
+  readonly introspections: number;
+  /** Opaque access tokens answered from the introspection cache. */
+  readonly introspectionHits: number;
   /** Times the change stream delivered `ready` (first connect and each reconnect). */
   readonly streamConnects: number;
   /** `changed` and `reset` events received on the change stream. */
@@ -164,10 +259,60 @@ export interface VerifierOptions {
   readonly reconnectMaxMs?: number;
   /** Told when the change stream opens or goes down (never given a secret). */
   readonly onStreamState?: (state: StreamState) => void;
+
+  // OAuth access tokens -------------------------------------------------------------------------
+
+  /**
+   * This API's resource identifier(s): an access token must name one of them in `aud`. Required to
+   * accept access tokens: without it, JWTs are refused (`ERR_SECRET_FORMAT`, as any credential the
+   * verifier does not accept) and `verifyJwt` throws `ERR_CONFIG`.
+   */
+  readonly audience?: string | readonly string[];
+  /** Expected `iss` (default: {@link url}, keyturn's default issuer). */
+  readonly issuer?: string;
+  /** Where the JWK Set is fetched (default `<url>/oauth/jwks`). */
+  readonly jwksUri?: string;
+  /** A fixed JWK Set instead of fetching one (never refetched); e.g. for an air-gapped API or a benchmark. */
+  readonly jwks?: { readonly keys: readonly JsonWebKey[] };
+  /** Accepted JWS algorithms (default `['ES256', 'EdDSA']`); `none` and `HS*` are refused at creation. */
+  readonly algorithms?: readonly string[];
+  /** Leeway for `exp` and `nbf`, in seconds (default 5). */
+  readonly clockToleranceSec?: number;
+  /** Least time between two JWKS fetches caused by an unknown `kid` (default 30 000 ms). */
+  readonly jwksCooldownMs?: number;
+  /** Age after which the JWKS is refetched in the background while the cached one keeps serving (default 600 000 ms). */
+  readonly jwksMaxAgeMs?: number;
+  /** Prefixes of keyturn's opaque access tokens (default `['kta']`); such tokens go to introspection, never to the key check. */
+  readonly accessTokenPrefixes?: readonly string[];
+  /**
+   * Credentials of an OAuth client of keyturn used to introspect opaque access tokens (RFC 7662,
+   * `client_secret_basic`). Without them opaque access tokens are refused (`ERR_SECRET_FORMAT`).
+   * `url` defaults to `<url>/oauth/introspect`.
+   */
+  readonly introspection?: { readonly clientId: string; readonly clientSecret: string; readonly url?: string };
+  /** Longest time an `active: true` introspection answer is reused (default 30 000 ms; never past `exp`). `0` disables. */
+  readonly introspectionCacheTtlMs?: number;
+  /** Most cached introspection answers (default 10 000). */
+  readonly introspectionMaxEntries?: number;
+}
+
+/** A public JSON Web Key as found in a JWK Set (RFC 7517). */
+export interface JsonWebKey {
+  readonly kty?: string;
+  readonly kid?: string;
+  readonly alg?: string;
+  readonly use?: string;
+  readonly key_ops?: readonly string[];
+  readonly crv?: string;
+  readonly x?: string;
+  readonly y?: string;
+  readonly n?: string;
+  readonly e?: string;
+  readonly [member: string]: unknown;
 }
 
 /**
- * A verifier for keyturn API keys, embedded in an API server.
+ * A verifier for keyturn API keys and OAuth access tokens, embedded in an API server.
  *
  * @example
  * ```ts
@@ -177,8 +322,18 @@ export interface VerifierOptions {
  * ```
  */
 export interface Verifier {
-  /** Checks one credential: locally for format, then from the cache or keyturn. Throws only on an outage. */
+  /**
+   * Checks one credential, whatever its kind: a JWT (three dot-separated parts) locally against the
+   * JWKS; an opaque access token (an {@link VerifierOptions.accessTokenPrefixes} prefix) through
+   * introspection; anything else as an API key, locally for format, then from the cache or keyturn.
+   * Throws only on an outage.
+   */
   verify(credential: string): Promise<VerifyResult>;
+  /**
+   * Checks a JWT access token only (no kind detection): the fastest path, e.g. for benchmarks.
+   * Throws `ERR_CONFIG` when no `audience` is configured, and `ERR_UPSTREAM` when the JWKS cannot be fetched.
+   */
+  verifyJwt(token: string): Promise<VerifyResult>;
   /**
    * Checks the `Authorization: Bearer …` credential of a request (RFC 6750 §2.1) and, when given or
    * configured, that it carries `requiredScopes`.

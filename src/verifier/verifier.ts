@@ -2,11 +2,14 @@ import { KeyturnError } from '../core/errors.js';
 import { secretDigest, tryParseSecret } from '../core/secret.js';
 import { readBearer } from './bearer.js';
 import { AnswerCache } from './cache.js';
+import { Introspector } from './introspection.js';
+import { checkHttpUrl, createJwtVerifier, nonNegative, positive, type JwtVerifier } from './jwt.js';
 import { ChangeStream, type SseEvent } from './stream.js';
 import {
   VERIFY_FAILURE_CODES,
   type RequestVerification,
   type StreamState,
+  type VerifiedCredential,
   type VerifiedKey,
   type Verifier,
   type VerifierOptions,
@@ -19,7 +22,9 @@ import {
 const FAILURES: Readonly<Record<VerifyFailureCode, VerifyFailure>> = Object.freeze(
   Object.fromEntries(VERIFY_FAILURE_CODES.map((code) => [code, Object.freeze({ valid: false, code })])) as Record<VerifyFailureCode, VerifyFailure>,
 );
-const KNOWN_FAILURES = new Set<string>(VERIFY_FAILURE_CODES);
+/** Codes `POST /v1/keys/verify` may answer for an API key. */
+const KNOWN_FAILURES = new Set<string>(VERIFY_FAILURE_CODES.filter((code) => code !== 'ERR_INVALID_TOKEN'));
+const DEFAULT_ACCESS_TOKEN_PREFIXES = Object.freeze(['kta']);
 const UNAUTHENTICATED = Object.freeze({ valid: false, code: 'ERR_UNAUTHENTICATED' } as const);
 const MALFORMED_HEADER = Object.freeze({ valid: false, code: 'ERR_VALIDATION' } as const);
 const NO_SCOPES: readonly string[] = Object.freeze([]);
@@ -28,7 +33,12 @@ const NO_SCOPES: readonly string[] = Object.freeze([]);
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
- * Creates a verifier for keyturn API keys, for API servers to embed.
+ * Creates a verifier for keyturn API keys and OAuth access tokens, for API servers to embed.
+ *
+ * The kind of a credential is decided by its shape: three dot-separated parts is a JWT access
+ * token (verified locally, see {@link createJwtVerifier}; needs `audience`); a keyturn secret with
+ * an `accessTokenPrefixes` prefix (default `kta`) is an opaque access token (checked through
+ * introspection; needs `introspection` credentials and `audience`); anything else is an API key:
  *
  * - The key format and checksum are checked locally: a malformed key never causes a request.
  * - Positive answers are cached by the key's SHA-256 digest for at most `cacheTtlMs` and never past
@@ -65,6 +75,49 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const prefixes = options.prefixes === undefined ? undefined : new Set(options.prefixes);
   const requiredScopes = Object.freeze([...(options.requiredScopes ?? [])]);
   const inflight = new Map<string, Promise<VerifyResult>>();
+  const accessTokenPrefixes = new Set(options.accessTokenPrefixes ?? DEFAULT_ACCESS_TOKEN_PREFIXES);
+  const audience = options.audience;
+  const issuer = options.issuer ?? base;
+  if (audience === undefined && (options.jwksUri !== undefined || options.jwks !== undefined || options.introspection !== undefined)) {
+    throw new KeyturnError('ERR_CONFIG', 'verifier: access tokens need `audience` (this API\'s resource identifier)');
+  }
+  const jwt: JwtVerifier | undefined =
+    audience === undefined
+      ? undefined
+      : createJwtVerifier({
+          issuer,
+          audience,
+          ...(options.jwks === undefined ? { jwksUri: options.jwksUri ?? `${base}/oauth/jwks` } : { jwks: options.jwks }),
+          ...(options.algorithms === undefined ? {} : { algorithms: options.algorithms }),
+          ...(options.clockToleranceSec === undefined ? {} : { clockToleranceSec: options.clockToleranceSec }),
+          ...(options.jwksCooldownMs === undefined ? {} : { jwksCooldownMs: options.jwksCooldownMs }),
+          ...(options.jwksMaxAgeMs === undefined ? {} : { jwksMaxAgeMs: options.jwksMaxAgeMs }),
+          ...(options.now === undefined ? {} : { now: options.now }),
+          timeoutMs,
+          fetch: doFetch,
+        });
+  const introspection = options.introspection;
+  if (introspection !== undefined) {
+    if (typeof introspection.clientId !== 'string' || introspection.clientId.length === 0 || typeof introspection.clientSecret !== 'string' || introspection.clientSecret.length === 0) {
+      throw new KeyturnError('ERR_CONFIG', 'verifier introspection: clientId and clientSecret are required');
+    }
+    if (introspection.url !== undefined) checkHttpUrl(introspection.url, 'introspection.url');
+  }
+  const introspector =
+    introspection === undefined || audience === undefined
+      ? undefined
+      : new Introspector({
+          url: introspection.url ?? `${base}/oauth/introspect`,
+          clientId: introspection.clientId,
+          clientSecret: introspection.clientSecret,
+          issuer,
+          audience: typeof audience === 'string' ? [audience] : [...audience],
+          ttlMs: nonNegative(options.introspectionCacheTtlMs, 30_000, 'introspectionCacheTtlMs'),
+          maxEntries: nonNegative(options.introspectionMaxEntries, 10_000, 'introspectionMaxEntries'),
+          timeoutMs,
+          fetch: doFetch,
+          now,
+        });
   let closed = false;
   let hits = 0;
   let misses = 0;
@@ -138,8 +191,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   async function verify(credential: string): Promise<VerifyResult> {
     if (closed) throw new KeyturnError('ERR_UPSTREAM', 'verifier is closed');
-    const parsed = typeof credential === 'string' ? tryParseSecret(credential) : undefined;
-    if (parsed === undefined || (prefixes !== undefined && !prefixes.has(parsed.prefix))) return FAILURES.ERR_SECRET_FORMAT;
+    if (typeof credential !== 'string') return FAILURES.ERR_SECRET_FORMAT;
+    if (isJwtShaped(credential)) return jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : jwt.verify(credential);
+    const parsed = tryParseSecret(credential);
+    if (parsed === undefined) return FAILURES.ERR_SECRET_FORMAT;
+    if (accessTokenPrefixes.has(parsed.prefix)) return introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : introspector.verify(parsed.text);
+    if (prefixes !== undefined && !prefixes.has(parsed.prefix)) return FAILURES.ERR_SECRET_FORMAT;
     const digest = secretDigest(parsed.text);
     const cached = cache.get(digest, now());
     if (cached !== undefined) {
@@ -170,8 +227,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return result;
   }
 
+  const verifyJwt =
+    jwt === undefined
+      ? () => Promise.reject(new KeyturnError('ERR_CONFIG', 'verifier: JWT access tokens need the `audience` option'))
+      : (token: string) => (closed ? Promise.reject(new KeyturnError('ERR_UPSTREAM', 'verifier is closed')) : jwt.verify(token));
+
   return {
     verify,
+    verifyJwt,
     verifyRequest,
     requiredScopes: requiredScopes.length === 0 ? NO_SCOPES : requiredScopes,
     stats: (): VerifierStats => ({
@@ -180,13 +243,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
       hits,
       misses,
       upstreamRequests,
+      jwksFetches: jwt?.jwksFetches ?? 0,
+      introspections: introspector?.requests ?? 0,
+      introspectionHits: introspector?.hits ?? 0,
       streamConnects,
       invalidations,
     }),
-    clear: () => cache.clear(),
+    clear: () => {
+      cache.clear();
+      introspector?.clear();
+    },
     async close() {
       closed = true;
       cache.clear();
+      introspector?.clear();
       await stream?.close();
     },
   };
@@ -201,7 +271,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
  * if (r.valid && hasScopes(r, ['write'])) …
  * ```
  */
-export function hasScopes(credential: Pick<VerifiedKey, 'scopes'>, scopes: readonly string[]): boolean {
+export function hasScopes(credential: Pick<VerifiedCredential, 'scopes'>, scopes: readonly string[]): boolean {
   for (const scope of scopes) if (!credential.scopes.includes(scope)) return false;
   return true;
 }
@@ -214,7 +284,7 @@ function upstream(message: string, status: number | undefined, cause?: unknown):
 }
 
 /** Reads and checks the JSON answer of `POST /v1/keys/verify`; `undefined` when it is not one. */
-function readAnswer(text: string): { result: VerifyResult; expiresAtMs: number | null } | undefined {
+function readAnswer(text: string): { result: VerifiedKey | VerifyFailure; expiresAtMs: number | null } | undefined {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -240,6 +310,7 @@ function readAnswer(text: string): { result: VerifyResult; expiresAtMs: number |
   }
   const result: VerifiedKey = Object.freeze({
     valid: true,
+    kind: 'api_key',
     keyId,
     principal,
     scopes: Object.freeze([...(scopes as string[])]),
@@ -270,14 +341,10 @@ function normalizeUrl(url: string): string {
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
 }
 
-function nonNegative(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new KeyturnError('ERR_CONFIG', `verifier ${name}: must be a non-negative number`);
-  return value;
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new KeyturnError('ERR_CONFIG', `verifier ${name}: must be a positive number`);
-  return value;
+/** A JWS compact serialization has exactly two dots; a keyturn secret has none. */
+function isJwtShaped(credential: string): boolean {
+  const first = credential.indexOf('.');
+  if (first === -1) return false;
+  const second = credential.indexOf('.', first + 1);
+  return second !== -1 && credential.indexOf('.', second + 1) === -1;
 }

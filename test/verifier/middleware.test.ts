@@ -12,14 +12,14 @@ import {
   nodeMiddleware,
   withKeyturn,
   type MiddlewareOptions,
-  type VerifiedKey,
+  type VerifiedCredential,
   type Verifier,
 } from '../../src/verifier/index.js';
 import { startFixture, type Fixture } from './support.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    keyturn?: VerifiedKey;
+    keyturn?: VerifiedCredential;
   }
 }
 
@@ -89,7 +89,7 @@ const frameworks: Record<string, () => Promise<string>> = {
     );
   },
   'node:http withKeyturn': async () => {
-    const reply = (_req: http.IncomingMessage, res: http.ServerResponse, key: VerifiedKey) => {
+    const reply = (_req: http.IncomingMessage, res: http.ServerResponse, key: VerifiedCredential) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(key));
     };
@@ -143,7 +143,7 @@ describe.each(Object.keys(frameworks))('%s', (name) => {
   it('lets a valid key through and attaches the credential', async () => {
     const res = await get(`${base}/read`, `Bearer ${readKey.key}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ valid: true, keyId: readKey.id, principal: expect.stringMatching(/^prn_/), scopes: ['read'], expiresAt: null });
+    expect(res.body).toEqual({ valid: true, kind: 'api_key', keyId: readKey.id, principal: expect.stringMatching(/^prn_/), scopes: ['read'], expiresAt: null });
     expect((await get(`${base}/write`, `bearer ${writeKey.key}`)).status).toBe(200);
   });
 

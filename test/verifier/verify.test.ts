@@ -28,7 +28,7 @@ describe('verify', () => {
   it('accepts a valid key with its id, principal, scopes and expiry', async () => {
     const { id, key } = await fx.createKey({ scopes: ['read', 'write'] });
     const result = await verifier().verify(key);
-    expect(result).toEqual({ valid: true, keyId: id, principal: expect.stringMatching(/^prn_/), scopes: ['read', 'write'], expiresAt: null });
+    expect(result).toEqual({ valid: true, kind: 'api_key', keyId: id, principal: expect.stringMatching(/^prn_/), scopes: ['read', 'write'], expiresAt: null });
     expect(Object.isFrozen(result)).toBe(true);
     if (result.valid) expect(hasScopes(result, ['write'])).toBe(true);
   });
