@@ -80,3 +80,51 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5_000,
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** An OAuth client registered with keyturn (the secret is shown once, at creation). */
+export interface OAuthClient {
+  readonly id: string;
+  readonly secret: string;
+  readonly principal: string;
+}
+
+/** The audience the test API serves, and another one a token may be minted for. */
+export const API_AUDIENCE = 'https://api.example';
+export const OTHER_AUDIENCE = 'https://other.example';
+
+/** Registers a `client_credentials` client allowed both test audiences (the first is the default). */
+export async function createClient(fx: Fixture, body: Record<string, unknown> = {}): Promise<OAuthClient> {
+  const res = await fx.server.api('POST', '/v1/clients', {
+    name: `c${++clients}`,
+    scopes: ['read', 'write'],
+    grantTypes: ['client_credentials'],
+    audiences: [API_AUDIENCE, OTHER_AUDIENCE],
+    ...body,
+  });
+  if (res.status !== 201) throw new Error(`client: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.client_id, secret: res.body.client_secret, principal: res.body.principal };
+}
+let clients = 0;
+
+export function basicAuth(id: string, secret: string): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+/** POSTs a form to one of keyturn's OAuth endpoints as `client` (client_secret_basic). */
+export async function oauthPost(fx: Fixture, path: string, client: OAuthClient, form: Record<string, string>): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${fx.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(client.id, client.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** An access token for `client` (`client_credentials`), optionally for a `scope` or `resource`. */
+export async function accessToken(fx: Fixture, client: OAuthClient, form: Record<string, string> = {}): Promise<string> {
+  const res = await oauthPost(fx, '/oauth/token', client, { grant_type: 'client_credentials', ...form });
+  if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.access_token as string;
+}
