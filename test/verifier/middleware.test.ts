@@ -15,7 +15,7 @@ import {
   type VerifiedCredential,
   type Verifier,
 } from '../../src/verifier/index.js';
-import { startFixture, type Fixture } from './support.js';
+import { accessToken, API_AUDIENCE, createClient, oauthPost, OTHER_AUDIENCE, startFixture, type Fixture } from './support.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,6 +29,8 @@ const DESCRIPTION = {
   malformed: 'malformed Authorization header: expected Bearer <API key>',
   invalid: 'the API key is invalid, expired or revoked',
   scope: 'the API key lacks a scope this request needs',
+  invalidToken: 'the access token is invalid, expired or revoked',
+  scopeToken: 'the access token lacks a scope this request needs',
 };
 
 let fx: Fixture;
@@ -37,11 +39,25 @@ let down: Verifier;
 let readKey: { id: string; key: string };
 let writeKey: { id: string; key: string };
 let revokedKey: { id: string; key: string };
+/** Access tokens: JWTs with `read` and `read write`, one for another audience, opaque ones (one revoked). */
+const tokens: Record<'jwtRead' | 'jwtWrite' | 'jwtOther' | 'opaqueRead' | 'opaqueWrite' | 'opaqueRevoked', string> = {} as never;
+let appId: string;
 const servers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   fx = await startFixture();
-  verifier = createVerifier({ url: fx.url, requiredScopes: ['read'] });
+  const rs = await createClient(fx, { name: 'resource-server', scopes: [] });
+  verifier = createVerifier({ url: fx.url, requiredScopes: ['read'], audience: API_AUDIENCE, introspection: { clientId: rs.id, clientSecret: rs.secret } });
+  const app = await createClient(fx);
+  const bank = await createClient(fx, { policy: 'banking' });
+  appId = app.id;
+  tokens.jwtRead = await accessToken(fx, app, { scope: 'read' });
+  tokens.jwtWrite = await accessToken(fx, app, { scope: 'read write' });
+  tokens.jwtOther = await accessToken(fx, app, { scope: 'read', resource: OTHER_AUDIENCE });
+  tokens.opaqueRead = await accessToken(fx, bank, { scope: 'read' });
+  tokens.opaqueWrite = await accessToken(fx, bank, { scope: 'read write' });
+  tokens.opaqueRevoked = await accessToken(fx, bank, { scope: 'read' });
+  await oauthPost(fx, '/oauth/revoke', bank, { token: tokens.opaqueRevoked });
   // Nothing listens on port 1: every check is an outage.
   down = createVerifier({ url: 'http://127.0.0.1:1', stream: false });
   readKey = await fx.createKey({ scopes: ['read'] });
@@ -193,6 +209,38 @@ describe.each(Object.keys(frameworks))('%s', (name) => {
       www: `Bearer realm="keyturn", error="insufficient_scope", error_description="${DESCRIPTION.scope}", scope="read write"`,
       cache: 'no-store',
       body: { error: 'insufficient_scope', error_description: DESCRIPTION.scope, scope: 'read write' },
+    });
+  });
+
+  it.each(['jwt', 'opaque'] as const)('lets a valid %s access token through and attaches it', async (kind) => {
+    const res = await get(`${base}/read`, `Bearer ${kind === 'jwt' ? tokens.jwtRead : tokens.opaqueRead}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ valid: true, kind, scopes: ['read'], principal: expect.stringMatching(/^prn_/) });
+    if (kind === 'jwt') expect(res.body.clientId).toBe(appId);
+    expect((await get(`${base}/write`, `Bearer ${kind === 'jwt' ? tokens.jwtWrite : tokens.opaqueWrite}`)).status).toBe(200);
+  });
+
+  it.each([
+    ['JWT for another audience', () => tokens.jwtOther],
+    ['tampered JWT', () => tokens.jwtRead.replace(/\.[^.]+\./, `.${Buffer.from('{"sub":"x"}').toString('base64url')}.`)],
+    ['revoked opaque token', () => tokens.opaqueRevoked],
+  ])('401 invalid_token for a %s', async (_what, token) => {
+    const res = await get(`${base}/read`, `Bearer ${token()}`);
+    expect(res).toEqual({
+      status: 401,
+      www: `Bearer realm="keyturn", error="invalid_token", error_description="${DESCRIPTION.invalidToken}"`,
+      cache: 'no-store',
+      body: { error: 'invalid_token', error_description: DESCRIPTION.invalidToken },
+    });
+  });
+
+  it.each(['jwt', 'opaque'] as const)('403 insufficient_scope for a %s access token lacking a scope', async (kind) => {
+    const res = await get(`${base}/write`, `Bearer ${kind === 'jwt' ? tokens.jwtRead : tokens.opaqueRead}`);
+    expect(res).toEqual({
+      status: 403,
+      www: `Bearer realm="keyturn", error="insufficient_scope", error_description="${DESCRIPTION.scopeToken}", scope="read write"`,
+      cache: 'no-store',
+      body: { error: 'insufficient_scope', error_description: DESCRIPTION.scopeToken, scope: 'read write' },
     });
   });
 
