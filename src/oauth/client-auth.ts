@@ -42,6 +42,25 @@ function parseBasic(header: string): { clientId: string; secret: string } {
 }
 
 /**
+ * The client's registered JWKS as assertion verification keys. An Ed25519 key registered with
+ * `alg: EdDSA` also verifies `alg: Ed25519` (RFC 9864's name for the same algorithm on that key,
+ * which oauth4webapi and openid-client write), and the other way round: the `alg` member is
+ * dropped from such keys. {@link ASSERTION_ALGS} still limits the algorithms.
+ */
+function assertionKeys(jwks: { keys: Record<string, unknown>[] }): { keys: JWK[] } {
+  return {
+    keys: jwks.keys.map((k) => {
+      if (k.kty === 'OKP' && k.crv === 'Ed25519' && (k.alg === 'EdDSA' || k.alg === 'Ed25519')) {
+        const { alg: _alg, ...rest } = k;
+        void _alg;
+        return rest as JWK;
+      }
+      return k as JWK;
+    }),
+  };
+}
+
+/**
  * Client authentication at the token, introspection and revocation endpoints:
  * `client_secret_basic`, `client_secret_post` (either, for secret clients) and `private_key_jwt`
  * (RFC 7523: asymmetric algorithms only, `iss` = `sub` = client id, our audience, short-lived,
@@ -129,7 +148,7 @@ export class ClientAuthenticator {
     const now = this.#ctx.now();
     let payload;
     try {
-      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as { keys: JWK[] }), {
+      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(assertionKeys(client.jwks)), {
         algorithms: [...ASSERTION_ALGS],
         issuer: clientId,
         subject: clientId,

@@ -1,8 +1,9 @@
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ASSERTION_TYPE,
   claims,
   header,
   startOAuthServer,
@@ -146,6 +147,21 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
       }
     });
 
+    it("private_key_jwt with an Ed25519 key registered as alg EdDSA accepts both names (oauth4webapi writes 'Ed25519', jose 'EdDSA')", async () => {
+      const { publicKey, privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+      const jwk = { ...(await exportJWK(publicKey)), kid: 'ed-1', alg: 'EdDSA' };
+      const pkj = await kt.createClient({ name: 'ed-signer', scopes: ['jobs:run'], grantTypes: ['client_credentials'], authMethod: 'private_key_jwt', jwks: { keys: [jwk] } });
+      const c: oauth.Client = { client_id: pkj.id };
+      const viaOauth4 = await oauth.clientCredentialsGrantRequest(as, c, oauth.PrivateKeyJwt({ key: privateKey, kid: 'ed-1' }), {}, insecure);
+      expect((await oauth.processClientCredentialsResponse(as, c, viaOauth4)).access_token).toBeTypeOf('string');
+      const now = Math.floor(kt.ctx.now().getTime() / 1000);
+      const assertion = await new SignJWT({ iss: pkj.id, sub: pkj.id, aud: kt.url, jti: 'ed-jose-1', iat: now, exp: now + 60 })
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'ed-1' })
+        .sign(privateKey);
+      const viaJose = await kt.form('/oauth/token', { grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: assertion });
+      expect(viaJose.status, viaJose.text).toBe(200);
+    });
+
     it('an EdDSA client gets EdDSA-signed tokens from the EdDSA key of the ring', async () => {
       const ed = await kt.createClient({ name: 'ed-client', scopes: ['x'], grantTypes: ['client_credentials'], accessTokenAlg: 'EdDSA' });
       const res = await kt.form('/oauth/token', { grant_type: 'client_credentials' }, { basic: [ed.id, ed.secret] });
@@ -231,6 +247,19 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
       expect(await kt.introspect(first.access_token, rs)).toEqual({ active: false });
       expect(await kt.introspect(second.access_token, rs)).toEqual({ active: false });
       await expect(client.refreshTokenGrant(config, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    });
+
+    it('oauth4webapi refreshes and revokes too', async () => {
+      const rc = await kt.createClient({ name: 'o4w-refresher', scopes: ['a'], grantTypes: ['client_credentials', 'refresh_token'] });
+      const c: oauth.Client = { client_id: rc.id };
+      const auth = oauth.ClientSecretPost(rc.secret);
+      const first = await oauth.processClientCredentialsResponse(as, c, await oauth.clientCredentialsGrantRequest(as, c, auth, {}, insecure));
+      const second = await oauth.processRefreshTokenResponse(as, c, await oauth.refreshTokenGrantRequest(as, c, auth, first.refresh_token!, insecure));
+      expect(second.refresh_token).toBeTypeOf('string');
+      expect(second.refresh_token).not.toBe(first.refresh_token);
+      await oauth.processRevocationResponse(await oauth.revocationRequest(as, c, auth, second.refresh_token!, { ...insecure, additionalParameters: { token_type_hint: 'refresh_token' } }));
+      const again = await oauth.refreshTokenGrantRequest(as, c, auth, second.refresh_token!, insecure);
+      await expect(oauth.processRefreshTokenResponse(as, c, again)).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
     });
 
     it("a client cannot revoke another client's token", async () => {
