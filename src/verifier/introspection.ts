@@ -1,7 +1,7 @@
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest } from '../core/secret.js';
 import { DeadlineCache } from './cache.js';
-import { actOf, TOKEN_FAILURES } from './jwt.js';
+import { actOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
 import type { VerifiedAccessToken, VerifyFailure, VerifyResult } from './types.js';
 
 /** Largest introspection answer read; keyturn's is a few hundred bytes. */
@@ -130,7 +130,7 @@ export class Introspector {
     if (iss !== undefined && iss !== this.#o.issuer) return TOKEN_FAILURES.issuer;
     const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
     if (!audiences.some((a) => typeof a === 'string' && this.#audience.has(a))) return TOKEN_FAILURES.audience;
-    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof exp !== 'number' || !Number.isFinite(exp)) return TOKEN_FAILURES.claims;
+    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof exp !== 'number' || !(Math.abs(exp) < MAX_DATE_SEC)) return TOKEN_FAILURES.claims;
     if ((scope !== undefined && typeof scope !== 'string') || (jti !== undefined && typeof jti !== 'string')) return TOKEN_FAILURES.claims;
     if (exp * 1000 <= now) return TOKEN_FAILURES.expired;
     const actor = act === undefined ? undefined : actOf(act);

@@ -1,4 +1,4 @@
-import { errors, importJWK, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors, importJWK, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { KeyturnError } from '../core/errors.js';
 import {
   TOKEN_FAILURE_REASONS,
@@ -26,6 +26,10 @@ const MAX_JWT_LENGTH = 16 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
 /** Most distinct `scope` strings whose split form is kept. */
 const MAX_SCOPE_STRINGS = 256;
+/** Largest `exp` a `Date` can hold (seconds). */
+export const MAX_DATE_SEC = 8.64e12;
+/** Most distinct encoded protected headers whose key is remembered. */
+const MAX_HEADERS = 64;
 const NO_SCOPES: readonly string[] = Object.freeze([]);
 const REQUIRED_CLAIMS = Object.freeze(['sub', 'client_id', 'exp', 'iat', 'jti']);
 
@@ -119,6 +123,16 @@ class KeySet {
   readonly #timeoutMs: number;
   #byKid = new Map<string, KeyEntry>();
   #withoutKid: KeyEntry[] = [];
+  /**
+   * Encoded protected header → its key. Every token a key signs carries the same header bytes, so
+   * once a header has been resolved its key is found by one lookup of the header as jose will see
+   * it, without decoding anything. Cleared whenever the key set changes.
+   */
+  #byHeader = new Map<string, VerificationKey>();
+  #lastHeader: string | undefined;
+  #lastKey: VerificationKey | undefined;
+  /** Bumped by every install, see {@link resolve}. */
+  #generation = 0;
   #loaded = false;
   #fetchedAt = Number.NEGATIVE_INFINITY;
   #attemptedAt = Number.NEGATIVE_INFINITY;
@@ -153,17 +167,56 @@ class KeySet {
    * jose's key resolver. The fast path — a known `kid` of a fresh set — is one map lookup and
    * returns the key synchronously.
    */
-  readonly resolve = (header: JWTHeaderParameters): VerificationKey | Promise<VerificationKey> => {
+  readonly resolve = (header: JWTHeaderParameters, jws: FlattenedJWSInput): VerificationKey | Promise<VerificationKey> => {
     if (this.#loaded) {
-      if (this.#uri !== undefined && this.#now() - this.#fetchedAt > this.#maxAgeMs) this.#refreshInBackground();
+      this.#checkAge();
       const entry = this.#find(header);
       if (entry !== undefined) {
         if (entry.alg !== header.alg) throw KEY_ALG_MISMATCH;
+        this.#remember(jws.protected, entry.key);
         return entry.key;
       }
     }
-    return this.#resolveSlowly(header);
+    const generation = this.#generation;
+    return this.#resolveSlowly(header).then((key) => {
+      if (generation === this.#generation) this.#remember(jws.protected, key); // not from a set replaced meanwhile
+      return key;
+    });
   };
+
+  /**
+   * The key for a token whose encoded protected header (the text before its first `.`) was
+   * resolved before, or `undefined` (then pass {@link resolve} to jose). The header names `alg` and
+   * `kid`, so the same header always means the same key while the set is unchanged; jose still
+   * checks `alg` against the allow-list and the key's algorithm.
+   */
+  keyFor(token: string): VerificationKey | undefined {
+    // The last header found first: a prefix comparison, no substring, no hashing.
+    const last = this.#lastHeader;
+    if (last !== undefined && token.charCodeAt(last.length) === 0x2e && token.startsWith(last)) {
+      this.#checkAge();
+      return this.#lastKey;
+    }
+    const dot = token.indexOf('.');
+    if (dot <= 0) return undefined;
+    const header = token.slice(0, dot);
+    const key = this.#byHeader.get(header);
+    if (key === undefined) return undefined;
+    this.#checkAge();
+    this.#lastHeader = header;
+    this.#lastKey = key;
+    return key;
+  }
+
+  #remember(encodedHeader: string | undefined, key: VerificationKey): void {
+    if (encodedHeader === undefined || this.#byHeader.has(encodedHeader)) return;
+    if (this.#byHeader.size >= MAX_HEADERS) this.#byHeader.clear(); // many distinct headers: someone is playing games
+    this.#byHeader.set(encodedHeader, key);
+  }
+
+  #checkAge(): void {
+    if (this.#uri !== undefined && this.#now() - this.#fetchedAt > this.#maxAgeMs) this.#refreshInBackground();
+  }
 
   #find(header: JWTHeaderParameters): KeyEntry | undefined {
     if (typeof header.kid === 'string') return this.#byKid.get(header.kid);
@@ -255,7 +308,11 @@ class KeySet {
     }
     this.#byKid = byKid;
     this.#withoutKid = withoutKid;
+    this.#byHeader = new Map();
+    this.#lastHeader = undefined;
+    this.#lastKey = undefined;
     this.#loaded = true;
+    this.#generation++;
   }
 }
 
@@ -341,6 +398,17 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const clocked = options.now !== undefined;
   const resolve = keys.resolve;
   const scopeCache = new Map<string, readonly string[]>();
+  const isoCache = new Map<number, string>();
+  // Date#toISOString costs more than the rest of the result; a client reuses its token until `exp`.
+  const isoOf = (exp: number): string => {
+    let iso = isoCache.get(exp);
+    if (iso === undefined) {
+      iso = new Date(exp * 1000).toISOString();
+      if (isoCache.size >= MAX_SCOPE_STRINGS) isoCache.clear();
+      isoCache.set(exp, iso);
+    }
+    return iso;
+  };
 
   const scopesOf = (scope: string): readonly string[] => {
     let scopes = scopeCache.get(scope);
@@ -355,10 +423,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const accept = (payload: JWTPayload): VerifyResult => {
     const { sub, client_id: clientId, jti, scope, exp, cnf, act } = payload;
     if (cnf !== undefined) return TOKEN_FAILURES.bound;
-    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return TOKEN_FAILURES.claims;
+    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || !(exp < MAX_DATE_SEC)) return TOKEN_FAILURES.claims;
     if (scope !== undefined && typeof scope !== 'string') return TOKEN_FAILURES.claims;
     const scopes = scope === undefined ? NO_SCOPES : scopesOf(scope);
-    const expiresAt = new Date(exp * 1000).toISOString();
+    const expiresAt = isoOf(exp);
     if (act === undefined) {
       return Object.freeze({ valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti } satisfies VerifiedAccessToken);
     }
@@ -368,16 +436,12 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     return Object.freeze(result);
   };
 
+  const accepted = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload);
+
   return {
-    async verify(token: string): Promise<VerifyResult> {
-      if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return TOKEN_FAILURES.malformed;
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks));
-      } catch (err) {
-        return refusalOf(err);
-      }
-      return accept(payload);
+    verify(token: string): Promise<VerifyResult> {
+      if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return Promise.resolve(TOKEN_FAILURES.malformed);
+      return jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks).then(accepted, refusalOf);
     },
     get jwksFetches() {
       return keys.fetches;
