@@ -154,14 +154,21 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         expect((await refresh(config, first.refresh_token!)).refresh_token).toBeTypeOf('string');
       });
 
-      // There is no admin route for a principal's status yet: the test sets it in the store.
-      it("a disabled principal: the client can no longer refresh, and its tokens introspect inactive", async () => {
+      it('a disabled principal (POST /v1/principals/:id/disable): the client can no longer refresh, its tokens introspect inactive; enabled again, it refreshes', async () => {
         const { c, config, first } = await setup();
-        await kt.kt.store.run("UPDATE principals SET status = 'disabled' WHERE id = ?", [c.principal]);
+        expect((await kt.api('POST', `/v1/principals/${c.principal}/disable`, {})).status).toBe(200);
         await expect(refresh(config, first.refresh_token!)).rejects.toMatchObject(INVALID_CLIENT);
         expect(await active(first.access_token)).toBe(false);
+        expect((await kt.api('POST', `/v1/principals/${c.principal}/enable`, {})).status).toBe(200);
+        expect((await refresh(config, first.refresh_token!)).refresh_token).toBeTypeOf('string');
+      });
+
+      // Offboarding has no admin route in this suite's scope: the test sets the status in the store.
+      it('an offboarded principal: invalid_client at the next refresh', async () => {
+        const { c, config, first } = await setup();
         await kt.kt.store.run("UPDATE principals SET status = 'offboarded' WHERE id = ?", [c.principal]);
         await expect(refresh(config, first.refresh_token!)).rejects.toMatchObject(INVALID_CLIENT);
+        expect(await active(first.access_token)).toBe(false);
       });
 
       it('narrowed client scopes (PATCH /v1/clients/:id) come back narrowed at the next refresh', async () => {
