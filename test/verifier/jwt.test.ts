@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { base64url, decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { base64url, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyturnError } from '../../src/core/errors.js';
 import { createJwtVerifier, createVerifier, type Verifier, type VerifierOptions } from '../../src/verifier/index.js';
@@ -237,6 +237,60 @@ describe('JWT access tokens', () => {
     c.advance(61_000);
     expect(await v.verify(token)).toMatchObject({ valid: true });
     await expect.poll(() => v.stats().jwksFetches).toBe(2);
+  });
+});
+
+describe('a JWK Set that changes', () => {
+  /** Serves whatever `set.keys` holds at `https://as.example/jwks`, counting fetches. */
+  function jwksServer() {
+    const state = { keys: [] as JWK[], fetches: 0 };
+    const fetchJwks: typeof fetch = async () => {
+      state.fetches++;
+      return new Response(JSON.stringify({ keys: state.keys }), { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    return { state, fetchJwks };
+  }
+  async function keyPair(kidName: string) {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: kidName, alg: 'ES256', use: 'sig' };
+    const sign = (payload: Record<string, unknown>) => new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: kidName }).sign(privateKey);
+    return { jwk, sign };
+  }
+  const body = () => ({ ...claims, iss: 'https://as.example', aud: API_AUDIENCE });
+
+  it('stops accepting a key once it is no longer published (after the background refresh)', async () => {
+    const [a, b] = [await keyPair('a'), await keyPair('b')];
+    const { state, fetchJwks } = jwksServer();
+    state.keys = [a.jwk, b.jwk];
+    const c = clock();
+    const v = createJwtVerifier({ issuer: 'https://as.example', audience: API_AUDIENCE, jwksUri: 'https://as.example/jwks', fetch: fetchJwks, now: c.now, jwksMaxAgeMs: 60_000 });
+    const tokenA = await a.sign(body());
+    expect(await v.verify(tokenA)).toMatchObject({ valid: true });
+    expect(await v.verify(tokenA)).toMatchObject({ valid: true }); // the remembered header
+    state.keys = [b.jwk];
+    c.advance(61_000);
+    await v.verify(tokenA); // served from the old set while the refresh runs
+    await expect.poll(() => state.fetches).toBe(2);
+    await expect.poll(async () => (await v.verify(tokenA)).valid).toBe(false);
+    expect(await v.verify(tokenA)).toEqual({ valid: false, code: 'ERR_INVALID_TOKEN', reason: 'key_unknown' });
+    expect(await v.verify(await b.sign(body()))).toMatchObject({ valid: true });
+  });
+
+  it('ignores keys of algorithms not allowed, private or symmetric keys, and keys for encryption', async () => {
+    const a = await keyPair('a');
+    const { state, fetchJwks } = jwksServer();
+    const v = (algorithms?: string[]) =>
+      createJwtVerifier({ issuer: 'https://as.example', audience: API_AUDIENCE, jwksUri: 'https://as.example/jwks', fetch: fetchJwks, jwksCooldownMs: 0, ...(algorithms ? { algorithms } : {}) });
+    const t = await a.sign(body());
+    state.keys = [{ ...a.jwk, use: 'enc' }];
+    expect(await v().verify(t)).toMatchObject({ reason: 'key_unknown' });
+    state.keys = [{ ...a.jwk, key_ops: ['encrypt'] }];
+    expect(await v().verify(t)).toMatchObject({ reason: 'key_unknown' });
+    state.keys = [{ kty: 'oct', k: 'c2VjcmV0', kid: 'a', alg: 'HS256' }];
+    expect(await v().verify(t)).toMatchObject({ valid: false });
+    state.keys = [a.jwk];
+    expect(await v(['EdDSA']).verify(t)).toMatchObject({ reason: 'algorithm' });
+    expect(await v().verify(t)).toMatchObject({ valid: true });
   });
 });
 
