@@ -10,6 +10,13 @@
  *
  * const verifier = createVerifier({ url: 'http://127.0.0.1:8080', requiredScopes: ['read'] });
  * http.createServer(withKeyturn(verifier, (req, res, key) => res.end(`hello ${key.principal}`))).listen(3000);
+ *
+ * // API keys, JWT access tokens and opaque access tokens on the same Bearer header:
+ * const any = createVerifier({
+ *   url: 'http://127.0.0.1:8080',
+ *   audience: 'https://orders.example',
+ *   introspection: { clientId: 'cli_…', clientSecret: 'ktc_…' },
+ * });
  * ```
  *
  * @packageDocumentation
@@ -32,7 +39,7 @@ export { createJwtVerifier, type JwtVerifier, type JwtVerifierOptions } from './
 export {
   TOKEN_FAILURE_REASONS,
   VERIFY_FAILURE_CODES,
-  type JsonWebKey,
+  type PublicJwk,
   type RequestFailureCode,
   type RequestVerification,
   type StreamState,

@@ -2,7 +2,7 @@ import { errors, importJWK, jwtVerify, type FlattenedJWSInput, type JWTHeaderPar
 import { KeyturnError } from '../core/errors.js';
 import {
   TOKEN_FAILURE_REASONS,
-  type JsonWebKey,
+  type PublicJwk,
   type TokenFailureReason,
   type VerifiedAccessToken,
   type VerifyFailure,
@@ -51,7 +51,7 @@ export interface JwtVerifierOptions {
   /** Where to fetch the JWK Set. Exactly one of `jwksUri` and `jwks`. */
   readonly jwksUri?: string;
   /** A fixed JWK Set (never refetched). */
-  readonly jwks?: { readonly keys: readonly JsonWebKey[] };
+  readonly jwks?: { readonly keys: readonly PublicJwk[] };
   /** Accepted algorithms (default `['ES256', 'EdDSA']`); `none` and `HS*` throw `ERR_CONFIG`. */
   readonly algorithms?: readonly string[];
   /** Leeway for `exp`/`nbf` in seconds (default 5). */
@@ -100,7 +100,7 @@ interface KeyEntry {
 }
 
 /** The algorithm a JWK is for: its `alg`, or what its type and curve imply. */
-function algOf(jwk: JsonWebKey): string | undefined {
+function algOf(jwk: PublicJwk): string | undefined {
   if (typeof jwk.alg === 'string') return jwk.alg;
   if (jwk.kty === 'EC') return jwk.crv === 'P-256' ? 'ES256' : jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : undefined;
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
@@ -142,7 +142,7 @@ class KeySet {
 
   constructor(options: {
     uri: string | undefined;
-    fixed: { readonly keys: readonly JsonWebKey[] } | undefined;
+    fixed: { readonly keys: readonly PublicJwk[] } | undefined;
     fetch: typeof globalThis.fetch;
     now: () => number;
     algorithms: ReadonlySet<string>;
@@ -280,12 +280,12 @@ class KeySet {
     }
     const keys = body !== null && typeof body === 'object' ? (body as { keys?: unknown }).keys : undefined;
     if (!Array.isArray(keys)) throw new KeyturnError('ERR_UPSTREAM', 'the JWKS is not a JWK Set');
-    await this.#install(keys.filter((k): k is JsonWebKey => k !== null && typeof k === 'object'));
+    await this.#install(keys.filter((k): k is PublicJwk => k !== null && typeof k === 'object'));
     this.#fetchedAt = this.#now();
   }
 
   /** Imports the usable keys of a set and replaces the current ones (a key no longer published is no longer trusted). */
-  async #install(keys: readonly JsonWebKey[]): Promise<void> {
+  async #install(keys: readonly PublicJwk[]): Promise<void> {
     const byKid = new Map<string, KeyEntry>();
     const withoutKid: KeyEntry[] = [];
     for (const jwk of keys) {

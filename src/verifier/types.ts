@@ -273,7 +273,7 @@ export interface VerifierOptions {
   /** Where the JWK Set is fetched (default `<url>/oauth/jwks`). */
   readonly jwksUri?: string;
   /** A fixed JWK Set instead of fetching one (never refetched); e.g. for an air-gapped API or a benchmark. */
-  readonly jwks?: { readonly keys: readonly JsonWebKey[] };
+  readonly jwks?: { readonly keys: readonly PublicJwk[] };
   /** Accepted JWS algorithms (default `['ES256', 'EdDSA']`); `none` and `HS*` are refused at creation. */
   readonly algorithms?: readonly string[];
   /** Leeway for `exp` and `nbf`, in seconds (default 5). */
@@ -297,7 +297,7 @@ export interface VerifierOptions {
 }
 
 /** A public JSON Web Key as found in a JWK Set (RFC 7517). */
-export interface JsonWebKey {
+export interface PublicJwk {
   readonly kty?: string;
   readonly kid?: string;
   readonly alg?: string;

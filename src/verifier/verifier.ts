@@ -81,6 +81,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (audience === undefined && (options.jwksUri !== undefined || options.jwks !== undefined || options.introspection !== undefined)) {
     throw new KeyturnError('ERR_CONFIG', 'verifier: access tokens need `audience` (this API\'s resource identifier)');
   }
+  if (options.jwks !== undefined && options.jwksUri !== undefined) throw new KeyturnError('ERR_CONFIG', 'verifier: give jwksUri or jwks, not both');
   const jwt: JwtVerifier | undefined =
     audience === undefined
       ? undefined

@@ -313,6 +313,7 @@ describe('configuration', () => {
     ['introspection without audience', { audience: undefined, introspection: { clientId: 'a', clientSecret: 'b' } }],
     ['introspection without a secret', { introspection: { clientId: 'a', clientSecret: '' } }],
     ['jwksUri not http', { jwksUri: 'file:///etc/passwd' }],
+    ['jwksUri and jwks', { jwksUri: 'http://127.0.0.1:1/jwks', jwks: { keys: [] } }],
     ['negative tolerance', { clockToleranceSec: -1 }],
   ])('refuses %s at creation', (_what, options) => {
     expect(() => createVerifier({ url: fx.url, stream: false, audience: API_AUDIENCE, ...options })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
