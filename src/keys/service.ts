@@ -223,18 +223,7 @@ export class KeyService {
 
   /** Revokes a key for good. Revoking a revoked key is a no-op answer, not an error. */
   async revoke(id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
-    const view = await this.#store.transaction((tx) => this.revokeIn(tx, id, meta, reason));
-    this.forget(id);
-    return view;
-  }
-
-  /**
-   * Drops a key from this node's cache at once. Every change also announces itself on
-   * {@link KEYS_CHANNEL}, but a PostgreSQL notification reaches even this node a moment later;
-   * callers of the `…In` methods call this after their transaction commits.
-   */
-  forget(id: string): void {
-    this.#cache.dropKey(id);
+    return this.#store.transaction((tx) => this.revokeIn(tx, id, meta, reason));
   }
 
   /** Same as {@link revoke}, inside a caller's transaction (leak response). */
@@ -255,9 +244,7 @@ export class KeyService {
    * revoked or retired key cannot be suspended (`ERR_KEY_STATE`).
    */
   async suspend(id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
-    const view = await this.#store.transaction((tx) => this.suspendIn(tx, id, meta, reason));
-    this.forget(id);
-    return view;
+    return this.#store.transaction((tx) => this.suspendIn(tx, id, meta, reason));
   }
 
   /** Same as {@link suspend}, inside a caller's transaction (leak response). */
@@ -277,7 +264,7 @@ export class KeyService {
 
   /** Lifts a suspension: the key is `active` again. An active key is a no-op answer; others are `ERR_KEY_STATE`. */
   async unsuspend(id: string, meta: RequestMeta): Promise<KeyView> {
-    const view = await this.#store.transaction(async (tx) => {
+    return this.#store.transaction(async (tx) => {
       const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
       if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
       const now = this.#ctx.now().getTime();
@@ -289,8 +276,6 @@ export class KeyService {
       tx.notify(KEYS_CHANNEL, id);
       return this.#view({ ...row, status: 'active' }, now);
     });
-    this.forget(id);
-    return view;
   }
 
   /** The key whose stored digest is `digest` (a leak finding's fingerprint), if any. */

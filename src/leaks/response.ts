@@ -504,7 +504,6 @@ export class LeakResponder {
     });
     const { row, created, key, where } = result;
     const action = created && (row.status === 'suspended' || row.status === 'revoked') ? row.status : 'none';
-    if (created && key) this.#keys.forget(key.id);
     let notifications = 0;
     if (created) {
       const payload = {

@@ -1,4 +1,5 @@
-import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { signJwt } from '../signing/jws.js';
 import type { Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
@@ -134,7 +135,7 @@ export class AccessTokenService {
       };
       if (grant.act) claims.act = grant.act;
       if (grant.cnf) claims.cnf = grant.cnf;
-      token = await new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid }).sign(key.privateKey);
+      token = signJwt({ alg: key.alg, typ: 'at+jwt', kid: key.kid }, claims, key.privateKey);
     } else {
       token = generateSecret(this.#o.opaquePrefix, this.#o.ctx);
       digest = secretDigest(token);

@@ -125,8 +125,23 @@ export interface ClientServiceOptions {
 export class ClientService {
   readonly #o: ClientServiceOptions;
 
+  /** Authenticated clients by id: invalidated by the change feed, re-read at least every 5 minutes. */
+  readonly #cache = new Map<string, { readonly row: Row & { principal_status: string }; readonly client: Client; readonly at: number }>();
+  #generation = 0;
+  readonly #unsubscribe: Array<() => void>;
+
   constructor(options: ClientServiceOptions) {
     this.#o = options;
+    const drop = () => {
+      this.#generation++;
+      this.#cache.clear();
+    };
+    this.#unsubscribe = [options.store.subscribe(CLIENTS_CHANNEL, drop), options.store.subscribe(PRINCIPALS_CHANNEL, drop)];
+  }
+
+  /** Stops following the change feed. */
+  close(): void {
+    for (const stop of this.#unsubscribe) stop();
   }
 
   /** Registers a client; the secret (secret methods) is in the answer and nowhere else. */
@@ -287,33 +302,41 @@ export class ClientService {
    * `secret`. Compares digests in constant time; `undefined` for any mismatch.
    */
   async checkSecret(clientId: string, secret: string): Promise<Client | undefined> {
-    const row = await this.#row(clientId);
-    if (!row || !row.secret_digest) return undefined;
+    const entry = await this.#cached(clientId);
+    const row = entry?.row;
+    if (!entry || !row || !row.secret_digest) return undefined;
     const parsed = tryParseSecret(secret);
     const digest = secretDigest(parsed ? parsed.text : secret);
     const now = this.#o.ctx.now().getTime();
     const current = digestsEqual(digest, row.secret_digest);
     const previous =
       row.previous_secret_digest !== null && (row.previous_secret_expires_at ?? 0) > now && digestsEqual(digest, row.previous_secret_digest);
-    return current || previous ? this.#client(row) : undefined;
+    return current || previous ? entry.client : undefined;
   }
 
-  /** The client with its principal's status, for authentication by assertion. */
+  /** The client with its principal's status, for authentication by assertion and introspection. */
   async find(clientId: string): Promise<Client | undefined> {
-    const row = await this.#row(clientId);
-    return row && this.#client(row);
+    return (await this.#cached(clientId))?.client;
   }
 
-  async #row(clientId: string): Promise<(Row & { principal_status: string }) | undefined> {
+  async #cached(clientId: string): Promise<{ row: Row & { principal_status: string }; client: Client } | undefined> {
     if (clientId.length > 128) return undefined;
-    return this.#o.store.get<Row & { principal_status: string }>(
+    const now = this.#o.ctx.now().getTime();
+    const hit = this.#cache.get(clientId);
+    if (hit && now - hit.at < 300_000) return hit;
+    const generation = this.#generation;
+    const row = await this.#o.store.get<Row & { principal_status: string }>(
       'SELECT c.*, p.status AS principal_status FROM oauth_clients c JOIN principals p ON p.id = c.principal_id WHERE c.id = ?',
       [clientId],
     );
-  }
-
-  #client(row: Row & { principal_status: string }): Client {
-    return { ...this.#view(row), principalStatus: row.principal_status };
+    if (!row) return undefined;
+    const entry = { row, client: { ...this.#view(row), principalStatus: row.principal_status }, at: now };
+    // An invalidation that arrived during the read makes the row suspect: use it, do not keep it.
+    if (generation === this.#generation) {
+      if (this.#cache.size >= 10_000) this.#cache.clear();
+      this.#cache.set(clientId, entry);
+    }
+    return entry;
   }
 
   #view(row: Row): ClientView {

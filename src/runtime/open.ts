@@ -149,6 +149,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await leaks.watches.stop();
       await leaks.response.idle();
       keys.close();
+      clients.close();
       ring.close();
       await store.close();
     },

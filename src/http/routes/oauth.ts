@@ -4,11 +4,11 @@ import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '.
 import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta } from '../auth.js';
 
-/** The parsed form of an OAuth request; anything but a form body is `invalid_request`. */
+/** The parsed form of an OAuth request; anything but a form body is `invalid_request` (400, RFC 6749 §5.2). */
 export function formOf(request: FastifyRequest): Record<string, string> {
   const type = request.headers['content-type'] ?? '';
   if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
-    throw new KeyturnError('ERR_UNSUPPORTED_MEDIA_TYPE', 'OAuth endpoints take application/x-www-form-urlencoded bodies');
+    throw new KeyturnError('ERR_VALIDATION', 'OAuth endpoints take application/x-www-form-urlencoded bodies');
   }
   return (request.body ?? {}) as Record<string, string>;
 }

@@ -46,6 +46,11 @@ const types = {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The PostgreSQL backend pid behind a client (pg keeps it as `processID`). */
+function backendPid(client: unknown): number {
+  return (client as { processID?: number }).processID ?? -1;
+}
+
 function wrap(err: unknown): never {
   const code = (err as { code?: string }).code;
   if (typeof code === 'string' && (code.startsWith('08') || code === 'ECONNREFUSED' || code === '57P01')) {
@@ -57,7 +62,8 @@ function wrap(err: unknown): never {
 /**
  * PostgreSQL adapter for several stateless keyturn processes. The change feed is
  * LISTEN/NOTIFY on one dedicated connection that reconnects by itself; after a reconnect every
- * listener gets `null` (messages may have been missed). Migrations run under an advisory lock so
+ * listener gets `null` (messages may have been missed). A node's own notifications reach its
+ * listeners right after its commit, not a round trip later. Migrations run under an advisory lock so
  * that nodes starting together apply each one once.
  */
 export class PostgresStore implements Store {
@@ -72,6 +78,8 @@ export class PostgresStore implements Store {
   #connecting: Promise<void> | undefined;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
+  /** Backend pids of this store's pool connections: their NOTIFYs were already delivered locally. */
+  readonly #ownBackends = new Set<number>();
 
   constructor(options: PostgresStoreOptions) {
     const schema = options.schema ?? 'public';
@@ -87,6 +95,7 @@ export class PostgresStore implements Store {
       options: `-c search_path=${schema}`,
     });
     this.#pool.on('error', (err) => this.#onFeedError(err));
+    this.#pool.on('remove', (client) => this.#ownBackends.delete(backendPid(client)));
   }
 
   /** Creates the schema when missing; call once before use. */
@@ -159,6 +168,11 @@ export class PostgresStore implements Store {
         await client.query('SELECT pg_notify($1, $2)', [this.#channel(channel), payload]);
       }
       await client.query('COMMIT');
+      // This node's listeners hear at once, as with SQLite; the LISTEN echo is skipped.
+      if (pending.length > 0) {
+        this.#ownBackends.add(backendPid(client));
+        for (const [channel, payload] of pending) this.#listeners.emit(channel, payload);
+      }
       return result;
     } catch (err) {
       try {
@@ -209,6 +223,7 @@ export class PostgresStore implements Store {
       const client = new pg.Client({ connectionString: this.#url });
       const byName = new Map<string, string>();
       client.on('notification', (msg) => {
+        if (this.#ownBackends.has(msg.processId)) return;
         let channel = byName.get(msg.channel);
         if (channel === undefined) {
           channel = this.#listeners.channels().find((c) => this.#channel(c) === msg.channel);

@@ -1,0 +1,24 @@
+import { sign, type KeyObject } from 'node:crypto';
+import type { SigningAlg } from './ring.js';
+
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+
+/**
+ * Signs a JWT in JWS compact serialisation (RFC 7515 §7.1) with node:crypto, synchronously:
+ * ES256 (ECDSA P-256 / SHA-256, signature as the 64-byte R‖S of RFC 7518 §3.4) or EdDSA (Ed25519,
+ * RFC 8037). On the token endpoint's hot path this avoids WebCrypto's thread-pool round trip;
+ * verification everywhere else is jose's.
+ *
+ * @example
+ * ```ts
+ * const jwt = signJwt({ alg: 'ES256', typ: 'at+jwt', kid }, claims, key.privateKey);
+ * ```
+ */
+export function signJwt(header: { alg: SigningAlg; typ?: string; kid?: string }, payload: Record<string, unknown>, key: KeyObject): string {
+  const input = `${encode(header)}.${encode(payload)}`;
+  const signature =
+    header.alg === 'ES256'
+      ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
+      : sign(null, Buffer.from(input), key);
+  return `${input}.${signature.toString('base64url')}`;
+}
