@@ -236,7 +236,7 @@ describe('JWT access tokens', () => {
     expect(await v.verify(token)).toMatchObject({ valid: true });
     c.advance(61_000);
     expect(await v.verify(token)).toMatchObject({ valid: true });
-    await expect.poll(() => v.stats().jwksFetches).toBe(2);
+    await expect.poll(() => v.stats().jwksFetches, { timeout: 5_000 }).toBe(2);
   });
 });
 
@@ -270,8 +270,8 @@ describe('a JWK Set that changes', () => {
     state.keys = [b.jwk];
     c.advance(61_000);
     await v.verify(tokenA); // served from the old set while the refresh runs
-    await expect.poll(() => state.fetches).toBe(2);
-    await expect.poll(async () => (await v.verify(tokenA)).valid).toBe(false);
+    await expect.poll(() => state.fetches, { timeout: 5_000 }).toBe(2);
+    await expect.poll(async () => (await v.verify(tokenA)).valid, { timeout: 5_000 }).toBe(false);
     expect(await v.verify(tokenA)).toEqual({ valid: false, code: 'ERR_INVALID_TOKEN', reason: 'key_unknown' });
     expect(await v.verify(await b.sign(body()))).toMatchObject({ valid: true });
   });
