@@ -17,7 +17,8 @@ const NO_SCOPES: readonly string[] = Object.freeze([]);
  * ```
  */
 export interface IntrospectorOptions {
-  readonly url: string;
+  /** The introspection endpoint, or a function finding it (e.g. from discovery). */
+  readonly url: string | (() => string | Promise<string>);
   readonly clientId: string;
   readonly clientSecret: string;
   /** Expected `iss` when the answer carries one. */
@@ -91,10 +92,11 @@ export class Introspector {
 
   async #ask(digest: string, token: string): Promise<VerifyResult> {
     this.requests++;
+    const url = typeof this.#o.url === 'string' ? this.#o.url : await this.#o.url();
     let res: Response;
     let text: string;
     try {
-      res = await this.#o.fetch(this.#o.url, {
+      res = await this.#o.fetch(url, {
         method: 'POST',
         headers: { authorization: this.#authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: `token=${encodeURIComponent(token)}&token_type_hint=access_token`,

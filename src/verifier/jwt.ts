@@ -48,8 +48,8 @@ export interface JwtVerifierOptions {
   readonly issuer: string;
   /** Accepted `aud` values: the token must name one of them. */
   readonly audience: string | readonly string[];
-  /** Where to fetch the JWK Set. Exactly one of `jwksUri` and `jwks`. */
-  readonly jwksUri?: string;
+  /** Where to fetch the JWK Set (or a function finding it, e.g. from discovery). Exactly one of `jwksUri` and `jwks`. */
+  readonly jwksUri?: string | (() => string | Promise<string>);
   /** A fixed JWK Set (never refetched). */
   readonly jwks?: { readonly keys: readonly PublicJwk[] };
   /** Accepted algorithms (default `['ES256', 'EdDSA']`); `none` and `HS*` throw `ERR_CONFIG`. */
@@ -114,7 +114,7 @@ function algOf(jwk: PublicJwk): string | undefined {
  * Concurrent fetches are coalesced.
  */
 class KeySet {
-  readonly #uri: string | undefined;
+  readonly #uri: (() => string | Promise<string>) | undefined;
   readonly #fetch: typeof globalThis.fetch;
   readonly #now: () => number;
   readonly #algorithms: ReadonlySet<string>;
@@ -141,7 +141,7 @@ class KeySet {
   fetches = 0;
 
   constructor(options: {
-    uri: string | undefined;
+    uri: (() => string | Promise<string>) | undefined;
     fixed: { readonly keys: readonly PublicJwk[] } | undefined;
     fetch: typeof globalThis.fetch;
     now: () => number;
@@ -259,8 +259,8 @@ class KeySet {
   }
 
   async #fetchAndInstall(): Promise<void> {
-    const uri = this.#uri as string;
     this.#attemptedAt = this.#now();
+    const uri = await (this.#uri as () => string | Promise<string>)();
     this.fetches++;
     let res: Response;
     let text: string;
@@ -369,7 +369,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   if ((options.jwksUri === undefined) === (options.jwks === undefined)) {
     throw new KeyturnError('ERR_CONFIG', 'JWT verifier: give exactly one of jwksUri and jwks');
   }
-  if (options.jwksUri !== undefined) checkHttpUrl(options.jwksUri, 'jwksUri');
+  if (typeof options.jwksUri === 'string') checkHttpUrl(options.jwksUri, 'jwksUri');
   if (options.jwks !== undefined && !Array.isArray(options.jwks.keys)) throw new KeyturnError('ERR_CONFIG', 'JWT verifier jwks: must be a JWK Set ({ keys: [...] })');
   const algorithms = checkAlgorithms(options.algorithms ?? DEFAULT_ALGORITHMS);
   const audience = checkAudience(options.audience);
@@ -377,7 +377,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const clockTolerance = nonNegative(options.clockToleranceSec, 5, 'clockToleranceSec');
   const now = options.now ?? Date.now;
   const keys = new KeySet({
-    uri: options.jwksUri,
+    uri: options.jwksUri === undefined ? undefined : typeof options.jwksUri === 'string' ? () => options.jwksUri as string : options.jwksUri,
     fixed: options.jwks,
     fetch: options.fetch ?? globalThis.fetch,
     now,

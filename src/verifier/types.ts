@@ -270,8 +270,14 @@ export interface VerifierOptions {
   readonly audience?: string | readonly string[];
   /** Expected `iss` (default: {@link url}, keyturn's default issuer). */
   readonly issuer?: string;
-  /** Where the JWK Set is fetched (default `<url>/oauth/jwks`). */
+  /** Where the JWK Set is fetched (default `<url>/oauth/jwks`, or the metadata's `jwks_uri` with {@link discovery}). */
   readonly jwksUri?: string;
+  /**
+   * Read `jwks_uri` and `introspection_endpoint` from `<url>/.well-known/oauth-authorization-server`
+   * (RFC 8414) on first need instead of assuming keyturn's paths (default `false`). The metadata's
+   * `issuer` must equal {@link issuer}. Explicit `jwksUri` / `introspection.url` win.
+   */
+  readonly discovery?: boolean;
   /** A fixed JWK Set instead of fetching one (never refetched); e.g. for an air-gapped API or a benchmark. */
   readonly jwks?: { readonly keys: readonly PublicJwk[] };
   /** Accepted JWS algorithms (default `['ES256', 'EdDSA']`); `none` and `HS*` are refused at creation. */

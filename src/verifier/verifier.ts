@@ -82,13 +82,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw new KeyturnError('ERR_CONFIG', 'verifier: access tokens need `audience` (this API\'s resource identifier)');
   }
   if (options.jwks !== undefined && options.jwksUri !== undefined) throw new KeyturnError('ERR_CONFIG', 'verifier: give jwksUri or jwks, not both');
+  const metadata = options.discovery === true ? discoverer(`${base}/.well-known/oauth-authorization-server`, issuer, doFetch, timeoutMs) : undefined;
   const jwt: JwtVerifier | undefined =
     audience === undefined
       ? undefined
       : createJwtVerifier({
           issuer,
           audience,
-          ...(options.jwks === undefined ? { jwksUri: options.jwksUri ?? `${base}/oauth/jwks` } : { jwks: options.jwks }),
+          ...(options.jwks !== undefined
+            ? { jwks: options.jwks }
+            : { jwksUri: options.jwksUri ?? (metadata === undefined ? `${base}/oauth/jwks` : async () => (await metadata()).jwksUri) }),
           ...(options.algorithms === undefined ? {} : { algorithms: options.algorithms }),
           ...(options.clockToleranceSec === undefined ? {} : { clockToleranceSec: options.clockToleranceSec }),
           ...(options.jwksCooldownMs === undefined ? {} : { jwksCooldownMs: options.jwksCooldownMs }),
@@ -108,7 +111,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     introspection === undefined || audience === undefined
       ? undefined
       : new Introspector({
-          url: introspection.url ?? `${base}/oauth/introspect`,
+          url: introspection.url ?? (metadata === undefined ? `${base}/oauth/introspect` : async () => (await metadata()).introspectionEndpoint),
           clientId: introspection.clientId,
           clientSecret: introspection.clientSecret,
           issuer,
@@ -348,4 +351,52 @@ function isJwtShaped(credential: string): boolean {
   if (first === -1) return false;
   const second = credential.indexOf('.', first + 1);
   return second !== -1 && credential.indexOf('.', second + 1) === -1;
+}
+
+/**
+ * Reads RFC 8414 metadata once (a failure is retried on the next need): `jwks_uri`,
+ * `introspection_endpoint` (http or https), and an `issuer` that must be the expected one
+ * (RFC 8414 §3.3). Anything else is an outage (`ERR_UPSTREAM`).
+ */
+function discoverer(
+  url: string,
+  issuer: string,
+  doFetch: typeof globalThis.fetch,
+  timeoutMs: number,
+): () => Promise<{ jwksUri: string; introspectionEndpoint: string }> {
+  let pending: Promise<{ jwksUri: string; introspectionEndpoint: string }> | undefined;
+  const load = async () => {
+    let res: Response;
+    let text: string;
+    try {
+      res = await doFetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+      text = await res.text();
+    } catch (cause) {
+      throw new KeyturnError('ERR_UPSTREAM', 'authorization server metadata could not be fetched', { cause });
+    }
+    if (res.status !== 200) throw upstream(`authorization server metadata answered HTTP ${res.status}`, res.status);
+    if (text.length > MAX_ANSWER_BYTES) throw upstream('authorization server metadata is too large', res.status);
+    let body: Record<string, unknown> | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      body = parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (body === undefined) throw upstream('authorization server metadata is not a JSON object', res.status);
+    if (body.issuer !== issuer) throw upstream('authorization server metadata names another issuer', res.status);
+    const { jwks_uri: jwksUri, introspection_endpoint: introspectionEndpoint } = body;
+    if (typeof jwksUri !== 'string' || !/^https?:\/\//.test(jwksUri)) throw upstream('authorization server metadata has no usable jwks_uri', res.status);
+    if (typeof introspectionEndpoint !== 'string' || !/^https?:\/\//.test(introspectionEndpoint)) {
+      throw upstream('authorization server metadata has no usable introspection_endpoint', res.status);
+    }
+    return { jwksUri, introspectionEndpoint };
+  };
+  return () => {
+    pending ??= load().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
 }

@@ -223,6 +223,15 @@ describe('JWT access tokens', () => {
     expect(rec.calls.every((u) => u === `${fx.url}/oauth/jwks`)).toBe(true);
   });
 
+  it('finds the JWKS through RFC 8414 discovery when asked, and checks the metadata names the expected issuer', async () => {
+    const rec = recordingFetch();
+    const v = verifier({ fetch: rec.fetch, discovery: true });
+    expect(await v.verify(token)).toMatchObject({ valid: true, kind: 'jwt' });
+    expect(await v.verify(token)).toMatchObject({ valid: true });
+    expect(rec.calls).toEqual([`${fx.url}/.well-known/oauth-authorization-server`, `${fx.url}/oauth/jwks`]);
+    await expect(verifier({ discovery: true, issuer: 'https://keyturn.elsewhere.example' }).verify(token)).rejects.toMatchObject({ code: 'ERR_UPSTREAM' });
+  });
+
   it('throws ERR_UPSTREAM when the JWKS cannot be fetched (an outage, not a refusal)', async () => {
     const v = verifier({ jwksUri: 'http://127.0.0.1:1/oauth/jwks' });
     await expect(v.verify(token)).rejects.toMatchObject({ code: 'ERR_UPSTREAM' });

@@ -144,8 +144,15 @@ describe('opaque access tokens', () => {
 
   it('throws ERR_UPSTREAM when its client credentials are refused (a configuration outage, not a bad token)', async () => {
     const token = await accessToken(fx, bank);
-    const v = verifier({ introspection: { clientId: rs.id, clientSecret: `${rs.secret.slice(0, -1)}x` } });
+    const v = verifier({ introspection: { clientId: rs.id, clientSecret: `${rs.secret.slice(0, -1)}${rs.secret.endsWith('x') ? 'y' : 'x'}` } });
     await expect(v.verify(token)).rejects.toMatchObject({ code: 'ERR_UPSTREAM', details: { status: 401 } });
+  });
+
+  it('finds the introspection endpoint through RFC 8414 discovery when asked', async () => {
+    const token = await accessToken(fx, bank);
+    const rec = recordingFetch();
+    expect(await verifier({ fetch: rec.fetch, discovery: true }).verify(token)).toMatchObject({ valid: true, kind: 'opaque' });
+    expect(rec.calls).toEqual([`${fx.url}/.well-known/oauth-authorization-server`, `${fx.url}/oauth/introspect`]);
   });
 
   it('throws ERR_UPSTREAM when keyturn cannot be reached', async () => {
