@@ -107,6 +107,33 @@ describeStore('Store contract', (kind) => {
     expect((await store.get<{ n: number }>('SELECT n FROM things WHERE id = ?', ['c']))!.n).toBe(20);
   });
 
+  it('keeps concurrent transactions atomic each: a failing one leaves nothing, the others commit and notify', async () => {
+    const seen: (string | null)[] = [];
+    store.subscribe('batch', (p) => seen.push(p));
+    if ('feedReady' in store) await (store as { feedReady(): Promise<void> }).feedReady();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await tx.run('INSERT INTO log (msg) VALUES (?)', [`m${i}`]);
+          tx.notify('batch', `m${i}`);
+          if (i % 7 === 3) {
+            await tx.run('INSERT INTO things (id, name, n) VALUES (?, ?, ?)', [`t${i}`, 'dup', i]);
+            await tx.run('INSERT INTO things (id, name, n) VALUES (?, ?, ?)', [`u${i}`, 'dup', i]); // unique violation
+          }
+          return i;
+        }),
+      ),
+    );
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+    expect(failed).toEqual([3, 10, 17, 24]);
+    for (const i of failed) expect(isUniqueViolation((outcomes[i] as PromiseRejectedResult).reason)).toBe(true);
+    const logged = (await store.all<{ msg: string }>('SELECT msg FROM log')).map((r) => r.msg);
+    const committed = Array.from({ length: 30 }, (_, i) => i).filter((i) => !failed.includes(i)).map((i) => `m${i}`);
+    expect(logged.sort()).toEqual([...committed].sort());
+    expect(await store.all('SELECT id FROM things')).toEqual([]);
+    await vi.waitFor(() => expect([...seen].sort()).toEqual([...committed].sort()), { timeout: 5000 });
+  });
+
   it('filters by expiry with integer time comparisons', async () => {
     const now = Date.UTC(2030, 0, 1);
     await store.run('INSERT INTO things (id, name, n, expires_at) VALUES (?, ?, ?, ?)', ['old', 'old', 0, now - 1]);

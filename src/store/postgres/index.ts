@@ -95,6 +95,7 @@ export class PostgresStore implements Store {
       options: `-c search_path=${schema}`,
     });
     this.#pool.on('error', (err) => this.#onFeedError(err));
+    this.#pool.on('connect', (client) => this.#ownBackends.add(backendPid(client)));
     this.#pool.on('remove', (client) => this.#ownBackends.delete(backendPid(client)));
   }
 
@@ -169,10 +170,7 @@ export class PostgresStore implements Store {
       }
       await client.query('COMMIT');
       // This node's listeners hear at once, as with SQLite; the LISTEN echo is skipped.
-      if (pending.length > 0) {
-        this.#ownBackends.add(backendPid(client));
-        for (const [channel, payload] of pending) this.#listeners.emit(channel, payload);
-      }
+      for (const [channel, payload] of pending) this.#listeners.emit(channel, payload);
       return result;
     } catch (err) {
       try {
