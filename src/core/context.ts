@@ -15,10 +15,30 @@ export interface Context {
   random(bytes: number): Uint8Array;
 }
 
+const POOL_SIZE = 8192;
+let pool = Buffer.alloc(0);
+let offset = 0;
+
+/**
+ * CSPRNG bytes from a pool refilled 8 KiB at a time: one system call per ~250 ids or secrets
+ * instead of one each. The caller gets its own copy; the pool's used bytes are zeroed.
+ */
+function pooledRandom(bytes: number): Uint8Array {
+  if (bytes > 256) return randomBytes(bytes);
+  if (offset + bytes > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  const out = Buffer.from(pool.subarray(offset, offset + bytes));
+  pool.fill(0, offset, offset + bytes);
+  offset += bytes;
+  return out;
+}
+
 /** The real clock and the operating system's CSPRNG. */
 export const systemContext: Context = Object.freeze({
   now: () => new Date(),
-  random: (bytes: number) => randomBytes(bytes),
+  random: pooledRandom,
 });
 
 /** A context whose clock only moves when told; randomness stays cryptographic. */

@@ -81,6 +81,7 @@ export class SqliteStore implements Store {
   readonly #reads: Omit<Queryable, 'dialect'>;
   readonly #jobs: Job[] = [];
   #draining = false;
+  #scheduled = false;
   #idle: (() => void) | undefined;
   #closed = false;
 
@@ -120,7 +121,15 @@ export class SqliteStore implements Store {
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#jobs.push({ fn: fn as (tx: Transaction) => Promise<unknown>, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#draining) void this.#drain();
+      // Start on the next turn of the event loop, after the I/O callbacks of this one: requests
+      // that arrived together then share a commit instead of each paying for one.
+      if (!this.#draining && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          if (!this.#draining) void this.#drain();
+        });
+      }
     });
   }
 
@@ -250,7 +259,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#draining) await new Promise<void>((resolve) => (this.#idle = resolve));
+    while (this.#draining || this.#scheduled) await new Promise<void>((resolve) => (this.#draining ? (this.#idle = resolve) : setImmediate(resolve)));
     this.#closed = true;
     if (this.#reader !== this.#writer) this.#reader.close();
     this.#writer.close();
