@@ -61,14 +61,14 @@ export const oauthMigrations: readonly Migration[] = [
   },
   {
     id: '0008_oauth_access_tokens',
-    description: 'opaque access tokens (digests), and revoked JWT ids until the token would have expired anyway',
+    description: 'every access token issued (jti, grant, expiry, status; the digest of opaque ones), so revocation reaches JWTs through introspection',
     sql: `
       CREATE TABLE oauth_access_tokens (
         jti TEXT PRIMARY KEY,
         client_id TEXT NOT NULL,
         principal_id TEXT NOT NULL,
         format TEXT NOT NULL CHECK (format IN ('jwt', 'opaque')),
-        digest TEXT UNIQUE,
+        digest TEXT,
         scopes TEXT NOT NULL,
         audience TEXT NOT NULL,
         grant_id TEXT,
@@ -78,9 +78,12 @@ export const oauthMigrations: readonly Migration[] = [
         kid TEXT,
         act TEXT
       );
+      -- Partial indexes: a JWT has no digest, an opaque token no kid, most tokens no grant;
+      -- every index entry not written is work the token endpoint does not do.
+      CREATE UNIQUE INDEX oauth_access_tokens_digest ON oauth_access_tokens (digest) WHERE digest IS NOT NULL;
       CREATE INDEX oauth_access_tokens_expiry ON oauth_access_tokens (expires_at);
-      CREATE INDEX oauth_access_tokens_kid ON oauth_access_tokens (kid, expires_at);
-      CREATE INDEX oauth_access_tokens_grant ON oauth_access_tokens (grant_id);
+      CREATE INDEX oauth_access_tokens_kid ON oauth_access_tokens (kid, expires_at) WHERE kid IS NOT NULL;
+      CREATE INDEX oauth_access_tokens_grant ON oauth_access_tokens (grant_id) WHERE grant_id IS NOT NULL;
       CREATE TABLE oauth_assertion_jtis (
         client_id TEXT NOT NULL,
         jti TEXT NOT NULL,
