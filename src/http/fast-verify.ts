@@ -1,18 +1,35 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { KeyturnErrorCode } from '../core/errors.js';
+import type { VerifiedKey } from '../keys/service.js';
 import type { Keyturn } from '../runtime/open.js';
 import { errorDescription, WIRE_ERRORS } from './errors.js';
 import { FAILURE_CODES } from './routes/verify.js';
 
 export const VERIFY_PATH = '/v1/keys/verify';
 
-const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...HEADERS, 'content-length': Buffer.byteLength(text) });
+  sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);
+}
+
+/** Answers for cached keys, serialised once per cache entry (the key service shares the object). */
+const validBodies = new WeakMap<object, string>();
+
+function validBody(key: VerifiedKey): string {
+  let body = validBodies.get(key);
+  if (body === undefined) {
+    body = JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt });
+    validBodies.set(key, body);
+  }
+  return body;
 }
 
 function fail(res: ServerResponse, code: KeyturnErrorCode, description: string): void {
@@ -61,16 +78,12 @@ export function fastVerify(kt: Keyturn, logger: Logger, nextRequestId: () => str
       }
       const key = parsed !== null && typeof parsed === 'object' ? (parsed as { key?: unknown }).key : undefined;
       if (typeof key !== 'string') return fail(res, 'ERR_VALIDATION', 'body must be {"key": "<api key>"}');
+      // A key this node has cached is answered without leaving this callback.
+      const hit = kt.keys.peek(key);
+      if (hit) return sendText(res, 200, validBody(hit.key));
       const requestId = nextRequestId();
       kt.keys.verify(key, { actor: null, actorKind: null, sourceIp: req.socket.remoteAddress ?? null, requestId }).then(
-        (result) =>
-          send(
-            res,
-            200,
-            result.valid
-              ? { valid: true, keyId: result.key.id, principal: result.key.principal, scopes: result.key.scopes, expiresAt: result.key.expiresAt }
-              : { valid: false, code: FAILURE_CODES[result.reason] },
-          ),
+        (result) => (result.valid ? sendText(res, 200, validBody(result.key)) : send(res, 200, { valid: false, code: FAILURE_CODES[result.reason] })),
         (err: unknown) => {
           logger.error({ err, requestId }, 'verification failed');
           fail(res, 'ERR_STORE_UNAVAILABLE', 'verification is temporarily unavailable');

@@ -1,5 +1,9 @@
+import type { VerifiedKey } from './service.js';
+
 /** What the verification cache keeps about an active key: never the secret. */
 export interface CachedKey {
+  /** The answer for this key while it has not expired: built once, shared by every hit. */
+  readonly answer: { readonly valid: true; readonly key: VerifiedKey };
   readonly id: string;
   readonly principalId: string;
   readonly principalName: string;

@@ -312,14 +312,27 @@ export class KeyService {
     if (row.status === 'revoked' || row.status === 'retired') return { valid: false, reason: 'revoked' };
     if (row.status === 'suspended') return { valid: false, reason: 'suspended' };
     if (row.principal_status !== 'active') return { valid: false, reason: 'principal_inactive' };
+    const scopes = Object.freeze(JSON.parse(row.scopes) as string[]);
     const entry: CachedKey = {
       id: row.id,
       principalId: row.principal_id,
       principalName: row.principal_name,
       principalKind: row.principal_kind,
       name: row.name,
-      scopes: JSON.parse(row.scopes) as string[],
+      scopes,
       expiresAt: row.expires_at,
+      answer: Object.freeze({
+        valid: true as const,
+        key: Object.freeze({
+          id: row.id,
+          principal: row.principal_id,
+          principalName: row.principal_name,
+          principalKind: row.principal_kind,
+          name: row.name,
+          scopes,
+          expiresAt: iso(row.expires_at),
+        }),
+      }),
     };
     this.#cache.set(digest, entry, now, generation);
     return this.#judge(entry, now);
@@ -346,10 +359,20 @@ export class KeyService {
 
   #judge(key: CachedKey, now: number): Verification {
     if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, reason: 'expired' };
-    return {
-      valid: true,
-      key: { id: key.id, principal: key.principalId, principalName: key.principalName, principalKind: key.principalKind, name: key.name, scopes: key.scopes, expiresAt: iso(key.expiresAt) },
-    };
+    return key.answer;
+  }
+
+  /**
+   * The positive answer for a key this node has cached, synchronously; `undefined` when the store
+   * must be asked or the answer is a refusal (refusals go through {@link verify}, which records
+   * them). The returned object is frozen and the same for every hit, so callers may memoise on it.
+   */
+  peek(presented: string): (Verification & { valid: true }) | undefined {
+    const parsed = tryParseSecret(presented);
+    if (!parsed) return undefined;
+    const now = this.#ctx.now().getTime();
+    const cached = this.#cache.get(secretDigest(parsed.text), now);
+    return cached && (cached.expiresAt === null || cached.expiresAt > now) ? cached.answer : undefined;
   }
 
   #view(row: KeyRow, now: number): KeyView {
