@@ -7,6 +7,7 @@ import { errorDescription, WIRE_ERRORS } from './errors.js';
 import { FAILURE_CODES } from './routes/verify.js';
 
 export const VERIFY_PATH = '/v1/keys/verify';
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, JSON.stringify(body));
@@ -20,16 +21,25 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-/** Answers for cached keys, serialised once per cache entry (the key service shares the object). */
-const validBodies = new WeakMap<object, string>();
+/** A whole answer, ready to write: the header list and the body. */
+interface Prepared {
+  readonly headers: readonly string[];
+  readonly text: string;
+}
 
-function validBody(key: VerifiedKey): string {
-  let body = validBodies.get(key);
-  if (body === undefined) {
-    body = JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt });
-    validBodies.set(key, body);
+/** Answers for cached keys, built once per cache entry (the key service shares the object). */
+const validAnswers = new WeakMap<object, Prepared>();
+
+function sendValid(res: ServerResponse, key: VerifiedKey): void {
+  let answer = validAnswers.get(key);
+  if (answer === undefined) {
+    const text = JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt });
+    const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))];
+    answer = { headers, text };
+    validAnswers.set(key, answer);
   }
-  return body;
+  res.writeHead(200, answer.headers as string[]);
+  res.end(answer.text);
 }
 
 function fail(res: ServerResponse, code: KeyturnErrorCode, description: string): void {
@@ -47,29 +57,31 @@ export function fastVerify(kt: Keyturn, logger: Logger, nextRequestId: () => str
   const limit = kt.config.bodyLimit;
   return function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'POST' || req.url !== VERIFY_PATH || kt.config.trustProxy) return false;
-    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return false;
+    const type = req.headers['content-type'];
+    if (type !== 'application/json' && !JSON_TYPE.test(type ?? '')) return false;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       fail(res, 'ERR_BODY_TOO_LARGE', 'request body is too large');
       req.resume();
       return true;
     }
-    let body = '';
+    const chunks: Buffer[] = [];
     let size = 0;
     let aborted = false;
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
+    req.on('data', (chunk: Buffer) => {
       if (aborted) return;
-      size += Buffer.byteLength(chunk);
+      size += chunk.length;
       if (size > limit) {
         aborted = true;
         fail(res, 'ERR_BODY_TOO_LARGE', 'request body is too large');
         return;
       }
-      body += chunk;
+      chunks.push(chunk);
     });
     req.on('end', () => {
       if (aborted) return;
+      // Decoded whole, so a character split across chunks stays intact.
+      const body = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
       let parsed: unknown;
       try {
         parsed = JSON.parse(body);
@@ -80,10 +92,10 @@ export function fastVerify(kt: Keyturn, logger: Logger, nextRequestId: () => str
       if (typeof key !== 'string') return fail(res, 'ERR_VALIDATION', 'body must be {"key": "<api key>"}');
       // A key this node has cached is answered without leaving this callback.
       const hit = kt.keys.peek(key);
-      if (hit) return sendText(res, 200, validBody(hit.key));
+      if (hit) return sendValid(res, hit.key);
       const requestId = nextRequestId();
       kt.keys.verify(key, { actor: null, actorKind: null, sourceIp: req.socket.remoteAddress ?? null, requestId }).then(
-        (result) => (result.valid ? sendText(res, 200, validBody(result.key)) : send(res, 200, { valid: false, code: FAILURE_CODES[result.reason] })),
+        (result) => (result.valid ? sendValid(res, result.key) : send(res, 200, { valid: false, code: FAILURE_CODES[result.reason] })),
         (err: unknown) => {
           logger.error({ err, requestId }, 'verification failed');
           fail(res, 'ERR_STORE_UNAVAILABLE', 'verification is temporarily unavailable');
