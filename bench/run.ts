@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks] [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -7,6 +7,8 @@
  *   (c) a node:http hello-world guarded by the verifier middleware (cached key);
  * - in-process (mitata): `verify()` of a cached key against the floor (SHA-256 of the key and a
  *   Map lookup);
+ * - the OAuth benchmark (`bench/oauth.ts`: token endpoint and introspection against oidc-provider,
+ *   local JWT verification against raw jose);
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
@@ -34,7 +36,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'leaks'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -416,6 +418,12 @@ async function main(): Promise<void> {
   if (http) results.http = http;
   const inProcess = only.has('verifier') ? await benchVerifier() : undefined;
   if (inProcess) results.verifier = inProcess;
+  if (only.has('oauth')) {
+    const { runOAuthBench } = await import('./oauth.js');
+    const { profile: _profile, ...oauth } = await runOAuthBench({ durationSec: duration, warmupSec: warmup, rounds: roundCount, connections });
+    void _profile;
+    results.oauth = oauth;
+  }
   let leaks: unknown;
   if (only.has('leaks')) {
     leaks = await benchLeaks();
