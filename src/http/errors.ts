@@ -82,23 +82,34 @@ export interface ErrorBody {
   readonly code: KeyturnErrorCode;
 }
 
-/** Writes `err` as RFC 6749/6750 error JSON with the right status and headers. */
-export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply {
+/** An error answer, independent of the HTTP framework that writes it. */
+export interface ErrorResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: ErrorBody;
+}
+
+/** The RFC 6749/6750 error answer for `err`: status, headers (challenges, no-store) and JSON body. */
+export function errorResponse(err: KeyturnError): ErrorResponse {
   const wire = WIRE_ERRORS[err.code];
   const description = wire.expose ? errorDescription(err.message) : 'the server could not complete the request';
+  const headers: Record<string, string> = { 'cache-control': 'no-store', pragma: 'no-cache' };
   if (err.code === 'ERR_INVALID_CLIENT') {
     // RFC 6749 §5.2: a 401 names the scheme the client may use.
-    void reply.header('www-authenticate', `Basic realm=${quote(REALM)}`);
+    headers['www-authenticate'] = `Basic realm=${quote(REALM)}`;
   } else if (wire.status === 401 && err.code !== 'ERR_SIGNATURE_INVALID') {
-    const challenge =
-      err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
-    void reply.header('www-authenticate', challenge);
+    headers['www-authenticate'] = err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
   } else if (wire.status === 403 && err.code === 'ERR_INSUFFICIENT_SCOPE') {
     const scope = typeof err.details?.scope === 'string' ? err.details.scope : undefined;
-    void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', description, ...(scope ? { scope } : {}) }));
+    headers['www-authenticate'] = bearerChallenge({ error: 'insufficient_scope', description, ...(scope ? { scope } : {}) });
   }
-  const body: ErrorBody = { error: wire.error, error_description: description, code: err.code };
-  return reply.code(wire.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(body);
+  return { status: wire.status, headers, body: { error: wire.error, error_description: description, code: err.code } };
+}
+
+/** Writes `err` as RFC 6749/6750 error JSON with the right status and headers (fastify). */
+export function sendError(reply: FastifyReply, err: KeyturnError): FastifyReply {
+  const { status, headers, body } = errorResponse(err);
+  return reply.code(status).headers(headers).send(body);
 }
 
 /** Turns anything thrown (fastify's own errors included) into a {@link KeyturnError}. */

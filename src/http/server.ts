@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { newId } from '../core/ids.js';
 import type { Keyturn } from '../runtime/open.js';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
-import { fastVerify } from './fast-verify.js';
+import { fastRoutes } from './fast-routes.js';
 import { parseForm } from './form.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
 import { adminRoutes } from './routes/admin.js';
@@ -28,9 +28,9 @@ function requestIds(kt: Keyturn): () => string {
  */
 export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyInstance> {
   const nextRequestId = requestIds(kt);
-  const fast = fastVerify(kt, logger, nextRequestId);
+  const fast = fastRoutes(kt, logger, nextRequestId);
   const app = Fastify({
-    // The verification hot path is answered before fastify's routing; everything else goes on.
+    // The two hot endpoints are answered before fastify's routing; everything else goes on.
     serverFactory: (handler) => createServer((req, res) => fast(req, res) || handler(req, res)),
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !kt.config.logRequests, requestIdLogLabel: 'requestId' }),
