@@ -3,7 +3,8 @@
  * synthetic secrets and decoys (and a git history of it), scanned in one run by keyturn,
  * secretlint (recommended preset) and a plain ripgrep pass with equivalent patterns.
  *
- * Run alone: `npx tsx bench/leaks.ts`.
+ * Run alone: `npx tsx bench/leaks.ts` (`--no-secretlint` or `LEAKS_BENCH_SECRETLINT=0` skips
+ * secretlint, which takes about a minute, while iterating).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,7 +64,8 @@ function which(cmd: string): boolean {
 }
 
 /** Generates the tree and its history, scans with each tool, returns the measurements. */
-export async function runLeakBench(): Promise<Record<string, unknown>> {
+export async function runLeakBench(options: { secretlint?: boolean } = {}): Promise<Record<string, unknown>> {
+  const withSecretlint = options.secretlint ?? true;
   const work = mkdtempSync(join(tmpdir(), 'keyturn-leakbench-'));
   try {
     const corpus = generateCorpus({ seed: 20240601, scale: 30, fillerBytes: 16 * MIB });
@@ -95,21 +97,25 @@ export async function runLeakBench(): Promise<Record<string, unknown>> {
     const historyScores = score(corpus.labels, history.value.findings);
 
     // secretlint with its recommended preset
-    const rc = join(work, '.secretlintrc.json');
-    writeFileSync(rc, JSON.stringify({ rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] }));
-    const secretlintBin = join(ROOT, 'node_modules', '.bin', 'secretlint');
-    const sl = await timed(() =>
-      spawnSync(secretlintBin, ['--secretlintrc', rc, '--format', 'json', '--maskSecrets', `${tree}/**/*`], {
-        cwd: work,
-        encoding: 'utf8',
-        maxBuffer: 512 * MIB,
-      }),
-    );
+    let sl: { seconds: number } | undefined;
     let secretlintFindings = 0;
-    try {
-      for (const file of JSON.parse(sl.value.stdout) as { messages: unknown[] }[]) secretlintFindings += file.messages.length;
-    } catch {
-      secretlintFindings = -1;
+    if (withSecretlint) {
+      const rc = join(work, '.secretlintrc.json');
+      writeFileSync(rc, JSON.stringify({ rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] }));
+      const secretlintBin = join(ROOT, 'node_modules', '.bin', 'secretlint');
+      const run = await timed(() =>
+        spawnSync(secretlintBin, ['--secretlintrc', rc, '--format', 'json', '--maskSecrets', `${tree}/**/*`], {
+          cwd: work,
+          encoding: 'utf8',
+          maxBuffer: 512 * MIB,
+        }),
+      );
+      sl = { seconds: run.seconds };
+      try {
+        for (const file of JSON.parse(run.value.stdout) as { messages: unknown[] }[]) secretlintFindings += file.messages.length;
+      } catch {
+        secretlintFindings = -1;
+      }
     }
 
     // ripgrep
@@ -123,7 +129,7 @@ export async function runLeakBench(): Promise<Record<string, unknown>> {
     }
 
     const keyturnMiBs = mib / dir.seconds;
-    const secretlintMiBs = mib / sl.seconds;
+    const secretlintMiBs = sl ? mib / sl.seconds : undefined;
     const perKind = Object.fromEntries(Object.entries(scores).map(([k, s]) => [k, { precision: round(s.precision), recall: round(s.recall), tp: s.tp, fp: s.fp, fn: s.fn }]));
     return {
       treeMiB: round(mib),
@@ -136,13 +142,13 @@ export async function runLeakBench(): Promise<Record<string, unknown>> {
       keyturnHistorySeconds: round(history.seconds),
       historyPrecision: round(historyScores.overall?.precision ?? 0),
       historyRecall: round(historyScores.overall?.recall ?? 0),
-      secretlintMiBs: round(secretlintMiBs),
-      secretlintSeconds: round(sl.seconds),
-      secretlintFindings,
+      secretlintMiBs: secretlintMiBs === undefined ? null : round(secretlintMiBs),
+      secretlintSeconds: sl ? round(sl.seconds) : null,
+      secretlintFindings: sl ? secretlintFindings : null,
       ripgrepMiBs: rg ? round(mib / rg.seconds) : null,
       ripgrepSeconds: rg ? round(rg.seconds) : null,
       ripgrepMatches: rg?.matches ?? null,
-      speedupVsSecretlint: round(keyturnMiBs / secretlintMiBs),
+      speedupVsSecretlint: secretlintMiBs === undefined ? null : round(keyturnMiBs / secretlintMiBs),
       fractionOfRipgrep: rg ? round(keyturnMiBs / (mib / rg.seconds)) : null,
       precision: perKind.overall?.precision,
       recall: perKind.overall?.recall,
@@ -158,7 +164,8 @@ function round(n: number): number {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const result = await runLeakBench();
+  const skip = process.argv.includes('--no-secretlint') || process.env.LEAKS_BENCH_SECRETLINT === '0';
+  const result = await runLeakBench({ secretlint: !skip });
   const { perKind, ...rest } = result as { perKind: Record<string, unknown> };
   console.table(rest);
   console.table(perKind);

@@ -81,22 +81,56 @@ export function compileEngine(config: EngineConfig): CompiledEngine {
   };
 }
 
-/** Indexes of the rules whose keywords occur in `text` (one pass of the combined keyword regex). */
-export function triggeredRules(engine: CompiledEngine, text: string): number[] {
-  const hit = new Set<number>(engine.alwaysRules);
-  const re = engine.keywordRegex;
-  if (re) {
-    const seen = new Set<string>();
-    re.lastIndex = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      const key = m[0].toLowerCase();
-      if (seen.has(key)) continue;
-      seen.add(key);
-      for (const index of engine.keywordRules.get(key) ?? []) hit.add(index);
-      if (seen.size === engine.keywordRules.size) break;
-    }
+/** Keyword regexes by the set of rules still untriggered (see {@link triggeredRules}). */
+const keywordRegexCache = new WeakMap<CompiledEngine, Map<string, RegExp | null>>();
+const KEYWORD_CACHE_LIMIT = 512;
+
+/** One case-insensitive alternation of the keywords of the rules flagged in `pending` (longest first). */
+function pendingKeywordRegex(engine: CompiledEngine, pending: readonly boolean[]): RegExp | null {
+  let cache = keywordRegexCache.get(engine);
+  if (!cache) {
+    cache = new Map();
+    keywordRegexCache.set(engine, cache);
   }
-  return [...hit].sort((a, b) => a - b);
+  let key = '';
+  for (const flag of pending) key += flag ? '1' : '0';
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const keywords: string[] = [];
+  for (const [keyword, indexes] of engine.keywordRules) if (indexes.some((i) => pending[i] === true)) keywords.push(keyword);
+  keywords.sort((a, b) => b.length - a.length);
+  const re = keywords.length ? new RegExp(keywords.map(escape).join('|'), 'gi') : null;
+  if (cache.size < KEYWORD_CACHE_LIMIT) cache.set(key, re);
+  return re;
+}
+
+/**
+ * Indexes of the rules whose keywords occur (case-insensitively) anywhere in `text`. The
+ * search only looks for the keywords of rules not yet triggered: once a frequent keyword
+ * (`token`, `password`) has triggered its rule it drops out of the alternation, so the rest of
+ * the text is scanned for rare keywords only, with one `exec` per newly triggered rule.
+ */
+export function triggeredRules(engine: CompiledEngine, text: string): number[] {
+  const hit: number[] = [...engine.alwaysRules];
+  if (!engine.keywordRegex) return hit.sort((a, b) => a - b);
+  const pending = engine.rules.map((r) => r.spec.keywords.length > 0);
+  let re = pendingKeywordRegex(engine, pending);
+  let from = 0;
+  while (re) {
+    re.lastIndex = from;
+    const m = re.exec(text);
+    if (m === null) break;
+    for (const index of engine.keywordRules.get(m[0].toLowerCase()) ?? []) {
+      if (pending[index]) {
+        pending[index] = false;
+        hit.push(index);
+      }
+    }
+    // Keywords may overlap ("apikey" / "eyj"): resume right after the match's first character.
+    from = m.index + 1;
+    re = pendingKeywordRegex(engine, pending);
+  }
+  return hit.sort((a, b) => a - b);
 }
 
 /** True when `path` is allowlisted globally. */

@@ -11,7 +11,11 @@ import { runTask, taskBytes, type Task } from './work.js';
 export interface PoolOptions {
   /** Worker threads; 0 scans on the calling thread. Default: all cores. */
   readonly threads?: number;
-  /** Work up to this many bytes runs on the calling thread before any worker starts (small scans stay cheap). */
+  /**
+   * Work up to this many bytes runs on the calling thread before any worker starts (small scans
+   * stay cheap); past it, the calling thread also scans while the workers are still starting.
+   * 0: everything runs on the workers.
+   */
   readonly inlineBytes?: number;
   /** Tasks in flight per thread before {@link ScanPool.submit} waits: bounds memory. */
   readonly queuePerThread?: number;
@@ -20,6 +24,8 @@ export interface PoolOptions {
 interface Slot {
   readonly worker: Worker;
   busy: number;
+  /** The worker has compiled its engine and answers tasks. */
+  ready: boolean;
 }
 
 interface Pending {
@@ -95,6 +101,12 @@ export class ScanPool {
     }
     this.#ensureWorkers();
     let slot = this.#leastBusy();
+    // While no worker has started yet (module loading, engine compilation), this thread scans
+    // instead of waiting: start-up overlaps with useful work.
+    if (this.#inlineBytes > 0 && !this.#slots.some((s) => s.ready)) {
+      this.#inlineUsed += bytes;
+      return { done: Promise.resolve(runTask(this.engine, task)) };
+    }
     while (slot.busy >= this.#limit) {
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
       if (this.#failure) throw this.#failure;
@@ -114,17 +126,25 @@ export class ScanPool {
     this.#slots.length = 0;
   }
 
+  /** The ready slot with the fewest tasks in flight (a starting one when none is ready). */
   #leastBusy(): Slot {
-    let best = this.#slots[0];
-    for (const s of this.#slots) if (best === undefined || s.busy < best.busy) best = s;
+    let best: Slot | undefined;
+    for (const s of this.#slots) {
+      if (best === undefined || (s.ready && !best.ready) || (s.ready === best.ready && s.busy < best.busy)) best = s;
+    }
     if (!best) throw new KeyturnError('ERR_INTERNAL', 'scan pool has no threads');
     return best;
   }
 
   #ensureWorkers(): void {
     while (this.#slots.length < this.#threads) {
-      const slot: Slot = { worker: startWorker(this.#config), busy: 0 };
-      slot.worker.on('message', (msg: { id: number; results?: ItemResult[]; error?: string }) => this.#settle(msg));
+      const slot: Slot = { worker: startWorker(this.#config), busy: 0, ready: false };
+      slot.worker.on('message', (msg: { id: number; ready?: boolean; results?: ItemResult[]; error?: string }) => {
+        if (msg.ready) {
+          slot.ready = true;
+          this.#waiters.shift()?.();
+        } else this.#settle(msg);
+      });
       slot.worker.on('error', (err) => this.#fail(err));
       this.#slots.push(slot);
     }

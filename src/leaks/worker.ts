@@ -18,4 +18,5 @@ if (port) {
       port.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) });
     }
   });
+  port.postMessage({ id: 0, ready: true });
 }
