@@ -18,18 +18,15 @@
  * Writes the figures into `bench/results/oauth.json` unless `--no-write`.
  */
 import autocannon, { type Result } from 'autocannon';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { measure } from 'mitata';
+import { ensureBuild, freePort, root, startChild, waitFor } from './support.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const self = fileURLToPath(import.meta.url);
 const AUDIENCE = 'https://api.example.com';
 const TARGETS = { tokenVsOidcProvider: 2, localVerifyVsJose: 0.9 } as const;
@@ -107,90 +104,11 @@ async function serveOidcProvider(port: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // plumbing
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : name.endsWith('.ts') ? stat.mtimeMs : 0);
-  }
-  return newest;
-}
 
-/** Compiles `src` to `dist` when `dist/cli/main.js` is missing or older than a source file. */
-function ensureBuild(): void {
-  const main = join(root, 'dist/cli/main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(root, 'src'))) return;
-  console.log('building dist/ (tsc -p tsconfig.build.json) …');
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  if (!existsSync(main)) throw new Error('build failed: dist/cli/main.js is missing');
-  if (tsc.status !== 0) console.warn('tsc reported errors; benchmarking the JavaScript it emitted');
-}
 
-interface Child {
-  readonly proc: ChildProcess;
-  next(): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
 
-function startChild(args: string[]): Child {
-  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<(line: Record<string, unknown>) => void> = [];
-  createInterface({ input: proc.stdout! }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      return;
-    }
-    while (waiters.length > 0 && lines.length > 0) waiters.shift()!(lines.shift()!);
-  });
-  // oidc-provider prints runtime and adapter warnings on stderr; keep anything else visible.
-  createInterface({ input: proc.stderr! }).on('line', (text) => {
-    if (!/^oidc-provider (WARNING|NOTICE)|^\(node:\d+\) |--trace-/.test(text)) console.error(`  [child] ${text}`);
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    proc,
-    next: () =>
-      new Promise((resolve, reject) => {
-        if (lines.length > 0) return resolve(lines.shift()!);
-        waiters.push(resolve);
-        void exited.then(() => reject(new Error(`child ${args.join(' ')} exited early`)));
-      }),
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitFor(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not yet listening
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const FORM = 'application/x-www-form-urlencoded';
@@ -369,8 +287,10 @@ export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Re
     '--log-level',
     'silent',
   ];
-  const kt = startChild(ktArgs);
-  const op = startChild(['--import', 'tsx', self, '--serve-oidc-provider', String(opPort)]);
+  // oidc-provider prints runtime and adapter warnings on every start.
+  const quietStderr = /^oidc-provider (WARNING|NOTICE)|^\(node:\d+\) |--trace-/;
+  const kt = startChild(ktArgs, { env: { NODE_ENV: 'production' }, quietStderr });
+  const op = startChild(['--import', 'tsx', self, '--serve-oidc-provider', String(opPort)], { env: { NODE_ENV: 'production' }, quietStderr });
   try {
     const ktUrl = `http://127.0.0.1:${ktPort}`;
     const opUrl = `http://127.0.0.1:${opPort}`;

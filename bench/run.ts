@@ -15,22 +15,19 @@
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
  */
 import autocannon, { type Result } from 'autocannon';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measure } from 'mitata';
 import { printProfile, summariseProfile, type ProfileSummary } from './profile.js';
+import { ensureBuild, freePort, root, startChild, waitFor, type Child } from './support.js';
 
 type VerifierModule = typeof import('../src/verifier/index.js');
 type SecretModule = typeof import('../src/core/secret.js');
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsFile = join(root, 'bench/results/latest.json');
 
 /** Targets from the Foundation issue. */
@@ -76,94 +73,14 @@ for (const [name, v] of [['duration', duration], ['warmup', warmup], ['connectio
 // ---------------------------------------------------------------------------------------------
 // build
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : name.endsWith('.ts') ? stat.mtimeMs : 0);
-  }
-  return newest;
-}
 
-/** Compiles `src` to `dist` when `dist` is missing or older than a source file. */
-function ensureBuild(): void {
-  const outputs = ['dist/cli/main.js', 'dist/verifier/index.js'].map((p) => join(root, p));
-  const built = outputs.every(existsSync) ? Math.min(...outputs.map((p) => statSync(p).mtimeMs)) : 0;
-  if (built >= newestMtime(join(root, 'src'))) return;
-  console.log('building dist/ (tsc -p tsconfig.build.json) …');
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  if (!outputs.every(existsSync)) throw new Error('build failed: dist/ is missing');
-  if (tsc.status !== 0) console.warn('tsc reported errors; benchmarking the JavaScript it emitted');
-}
 
 // ---------------------------------------------------------------------------------------------
 // child processes
 
-interface Child {
-  readonly proc: ChildProcess;
-  /** Parsed JSON lines the child printed. */
-  readonly lines: Array<Record<string, unknown>>;
-  next(): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
 
-function startChild(args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<(line: Record<string, unknown>) => void> = [];
-  let read = 0;
-  createInterface({ input: proc.stdout! }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      return;
-    }
-    while (waiters.length > 0 && read < lines.length) waiters.shift()!(lines[read++]!);
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    proc,
-    lines,
-    next: () =>
-      new Promise((resolve, reject) => {
-        if (read < lines.length) return resolve(lines[read++]!);
-        waiters.push(resolve);
-        void exited.then(() => reject(new Error(`child ${args.join(' ')} exited early`)));
-      }),
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitHealthy(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not yet listening
-    }
-    if (Date.now() > deadline) throw new Error(`keyturn did not become healthy at ${url}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
@@ -245,11 +162,11 @@ async function benchHttp(): Promise<HttpResults> {
     const nodeFlags = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     const keyturn = startChild([...nodeFlags, 'dist/cli/main.js', 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent']);
     children.push(keyturn);
-    await waitHealthy(url);
+    await waitFor(`${url}/healthz`);
     const key = await provisionKey(url, dataDir);
     const verifyBody = JSON.stringify({ key });
 
-    const guardedChild = startChild([...tsx, 'bench/servers/guarded.ts'], { KEYTURN_URL: url });
+    const guardedChild = startChild([...tsx, 'bench/servers/guarded.ts'], { env: { KEYTURN_URL: url } });
     children.push(guardedChild);
     const ready = await guardedChild.next();
     if (ready.stream !== 'open') console.warn('  ! the verifier change stream was not open');

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyturnError, KEYTURN_ERROR_CODES, type KeyturnErrorCode } from '../core/errors.js';
@@ -57,4 +58,27 @@ export async function call<T>(target: Target, method: string, path: string, body
     throw new KeyturnError(asCode(err?.code), `${description}${hint}`);
   }
   return json as T;
+}
+
+/** The options every client command shares. */
+export interface ClientFlags {
+  url?: string;
+  token?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+/** Adds the options every client command shares: where the server is, which admin key, `--json`. */
+export function clientOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'keyturn server URL (env KEYTURN_URL, default http://127.0.0.1:8080)')
+    .option('--token <key>', 'admin API key (env KEYTURN_TOKEN, default <data dir>/admin.key)')
+    .option('--data-dir <dir>', 'data directory holding admin.key (env KEYTURN_DATA_DIR, default ./.keyturn)')
+    .option('--json', 'print machine-readable JSON');
+}
+
+/** The server a command talks to, and its flags. */
+export function commandTarget(cmd: Command, env: NodeJS.ProcessEnv): [Target, ClientFlags] {
+  const opts = cmd.optsWithGlobals<ClientFlags>();
+  return [resolveTarget(opts, env), opts];
 }

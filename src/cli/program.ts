@@ -6,7 +6,7 @@ import { configSchema, envName } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { startServer } from '../runtime/serve.js';
-import { call, resolveTarget, type Target } from './client.js';
+import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
 import { record, table } from './format.js';
 import { scanCommand } from './scan.js';
 import { watchCommand } from './watch.js';
@@ -19,29 +19,13 @@ export interface Io {
   readonly stdin: () => Promise<string>;
 }
 
-interface Common {
-  url?: string;
-  token?: string;
-  dataDir?: string;
-  json?: boolean;
-}
+type Common = ClientFlags;
 
 type KeyView = Record<string, unknown> & { id: string };
 type Page = { items: KeyView[]; next: string | null };
 
-/** Adds the options every client command shares. */
-function client(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', 'keyturn server URL (env KEYTURN_URL, default http://127.0.0.1:8080)')
-    .option('--token <key>', 'admin API key (env KEYTURN_TOKEN, default <data dir>/admin.key)')
-    .option('--data-dir <dir>', 'data directory holding admin.key (env KEYTURN_DATA_DIR, default ./.keyturn)')
-    .option('--json', 'print machine-readable JSON');
-}
-
-function target(cmd: Command, io: Io): [Target, Common] {
-  const opts = cmd.optsWithGlobals<Common>();
-  return [resolveTarget(opts, io.env), opts];
-}
+const client = clientOptions;
+const target = (cmd: Command, io: Io) => commandTarget(cmd, io.env);
 
 function scopesOption(value: string): string[] {
   return value

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '../core/duration.js';
 import type { RunResult, WatchView } from '../leaks/watch.js';
-import { call, resolveTarget, type Target } from './client.js';
+import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
 import { record, table } from './format.js';
 
 /** Where a command writes (the same shape as the program's `Io`). */
@@ -12,20 +12,7 @@ export interface WatchIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
-interface Common {
-  url?: string;
-  token?: string;
-  dataDir?: string;
-  json?: boolean;
-}
-
-function clientOptions(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', 'keyturn server URL (env KEYTURN_URL, default http://127.0.0.1:8080)')
-    .option('--token <key>', 'admin API key (env KEYTURN_TOKEN, default <data dir>/admin.key)')
-    .option('--data-dir <dir>', 'data directory holding admin.key (env KEYTURN_DATA_DIR, default ./.keyturn)')
-    .option('--json', 'print machine-readable JSON');
-}
+type Common = ClientFlags;
 
 function every(value: string): string {
   try {
@@ -59,10 +46,7 @@ function summary(r: Pick<RunResult, 'ok' | 'findings' | 'new' | 'suspended' | 'r
 export function watchCommand(io: WatchIo): Command {
   const watch = new Command('watch').description('sources the server scans for leaked secrets on a schedule');
   const print = (opts: Common, json: unknown, text: () => string) => io.out(opts.json ? JSON.stringify(json, null, 2) : text());
-  const target = (cmd: Command): [Target, Common] => {
-    const opts = cmd.optsWithGlobals<Common>();
-    return [resolveTarget(opts, io.env), opts];
-  };
+  const target = (cmd: Command) => commandTarget(cmd, io.env);
 
   clientOptions(
     watch

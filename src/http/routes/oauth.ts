@@ -19,35 +19,22 @@ function noStore(reply: FastifyReply): FastifyReply {
 
 /** Token, introspection, revocation, JWKS and discovery endpoints (RFC 6749, 7662, 7009, 7517, 8414). */
 export function oauthRoutes(app: FastifyInstance, kt: Keyturn): void {
-  const endpoint = (path: string) => `${kt.issuer()}${path}`;
-
-  app.post(OAUTH_PATHS.token, async (request, reply) => {
-    const response = await kt.oauth.tokenEndpoint.handle({
-      form: formOf(request),
-      authorization: request.headers.authorization,
-      endpoint: endpoint(OAUTH_PATHS.token),
-      meta: requestMeta(request),
-    });
-    return noStore(reply).send(response);
+  /** What every OAuth endpoint hands its service: the form, the client's header, where, who. */
+  const oauthRequest = (request: FastifyRequest, path: string) => ({
+    form: formOf(request),
+    authorization: request.headers.authorization,
+    endpoint: `${kt.issuer()}${path}`,
+    meta: requestMeta(request),
   });
 
-  app.post(OAUTH_PATHS.introspection, async (request, reply) => {
-    const response = await kt.oauth.tokenOps.introspect({
-      form: formOf(request),
-      authorization: request.headers.authorization,
-      endpoint: endpoint(OAUTH_PATHS.introspection),
-      meta: requestMeta(request),
-    });
-    return noStore(reply).send(response);
-  });
-
+  app.post(OAUTH_PATHS.token, async (request, reply) =>
+    noStore(reply).send(await kt.oauth.tokenEndpoint.handle(oauthRequest(request, OAUTH_PATHS.token))),
+  );
+  app.post(OAUTH_PATHS.introspection, async (request, reply) =>
+    noStore(reply).send(await kt.oauth.tokenOps.introspect(oauthRequest(request, OAUTH_PATHS.introspection))),
+  );
   app.post(OAUTH_PATHS.revocation, async (request, reply) => {
-    await kt.oauth.tokenOps.revoke({
-      form: formOf(request),
-      authorization: request.headers.authorization,
-      endpoint: endpoint(OAUTH_PATHS.revocation),
-      meta: requestMeta(request),
-    });
+    await kt.oauth.tokenOps.revoke(oauthRequest(request, OAUTH_PATHS.revocation));
     return noStore(reply).code(200).send();
   });
 
