@@ -3,6 +3,20 @@ import type { SigningAlg } from './ring.js';
 
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 
+/** Encoded protected headers: a signing key always signs with the same one. */
+const headers = new Map<string, string>();
+
+function encodedHeader(header: { alg: SigningAlg; typ?: string; kid?: string }): string {
+  const memo = `${header.alg}\u0000${header.typ ?? ''}\u0000${header.kid ?? ''}`;
+  let encoded = headers.get(memo);
+  if (encoded === undefined) {
+    encoded = encode(header);
+    if (headers.size > 64) headers.clear();
+    headers.set(memo, encoded);
+  }
+  return encoded;
+}
+
 /**
  * Signs a JWT in JWS compact serialisation (RFC 7515 §7.1) with node:crypto, synchronously:
  * ES256 (ECDSA P-256 / SHA-256, signature as the 64-byte R‖S of RFC 7518 §3.4) or EdDSA (Ed25519,
@@ -15,7 +29,7 @@ const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').to
  * ```
  */
 export function signJwt(header: { alg: SigningAlg; typ?: string; kid?: string }, payload: Record<string, unknown>, key: KeyObject): string {
-  const input = `${encode(header)}.${encode(payload)}`;
+  const input = `${encodedHeader(header)}.${encode(payload)}`;
   const signature =
     header.alg === 'ES256'
       ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
