@@ -32,6 +32,14 @@ const INTEGRITY = /sha(?:1|256|384|512)-[A-Za-z0-9+/]{20,}={0,2}/g;
 const PUBLIC_PEM = /-----BEGIN (?:CERTIFICATE|TRUSTED CERTIFICATE|X509 CRL|CERTIFICATE REQUEST|NEW CERTIFICATE REQUEST|(?:RSA |EC |SSH2 |PGP )?PUBLIC KEY(?: BLOCK)?)-----[\s\S]{0,40000}?-----END [A-Z0-9 ]+-----/g;
 const SSH_PUBLIC = /\b(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com) AAAA[A-Za-z0-9+/]+={0,2}/g;
 
+/** True when `text` holds `sha1-`, `sha256-`, `sha384-` or `sha512-` (one pass over the text). */
+function hasIntegrityMarker(text: string): boolean {
+  for (let i = text.indexOf('sha'); i !== -1; i = text.indexOf('sha', i + 3)) {
+    if (text.startsWith('1-', i + 3) || text.startsWith('256-', i + 3) || text.startsWith('384-', i + 3) || text.startsWith('512-', i + 3)) return true;
+  }
+  return false;
+}
+
 /** Regions of `text` that only hold public data; cheap literal checks first. */
 export function publicRegions(text: string): Span[] {
   const spans: Span[] = [];
@@ -40,7 +48,7 @@ export function publicRegions(text: string): Span[] {
     for (let m = re.exec(text); m !== null; m = re.exec(text)) spans.push({ start: m.index, end: m.index + m[0].length });
   };
   if (text.includes(';base64,')) add(DATA_URI);
-  if (text.includes('sha512-') || text.includes('sha256-') || text.includes('sha1-') || text.includes('sha384-')) add(INTEGRITY);
+  if (hasIntegrityMarker(text)) add(INTEGRITY);
   if (text.includes('-----BEGIN')) add(PUBLIC_PEM);
   if (text.includes(' AAAA')) add(SSH_PUBLIC);
   return spans;

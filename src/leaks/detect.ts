@@ -213,23 +213,27 @@ function resolveOverlaps(list: Candidate[]): Candidate[] {
   return kept.sort((a, b) => a.start - b.start);
 }
 
-/** Line starts are found lazily, once, only for texts that have candidates. */
-function lineIndex(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
+/**
+ * Line and column of offsets visited in ascending order: newlines are counted only up to the
+ * last finding, once, and only for texts that have findings.
+ */
+class LineCursor {
+  readonly #text: string;
+  #line = 1;
+  #lineStart = 0;
 
-function locate(starts: readonly number[], offset: number): { line: number; column: number; lineStart: number } {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((starts[mid] ?? 0) <= offset) lo = mid;
-    else hi = mid - 1;
+  constructor(text: string) {
+    this.#text = text;
   }
-  const lineStart = starts[lo] ?? 0;
-  return { line: lo + 1, column: offset - lineStart + 1, lineStart };
+
+  /** 1-based line and column of `offset` (offsets must not decrease between calls). */
+  at(offset: number): { line: number; column: number; lineStart: number } {
+    for (let i = this.#text.indexOf('\n', this.#lineStart); i !== -1 && i < offset; i = this.#text.indexOf('\n', i + 1)) {
+      this.#line++;
+      this.#lineStart = i + 1;
+    }
+    return { line: this.#line, column: offset - this.#lineStart + 1, lineStart: this.#lineStart };
+  }
 }
 
 function inlineAllowed(text: string, lineStart: number, secretEnd: number): boolean {
@@ -253,12 +257,12 @@ export function detect(engine: CompiledEngine, text: string, path: string): Find
   const found = candidates(engine, text, path);
   if (found.length === 0) return [];
   const regions = publicRegions(text);
-  const starts = lineIndex(text);
+  const lines = new LineCursor(text);
+  const hasInline = text.includes(INLINE_ALLOW);
   const findings: Finding[] = [];
   for (const c of resolveOverlaps(found)) {
     if (insideAny(regions, c.start, c.end)) continue;
-    const { line, column, lineStart } = locate(starts, c.start);
-    const hasInline = text.includes(INLINE_ALLOW);
+    const { line, column, lineStart } = lines.at(c.start);
     if (hasInline && inlineAllowed(text, lineStart, c.end)) continue;
     findings.push({ file: path, line, column, kind: c.rule.spec.kind, rule: c.rule.spec.id, fingerprint: fingerprintOf(c.secret), secret: c.secret });
   }

@@ -100,10 +100,14 @@ export class ScanPool {
       return { done: Promise.resolve(runTask(this.engine, task)) };
     }
     this.#ensureWorkers();
+    // Let worker messages (ready, results) in before choosing: inline work below is synchronous.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.#failure) throw this.#failure;
     let slot = this.#leastBusy();
-    // While no worker has started yet (module loading, engine compilation), this thread scans
-    // instead of waiting: start-up overlaps with useful work.
-    if (this.#inlineBytes > 0 && !this.#slots.some((s) => s.ready)) {
+    // While no worker has started yet (module loading, engine compilation), or while every
+    // worker's queue is full, this thread scans instead of waiting: start-up overlaps with
+    // useful work and the calling thread is one more scanner.
+    if (this.#inlineBytes > 0 && (!slot.ready || slot.busy >= this.#limit)) {
       this.#inlineUsed += bytes;
       return { done: Promise.resolve(runTask(this.engine, task)) };
     }

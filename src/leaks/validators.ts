@@ -9,17 +9,29 @@ import type { ValidatorName } from './types.js';
  */
 export type Validator = (secret: string) => string | undefined;
 
+/** Per-code-unit counts, reset after each use (scratch for {@link shannonEntropy}). */
+const entropyCounts = new Uint32Array(65536);
+/** Distinct code units of the current text, in order of first occurrence. */
+let entropyOrder = new Uint16Array(256);
+
 /** Shannon entropy of `text` in bits per character. */
 export function shannonEntropy(text: string): number {
-  if (text.length === 0) return 0;
-  const counts = new Map<number, number>();
-  for (let i = 0; i < text.length; i++) {
+  const length = text.length;
+  if (length === 0) return 0;
+  if (entropyOrder.length < length) entropyOrder = new Uint16Array(length);
+  let distinct = 0;
+  for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
+    const seen = entropyCounts[c] ?? 0;
+    entropyCounts[c] = seen + 1;
+    if (seen === 0) entropyOrder[distinct++] = c;
   }
+  // Summed in first-occurrence order, exactly as a Map of counts would be iterated.
   let bits = 0;
-  for (const n of counts.values()) {
-    const p = n / text.length;
+  for (let k = 0; k < distinct; k++) {
+    const c = entropyOrder[k] ?? 0;
+    const p = (entropyCounts[c] ?? 0) / length;
+    entropyCounts[c] = 0;
     bits -= p * Math.log2(p);
   }
   return bits;

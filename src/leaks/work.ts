@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { detect, type CompiledEngine } from './detect.js';
 import type { ItemResult } from './types.js';
 
@@ -7,9 +7,7 @@ const BINARY_PROBE = 8000;
 
 /** True when the first bytes hold a NUL byte. */
 export function looksBinary(data: Uint8Array): boolean {
-  const end = Math.min(data.length, BINARY_PROBE);
-  for (let i = 0; i < end; i++) if (data[i] === 0) return true;
-  return false;
+  return data.subarray(0, Math.min(data.length, BINARY_PROBE)).indexOf(0) !== -1;
 }
 
 /** Scans one buffer: skips binary and oversized data, decodes UTF-8, detects. */
@@ -20,12 +18,31 @@ export function scanBuffer(engine: CompiledEngine, name: string, data: Uint8Arra
   return { name, bytes: data.length, findings: detect(engine, text, name) };
 }
 
+/** Reads a whole file through one descriptor (one `fstat`, no second path lookup); `undefined` when over `max` bytes. */
+function readWhole(path: string, max: number): { size: number; data?: Buffer } {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > max) return { size };
+    const data = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, data, n, size - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return { size, data: n === size ? data : data.subarray(0, n) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads and scans one file; an unreadable file is reported as skipped, not thrown. */
 export function scanFile(engine: CompiledEngine, path: string, name: string): ItemResult {
   try {
-    const size = statSync(path).size;
-    if (size > engine.maxFileBytes) return { name, bytes: size, skipped: 'too-large', findings: [] };
-    return scanBuffer(engine, name, readFileSync(path));
+    const { size, data } = readWhole(path, engine.maxFileBytes);
+    if (!data) return { name, bytes: size, skipped: 'too-large', findings: [] };
+    return scanBuffer(engine, name, data);
   } catch {
     return { name, bytes: 0, skipped: 'unreadable', findings: [] };
   }
