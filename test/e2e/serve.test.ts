@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PG_UP, PG_URL } from '../support/stores.js';
-import { runBin, serveBin } from '../support/spawn.js';
+import { ROOT, runBin, serveBin } from '../support/spawn.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -18,20 +18,32 @@ function tempDir(): string {
   return d;
 }
 
-/** The README's tour, through the real binary: create a principal and a key, verify, revoke. */
+/**
+ * The README's tour, through the real binary, with an API server's verifier (the published
+ * `keyturn/verifier`, from dist) watching: create a principal and a key, verify, revoke.
+ */
 async function tour(url: string, dataDir: string): Promise<void> {
   const env = { KEYTURN_URL: url, KEYTURN_DATA_DIR: dataDir };
-  expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'billing'], env)).code).toBe(0);
-  const created = await runBin(['keys', 'create', '--owner', 'billing', '--name', 'ci', '--scopes', 'read', '--json'], env);
-  expect(created.code).toBe(0);
-  const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
-  const ok = await runBin(['keys', 'verify', '-'], env, key);
-  expect(ok).toMatchObject({ code: 0 });
-  expect(ok.stdout).toContain(`valid: ${id}`);
-  expect((await runBin(['keys', 'revoke', id], env)).code).toBe(0);
-  const revoked = await runBin(['keys', 'verify', '-'], env, key);
-  expect(revoked.code).toBe(1);
-  expect(revoked.stdout.trim()).toBe('invalid: ERR_KEY_REVOKED');
+  const { createVerifier } = (await import(join(ROOT, 'dist', 'verifier', 'index.js'))) as typeof import('../../src/verifier/index.js');
+  const verifier = createVerifier({ url, cacheTtlMs: 3_600_000, requiredScopes: ['read'] });
+  try {
+    expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'billing'], env)).code).toBe(0);
+    const created = await runBin(['keys', 'create', '--owner', 'billing', '--name', 'ci', '--scopes', 'read', '--json'], env);
+    expect(created.code).toBe(0);
+    const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
+    const ok = await runBin(['keys', 'verify', '-'], env, key);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.stdout).toContain(`valid: ${id}`);
+    expect(await verifier.verify(key)).toMatchObject({ valid: true, keyId: id, scopes: ['read'] }); // now cached for an hour
+    expect((await runBin(['keys', 'revoke', id], env)).code).toBe(0);
+    const revoked = await runBin(['keys', 'verify', '-'], env, key);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stdout.trim()).toBe('invalid: ERR_KEY_REVOKED');
+    // The revocation reached the verifier's cache through the change stream.
+    await vi.waitFor(async () => expect(await verifier.verify(key)).toMatchObject({ valid: false, code: 'ERR_KEY_REVOKED' }), { timeout: 5000 });
+  } finally {
+    await verifier.close();
+  }
 }
 
 describe('keyturn serve (built binary)', () => {
