@@ -9,7 +9,10 @@ import { runTask, taskBytes, type Task } from './work.js';
 
 /** Options of a {@link ScanPool}. */
 export interface PoolOptions {
-  /** Worker threads; 0 scans on the calling thread. Default: all cores. */
+  /**
+   * Worker threads; 0 scans on the calling thread only. Default: one per core but one, since the
+   * calling thread scans too whenever the workers' queues are full (so every core scans).
+   */
   readonly threads?: number;
   /**
    * Work up to this many bytes runs on the calling thread before any worker starts (small scans
@@ -78,8 +81,8 @@ export class ScanPool {
 
   constructor(config: EngineConfig, options: PoolOptions = {}) {
     this.#config = config;
-    this.#threads = Math.max(0, options.threads ?? availableParallelism());
-    this.#inlineBytes = options.inlineBytes ?? 4 * 1024 * 1024;
+    this.#threads = Math.max(0, options.threads ?? availableParallelism() - 1);
+    this.#inlineBytes = options.inlineBytes ?? 1024 * 1024;
     this.#limit = Math.max(1, options.queuePerThread ?? 4);
   }
 
