@@ -30,6 +30,8 @@ export interface CompiledEngine {
   readonly keywordRules: ReadonlyMap<string, readonly number[]>;
   /** Rules without keywords: always run. */
   readonly alwaysRules: readonly number[];
+  /** Lower-cased keyword → indexes of the rules triggered where it occurs (its own and those of its prefixes). */
+  readonly keywordTriggers: ReadonlyMap<string, readonly number[]>;
   readonly allow: CompiledAllow;
   readonly maxFileBytes: number;
 }
@@ -71,18 +73,25 @@ export function compileEngine(config: EngineConfig): CompiledEngine {
     }
   });
   const keywords = [...keywordRules.keys()].sort((a, b) => b.length - a.length);
+  const keywordTriggers = new Map<string, number[]>();
+  for (const keyword of keywords) {
+    const triggers = new Set<number>();
+    for (const [other, indexes] of keywordRules) if (keyword.startsWith(other)) for (const i of indexes) triggers.add(i);
+    keywordTriggers.set(keyword, [...triggers]);
+  }
   return {
     rules,
     keywordRegex: keywords.length ? new RegExp(keywords.map(escape).join('|'), 'gi') : undefined,
     keywordRules,
     alwaysRules,
+    keywordTriggers,
     allow: compileAllow(config.allow),
     maxFileBytes: config.maxFileBytes,
   };
 }
 
 /** Keyword regexes by the set of rules still untriggered (see {@link triggeredRules}). */
-const keywordRegexCache = new WeakMap<CompiledEngine, Map<string, RegExp | null>>();
+const keywordRegexCache = new WeakMap<CompiledEngine, Map<number | string, RegExp | null>>();
 const KEYWORD_CACHE_LIMIT = 512;
 
 /** One case-insensitive alternation of the keywords of the rules flagged in `pending` (longest first). */
@@ -92,8 +101,10 @@ function pendingKeywordRegex(engine: CompiledEngine, pending: readonly boolean[]
     cache = new Map();
     keywordRegexCache.set(engine, cache);
   }
-  let key = '';
-  for (const flag of pending) key += flag ? '1' : '0';
+  let key: number | string = 0;
+  if (pending.length <= 30) {
+    for (let i = 0; i < pending.length; i++) if (pending[i]) key |= 1 << i;
+  } else key = pending.map((flag) => (flag ? '1' : '0')).join('');
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
   const keywords: string[] = [];
@@ -105,10 +116,10 @@ function pendingKeywordRegex(engine: CompiledEngine, pending: readonly boolean[]
 }
 
 /**
- * Indexes of the rules whose keywords occur (case-insensitively) anywhere in `text`. The
- * search only looks for the keywords of rules not yet triggered: once a frequent keyword
- * (`token`, `password`) has triggered its rule it drops out of the alternation, so the rest of
- * the text is scanned for rare keywords only, with one `exec` per newly triggered rule.
+ * Indexes of the rules whose keywords occur (case-insensitively) anywhere in `text`, ascending.
+ * One alternation of the keywords of the rules not yet triggered is searched, so that once a
+ * frequent keyword (`token`, `password`) has triggered its rule the rest of the text is searched
+ * for the others only, with one `exec` per newly triggered rule.
  */
 export function triggeredRules(engine: CompiledEngine, text: string): number[] {
   const hit: number[] = [...engine.alwaysRules];
@@ -120,7 +131,7 @@ export function triggeredRules(engine: CompiledEngine, text: string): number[] {
     re.lastIndex = from;
     const m = re.exec(text);
     if (m === null) break;
-    for (const index of engine.keywordRules.get(m[0].toLowerCase()) ?? []) {
+    for (const index of engine.keywordTriggers.get(m[0].toLowerCase()) ?? []) {
       if (pending[index]) {
         pending[index] = false;
         hit.push(index);
@@ -159,15 +170,15 @@ interface Candidate {
 }
 
 function secretOf(m: RegExpExecArray, group: number | undefined): { text: string; offset: number } {
-  const pick = (i: number): { text: string; offset: number } | undefined => {
+  if (group !== undefined) {
+    const g = m[group];
+    const at = m.indices?.[group];
+    return g === undefined || at === undefined ? { text: m[0], offset: m.index } : { text: g, offset: at[0] };
+  }
+  for (let i = 1; i < m.length; i++) {
     const g = m[i];
     const at = m.indices?.[i];
-    return g === undefined || at === undefined ? undefined : { text: g, offset: at[0] };
-  };
-  if (group !== undefined) return pick(group) ?? { text: m[0], offset: m.index };
-  for (let i = 1; i < m.length; i++) {
-    const found = pick(i);
-    if (found) return found;
+    if (g !== undefined && at !== undefined) return { text: g, offset: at[0] };
   }
   return { text: m[0], offset: m.index };
 }
