@@ -18,20 +18,34 @@ export function scanBuffer(engine: CompiledEngine, name: string, data: Uint8Arra
   return { name, bytes: data.length, findings: detect(engine, text, name) };
 }
 
-/** Reads a whole file through one descriptor (one `fstat`, no second path lookup); `undefined` when over `max` bytes. */
-function readWhole(path: string, max: number): { size: number; data?: Buffer } {
+/** Files up to this size are read into one reused buffer per thread (no fresh pages per file). */
+const SCRATCH_MAX = 4 * 1024 * 1024;
+let scratch: Buffer | undefined;
+
+function readBuffer(size: number): Buffer {
+  if (size > SCRATCH_MAX) return Buffer.allocUnsafeSlow(size);
+  if (!scratch || scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(size, 256 * 1024)));
+  return scratch;
+}
+
+/**
+ * Reads a whole file through one descriptor (one `fstat`, no second path lookup). Small files
+ * land in a reused per-thread buffer, valid until the next read: callers decode it at once.
+ * No `data` when over `max` bytes.
+ */
+function readWhole(path: string, max: number): { size: number; data?: Uint8Array } {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
     if (size > max) return { size };
-    const data = Buffer.allocUnsafe(size);
+    const buf = readBuffer(size);
     let n = 0;
     while (n < size) {
-      const got = readSync(fd, data, n, size - n, null);
+      const got = readSync(fd, buf, n, size - n, null);
       if (got === 0) break;
       n += got;
     }
-    return { size, data: n === size ? data : data.subarray(0, n) };
+    return { size, data: buf.subarray(0, n) };
   } finally {
     closeSync(fd);
   }
