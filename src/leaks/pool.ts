@@ -82,7 +82,7 @@ export class ScanPool {
   constructor(config: EngineConfig, options: PoolOptions = {}) {
     this.#config = config;
     this.#threads = Math.max(0, options.threads ?? availableParallelism() - 1);
-    this.#inlineBytes = options.inlineBytes ?? 1024 * 1024;
+    this.#inlineBytes = options.inlineBytes ?? 256 * 1024;
     this.#limit = Math.max(1, options.queuePerThread ?? 4);
   }
 

@@ -1,5 +1,5 @@
-import { lstatSync, readFileSync } from 'node:fs';
-import { lstat, opendir } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { KeyturnError } from '../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
@@ -39,9 +39,10 @@ async function* walk(root: string, options: DirectoryOptions, maxBytes: number):
         /* no .gitignore here */
       }
     }
-    const handle = await opendir(dir);
+    // Synchronous listing: no thread-pool round trips; the scan itself keeps this thread busy anyway.
+    const entries = readdirSync(dir, { withFileTypes: true });
     const subdirs: string[] = [];
-    for await (const d of handle) {
+    for (const d of entries) {
       const full = join(dir, d.name);
       const rel = relDir === '' ? d.name : `${relDir}/${d.name}`;
       if (d.isDirectory()) {
