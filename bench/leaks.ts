@@ -10,10 +10,25 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildEngineConfig } from '../src/leaks/config.js';
-import { parseTarget, runScan } from '../src/leaks/scanner.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateCorpus, score } from '../test/leaks/support/corpus.js';
+import { ensureBuild } from './support.js';
+
+/**
+ * The scanner as users run it: the compiled `dist/` (its worker threads then start from plain
+ * JavaScript, not through tsx), as ripgrep and secretlint run their shipped builds.
+ */
+async function compiledScanner(): Promise<{
+  buildEngineConfig: typeof import('../src/leaks/config.js').buildEngineConfig;
+  parseTarget: typeof import('../src/leaks/scanner.js').parseTarget;
+  runScan: typeof import('../src/leaks/scanner.js').runScan;
+}> {
+  ensureBuild();
+  const load = async <T>(path: string) => (await import(pathToFileURL(join(ROOT, 'dist', path)).href)) as T;
+  const config = await load<typeof import('../src/leaks/config.js')>('leaks/config.js');
+  const scanner = await load<typeof import('../src/leaks/scanner.js')>('leaks/scanner.js');
+  return { buildEngineConfig: config.buildEngineConfig, parseTarget: scanner.parseTarget, runScan: scanner.runScan };
+}
 
 const MIB = 1024 * 1024;
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -66,6 +81,7 @@ function which(cmd: string): boolean {
 /** Generates the tree and its history, scans with each tool, returns the measurements. */
 export async function runLeakBench(options: { secretlint?: boolean } = {}): Promise<Record<string, unknown>> {
   const withSecretlint = options.secretlint ?? true;
+  const { buildEngineConfig, parseTarget, runScan } = await compiledScanner();
   const work = mkdtempSync(join(tmpdir(), 'keyturn-leakbench-'));
   try {
     const corpus = generateCorpus({ seed: 20240601, scale: 30, fillerBytes: 16 * MIB });
