@@ -135,7 +135,7 @@ export class AccessTokenService {
       };
       if (grant.act) claims.act = grant.act;
       if (grant.cnf) claims.cnf = grant.cnf;
-      token = signJwt({ alg: key.alg, typ: 'at+jwt', kid: key.kid }, claims, key.privateKey);
+      token = await signJwt({ alg: key.alg, typ: 'at+jwt', kid: key.kid }, claims, key.privateKey);
     } else {
       token = generateSecret(this.#o.opaquePrefix, this.#o.ctx);
       digest = secretDigest(token);
