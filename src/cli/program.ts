@@ -5,7 +5,6 @@ import { loadConfig } from '../config/load.js';
 import { configSchema, envName } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
-import { startServer } from '../runtime/serve.js';
 import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
 import { record, table } from './format.js';
 import { scanCommand } from './scan.js';
@@ -86,6 +85,8 @@ export function buildProgram(io: Io): Command {
   serve.action(async (opts: Record<string, string | undefined> & { config?: string }) => {
       const { config: file, ...flags } = opts;
       const config = loadConfig({ file, env: io.env, flags });
+      // Loaded only to serve: client commands start without the server's modules.
+      const { startServer } = await import('../runtime/serve.js');
       const server = await startServer(config);
       if (server.adminKeyFile) io.out(`bootstrap admin key written to ${server.adminKeyFile} (mode 0600)`);
       io.out(`keyturn listening on ${server.url} (${config.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'})`);

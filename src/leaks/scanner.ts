@@ -8,7 +8,7 @@ import type { Progress, ScanContext, SourceResult } from './collect.js';
 import { ScanPool } from './pool.js';
 import { scanDirectory } from './sources/fs.js';
 import { cloneMirror, scanGitRepository } from './sources/git.js';
-import { scanS3, type S3Options } from './sources/s3.js';
+import type { S3Options } from './sources/s3.js';
 import { scanStream } from './sources/stdin.js';
 import type { EngineConfig, Finding } from './types.js';
 
@@ -63,7 +63,8 @@ async function runSource(target: Target, ctx: ScanContext, options: RunScanOptio
     case 'stdin':
       return scanStream(options.stdin ?? process.stdin, ctx);
     case 's3':
-      return scanS3(target.url, ctx, options.s3);
+      // Loaded only for S3 targets: the AWS SDK is large.
+      return (await import('./sources/s3.js')).scanS3(target.url, ctx, options.s3);
     case 'git-url': {
       const repo = await cloneMirror(target.url);
       try {
