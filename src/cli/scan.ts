@@ -213,7 +213,7 @@ export function scanCommand(io: ScanIo = processIo()): Command {
     .option('--gitignore', 'skip files that .gitignore files ignore (directory scans)')
     .option('--state-dir <dir>', 'scan incrementally: remember what was scanned in this directory')
     .option('--prefix <prefix...>', 'keyturn secret prefix roots to recognise (default kt; * for any)')
-    .option('--threads <n>', 'scanning threads (default: all cores; 0 scans on the main thread)', positiveInt('--threads'))
+    .option('--threads <n>', 'worker threads besides the main thread, which scans too (default: cores - 1; 0: the main thread only)', positiveInt('--threads'))
     .option('--max-file-size <bytes>', 'skip files larger than this (default 10 MiB)', positiveInt('--max-file-size'))
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (env AWS_ENDPOINT_URL_S3)')
     .option('--respond', 'send the findings (fingerprints and places, never secrets) to a keyturn server, which suspends or revokes its own leaked keys')
