@@ -48,11 +48,24 @@ function sendValid(res: ServerResponse, key: VerifiedKey): void {
 }
 
 /**
+ * The first value of header `name` (lower case) from the raw list: on the hot path this spares
+ * node building the whole `req.headers` object. Same choice as node's for duplicates.
+ */
+function rawHeader(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) return raw[i + 1];
+  }
+  return undefined;
+}
+
+/**
  * Reads a body of at most `limit` bytes and hands it over decoded (whole, so a character split
  * across chunks stays intact); answers 413 itself when it is larger.
  */
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then: (body: string) => void): void {
-  if (Number(req.headers['content-length'] ?? 0) > limit) {
+  if (Number(rawHeader(req, 'content-length') ?? 0) > limit) {
     sendError(res, new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large'));
     req.resume();
     return;
@@ -126,14 +139,14 @@ export function fastRoutes(kt: Keyturn, logger: Logger, nextRequestId: () => str
       }
       const m = meta(req);
       kt.oauth.tokenEndpoint
-        .handle({ form, authorization: req.headers.authorization, endpoint: `${kt.issuer()}${OAUTH_PATHS.token}`, meta: m })
+        .handle({ form, authorization: rawHeader(req, 'authorization'), endpoint: `${kt.issuer()}${OAUTH_PATHS.token}`, meta: m })
         .then((answer) => sendJson(res, 200, JSON.stringify(answer), { pragma: 'no-cache' }), unexpected(res, m.requestId));
     });
   }
 
   return function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'POST' || kt.config.trustProxy) return false;
-    const type = req.headers['content-type'] ?? '';
+    const type = rawHeader(req, 'content-type') ?? '';
     if (req.url === VERIFY_PATH && (type === 'application/json' || JSON_TYPE.test(type))) verify(req, res);
     else if (req.url === OAUTH_PATHS.token && FORM_TYPE.test(type)) token(req, res);
     else return false;
