@@ -25,7 +25,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { measure } from 'mitata';
-import { ensureBuild, freePort, root, startChild, waitFor } from './support.js';
+import { ensureBuild, freePort, root, startChild, waitFor, type HttpFigure as BaseFigure } from './support.js';
 
 const self = fileURLToPath(import.meta.url);
 const AUDIENCE = 'https://api.example.com';
@@ -39,13 +39,7 @@ export interface OAuthBenchOptions {
   readonly profile?: boolean;
 }
 
-interface HttpFigure {
-  readonly reqPerSec: number;
-  readonly latencyP50Ms: number;
-  readonly latencyP99Ms: number;
-  readonly requests: number;
-  readonly non2xx: number;
-  readonly errors: number;
+interface HttpFigure extends BaseFigure {
   readonly rounds: number[];
 }
 

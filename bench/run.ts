@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measure } from 'mitata';
 import { printProfile, summariseProfile, type ProfileSummary } from './profile.js';
-import { ensureBuild, freePort, root, startChild, waitFor, type Child } from './support.js';
+import { ensureBuild, freePort, root, startChild, waitFor, type Child, type HttpFigure } from './support.js';
 
 type VerifierModule = typeof import('../src/verifier/index.js');
 type SecretModule = typeof import('../src/core/secret.js');
@@ -104,14 +104,6 @@ async function provisionKey(url: string, dataDir: string): Promise<string> {
   return key;
 }
 
-interface HttpFigure {
-  readonly reqPerSec: number;
-  readonly latencyP50Ms: number;
-  readonly latencyP99Ms: number;
-  readonly requests: number;
-  readonly non2xx: number;
-  readonly errors: number;
-}
 
 const warmed = new Set<string>();
 

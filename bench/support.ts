@@ -107,3 +107,13 @@ export async function waitFor(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** One server's figures from an autocannon run. */
+export interface HttpFigure {
+  readonly reqPerSec: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
