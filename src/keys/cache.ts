@@ -4,12 +4,9 @@ import type { VerifiedKey } from './service.js';
 export interface CachedKey {
   /** The answer for this key while it has not expired: built once, shared by every hit. */
   readonly answer: { readonly valid: true; readonly key: VerifiedKey };
+  /** Key id, for dropping the entry when the key changes. */
   readonly id: string;
-  readonly principalId: string;
-  readonly principalName: string;
-  readonly principalKind: 'user' | 'service';
-  readonly name: string;
-  readonly scopes: readonly string[];
+  /** Expiry in ms (the answer carries it as ISO text), or `null`. */
   readonly expiresAt: number | null;
 }
 

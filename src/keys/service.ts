@@ -312,14 +312,8 @@ export class KeyService {
     if (row.status === 'revoked' || row.status === 'retired') return { valid: false, reason: 'revoked' };
     if (row.status === 'suspended') return { valid: false, reason: 'suspended' };
     if (row.principal_status !== 'active') return { valid: false, reason: 'principal_inactive' };
-    const scopes = Object.freeze(JSON.parse(row.scopes) as string[]);
     const entry: CachedKey = {
       id: row.id,
-      principalId: row.principal_id,
-      principalName: row.principal_name,
-      principalKind: row.principal_kind,
-      name: row.name,
-      scopes,
       expiresAt: row.expires_at,
       answer: Object.freeze({
         valid: true as const,
@@ -329,7 +323,7 @@ export class KeyService {
           principalName: row.principal_name,
           principalKind: row.principal_kind,
           name: row.name,
-          scopes,
+          scopes: Object.freeze(JSON.parse(row.scopes) as string[]),
           expiresAt: iso(row.expires_at),
         }),
       }),

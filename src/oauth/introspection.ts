@@ -1,7 +1,6 @@
 import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
-import { tryParseSecret } from '../core/secret.js';
 import type { KeyService } from '../keys/service.js';
 import type { Store } from '../store/port.js';
 import type { AccessTokenService } from './access-tokens.js';
@@ -84,29 +83,20 @@ export class TokenOperations {
     const at = await this.#d.accessTokens.inspect(token);
     if (!at || !(await this.#stillAuthorized(at.clientId, at.principal))) return { active: false };
     return {
-      active: true,
-      scope: at.scopes.join(' '),
-      client_id: at.clientId,
-      sub: at.principal,
-      aud: at.audience,
-      iss: this.#d.issuer(),
-      exp: Math.floor(at.expiresAt / 1000),
-      iat: Math.floor(at.issuedAt / 1000),
-      token_type: 'Bearer',
+      ...this.#active(at, 'Bearer', at.expiresAt, at.issuedAt),
       jti: at.jti,
       ...(at.act ? { act: at.act } : {}),
       ...(at.cnf ? { cnf: at.cnf } : {}),
     };
   }
 
-  async #refresh(token: string, callerId: string): Promise<IntrospectionResponse> {
-    if (!tryParseSecret(token)) return { active: false };
-    const found = await this.#d.refreshTokens.find(token);
-    const now = this.#d.ctx.now().getTime();
-    if (!found || found.grant.clientId !== callerId) return { active: false };
-    const { grant, token: t } = found;
-    if (grant.status !== 'active' || t.status !== 'active' || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
-    if (!(await this.#stillAuthorized(grant.clientId, grant.principal))) return { active: false };
+  /** The RFC 7662 members every active answer has. */
+  #active(
+    grant: { scopes: readonly string[]; clientId: string; principal: string; audience: string },
+    tokenType: string,
+    expiresAt: number,
+    issuedAt: number,
+  ): IntrospectionResponse & { active: true } {
     return {
       active: true,
       scope: grant.scopes.join(' '),
@@ -114,10 +104,20 @@ export class TokenOperations {
       sub: grant.principal,
       aud: grant.audience,
       iss: this.#d.issuer(),
-      exp: Math.floor(t.expiresAt / 1000),
-      iat: Math.floor(t.createdAt / 1000),
-      token_type: 'refresh_token',
+      exp: Math.floor(expiresAt / 1000),
+      iat: Math.floor(issuedAt / 1000),
+      token_type: tokenType,
     };
+  }
+
+  async #refresh(token: string, callerId: string): Promise<IntrospectionResponse> {
+    const found = await this.#d.refreshTokens.find(token);
+    const now = this.#d.ctx.now().getTime();
+    if (!found || found.grant.clientId !== callerId) return { active: false };
+    const { grant, token: t } = found;
+    if (grant.status !== 'active' || t.status !== 'active' || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
+    if (!(await this.#stillAuthorized(grant.clientId, grant.principal))) return { active: false };
+    return this.#active(grant, 'refresh_token', t.expiresAt, t.createdAt);
   }
 
   async #stillAuthorized(clientId: string, principalId: string): Promise<boolean> {
