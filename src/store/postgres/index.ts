@@ -77,6 +77,7 @@ export class PostgresStore implements Store {
   #listening = new Set<string>();
   #connecting: Promise<void> | undefined;
   #closed = false;
+  #channelTag: string | undefined;
   #retry: NodeJS.Timeout | undefined;
   /** Backend pids of this store's pool connections: their NOTIFYs were already delivered locally. */
   readonly #ownBackends = new Set<number>();
@@ -187,8 +188,8 @@ export class PostgresStore implements Store {
 
   /** Channel names are per schema so that deployments sharing a database stay apart. */
   #channel(channel: string): string {
-    const tag = createHash('sha256').update(this.#schema).digest('hex').slice(0, 8);
-    return `kt_${tag}_${channel}`.slice(0, 63);
+    this.#channelTag ??= createHash('sha256').update(this.#schema).digest('hex').slice(0, 8);
+    return `kt_${this.#channelTag}_${channel}`.slice(0, 63);
   }
 
   subscribe(channel: string, listener: (payload: string | null) => void): () => void {
