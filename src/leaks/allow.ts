@@ -28,16 +28,44 @@ export interface Span {
 }
 
 const DATA_URI = /data:[A-Za-z0-9.+/-]+(?:;[A-Za-z0-9=.-]+)*;base64,[A-Za-z0-9+/=\s\\]+/g;
-const INTEGRITY = /sha(?:1|256|384|512)-[A-Za-z0-9+/]{20,}={0,2}/g;
 const PUBLIC_PEM = /-----BEGIN (?:CERTIFICATE|TRUSTED CERTIFICATE|X509 CRL|CERTIFICATE REQUEST|NEW CERTIFICATE REQUEST|(?:RSA |EC |SSH2 |PGP )?PUBLIC KEY(?: BLOCK)?)-----[\s\S]{0,40000}?-----END [A-Z0-9 ]+-----/g;
 const SSH_PUBLIC = /\b(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com) AAAA[A-Za-z0-9+/]+={0,2}/g;
 
-/** True when `text` holds `sha1-`, `sha256-`, `sha384-` or `sha512-` (one pass over the text). */
-function hasIntegrityMarker(text: string): boolean {
-  for (let i = text.indexOf('sha'); i !== -1; i = text.indexOf('sha', i + 3)) {
-    if (text.startsWith('1-', i + 3) || text.startsWith('256-', i + 3) || text.startsWith('384-', i + 3) || text.startsWith('512-', i + 3)) return true;
+/**
+ * True when `text` holds `head + tail`. The search runs on `tail`, chosen to start with a rare
+ * character (`BEGIN`, `AAAA`, `;b`): a string search for a rare first character skips far
+ * faster than one for a common one (`-`, space).
+ */
+export function holds(text: string, head: string, tail: string): boolean {
+  for (let i = text.indexOf(tail, head.length); i !== -1; i = text.indexOf(tail, i + 1)) {
+    if (head.length === 0 || text.startsWith(head, i - head.length)) return true;
   }
   return false;
+}
+
+/** Characters of an SRI digest's base64 body. */
+function isDigestChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+}
+
+const DIGEST_PREFIXES = ['sha1-', 'sha256-', 'sha384-', 'sha512-'];
+/** Base64 characters of the longest digest (SHA-512: 88) with room to spare. */
+const MAX_DIGEST_CHARS = 128;
+
+/**
+ * True when `[start, end)` lies inside a lockfile or SRI `integrity` value
+ * (`sha512-<base64>`). Checked at the span rather than over the whole text: the digest's body
+ * is bounded, so this costs a few characters per candidate.
+ */
+export function insideDigest(text: string, start: number, end: number): boolean {
+  let from = start;
+  while (from > 0 && start - from <= MAX_DIGEST_CHARS && isDigestChar(text.charCodeAt(from - 1))) from--;
+  if (!DIGEST_PREFIXES.some((p) => text.startsWith(p, from - p.length))) return false;
+  let to = from;
+  while (to < text.length && to - from <= MAX_DIGEST_CHARS && isDigestChar(text.charCodeAt(to))) to++;
+  if (to - from < 20) return false;
+  for (let pad = 0; pad < 2 && text.charCodeAt(to) === 0x3d; pad++) to++;
+  return end <= to;
 }
 
 /** Regions of `text` that only hold public data; cheap literal checks first. */
@@ -47,18 +75,22 @@ export function publicRegions(text: string): Span[] {
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) spans.push({ start: m.index, end: m.index + m[0].length });
   };
-  if (text.includes(';base64,')) add(DATA_URI);
-  if (hasIntegrityMarker(text)) add(INTEGRITY);
-  if (text.includes('-----BEGIN')) add(PUBLIC_PEM);
-  if (text.includes(' AAAA')) add(SSH_PUBLIC);
+  if (holds(text, '', ';b') && text.includes(';base64,')) add(DATA_URI);
+  if (holds(text, '-----', 'BEGIN')) add(PUBLIC_PEM);
+  if (holds(text, ' ', 'AAAA')) add(SSH_PUBLIC);
   return spans;
 }
 
-/** True when `[start, end)` lies inside one of `spans`. */
-export function insideAny(spans: readonly Span[], start: number, end: number): boolean {
+/** True when `[start, end)` lies inside one of `spans` or inside an integrity digest. */
+export function insidePublic(text: string, spans: readonly Span[], start: number, end: number): boolean {
   for (const s of spans) if (start >= s.start && end <= s.end) return true;
-  return false;
+  return insideDigest(text, start, end);
 }
 
 /** The inline marker that suppresses findings on its line. */
 export const INLINE_ALLOW = 'keyturn:allow';
+
+/** True when `text` holds {@link INLINE_ALLOW} anywhere (searched from its rarer `:` half). */
+export function hasInlineAllow(text: string): boolean {
+  return holds(text, 'keyturn', ':allow');
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { INLINE_ALLOW, insideAny, isPlaceholder, publicRegions } from './allow.js';
+import { hasInlineAllow, INLINE_ALLOW, insidePublic, isPlaceholder, publicRegions } from './allow.js';
 import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
 import { shannonEntropy, VALIDATOR_TABLE, type Validator } from './validators.js';
 
@@ -14,7 +14,10 @@ interface CompiledAllow {
 
 interface CompiledRule {
   readonly spec: RuleSpec;
+  /** Global: finds the matches. */
   readonly regex: RegExp;
+  /** Sticky with match indices: locates the secret inside a kept match. */
+  readonly located: RegExp;
   readonly validate: Validator | undefined;
   readonly allow: CompiledAllow;
   readonly priority: number;
@@ -48,6 +51,11 @@ function escape(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
+/** A rule's own regex flags, less those the engine sets itself. */
+function userFlags(spec: RuleSpec): string {
+  return (spec.flags ?? '').replace(/[gdy]/g, '');
+}
+
 /**
  * Compiles an {@link EngineConfig}. Throws a `SyntaxError` on a bad regex (callers validate
  * user rules first and turn it into `ERR_CONFIG`).
@@ -55,7 +63,8 @@ function escape(literal: string): string {
 export function compileEngine(config: EngineConfig): CompiledEngine {
   const rules = config.rules.map<CompiledRule>((spec) => ({
     spec,
-    regex: new RegExp(spec.pattern, `gd${(spec.flags ?? '').replace(/[gd]/g, '')}`),
+    regex: new RegExp(spec.pattern, `g${userFlags(spec)}`),
+    located: new RegExp(spec.pattern, `dy${userFlags(spec)}`),
     validate: spec.validate ? VALIDATOR_TABLE[spec.validate] : undefined,
     allow: compileAllow(spec.allow),
     priority: spec.priority ?? 50,
@@ -169,18 +178,22 @@ interface Candidate {
   readonly secret: string;
 }
 
-function secretOf(m: RegExpExecArray, group: number | undefined): { text: string; offset: number } {
-  if (group !== undefined) {
-    const g = m[group];
-    const at = m.indices?.[group];
-    return g === undefined || at === undefined ? { text: m[0], offset: m.index } : { text: g, offset: at[0] };
-  }
-  for (let i = 1; i < m.length; i++) {
-    const g = m[i];
-    const at = m.indices?.[i];
-    if (g !== undefined && at !== undefined) return { text: g, offset: at[0] };
-  }
-  return { text: m[0], offset: m.index };
+/** The capture group holding the secret: `group`, else the first that matched; 0 for the whole match. */
+function secretGroupOf(m: RegExpExecArray, group: number | undefined): number {
+  if (group !== undefined) return m[group] === undefined ? 0 : group;
+  for (let i = 1; i < m.length; i++) if (m[i] !== undefined) return i;
+  return 0;
+}
+
+/**
+ * Where group `group` of the match at `m.index` starts. Match indices (the `d` flag) slow every
+ * match down, and most matches are dropped by their checks: the few kept are matched again,
+ * sticky at the same place, by the rule's `d` twin.
+ */
+function groupOffset(rule: CompiledRule, text: string, m: RegExpExecArray, group: number): number {
+  if (group === 0) return m.index;
+  rule.located.lastIndex = m.index;
+  return rule.located.exec(text)?.indices?.[group]?.[0] ?? m.index;
 }
 
 function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string): string | undefined {
@@ -204,9 +217,11 @@ function candidates(engine: CompiledEngine, text: string, path: string): Candida
         re.lastIndex++;
         continue;
       }
-      const { text: raw, offset } = secretOf(m, rule.spec.secretGroup);
+      const group = secretGroupOf(m, rule.spec.secretGroup);
+      const raw = m[group] ?? m[0];
       const secret = acceptable(engine, rule, raw, path);
       if (secret === undefined) continue;
+      const offset = groupOffset(rule, text, m, group);
       const start = rule.spec.locate === 'match' ? m.index : offset;
       out.push({ start, end: Math.max(start + 1, offset + raw.length), rule, secret });
     }
@@ -269,10 +284,10 @@ export function detect(engine: CompiledEngine, text: string, path: string): Find
   if (found.length === 0) return [];
   const regions = publicRegions(text);
   const lines = new LineCursor(text);
-  const hasInline = text.includes(INLINE_ALLOW);
+  const hasInline = hasInlineAllow(text);
   const findings: Finding[] = [];
   for (const c of resolveOverlaps(found)) {
-    if (insideAny(regions, c.start, c.end)) continue;
+    if (insidePublic(text, regions, c.start, c.end)) continue;
     const { line, column, lineStart } = lines.at(c.start);
     if (hasInline && inlineAllowed(text, lineStart, c.end)) continue;
     findings.push({ file: path, line, column, kind: c.rule.spec.kind, rule: c.rule.spec.id, fingerprint: fingerprintOf(c.secret), secret: c.secret });

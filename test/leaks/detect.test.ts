@@ -71,6 +71,19 @@ describe('provider rules', () => {
     expect(detect(engine, text, 'a.txt')).toEqual([]);
   });
 
+  it('ignores secrets-shaped text inside integrity digests, base64 data URIs and SSH public keys, and nowhere else', () => {
+    const key = `AKIA${fake.chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`;
+    const b64 = fake.base62(40);
+    const inside = [
+      `"integrity": "sha512-${b64}/${key}/${b64}=="`,
+      `<img src="data:image/png;base64,${b64}/${key}/${b64}">`,
+      `ssh-rsa AAAAB3NzaC1yc2E${b64}/${key}/${b64}= user@host`,
+    ];
+    for (const line of inside) expect(detect(engine, `x = 1\n${line}\n`, 'a.txt')).toEqual([]);
+    const outside = [`"integrity": "sha512-${b64}" ${key}`, `"sha512": "${b64}/${key}/${b64}"`, `id = ${key}`];
+    for (const line of outside) expect(detect(engine, line, 'a.txt').map((f) => f.kind)).toEqual(['aws']);
+  });
+
   it('honours inline keyturn:allow and allowlists from a rules file', () => {
     const pw = fake.password();
     expect(detect(engine, `password = "${pw}" # keyturn:allow`, 'a')).toEqual([]);
