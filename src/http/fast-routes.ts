@@ -18,7 +18,18 @@ function sendJson(res: ServerResponse, status: number, text: string, extra?: Rea
   res.setHeader('cache-control', 'no-store');
   if (extra) for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
   res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
+  writeWhole(res, text);
+}
+
+/**
+ * Writes a response whose length is declared, then ends it. `end(text)` corks the socket and
+ * queues the text and an empty closing chunk, sent together by one `writev`; a `write` first
+ * goes out as one plain write (headers and body together), after which `end()` has nothing left
+ * to send. Same bytes on the wire.
+ */
+function writeWhole(res: ServerResponse, text: string): void {
+  res.write(text);
+  res.end();
 }
 
 function sendError(res: ServerResponse, err: KeyturnError): void {
@@ -44,7 +55,7 @@ function sendValid(res: ServerResponse, key: VerifiedKey): void {
     validAnswers.set(key, answer);
   }
   res.writeHead(200, answer.headers as string[]);
-  res.end(answer.text);
+  writeWhole(res, answer.text);
 }
 
 /**
@@ -62,29 +73,38 @@ function rawHeader(req: IncomingMessage, name: string): string | undefined {
 
 /**
  * Reads a body of at most `limit` bytes and hands it over decoded (whole, so a character split
- * across chunks stays intact); answers 413 itself when it is larger.
+ * across chunks stays intact); answers 413 itself when it is larger. A body with a
+ * `Content-Length` is complete once that many bytes arrived (the parser passes no more), so it is
+ * handed over at once, without waiting for the stream's `end` a tick later.
  */
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then: (body: string) => void): void {
-  if (Number(rawHeader(req, 'content-length') ?? 0) > limit) {
+  const declared = rawHeader(req, 'content-length');
+  const expected = declared === undefined ? -1 : Number(declared);
+  if (expected > limit) {
     sendError(res, new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large'));
     req.resume();
     return;
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  let aborted = false;
+  let settled = false;
+  const finish = (): void => {
+    settled = true;
+    then(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+  };
   req.on('data', (chunk: Buffer) => {
-    if (aborted) return;
+    if (settled) return;
     size += chunk.length;
     if (size > limit) {
-      aborted = true;
+      settled = true;
       sendError(res, new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large'));
       return;
     }
     chunks.push(chunk);
+    if (size === expected) finish();
   });
   req.on('end', () => {
-    if (!aborted) then(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    if (!settled) finish();
   });
 }
 

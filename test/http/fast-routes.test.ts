@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -55,5 +56,38 @@ describe.each([
     }
     await kt.api('POST', `/v1/keys/${body.id}/revoke`, {});
     expect((await kt.api('POST', '/v1/keys/verify', { key: body.key }, null)).body).toEqual({ valid: false, code: 'ERR_KEY_REVOKED' });
+  });
+
+  /** Sends `parts` as separate writes (a pause between them), with or without a Content-Length. */
+  const sendInParts = (parts: Buffer[], withLength: boolean) =>
+    new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const total = parts.reduce((n, p) => n + p.length, 0);
+      const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+      if (withLength) headers['content-length'] = total;
+      const req = request(`${kt.url}/v1/keys/verify`, { method: 'POST', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.write(parts[0]);
+      setTimeout(() => {
+        for (const p of parts.slice(1)) req.write(p);
+        req.end();
+      }, 50);
+    });
+
+  it.each([
+    ['a Content-Length', true],
+    ['chunked transfer coding', false],
+  ])('reads a body that arrives in parts, with %s, a character split across them', async (_label, withLength) => {
+    const { body } = await kt.api('POST', '/v1/keys', { owner: 'svc', name: 'parts', scopes: ['read'] });
+    const whole = Buffer.from(JSON.stringify({ note: 'é', key: body.key }));
+    const cut = whole.indexOf(Buffer.from('é')) + 1;
+    const answer = await sendInParts([whole.subarray(0, cut), whole.subarray(cut)], withLength);
+    expect(answer).toEqual({ status: 200, body: { valid: true, keyId: body.id, principal: body.principal, scopes: ['read'], expiresAt: null } });
+    const broken = await sendInParts([whole.subarray(0, cut)], withLength);
+    expect(broken.status).toBe(400);
   });
 });
