@@ -15,9 +15,14 @@ export interface DirectoryOptions {
 interface Entry {
   readonly path: string;
   readonly name: string;
-  readonly size: number;
-  readonly stamp: string;
 }
+
+/**
+ * What a file counts for in batching and scheduling when its size is not known: without
+ * incremental state nothing else needs a `stat` per file on this thread, and the scanning thread
+ * learns the size when it opens the file.
+ */
+const UNSTATTED_FILE_BYTES = 16 * 1024;
 
 const BATCH_FILES = 64;
 const BATCH_BYTES = 1024 * 1024;
@@ -26,7 +31,7 @@ function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-async function* walk(root: string, options: DirectoryOptions, maxBytes: number): AsyncGenerator<Entry> {
+function* walk(root: string, options: DirectoryOptions): Generator<Entry> {
   const stack: { dir: string; ignore: IgnoreRule[] }[] = [{ dir: root, ignore: [] }];
   while (stack.length > 0) {
     const { dir, ignore: inherited } = stack.pop() as { dir: string; ignore: IgnoreRule[] };
@@ -51,9 +56,7 @@ async function* walk(root: string, options: DirectoryOptions, maxBytes: number):
         subdirs.push(full);
       } else if (d.isFile()) {
         if (options.gitignore && isIgnored(ignore, rel, false)) continue;
-        // Synchronous: far cheaper than a thread-pool round trip per file on a local disk.
-        const st = lstatSync(full);
-        yield { path: full, name: rel, size: Math.min(st.size, maxBytes + 1), stamp: `${st.size}:${st.mtimeMs}` };
+        yield { path: full, name: rel };
       }
     }
     for (const s of subdirs.reverse()) stack.push({ dir: s, ignore });
@@ -77,20 +80,29 @@ export async function scanDirectory(dir: string, ctx: ScanContext, options: Dire
   const source = `dir:${root}`;
   const previous = ctx.stateDir ? readState(ctx.stateDir, source) : undefined;
   const stamps: Record<string, string> = {};
-  let batch: Entry[] = [];
+  const maxBytes = ctx.pool.engine.maxFileBytes;
+  let batch: { path: string; name: string; size: number }[] = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const files = batch.map((e) => ({ path: e.path, name: e.name, size: e.size }));
+    const files = batch;
     batch = [];
     batchBytes = 0;
     await collector.add({ type: 'files', files });
   };
-  for await (const entry of walk(root, options, ctx.pool.engine.maxFileBytes)) {
-    stamps[entry.name] = entry.stamp;
-    if (previous?.stamps?.[entry.name] === entry.stamp) continue;
-    batch.push(entry);
-    batchBytes += entry.size;
+  for (const { path, name } of walk(root, options)) {
+    let size = UNSTATTED_FILE_BYTES;
+    if (ctx.stateDir) {
+      // Synchronous: far cheaper than a thread-pool round trip per file on a local disk.
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (!st) continue;
+      const stamp = `${st.size}:${st.mtimeMs}`;
+      stamps[name] = stamp;
+      if (previous?.stamps?.[name] === stamp) continue;
+      size = Math.min(st.size, maxBytes + 1);
+    }
+    batch.push({ path, name, size });
+    batchBytes += size;
     if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
   }
   await flush();
