@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { hasInlineAllow, INLINE_ALLOW, insidePublic, isPlaceholder, publicRegions } from './allow.js';
 import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
 import { shannonEntropy, VALIDATOR_TABLE, type Validator } from './validators.js';
@@ -168,7 +168,7 @@ function allowedBy(allow: CompiledAllow, secret: string, path: string): boolean 
 
 /** SHA-256 of the secret, hex: a finding's fingerprint (for keyturn secrets, equal to its stored digest). */
 export function fingerprintOf(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 interface Candidate {
@@ -197,9 +197,11 @@ function groupOffset(rule: CompiledRule, text: string, m: RegExpExecArray, group
 }
 
 function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string): string | undefined {
-  if (rule.spec.entropy !== undefined && shannonEntropy(raw) < rule.spec.entropy) return undefined;
+  // The rule's own check first: it drops most matches (references, hashes, wrong checksums)
+  // more cheaply than counting characters for the entropy floor.
   const secret = rule.validate ? rule.validate(raw) : raw;
   if (secret === undefined) return undefined;
+  if (rule.spec.entropy !== undefined && shannonEntropy(raw) < rule.spec.entropy) return undefined;
   if (rule.placeholderCheck && isPlaceholder(secret)) return undefined;
   if (allowedBy(rule.allow, secret, path) || allowedBy(engine.allow, secret, path)) return undefined;
   return secret;
