@@ -12,13 +12,25 @@ interface CompiledAllow {
   readonly stopwords: readonly string[];
 }
 
+/**
+ * A rule ready to run. Every rule has the same fields (absent options get neutral values), so
+ * the hot loops see one object shape whatever the rule file wrote.
+ */
 interface CompiledRule {
-  readonly spec: RuleSpec;
+  readonly id: string;
+  readonly kind: string;
+  readonly keywords: readonly string[];
+  /** Entropy floor in bits per character; 0 for none. */
+  readonly entropy: number;
+  /** The capture group holding the secret; -1: the first that matched. */
+  readonly secretGroup: number;
+  /** Findings are located at the whole match rather than at the secret. */
+  readonly locateMatch: boolean;
   /** Global: finds the matches. */
   readonly regex: RegExp;
   /** Sticky with match indices: locates the secret inside a kept match. */
   readonly located: RegExp;
-  readonly validate: Validator | undefined;
+  readonly validate: Validator | null;
   readonly allow: CompiledAllow;
   readonly priority: number;
   readonly placeholderCheck: boolean;
@@ -27,8 +39,6 @@ interface CompiledRule {
 /** Rules compiled once per thread: regexes, the keyword prefilter and allowlists. */
 export interface CompiledEngine {
   readonly rules: readonly CompiledRule[];
-  /** One case-insensitive alternation of every rule keyword. */
-  readonly keywordRegex: RegExp | undefined;
   /** Lower-cased keyword → indexes of the rules it triggers. */
   readonly keywordRules: ReadonlyMap<string, readonly number[]>;
   /** Rules without keywords: always run. */
@@ -37,6 +47,8 @@ export interface CompiledEngine {
   readonly keywordTriggers: ReadonlyMap<string, readonly number[]>;
   readonly allow: CompiledAllow;
   readonly maxFileBytes: number;
+  /** Prefilter regexes by the set of rules still untriggered, built as they are met. */
+  readonly pendingRegexes: Map<number | string, RegExp | null>;
 }
 
 function compileAllow(spec: AllowSpec | undefined): CompiledAllow {
@@ -62,10 +74,15 @@ function userFlags(spec: RuleSpec): string {
  */
 export function compileEngine(config: EngineConfig): CompiledEngine {
   const rules = config.rules.map<CompiledRule>((spec) => ({
-    spec,
+    id: spec.id,
+    kind: spec.kind,
+    keywords: spec.keywords,
+    entropy: spec.entropy ?? 0,
+    secretGroup: spec.secretGroup ?? -1,
+    locateMatch: spec.locate === 'match',
     regex: new RegExp(spec.pattern, `g${userFlags(spec)}`),
     located: new RegExp(spec.pattern, `dy${userFlags(spec)}`),
-    validate: spec.validate ? VALIDATOR_TABLE[spec.validate] : undefined,
+    validate: spec.validate ? VALIDATOR_TABLE[spec.validate] : null,
     allow: compileAllow(spec.allow),
     priority: spec.priority ?? 50,
     placeholderCheck: !spec.validate || !STRUCTURAL.has(spec.validate),
@@ -73,8 +90,8 @@ export function compileEngine(config: EngineConfig): CompiledEngine {
   const keywordRules = new Map<string, number[]>();
   const alwaysRules: number[] = [];
   rules.forEach((rule, index) => {
-    if (rule.spec.keywords.length === 0) alwaysRules.push(index);
-    for (const kw of rule.spec.keywords) {
+    if (rule.keywords.length === 0) alwaysRules.push(index);
+    for (const kw of rule.keywords) {
       const key = kw.toLowerCase();
       const list = keywordRules.get(key) ?? [];
       if (!list.includes(index)) list.push(index);
@@ -90,37 +107,53 @@ export function compileEngine(config: EngineConfig): CompiledEngine {
   }
   return {
     rules,
-    keywordRegex: keywords.length ? new RegExp(keywords.map(escape).join('|'), 'gi') : undefined,
     keywordRules,
     alwaysRules,
     keywordTriggers,
     allow: compileAllow(config.allow),
     maxFileBytes: config.maxFileBytes,
+    pendingRegexes: new Map(),
   };
 }
 
-/** Keyword regexes by the set of rules still untriggered (see {@link triggeredRules}). */
-const keywordRegexCache = new WeakMap<CompiledEngine, Map<number | string, RegExp | null>>();
-const KEYWORD_CACHE_LIMIT = 512;
+const PENDING_CACHE_LIMIT = 512;
 
-/** One case-insensitive alternation of the keywords of the rules flagged in `pending` (longest first). */
-function pendingKeywordRegex(engine: CompiledEngine, pending: readonly boolean[]): RegExp | null {
-  let cache = keywordRegexCache.get(engine);
-  if (!cache) {
-    cache = new Map();
-    keywordRegexCache.set(engine, cache);
+/**
+ * The set of rules not yet triggered in a text: a bit mask while there are at most 30 rules
+ * (the usual case, and a cheap cache key), else a string of 0s and 1s.
+ */
+type Pending = number | string;
+
+function initialPending(engine: CompiledEngine): Pending {
+  const rules = engine.rules;
+  if (rules.length <= 30) {
+    let mask = 0;
+    for (let i = 0; i < rules.length; i++) if (rules[i]!.keywords.length > 0) mask |= 1 << i;
+    return mask;
   }
-  let key: number | string = 0;
-  if (pending.length <= 30) {
-    for (let i = 0; i < pending.length; i++) if (pending[i]) key |= 1 << i;
-  } else key = pending.map((flag) => (flag ? '1' : '0')).join('');
-  const cached = cache.get(key);
-  if (cached !== undefined) return cached;
+  return rules.map((r) => (r.keywords.length > 0 ? '1' : '0')).join('');
+}
+
+function isPending(pending: Pending, index: number): boolean {
+  return typeof pending === 'number' ? (pending & (1 << index)) !== 0 : pending.charCodeAt(index) === 0x31;
+}
+
+function withoutRule(pending: Pending, index: number): Pending {
+  return typeof pending === 'number' ? pending & ~(1 << index) : `${pending.slice(0, index)}0${pending.slice(index + 1)}`;
+}
+
+/** One case-insensitive alternation of the keywords of the rules in `pending` (longest first). */
+function pendingKeywordRegex(engine: CompiledEngine, pending: Pending): RegExp | null {
+  const cached = engine.pendingRegexes.get(pending);
+  return cached === undefined ? buildPendingRegex(engine, pending) : cached;
+}
+
+function buildPendingRegex(engine: CompiledEngine, pending: Pending): RegExp | null {
   const keywords: string[] = [];
-  for (const [keyword, indexes] of engine.keywordRules) if (indexes.some((i) => pending[i] === true)) keywords.push(keyword);
+  for (const [keyword, indexes] of engine.keywordRules) if (indexes.some((i) => isPending(pending, i))) keywords.push(keyword);
   keywords.sort((a, b) => b.length - a.length);
   const re = keywords.length ? new RegExp(keywords.map(escape).join('|'), 'gi') : null;
-  if (cache.size < KEYWORD_CACHE_LIMIT) cache.set(key, re);
+  if (engine.pendingRegexes.size < PENDING_CACHE_LIMIT) engine.pendingRegexes.set(pending, re);
   return re;
 }
 
@@ -132,18 +165,20 @@ function pendingKeywordRegex(engine: CompiledEngine, pending: readonly boolean[]
  */
 export function triggeredRules(engine: CompiledEngine, text: string): number[] {
   const hit: number[] = [...engine.alwaysRules];
-  if (!engine.keywordRegex) return hit.sort((a, b) => a - b);
-  const pending = engine.rules.map((r) => r.spec.keywords.length > 0);
+  let pending = initialPending(engine);
   let re = pendingKeywordRegex(engine, pending);
   let from = 0;
   while (re) {
     re.lastIndex = from;
     const m = re.exec(text);
     if (m === null) break;
-    for (const index of engine.keywordTriggers.get(m[0].toLowerCase()) ?? []) {
-      if (pending[index]) {
-        pending[index] = false;
-        hit.push(index);
+    const triggers = engine.keywordTriggers.get(m[0].toLowerCase());
+    if (triggers) {
+      for (const index of triggers) {
+        if (isPending(pending, index)) {
+          pending = withoutRule(pending, index);
+          hit.push(index);
+        }
       }
     }
     // Keywords may overlap ("apikey" / "eyj"): resume right after the match's first character.
@@ -179,8 +214,8 @@ interface Candidate {
 }
 
 /** The capture group holding the secret: `group`, else the first that matched; 0 for the whole match. */
-function secretGroupOf(m: RegExpExecArray, group: number | undefined): number {
-  if (group !== undefined) return m[group] === undefined ? 0 : group;
+function secretGroupOf(m: RegExpExecArray, group: number): number {
+  if (group >= 0) return m[group] === undefined ? 0 : group;
   for (let i = 1; i < m.length; i++) if (m[i] !== undefined) return i;
   return 0;
 }
@@ -201,7 +236,7 @@ function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, pat
   // more cheaply than counting characters for the entropy floor.
   const secret = rule.validate ? rule.validate(raw) : raw;
   if (secret === undefined) return undefined;
-  if (rule.spec.entropy !== undefined && shannonEntropy(raw) < rule.spec.entropy) return undefined;
+  if (rule.entropy > 0 && shannonEntropy(raw) < rule.entropy) return undefined;
   if (rule.placeholderCheck && isPlaceholder(secret)) return undefined;
   if (allowedBy(rule.allow, secret, path) || allowedBy(engine.allow, secret, path)) return undefined;
   return secret;
@@ -219,12 +254,12 @@ function candidates(engine: CompiledEngine, text: string, path: string): Candida
         re.lastIndex++;
         continue;
       }
-      const group = secretGroupOf(m, rule.spec.secretGroup);
+      const group = secretGroupOf(m, rule.secretGroup);
       const raw = m[group] ?? m[0];
       const secret = acceptable(engine, rule, raw, path);
       if (secret === undefined) continue;
       const offset = groupOffset(rule, text, m, group);
-      const start = rule.spec.locate === 'match' ? m.index : offset;
+      const start = rule.locateMatch ? m.index : offset;
       out.push({ start, end: Math.max(start + 1, offset + raw.length), rule, secret });
     }
   }
@@ -292,7 +327,7 @@ export function detect(engine: CompiledEngine, text: string, path: string): Find
     if (insidePublic(text, regions, c.start, c.end)) continue;
     const { line, column, lineStart } = lines.at(c.start);
     if (hasInline && inlineAllowed(text, lineStart, c.end)) continue;
-    findings.push({ file: path, line, column, kind: c.rule.spec.kind, rule: c.rule.spec.id, fingerprint: fingerprintOf(c.secret), secret: c.secret });
+    findings.push({ file: path, line, column, kind: c.rule.kind, rule: c.rule.id, fingerprint: fingerprintOf(c.secret), secret: c.secret });
   }
   return findings;
 }

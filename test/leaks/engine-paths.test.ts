@@ -15,7 +15,15 @@ function rule(id: string, keywords: string[]): RuleSpec {
 describe('keyword prefilter', () => {
   const config: EngineConfig = { ...buildEngineConfig(), rules: [rule('short', ['abc']), rule('long', ['abcdef']), rule('inner', ['def']), rule('other', ['zzz'])] };
   const engine = compileEngine(config);
-  const ids = (text: string): string[] => triggeredRules(engine, text).map((i) => engine.rules[i]?.spec.id ?? '?');
+  const ids = (text: string): string[] => triggeredRules(engine, text).map((i) => engine.rules[i]?.id ?? '?');
+
+  it('keeps track of untriggered rules past thirty rules', () => {
+    const many = compileEngine({ ...config, rules: Array.from({ length: 40 }, (_, i) => rule(`r${i}`, [`kw${i}x`])) });
+    const hits = (text: string) => triggeredRules(many, text).map((i) => many.rules[i]?.id);
+    expect(hits('kw3x KW39X kw31x kw3x')).toEqual(['r3', 'r31', 'r39']);
+    expect(hits('kw0x')).toEqual(['r0']);
+    expect(hits('kw40x')).toEqual([]);
+  });
 
   it('triggers a rule wherever one of its keywords occurs, case-insensitively, overlapping or as a prefix of another', () => {
     expect(ids('xx ABCDEF yy')).toEqual(['short', 'long', 'inner']);

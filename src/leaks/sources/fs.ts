@@ -31,36 +31,40 @@ function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-function* walk(root: string, options: DirectoryOptions): Generator<Entry> {
-  const stack: { dir: string; ignore: IgnoreRule[] }[] = [{ dir: root, ignore: [] }];
-  while (stack.length > 0) {
-    const { dir, ignore: inherited } = stack.pop() as { dir: string; ignore: IgnoreRule[] };
-    const relDir = toPosix(relative(root, dir));
-    let ignore = inherited;
-    if (options.gitignore) {
-      try {
-        ignore = [...inherited, ...parseGitignore(readFileSync(join(dir, '.gitignore'), 'utf8'), relDir)];
-      } catch {
-        /* no .gitignore here */
-      }
+interface Directory {
+  readonly dir: string;
+  readonly ignore: IgnoreRule[];
+}
+
+/**
+ * Lists one directory: its files to scan and its subdirectories to enter (`.git` and
+ * `node_modules` never, ignored paths not with `gitignore`). Synchronous: no thread-pool round
+ * trips; the scan keeps this thread busy anyway.
+ */
+function listDirectory(root: string, { dir, ignore: inherited }: Directory, options: DirectoryOptions): { files: Entry[]; subdirs: Directory[] } {
+  const relDir = toPosix(relative(root, dir));
+  let ignore = inherited;
+  if (options.gitignore) {
+    try {
+      ignore = [...inherited, ...parseGitignore(readFileSync(join(dir, '.gitignore'), 'utf8'), relDir)];
+    } catch {
+      /* no .gitignore here */
     }
-    // Synchronous listing: no thread-pool round trips; the scan itself keeps this thread busy anyway.
-    const entries = readdirSync(dir, { withFileTypes: true });
-    const subdirs: string[] = [];
-    for (const d of entries) {
-      const full = join(dir, d.name);
-      const rel = relDir === '' ? d.name : `${relDir}/${d.name}`;
-      if (d.isDirectory()) {
-        if (d.name === '.git' || d.name === 'node_modules') continue;
-        if (options.gitignore && isIgnored(ignore, rel, true)) continue;
-        subdirs.push(full);
-      } else if (d.isFile()) {
-        if (options.gitignore && isIgnored(ignore, rel, false)) continue;
-        yield { path: full, name: rel };
-      }
-    }
-    for (const s of subdirs.reverse()) stack.push({ dir: s, ignore });
   }
+  const files: Entry[] = [];
+  const subdirs: Directory[] = [];
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    const rel = relDir === '' ? d.name : `${relDir}/${d.name}`;
+    if (d.isDirectory()) {
+      if (d.name === '.git' || d.name === 'node_modules') continue;
+      if (options.gitignore && isIgnored(ignore, rel, true)) continue;
+      subdirs.push({ dir: join(dir, d.name), ignore });
+    } else if (d.isFile()) {
+      if (options.gitignore && isIgnored(ignore, rel, false)) continue;
+      files.push({ path: join(dir, d.name), name: rel });
+    }
+  }
+  return { files, subdirs };
 }
 
 /**
@@ -90,20 +94,26 @@ export async function scanDirectory(dir: string, ctx: ScanContext, options: Dire
     batchBytes = 0;
     await collector.add({ type: 'files', files });
   };
-  for (const { path, name } of walk(root, options)) {
-    let size = UNSTATTED_FILE_BYTES;
-    if (ctx.stateDir) {
-      // Synchronous: far cheaper than a thread-pool round trip per file on a local disk.
-      const st = lstatSync(path, { throwIfNoEntry: false });
-      if (!st) continue;
-      const stamp = `${st.size}:${st.mtimeMs}`;
-      stamps[name] = stamp;
-      if (previous?.stamps?.[name] === stamp) continue;
-      size = Math.min(st.size, maxBytes + 1);
+  const stack: Directory[] = [{ dir: root, ignore: [] }];
+  while (stack.length > 0) {
+    const { files, subdirs } = listDirectory(root, stack.pop()!, options);
+    for (const { path, name } of files) {
+      let size = UNSTATTED_FILE_BYTES;
+      if (ctx.stateDir) {
+        // Synchronous: far cheaper than a thread-pool round trip per file on a local disk.
+        const st = lstatSync(path, { throwIfNoEntry: false });
+        if (!st) continue;
+        const stamp = `${st.size}:${st.mtimeMs}`;
+        stamps[name] = stamp;
+        if (previous?.stamps?.[name] === stamp) continue;
+        size = Math.min(st.size, maxBytes + 1);
+      }
+      batch.push({ path, name, size });
+      batchBytes += size;
+      if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
     }
-    batch.push({ path, name, size });
-    batchBytes += size;
-    if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+    // Depth first, in listing order.
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
   await flush();
   const result = await collector.finish();
