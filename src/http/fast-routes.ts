@@ -18,18 +18,7 @@ function sendJson(res: ServerResponse, status: number, text: string, extra?: Rea
   res.setHeader('cache-control', 'no-store');
   if (extra) for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
   res.setHeader('content-length', Buffer.byteLength(text));
-  writeWhole(res, text);
-}
-
-/**
- * Writes a response whose length is declared, then ends it. `end(text)` corks the socket and
- * queues the text and an empty closing chunk, sent together by one `writev`; a `write` first
- * goes out as one plain write (headers and body together), after which `end()` has nothing left
- * to send. Same bytes on the wire.
- */
-function writeWhole(res: ServerResponse, text: string): void {
-  res.write(text);
-  res.end();
+  res.end(text);
 }
 
 function sendError(res: ServerResponse, err: KeyturnError): void {
@@ -55,7 +44,7 @@ function sendValid(res: ServerResponse, key: VerifiedKey): void {
     validAnswers.set(key, answer);
   }
   res.writeHead(200, answer.headers as string[]);
-  writeWhole(res, answer.text);
+  res.end(answer.text);
 }
 
 /**
@@ -75,7 +64,8 @@ function rawHeader(req: IncomingMessage, name: string): string | undefined {
  * Reads a body of at most `limit` bytes and hands it over decoded (whole, so a character split
  * across chunks stays intact); answers 413 itself when it is larger. A body with a
  * `Content-Length` is complete once that many bytes arrived (the parser passes no more), so it is
- * handed over at once, without waiting for the stream's `end` a tick later.
+ * handed over then, with no `end` listener: the stream's end costs a listener and an emit per
+ * request for nothing. Only a chunked body waits for `end`.
  */
 function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then: (body: string) => void): void {
   const declared = rawHeader(req, 'content-length');
@@ -85,6 +75,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then
     req.resume();
     return;
   }
+  if (expected === 0) return then('');
   const chunks: Buffer[] = [];
   let size = 0;
   let settled = false;
@@ -103,9 +94,11 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then
     chunks.push(chunk);
     if (size === expected) finish();
   });
-  req.on('end', () => {
-    if (!settled) finish();
-  });
+  if (expected < 0) {
+    req.on('end', () => {
+      if (!settled) finish();
+    });
+  }
 }
 
 /**
