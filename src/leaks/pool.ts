@@ -17,7 +17,8 @@ export interface PoolOptions {
   /**
    * Work up to this many bytes runs on the calling thread before any worker starts (small scans
    * stay cheap); past it, the calling thread also scans while the workers are still starting.
-   * 0: everything runs on the workers.
+   * 0: everything runs on the workers. Bytes as the task declares them: a directory listed
+   * without `lstat` counts its files by an estimate (see `sources/fs.ts`).
    */
   readonly inlineBytes?: number;
   /** Tasks in flight per thread before {@link ScanPool.submit} waits: bounds memory. */
