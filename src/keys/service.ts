@@ -82,6 +82,13 @@ export const KEYS_CHANNEL = 'keys';
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
+/** The key's row, or `ERR_NOT_FOUND`. */
+async function keyRow(db: Queryable, id: string): Promise<KeyRow> {
+  const row = await db.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
+  if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+  return row;
+}
+
 export interface KeyServiceOptions {
   readonly store: Store;
   readonly ctx: Context;
@@ -201,8 +208,7 @@ export class KeyService {
   }
 
   async get(id: string): Promise<KeyView> {
-    const row = await this.#store.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
-    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+    const row = await keyRow(this.#store, id);
     return this.#view(row, this.#ctx.now().getTime());
   }
 
@@ -228,8 +234,7 @@ export class KeyService {
 
   /** Same as {@link revoke}, inside a caller's transaction (leak response). */
   async revokeIn(tx: Transaction, id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
-    const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
-    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+    const row = await keyRow(tx, id);
     const now = this.#ctx.now().getTime();
     if (row.status === 'revoked') return this.#view(row, now);
     await tx.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, id]);
@@ -249,8 +254,7 @@ export class KeyService {
 
   /** Same as {@link suspend}, inside a caller's transaction (leak response). */
   async suspendIn(tx: Transaction, id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
-    const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
-    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+    const row = await keyRow(tx, id);
     const now = this.#ctx.now().getTime();
     if (row.status === 'suspended') return this.#view(row, now);
     if (row.status !== 'active' && row.status !== 'rotating') throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key cannot be suspended`);
@@ -265,8 +269,7 @@ export class KeyService {
   /** Lifts a suspension: the key is `active` again. An active key is a no-op answer; others are `ERR_KEY_STATE`. */
   async unsuspend(id: string, meta: RequestMeta): Promise<KeyView> {
     return this.#store.transaction(async (tx) => {
-      const row = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE id = ?', [id]);
-      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+      const row = await keyRow(tx, id);
       const now = this.#ctx.now().getTime();
       if (row.status === 'active') return this.#view(row, now);
       if (row.status !== 'suspended') throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key cannot be unsuspended`);
