@@ -33,12 +33,12 @@ const SSH_PUBLIC = /\b(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-ssh-ed25
 
 /**
  * True when `text` holds `head + tail`. The search runs on `tail`, chosen to start with a rare
- * character (`BEGIN`, `AAAA`, `;b`): a string search for a rare first character skips far
- * faster than one for a common one (`-`, space).
+ * character (`BEGIN`, `AAAA`, `:allow`): a string search for a rare first character skips far
+ * faster than one for a common one (`-`, space, `k`).
  */
-export function holds(text: string, head: string, tail: string): boolean {
+function holds(text: string, head: string, tail: string): boolean {
   for (let i = text.indexOf(tail, head.length); i !== -1; i = text.indexOf(tail, i + 1)) {
-    if (head.length === 0 || text.startsWith(head, i - head.length)) return true;
+    if (text.startsWith(head, i - head.length)) return true;
   }
   return false;
 }
@@ -57,7 +57,7 @@ const MAX_DIGEST_CHARS = 128;
  * (`sha512-<base64>`). Checked at the span rather than over the whole text: the digest's body
  * is bounded, so this costs a few characters per candidate.
  */
-export function insideDigest(text: string, start: number, end: number): boolean {
+function insideDigest(text: string, start: number, end: number): boolean {
   let from = start;
   while (from > 0 && start - from <= MAX_DIGEST_CHARS && isDigestChar(text.charCodeAt(from - 1))) from--;
   if (!DIGEST_PREFIXES.some((p) => text.startsWith(p, from - p.length))) return false;
@@ -75,7 +75,8 @@ export function publicRegions(text: string): Span[] {
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) spans.push({ start: m.index, end: m.index + m[0].length });
   };
-  if (holds(text, '', ';b') && text.includes(';base64,')) add(DATA_URI);
+  // `;b` first: two characters are searched much faster than the eight of `;base64,`.
+  if (text.includes(';b') && text.includes(';base64,')) add(DATA_URI);
   if (holds(text, '-----', 'BEGIN')) add(PUBLIC_PEM);
   if (holds(text, ' ', 'AAAA')) add(SSH_PUBLIC);
   return spans;
