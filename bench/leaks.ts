@@ -48,7 +48,7 @@ function scanInChild(work: string, target: string, history = false): ChildScan {
   const run = spawnSync(process.execPath, [script, target, history ? 'history' : 'tree'], {
     encoding: 'utf8',
     maxBuffer: 64 * MIB,
-    env: { ...process.env, KT_CONFIG: url('leaks/config.js'), KT_SCANNER: url('leaks/scanner.js') },
+    env: { ...process.env, KT_CONFIG: url('leaks/scan/config.js'), KT_SCANNER: url('leaks/scan/scanner.js') },
   });
   if (run.status !== 0) throw new Error(`scan child failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as ChildScan;

@@ -2,13 +2,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { KeyturnError } from '../core/errors.js';
-import { baselineOf, readBaseline, writeBaseline } from '../leaks/baseline.js';
-import type { Progress } from '../leaks/collect.js';
-import { buildEngineConfig, loadRulesFile } from '../leaks/config.js';
-import { formatJson, formatSarif, formatText } from '../leaks/report.js';
-import { withoutCredentials, type ResponseOutcome } from '../leaks/response.js';
-import { parseTarget, runScan, type Target as ScanTarget } from '../leaks/scanner.js';
-import type { Finding } from '../leaks/types.js';
+import { baselineOf, readBaseline, writeBaseline } from '../leaks/scan/baseline.js';
+import type { Progress } from '../leaks/scan/collect.js';
+import { buildEngineConfig, loadRulesFile } from '../leaks/scan/config.js';
+import { formatJson, formatSarif, formatText } from '../leaks/scan/report.js';
+import { withoutCredentials, type ResponseOutcome } from '../leaks/respond/response.js';
+import { parseTarget, runScan, type Target as ScanTarget } from '../leaks/scan/scanner.js';
+import type { Finding } from '../leaks/scan/types.js';
 import { call, resolveTarget } from './client.js';
 
 /** Where `keyturn scan` reads and writes; tests pass their own. */

@@ -9,9 +9,9 @@ import { KeyturnError, isKeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validate } from '../core/validate.js';
 import type { Store } from '../store/port.js';
-import { buildEngineConfig } from './config.js';
-import type { LeakLogger, LeakResponder, ResponseOutcome } from './response.js';
-import { parseTarget, runScan, type RunScanOptions, type ScanReport, type Target } from './scanner.js';
+import { buildEngineConfig } from './scan/config.js';
+import type { LeakLogger, LeakResponder, ResponseOutcome } from './respond/response.js';
+import { parseTarget, runScan, type RunScanOptions, type ScanReport, type Target } from './scan/scanner.js';
 
 /**
  * Watch jobs: sources the server scans on a schedule, incrementally, each run claimed by

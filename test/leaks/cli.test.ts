@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScanCli, scanCommand } from '../../src/cli/scan.js';
-import { fingerprintOf } from '../../src/leaks/detect.js';
+import { fingerprintOf } from '../../src/leaks/scan/detect.js';
 import { Fake } from './support/corpus.js';
 import { tempDir, writeTree } from './support/fixtures.js';
 

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEngineConfig } from '../../src/leaks/config.js';
-import { parseTarget, runScan } from '../../src/leaks/scanner.js';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { parseTarget, runScan } from '../../src/leaks/scan/scanner.js';
 import { generateCorpus, KINDS, score, type Corpus } from './support/corpus.js';
 import { tempDir, writeTree } from './support/fixtures.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/core/secret.js';
-import { buildEngineConfig, rulesFileSchema } from '../../src/leaks/config.js';
-import { compileEngine, detect, fingerprintOf } from '../../src/leaks/detect.js';
-import { isIgnored, parseGitignore } from '../../src/leaks/gitignore.js';
-import { redact } from '../../src/leaks/report.js';
-import { githubClassicChecksumOk } from '../../src/leaks/validators.js';
+import { buildEngineConfig, rulesFileSchema } from '../../src/leaks/scan/config.js';
+import { compileEngine, detect, fingerprintOf } from '../../src/leaks/scan/detect.js';
+import { isIgnored, parseGitignore } from '../../src/leaks/scan/gitignore.js';
+import { redact } from '../../src/leaks/scan/report.js';
+import { githubClassicChecksumOk } from '../../src/leaks/scan/validators.js';
 import { Fake } from './support/corpus.js';
 
 const engine = compileEngine(buildEngineConfig());

@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEngineConfig } from '../../src/leaks/config.js';
-import { compileEngine, detect, triggeredRules } from '../../src/leaks/detect.js';
-import { parseTarget, runScan } from '../../src/leaks/scanner.js';
-import type { EngineConfig, RuleSpec } from '../../src/leaks/types.js';
-import { shannonEntropy } from '../../src/leaks/validators.js';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { compileEngine, detect, triggeredRules } from '../../src/leaks/scan/detect.js';
+import { parseTarget, runScan } from '../../src/leaks/scan/scanner.js';
+import type { EngineConfig, RuleSpec } from '../../src/leaks/scan/types.js';
+import { shannonEntropy } from '../../src/leaks/scan/validators.js';
 import { generateCorpus, type Corpus } from './support/corpus.js';
 import { tempDir, writeTree } from './support/fixtures.js';
 

@@ -1,8 +1,8 @@
 import { rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEngineConfig } from '../../src/leaks/config.js';
-import { parseTarget, runScan } from '../../src/leaks/scanner.js';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { parseTarget, runScan } from '../../src/leaks/scan/scanner.js';
 import { Fake } from './support/corpus.js';
 import { tempDir, writeTree } from './support/fixtures.js';
 

@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEngineConfig } from '../../src/leaks/config.js';
-import { parseTarget, runScan } from '../../src/leaks/scanner.js';
-import { fingerprintOf } from '../../src/leaks/detect.js';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { parseTarget, runScan } from '../../src/leaks/scan/scanner.js';
+import { fingerprintOf } from '../../src/leaks/scan/detect.js';
 import { Fake } from './support/corpus.js';
 import { commitFiles, gitIn, initRepo, tempDir } from './support/fixtures.js';
 

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualContext } from '../../src/core/context.js';
-import { GitHubKeys, verifyGitHubSignature } from '../../src/leaks/github.js';
+import { GitHubKeys, verifyGitHubSignature } from '../../src/leaks/respond/github.js';
 import type { TestServer } from '../support/server.js';
 import { describeStore } from '../support/stores.js';
 import { Fake } from './support/corpus.js';

@@ -2,9 +2,9 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { rmSync } from 'node:fs';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEngineConfig } from '../../src/leaks/config.js';
-import { fingerprintOf } from '../../src/leaks/detect.js';
-import { parseTarget, runScan } from '../../src/leaks/scanner.js';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { fingerprintOf } from '../../src/leaks/scan/detect.js';
+import { parseTarget, runScan } from '../../src/leaks/scan/scanner.js';
 import { Fake } from './support/corpus.js';
 import { tempDir } from './support/fixtures.js';
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { appendEvent } from '../../audit/events.js';
 import { KeyturnError } from '../../core/errors.js';
 import { validate } from '../../core/validate.js';
-import { githubBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/github.js';
+import { githubBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/respond/github.js';
 import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta, requireScope } from '../auth.js';
 import { TokenBuckets } from '../rate-limit.js';

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { appendEvent, SYSTEM, type RequestMeta } from '../audit/events.js';
-import type { Context } from '../core/context.js';
-import { KeyturnError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import { redactSecrets } from '../core/redact.js';
-import { tryParseSecret } from '../core/secret.js';
-import { validate } from '../core/validate.js';
-import type { KeyService } from '../keys/service.js';
-import type { Store, Transaction } from '../store/port.js';
+import { appendEvent, SYSTEM, type RequestMeta } from '../../audit/events.js';
+import type { Context } from '../../core/context.js';
+import { KeyturnError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import { redactSecrets } from '../../core/redact.js';
+import { tryParseSecret } from '../../core/secret.js';
+import { validate } from '../../core/validate.js';
+import type { KeyService } from '../../keys/service.js';
+import type { Store, Transaction } from '../../store/port.js';
 
 /**
  * The leak response: what keyturn does when a secret is found somewhere it should not be.

@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { KeyturnError } from '../../core/errors.js';
+import { KeyturnError } from '../../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
 import { isIgnored, parseGitignore, type IgnoreRule } from '../gitignore.js';
 import { readState, writeState } from '../state.js';

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
-import { encodeBase62 } from '../core/base62.js';
-import { tryParseSecret } from '../core/secret.js';
+import { encodeBase62 } from '../../core/base62.js';
+import { tryParseSecret } from '../../core/secret.js';
 import type { ValidatorName } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { tryParseSecret } from '../core/secret.js';
+import { tryParseSecret } from '../../core/secret.js';
 import type { Finding, RuleSpec } from './types.js';
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { KeyturnError } from '../core/errors.js';
+import { KeyturnError } from '../../core/errors.js';
 import { applyBaseline, type Baseline } from './baseline.js';
 import type { Progress, ScanContext, SourceResult } from './collect.js';
 import { ScanPool } from './pool.js';

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { KeyturnError } from '../core/errors.js';
+import { KeyturnError } from '../../core/errors.js';
 import type { Finding } from './types.js';
 
 /**

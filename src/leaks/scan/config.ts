@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { KeyturnError } from '../core/errors.js';
+import { KeyturnError } from '../../core/errors.js';
 import { BUILTIN_RULES, DEFAULT_KEYTURN_PREFIXES, keyturnRule } from './rules/index.js';
 import { VALIDATORS, type AllowSpec, type EngineConfig, type RuleSpec } from './types.js';
 

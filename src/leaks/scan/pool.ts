@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { KeyturnError } from '../core/errors.js';
+import { KeyturnError } from '../../core/errors.js';
 import { compileEngine, type CompiledEngine } from './detect.js';
 import type { EngineConfig, ItemResult } from './types.js';
 import { runTask, taskBytes, type Task } from './work.js';

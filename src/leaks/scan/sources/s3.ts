@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { KeyturnError } from '../../core/errors.js';
+import { KeyturnError } from '../../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
 import { readState, writeState } from '../state.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { KeyturnError } from '../../core/errors.js';
+import { KeyturnError } from '../../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
 import { readState, writeState } from '../state.js';
 import type { Finding, ItemResult } from '../types.js';
