@@ -1,3 +1,4 @@
+import type { TlsChannel } from '../core/channel.js';
 import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -32,6 +33,10 @@ export interface TokenRequest {
   /** The token endpoint URL (a client assertion may name it as audience). */
   readonly endpoint: string;
   readonly meta: RequestMeta;
+  /** The raw `DPoP` header (RFC 9449), for the binding step; absent when the request had none. */
+  readonly dpop?: string | undefined;
+  /** The TLS connection the request came on, for certificate and channel binding; absent on plain HTTP. */
+  readonly tls?: TlsChannel | undefined;
 }
 
 export interface TokenEndpointDeps {
