@@ -55,6 +55,29 @@ describeStore('Store contract', (kind) => {
     expect(Number(count!.c)).toBe(1);
   });
 
+  it('runs queries a caller starts together inside one transaction, in order, and commits them', async () => {
+    const names = await store.transaction(async (tx) => {
+      await Promise.all([1, 2, 3, 4, 5].map((n) => tx.run('INSERT INTO things (id, name, n) VALUES (?, ?, ?)', [`t${n}`, `name${n}`, n])));
+      const rows = await Promise.all([1, 2, 3, 4, 5].map((n) => tx.get<{ name: string }>('SELECT name FROM things WHERE id = ?', [`t${n}`])));
+      return rows.map((r) => r?.name);
+    });
+    expect(names).toEqual(['name1', 'name2', 'name3', 'name4', 'name5']);
+    expect(Number((await store.get<{ c: number }>('SELECT COUNT(*) AS c FROM things'))!.c)).toBe(5);
+  });
+
+  it('subscribes to many channels at once on one feed connection', async () => {
+    const heard: string[] = [];
+    const offs = ['a', 'b', 'c', 'd', 'e', 'f'].map((channel) => store.subscribe(channel, (payload) => payload && heard.push(`${channel}:${payload}`)));
+    // PostgreSQL: from another node, so each arrives through this store's LISTENs; SQLite has one feed per store.
+    const from = kind === 'postgres' ? await handle.another() : store;
+    if (kind === 'postgres') await (store as unknown as { feedReady(): Promise<void> }).feedReady();
+    await from.transaction(async (tx) => {
+      for (const channel of ['a', 'b', 'c', 'd', 'e', 'f']) tx.notify(channel, 'x');
+    });
+    await vi.waitFor(() => expect(heard.sort()).toEqual(['a:x', 'b:x', 'c:x', 'd:x', 'e:x', 'f:x']));
+    for (const off of offs) off();
+  });
+
   it('enforces uniqueness and reports it recognisably', async () => {
     await store.run('INSERT INTO things (id, name, n) VALUES (?, ?, ?)', ['a', 'same', 1]);
     const err = await store.run('INSERT INTO things (id, name, n) VALUES (?, ?, ?)', ['b', 'same', 2]).catch((e: unknown) => e);

@@ -76,6 +76,8 @@ export class PostgresStore implements Store {
   #listenClient: pg.Client | undefined;
   #listening = new Set<string>();
   #connecting: Promise<void> | undefined;
+  /** The feed connection's queries, one after another: pg refuses overlapping queries on a client (pg 9). */
+  #feedQueries: Promise<unknown> = Promise.resolve();
   #closed = false;
   #channelTag: string | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -147,9 +149,14 @@ export class PostgresStore implements Store {
     const guard = () => {
       if (!open) throw new Error('transaction already finished');
     };
-    const query = async (sql: string, params?: readonly SqlValue[]) => {
+    // One client per transaction, and pg runs one query at a time on a client: queries a caller
+    // starts together (Promise.all over tx.get) are queued here, not inside pg (deprecated in pg 8).
+    let last: Promise<unknown> = Promise.resolve();
+    const query = (sql: string, params?: readonly SqlValue[]) => {
       guard();
-      return client.query(numberPlaceholders(sql), params as unknown[]);
+      const next = last.then(() => client.query(numberPlaceholders(sql), params as unknown[]));
+      last = next.catch(() => undefined);
+      return next;
     };
     const tx: Transaction = {
       dialect: 'postgres',
@@ -165,6 +172,7 @@ export class PostgresStore implements Store {
     try {
       await client.query('BEGIN');
       const result = await fn(tx);
+      await last; // a query the caller started but did not await still belongs before COMMIT
       // NOTIFY inside the transaction: PostgreSQL delivers it only on commit.
       for (const [channel, payload] of pending) {
         await client.query('SELECT pg_notify($1, $2)', [this.#channel(channel), payload]);
@@ -175,6 +183,7 @@ export class PostgresStore implements Store {
       return result;
     } catch (err) {
       try {
+        await last;
         await client.query('ROLLBACK');
       } catch {
         broken = true;
@@ -204,7 +213,7 @@ export class PostgresStore implements Store {
       await this.#connectFeed();
       if (!this.#listening.has(channel) && this.#listenClient) {
         this.#listening.add(channel);
-        await this.#listenClient.query(`LISTEN "${this.#channel(channel)}"`);
+        await this.#listen(this.#listenClient, channel);
       }
     } catch (err) {
       this.#onFeedError(err);
@@ -245,10 +254,17 @@ export class PostgresStore implements Store {
       this.#connecting = undefined;
       for (const channel of this.#listeners.channels()) {
         this.#listening.add(channel);
-        await client.query(`LISTEN "${this.#channel(channel)}"`);
+        await this.#listen(client, channel);
       }
     })();
     return this.#connecting;
+  }
+
+  /** `LISTEN` on the feed connection, queued behind its other queries. */
+  #listen(client: pg.Client, channel: string): Promise<unknown> {
+    const next = this.#feedQueries.then(() => client.query(`LISTEN "${this.#channel(channel)}"`));
+    this.#feedQueries = next.catch(() => undefined);
+    return next;
   }
 
   #feedLost(client: pg.Client, err: unknown): void {
