@@ -34,6 +34,7 @@ export {
   type FastifyLikeReply,
   type FastifyLikeRequest,
   type MiddlewareOptions,
+  type RefusalReason,
 } from './middleware.js';
 export { createJwtVerifier, type JwtVerifier, type JwtVerifierOptions } from './jwt.js';
 export {

@@ -1,6 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { debuglog } from 'node:util';
 import { KeyturnError } from '../core/errors.js';
-import type { VerifiedCredential, Verifier } from './types.js';
+import type { RequestFailureCode, TokenFailureReason, VerifiedCredential, Verifier } from './types.js';
+
+/** `NODE_DEBUG=keyturn` prints one line per refused request: the code and exact reason, never the credential. */
+const debug = debuglog('keyturn');
 
 declare module 'http' {
   interface IncomingMessage {
@@ -22,6 +26,28 @@ export interface MiddlewareOptions {
   readonly requiredScopes?: readonly string[];
   /** `realm` of the `WWW-Authenticate` challenge (default `keyturn`). */
   readonly realm?: string;
+  /**
+   * Told why each request was refused, for the API server's own logs: the stable code and, for access
+   * tokens, the exact reason (`audience`, `expired`, `key_unknown`, …). The client's answer stays the
+   * RFC 6750 one and names no reason. Never given the credential.
+   */
+  readonly onRefused?: (refusal: RefusalReason) => void;
+}
+
+/**
+ * Why a request was refused, for the API server (never sent to the client).
+ *
+ * @example
+ * ```ts
+ * nodeMiddleware(verifier, { onRefused: (r) => log.info(r, 'keyturn refused a request') });
+ * // { status: 401, code: 'ERR_INVALID_TOKEN', reason: 'audience' }
+ * ```
+ */
+export interface RefusalReason {
+  readonly status: 400 | 401 | 403 | 503;
+  readonly code: RequestFailureCode | 'ERR_INSUFFICIENT_SCOPE' | 'ERR_UPSTREAM';
+  /** With `ERR_INVALID_TOKEN`: which check failed. */
+  readonly reason?: TokenFailureReason;
 }
 
 /**
@@ -50,7 +76,14 @@ export interface BearerErrorBody {
  */
 export type Decision =
   | { readonly ok: true; readonly credential: VerifiedCredential }
-  | { readonly ok: false; readonly status: 400 | 401 | 403 | 503; readonly headers: Readonly<Record<string, string>>; readonly body: BearerErrorBody };
+  | {
+      readonly ok: false;
+      readonly status: 400 | 401 | 403 | 503;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: BearerErrorBody;
+      /** Why, for the API server's logs (see {@link RefusalReason}); not part of the answer. */
+      readonly why: RefusalReason;
+    };
 
 const DESCRIPTIONS = {
   missing: 'authentication required: send Authorization: Bearer <API key>',
@@ -84,11 +117,19 @@ function challenge(realm: string, error?: string, description?: string, scope?: 
 
 type Refusal = Extract<Decision, { ok: false }>;
 
-function refuse(status: Refusal['status'], body: BearerErrorBody, wwwAuthenticate?: string): Refusal {
+function refuse(why: RefusalReason, body: BearerErrorBody, wwwAuthenticate?: string): Refusal {
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
   if (wwwAuthenticate !== undefined) headers['www-authenticate'] = wwwAuthenticate;
-  if (status === 503) headers['retry-after'] = '1';
-  return { ok: false, status, headers, body };
+  if (why.status === 503) headers['retry-after'] = '1';
+  return { ok: false, status: why.status, headers, body, why };
+}
+
+/** Tells the API server why (hook and `NODE_DEBUG=keyturn`), then hands the refusal on. */
+function told(options: MiddlewareOptions, refusal: Refusal): Refusal {
+  const { why } = refusal;
+  debug('refused: %d %s%s', why.status, why.code, why.reason === undefined ? '' : ` (${why.reason})`);
+  options.onRefused?.(why);
+  return refusal;
 }
 
 /**
@@ -119,26 +160,40 @@ async function decide(
   options: MiddlewareOptions,
   realm: string,
 ): Promise<Decision> {
+  const decision = await judge(verifier, req, options, realm);
+  return decision.ok ? decision : told(options, decision);
+}
+
+async function judge(
+  verifier: Verifier,
+  req: { readonly headers: { readonly authorization?: string | undefined } },
+  options: MiddlewareOptions,
+  realm: string,
+): Promise<Decision> {
   let result;
   try {
     result = await verifier.verifyRequest(req, options.requiredScopes === undefined ? {} : { requiredScopes: options.requiredScopes });
   } catch (err) {
     if (err instanceof KeyturnError && err.code === 'ERR_UPSTREAM') {
-      return refuse(503, { error: 'temporarily_unavailable', error_description: DESCRIPTIONS.outage });
+      return refuse({ status: 503, code: 'ERR_UPSTREAM' }, { error: 'temporarily_unavailable', error_description: DESCRIPTIONS.outage });
     }
     throw err;
   }
   if (result.valid) return { ok: true, credential: result };
   switch (result.code) {
     case 'ERR_UNAUTHENTICATED':
-      return refuse(401, { error: 'unauthorized', error_description: DESCRIPTIONS.missing }, challenge(realm));
+      return refuse({ status: 401, code: result.code }, { error: 'unauthorized', error_description: DESCRIPTIONS.missing }, challenge(realm));
     case 'ERR_VALIDATION':
-      return refuse(400, { error: 'invalid_request', error_description: DESCRIPTIONS.malformed }, challenge(realm, 'invalid_request', DESCRIPTIONS.malformed));
+      return refuse(
+        { status: 400, code: result.code },
+        { error: 'invalid_request', error_description: DESCRIPTIONS.malformed },
+        challenge(realm, 'invalid_request', DESCRIPTIONS.malformed),
+      );
     case 'ERR_INSUFFICIENT_SCOPE': {
       const scope = result.requiredScopes.join(' ');
       const description = result.credential.kind === 'api_key' ? DESCRIPTIONS.scope : DESCRIPTIONS.scopeToken;
       return refuse(
-        403,
+        { status: 403, code: result.code },
         { error: 'insufficient_scope', error_description: description, scope },
         challenge(realm, 'insufficient_scope', description, SAFE_QUOTED.test(scope) ? scope : undefined),
       );
@@ -146,7 +201,8 @@ async function decide(
     default: {
       // The same description for every reason of a kind: the client learns nothing about which credentials exist.
       const description = result.code === 'ERR_INVALID_TOKEN' ? DESCRIPTIONS.invalidToken : DESCRIPTIONS.invalid;
-      return refuse(401, { error: 'invalid_token', error_description: description }, challenge(realm, 'invalid_token', description));
+      const why: RefusalReason = result.reason === undefined ? { status: 401, code: result.code } : { status: 401, code: result.code, reason: result.reason };
+      return refuse(why, { error: 'invalid_token', error_description: description }, challenge(realm, 'invalid_token', description));
     }
   }
 }
@@ -208,7 +264,7 @@ export function withKeyturn(
   const realm = realmOf(options);
   const fail = (res: ServerResponse) => {
     if (res.headersSent) res.destroy();
-    else send(res, refuse(503, { error: 'temporarily_unavailable', error_description: DESCRIPTIONS.outage }));
+    else send(res, told(options, refuse({ status: 503, code: 'ERR_UPSTREAM' }, { error: 'temporarily_unavailable', error_description: DESCRIPTIONS.outage })));
   };
   return (req, res) => {
     decide(verifier, req, options, realm).then(

@@ -1,17 +1,20 @@
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { spawnSync } from 'node:child_process';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext } from '../../src/core/context.js';
 import { generateSecret } from '../../src/core/secret.js';
 import {
+  authorize,
   createVerifier,
   expressMiddleware,
   fastifyHook,
   nodeMiddleware,
   withKeyturn,
   type MiddlewareOptions,
+  type RefusalReason,
   type VerifiedCredential,
   type Verifier,
 } from '../../src/verifier/index.js';
@@ -253,6 +256,36 @@ describe.each(Object.keys(frameworks))('%s', (name) => {
 });
 
 describe('middleware options', () => {
+  it('prints one debug line per refusal with NODE_DEBUG=keyturn (code and reason, no credential)', () => {
+    const script = `
+      const { authorize } = await import(${JSON.stringify(new URL('../../dist/verifier/index.js', import.meta.url).href)});
+      const verifier = { verifyRequest: async () => ({ valid: false, code: 'ERR_INVALID_TOKEN', reason: 'audience' }) };
+      await authorize(verifier, { headers: { authorization: 'Bearer secret-token-value' } });`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_DEBUG: 'keyturn' }, encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/^KEYTURN \d+: refused: 401 ERR_INVALID_TOKEN \(audience\)$/m);
+    expect(run.stderr).not.toContain('secret-token-value');
+    const quiet = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_DEBUG: '' }, encoding: 'utf8' });
+    expect(quiet.stderr).toBe('');
+  });
+
+  it('tells the API server why it refused, and the client nothing more', async () => {
+    const heard: RefusalReason[] = [];
+    const guard = nodeMiddleware(verifier, { onRefused: (why) => heard.push(why) });
+    const base = await listen(http.createServer((req, res) => guard(req, res, () => res.end('{}'))));
+    const wrongAudience = await get(`${base}/`, `Bearer ${tokens.jwtOther}`);
+    expect(wrongAudience.body).toEqual({ error: 'invalid_token', error_description: DESCRIPTION.invalidToken });
+    await get(`${base}/`, `Bearer ${revokedKey.key}`);
+    await get(`${base}/`);
+    expect(heard).toEqual([
+      { status: 401, code: 'ERR_INVALID_TOKEN', reason: 'audience' },
+      { status: 401, code: 'ERR_KEY_REVOKED' },
+      { status: 401, code: 'ERR_UNAUTHENTICATED' },
+    ]);
+    const decision = await authorize(verifier, { headers: { authorization: `Bearer ${tokens.jwtOther}` } });
+    expect(decision).toMatchObject({ ok: false, status: 401, why: { code: 'ERR_INVALID_TOKEN', reason: 'audience' } });
+  });
+
   it('uses the configured realm', async () => {
     const guard = nodeMiddleware(verifier, { realm: 'orders api' });
     const base = await listen(http.createServer((req, res) => guard(req, res, () => res.end('{}'))));

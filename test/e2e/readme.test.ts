@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, ROOT, serveBin } from '../support/spawn.js';
+
+/** The first fenced `sh` block after the README heading `heading`. */
+function readmeBlock(heading: string): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf(`## ${heading}`);
+  expect(at, `README has a "## ${heading}" section`).toBeGreaterThanOrEqual(0);
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
+  expect(block).not.toBeNull();
+  return block![1]!;
+}
+
+/**
+ * Runs a README shell block as a user pastes it: `npx keyturn` is the built bin (no npm start-up
+ * in a test) and `localhost:8080` the test server's address; everything else is the README's text.
+ */
+function runReadme(block: string, url: string, dataDir: string): { status: number | null; stdout: string; stderr: string } {
+  const script = block.replaceAll('npx keyturn', 'keyturn').replaceAll('localhost:8080', url);
+  const run = spawnSync('bash', ['-euo', 'pipefail', '-c', `keyturn() { node ${JSON.stringify(CLI)} "$@"; }\n${script}`], {
+    env: { ...process.env, KEYTURN_URL: url, KEYTURN_DATA_DIR: dataDir },
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('README', () => {
+  let server: Awaited<ReturnType<typeof serveBin>>;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'keyturn-readme-'));
+    server = await serveBin(['--data-dir', dataDir]);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("the OAuth minute's token is accepted by the README's verifier example", async () => {
+    const run = runReadme(readmeBlock('OAuth 2.0 in one minute'), server.url, dataDir);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const answer = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { access_token: string; token_type: string };
+    expect(answer.token_type).toBe('Bearer');
+
+    // The verifier as the README configures it (audience and scope from its example).
+    const example = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const audience = /audience: '([^']+)'/.exec(example)![1]!;
+    const { createVerifier } = (await import(join(ROOT, 'dist', 'verifier', 'index.js'))) as typeof import('../../src/verifier/index.js');
+    const verifier = createVerifier({ url: server.url, audience, requiredScopes: ['read'], stream: false });
+    try {
+      expect(await verifier.verifyRequest({ headers: { authorization: `Bearer ${answer.access_token}` } })).toMatchObject({ valid: true, kind: 'jwt', scopes: ['read'] });
+    } finally {
+      await verifier.close();
+    }
+  });
+});
