@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyturnError, KEYTURN_ERROR_CODES, type KeyturnErrorCode } from '../core/errors.js';
@@ -9,24 +9,51 @@ export interface Target {
   readonly token: string | undefined;
 }
 
+/** A usage error: one line on stderr and exit 2, like commander's own. */
+export function usageError(message: string): CommanderError {
+  return new CommanderError(2, 'keyturn.invalidArgument', message);
+}
+
+/** An admin key is ~60 characters; anything past this is not one (and would only earn an HTTP 431). */
+const MAX_TOKEN_LENGTH = 1024;
+
 /** `--url`/`KEYTURN_URL`, `--token`/`KEYTURN_TOKEN`, else `<data dir>/admin.key`. */
 export function resolveTarget(opts: { url?: string; token?: string; dataDir?: string }, env: NodeJS.ProcessEnv): Target {
+  const urlFrom = opts.url !== undefined ? '--url' : env.KEYTURN_URL !== undefined ? 'KEYTURN_URL' : undefined;
   const url = (opts.url ?? env.KEYTURN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  let parsed: URL | undefined;
   try {
-    new URL(url);
+    parsed = new URL(url);
   } catch {
-    throw new KeyturnError('ERR_VALIDATION', `--url: not a URL`);
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    const hint = /^[\w.-]+(:\d+)?(\/|$)/.test(url) ? `; add the scheme: http://${url}` : '';
+    throw usageError(`${urlFrom ?? '--url'}: not an http(s) URL: ${JSON.stringify(url.slice(0, 100))}${hint}`);
   }
   let token = opts.token ?? env.KEYTURN_TOKEN;
+  let tokenFrom = opts.token !== undefined ? '--token' : 'KEYTURN_TOKEN';
   if (!token) {
     const file = join(opts.dataDir ?? env.KEYTURN_DATA_DIR ?? './.keyturn', 'admin.key');
     try {
       token = readFileSync(file, 'utf8').trim();
+      tokenFrom = file;
     } catch {
       token = undefined;
     }
   }
+  if (token !== undefined) checkToken(token, tokenFrom);
   return { url, token };
+}
+
+/** A token that cannot be an admin key fails here, with a message saying why, not as an HTTP error. */
+function checkToken(token: string, from: string): void {
+  if (/[\r\n]/.test(token)) throw usageError(`${from}: the token contains a line break (copied with a newline?)`);
+  // biome-ignore lint: control characters are what we look for
+  if (/[\x00-\x1f\x7f]/.test(token)) throw usageError(`${from}: the token contains a control character`);
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw usageError(`${from}: the token is ${token.length} characters long; a keyturn admin key is about 60`);
+  }
 }
 
 function asCode(value: unknown): KeyturnErrorCode {

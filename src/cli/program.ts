@@ -26,11 +26,36 @@ type Page = { items: KeyView[]; next: string | null };
 const client = clientOptions;
 const target = (cmd: Command, io: Io) => commandTarget(cmd, io.env);
 
-function scopesOption(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+/** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` or `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * `a,b,c` → a list for `flag`, each item a token without spaces: an empty list or an item with a
+ * space is a usage error, not a request.
+ */
+function commaList(flag: string, what: string): (value: string) => string[] {
+  return (value) => {
+    const list = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    if (list.length === 0) throw new Error(`${flag}: empty list (give comma-separated ${what}s)`);
+    for (const item of list) {
+      if (!SCOPE_TOKEN.test(item)) {
+        const hint = /\s/.test(item) ? ` (separate ${what}s with commas: ${item.split(/\s+/).join(',')})` : '';
+        throw new Error(`${flag}: ${JSON.stringify(item.slice(0, 100))} is not a ${what}${hint}`);
+      }
+    }
+    return list;
+  };
+}
+
+const scopesOption = commaList('--scopes', 'scope');
+
+/** `--limit`: a whole number from 1 to 1000. */
+function limitOption(value: string): string {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new Error(`--limit: expected a whole number from 1 to 1000, got ${JSON.stringify(value.slice(0, 20))}`);
+  return value;
 }
 
 function durationOption(value: string): string {
@@ -63,16 +88,7 @@ const KEY_COLUMNS = ['id', 'name', 'principal', 'start', 'last4', 'scopes', 'sta
 export function buildProgram(io: Io): Command {
   const print = (opts: Common, json: unknown, text: () => string) => io.out(opts.json ? JSON.stringify(json, null, 2) : text());
 
-  const program = new Command('keyturn')
-    .description('Self-hosted authority for API credentials')
-    .version('0.1.0')
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.out(s.replace(/\n$/, '')),
-      writeErr: (s) => io.err(s.replace(/\n$/, '')),
-      outputError: (s, write) => write(`keyturn: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
-    });
+  const program = new Command('keyturn').description('Self-hosted authority for API credentials').version('0.1.0');
 
   const serve = program
     .command('serve')
@@ -119,7 +135,7 @@ export function buildProgram(io: Io): Command {
     });
   client(keys.command('list').description('list API keys (never the secrets)'))
     .option('--owner <principal>', 'only keys of this principal')
-    .option('--limit <n>', 'page size (1-1000)', checked((v) => String(Number.parseInt(v, 10))))
+    .option('--limit <n>', 'page size (1-1000)', checked(limitOption))
     .option('--after <id>', 'cursor: the last id of the previous page')
     .action(async (opts: Common & { owner?: string; limit?: string; after?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
@@ -200,13 +216,12 @@ export function buildProgram(io: Io): Command {
 
   const clients = program.command('clients').description('OAuth 2.0 clients');
   type ClientOut = Record<string, unknown> & { clientId: string; client_secret?: string | null };
-  const listOf = (v: string) => scopesOption(v);
   client(clients.command('create').description('register a confidential client; the secret is printed once'))
     .requiredOption('--name <name>', 'client name')
     .option('--owner <principal>', 'owner principal (default: a new service principal named like the client)')
-    .option('--scopes <list>', 'allowed scopes, comma-separated', checked(listOf), [] as string[])
-    .option('--grant-types <list>', 'client_credentials,refresh_token,urn:ietf:params:oauth:grant-type:token-exchange', checked(listOf))
-    .option('--audiences <list>', 'allowed audiences/resources, comma-separated (default: the issuer)', checked(listOf))
+    .option('--scopes <list>', 'allowed scopes, comma-separated', checked(scopesOption), [] as string[])
+    .option('--grant-types <list>', 'client_credentials,refresh_token,urn:ietf:params:oauth:grant-type:token-exchange', checked(commaList('--grant-types', 'grant type')))
+    .option('--audiences <list>', 'allowed audiences/resources, comma-separated (default: the issuer)', checked(commaList('--audiences', 'audience')))
     .option('--policy <name>', 'lifetime policy preset: default, banking, public-read')
     .addOption(new Option('--auth-method <method>', 'client authentication').choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']))
     .option('--jwks <file>', 'JSON file with the public JWK Set (private_key_jwt)')
@@ -296,7 +311,29 @@ export function buildProgram(io: Io): Command {
   program.addCommand(scanCommand());
   program.addCommand(watchCommand(io));
 
+  // Every command, including those built apart (scan, watch), reports a usage error as one
+  // `keyturn: …` line and exit 2 — `scan` exits 1 for findings, so a typo must never read as one.
+  const output = {
+    writeOut: (s: string) => io.out(s.replace(/\n$/, '')),
+    writeErr: (s: string) => io.err(s.replace(/\n$/, '')),
+    outputError: (s: string, write: (s: string) => void) => write(`keyturn: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`),
+  };
+  const everyCommand = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(everyCommand)];
+  for (const cmd of everyCommand(program)) cmd.exitOverride().configureOutput(output).showSuggestionAfterError(true);
   return program;
+}
+
+/** A Node system error (`EADDRINUSE`, `EACCES`, …) as thrown by `listen`, `mkdir`, `open`. */
+function systemError(err: unknown): (Error & { code: string; syscall?: string; path?: string; address?: string; port?: number }) | undefined {
+  const e = err instanceof KeyturnError && err.cause !== undefined ? err.cause : err;
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && /^E[A-Z]+$/.test((e as unknown as { code: string }).code)
+    ? (e as Error & { code: string })
+    : undefined;
+}
+
+/** What the system said, without Node's `EACCES: …, mkdir '…'` decoration. */
+function systemReason(err: Error & { code: string }): string {
+  return err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
 }
 
 /** Runs the CLI; resolves to the exit code. One line on stderr for any error. */
@@ -310,6 +347,20 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       if (err.code === 'keyturn.invalidArgument') io.err(`keyturn: ${err.message}`);
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof KeyturnError && err.code === 'ERR_CONFIG') {
+      io.err(`keyturn: ${err.code}: ${err.message}`);
+      return 2;
+    }
+    const sys = systemError(err);
+    if (sys?.code === 'EADDRINUSE') {
+      const where = sys.address === undefined ? 'the address' : `${sys.address}:${sys.port ?? ''}`;
+      io.err(`keyturn: ERR_ADDRESS_IN_USE: ${where} is already in use (another keyturn running?); pick another with --port`);
+      return 1;
+    }
+    if (sys?.path !== undefined) {
+      io.err(`keyturn: ERR_FILESYSTEM: cannot ${sys.syscall ?? 'use'} ${sys.path}: ${systemReason(sys)}`);
+      return 1;
     }
     if (err instanceof KeyturnError) {
       io.err(`keyturn: ${err.code}: ${err.message}`);
