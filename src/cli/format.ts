@@ -13,3 +13,17 @@ export function record(value: Record<string, unknown>): string {
     .map(([k, v]) => `${k.padEnd(width)}  ${v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join('\n');
 }
+
+/**
+ * A page of a listing as text: the table (or `empty`), and when the server says more follow, the
+ * command that shows the next page — a text listing never ends silently at its page size.
+ */
+export function listing(
+  page: { readonly items: ReadonlyArray<Record<string, unknown>>; readonly next?: string | number | null },
+  columns: readonly string[],
+  empty: string,
+  nextCommand: string,
+): string {
+  const text = page.items.length ? table(page.items, columns) : empty;
+  return page.next === null || page.next === undefined ? text : `${text}\n\n(more: ${nextCommand} --after ${page.next})`;
+}

@@ -6,7 +6,7 @@ import { configSchema, envName } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
-import { record, table } from './format.js';
+import { listing, record, table } from './format.js';
 import { scanCommand } from './scan.js';
 import { watchCommand } from './watch.js';
 
@@ -144,7 +144,7 @@ export function buildProgram(io: Io): Command {
       if (opts.limit) query.set('limit', opts.limit);
       if (opts.after) query.set('after', opts.after);
       const page = await call<Page>(t, 'GET', `/v1/keys${query.size ? `?${query}` : ''}`);
-      print(common, page, () => (page.items.length ? table(page.items, KEY_COLUMNS) : 'no keys'));
+      print(common, page, () => listing(page, KEY_COLUMNS, 'no keys', `keyturn keys list${opts.owner ? ` --owner ${opts.owner}` : ''}${opts.limit ? ` --limit ${opts.limit}` : ''}`));
     });
   client(keys.command('show').description('show one API key').argument('<id>', 'key id'))
     .action(async (id: string, _opts: Common, cmd: Command) => {
@@ -199,10 +199,17 @@ export function buildProgram(io: Io): Command {
     });
   client(principals.command('list').description('list principals'))
     .addOption(new Option('--kind <kind>', 'only this kind').choices(['user', 'service']))
-    .action(async (opts: Common & { kind?: string }, cmd: Command) => {
+    .option('--limit <n>', 'page size (1-1000)', checked(limitOption))
+    .option('--after <id>', 'cursor: the last id of the previous page')
+    .action(async (opts: Common & { kind?: string; limit?: string; after?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
-      const page = await call<Page>(t, 'GET', `/v1/principals${opts.kind ? `?kind=${opts.kind}` : ''}`);
-      print(common, page, () => (page.items.length ? table(page.items, ['id', 'kind', 'name', 'email', 'status', 'createdAt']) : 'no principals'));
+      const query = new URLSearchParams();
+      if (opts.kind) query.set('kind', opts.kind);
+      if (opts.limit) query.set('limit', opts.limit);
+      if (opts.after) query.set('after', opts.after);
+      const page = await call<Page>(t, 'GET', `/v1/principals${query.size ? `?${query}` : ''}`);
+      const again = `keyturn principals list${opts.kind ? ` --kind ${opts.kind}` : ''}${opts.limit ? ` --limit ${opts.limit}` : ''}`;
+      print(common, page, () => listing(page, ['id', 'kind', 'name', 'email', 'status', 'createdAt'], 'no principals', again));
     });
 
   for (const [verb, status] of [['disable', 'disabled'], ['enable', 'enabled']] as const) {
@@ -255,10 +262,16 @@ export function buildProgram(io: Io): Command {
       );
     });
   client(clients.command('list').description('list clients'))
-    .action(async (_opts: Common, cmd: Command) => {
+    .option('--limit <n>', 'page size (1-1000)', checked(limitOption))
+    .option('--after <client_id>', 'cursor: the last client id of the previous page')
+    .action(async (opts: Common & { limit?: string; after?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
-      const page = await call<{ items: ClientOut[] }>(t, 'GET', '/v1/clients');
-      print(common, page, () => (page.items.length ? table(page.items, ['clientId', 'name', 'status', 'authMethod', 'scopes', 'grantTypes']) : 'no clients'));
+      const query = new URLSearchParams();
+      if (opts.limit) query.set('limit', opts.limit);
+      if (opts.after) query.set('after', opts.after);
+      const page = await call<{ items: ClientOut[]; next?: string | null }>(t, 'GET', `/v1/clients${query.size ? `?${query}` : ''}`);
+      const again = `keyturn clients list${opts.limit ? ` --limit ${opts.limit}` : ''}`;
+      print(common, page, () => listing(page, ['clientId', 'name', 'status', 'authMethod', 'scopes', 'grantTypes'], 'no clients', again));
     });
   client(clients.command('show').description('show a client').argument('<client_id>', 'client id'))
     .action(async (id: string, _opts: Common, cmd: Command) => {

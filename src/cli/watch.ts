@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '../core/duration.js';
 import type { RunResult, WatchView } from '../leaks/watch.js';
@@ -23,10 +22,13 @@ function every(value: string): string {
   return value;
 }
 
-/** A local relative path that exists is sent as an absolute path (the server reads it). */
-function sourceArgument(source: string): string {
+/**
+ * A local path is sent as an absolute path, resolved against this shell's directory whether or not
+ * it exists here (`.`, `x` and `../x` alike): the server, whose directory is another, reads it.
+ */
+export function sourceArgument(source: string, cwd = process.cwd()): string {
   if (source === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^[\w.-]+@[\w.-]+:/.test(source) || isAbsolute(source)) return source;
-  return existsSync(source) ? resolve(source) : source;
+  return resolve(cwd, source);
 }
 
 function summary(r: Pick<RunResult, 'ok' | 'findings' | 'new' | 'suspended' | 'revoked' | 'thirdParty' | 'error'>): string {
