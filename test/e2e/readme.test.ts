@@ -19,9 +19,9 @@ function readmeBlock(heading: string): string {
  * Runs a README shell block as a user pastes it: `npx keyturn` is the built bin (no npm start-up
  * in a test) and `localhost:8080` the test server's address; everything else is the README's text.
  */
-function runReadme(block: string, url: string, dataDir: string): { status: number | null; stdout: string; stderr: string } {
+function runReadme(block: string, url: string, dataDir: string, flags = '-euo pipefail'): { status: number | null; stdout: string; stderr: string } {
   const script = block.replaceAll('npx keyturn', 'keyturn').replaceAll('localhost:8080', url);
-  const run = spawnSync('bash', ['-euo', 'pipefail', '-c', `keyturn() { node ${JSON.stringify(CLI)} "$@"; }\n${script}`], {
+  const run = spawnSync('bash', [...flags.split(' '), '-c', `keyturn() { node ${JSON.stringify(CLI)} "$@"; }\n${script}`], {
     env: { ...process.env, KEYTURN_URL: url, KEYTURN_DATA_DIR: dataDir },
     cwd: ROOT,
     encoding: 'utf8',
@@ -39,6 +39,18 @@ describe('README', () => {
   afterAll(async () => {
     await server?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the tour ends as it says, also when run a second time in the same directory', () => {
+    const tour = readmeBlock('A tour: create a key, verify it, revoke it');
+    for (const round of [1, 2]) {
+      // As pasted into a shell: a step that fails (the principal exists on the second round) does not stop the rest.
+      const run = runReadme(tour, server.url, dataDir, '-u');
+      const lines = run.stdout.trim().split('\n');
+      expect(run.status, `round ${round}: ${run.stderr}`).toBe(1);
+      expect(lines.at(-1), `round ${round}`).toBe('invalid: ERR_KEY_REVOKED');
+      expect(lines.find((l) => l.startsWith('valid: ')), `round ${round}`).toMatch(/^valid: key_\w+ scopes=read$/);
+    }
   });
 
   it("the OAuth minute's token is accepted by the README's verifier example", async () => {
