@@ -98,6 +98,7 @@ export function leakNotifications(found: NewFinding, globalWebhook: string | und
   return list;
 }
 
+/** What a {@link WebhookNotifier} needs: the store its `leak.notified` events go to, and bounds. */
 export interface WebhookNotifierOptions {
   readonly store: Store;
   readonly ctx: Context;

@@ -26,6 +26,7 @@ import { findingsQuerySchema, parseFindingsBody } from './schemas.js';
  * was seen.
  */
 
+/** What a {@link LeakResponder} is built from; `mode` and the webhook come from configuration. */
 export interface LeakResponderOptions {
   readonly store: Store;
   readonly ctx: Context;

@@ -36,7 +36,6 @@ export const findingsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   after: z.string().max(128).optional(),
 });
-export type FindingsQuery = z.output<typeof findingsQuerySchema>;
 
 const reportItem = z.strictObject({ token: z.string().min(1).max(4096), url: z.string().max(2048).optional() });
 /** `POST /v1/leaks/report`: one `{token, url?}` or an array of up to 100. */
