@@ -18,3 +18,25 @@ export function redactSecrets(text: string): string {
     return match;
   });
 }
+
+/**
+ * Removes the credentials of a URL (`https://user:token@host/…` → `https://host/…`); any other
+ * text is returned as is. For places a leak was seen and scan sources, which are recorded.
+ *
+ * @example
+ * ```ts
+ * withoutCredentials('https://bot:ghp_x@github.com/acme/app.git'); // 'https://github.com/acme/app.git'
+ * ```
+ */
+export function withoutCredentials(text: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  try {
+    const url = new URL(text);
+    if (!url.username && !url.password) return text;
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return text.replace(/\/\/[^/@\s]*@/, '//');
+  }
+}

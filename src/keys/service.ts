@@ -6,7 +6,7 @@ import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { validate } from '../core/validate.js';
-import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type PrincipalService } from '../principals/service.js';
+import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type Principal, type PrincipalService } from '../principals/service.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 import { KeyCache, type CachedKey } from './cache.js';
 
@@ -285,6 +285,11 @@ export class KeyService {
   async findByDigest(digest: string, db: Queryable = this.#store): Promise<KeyView | undefined> {
     const row = await db.get<KeyRow>('SELECT * FROM api_keys WHERE digest = ?', [digest]);
     return row && this.#view(row, this.#ctx.now().getTime());
+  }
+
+  /** The principal `key` acts for, read in `db` (the leak response reads it in its transaction to tell the owner). */
+  async ownerOf(key: KeyView, db: Queryable = this.#store): Promise<Principal | undefined> {
+    return this.#principals.byId(key.principal, db);
   }
 
   /**

@@ -10,7 +10,7 @@ import { newId } from '../core/ids.js';
 import { validate } from '../core/validate.js';
 import type { Store } from '../store/port.js';
 import { buildEngineConfig } from './scan/config.js';
-import type { LeakLogger, LeakResponder, ResponseOutcome } from './respond/response.js';
+import type { LeakLogger, LeakResponder, ResponseOutcome } from './respond/index.js';
 import { parseTarget, runScan, type RunScanOptions, type ScanReport, type Target } from './scan/scanner.js';
 
 /**

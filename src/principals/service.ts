@@ -126,6 +126,12 @@ export class PrincipalService {
     return row && toPrincipal(row);
   }
 
+  /** Looks a principal up by id only: for stored references (a key's owner), which are never names. */
+  async byId(id: string, db: Queryable = this.#store): Promise<Principal | undefined> {
+    const row = await db.get<PrincipalRow>('SELECT * FROM principals WHERE id = ?', [id]);
+    return row && toPrincipal(row);
+  }
+
   /** Like {@link find}, or `ERR_NOT_FOUND`. */
   async get(idOrName: string, db: Queryable = this.#store): Promise<Principal> {
     const found = await this.find(idOrName, db);

@@ -6,7 +6,7 @@ import { runCli } from '../../src/cli/program.js';
 import { manualContext, type ManualContext } from '../../src/core/context.js';
 import { secretDigest } from '../../src/core/secret.js';
 import { KeyService } from '../../src/keys/service.js';
-import { LeakResponder } from '../../src/leaks/respond/response.js';
+import { LeakResponder } from '../../src/leaks/respond/index.js';
 import { runScan } from '../../src/leaks/scan/scanner.js';
 import { WatchService, type ScanFunction } from '../../src/leaks/watch.js';
 import { PrincipalService } from '../../src/principals/service.js';

@@ -1,18 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendEvent } from '../../audit/events.js';
 import { KeyturnError } from '../../core/errors.js';
 import { validate } from '../../core/validate.js';
-import { githubBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/respond/github.js';
+import { githubBodySchema, reportBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/respond/index.js';
 import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta, requireScope } from '../auth.js';
 import { TokenBuckets } from '../rate-limit.js';
 
 const idParam = z.strictObject({ id: z.string().min(1).max(128) });
-
-const reportItem = z.strictObject({ token: z.string().min(1).max(4096), url: z.string().max(2048).optional() });
-/** `POST /v1/leaks/report`: one `{token, url?}` or an array of up to 100. */
-export const reportBodySchema = z.union([reportItem, z.array(reportItem).min(1).max(100)]);
 
 /** The one answer of the public report endpoint, whatever was reported. */
 export const REPORT_RECEIVED = Object.freeze({
@@ -90,9 +85,7 @@ export function leakRoutes(app: FastifyInstance, kt: Keyturn): void {
 
     const reject = async (request: FastifyRequest, code: 'ERR_VALIDATION' | 'ERR_SIGNATURE_INVALID', why: string): Promise<never> => {
       buckets.take(request.ip);
-      await kt.store.transaction((tx) =>
-        appendEvent(tx, kt.ctx, { type: 'leak.report_rejected', target: null, outcome: 'failure', reason: why, data: { via: 'github' } }, requestMeta(request)),
-      );
+      await leaks.response.recordRejectedReport('github', why, requestMeta(request));
       throw new KeyturnError(code, why);
     };
 

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { secretDigest } from '../../core/secret.js';
 import { hasInlineAllow, INLINE_ALLOW, insidePublic, isPlaceholder, publicRegions } from './allow.js';
 import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
 import { shannonEntropy, VALIDATOR_TABLE, type Validator } from './validators.js';
@@ -202,9 +202,7 @@ function allowedBy(allow: CompiledAllow, secret: string, path: string): boolean 
 }
 
 /** SHA-256 of the secret, hex: a finding's fingerprint (for keyturn secrets, equal to its stored digest). */
-export function fingerprintOf(secret: string): string {
-  return hash('sha256', secret, 'hex');
-}
+export const fingerprintOf: (secret: string) => string = secretDigest;
 
 interface Candidate {
   readonly start: number;

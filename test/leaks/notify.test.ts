@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { listEvents, type RequestMeta } from '../../src/audit/events.js';
+import { manualContext } from '../../src/core/context.js';
+import { secretDigest } from '../../src/core/secret.js';
+import { KeyService } from '../../src/keys/service.js';
+import { LeakResponder, type LeakNotification, type LeakNotifier } from '../../src/leaks/respond/index.js';
+import { leakNotifications } from '../../src/leaks/respond/notify.js';
+import { PrincipalService } from '../../src/principals/service.js';
+import { MIGRATIONS } from '../../src/runtime/open.js';
+import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
+
+const admin: RequestMeta = { actor: null, actorKind: null, sourceIp: '127.0.0.1', requestId: 'req_test' };
+
+/** A notifier that keeps what it is handed; `idle` resolves when the test says so. */
+class RecordingNotifier implements LeakNotifier {
+  readonly sent: (readonly LeakNotification[])[] = [];
+  release: () => void = () => undefined;
+  #idle: Promise<void> = Promise.resolve();
+  send(notifications: readonly LeakNotification[]): void {
+    this.sent.push(notifications);
+  }
+  hold(): void {
+    this.#idle = new Promise((resolve) => (this.release = resolve));
+  }
+  idle(): Promise<void> {
+    return this.#idle;
+  }
+}
+
+describeStore('leak notifications behind the notifier interface', (kind) => {
+  let handle: StoreHandle;
+  let keys: KeyService;
+  let notifier: RecordingNotifier;
+  let responder: LeakResponder;
+  let owned: { id: string; secret: string };
+
+  beforeEach(async () => {
+    handle = await freshStore(kind);
+    await handle.store.migrate(MIGRATIONS);
+    const ctx = manualContext(new Date('2031-05-01T00:00:00Z'));
+    const principals = new PrincipalService(handle.store, ctx);
+    keys = new KeyService({ store: handle.store, ctx, principals, prefix: 'kt_live' });
+    notifier = new RecordingNotifier();
+    responder = new LeakResponder({ store: handle.store, ctx, keys, mode: 'suspend', webhookUrl: 'https://siem.example/leaks', notifier });
+    await principals.create({ kind: 'service', name: 'billing', webhookUrl: 'https://billing.example/hook' }, admin);
+    const { key, secret } = await keys.create({ owner: 'billing', name: 'prod' }, admin);
+    owned = { id: key.id, secret };
+  });
+  afterEach(async () => {
+    keys.close();
+    await handle.dispose();
+  });
+
+  it('hands the owner and global deliveries of a new finding to the notifier once, after recording it', async () => {
+    const fingerprint = secretDigest(owned.secret);
+    const [outcome] = await responder.respond([{ fingerprint, kind: 'keyturn', rule: 'keyturn-secret', where: { via: 'scan', file: '.env', line: 3 } }], admin);
+    expect(outcome).toMatchObject({ status: 'suspended', action: 'suspended', new: true, notifications: 2 });
+    expect(notifier.sent).toHaveLength(1);
+    const [owner, global] = notifier.sent[0]!;
+    expect([owner!.to, owner!.url, global!.to, global!.url]).toEqual(['owner', 'https://billing.example/hook', 'global', 'https://siem.example/leaks']);
+    expect(owner!.target).toBe(owned.id);
+    expect(owner!.payload).toEqual({
+      type: 'leak.detected',
+      time: '2031-05-01T00:00:00.000Z',
+      finding: { id: outcome!.findingId, fingerprint, kind: 'keyturn', rule: 'keyturn-secret', status: 'suspended', firstSeen: '2031-05-01T00:00:00.000Z' },
+      key: { id: owned.id, name: 'prod', start: owned.secret.slice(0, 12), principal: expect.stringMatching(/^prn_/), action: 'suspended' },
+      where: { via: 'scan', file: '.env', line: 3 },
+      successor: null,
+    });
+    expect(global!.payload).toBe(owner!.payload);
+    // Delivering and recording deliveries is the notifier's business.
+    expect(await listEvents(handle.store, { type: 'leak.notified' })).toEqual([]);
+
+    const [again] = await responder.respond([{ fingerprint, kind: 'keyturn', rule: 'keyturn-secret', where: { via: 'scan', file: 'b.txt' } }], admin);
+    expect(again).toMatchObject({ new: false, action: 'none', notifications: 0 });
+    expect(notifier.sent).toHaveLength(1);
+  });
+
+  it('tells only the global webhook about secrets that are not ours', async () => {
+    const [outcome] = await responder.respond([{ fingerprint: secretDigest('AKIA-not-ours'), kind: 'aws', rule: 'aws-access-key', where: { via: 'watch' } }], admin);
+    expect(outcome).toMatchObject({ status: 'third_party', notifications: 1 });
+    expect(notifier.sent.flat().map((n) => [n.to, n.target, n.payload.key])).toEqual([['global', outcome!.findingId, null]]);
+  });
+
+  it('idle() waits for background reports and for the notifier', async () => {
+    notifier.hold();
+    let done = false;
+    responder.later(() => responder.respondToTokens([{ token: owned.secret }], 'report', admin));
+    const idle = responder.idle().then(() => (done = true));
+    await vi.waitFor(() => expect(notifier.sent).toHaveLength(1), { timeout: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(done).toBe(false);
+    notifier.release();
+    await idle;
+    expect(done).toBe(true);
+  });
+});
+
+describe('leakNotifications', () => {
+  const finding = { id: 'lkf_1', fingerprint: 'f'.repeat(64), kind: 'keyturn', rule: 'keyturn-secret', keyId: 'key_1', principal: 'prn_1', status: 'inactive' } as const;
+  const key = { id: 'key_1', name: 'prod', start: 'kt_live_abcd', principal: 'prn_1', ownerWebhook: null };
+
+  it('tells no one when the owner has no webhook and no global one is configured', () => {
+    expect(leakNotifications({ finding, key, action: 'none', where: { via: 'scan' }, at: 0 }, undefined)).toEqual([]);
+  });
+
+  it('targets the key when there is one, the finding otherwise', () => {
+    expect(leakNotifications({ finding, key, action: 'none', where: { via: 'scan' }, at: 0 }, 'https://g.example').map((n) => n.target)).toEqual(['key_1']);
+    expect(leakNotifications({ finding: { ...finding, keyId: null }, action: 'none', where: { via: 'scan' }, at: 0 }, 'https://g.example').map((n) => n.target)).toEqual([
+      'lkf_1',
+    ]);
+  });
+});
