@@ -51,7 +51,7 @@ describe('README', () => {
       expect(lines.at(-1), `round ${round}`).toBe('invalid: ERR_KEY_REVOKED');
       expect(lines.find((l) => l.startsWith('valid: ')), `round ${round}`).toMatch(/^valid: key_\w+ scopes=read$/);
     }
-  });
+  }, 180_000); // two rounds of a dozen CLI processes each
 
   it("the OAuth minute's token is accepted by the README's verifier example", async () => {
     const run = runReadme(readmeBlock('OAuth 2.0 in one minute'), server.url, dataDir);
