@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -9,7 +9,8 @@
  *   Map lookup);
  * - the OAuth benchmark (`bench/oauth.ts`: token endpoint and introspection against oidc-provider,
  *   local JWT verification against raw jose);
- * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`.
+ * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
+ * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
@@ -33,7 +34,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -350,6 +351,11 @@ async function main(): Promise<void> {
   if (only.has('leaks')) {
     leaks = await benchLeaks();
     if (leaks !== undefined) results.leaks = leaks;
+  }
+
+  if (only.has('cli')) {
+    const { runCliBench } = await import('./cli.js');
+    results.cli = await runCliBench();
   }
 
   console.log('');
