@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
@@ -8,7 +9,6 @@ import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDig
 import { validate } from '../core/validate.js';
 import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type PrincipalService } from '../principals/service.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
-import { KeyCache, type CachedKey } from './cache.js';
 
 export type KeyStatus = 'active' | 'rotating' | 'suspended' | 'retired' | 'revoked';
 
@@ -36,6 +36,16 @@ export type Verification =
   | { readonly valid: false; readonly reason: VerificationFailure };
 
 export type VerificationFailure = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'suspended' | 'principal_inactive';
+
+/** What the verification cache keeps about a live key: never the secret. */
+interface CachedKey {
+  /** The answer for this key while it has not expired: built once, shared by every hit. */
+  readonly answer: { readonly valid: true; readonly key: VerifiedKey };
+  /** Key id: a change on the keys channel names it. */
+  readonly id: string;
+  /** Expiry in ms (the answer carries it as ISO text), or `null`. */
+  readonly expiresAt: number | null;
+}
 
 export interface VerifiedKey {
   readonly id: string;
@@ -110,8 +120,10 @@ export class KeyService {
   readonly #ctx: Context;
   readonly #principals: PrincipalService;
   readonly #prefix: string;
-  readonly #cache: KeyCache;
-  readonly #unsubscribe: Array<() => void>;
+  /** Digest → live key; a key change drops its entry, a principal change (or a feed gap) everything. */
+  readonly #cache: ChangeCache<CachedKey>;
+  readonly #cacheMaxAgeMs: number;
+  readonly #unsubscribe: () => void;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -119,19 +131,17 @@ export class KeyService {
     this.#ctx = options.ctx;
     this.#principals = options.principals;
     this.#prefix = options.prefix;
-    this.#cache = new KeyCache({
-      ...(options.cacheMaxEntries === undefined ? {} : { maxEntries: options.cacheMaxEntries }),
-      ...(options.cacheMaxAgeMs === undefined ? {} : { maxAgeMs: options.cacheMaxAgeMs }),
+    this.#cache = new ChangeCache<CachedKey>({ maxEntries: options.cacheMaxEntries ?? 100_000, idOf: (key) => key.id });
+    this.#cacheMaxAgeMs = options.cacheMaxAgeMs ?? 300_000;
+    this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
+      byId: [KEYS_CHANNEL],
+      all: [PRINCIPALS_CHANNEL],
     });
-    this.#unsubscribe = [
-      this.#store.subscribe(KEYS_CHANNEL, (id) => (id === null ? this.#cache.clear() : this.#cache.dropKey(id))),
-      this.#store.subscribe(PRINCIPALS_CHANNEL, () => this.#cache.clear()),
-    ];
   }
 
   /** Stops following the change feed. */
   close(): void {
-    for (const stop of this.#unsubscribe) stop();
+    this.#unsubscribe();
   }
 
   /** Creates a key for `owner` (principal id or name); the secret is in the answer and nowhere else. */
@@ -331,7 +341,7 @@ export class KeyService {
         }),
       }),
     };
-    this.#cache.set(digest, entry, now, generation);
+    this.#cache.set(digest, entry, now + this.#cacheMaxAgeMs, now, generation);
     return this.#judge(entry, now);
   }
 

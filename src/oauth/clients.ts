@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -126,22 +127,19 @@ export class ClientService {
   readonly #o: ClientServiceOptions;
 
   /** Authenticated clients by id: invalidated by the change feed, re-read at least every 5 minutes. */
-  readonly #cache = new Map<string, { readonly row: Row & { principal_status: string }; readonly client: Client; readonly at: number }>();
-  #generation = 0;
-  readonly #unsubscribe: Array<() => void>;
+  readonly #cache = new ChangeCache<{ readonly row: Row & { principal_status: string }; readonly client: Client }>({ maxEntries: 10_000 });
+  readonly #unsubscribe: () => void;
 
   constructor(options: ClientServiceOptions) {
     this.#o = options;
-    const drop = () => {
-      this.#generation++;
-      this.#cache.clear();
-    };
-    this.#unsubscribe = [options.store.subscribe(CLIENTS_CHANNEL, drop), options.store.subscribe(PRINCIPALS_CHANNEL, drop)];
+    this.#unsubscribe = followChanges((channel, listener) => options.store.subscribe(channel, listener), this.#cache, {
+      all: [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL],
+    });
   }
 
   /** Stops following the change feed. */
   close(): void {
-    for (const stop of this.#unsubscribe) stop();
+    this.#unsubscribe();
   }
 
   /** Registers a client; the secret (secret methods) is in the answer and nowhere else. */
@@ -322,20 +320,17 @@ export class ClientService {
   async #cached(clientId: string): Promise<{ row: Row & { principal_status: string }; client: Client } | undefined> {
     if (clientId.length > 128) return undefined;
     const now = this.#o.ctx.now().getTime();
-    const hit = this.#cache.get(clientId);
-    if (hit && now - hit.at < 300_000) return hit;
-    const generation = this.#generation;
+    const hit = this.#cache.get(clientId, now);
+    if (hit) return hit;
+    const generation = this.#cache.generation;
     const row = await this.#o.store.get<Row & { principal_status: string }>(
       'SELECT c.*, p.status AS principal_status FROM oauth_clients c JOIN principals p ON p.id = c.principal_id WHERE c.id = ?',
       [clientId],
     );
     if (!row) return undefined;
-    const entry = { row, client: { ...this.#view(row), principalStatus: row.principal_status }, at: now };
+    const entry = { row, client: { ...this.#view(row), principalStatus: row.principal_status } };
     // An invalidation that arrived during the read makes the row suspect: use it, do not keep it.
-    if (generation === this.#generation) {
-      if (this.#cache.size >= 10_000) this.#cache.clear();
-      this.#cache.set(clientId, entry);
-    }
+    this.#cache.set(clientId, entry, now + 300_000, now, generation);
     return entry;
   }
 
