@@ -4,6 +4,7 @@ import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { CLIENT_LIFECYCLE, CLIENT_SECRET_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition } from '../core/lifecycle.js';
 import { POLICY_PRESETS, resolvePolicy, type Policy } from '../core/policy.js';
 import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import { validate } from '../core/validate.js';
@@ -151,7 +152,7 @@ export class ClientService {
       const owner = data.owner
         ? await this.#o.principals.get(data.owner, tx)
         : await this.#o.principals.createIn(tx, { kind: 'service', name: data.name }, meta);
-      if (owner.status !== 'active') throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
+      if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
       const now = this.#o.ctx.now().getTime();
       const secret = authMethod === 'private_key_jwt' ? null : generateSecret(this.#o.secretPrefix, this.#o.ctx);
       const row: Row = {
@@ -234,8 +235,9 @@ export class ClientService {
   }
 
   async setStatus(clientId: string, status: 'active' | 'disabled', meta: RequestMeta): Promise<ClientView> {
-    return this.#mutate(clientId, meta, status === 'active' ? 'client.enabled' : 'client.disabled', async (tx) => {
-      await tx.run('UPDATE oauth_clients SET status = ?, updated_at = ? WHERE id = ?', [status, this.#o.ctx.now().getTime(), clientId]);
+    return this.#mutate(clientId, meta, status === 'active' ? 'client.enabled' : 'client.disabled', async (tx, row) => {
+      const step = transition(CLIENT_LIFECYCLE, row.status, status === 'active' ? 'enable' : 'disable');
+      await tx.run('UPDATE oauth_clients SET status = ?, updated_at = ? WHERE id = ?', [step.to, this.#o.ctx.now().getTime(), clientId]);
       return { event: {} };
     });
   }
@@ -261,7 +263,7 @@ export class ClientService {
   async rotateSecret(clientId: string, meta: RequestMeta, graceSeconds?: number): Promise<{ client: ClientView; secret: string }> {
     let secret = '';
     const client = await this.#mutate(clientId, meta, 'client.secret_rotated', async (tx, row) => {
-      if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_KEY_STATE', 'a private_key_jwt client has no secret; update its jwks');
+      if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
       const policy = resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object);
       const grace = graceSeconds ?? policy.secretRotationGrace;
       if (!Number.isInteger(grace) || grace < 0 || grace > 2_592_000) throw new KeyturnError('ERR_VALIDATION', 'grace: 0 to 2592000 seconds');
@@ -307,8 +309,11 @@ export class ClientService {
     const digest = secretDigest(parsed ? parsed.text : secret);
     const now = this.#o.ctx.now().getTime();
     const current = digestsEqual(digest, row.secret_digest);
+    // The previous secret is `rotating` until its grace ends (CLIENT_SECRET_LIFECYCLE).
     const previous =
-      row.previous_secret_digest !== null && (row.previous_secret_expires_at ?? 0) > now && digestsEqual(digest, row.previous_secret_digest);
+      row.previous_secret_digest !== null &&
+      isLiveAt(CLIENT_SECRET_LIFECYCLE, 'rotating', row.previous_secret_expires_at ?? 0, now) &&
+      digestsEqual(digest, row.previous_secret_digest);
     return current || previous ? entry.client : undefined;
   }
 
