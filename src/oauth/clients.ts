@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type EventData, type EventInput, type RequestMeta } from '../audit/events.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -280,17 +280,18 @@ export class ClientService {
     return { client, secret };
   }
 
-  async #mutate(
+  async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated'>(
     clientId: string,
     meta: RequestMeta,
-    type: 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated',
-    change: (tx: Transaction, row: Row) => Promise<{ event: Record<string, unknown> }>,
+    type: T,
+    change: (tx: Transaction, row: Row) => Promise<{ event: EventData<T> }>,
   ): Promise<ClientView> {
     return this.#o.store.transaction(async (tx) => {
       const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
       if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
       const { event } = await change(tx, row);
-      await appendEvent(tx, this.#o.ctx, { type, target: clientId, outcome: 'success', data: event }, meta);
+      // `event` was checked against T's declaration by the caller; T is a type parameter here.
+      await appendEvent(tx, this.#o.ctx, { type, target: clientId, outcome: 'success', data: event } as EventInput, meta);
       tx.notify(CLIENTS_CHANNEL, clientId);
       const updated = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
       return this.#view(updated!);
