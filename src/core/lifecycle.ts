@@ -100,14 +100,6 @@ export function isLiveAt<S extends string>(lifecycle: Lifecycle<S, string>, stat
   return isLive(lifecycle, state) && (expiresAt === null || expiresAt > now);
 }
 
-/** The states from which `action` changes something: what a conditional `UPDATE … WHERE status IN (…)` may claim. */
-export function statesChangedBy<S extends string, A extends string>(lifecycle: Lifecycle<S, A>, action: A): S[] {
-  return lifecycle.states.filter((state) => {
-    const to = nextState(lifecycle, state, action);
-    return to !== undefined && to !== state;
-  });
-}
-
 const CREDENTIAL_STATES = ['active', 'rotating', 'suspended', 'retired', 'revoked'] as const;
 const CREDENTIAL_ACTIONS = ['rotate', 'retire', 'suspend', 'unsuspend', 'revoke'] as const;
 type CredentialState = (typeof CREDENTIAL_STATES)[number];
