@@ -2,45 +2,11 @@ import type { Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
 import { redactSecrets } from '../core/redact.js';
 import type { Queryable, Transaction } from '../store/port.js';
+import { EVENT_CATALOG, type EventData, type EventOutcome, type EventType, type Outcome } from './catalog.js';
 
-/** Every event type keyturn emits. Later capabilities extend this union. */
-export const EVENT_TYPES = [
-  'server.bootstrapped',
-  'principal.created',
-  'principal.disabled',
-  'principal.enabled',
-  'key.created',
-  'key.revoked',
-  'key.verify_failed',
-  'admin.auth_failed',
-  'signing_key.rotated',
-  'client.created',
-  'client.updated',
-  'client.disabled',
-  'client.enabled',
-  'client.deleted',
-  'client.secret_rotated',
-  'client.auth_failed',
-  'token.issued',
-  'token.refreshed',
-  'token.exchanged',
-  'token.request_failed',
-  'token.revoked',
-  'token.introspection_failed',
-  'grant.revoked',
-  'detection.refresh_reuse',
-  'key.suspended',
-  'key.unsuspended',
-  'leak.detected',
-  'leak.notified',
-  'leak.report_rejected',
-  'leak_watch.created',
-  'leak_watch.removed',
-  'leak_watch.ran',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-export type Outcome = 'success' | 'failure';
+/** Every event type keyturn records, in declaration order (see {@link EVENT_CATALOG}). */
+export const EVENT_TYPES = Object.keys(EVENT_CATALOG) as readonly EventType[];
+export type { EventData, EventType, Outcome } from './catalog.js';
 
 /** Who asked, from where: carried from the edge into every event. */
 export interface RequestMeta {
@@ -54,14 +20,22 @@ export interface RequestMeta {
 
 export const SYSTEM: RequestMeta = Object.freeze({ actor: null, actorKind: null, sourceIp: null, requestId: null });
 
-export interface EventInput {
-  readonly type: EventType;
-  readonly target: string | null;
-  readonly outcome: Outcome;
-  readonly reason?: string | null;
-  /** Extra, non-secret facts. Serialised and passed through secret redaction before storage. */
-  readonly data?: Readonly<Record<string, unknown>>;
-}
+/** `data` is required when its declaration has a required field, optional when it has none. */
+type DataOf<D> = {} extends D ? { readonly data?: D } : { readonly data: D };
+
+/**
+ * One event to append, checked against its type's declaration in {@link EVENT_CATALOG}: `outcome`
+ * must be one the type is recorded with, and `data` must have exactly the declared fields (a
+ * missing required field or an unknown one does not compile).
+ */
+export type EventInput = {
+  readonly [T in EventType]: {
+    readonly type: T;
+    readonly target: string | null;
+    readonly outcome: EventOutcome<T>;
+    readonly reason?: string | null;
+  } & DataOf<EventData<T>>;
+}[EventType];
 
 /** An event as read back. */
 export interface AuditEvent {
@@ -82,7 +56,9 @@ export interface AuditEvent {
 export const EVENTS_CHANNEL = 'events';
 
 /**
- * Appends one event inside `tx`, so it commits or rolls back with the change it records.
+ * Appends one event inside `tx`, so it commits or rolls back with the change it records. The
+ * input is type-checked against the event type's declaration ({@link EventInput}); `data` is
+ * serialised as given (its key order is the caller's) and passed through secret redaction.
  *
  * @example
  * ```ts

@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
+import { API_KEY_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { newId } from '../core/ids.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { validate } from '../core/validate.js';
 import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type Principal, type PrincipalService } from '../principals/service.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
-import { KeyCache, type CachedKey } from './cache.js';
 
-export type KeyStatus = 'active' | 'rotating' | 'suspended' | 'retired' | 'revoked';
+/** A stored key status: the states of {@link API_KEY_LIFECYCLE}. */
+export type KeyStatus = StateOf<typeof API_KEY_LIFECYCLE>;
 
 /** An API key as shown after creation: everything but the secret. */
 export interface KeyView {
@@ -22,7 +24,7 @@ export interface KeyView {
   readonly start: string;
   readonly last4: string;
   readonly scopes: readonly string[];
-  /** Stored status, or `expired` for an active key past its expiry. */
+  /** Stored status, or `expired` for a live key past its expiry. */
   readonly status: KeyStatus | 'expired';
   readonly createdAt: string;
   readonly expiresAt: string | null;
@@ -36,6 +38,16 @@ export type Verification =
   | { readonly valid: false; readonly reason: VerificationFailure };
 
 export type VerificationFailure = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'suspended' | 'principal_inactive';
+
+/** What the verification cache keeps about a live key: never the secret. */
+interface CachedKey {
+  /** The answer for this key while it has not expired: built once, shared by every hit. */
+  readonly answer: { readonly valid: true; readonly key: VerifiedKey };
+  /** Key id: a change on the keys channel names it. */
+  readonly id: string;
+  /** Expiry in ms (the answer carries it as ISO text), or `null`. */
+  readonly expiresAt: number | null;
+}
 
 export interface VerifiedKey {
   readonly id: string;
@@ -110,8 +122,10 @@ export class KeyService {
   readonly #ctx: Context;
   readonly #principals: PrincipalService;
   readonly #prefix: string;
-  readonly #cache: KeyCache;
-  readonly #unsubscribe: Array<() => void>;
+  /** Digest → live key; a key change drops its entry, a principal change (or a feed gap) everything. */
+  readonly #cache: ChangeCache<CachedKey>;
+  readonly #cacheMaxAgeMs: number;
+  readonly #unsubscribe: () => void;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -119,19 +133,17 @@ export class KeyService {
     this.#ctx = options.ctx;
     this.#principals = options.principals;
     this.#prefix = options.prefix;
-    this.#cache = new KeyCache({
-      ...(options.cacheMaxEntries === undefined ? {} : { maxEntries: options.cacheMaxEntries }),
-      ...(options.cacheMaxAgeMs === undefined ? {} : { maxAgeMs: options.cacheMaxAgeMs }),
+    this.#cache = new ChangeCache<CachedKey>({ maxEntries: options.cacheMaxEntries ?? 100_000, idOf: (key) => key.id });
+    this.#cacheMaxAgeMs = options.cacheMaxAgeMs ?? 300_000;
+    this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
+      byId: [KEYS_CHANNEL],
+      all: [PRINCIPALS_CHANNEL],
     });
-    this.#unsubscribe = [
-      this.#store.subscribe(KEYS_CHANNEL, (id) => (id === null ? this.#cache.clear() : this.#cache.dropKey(id))),
-      this.#store.subscribe(PRINCIPALS_CHANNEL, () => this.#cache.clear()),
-    ];
   }
 
   /** Stops following the change feed. */
   close(): void {
-    for (const stop of this.#unsubscribe) stop();
+    this.#unsubscribe();
   }
 
   /** Creates a key for `owner` (principal id or name); the secret is in the answer and nowhere else. */
@@ -146,7 +158,7 @@ export class KeyService {
     const expiresAt = this.#expiry(data, now);
     const owner = await this.#principals.find(data.owner, tx);
     if (!owner) throw new KeyturnError('ERR_NOT_FOUND', 'owner: no such principal');
-    if (owner.status !== 'active') throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
+    if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
     const secret = generateSecret(this.#prefix, this.#ctx);
     const display = secretDisplay(parseSecret(secret));
     const scopes = [...new Set(data.scopes)];
@@ -236,7 +248,7 @@ export class KeyService {
   async revokeIn(tx: Transaction, id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
     const row = await keyRow(tx, id);
     const now = this.#ctx.now().getTime();
-    if (row.status === 'revoked') return this.#view(row, now);
+    if (!transition(API_KEY_LIFECYCLE, row.status, 'revoke').changed) return this.#view(row, now);
     await tx.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, id]);
     await appendEvent(tx, this.#ctx, { type: 'key.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
     tx.notify(KEYS_CHANNEL, id);
@@ -246,7 +258,7 @@ export class KeyService {
   /**
    * Quarantines a live (`active` or `rotating`) key: verification then fails with reason
    * `suspended` until {@link unsuspend}. Suspending a suspended key is a no-op answer; a
-   * revoked or retired key cannot be suspended (`ERR_KEY_STATE`).
+   * revoked or retired key cannot be suspended (`ERR_KEY_STATE`; see {@link API_KEY_LIFECYCLE}).
    */
   async suspend(id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
     return this.#store.transaction((tx) => this.suspendIn(tx, id, meta, reason));
@@ -256,14 +268,14 @@ export class KeyService {
   async suspendIn(tx: Transaction, id: string, meta: RequestMeta, reason?: string): Promise<KeyView> {
     const row = await keyRow(tx, id);
     const now = this.#ctx.now().getTime();
-    if (row.status === 'suspended') return this.#view(row, now);
-    if (row.status !== 'active' && row.status !== 'rotating') throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key cannot be suspended`);
+    const step = transition(API_KEY_LIFECYCLE, row.status, 'suspend');
+    if (!step.changed) return this.#view(row, now);
     // Conditional on the status read above, so a concurrent revoke is never overwritten.
-    const changed = await tx.run("UPDATE api_keys SET status = 'suspended' WHERE id = ? AND status = ?", [id, row.status]);
+    const changed = await tx.run('UPDATE api_keys SET status = ? WHERE id = ? AND status = ?', [step.to, id, row.status]);
     if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
     await appendEvent(tx, this.#ctx, { type: 'key.suspended', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
     tx.notify(KEYS_CHANNEL, id);
-    return this.#view({ ...row, status: 'suspended' }, now);
+    return this.#view({ ...row, status: step.to }, now);
   }
 
   /** Lifts a suspension: the key is `active` again. An active key is a no-op answer; others are `ERR_KEY_STATE`. */
@@ -271,13 +283,13 @@ export class KeyService {
     return this.#store.transaction(async (tx) => {
       const row = await keyRow(tx, id);
       const now = this.#ctx.now().getTime();
-      if (row.status === 'active') return this.#view(row, now);
-      if (row.status !== 'suspended') throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key cannot be unsuspended`);
-      const changed = await tx.run("UPDATE api_keys SET status = 'active' WHERE id = ? AND status = 'suspended'", [id]);
+      const step = transition(API_KEY_LIFECYCLE, row.status, 'unsuspend');
+      if (!step.changed) return this.#view(row, now);
+      const changed = await tx.run('UPDATE api_keys SET status = ? WHERE id = ? AND status = ?', [step.to, id, row.status]);
       if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
       await appendEvent(tx, this.#ctx, { type: 'key.unsuspended', target: id, outcome: 'success', data: { previous: row.status } }, meta);
       tx.notify(KEYS_CHANNEL, id);
-      return this.#view({ ...row, status: 'active' }, now);
+      return this.#view({ ...row, status: step.to }, now);
     });
   }
 
@@ -317,9 +329,8 @@ export class KeyService {
       [digest],
     );
     if (!row) return { valid: false, reason: 'unknown' };
-    if (row.status === 'revoked' || row.status === 'retired') return { valid: false, reason: 'revoked' };
-    if (row.status === 'suspended') return { valid: false, reason: 'suspended' };
-    if (row.principal_status !== 'active') return { valid: false, reason: 'principal_inactive' };
+    if (!isLive(API_KEY_LIFECYCLE, row.status)) return { valid: false, reason: row.status === 'suspended' ? 'suspended' : 'revoked' };
+    if (!isLive(PRINCIPAL_LIFECYCLE, row.principal_status)) return { valid: false, reason: 'principal_inactive' };
     const entry: CachedKey = {
       id: row.id,
       expiresAt: row.expires_at,
@@ -336,7 +347,7 @@ export class KeyService {
         }),
       }),
     };
-    this.#cache.set(digest, entry, now, generation);
+    this.#cache.set(digest, entry, now + this.#cacheMaxAgeMs, now, generation);
     return this.#judge(entry, now);
   }
 
@@ -359,6 +370,7 @@ export class KeyService {
     return row?.id ?? null;
   }
 
+  /** Only live keys are cached: the answer, unless the key has expired since. */
   #judge(key: CachedKey, now: number): Verification {
     if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, reason: 'expired' };
     return key.answer;
@@ -379,7 +391,7 @@ export class KeyService {
 
 
   #view(row: KeyRow, now: number): KeyView {
-    const expired = row.status === 'active' && row.expires_at !== null && row.expires_at <= now;
+    const expired = isLive(API_KEY_LIFECYCLE, row.status) && !isLiveAt(API_KEY_LIFECYCLE, row.status, row.expires_at, now);
     return {
       id: row.id,
       principal: row.principal_id,

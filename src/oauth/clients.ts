@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type EventData, type EventInput, type RequestMeta } from '../audit/events.js';
+import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { CLIENT_LIFECYCLE, CLIENT_SECRET_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition } from '../core/lifecycle.js';
 import { POLICY_PRESETS, resolvePolicy, type Policy } from '../core/policy.js';
 import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import { validate } from '../core/validate.js';
@@ -126,22 +128,19 @@ export class ClientService {
   readonly #o: ClientServiceOptions;
 
   /** Authenticated clients by id: invalidated by the change feed, re-read at least every 5 minutes. */
-  readonly #cache = new Map<string, { readonly row: Row & { principal_status: string }; readonly client: Client; readonly at: number }>();
-  #generation = 0;
-  readonly #unsubscribe: Array<() => void>;
+  readonly #cache = new ChangeCache<{ readonly row: Row & { principal_status: string }; readonly client: Client }>({ maxEntries: 10_000 });
+  readonly #unsubscribe: () => void;
 
   constructor(options: ClientServiceOptions) {
     this.#o = options;
-    const drop = () => {
-      this.#generation++;
-      this.#cache.clear();
-    };
-    this.#unsubscribe = [options.store.subscribe(CLIENTS_CHANNEL, drop), options.store.subscribe(PRINCIPALS_CHANNEL, drop)];
+    this.#unsubscribe = followChanges((channel, listener) => options.store.subscribe(channel, listener), this.#cache, {
+      all: [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL],
+    });
   }
 
   /** Stops following the change feed. */
   close(): void {
-    for (const stop of this.#unsubscribe) stop();
+    this.#unsubscribe();
   }
 
   /** Registers a client; the secret (secret methods) is in the answer and nowhere else. */
@@ -153,7 +152,7 @@ export class ClientService {
       const owner = data.owner
         ? await this.#o.principals.get(data.owner, tx)
         : await this.#o.principals.createIn(tx, { kind: 'service', name: data.name }, meta);
-      if (owner.status !== 'active') throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
+      if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
       const now = this.#o.ctx.now().getTime();
       const secret = authMethod === 'private_key_jwt' ? null : generateSecret(this.#o.secretPrefix, this.#o.ctx);
       const row: Row = {
@@ -236,8 +235,9 @@ export class ClientService {
   }
 
   async setStatus(clientId: string, status: 'active' | 'disabled', meta: RequestMeta): Promise<ClientView> {
-    return this.#mutate(clientId, meta, status === 'active' ? 'client.enabled' : 'client.disabled', async (tx) => {
-      await tx.run('UPDATE oauth_clients SET status = ?, updated_at = ? WHERE id = ?', [status, this.#o.ctx.now().getTime(), clientId]);
+    return this.#mutate(clientId, meta, status === 'active' ? 'client.enabled' : 'client.disabled', async (tx, row) => {
+      const step = transition(CLIENT_LIFECYCLE, row.status, status === 'active' ? 'enable' : 'disable');
+      await tx.run('UPDATE oauth_clients SET status = ?, updated_at = ? WHERE id = ?', [step.to, this.#o.ctx.now().getTime(), clientId]);
       return { event: {} };
     });
   }
@@ -263,7 +263,7 @@ export class ClientService {
   async rotateSecret(clientId: string, meta: RequestMeta, graceSeconds?: number): Promise<{ client: ClientView; secret: string }> {
     let secret = '';
     const client = await this.#mutate(clientId, meta, 'client.secret_rotated', async (tx, row) => {
-      if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_KEY_STATE', 'a private_key_jwt client has no secret; update its jwks');
+      if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
       const policy = resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object);
       const grace = graceSeconds ?? policy.secretRotationGrace;
       if (!Number.isInteger(grace) || grace < 0 || grace > 2_592_000) throw new KeyturnError('ERR_VALIDATION', 'grace: 0 to 2592000 seconds');
@@ -280,17 +280,18 @@ export class ClientService {
     return { client, secret };
   }
 
-  async #mutate(
+  async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated'>(
     clientId: string,
     meta: RequestMeta,
-    type: 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated',
-    change: (tx: Transaction, row: Row) => Promise<{ event: Record<string, unknown> }>,
+    type: T,
+    change: (tx: Transaction, row: Row) => Promise<{ event: EventData<T> }>,
   ): Promise<ClientView> {
     return this.#o.store.transaction(async (tx) => {
       const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
       if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
       const { event } = await change(tx, row);
-      await appendEvent(tx, this.#o.ctx, { type, target: clientId, outcome: 'success', data: event }, meta);
+      // `event` was checked against T's declaration by the caller; T is a type parameter here.
+      await appendEvent(tx, this.#o.ctx, { type, target: clientId, outcome: 'success', data: event } as EventInput, meta);
       tx.notify(CLIENTS_CHANNEL, clientId);
       const updated = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
       return this.#view(updated!);
@@ -309,8 +310,11 @@ export class ClientService {
     const digest = secretDigest(parsed ? parsed.text : secret);
     const now = this.#o.ctx.now().getTime();
     const current = digestsEqual(digest, row.secret_digest);
+    // The previous secret is `rotating` until its grace ends (CLIENT_SECRET_LIFECYCLE).
     const previous =
-      row.previous_secret_digest !== null && (row.previous_secret_expires_at ?? 0) > now && digestsEqual(digest, row.previous_secret_digest);
+      row.previous_secret_digest !== null &&
+      isLiveAt(CLIENT_SECRET_LIFECYCLE, 'rotating', row.previous_secret_expires_at ?? 0, now) &&
+      digestsEqual(digest, row.previous_secret_digest);
     return current || previous ? entry.client : undefined;
   }
 
@@ -322,20 +326,17 @@ export class ClientService {
   async #cached(clientId: string): Promise<{ row: Row & { principal_status: string }; client: Client } | undefined> {
     if (clientId.length > 128) return undefined;
     const now = this.#o.ctx.now().getTime();
-    const hit = this.#cache.get(clientId);
-    if (hit && now - hit.at < 300_000) return hit;
-    const generation = this.#generation;
+    const hit = this.#cache.get(clientId, now);
+    if (hit) return hit;
+    const generation = this.#cache.generation;
     const row = await this.#o.store.get<Row & { principal_status: string }>(
       'SELECT c.*, p.status AS principal_status FROM oauth_clients c JOIN principals p ON p.id = c.principal_id WHERE c.id = ?',
       [clientId],
     );
     if (!row) return undefined;
-    const entry = { row, client: { ...this.#view(row), principalStatus: row.principal_status }, at: now };
+    const entry = { row, client: { ...this.#view(row), principalStatus: row.principal_status } };
     // An invalidation that arrived during the read makes the row suspect: use it, do not keep it.
-    if (generation === this.#generation) {
-      if (this.#cache.size >= 10_000) this.#cache.clear();
-      this.#cache.set(clientId, entry);
-    }
+    this.#cache.set(clientId, entry, now + 300_000, now, generation);
     return entry;
   }
 

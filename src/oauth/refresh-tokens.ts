@@ -2,6 +2,7 @@ import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { isLive, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Policy } from '../core/policy.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import type { Store, Transaction } from '../store/port.js';
@@ -149,10 +150,10 @@ export class RefreshTokenService {
     if (!grant) return { ok: false, reason: 'unknown' };
     if (grant.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
     const now = this.#ctx.now().getTime();
-    if (grant.status === 'revoked' || row.status === 'revoked') return { ok: false, reason: 'revoked' };
+    if (!isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) || row.status === 'revoked') return { ok: false, reason: 'revoked' };
     if (grant.expires_at <= now) return { ok: false, reason: 'expired' };
 
-    if (row.status === 'active' && row.generation === grant.generation) {
+    if (isLive(REFRESH_TOKEN_LIFECYCLE, row.status) && row.generation === grant.generation) {
       if (row.expires_at <= now) return { ok: false, reason: 'expired' };
       await tx.run("UPDATE oauth_refresh_tokens SET status = 'used', used_at = ? WHERE grant_id = ? AND generation = ? AND status = 'active'", [
         now,

@@ -3,12 +3,14 @@ import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { validate } from '../core/validate.js';
 import { isUniqueViolation, type Queryable, type Store, type Transaction } from '../store/port.js';
 
 export const PRINCIPAL_KINDS = ['user', 'service'] as const;
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
-export type PrincipalStatus = 'active' | 'disabled' | 'offboarded';
+/** A principal's status: the states of {@link PRINCIPAL_LIFECYCLE} (live: `active`). */
+export type PrincipalStatus = StateOf<typeof PRINCIPAL_LIFECYCLE>;
 
 export interface Principal {
   readonly id: string;
@@ -154,13 +156,14 @@ export class PrincipalService {
   /**
    * Disables or re-enables a principal. Takes effect at once for its API keys (caches are told on
    * the principals channel) and at the next token request or refresh for its OAuth clients and grants.
+   * Setting the status it has is a no-op answer; an offboarded principal is `ERR_CREDENTIAL_STATE`.
    */
   async setStatus(idOrName: string, status: 'active' | 'disabled', meta: RequestMeta): Promise<Principal> {
     return this.#store.transaction(async (tx) => {
       const principal = await this.get(idOrName, tx);
-      if (principal.status === 'offboarded') throw new KeyturnError('ERR_KEY_STATE', 'an offboarded principal cannot change status');
-      if (principal.status === status) return principal;
-      await tx.run('UPDATE principals SET status = ? WHERE id = ?', [status, principal.id]);
+      const step = transition(PRINCIPAL_LIFECYCLE, principal.status, status === 'active' ? 'enable' : 'disable');
+      if (!step.changed) return principal;
+      await tx.run('UPDATE principals SET status = ? WHERE id = ?', [step.to, principal.id]);
       await appendEvent(
         tx,
         this.#ctx,
@@ -168,7 +171,7 @@ export class PrincipalService {
         meta,
       );
       tx.notify(PRINCIPALS_CHANNEL, principal.id);
-      return { ...principal, status };
+      return { ...principal, status: step.to };
     });
   }
 

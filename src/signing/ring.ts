@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { appendEvent, SYSTEM, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
+import { isLive, SIGNING_KEY_LIFECYCLE, type StateOf } from '../core/lifecycle.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 import type { KeyEncryption } from './kek.js';
 
@@ -10,7 +11,8 @@ import type { KeyEncryption } from './kek.js';
 export const SIGNING_ALGS = ['ES256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
-export type SigningKeyStatus = 'next' | 'active' | 'retired';
+/** The states of {@link SIGNING_KEY_LIFECYCLE}: `next` → `active` (signs) → `retired`. */
+export type SigningKeyStatus = StateOf<typeof SIGNING_KEY_LIFECYCLE>;
 
 /** A signing key as listed (never the private half). */
 export interface SigningKeyView {
@@ -159,7 +161,7 @@ export class SigningKeyRing {
   /** The key that signs now for `alg`. */
   async signingKey(alg: SigningAlg): Promise<SigningKey> {
     await this.#ready();
-    const row = this.#rows.find((r) => r.alg === alg && r.status === 'active');
+    const row = this.#rows.find((r) => r.alg === alg && isLive(SIGNING_KEY_LIFECYCLE, r.status));
     const privateKey = row && this.#private.get(row.kid);
     if (!row || !privateKey) throw new KeyturnError('ERR_CONFIG', `no active ${alg} signing key (is ${alg} enabled?)`);
     return { kid: row.kid, alg, privateKey };
@@ -206,7 +208,7 @@ export class SigningKeyRing {
         const now = this.#ctx.now().getTime();
         const active = await tx.get<Row>("SELECT * FROM signing_keys WHERE alg = ? AND status = 'active'", [alg]);
         const next = await tx.get<Row>("SELECT * FROM signing_keys WHERE alg = ? AND status = 'next'", [alg]);
-        if (!active || !next) throw new KeyturnError('ERR_KEY_STATE', `the ${alg} ring is incomplete; restart to repair it`);
+        if (!active || !next) throw new KeyturnError('ERR_CREDENTIAL_STATE', `the ${alg} ring is incomplete; restart to repair it`);
         if (options.onlyIfOlderThan !== undefined && now - (active.activated_at ?? active.created_at) < options.onlyIfOlderThan) return undefined;
         const lastExpiry = await this.#lastExpiry(tx, active.kid);
         const claimed = await tx.run(

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { eventsReference } from '../../src/audit/docs.js';
 import { configurationReference } from '../../src/config/docs.js';
 import { KEYTURN_ERROR_CODES } from '../../src/core/errors.js';
 import { WIRE_ERRORS } from '../../src/http/errors.js';
@@ -72,6 +73,12 @@ describe('error codes', () => {
 describe('configuration reference', () => {
   it('docs/configuration.md is generated from the schema and current (npm run docs:config)', () => {
     expect(readFileSync(join(root, 'docs', 'configuration.md'), 'utf8')).toBe(configurationReference());
+  });
+});
+
+describe('event reference', () => {
+  it('docs/events.md is generated from the event catalog and current (npm run docs:events)', () => {
+    expect(readFileSync(join(root, 'docs', 'events.md'), 'utf8')).toBe(eventsReference());
   });
 });
 

@@ -86,6 +86,43 @@ describeStore('KeyService', (kind) => {
     expect(await listEvents(store, { type: 'key.revoked' })).toHaveLength(1);
   });
 
+  it('does not cache an answer whose read started before a revocation (the generation guard)', async () => {
+    const { key, secret } = await keys.create({ owner: 'billing', name: 'race' }, admin);
+    let entered!: () => void;
+    const inRead = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The real store, with the verification read held open until the revocation has committed.
+    const slow = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (sql: string, params?: readonly (string | number | null)[]) => {
+            const row = await target.get(sql, params);
+            if (sql.includes('JOIN principals')) {
+              entered();
+              await gate;
+            }
+            return row;
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const racing = new KeyService({ store: slow, ctx, principals, prefix: 'kt_test' });
+    try {
+      const pending = racing.verify(secret, admin);
+      await inRead; // the read saw the key active
+      await racing.revoke(key.id, admin); // committed, and its change heard, while the read is in flight
+      release();
+      expect((await pending).valid).toBe(true); // the answer of a read that began before the revocation
+      expect(racing.peek(secret)).toBeUndefined(); // … was not cached
+      expect(await racing.verify(secret, admin)).toEqual({ valid: false, reason: 'revoked' });
+    } finally {
+      racing.close();
+    }
+  });
+
   it('honours a revocation made on another node', async () => {
     const other = await handle.another();
     const otherKeys = new KeyService({ store: other, ctx, principals: new PrincipalService(other, ctx), prefix: 'kt_test' });

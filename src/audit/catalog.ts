@@ -1,0 +1,413 @@
+import { z } from 'zod';
+
+/** How much an event matters, after OCSF's `severity_id` names (RFC 5424 levels map onto them). */
+export const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/**
+ * What kind of activity an event records, after OCSF's classes: signing in and getting tokens
+ * (`authentication`), people and workloads changing (`account_change`), credentials and other
+ * things keyturn keeps being created, changed or removed (`entity_management`), calls keyturn
+ * answered or made (`api_activity`), and findings of suspicious use or leaks (`detection`).
+ */
+export const CATEGORIES = ['authentication', 'account_change', 'entity_management', 'api_activity', 'detection'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export const OUTCOMES = ['success', 'failure'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** One event type's declaration: what it means, how it is classified, and the schema of its `data`. */
+export interface EventSpec {
+  /** What happened, in one sentence. */
+  readonly description: string;
+  readonly category: Category;
+  readonly severity: Severity;
+  /** The outcomes this type is recorded with. */
+  readonly outcomes: readonly Outcome[];
+  /** What the event's `target` holds. */
+  readonly target: string;
+  /** What the event's `reason` holds, when it has one. */
+  readonly reason?: string;
+  /** The schema of `data`: every field named, typed and described; nothing else is stored. */
+  readonly data: z.ZodObject;
+}
+
+/** Declares one event type (keeps its literal types for {@link EventData}). */
+function event<const S extends EventSpec>(spec: S): S {
+  return spec;
+}
+
+const id = (what: string) => z.string().describe(what);
+const scopes = z.array(z.string()).describe('scopes granted');
+const none = z.strictObject({});
+const keyStatus = z.enum(['active', 'rotating', 'suspended', 'retired', 'revoked']);
+const principalStatus = z.enum(['active', 'disabled', 'offboarded']);
+const verificationFailure = 'why verification failed: `malformed`, `unknown`, `expired`, `revoked`, `suspended` or `principal_inactive`';
+
+/** Where a leaked secret was seen (the first place of a finding). */
+const sighting = z
+  .strictObject({
+    via: z.enum(['scan', 'watch', 'report', 'github']).describe('how it was found'),
+    source: z.string().optional().describe('what was scanned: a path, git URL or `s3://` URL'),
+    file: z.string().optional().describe('file within the source'),
+    line: z.number().optional().describe('line (1-based)'),
+    column: z.number().optional().describe('column (1-based)'),
+    commit: z.string().optional().describe('git commit'),
+    url: z.string().optional().describe('where a reporter saw it'),
+    watchId: z.string().optional().describe('the watch that found it'),
+  })
+  .describe('where it was seen first');
+
+/**
+ * Every event type keyturn records, declared once: its meaning, OCSF-like category and severity,
+ * the outcomes it is recorded with, and the schema of its `data`. `appendEvent` is type-checked
+ * against these declarations (a wrong or missing field does not compile), and `docs/events.md`
+ * is generated from them (`npm run docs:events`; a test keeps it current). Later capabilities add
+ * their types here.
+ */
+export const EVENT_CATALOG = {
+  'server.bootstrapped': event({
+    description: 'Declared for the first start of a server (the admin principal and key); not recorded yet: bootstrap records `principal.created` and `key.created`.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'the bootstrap admin principal',
+    data: none,
+  }),
+  'principal.created': event({
+    description: 'A principal (person or workload) was created.',
+    category: 'account_change',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'principal id',
+    data: z.strictObject({ kind: z.enum(['user', 'service']).describe('person or workload'), name: id('principal name') }),
+  }),
+  'principal.disabled': event({
+    description: "A principal was disabled: its keys stop verifying at once, its clients' tokens at the next request.",
+    category: 'account_change',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'principal id',
+    data: z.strictObject({ previous: principalStatus.describe('status before') }),
+  }),
+  'principal.enabled': event({
+    description: 'A disabled principal was enabled again.',
+    category: 'account_change',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'principal id',
+    data: z.strictObject({ previous: principalStatus.describe('status before') }),
+  }),
+  'key.created': event({
+    description: 'An API key was created (its secret was shown once, to the caller).',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'key id',
+    data: z.strictObject({
+      principal: id('owner principal id'),
+      name: id('key name'),
+      scopes,
+      expiresAt: z.string().nullable().describe('expiry (ISO 8601), or `null`'),
+    }),
+  }),
+  'key.revoked': event({
+    description: 'An API key was revoked for good (by an admin or a leak response).',
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'key id',
+    reason: 'why, as given by the caller (`leak detected` for a leak response)',
+    data: z.strictObject({ previous: keyStatus.describe('status before') }),
+  }),
+  'key.verify_failed': event({
+    description: 'A presented API key did not verify.',
+    category: 'authentication',
+    severity: 'low',
+    outcomes: ['failure'],
+    target: 'key id when the digest is a known key, else `null`',
+    reason: verificationFailure,
+    data: z.strictObject({ prefix: z.string().optional().describe('prefix of a well-formed keyturn secret') }),
+  }),
+  'admin.auth_failed': event({
+    description: 'A call to the admin API carried an API key that did not verify.',
+    category: 'authentication',
+    severity: 'medium',
+    outcomes: ['failure'],
+    target: 'key id when the digest is a known key, else `null`',
+    reason: verificationFailure,
+    data: z.strictObject({ prefix: z.string().optional().describe('prefix of a well-formed keyturn secret') }),
+  }),
+  'signing_key.rotated': event({
+    description: 'The signing key ring rotated: next became active, active retired, a new next was created.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'kid of the key that now signs',
+    data: z.strictObject({
+      alg: z.enum(['ES256', 'EdDSA']).describe('algorithm of the ring'),
+      retired: id('kid of the key retired (published until its last token expires)'),
+      next: id('kid of the new next key'),
+    }),
+  }),
+  'client.created': event({
+    description: 'An OAuth client was registered.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'client id',
+    data: z.strictObject({
+      principal: id('principal the client acts for'),
+      name: id('client name'),
+      authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).describe('token endpoint authentication method'),
+      policy: id('policy name'),
+    }),
+  }),
+  'client.updated': event({
+    description: 'What an OAuth client may do changed; it takes effect at its next token request or refresh.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'client id',
+    data: z.strictObject({ fields: z.array(z.string()).describe('the settings given') }),
+  }),
+  'client.disabled': event({
+    description: 'An OAuth client was disabled: its authentication fails until enabled.',
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'client id',
+    data: none,
+  }),
+  'client.enabled': event({
+    description: 'An OAuth client was enabled.',
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'client id',
+    data: none,
+  }),
+  'client.deleted': event({
+    description: 'An OAuth client was deleted with its grants and refresh tokens; its access tokens introspect inactive.',
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'client id',
+    data: z.strictObject({ name: id('client name') }),
+  }),
+  'client.secret_rotated': event({
+    description: "An OAuth client's secret was rotated (the new one was shown once, to the caller).",
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'client id',
+    data: z.strictObject({ previousValidUntil: z.string().nullable().describe('end of the previous secret\'s grace (ISO 8601), or `null`: no overlap') }),
+  }),
+  'client.auth_failed': event({
+    description: 'OAuth client authentication failed at the token, introspection or revocation endpoint.',
+    category: 'authentication',
+    severity: 'low',
+    outcomes: ['failure'],
+    target: 'the client id claimed, if any',
+    reason: 'why (never the secret or assertion)',
+    data: none,
+  }),
+  'token.issued': event({
+    description: 'Access token (and, by policy, refresh token) issued for the client credentials grant.',
+    category: 'authentication',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'client id',
+    data: z.strictObject({
+      grantType: z.literal('client_credentials').describe('the grant'),
+      jti: id('access token id'),
+      grant: z.string().nullable().describe('refresh family started, or `null`'),
+      scopes,
+      audience: id('audience of the access token'),
+    }),
+  }),
+  'token.refreshed': event({
+    description: 'A refresh token was used: a new access token and the next refresh token of its family were issued.',
+    category: 'authentication',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'grant (refresh family) id',
+    data: z.strictObject({
+      client: id('client id'),
+      jti: id('access token id'),
+      generation: z.number().describe('generation of the family after the refresh'),
+      graceReuse: z.boolean().describe('the previous generation presented again within the grace'),
+      scopes,
+      narrowed: z.boolean().describe('fewer scopes than the original grant'),
+    }),
+  }),
+  'token.exchanged': event({
+    description: 'Token exchange (RFC 8693): an API key or access token was exchanged for a short-lived access token.',
+    category: 'authentication',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'id of the subject token (key id or jti)',
+    data: z.strictObject({
+      client: id('the exchanging client (the actor)'),
+      subjectType: z.enum(['api_key', 'access_token']).describe('what was exchanged'),
+      jti: id('new access token id'),
+      scopes,
+      audience: id('audience of the new token'),
+    }),
+  }),
+  'token.request_failed': event({
+    description: 'A token request by an authenticated client was refused.',
+    category: 'authentication',
+    severity: 'low',
+    outcomes: ['failure'],
+    target: 'client id',
+    reason: 'the error code, e.g. `ERR_INVALID_GRANT`',
+    data: z.strictObject({ grantType: z.string().describe('grant type asked for (first 80 characters)'), message: z.string().describe('the error description') }),
+  }),
+  'token.revoked': event({
+    description: 'A client revoked one of its access tokens (RFC 7009).',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'jti',
+    data: z.strictObject({ client: id('client id'), format: z.enum(['jwt', 'opaque']).describe('token format') }),
+  }),
+  'token.introspection_failed': event({
+    description: 'An introspection (RFC 7662) answered `active: false`.',
+    category: 'api_activity',
+    severity: 'informational',
+    outcomes: ['failure'],
+    target: 'id of the introspecting client',
+    reason: '`inactive`',
+    data: z.strictObject({ hint: z.string().nullable().describe('`token_type_hint` given, or `null`') }),
+  }),
+  'grant.revoked': event({
+    description: 'A refresh family was revoked with its refresh and access tokens (by its client or an admin).',
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'grant id',
+    reason: 'why (`client revocation`, or as given by the admin)',
+    data: z.strictObject({ client: id('client id') }),
+  }),
+  'detection.refresh_reuse': event({
+    description: 'A refresh token of an older generation was presented: the family is revoked (likely theft).',
+    category: 'detection',
+    severity: 'high',
+    outcomes: ['failure'],
+    target: 'grant id',
+    reason: 'a fixed explanation',
+    data: z.strictObject({
+      client: id('client id'),
+      principal: id('principal of the grant'),
+      presentedGeneration: z.number().describe('generation of the token presented'),
+      currentGeneration: z.number().describe('newest generation of the family'),
+    }),
+  }),
+  'key.suspended': event({
+    description: 'An API key was quarantined: it fails verification (`suspended`) until unsuspended.',
+    category: 'entity_management',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'key id',
+    reason: 'why, as given (`leak detected` for a leak response)',
+    data: z.strictObject({ previous: keyStatus.describe('status before') }),
+  }),
+  'key.unsuspended': event({
+    description: 'A suspension was lifted: the key is active again.',
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'key id',
+    data: z.strictObject({ previous: keyStatus.describe('status before') }),
+  }),
+  'leak.detected': event({
+    description: 'A secret was found leaked for the first time, and the response taken (a live keyturn key is suspended or revoked).',
+    category: 'detection',
+    severity: 'high',
+    outcomes: ['success'],
+    target: 'key id for a keyturn key, else the finding id',
+    reason: 'the finding status',
+    data: z.strictObject({
+      finding: id('finding id'),
+      fingerprint: id('SHA-256 (hex) of the secret'),
+      kind: id('`keyturn`, or the kind of third-party secret'),
+      rule: id('the rule that matched'),
+      status: z.enum(['suspended', 'revoked', 'inactive', 'unknown', 'third_party']).describe('what the finding is and what was done'),
+      principal: z.string().nullable().describe("the key's owner, or `null`"),
+      where: sighting,
+    }),
+  }),
+  'leak.notified': event({
+    description: 'A leak notification webhook was delivered, or failed.',
+    category: 'api_activity',
+    severity: 'informational',
+    outcomes: ['success', 'failure'],
+    target: 'key id for a keyturn key, else the finding id',
+    reason: 'on failure: `HTTP <status>`, `timeout` or `unreachable`',
+    data: z.strictObject({
+      finding: id('finding id'),
+      to: z.enum(['owner', 'global']).describe("the owner's webhook or the deployment's"),
+      origin: id('origin of the webhook URL (never its path or query)'),
+      status: z.number().nullable().describe('HTTP status answered, or `null`'),
+    }),
+  }),
+  'leak.report_rejected': event({
+    description: 'A leak report was refused (bad signature or body); nothing was changed.',
+    category: 'api_activity',
+    severity: 'low',
+    outcomes: ['failure'],
+    target: '`null`',
+    reason: 'why',
+    data: z.strictObject({ via: z.enum(['github']).describe('the reporting endpoint') }),
+  }),
+  'leak_watch.created': event({
+    description: 'A scheduled leak scan (watch) was added.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'watch id',
+    data: z.strictObject({
+      source: id('what is scanned'),
+      history: z.boolean().describe('whole git history'),
+      everyMs: z.number().describe('interval in milliseconds'),
+    }),
+  }),
+  'leak_watch.removed': event({
+    description: 'A watch was removed.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'watch id',
+    data: z.strictObject({ source: id('what was scanned') }),
+  }),
+  'leak_watch.ran': event({
+    description: 'A watch ran (claimed by one node of the cluster).',
+    category: 'api_activity',
+    severity: 'informational',
+    outcomes: ['success', 'failure'],
+    target: 'watch id',
+    reason: 'on failure, the error code',
+    data: z.strictObject({
+      ok: z.boolean().describe('the scan completed'),
+      findings: z.number().describe('secrets found'),
+      new: z.number().describe('secrets not reported before'),
+      suspended: z.number().describe('keys suspended'),
+      revoked: z.number().describe('keys revoked'),
+      thirdParty: z.number().describe('third-party secrets'),
+      bytes: z.number().describe('bytes scanned'),
+      items: z.number().describe('files or objects scanned'),
+      error: z.strictObject({ code: z.string(), message: z.string() }).optional().describe('why the run failed'),
+      node: id('node that ran it'),
+    }),
+  }),
+} as const satisfies Record<string, EventSpec>;
+
+/** Every event type keyturn records. */
+export type EventType = keyof typeof EVENT_CATALOG;
+
+/** The `data` an event of type `T` carries, from its declaration. */
+export type EventData<T extends EventType> = z.input<(typeof EVENT_CATALOG)[T]['data']>;
+
+/** The outcomes an event of type `T` may be recorded with. */
+export type EventOutcome<T extends EventType> = (typeof EVENT_CATALOG)[T]['outcomes'][number];
