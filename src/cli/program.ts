@@ -156,8 +156,10 @@ export function buildProgram(io: Io): Command {
     .option('--reason <text>', 'why (recorded in the event)')
     .action(async (id: string, opts: Common & { reason?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
+      // Revoking is idempotent on the server; the user still hears that this call changed nothing.
+      const before = await call<KeyView>(t, 'GET', `/v1/keys/${encodeURIComponent(id)}`);
       const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/revoke`, opts.reason ? { reason: opts.reason } : {});
-      print(common, key, () => `revoked ${key.id}`);
+      print(common, key, () => (before.status === 'revoked' ? `${key.id} was already revoked (at ${String(key.revokedAt)}); nothing changed` : `revoked ${key.id}`));
     });
   client(keys.command('suspend').description('quarantine an API key: verification fails until unsuspended').argument('<id>', 'key id'))
     .option('--reason <text>', 'why (recorded in the event)')

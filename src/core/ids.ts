@@ -1,5 +1,6 @@
 import { BASE62_ALPHABET } from './base62.js';
 import type { Context } from './context.js';
+import { KeyturnError } from './errors.js';
 
 /** Kinds of identifier keyturn hands out; the tag makes an id's kind visible in logs. */
 export type IdKind = 'key' | 'prn' | 'evt' | 'exp' | 'req' | 'ktc' | 'grt' | 'rtk' | 'atk' | 'lkf' | 'lkw' | 'nod';
@@ -28,4 +29,25 @@ export function newId(kind: IdKind, ctx: Pick<Context, 'random' | 'now'>): strin
   for (let i = 0; i < 5; i++) hi = hi * 256 + bytes[i]!;
   for (let i = 5; i < 10; i++) lo = lo * 256 + bytes[i]!;
   return `${kind}_${base62(ctx.now().getTime(), 8)}${base62(hi, 7)}${base62(lo, 7)}`;
+}
+
+/**
+ * Whether `text` has the shape of an id of `kind` (`key_` and 22 base62 characters). Used for
+ * cursors and references a caller supplies: a malformed one is an error, never a silent match.
+ *
+ * @example
+ * ```ts
+ * isIdOf('key', 'key_0UZ7aXk2Qm3nT8pLr5vWxY'); // true
+ * isIdOf('key', 'bogus'); // false
+ * ```
+ */
+export function isIdOf(kind: IdKind, text: string): boolean {
+  return text.length === kind.length + 23 && text.startsWith(`${kind}_`) && /^[0-9A-Za-z]{22}$/.test(text.slice(kind.length + 1));
+}
+
+/** A page cursor: `undefined` or an id of `kind`, else `ERR_VALIDATION` naming the field. */
+export function checkCursor(kind: IdKind, after: string | undefined): string {
+  if (after === undefined || after === '') return '';
+  if (!isIdOf(kind, after)) throw new KeyturnError('ERR_VALIDATION', `after: not a ${kind}_ id (${kind}_ and 22 letters and digits)`);
+  return after;
 }

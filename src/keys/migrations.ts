@@ -23,4 +23,16 @@ export const keyMigrations: readonly Migration[] = [
       );
       CREATE INDEX api_keys_principal ON api_keys (principal_id);`,
   },
+  {
+    id: '0040_api_keys_live_name',
+    description: "an owner's active and suspended keys have distinct names; older duplicates are renamed",
+    // Keeps the newest key's name; an older live key of the same name becomes `name (key_…)`.
+    sql: `
+      UPDATE api_keys SET name = name || ' (' || id || ')'
+       WHERE status IN ('active', 'suspended')
+         AND EXISTS (SELECT 1 FROM api_keys o
+                      WHERE o.principal_id = api_keys.principal_id AND o.name = api_keys.name
+                        AND o.status IN ('active', 'suspended') AND o.id > api_keys.id);
+      CREATE UNIQUE INDEX api_keys_live_name ON api_keys (principal_id, name) WHERE status IN ('active', 'suspended');`,
+  },
 ];

@@ -5,7 +5,7 @@ import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { API_KEY_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
-import { newId } from '../core/ids.js';
+import { checkCursor, newId } from '../core/ids.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { validate } from '../core/validate.js';
 import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type Principal, type PrincipalService } from '../principals/service.js';
@@ -159,6 +159,11 @@ export class KeyService {
     const owner = await this.#principals.find(data.owner, tx);
     if (!owner) throw new KeyturnError('ERR_NOT_FOUND', 'owner: no such principal');
     if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
+    // A name picks one key among an owner's working ones (the tour, a deploy script): it is unique
+    // among active and suspended keys (an index keeps it so under concurrency); revoked, retired and
+    // rotating keys free it (a successor keeps its predecessor's name).
+    const same = await tx.get<{ id: string }>("SELECT id FROM api_keys WHERE principal_id = ? AND name = ? AND status IN ('active', 'suspended')", [owner.id, data.name]);
+    if (same) throw new KeyturnError('ERR_CONFLICT', `${owner.name} already has a key named '${data.name}' (${same.id}); revoke it or pick another name`);
     const secret = generateSecret(this.#prefix, this.#ctx);
     const display = secretDisplay(parseSecret(secret));
     const scopes = [...new Set(data.scopes)];
@@ -227,7 +232,7 @@ export class KeyService {
   /** Keys in id order, optionally of one owner; `after` is the last id of the previous page. */
   async list(query: { owner?: string; limit?: number; after?: string } = {}): Promise<KeyView[]> {
     const where = ['id > ?'];
-    const params: (string | number)[] = [query.after ?? ''];
+    const params: (string | number)[] = [checkCursor('key', query.after)];
     if (query.owner) {
       const owner = await this.#principals.get(query.owner);
       where.push('principal_id = ?');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
+import { checkCursor, newId } from '../core/ids.js';
 import { PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { validate } from '../core/validate.js';
 import { isUniqueViolation, type Queryable, type Store, type Transaction } from '../store/port.js';
@@ -143,7 +143,7 @@ export class PrincipalService {
 
   async list(query: { kind?: PrincipalKind; limit?: number; after?: string } = {}): Promise<Principal[]> {
     const where = ['id > ?'];
-    const params: (string | number)[] = [query.after ?? ''];
+    const params: (string | number)[] = [checkCursor('prn', query.after)];
     if (query.kind) {
       where.push('kind = ?');
       params.push(query.kind);

@@ -36,6 +36,19 @@ describe('text listings say when more pages follow', () => {
     expect(names.sort()).toEqual(['a', 'b', 'bootstrap', 'c']);
   });
 
+  it('revoking a revoked key says so, and a second key of the same live name is refused with the first one named', async () => {
+    const created = await cli(['keys', 'create', '--owner', 'a', '--name', 'ci', '--json'], env);
+    const { id } = JSON.parse(created.out) as { id: string };
+    const dup = await cli(['keys', 'create', '--owner', 'a', '--name', 'ci'], env);
+    expect(dup.code).toBe(1);
+    expect(dup.err).toMatch(new RegExp(`^keyturn: ERR_CONFLICT: a already has a key named 'ci' \\(${id}\\)`));
+    expect(await cli(['keys', 'revoke', id], env)).toMatchObject({ code: 0, out: `revoked ${id}` });
+    const again = await cli(['keys', 'revoke', id], env);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(new RegExp(`^${id} was already revoked \\(at \\d{4}-.+\\); nothing changed$`));
+    expect((await cli(['keys', 'list', '--after', 'bogus'], env)).err).toBe('keyturn: ERR_VALIDATION: after: not a key_ id (key_ and 22 letters and digits)');
+  });
+
   it('a page that is not full names no next page', async () => {
     const all = await cli(['keys', 'list'], env);
     expect(all.code).toBe(0);
