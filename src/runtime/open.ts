@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
+import { appendEvent, listEvents } from '../audit/events.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
+import { newId } from '../core/ids.js';
+import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
 import { GitHubKeys } from '../leaks/respond/github.js';
@@ -22,6 +25,7 @@ import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
+import { storeHealth } from './health.js';
 import { loadMasterKey } from './master-key.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
@@ -51,11 +55,16 @@ export interface Leaks {
   readonly githubKeys: GitHubKeys;
 }
 
-/** The services of one keyturn process, wired to one store. */
+/**
+ * One keyturn process wired to one store: the {@link Services} the edges use, and beside them
+ * what only the runtime (and tests) may hold — the store, the context, the configuration.
+ */
 export interface Keyturn {
   readonly config: Config;
   readonly ctx: Context;
   readonly store: Store;
+  /** What the HTTP edge receives: services only. */
+  readonly services: Services;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
   readonly leaks: Leaks;
@@ -64,6 +73,49 @@ export interface Keyturn {
   issuer(): string;
   setIssuer(url: string): void;
   close(): Promise<void>;
+}
+
+/**
+ * The one place the edge's {@link Services} are built from the wired parts. (Grant revocation
+ * by an administrator and the rejected-report event are composed here until their capabilities
+ * offer them as service methods.)
+ */
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+  const { store, ctx, oauth, leaks } = parts;
+  const services: Services = {
+    principals: parts.principals,
+    keys: parts.keys,
+    oauth: {
+      clients: oauth.clients,
+      ring: oauth.ring,
+      refreshTokens: oauth.refreshTokens,
+      tokenEndpoint: oauth.tokenEndpoint,
+      tokenOps: oauth.tokenOps,
+      issuer: parts.issuer,
+      async revokeGrant(id, reason, meta) {
+        const grant = await oauth.refreshTokens.getGrant(id);
+        await store.transaction(async (tx) => {
+          if (await oauth.refreshTokens.revokeGrantIn(tx, id, reason ?? 'revoked by an administrator')) {
+            await appendEvent(tx, ctx, { type: 'grant.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { client: grant.clientId } }, meta);
+          }
+        });
+        return oauth.refreshTokens.getGrant(id);
+      },
+    },
+    leaks: {
+      response: leaks.response,
+      watches: leaks.watches,
+      githubKeys: leaks.githubKeys,
+      async recordRejectedReport(via, reason, meta) {
+        await store.transaction((tx) => appendEvent(tx, ctx, { type: 'leak.report_rejected', target: null, outcome: 'failure', reason, data: { via } }, meta));
+      },
+    },
+    audit: { list: (query) => listEvents(store, query) },
+    health: storeHealth(store),
+    now: () => ctx.now().getTime(),
+    newId: (kind) => newId(kind, ctx),
+  };
+  return Object.freeze(services);
 }
 
 /** Opens the store named in `config`, runs migrations and wires the services. */
@@ -133,10 +185,12 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys }),
   };
+  const services = buildServices({ store, ctx, principals, keys, leaks, oauth, issuer });
   return {
     config,
     ctx,
     store,
+    services,
     principals,
     keys,
     leaks,

@@ -29,7 +29,7 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
   try {
     const adminKeyFile = await bootstrapAdmin(kt);
     if (adminKeyFile) logger.info({ file: adminKeyFile }, 'bootstrap admin key written (mode 0600)');
-    app = await buildServer(kt, logger);
+    app = await buildServer(kt.services, { bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, logRequests: config.logRequests, leakReportRate: config.leakReportRate }, logger);
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
