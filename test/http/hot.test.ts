@@ -89,7 +89,7 @@ describe('request logging of the hot endpoints', () => {
     // The first request, then one line for the next HOT_LOG_SAMPLE, counting them.
     expect(lines.map((l) => l.count)).toEqual([1, HOT_LOG_SAMPLE]);
     expect(lines[0]).toMatchObject({ res: { statusCode: 200 }, req: { method: 'POST', remoteAddress: '203.0.113.9' } });
-    expect(typeof lines[0].requestId).toBe('string');
+    expect(typeof lines[0]!.requestId).toBe('string');
   });
 });
 
