@@ -122,9 +122,9 @@ function buildServices(parts: { store: Store; ctx: Context; principals: Principa
 export async function openKeyturn(config: Config, options: { ctx?: Context; logger?: Logger } = {}): Promise<Keyturn> {
   const ctx = options.ctx ?? systemContext;
   const logger = options.logger;
-  const store = await openStore(config.db, config.dataDir, {
+  const store = await openStore(config.store.db, config.server.dataDir, {
     onFeedError: (err) => logger?.warn({ err }, 'change feed interrupted'),
-    sqliteSynchronous: config.sqliteSynchronous,
+    sqliteSynchronous: config.store.sqliteSynchronous,
   });
   try {
     const applied = await store.migrate(MIGRATIONS);
@@ -133,30 +133,30 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  let issuerUrl = config.issuer?.replace(/\/+$/, '') ?? `http://${config.host}:${config.port}`;
+  let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({
     store,
     ctx,
     principals,
-    prefix: config.keyPrefix,
-    cacheMaxEntries: config.cacheMaxEntries,
-    cacheMaxAgeMs: config.cacheMaxAge,
+    prefix: config.keys.prefix,
+    cacheMaxEntries: config.keys.cacheMaxEntries,
+    cacheMaxAgeMs: config.keys.cacheMaxAge,
   });
   const response = new LeakResponder({
     store,
     ctx,
     keys,
-    mode: config.leakResponse,
-    webhookTimeoutMs: config.leakWebhookTimeout,
-    ...(config.leakWebhookUrl ? { webhookUrl: config.leakWebhookUrl } : {}),
+    mode: config.leaks.response,
+    webhookTimeoutMs: config.leaks.webhookTimeout,
+    ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),
   });
   const leaks: Leaks = {
     response,
     watches: new WatchService({ store, ctx, responder: response, ...(logger ? { logger } : {}) }),
-    githubKeys: new GitHubKeys({ url: config.githubKeysUrl, now: () => ctx.now().getTime() }),
+    githubKeys: new GitHubKeys({ url: config.leaks.githubKeysUrl, now: () => ctx.now().getTime() }),
   };
   let ring: SigningKeyRing;
   try {
@@ -164,7 +164,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       store,
       ctx,
       sealer: new KeyEncryption(loadMasterKey(config), ctx),
-      algs: config.signingAlgs.split(',') as SigningAlg[],
+      algs: [...config.signing.algs] as SigningAlg[],
       lastExpiry: lastExpiryOfKid,
     });
     await ring.ensure();
@@ -173,10 +173,10 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.clientSecretPrefix, defaultAudience: issuer });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer });
   const authenticator = new ClientAuthenticator(clients, store, ctx);
-  const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.accessTokenPrefix });
-  const refreshTokens = new RefreshTokenService(store, ctx, config.refreshTokenPrefix);
+  const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
+  const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
   const oauth: OAuth = {
     clients,
     ring,
@@ -197,7 +197,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     oauth,
     issuer,
     setIssuer(url: string) {
-      if (!config.issuer) issuerUrl = url.replace(/\/+$/, '');
+      if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
       await leaks.watches.stop();

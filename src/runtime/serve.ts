@@ -11,7 +11,7 @@ import { openKeyturn, type Keyturn } from './open.js';
 
 /** The part of `config` the HTTP edge reads. */
 export function httpConfigOf(config: Config): HttpConfig {
-  return { bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, logRequests: config.logRequests, leakReportRate: config.leakReportRate };
+  return { bodyLimit: config.http.bodyLimit, trustProxy: config.http.trustProxy, logRequests: config.logging.requests, leakReportRate: config.leaks.reportRate };
 }
 
 export interface RunningServer {
@@ -29,21 +29,21 @@ export interface RunningServer {
  * and listens. The process-level edge (`keyturn serve`) adds signal handling.
  */
 export async function startServer(config: Config, options: { ctx?: Context; logger?: Logger; http?: ServerOptions } = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logging.level);
   const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
   let app: FastifyInstance | undefined;
   try {
     const adminKeyFile = await bootstrapAdmin(kt);
     if (adminKeyFile) logger.info({ file: adminKeyFile }, 'bootstrap admin key written (mode 0600)');
     app = await buildServer(kt.services, httpConfigOf(config), logger, options.http);
-    await app.listen({ host: config.host, port: config.port });
+    await app.listen({ host: config.server.host, port: config.server.port });
     const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const port = typeof address === 'object' && address ? address.port : config.server.port;
+    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     kt.setIssuer(url);
     const stopHousekeeping = startHousekeeping(kt, logger);
-    kt.leaks.watches.start(config.watchTick);
+    kt.leaks.watches.start(config.leaks.watchTick);
     const running = app;
     return {
       kt,
