@@ -36,12 +36,14 @@ class NodeHotRequest implements HotRequest {
   readonly #req: IncomingMessage;
   readonly #trust: TrustProxy | undefined;
   readonly #nextId: () => string;
+  readonly #type: string | undefined;
   #id: string | undefined;
   #ip: string | null | undefined;
   readonly body: string;
 
-  constructor(req: IncomingMessage, body: string, trust: TrustProxy | undefined, nextId: () => string) {
+  constructor(req: IncomingMessage, type: string | undefined, body: string, trust: TrustProxy | undefined, nextId: () => string) {
     this.#req = req;
+    this.#type = type;
     this.#trust = trust;
     this.#nextId = nextId;
     this.body = body;
@@ -56,7 +58,8 @@ class NodeHotRequest implements HotRequest {
   }
 
   header(name: string): string | undefined {
-    return rawHeader(this.#req, name);
+    // The media type was read to route the request: no second scan of the raw headers.
+    return name === 'content-type' ? this.#type : rawHeader(this.#req, name);
   }
 
   get sourceIp(): string | null {
@@ -136,10 +139,10 @@ export function fastRoutes(options: FastRoutesOptions) {
   const { handlers, bodyLimit, trust, nextRequestId } = options;
   const log = hotRequestLog(options.logger, options.logRequests);
 
-  function run(req: IncomingMessage, res: ServerResponse, handler: (request: HotRequest) => HotAnswer | Promise<HotAnswer>): void {
+  function run(req: IncomingMessage, res: ServerResponse, type: string | undefined, handler: (request: HotRequest) => HotAnswer | Promise<HotAnswer>): void {
     const startedAt = log === undefined ? 0 : performance.now();
     readBody(req, res, bodyLimit, (body) => {
-      const request = new NodeHotRequest(req, body, trust, nextRequestId);
+      const request = new NodeHotRequest(req, type, body, trust, nextRequestId);
       const answer = handler(request);
       if (answer instanceof Promise) {
         answer.then(
@@ -162,8 +165,8 @@ export function fastRoutes(options: FastRoutesOptions) {
   return function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'POST') return false;
     const type = rawHeader(req, 'content-type');
-    if (req.url === VERIFY_PATH && isJson(type)) run(req, res, handlers.verify);
-    else if (req.url === OAUTH_PATHS.token && isForm(type)) run(req, res, handlers.token);
+    if (req.url === VERIFY_PATH && isJson(type)) run(req, res, type, handlers.verify);
+    else if (req.url === OAUTH_PATHS.token && isForm(type)) run(req, res, type, handlers.token);
     else return false;
     return true;
   };
