@@ -87,7 +87,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
     (await services.health.ready()) ? { status: 'ready' } : reply.code(503).send({ status: 'unavailable' }),
   );
 
-  hotRoutes(app, handlers, http.bodyLimit);
+  hotRoutes(app, handlers, http);
   keyChangeRoutes(app, services);
   adminRoutes(app, services);
   leakRoutes(app, services, http);

@@ -46,27 +46,32 @@ const BODIES: Readonly<Record<string, unknown>> = {
 /** Path parameters: an existing principal where a route would act on one (`app`), a made-up id elsewhere. */
 const concrete = (url: string) => url.replace('/v1/principals/:id', '/v1/principals/app').replace(/:id\b/g, 'x_missing');
 
+/**
+ * The server the matrix runs against, started while the file is collected: the routes it
+ * registered name the tests, one per admin route and credential.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'keyturn-sec-'));
+const logs: string[] = [];
+const registered: string[] = [];
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    logs.push(String(chunk));
+    done();
+  },
+});
+const server: RunningServer = await startServer(loadConfig({ flags: { dataDir: dir, port: 0, logLevel: 'trace', logRequests: true } }), {
+  logger: createLogger('trace', sink),
+  http: { onRoute: ({ method, url }) => void registered.push(`${method} ${url}`) },
+});
+
+/** Admin routes as fastify registered them (HEAD twins of GET routes included). */
+const ADMIN_ROUTES = registered.filter((route) => !PUBLIC.has(route.replace(/^HEAD /, 'GET ')));
+
 describe('admin API: authentication matrix over every registered route', () => {
-  let server: RunningServer;
-  let dir: string;
   let admin: string;
-  const logs: string[] = [];
   const creds: Record<string, string> = {};
-  const registered: string[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keyturn-sec-'));
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    });
-    const config = loadConfig({ flags: { dataDir: dir, port: 0, logLevel: 'trace', logRequests: true } });
-    server = await startServer(config, {
-      logger: createLogger('trace', sink),
-      http: { onRoute: ({ method, url }) => void registered.push(`${method} ${url}`) },
-    });
     admin = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
     const call = async (method: string, path: string, body?: unknown) =>
       (await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
@@ -87,33 +92,17 @@ describe('admin API: authentication matrix over every registered route', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Admin routes as fastify registered them (HEAD twins of GET routes included). */
-  const adminRoutes = () => registered.filter((route) => !PUBLIC.has(route.replace(/^HEAD /, 'GET ')));
-
-  const send = (method: string, path: string, body: unknown, authorization?: string) =>
-    fetch(`${server.url}${path}`, {
+  const send = (route: string, authorization?: string) => {
+    const [method, url] = route.split(' ') as [string, string];
+    const body = /^(GET|HEAD|DELETE) /.test(route) ? undefined : (BODIES[route] ?? {});
+    return fetch(`${server.url}${concrete(url)}`, {
       method,
       headers: { ...(authorization ? { authorization } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-
-  const bodyOf = (route: string) => (/^(GET|HEAD|DELETE) /.test(route) ? undefined : (BODIES[route] ?? {}));
-
-  /** Runs `check` for every admin route; collects what went wrong instead of stopping at the first. */
-  async function everyRoute(check: (route: string, res: Response) => Promise<string | undefined>): Promise<string[]> {
-    const problems: string[] = [];
-    for (const route of adminRoutes()) {
-      const [method, url] = route.split(' ') as [string, string];
-      const res = await send(method, concrete(url), bodyOf(route), authorizationNow);
-      const problem = await check(route, res);
-      if (problem) problems.push(`${route}: ${problem}`);
-    }
-    return problems;
-  }
-  let authorizationNow: string | undefined;
+  };
 
   it('finds the admin routes fastify registered, the ones a hand-written list used to miss included', () => {
-    const routes = adminRoutes();
     for (const route of [
       'POST /v1/keys/:id/suspend',
       'POST /v1/keys/:id/unsuspend',
@@ -128,65 +117,49 @@ describe('admin API: authentication matrix over every registered route', () => {
       'POST /v1/grants/:id/revoke',
       'POST /v1/signing-keys/rotate',
     ]) {
-      expect(routes).toContain(route);
+      expect(ADMIN_ROUTES).toContain(route);
     }
-    expect(routes.length).toBeGreaterThanOrEqual(30);
+    expect(ADMIN_ROUTES.length).toBeGreaterThanOrEqual(30);
     for (const route of Object.keys(BODIES)) expect(registered).toContain(route);
     for (const route of PUBLIC) expect(registered).toContain(route);
   });
 
-  it('without credentials: 401 and a bare Bearer challenge, on every admin route', async () => {
-    authorizationNow = undefined;
-    expect(
-      await everyRoute(async (route, res) => {
-        if (res.status !== 401) return `status ${res.status}`;
-        if (res.headers.get('www-authenticate') !== 'Bearer realm="keyturn"') return `challenge ${res.headers.get('www-authenticate')}`;
-        if (route.startsWith('HEAD ')) return undefined;
-        const body = (await res.json()) as { code?: string };
-        return body.code === 'ERR_UNAUTHENTICATED' ? undefined : `code ${body.code}`;
-      }),
-    ).toEqual([]);
-  });
+  describe.each(ADMIN_ROUTES)('%s', (route) => {
+    const head = route.startsWith('HEAD ');
 
-  it('with another scheme (Basic): no Bearer credentials, the same bare challenge, on every admin route', async () => {
-    authorizationNow = 'Basic YWRtaW46YWRtaW4=';
-    expect(
-      await everyRoute(async (_route, res) =>
-        res.status === 401 && res.headers.get('www-authenticate') === 'Bearer realm="keyturn"' ? undefined : `status ${res.status}, ${res.headers.get('www-authenticate')}`,
-      ),
-    ).toEqual([]);
-  });
+    it('without credentials: 401 and a bare Bearer challenge', async () => {
+      const res = await send(route);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="keyturn"');
+      if (!head) expect(await res.json()).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+    });
 
-  it.each([
-    ['a malformed Bearer header', () => 'Bearer a b'],
-    ['a checksum-broken key', () => `Bearer ${creds.brokenAdmin}`],
-    ['a forged key (well-formed, never issued)', () => `Bearer ${creds.forgedAdmin}`],
-    ['a revoked admin key', () => `Bearer ${creds.revokedAdmin}`],
-    ['a suspended admin key', () => `Bearer ${creds.suspendedAdmin}`],
-  ])('with %s: 401 invalid_token on every admin route', async (_label, auth) => {
-    authorizationNow = auth();
-    expect(
-      await everyRoute(async (route, res) => {
-        if (res.status !== 401) return `status ${res.status}`;
-        if (!/^Bearer realm="keyturn", error="invalid_token", error_description="[^"]+"$/.test(res.headers.get('www-authenticate') ?? '')) {
-          return `challenge ${res.headers.get('www-authenticate')}`;
-        }
-        if (route.startsWith('HEAD ')) return undefined;
-        const body = (await res.json()) as { error?: string; code?: string };
-        return body.error === 'invalid_token' && body.code === 'ERR_INVALID_TOKEN' ? undefined : `body ${JSON.stringify(body)}`;
-      }),
-    ).toEqual([]);
-  });
+    it('with another scheme (Basic): no Bearer credentials, the same bare challenge', async () => {
+      const res = await send(route, 'Basic YWRtaW46YWRtaW4=');
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="keyturn"');
+      if (!head) expect(await res.json()).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+    });
 
-  it('with a valid key lacking scope admin: 403 insufficient_scope on every admin route', async () => {
-    authorizationNow = `Bearer ${creds.reader}`;
-    expect(
-      await everyRoute(async (_route, res) => {
-        if (res.status !== 403) return `status ${res.status}`;
-        const challenge = res.headers.get('www-authenticate') ?? '';
-        return challenge.includes('error="insufficient_scope"') && challenge.includes('scope="admin"') ? undefined : `challenge ${challenge}`;
-      }),
-    ).toEqual([]);
+    it.each([
+      ['a malformed Bearer header', () => 'Bearer a b'],
+      ['a checksum-broken key', () => `Bearer ${creds.brokenAdmin}`],
+      ['a forged key (well-formed, never issued)', () => `Bearer ${creds.forgedAdmin}`],
+      ['a revoked admin key', () => `Bearer ${creds.revokedAdmin}`],
+      ['a suspended admin key', () => `Bearer ${creds.suspendedAdmin}`],
+    ])('with %s: 401 invalid_token', async (_label, auth) => {
+      const res = await send(route, auth());
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="keyturn", error="invalid_token", error_description="[^"]+"$/);
+      if (!head) expect(await res.json()).toMatchObject({ error: 'invalid_token', code: 'ERR_INVALID_TOKEN' });
+    });
+
+    it('with a valid key lacking scope admin: 403 insufficient_scope', async () => {
+      const res = await send(route, `Bearer ${creds.reader}`);
+      expect(res.status).toBe(403);
+      expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+      expect(res.headers.get('www-authenticate')).toContain('scope="admin"');
+    });
   });
 
   it('changed nothing through any rejected request, and recorded each failed admin authentication', async () => {
@@ -206,7 +179,7 @@ describe('admin API: authentication matrix over every registered route', () => {
     const failed = await server.kt.store.all<{ reason: string }>("SELECT reason FROM events WHERE type = 'admin.auth_failed'");
     // No credentials, another scheme and a malformed header are refused before any key is
     // presented; the four keys reach verification and each failure is recorded.
-    const n = adminRoutes().length;
+    const n = ADMIN_ROUTES.length;
     expect(failed.map((e) => e.reason).sort()).toEqual(
       [...Array(n).fill('malformed'), ...Array(n).fill('unknown'), ...Array(n).fill('revoked'), ...Array(n).fill('suspended')].sort(),
     );

@@ -5,6 +5,7 @@ import type { HotHandlers } from '../hot/handlers.js';
 import type { HotAnswer, HotRequest } from '../hot/request.js';
 import { tlsChannel } from '../hot/tls.js';
 import { VERIFY_PATH } from '../hot/verify.js';
+import type { HttpConfig } from '../services.js';
 
 /** A {@link HotRequest} over a fastify request whose body a string parser kept as text. */
 class FastifyHotRequest implements HotRequest {
@@ -45,14 +46,15 @@ class FastifyHotRequest implements HotRequest {
 }
 
 /**
- * The fastify routes of the hot endpoints: they serve what the fast path passes on (other media
+ * The fastify routes of the hot endpoints (`handlers` are built from the services, and shared
+ * with the fast path): they serve what the fast path passes on (other media
  * types; `inject`) with the very same handlers. Bodies reach the handler as text: this scope's
  * parsers keep JSON and forms unparsed, and any other media type is refused (415) as elsewhere.
  */
-export function hotRoutes(app: FastifyInstance, handlers: HotHandlers, bodyLimit: number): void {
+export function hotRoutes(app: FastifyInstance, handlers: HotHandlers, http: HttpConfig): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded'], { parseAs: 'string', bodyLimit }, (_request, body, done) =>
+    scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded'], { parseAs: 'string', bodyLimit: http.bodyLimit }, (_request, body, done) =>
       done(null, body),
     );
     for (const [path, handler] of [
