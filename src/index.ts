@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 export { loadConfig, type ConfigSources } from './config/load.js';
-export { configSchema, type Config, type ConfigInput } from './config/schema.js';
+export { configSchema, SETTINGS, type Config, type ConfigFlags, type ConfigInput, type SettingName } from './config/schema.js';
 export { systemContext, manualContext, type Context, type ManualContext } from './core/context.js';
 export { KEYTURN_ERROR_CODES, KeyturnError, isKeyturnError, type KeyturnErrorCode } from './core/errors.js';
 export { POLICY_PRESETS, resolvePolicy, type Policy } from './core/policy.js';

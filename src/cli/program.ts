@@ -1,8 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { flagName } from '../config/docs.js';
 import { loadConfig } from '../config/load.js';
-import { configSchema, envName } from '../config/schema.js';
+import { envName, flagName, SETTING_NAMES, settingSchema } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
@@ -95,8 +94,8 @@ export function buildProgram(io: Io): Command {
     .description('start the keyturn server (SQLite under ./.keyturn by default)')
     .option('--config <file>', 'JSON configuration file (env KEYTURN_CONFIG)');
   // One flag per configuration setting, described by the schema itself.
-  for (const [key, field] of Object.entries(configSchema.shape)) {
-    serve.option(`${flagName(key)} <value>`, `${(field as { description?: string }).description ?? key} (env ${envName(key)})`);
+  for (const name of SETTING_NAMES) {
+    serve.option(`${flagName(name)} <value>`, `${settingSchema(name).description ?? name} (env ${envName(name)})`);
   }
   serve.action(async (opts: Record<string, string | undefined> & { config?: string }) => {
       const { config: file, ...flags } = opts;
@@ -105,7 +104,7 @@ export function buildProgram(io: Io): Command {
       const { startServer } = await import('../runtime/serve.js');
       const server = await startServer(config);
       if (server.adminKeyFile) io.out(`bootstrap admin key written to ${server.adminKeyFile} (mode 0600)`);
-      io.out(`keyturn listening on ${server.url} (${config.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'})`);
+      io.out(`keyturn listening on ${server.url} (${config.store.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'})`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '../audit/events.js';
+import { readBearer } from '../core/bearer.js';
 import { KeyturnError } from '../core/errors.js';
 import type { KeyService, VerifiedKey } from '../keys/service.js';
 
@@ -8,13 +9,6 @@ declare module 'fastify' {
     /** The verified admin credential, set by {@link requireScope}. */
     caller?: VerifiedKey;
   }
-}
-
-/** RFC 6750 §2.1: `Authorization: Bearer <token>`; the scheme is case-insensitive. */
-export function bearerToken(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-  return match?.[1];
 }
 
 /** Who made the request, for events. */
@@ -29,15 +23,16 @@ export function requestMeta(request: FastifyRequest): RequestMeta {
 
 /**
  * A preHandler that admits only callers presenting a keyturn API key with `scope`.
- * No credentials: 401 without an error code (RFC 6750 §3.1); a bad one: 401 `invalid_token`
+ * No Bearer credentials (no header, or another scheme such as `Basic`): 401 without an error code
+ * (RFC 6750 §3.1); a malformed Bearer header: 401 `invalid_token`; a bad key: 401 `invalid_token`
  * and an `admin.auth_failed` event; a good one without the scope: 403 `insufficient_scope`.
  */
 export function requireScope(keys: KeyService, scope: string) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const header = request.headers.authorization;
-    if (!header) throw new KeyturnError('ERR_UNAUTHENTICATED', 'authentication required: send Authorization: Bearer <admin key>');
-    const token = bearerToken(header);
-    if (!token) throw new KeyturnError('ERR_INVALID_TOKEN', 'malformed Authorization header: expected Bearer <token>');
+    const credentials = readBearer(request.headers.authorization);
+    if (credentials.kind === 'none') throw new KeyturnError('ERR_UNAUTHENTICATED', 'authentication required: send Authorization: Bearer <admin key>');
+    if (credentials.kind === 'malformed') throw new KeyturnError('ERR_INVALID_TOKEN', 'malformed Authorization header: expected Bearer <token>');
+    const token = credentials.token;
     const result = await keys.check(token);
     if (!result.valid) {
       await keys.recordFailure('admin.auth_failed', result, token, requestMeta(request));

@@ -1,51 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { TlsChannel } from '../core/channel.js';
 import { KeyturnError } from '../core/errors.js';
-import type { VerifiedKey } from '../keys/service.js';
 import { OAUTH_PATHS } from '../oauth/discovery.js';
-import type { Keyturn } from '../runtime/open.js';
-import { errorResponse } from './errors.js';
-import { parseForm } from './form.js';
-import { FAILURE_CODES } from './routes/verify.js';
-
-export const VERIFY_PATH = '/v1/keys/verify';
-const JSON_TYPE = /^application\/json\s*(;|$)/i;
-const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
-
-function sendJson(res: ServerResponse, status: number, text: string, extra?: Readonly<Record<string, string>>): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  if (extra) for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, err: KeyturnError): void {
-  const { status, headers, body } = errorResponse(err);
-  sendJson(res, status, JSON.stringify(body), headers);
-}
-
-/** A whole answer, ready to write: the header list and the body. */
-interface Prepared {
-  readonly headers: readonly string[];
-  readonly text: string;
-}
-
-/** Answers for cached keys, built once per cache entry (the key service shares the object). */
-const validAnswers = new WeakMap<object, Prepared>();
-
-function sendValid(res: ServerResponse, key: VerifiedKey): void {
-  let answer = validAnswers.get(key);
-  if (answer === undefined) {
-    const text = JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt });
-    const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))];
-    answer = { headers, text };
-    validAnswers.set(key, answer);
-  }
-  res.writeHead(200, answer.headers as string[]);
-  res.end(answer.text);
-}
+import type { HotHandlers } from './hot/handlers.js';
+import { hotRequestLog } from './hot/log.js';
+import { errorAnswer, isForm, isJson, type HotAnswer, type HotRequest } from './hot/request.js';
+import { sourceAddress, type TrustProxy } from './hot/source.js';
+import { tlsChannel } from './hot/tls.js';
+import { VERIFY_PATH } from './hot/verify.js';
 
 /**
  * The first value of header `name` (lower case) from the raw list: on the hot path this spares
@@ -60,6 +23,60 @@ function rawHeader(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
+function write(res: ServerResponse, answer: HotAnswer): void {
+  res.writeHead(answer.status, answer.headers as string[]);
+  res.end(answer.body);
+}
+
+/**
+ * A {@link HotRequest} over node's `IncomingMessage`. The source address, the request id and the
+ * TLS channel are computed when first read: a cached verification reads none of them.
+ */
+class NodeHotRequest implements HotRequest {
+  readonly #req: IncomingMessage;
+  readonly #trust: TrustProxy | undefined;
+  readonly #nextId: () => string;
+  readonly #type: string | undefined;
+  #id: string | undefined;
+  #ip: string | null | undefined;
+  readonly body: string;
+
+  constructor(req: IncomingMessage, type: string | undefined, body: string, trust: TrustProxy | undefined, nextId: () => string) {
+    this.#req = req;
+    this.#type = type;
+    this.#trust = trust;
+    this.#nextId = nextId;
+    this.body = body;
+  }
+
+  get method(): string {
+    return this.#req.method ?? 'POST';
+  }
+
+  get url(): string {
+    return this.#req.url ?? '/';
+  }
+
+  header(name: string): string | undefined {
+    // The media type was read to route the request: no second scan of the raw headers.
+    return name === 'content-type' ? this.#type : rawHeader(this.#req, name);
+  }
+
+  get sourceIp(): string | null {
+    if (this.#ip === undefined) this.#ip = sourceAddress(this.#req, this.#trust);
+    return this.#ip;
+  }
+
+  get requestId(): string {
+    this.#id ??= this.#nextId();
+    return this.#id;
+  }
+
+  get tls(): TlsChannel | undefined {
+    return tlsChannel(this.#req.socket);
+  }
+}
+
 /**
  * Reads a body of at most `limit` bytes and hands it over decoded (whole, so a character split
  * across chunks stays intact); answers 413 itself when it is larger. A body with a
@@ -71,7 +88,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then
   const declared = rawHeader(req, 'content-length');
   const expected = declared === undefined ? -1 : Number(declared);
   if (expected > limit) {
-    sendError(res, new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large'));
+    write(res, errorAnswer(new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large')));
     req.resume();
     return;
   }
@@ -88,7 +105,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then
     size += chunk.length;
     if (size > limit) {
       settled = true;
-      sendError(res, new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large'));
+      write(res, errorAnswer(new KeyturnError('ERR_BODY_TOO_LARGE', 'request body is too large')));
       return;
     }
     chunks.push(chunk);
@@ -101,67 +118,55 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, then
   }
 }
 
+export interface FastRoutesOptions {
+  readonly handlers: HotHandlers;
+  readonly bodyLimit: number;
+  /** The trust function behind a trusted proxy (the one fastify has too); `undefined` otherwise. */
+  readonly trust: TrustProxy | undefined;
+  readonly logRequests: boolean;
+  readonly logger: Logger;
+  readonly nextRequestId: () => string;
+}
+
 /**
- * The two endpoints machine clients call on every request of theirs — `POST /v1/keys/verify` and
- * `POST /oauth/token` — answered before fastify's routing, with the same contract as their fastify
- * routes (which still serve what the fast path passes on: other media types, a trusted proxy):
- * bounded bodies, duplicate form parameters refused, stable error codes, one event per failure.
+ * The pre-routing fast path of the two endpoints machine clients call on every request of theirs
+ * — `POST /v1/keys/verify` (JSON) and `POST /oauth/token` (form) — handed to the same hot
+ * handlers as their fastify routes (`src/http/hot/`), which serve what this passes on (other
+ * media types). On behind a trusted proxy too, with the source address fastify would compute.
  * The handler returns `false` for a request it does not take.
  */
-export function fastRoutes(kt: Keyturn, logger: Logger, nextRequestId: () => string) {
-  const limit = kt.config.bodyLimit;
-  const meta = (req: IncomingMessage) => ({ actor: null, actorKind: null, sourceIp: req.socket.remoteAddress ?? null, requestId: nextRequestId() });
-  const unexpected = (res: ServerResponse, requestId: string) => (err: unknown) => {
-    const known = err instanceof KeyturnError ? err : new KeyturnError('ERR_INTERNAL', 'internal error', { cause: err });
-    const { status } = errorResponse(known);
-    if (status >= 500) logger.error({ err, code: known.code, requestId }, 'request failed');
-    sendError(res, known);
-  };
+export function fastRoutes(options: FastRoutesOptions) {
+  const { handlers, bodyLimit, trust, nextRequestId } = options;
+  const log = hotRequestLog(options.logger, options.logRequests);
 
-  function verify(req: IncomingMessage, res: ServerResponse): void {
-    readBody(req, res, limit, (body) => {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body);
-      } catch {
-        return sendError(res, new KeyturnError('ERR_MALFORMED_BODY', body.length === 0 ? 'request body is empty' : 'request body is not valid JSON'));
+  function run(req: IncomingMessage, res: ServerResponse, type: string | undefined, handler: (request: HotRequest) => HotAnswer | Promise<HotAnswer>): void {
+    const startedAt = log === undefined ? 0 : performance.now();
+    readBody(req, res, bodyLimit, (body) => {
+      const request = new NodeHotRequest(req, type, body, trust, nextRequestId);
+      const answer = handler(request);
+      if (answer instanceof Promise) {
+        answer.then(
+          (a) => {
+            write(res, a);
+            log?.(request, a, startedAt);
+          },
+          (err: unknown) => {
+            options.logger.error({ err, requestId: request.requestId }, 'request failed');
+            write(res, errorAnswer(new KeyturnError('ERR_INTERNAL', 'internal error', { cause: err })));
+          },
+        );
+      } else {
+        write(res, answer);
+        log?.(request, answer, startedAt);
       }
-      const key = parsed !== null && typeof parsed === 'object' ? (parsed as { key?: unknown }).key : undefined;
-      if (typeof key !== 'string') return sendError(res, new KeyturnError('ERR_VALIDATION', 'body must be {"key": "<api key>"}'));
-      // A key this node has cached is answered without leaving this callback.
-      const hit = kt.keys.peek(key);
-      if (hit) return sendValid(res, hit.key);
-      const m = meta(req);
-      kt.keys.verify(key, m).then(
-        (result) => (result.valid ? sendValid(res, result.key) : sendJson(res, 200, JSON.stringify({ valid: false, code: FAILURE_CODES[result.reason] }))),
-        (err: unknown) => {
-          logger.error({ err, requestId: m.requestId }, 'verification failed');
-          sendError(res, new KeyturnError('ERR_STORE_UNAVAILABLE', 'verification is temporarily unavailable'));
-        },
-      );
-    });
-  }
-
-  function token(req: IncomingMessage, res: ServerResponse): void {
-    readBody(req, res, limit, (body) => {
-      let form: Record<string, string>;
-      try {
-        form = parseForm(body);
-      } catch (err) {
-        return sendError(res, err as KeyturnError);
-      }
-      const m = meta(req);
-      kt.oauth.tokenEndpoint
-        .handle({ form, authorization: rawHeader(req, 'authorization'), endpoint: `${kt.issuer()}${OAUTH_PATHS.token}`, meta: m })
-        .then((answer) => sendJson(res, 200, JSON.stringify(answer), { pragma: 'no-cache' }), unexpected(res, m.requestId));
     });
   }
 
   return function handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.method !== 'POST' || kt.config.trustProxy) return false;
-    const type = rawHeader(req, 'content-type') ?? '';
-    if (req.url === VERIFY_PATH && (type === 'application/json' || JSON_TYPE.test(type))) verify(req, res);
-    else if (req.url === OAUTH_PATHS.token && FORM_TYPE.test(type)) token(req, res);
+    if (req.method !== 'POST') return false;
+    const type = rawHeader(req, 'content-type');
+    if (req.url === VERIFY_PATH && isJson(type)) run(req, res, type, handlers.verify);
+    else if (req.url === OAUTH_PATHS.token && isForm(type)) run(req, res, type, handlers.token);
     else return false;
     return true;
   };

@@ -1,51 +1,69 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
-import { newId } from '../core/ids.js';
-import type { Keyturn } from '../runtime/open.js';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { fastRoutes } from './fast-routes.js';
 import { parseForm } from './form.js';
+import { hotHandlers } from './hot/handlers.js';
+import { trustFunction } from './hot/source.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
 import { adminRoutes } from './routes/admin.js';
+import { hotRoutes } from './routes/hot.js';
+import { keyChangeRoutes } from './routes/key-changes.js';
 import { leakRoutes } from './routes/leaks.js';
 import { oauthRoutes } from './routes/oauth.js';
-import { verifyRoutes } from './routes/verify.js';
+import type { HttpConfig, Services } from './services.js';
 
 /**
  * Request ids: a random per-process stem and a counter — unique, cheap on the hot path (no
  * randomness per request), and not guessable across processes.
  */
-function requestIds(kt: Keyturn): () => string {
-  const stem = newId('req', kt.ctx);
+function requestIds(services: Services): () => string {
+  const stem = services.newId('req');
   let n = 0;
   return () => `${stem}.${(++n).toString(36)}`;
 }
 
+/** Options of {@link buildServer} beyond the services and their configuration. */
+export interface ServerOptions {
+  /** Hears every route fastify registers (method and URL), e.g. for a test that enumerates them. */
+  readonly onRoute?: (route: { method: string; url: string }) => void;
+}
+
 /**
- * Builds the HTTP server: health probes, the public verification endpoints and the admin API.
+ * Builds the HTTP server: health probes, the hot endpoints (answered before fastify's routing
+ * when they can be, by the same handlers), the public endpoints and the admin API.
  * Thin: every route validates, calls one service method and maps the answer.
  */
-export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyInstance> {
-  const nextRequestId = requestIds(kt);
-  const fast = fastRoutes(kt, logger, nextRequestId);
+export async function buildServer(services: Services, http: HttpConfig, logger: Logger, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const nextRequestId = requestIds(services);
+  const handlers = hotHandlers(services, logger);
+  const trust = http.trustProxy ? trustFunction(true) : undefined;
+  const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
   const app = Fastify({
     // The two hot endpoints are answered before fastify's routing; everything else goes on.
     serverFactory: (handler) => createServer((req, res) => fast(req, res) || handler(req, res)),
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !kt.config.logRequests, requestIdLogLabel: 'requestId' }),
-    bodyLimit: kt.config.bodyLimit,
-    trustProxy: kt.config.trustProxy,
+    logController: new LogController({ disableRequestLogging: !http.logRequests, requestIdLogLabel: 'requestId' }),
+    bodyLimit: http.bodyLimit,
+    // The very function the fast path uses, so both compute the same source address.
+    trustProxy: trust ?? false,
     genReqId: nextRequestId,
     // One logger for all requests: a child per request costs the hot path; errors log the id themselves.
     childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
   });
+  if (options.onRoute) {
+    const hear = options.onRoute;
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) hear({ method, url: route.url });
+    });
+  }
 
   // The API speaks JSON (and forms, below); plain text is not a body it accepts.
   app.removeContentTypeParser('text/plain');
   // OAuth endpoints take forms; a repeated parameter is an error, not a choice.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: kt.config.bodyLimit }, (_req, body, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: http.bodyLimit }, (_req, body, done) => {
     try {
       done(null, parseForm(body as string));
     } catch (err) {
@@ -65,20 +83,16 @@ export async function buildServer(kt: Keyturn, logger: Logger): Promise<FastifyI
   );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await kt.store.get('SELECT 1 AS ok');
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' });
-    }
-  });
+  app.get('/readyz', async (_request, reply) =>
+    (await services.health.ready()) ? { status: 'ready' } : reply.code(503).send({ status: 'unavailable' }),
+  );
 
-  verifyRoutes(app, kt);
-  adminRoutes(app, kt);
-  leakRoutes(app, kt);
-  oauthRoutes(app, kt);
-  adminOAuthRoutes(app, kt);
+  hotRoutes(app, handlers, http);
+  keyChangeRoutes(app, services);
+  adminRoutes(app, services);
+  leakRoutes(app, services, http);
+  oauthRoutes(app, services);
+  adminOAuthRoutes(app, services);
   await app.ready();
   return app;
 }

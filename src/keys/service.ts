@@ -92,6 +92,11 @@ interface KeyRow {
 /** Channel on which the id of every changed key is announced. */
 export const KEYS_CHANNEL = 'keys';
 
+/** One key changed (see {@link KeyService.changes}). */
+export interface KeyChange {
+  readonly keyId: string;
+}
+
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
 /** The key's row, or `ERR_NOT_FOUND`. */
@@ -144,6 +149,22 @@ export class KeyService {
   /** Stops following the change feed. */
   close(): void {
     this.#unsubscribe();
+  }
+
+  /**
+   * Follows what makes a verification stale, after commit, on this node and (through the store's
+   * change feed) every other: `{ keyId }` when one key changed, `null` when anything may have
+   * (a principal changed, or the feed was interrupted). Returns the function that stops following.
+   * The change stream `GET /v1/keys/changes` serves exactly this.
+   */
+  changes(listener: (change: KeyChange | null) => void): () => void {
+    const stops = [
+      this.#store.subscribe(KEYS_CHANNEL, (id) => listener(id === null ? null : { keyId: id })),
+      this.#store.subscribe(PRINCIPALS_CHANNEL, () => listener(null)),
+    ];
+    return () => {
+      for (const stop of stops) stop();
+    };
   }
 
   /** Creates a key for `owner` (principal id or name); the secret is in the answer and nowhere else. */

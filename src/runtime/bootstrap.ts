@@ -16,7 +16,7 @@ export const BOOTSTRAP_PRINCIPAL = 'bootstrap-admin';
  */
 export async function bootstrapAdmin(kt: Keyturn): Promise<string | undefined> {
   if ((await kt.principals.count()) > 0) return undefined;
-  const dir = resolve(kt.config.dataDir);
+  const dir = resolve(kt.config.server.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'admin.key');
   const pending = `${file}.${process.pid}.tmp`;

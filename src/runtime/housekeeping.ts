@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { parseDuration } from '../core/duration.js';
 import type { Keyturn } from './open.js';
 
 /**
@@ -7,7 +6,7 @@ import type { Keyturn } from './open.js';
  * win each rotation) and pruning of expired token rows. Returns the function that stops it.
  */
 export function startHousekeeping(kt: Keyturn, logger: Logger): () => void {
-  const rotationMs = parseDuration(kt.config.signingKeyRotation);
+  const rotationMs = kt.config.signing.rotation;
   const tickMs = Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000);
   let running = false;
   const tick = async () => {

@@ -10,8 +10,8 @@ import { parseMasterKey } from '../signing/kek.js';
  * with mode 0600 on first start. The key is never logged.
  */
 export function loadMasterKey(config: Config): Uint8Array {
-  if (config.masterKey) return parseMasterKey(config.masterKey);
-  const dir = resolve(config.dataDir);
+  if (config.signing.masterKey) return parseMasterKey(config.signing.masterKey);
+  const dir = resolve(config.server.dataDir);
   const file = join(dir, 'master.key');
   try {
     return parseMasterKey(readFileSync(file, 'utf8'));

@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
+import { appendEvent, listEvents } from '../audit/events.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
+import { newId } from '../core/ids.js';
+import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
 import { leakMigrations } from '../leaks/migrations.js';
@@ -21,6 +24,7 @@ import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
+import { storeHealth } from './health.js';
 import { loadMasterKey } from './master-key.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
@@ -50,11 +54,16 @@ export interface Leaks {
   readonly githubKeys: GitHubKeys;
 }
 
-/** The services of one keyturn process, wired to one store. */
+/**
+ * One keyturn process wired to one store: the {@link Services} the edges use, and beside them
+ * what only the runtime (and tests) may hold — the store, the context, the configuration.
+ */
 export interface Keyturn {
   readonly config: Config;
   readonly ctx: Context;
   readonly store: Store;
+  /** What the HTTP edge receives: services only. */
+  readonly services: Services;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
   readonly leaks: Leaks;
@@ -65,13 +74,52 @@ export interface Keyturn {
   close(): Promise<void>;
 }
 
+/**
+ * The one place the edge's {@link Services} are built from the wired parts. (Grant revocation
+ * by an administrator is composed here until the OAuth capability offers it as a service method.)
+ */
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+  const { store, ctx, oauth, leaks } = parts;
+  const services: Services = {
+    principals: parts.principals,
+    keys: parts.keys,
+    oauth: {
+      clients: oauth.clients,
+      ring: oauth.ring,
+      refreshTokens: oauth.refreshTokens,
+      tokenEndpoint: oauth.tokenEndpoint,
+      tokenOps: oauth.tokenOps,
+      issuer: parts.issuer,
+      async revokeGrant(id, reason, meta) {
+        const grant = await oauth.refreshTokens.getGrant(id);
+        await store.transaction(async (tx) => {
+          if (await oauth.refreshTokens.revokeGrantIn(tx, id, reason ?? 'revoked by an administrator')) {
+            await appendEvent(tx, ctx, { type: 'grant.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { client: grant.clientId } }, meta);
+          }
+        });
+        return oauth.refreshTokens.getGrant(id);
+      },
+    },
+    leaks: {
+      response: leaks.response,
+      watches: leaks.watches,
+      githubKeys: leaks.githubKeys,
+    },
+    audit: { list: (query) => listEvents(store, query) },
+    health: storeHealth(store),
+    now: () => ctx.now().getTime(),
+    newId: (kind) => newId(kind, ctx),
+  };
+  return Object.freeze(services);
+}
+
 /** Opens the store named in `config`, runs migrations and wires the services. */
 export async function openKeyturn(config: Config, options: { ctx?: Context; logger?: Logger } = {}): Promise<Keyturn> {
   const ctx = options.ctx ?? systemContext;
   const logger = options.logger;
-  const store = await openStore(config.db, config.dataDir, {
+  const store = await openStore(config.store.db, config.server.dataDir, {
     onFeedError: (err) => logger?.warn({ err }, 'change feed interrupted'),
-    sqliteSynchronous: config.sqliteSynchronous,
+    sqliteSynchronous: config.store.sqliteSynchronous,
   });
   try {
     const applied = await store.migrate(MIGRATIONS);
@@ -80,30 +128,30 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  let issuerUrl = config.issuer?.replace(/\/+$/, '') ?? `http://${config.host}:${config.port}`;
+  let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({
     store,
     ctx,
     principals,
-    prefix: config.keyPrefix,
-    cacheMaxEntries: config.cacheMaxEntries,
-    cacheMaxAgeMs: config.cacheMaxAge,
+    prefix: config.keys.prefix,
+    cacheMaxEntries: config.keys.cacheMaxEntries,
+    cacheMaxAgeMs: config.keys.cacheMaxAge,
   });
   const response = new LeakResponder({
     store,
     ctx,
     keys,
-    mode: config.leakResponse,
-    webhookTimeoutMs: config.leakWebhookTimeout,
-    ...(config.leakWebhookUrl ? { webhookUrl: config.leakWebhookUrl } : {}),
+    mode: config.leaks.response,
+    webhookTimeoutMs: config.leaks.webhookTimeout,
+    ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),
   });
   const leaks: Leaks = {
     response,
     watches: new WatchService({ store, ctx, responder: response, ...(logger ? { logger } : {}) }),
-    githubKeys: new GitHubKeys({ url: config.githubKeysUrl, now: () => ctx.now().getTime() }),
+    githubKeys: new GitHubKeys({ url: config.leaks.githubKeysUrl, now: () => ctx.now().getTime() }),
   };
   let ring: SigningKeyRing;
   try {
@@ -111,7 +159,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       store,
       ctx,
       sealer: new KeyEncryption(loadMasterKey(config), ctx),
-      algs: config.signingAlgs.split(',') as SigningAlg[],
+      algs: [...config.signing.algs] as SigningAlg[],
       lastExpiry: lastExpiryOfKid,
     });
     await ring.ensure();
@@ -120,10 +168,10 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.clientSecretPrefix, defaultAudience: issuer });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer });
   const authenticator = new ClientAuthenticator(clients, store, ctx);
-  const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.accessTokenPrefix });
-  const refreshTokens = new RefreshTokenService(store, ctx, config.refreshTokenPrefix);
+  const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
+  const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
   const oauth: OAuth = {
     clients,
     ring,
@@ -132,17 +180,19 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys }),
   };
+  const services = buildServices({ store, ctx, principals, keys, leaks, oauth, issuer });
   return {
     config,
     ctx,
     store,
+    services,
     principals,
     keys,
     leaks,
     oauth,
     issuer,
     setIssuer(url: string) {
-      if (!config.issuer) issuerUrl = url.replace(/\/+$/, '');
+      if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
       await leaks.watches.stop();

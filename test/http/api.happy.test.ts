@@ -74,7 +74,7 @@ describe('admin API and verification: happy paths', () => {
     expect(names.sort()).toEqual(['bootstrap-admin', 'svc-a', 'svc-b', 'svc-c']);
   });
 
-  it('answers verification the same way through the fastify route (behind a trusted proxy)', async () => {
+  it('answers verification behind a trusted proxy with the forwarded source address', async () => {
     const proxied = await startTestServer({ trustProxy: true });
     try {
       await proxied.api('POST', '/v1/principals', { kind: 'service', name: 'p' });

@@ -1,56 +1,77 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
+import { systemContext } from '../../src/core/context.js';
+import { generateSecret } from '../../src/core/secret.js';
+import { OAUTH_PATHS } from '../../src/oauth/discovery.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
-import { readFileSync } from 'node:fs';
 
-/** Every admin route, with a body where it takes one. */
-const ROUTES: Array<[string, string, unknown?]> = [
-  ['GET', '/v1/keys'],
-  ['POST', '/v1/keys', { owner: 'bootstrap-admin', name: 'x' }],
-  ['GET', '/v1/keys/key_x'],
-  ['POST', '/v1/keys/key_x/revoke', {}],
-  ['GET', '/v1/principals'],
-  ['POST', '/v1/principals', { kind: 'service', name: 'intruder' }],
-  ['GET', '/v1/principals/prn_x'],
-  ['GET', '/v1/events'],
-  ['POST', '/v1/principals/app/disable', {}],
-  ['POST', '/v1/principals/app/enable', {}],
-  ['POST', '/v1/clients', { name: 'intruder-client' }],
-  ['GET', '/v1/clients'],
-  ['GET', '/v1/clients/ktc_x'],
-  ['PATCH', '/v1/clients/ktc_x', { scopes: ['admin'] }],
-  ['POST', '/v1/clients/ktc_x/disable', {}],
-  ['POST', '/v1/clients/ktc_x/enable', {}],
-  ['POST', '/v1/clients/ktc_x/rotate-secret', {}],
-  ['DELETE', '/v1/clients/ktc_x'],
-  ['GET', '/v1/clients/ktc_x/grants'],
-  ['POST', '/v1/grants/grt_x/revoke', {}],
-  ['GET', '/v1/signing-keys'],
-  ['POST', '/v1/signing-keys/rotate', {}],
-];
+/**
+ * Routes anyone may call. Every other route fastify registers is an admin route and goes through
+ * the whole matrix below: a new route is covered without anyone listing it, and a new public
+ * route fails here until it is listed.
+ */
+const PUBLIC = new Set([
+  'GET /healthz',
+  'GET /readyz',
+  'POST /v1/keys/verify',
+  'GET /v1/keys/changes',
+  `POST ${OAUTH_PATHS.token}`,
+  `POST ${OAUTH_PATHS.introspection}`,
+  `POST ${OAUTH_PATHS.revocation}`,
+  `GET ${OAUTH_PATHS.jwks}`,
+  'GET /.well-known/oauth-authorization-server',
+  'GET /.well-known/openid-configuration',
+  'POST /v1/leaks/report',
+  'POST /v1/leaks/github',
+]);
 
-describe('admin API: authentication matrix', () => {
-  let server: RunningServer;
-  let dir: string;
+/**
+ * Bodies that would change something if a route let a request through (a stronger check than an
+ * empty body, which would only fail validation). Routes not named here get `{}`.
+ */
+const BODIES: Readonly<Record<string, unknown>> = {
+  'POST /v1/keys': { owner: 'bootstrap-admin', name: 'x' },
+  'POST /v1/principals': { kind: 'service', name: 'intruder' },
+  'POST /v1/clients': { name: 'intruder-client' },
+  'PATCH /v1/clients/:id': { scopes: ['admin'] },
+  'POST /v1/leaks/watches': { source: '/', every: '1h' },
+  'POST /v1/leaks/findings': { findings: [] },
+};
+
+/** Path parameters: an existing principal where a route would act on one (`app`), a made-up id elsewhere. */
+const concrete = (url: string) => url.replace('/v1/principals/:id', '/v1/principals/app').replace(/:id\b/g, 'x_missing');
+
+/**
+ * The server the matrix runs against, started while the file is collected: the routes it
+ * registered name the tests, one per admin route and credential.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'keyturn-sec-'));
+const logs: string[] = [];
+const registered: string[] = [];
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    logs.push(String(chunk));
+    done();
+  },
+});
+const server: RunningServer = await startServer(loadConfig({ flags: { dataDir: dir, port: 0, logLevel: 'trace', logRequests: true } }), {
+  logger: createLogger('trace', sink),
+  http: { onRoute: ({ method, url }) => void registered.push(`${method} ${url}`) },
+});
+
+/** Admin routes as fastify registered them (HEAD twins of GET routes included). */
+const ADMIN_ROUTES = registered.filter((route) => !PUBLIC.has(route.replace(/^HEAD /, 'GET ')));
+
+describe('admin API: authentication matrix over every registered route', () => {
   let admin: string;
-  const logs: string[] = [];
   const creds: Record<string, string> = {};
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'keyturn-sec-'));
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    });
-    const config = loadConfig({ flags: { dataDir: dir, port: 0, logLevel: 'trace', logRequests: true } });
-    server = await startServer(config, { logger: createLogger('trace', sink) });
     admin = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
     const call = async (method: string, path: string, body?: unknown) =>
       (await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
@@ -59,39 +80,82 @@ describe('admin API: authentication matrix', () => {
     const revoked = await call('POST', '/v1/keys', { owner: 'app', name: 'gone', scopes: ['admin'] });
     await call('POST', `/v1/keys/${revoked.id}/revoke`, {});
     creds.revokedAdmin = revoked.key;
-    creds.unknownAdmin = admin.slice(0, -7) + (admin.at(-7) === 'A' ? 'B' : 'A') + admin.slice(-6);
+    const suspended = await call('POST', '/v1/keys', { owner: 'app', name: 'quarantined', scopes: ['admin'] });
+    await call('POST', `/v1/keys/${suspended.id}/suspend`, {});
+    creds.suspendedAdmin = suspended.key;
+    // Well-formed, right checksum, never issued.
+    creds.forgedAdmin = generateSecret('kt_live', systemContext);
+    creds.brokenAdmin = admin.slice(0, -7) + (admin.at(-7) === 'A' ? 'B' : 'A') + admin.slice(-6);
   });
   afterAll(async () => {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const send = (method: string, path: string, body: unknown, authorization?: string) =>
-    fetch(`${server.url}${path}`, {
+  const send = (route: string, authorization?: string) => {
+    const [method, url] = route.split(' ') as [string, string];
+    const body = /^(GET|HEAD|DELETE) /.test(route) ? undefined : (BODIES[route] ?? {});
+    return fetch(`${server.url}${concrete(url)}`, {
       method,
       headers: { ...(authorization ? { authorization } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
+  };
 
-  describe.each(ROUTES)('%s %s', (method, path, body) => {
+  it('finds the admin routes fastify registered, the ones a hand-written list used to miss included', () => {
+    for (const route of [
+      'POST /v1/keys/:id/suspend',
+      'POST /v1/keys/:id/unsuspend',
+      'POST /v1/leaks/findings',
+      'GET /v1/leaks/findings',
+      'GET /v1/leaks/findings/:id',
+      'POST /v1/leaks/watches',
+      'GET /v1/leaks/watches',
+      'GET /v1/leaks/watches/:id',
+      'POST /v1/leaks/watches/:id/run',
+      'DELETE /v1/leaks/watches/:id',
+      'POST /v1/grants/:id/revoke',
+      'POST /v1/signing-keys/rotate',
+    ]) {
+      expect(ADMIN_ROUTES).toContain(route);
+    }
+    expect(ADMIN_ROUTES.length).toBeGreaterThanOrEqual(30);
+    for (const route of Object.keys(BODIES)) expect(registered).toContain(route);
+    for (const route of PUBLIC) expect(registered).toContain(route);
+  });
+
+  describe.each(ADMIN_ROUTES)('%s', (route) => {
+    const head = route.startsWith('HEAD ');
+
     it('without credentials: 401 and a bare Bearer challenge', async () => {
-      const res = await send(method, path, body);
+      const res = await send(route);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="keyturn"');
-      expect(await res.json()).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+      if (!head) expect(await res.json()).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
     });
+
+    it('with another scheme (Basic): no Bearer credentials, the same bare challenge', async () => {
+      const res = await send(route, 'Basic YWRtaW46YWRtaW4=');
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="keyturn"');
+      if (!head) expect(await res.json()).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+    });
+
     it.each([
-      ['a malformed header', () => 'Basic YWRtaW46YWRtaW4='],
-      ['a checksum-broken key', () => `Bearer ${creds.unknownAdmin}`],
+      ['a malformed Bearer header', () => 'Bearer a b'],
+      ['a checksum-broken key', () => `Bearer ${creds.brokenAdmin}`],
+      ['a forged key (well-formed, never issued)', () => `Bearer ${creds.forgedAdmin}`],
       ['a revoked admin key', () => `Bearer ${creds.revokedAdmin}`],
+      ['a suspended admin key', () => `Bearer ${creds.suspendedAdmin}`],
     ])('with %s: 401 invalid_token', async (_label, auth) => {
-      const res = await send(method, path, body, auth());
+      const res = await send(route, auth());
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="keyturn", error="invalid_token", error_description="[^"]+"$/);
-      expect(await res.json()).toMatchObject({ error: 'invalid_token', code: 'ERR_INVALID_TOKEN' });
+      if (!head) expect(await res.json()).toMatchObject({ error: 'invalid_token', code: 'ERR_INVALID_TOKEN' });
     });
+
     it('with a valid key lacking scope admin: 403 insufficient_scope', async () => {
-      const res = await send(method, path, body, `Bearer ${creds.reader}`);
+      const res = await send(route, `Bearer ${creds.reader}`);
       expect(res.status).toBe(403);
       expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
       expect(res.headers.get('www-authenticate')).toContain('scope="admin"');
@@ -106,14 +170,24 @@ describe('admin API: authentication matrix', () => {
     ]);
     expect(await server.kt.store.all('SELECT id FROM oauth_clients')).toEqual([]);
     expect(await server.kt.store.all("SELECT kid FROM signing_keys WHERE status = 'retired'")).toEqual([]);
+    expect(await server.kt.store.all('SELECT id FROM leak_watches')).toEqual([]);
+    expect(await server.kt.store.all<{ name: string; status: string }>("SELECT name, status FROM api_keys WHERE name <> 'bootstrap admin key' ORDER BY name")).toEqual([
+      { name: 'gone', status: 'revoked' },
+      { name: 'quarantined', status: 'suspended' },
+      { name: 'reader', status: 'active' },
+    ]);
     const failed = await server.kt.store.all<{ reason: string }>("SELECT reason FROM events WHERE type = 'admin.auth_failed'");
-    // Basic is rejected before any key is presented; the other two reach verification.
-    expect(failed.map((e) => e.reason).sort()).toEqual([...Array(ROUTES.length).fill('malformed'), ...Array(ROUTES.length).fill('revoked')].sort());
+    // No credentials, another scheme and a malformed header are refused before any key is
+    // presented; the four keys reach verification and each failure is recorded.
+    const n = ADMIN_ROUTES.length;
+    expect(failed.map((e) => e.reason).sort()).toEqual(
+      [...Array(n).fill('malformed'), ...Array(n).fill('unknown'), ...Array(n).fill('revoked'), ...Array(n).fill('suspended')].sort(),
+    );
   });
 
   it('never writes a secret to the log, even at trace level with request logging on', () => {
     const all = logs.join('');
     expect(all.length).toBeGreaterThan(0);
-    for (const secret of [admin, creds.reader!, creds.revokedAdmin!]) expect(all).not.toContain(secret.slice(8));
+    for (const secret of [admin, creds.reader!, creds.revokedAdmin!, creds.suspendedAdmin!, creds.forgedAdmin!]) expect(all).not.toContain(secret.slice(8));
   });
 });

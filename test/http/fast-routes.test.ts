@@ -2,14 +2,27 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
 
+/** What a test reads of an answer, whichever way the request went. */
+interface Answer {
+  readonly status: number;
+  header(name: string): string | null;
+  json(): unknown;
+}
+
+type Transport = 'fast' | 'inject';
+
 /**
- * `POST /v1/keys/verify` and `POST /oauth/token` are answered before fastify's routing; behind a
- * trusted proxy the fastify routes answer instead. Both must give the same answers.
+ * `POST /v1/keys/verify` and `POST /oauth/token` are answered by the same framework-free handlers
+ * (`src/http/hot/`) whether the pre-routing fast path takes the request (a real socket) or the
+ * fastify route does (`inject` bypasses the fast path; other media types go there too). The fast
+ * path stays on behind a trusted proxy. Every way must give the same answers.
  */
 describe.each([
-  ['fast path', false],
-  ['fastify route (trustProxy)', true],
-])('hot endpoints through the %s', (_label, trustProxy) => {
+  ['the fast path', false, 'fast'],
+  ['the fast path behind a trusted proxy', true, 'fast'],
+  ['the fastify route', false, 'inject'],
+  ['the fastify route behind a trusted proxy', true, 'inject'],
+] as const)('hot endpoints through %s', (_label, trustProxy, transport: Transport) => {
   let kt: TestServer;
   let basic: string;
   beforeAll(async () => {
@@ -19,15 +32,33 @@ describe.each([
   });
   afterAll(async () => kt.stop());
 
+  async function post(path: string, headers: Record<string, string>, body: string): Promise<Answer> {
+    if (transport === 'fast') {
+      const res = await fetch(`${kt.url}${path}`, { method: 'POST', headers, body });
+      const text = await res.text();
+      return { status: res.status, header: (name) => res.headers.get(name), json: () => JSON.parse(text) };
+    }
+    const res = await kt.app.inject({ method: 'POST', url: path, headers, payload: body });
+    return {
+      status: res.statusCode,
+      header: (name) => {
+        const value = res.headers[name];
+        return value === undefined ? null : String(value);
+      },
+      json: () => res.json(),
+    };
+  }
+
   const token = (body: string, authorization = basic) =>
-    fetch(`${kt.url}/oauth/token`, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    post('/oauth/token', { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body);
+  const verify = (key: unknown) => post('/v1/keys/verify', { 'content-type': 'application/json' }, JSON.stringify({ key }));
 
   it('issues a token with no-store headers', async () => {
     const res = await token('grant_type=client_credentials&scope=read');
     expect(res.status).toBe(200);
-    expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.headers.get('pragma')).toBe('no-cache');
-    expect(await res.json()).toMatchObject({ token_type: 'Bearer', scope: 'read', expires_in: 900 });
+    expect(res.header('cache-control')).toBe('no-store');
+    expect(res.header('pragma')).toBe('no-cache');
+    expect(res.json()).toMatchObject({ token_type: 'Bearer', scope: 'read', expires_in: 900 });
   });
 
   it.each([
@@ -40,9 +71,9 @@ describe.each([
   ])('answers %s exactly per RFC 6749 §5.2', async (_what, body, authorization, status, error) => {
     const res = await token(body, authorization);
     expect(res.status).toBe(status);
-    expect(res.headers.get('cache-control')).toBe('no-store');
-    if (status === 401) expect(res.headers.get('www-authenticate')).toBe('Basic realm="keyturn"');
-    const json = (await res.json()) as { error: string; error_description: string };
+    expect(res.header('cache-control')).toBe('no-store');
+    if (status === 401) expect(res.header('www-authenticate')).toBe('Basic realm="keyturn"');
+    const json = res.json() as { error: string; error_description: string };
     expect(json.error).toBe(error);
     expect(json.error_description).toMatch(/^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/);
   });
@@ -50,12 +81,24 @@ describe.each([
   it('verifies keys the same way', async () => {
     const { body } = await kt.api('POST', '/v1/keys', { owner: 'svc', name: 'k', scopes: ['read'] });
     for (let i = 0; i < 2; i++) {
-      expect((await kt.api('POST', '/v1/keys/verify', { key: body.key }, null)).body).toEqual({
-        valid: true, keyId: body.id, principal: body.principal, scopes: ['read'], expiresAt: null,
-      });
+      const res = await verify(body.key);
+      expect(res.status).toBe(200);
+      expect(res.header('cache-control')).toBe('no-store');
+      expect(res.json()).toEqual({ valid: true, keyId: body.id, principal: body.principal, scopes: ['read'], expiresAt: null });
     }
     await kt.api('POST', `/v1/keys/${body.id}/revoke`, {});
-    expect((await kt.api('POST', '/v1/keys/verify', { key: body.key }, null)).body).toEqual({ valid: false, code: 'ERR_KEY_REVOKED' });
+    expect((await verify(body.key)).json()).toEqual({ valid: false, code: 'ERR_KEY_REVOKED' });
+  });
+
+  it.each([
+    ['a body that is not JSON', '{"key":', 400, 'ERR_MALFORMED_BODY'],
+    ['an empty body', '', 400, 'ERR_MALFORMED_BODY'],
+    ['a body without a key', '{"nokey":1}', 400, 'ERR_VALIDATION'],
+    ['an oversized body', JSON.stringify({ key: 'x'.repeat(5000) }), 413, 'ERR_BODY_TOO_LARGE'],
+  ])('refuses %s at verification with the same error', async (_what, body, status, code) => {
+    const res = await post('/v1/keys/verify', { 'content-type': 'application/json' }, body);
+    expect(res.status).toBe(status);
+    expect(res.json()).toMatchObject({ code });
   });
 
   /** Sends `parts` as separate writes (a pause between them), with or without a Content-Length. */
@@ -78,16 +121,20 @@ describe.each([
       }, 50);
     });
 
-  it.each([
-    ['a Content-Length', true],
-    ['chunked transfer coding', false],
-  ])('reads a body that arrives in parts, with %s, a character split across them', async (_label, withLength) => {
-    const { body } = await kt.api('POST', '/v1/keys', { owner: 'svc', name: 'parts', scopes: ['read'] });
-    const whole = Buffer.from(JSON.stringify({ note: 'é', key: body.key }));
-    const cut = whole.indexOf(Buffer.from('é')) + 1;
-    const answer = await sendInParts([whole.subarray(0, cut), whole.subarray(cut)], withLength);
-    expect(answer).toEqual({ status: 200, body: { valid: true, keyId: body.id, principal: body.principal, scopes: ['read'], expiresAt: null } });
-    const broken = await sendInParts([whole.subarray(0, cut)], withLength);
-    expect(broken.status).toBe(400);
-  });
+  // A socket-level concern: only the fast path reads bodies itself (fastify reads its own).
+  if (transport === 'fast') {
+    it.each([
+      ['a Content-Length', true],
+      ['chunked transfer coding', false],
+    ])('reads a body that arrives in parts, with %s, a character split across them', async (label, withLength) => {
+      // One key per case: an owner's live keys have distinct names.
+      const { body } = await kt.api('POST', '/v1/keys', { owner: 'svc', name: `parts, ${label}`, scopes: ['read'] });
+      const whole = Buffer.from(JSON.stringify({ note: 'é', key: body.key }));
+      const cut = whole.indexOf(Buffer.from('é')) + 1;
+      const answer = await sendInParts([whole.subarray(0, cut), whole.subarray(cut)], withLength);
+      expect(answer).toEqual({ status: 200, body: { valid: true, keyId: body.id, principal: body.principal, scopes: ['read'], expiresAt: null } });
+      const broken = await sendInParts([whole.subarray(0, cut)], withLength);
+      expect(broken.status).toBe(400);
+    });
+  }
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import type { ConfigInput } from '../../src/config/schema.js';
+import type { ConfigFlags } from '../../src/config/schema.js';
 import type { Context } from '../../src/core/context.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
@@ -20,7 +20,7 @@ export interface TestServer extends RunningServer {
  * Starts a real keyturn on a free loopback port with a temporary data dir (SQLite unless
  * `overrides.db` says otherwise).
  */
-export async function startTestServer(overrides: Partial<ConfigInput> = {}, ctx?: Context): Promise<TestServer> {
+export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-test-'));
   const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', ...overrides } });
   const server = await startServer(config, { logger: createLogger('silent'), ...(ctx ? { ctx } : {}) });

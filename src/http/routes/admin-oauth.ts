@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { appendEvent } from '../../audit/events.js';
 import { validate } from '../../core/validate.js';
 import { SIGNING_ALGS } from '../../signing/ring.js';
-import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta, requireScope } from '../auth.js';
+import type { Services } from '../services.js';
 
 const idParam = z.strictObject({ id: z.string().min(1).max(128) });
 const pageQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(128).optional() });
@@ -13,10 +12,10 @@ const rotateKeysBody = z.strictObject({ alg: z.enum(SIGNING_ALGS).optional() }).
 const revokeBody = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
 
 /** Admin API for OAuth clients, their grants and the signing key ring (scope `admin`). */
-export function adminOAuthRoutes(app: FastifyInstance, kt: Keyturn): void {
-  const { clients, ring, refreshTokens } = kt.oauth;
+export function adminOAuthRoutes(app: FastifyInstance, services: Services): void {
+  const { clients, ring, refreshTokens } = services.oauth;
   void app.register(async (admin) => {
-    admin.addHook('preHandler', requireScope(kt.keys, 'admin'));
+    admin.addHook('preHandler', requireScope(services.keys, 'admin'));
 
     admin.post('/v1/clients', async (request, reply) => {
       const { client, secret } = await clients.create(request.body, requestMeta(request));
@@ -48,13 +47,7 @@ export function adminOAuthRoutes(app: FastifyInstance, kt: Keyturn): void {
     admin.post('/v1/grants/:id/revoke', async (request) => {
       const { id } = validate(idParam, request.params);
       const body = validate(revokeBody, request.body);
-      const grant = await refreshTokens.getGrant(id);
-      await kt.store.transaction(async (tx) => {
-        if (await refreshTokens.revokeGrantIn(tx, id, body?.reason ?? 'revoked by an administrator')) {
-          await appendEvent(tx, kt.ctx, { type: 'grant.revoked', target: id, outcome: 'success', reason: body?.reason ?? null, data: { client: grant.clientId } }, requestMeta(request));
-        }
-      });
-      return refreshTokens.getGrant(id);
+      return services.oauth.revokeGrant(id, body?.reason, requestMeta(request));
     });
 
     admin.get('/v1/signing-keys', async () => ({ items: await ring.list() }));

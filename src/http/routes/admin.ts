@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { listEvents } from '../../audit/events.js';
 import { validate } from '../../core/validate.js';
 import { PRINCIPAL_KINDS } from '../../principals/service.js';
-import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta, requireScope } from '../auth.js';
+import type { Services } from '../services.js';
 
 const idParam = z.strictObject({ id: z.string().min(1).max(128) });
 const page = { limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(128).optional() };
@@ -25,50 +24,51 @@ function paged<T extends { id: string }>(items: T[], limit: number | undefined) 
 }
 
 /** The admin API under `/v1`: every route needs a keyturn API key with scope `admin`. */
-export function adminRoutes(app: FastifyInstance, kt: Keyturn): void {
+export function adminRoutes(app: FastifyInstance, services: Services): void {
+  const { principals, keys, audit } = services;
   void app.register(async (admin) => {
-    admin.addHook('preHandler', requireScope(kt.keys, 'admin'));
+    admin.addHook('preHandler', requireScope(keys, 'admin'));
 
     admin.post('/v1/principals', async (request, reply) => {
-      const principal = await kt.principals.create(request.body, requestMeta(request));
+      const principal = await principals.create(request.body, requestMeta(request));
       return reply.code(201).send(principal);
     });
     admin.get('/v1/principals', async (request) => {
       const query = validate(principalsQuery, request.query);
-      return paged(await kt.principals.list(query), query.limit);
+      return paged(await principals.list(query), query.limit);
     });
-    admin.get('/v1/principals/:id', async (request) => kt.principals.get(validate(idParam, request.params).id));
+    admin.get('/v1/principals/:id', async (request) => principals.get(validate(idParam, request.params).id));
     admin.post('/v1/principals/:id/disable', async (request) =>
-      kt.principals.setStatus(validate(idParam, request.params).id, 'disabled', requestMeta(request)),
+      principals.setStatus(validate(idParam, request.params).id, 'disabled', requestMeta(request)),
     );
     admin.post('/v1/principals/:id/enable', async (request) =>
-      kt.principals.setStatus(validate(idParam, request.params).id, 'active', requestMeta(request)),
+      principals.setStatus(validate(idParam, request.params).id, 'active', requestMeta(request)),
     );
 
     admin.post('/v1/keys', async (request, reply) => {
-      const { key, secret } = await kt.keys.create(request.body, requestMeta(request));
+      const { key, secret } = await keys.create(request.body, requestMeta(request));
       return reply.code(201).header('cache-control', 'no-store').send({ ...key, key: secret });
     });
     admin.get('/v1/keys', async (request) => {
       const query = validate(keysQuery, request.query);
-      return paged(await kt.keys.list(query), query.limit);
+      return paged(await keys.list(query), query.limit);
     });
-    admin.get('/v1/keys/:id', async (request) => kt.keys.get(validate(idParam, request.params).id));
+    admin.get('/v1/keys/:id', async (request) => keys.get(validate(idParam, request.params).id));
     admin.post('/v1/keys/:id/revoke', async (request) => {
       const { id } = validate(idParam, request.params);
       const body = validate(revokeBody, request.body);
-      return kt.keys.revoke(id, requestMeta(request), body?.reason);
+      return keys.revoke(id, requestMeta(request), body?.reason);
     });
     admin.post('/v1/keys/:id/suspend', async (request) => {
       const { id } = validate(idParam, request.params);
       const body = validate(revokeBody, request.body);
-      return kt.keys.suspend(id, requestMeta(request), body?.reason);
+      return keys.suspend(id, requestMeta(request), body?.reason);
     });
-    admin.post('/v1/keys/:id/unsuspend', async (request) => kt.keys.unsuspend(validate(idParam, request.params).id, requestMeta(request)));
+    admin.post('/v1/keys/:id/unsuspend', async (request) => keys.unsuspend(validate(idParam, request.params).id, requestMeta(request)));
 
     admin.get('/v1/events', async (request) => {
       const query = validate(eventsQuery, request.query);
-      const items = await listEvents(kt.store, { ...query, ...(query.after === undefined ? {} : { afterSeq: query.after }) });
+      const items = await audit.list({ ...query, ...(query.after === undefined ? {} : { afterSeq: query.after }) });
       return { items, next: items.length === (query.limit ?? 100) ? (items.at(-1)?.seq ?? null) : null };
     });
   });

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { KeyturnError } from '../../core/errors.js';
 import { validate } from '../../core/validate.js';
 import { githubBodySchema, reportBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/respond/index.js';
-import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta, requireScope } from '../auth.js';
 import { TokenBuckets } from '../rate-limit.js';
+import type { HttpConfig, Services } from '../services.js';
 
 const idParam = z.strictObject({ id: z.string().min(1).max(128) });
 
@@ -19,12 +19,12 @@ export const REPORT_RECEIVED = Object.freeze({
  * Leak watch over HTTP: the admin API for findings and watch jobs, the public report endpoint
  * and the GitHub secret scanning partner endpoint.
  */
-export function leakRoutes(app: FastifyInstance, kt: Keyturn): void {
-  const leaks = kt.leaks;
-  const buckets = new TokenBuckets({ capacity: kt.config.leakReportRate, windowMs: 60_000, now: () => kt.ctx.now().getTime() });
+export function leakRoutes(app: FastifyInstance, services: Services, http: HttpConfig): void {
+  const leaks = services.leaks;
+  const buckets = new TokenBuckets({ capacity: http.leakReportRate, windowMs: 60_000, now: services.now });
 
   void app.register(async (admin) => {
-    admin.addHook('preHandler', requireScope(kt.keys, 'admin'));
+    admin.addHook('preHandler', requireScope(services.keys, 'admin'));
 
     admin.post('/v1/leaks/findings', async (request) => {
       const outcomes = await leaks.response.respondToBody(request.body, requestMeta(request));
@@ -80,7 +80,7 @@ export function leakRoutes(app: FastifyInstance, kt: Keyturn): void {
   void app.register(async (scope) => {
     scope.removeContentTypeParser('application/json');
     // GitHub sends batches of up to 1000 matches: allow at least 1 MiB here.
-    const bodyLimit = Math.max(kt.config.bodyLimit, 1_048_576);
+    const bodyLimit = Math.max(http.bodyLimit, 1_048_576);
     scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
 
     const reject = async (request: FastifyRequest, code: 'ERR_VALIDATION' | 'ERR_SIGNATURE_INVALID', why: string): Promise<never> => {

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyturnError } from '../../core/errors.js';
 import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
-import type { Keyturn } from '../../runtime/open.js';
 import { requestMeta } from '../auth.js';
+import type { Services } from '../services.js';
 
 /** The parsed form of an OAuth request; anything but a form body is `invalid_request` (400, RFC 6749 §5.2). */
 export function formOf(request: FastifyRequest): Record<string, string> {
@@ -17,34 +17,35 @@ function noStore(reply: FastifyReply): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 }
 
-/** Token, introspection, revocation, JWKS and discovery endpoints (RFC 6749, 7662, 7009, 7517, 8414). */
-export function oauthRoutes(app: FastifyInstance, kt: Keyturn): void {
+/**
+ * Introspection, revocation, JWKS and discovery endpoints (RFC 7662, 7009, 7517, 8414). The token
+ * endpoint is a hot endpoint: `src/http/hot/token.ts`.
+ */
+export function oauthRoutes(app: FastifyInstance, services: Services): void {
+  const { oauth } = services;
   /** What every OAuth endpoint hands its service: the form, the client's header, where, who. */
   const oauthRequest = (request: FastifyRequest, path: string) => ({
     form: formOf(request),
     authorization: request.headers.authorization,
-    endpoint: `${kt.issuer()}${path}`,
+    endpoint: `${oauth.issuer()}${path}`,
     meta: requestMeta(request),
   });
 
-  app.post(OAUTH_PATHS.token, async (request, reply) =>
-    noStore(reply).send(await kt.oauth.tokenEndpoint.handle(oauthRequest(request, OAUTH_PATHS.token))),
-  );
   app.post(OAUTH_PATHS.introspection, async (request, reply) =>
-    noStore(reply).send(await kt.oauth.tokenOps.introspect(oauthRequest(request, OAUTH_PATHS.introspection))),
+    noStore(reply).send(await oauth.tokenOps.introspect(oauthRequest(request, OAUTH_PATHS.introspection))),
   );
   app.post(OAUTH_PATHS.revocation, async (request, reply) => {
-    await kt.oauth.tokenOps.revoke(oauthRequest(request, OAUTH_PATHS.revocation));
+    await oauth.tokenOps.revoke(oauthRequest(request, OAUTH_PATHS.revocation));
     return noStore(reply).code(200).send();
   });
 
   app.get(OAUTH_PATHS.jwks, async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(await kt.oauth.ring.jwks()),
+    reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(await oauth.ring.jwks()),
   );
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(kt.issuer())),
+    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(oauth.issuer())),
   );
   app.get('/.well-known/openid-configuration', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(kt.issuer())),
+    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(oauth.issuer())),
   );
 }

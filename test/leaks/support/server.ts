@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ConfigInput } from '../../../src/config/schema.js';
+import type { ConfigFlags } from '../../../src/config/schema.js';
 import type { Context } from '../../../src/core/context.js';
 import { freshStore, type StoreHandle, type StoreKind } from '../../support/stores.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
@@ -59,7 +59,7 @@ export async function startReceiver(respond: Receiver['respond'] = () => ({ stat
 /** A real keyturn on `kind` (PostgreSQL: a fresh schema), with the handle to drop it. */
 export async function startLeakServer(
   kind: StoreKind,
-  overrides: Partial<ConfigInput> = {},
+  overrides: ConfigFlags = {},
   ctx?: Context,
 ): Promise<{ server: TestServer; handle: StoreHandle | undefined; stop(): Promise<void> }> {
   const handle = kind === 'postgres' ? await freshStore('postgres') : undefined;

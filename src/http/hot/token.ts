@@ -1,0 +1,41 @@
+import { KeyturnError } from '../../core/errors.js';
+import { OAUTH_PATHS } from '../../oauth/discovery.js';
+import type { TokenEndpoint } from '../../oauth/token-endpoint.js';
+import { WIRE_ERRORS } from '../errors.js';
+import { parseForm } from '../form.js';
+import { asKeyturnError, errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswer, type HotRequest } from './request.js';
+
+/**
+ * `POST /oauth/token` (RFC 6749 §3.2): a form in; the token answer or RFC 6749 §5.2 error JSON
+ * out, `no-store`. The raw `DPoP` header and the TLS channel go to the endpoint for the binding
+ * step. `onError` hears what answers 5xx or is not shown to the client, for the log
+ * (the same rule as fastify's error handler).
+ */
+export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onError: (err: unknown, requestId: string) => void) {
+  const fail = (err: unknown, requestId: string): HotAnswer => {
+    const known = asKeyturnError(err);
+    const wire = WIRE_ERRORS[known.code];
+    if (!wire.expose || wire.status >= 500) onError(err, requestId);
+    return errorAnswer(known);
+  };
+  return async function token(request: HotRequest): Promise<HotAnswer> {
+    if (!isForm(request.header('content-type'))) {
+      return errorAnswer(new KeyturnError('ERR_VALIDATION', 'OAuth endpoints take application/x-www-form-urlencoded bodies'));
+    }
+    try {
+      const form = parseForm(request.body);
+      const dpop = request.header('dpop');
+      const answer = await endpoint.handle({
+        form,
+        authorization: request.header('authorization'),
+        endpoint: `${issuer()}${OAUTH_PATHS.token}`,
+        meta: hotMeta(request),
+        ...(dpop === undefined ? {} : { dpop }),
+        ...(request.tls === undefined ? {} : { tls: request.tls }),
+      });
+      return jsonAnswer(200, JSON.stringify(answer), ['pragma', 'no-cache']);
+    } catch (err) {
+      return fail(err, request.requestId);
+    }
+  };
+}

@@ -1,0 +1,80 @@
+import { KeyturnError, type KeyturnErrorCode } from '../../core/errors.js';
+import type { KeyService, VerificationFailure, VerifiedKey } from '../../keys/service.js';
+import { parseForm } from '../form.js';
+import { errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswer, type HotRequest } from './request.js';
+
+/** Stable codes for failed verifications, as `POST /v1/keys/verify` answers them. */
+export const FAILURE_CODES: Readonly<Record<VerificationFailure, KeyturnErrorCode>> = {
+  malformed: 'ERR_SECRET_FORMAT',
+  unknown: 'ERR_KEY_UNKNOWN',
+  expired: 'ERR_KEY_EXPIRED',
+  revoked: 'ERR_KEY_REVOKED',
+  suspended: 'ERR_KEY_SUSPENDED',
+  principal_inactive: 'ERR_PRINCIPAL_INACTIVE',
+};
+
+/** The path of the verification endpoint. */
+export const VERIFY_PATH = '/v1/keys/verify';
+
+/** Answers for valid keys, built once per cache entry (the key service shares the object). */
+const validAnswers = new WeakMap<VerifiedKey, HotAnswer>();
+
+/** The prebuilt answer for a valid key. */
+function validAnswer(key: VerifiedKey): HotAnswer {
+  let answer = validAnswers.get(key);
+  if (answer === undefined) {
+    answer = jsonAnswer(200, JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt }));
+    validAnswers.set(key, answer);
+  }
+  return answer;
+}
+
+const failureAnswers = new Map<VerificationFailure, HotAnswer>(
+  (Object.keys(FAILURE_CODES) as VerificationFailure[]).map((reason) => [reason, jsonAnswer(200, JSON.stringify({ valid: false, code: FAILURE_CODES[reason] }))]),
+);
+
+const BAD_BODY = 'body must be {"key": "<api key>"}';
+
+/** The presented key from the body (`{"key": "…"}`, or a form with `key`), or an error answer. */
+function presentedKey(request: HotRequest): string | HotAnswer {
+  const body = request.body;
+  let parsed: unknown;
+  if (isForm(request.header('content-type'))) {
+    try {
+      parsed = parseForm(body);
+    } catch (err) {
+      return errorAnswer(err as KeyturnError);
+    }
+  } else {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return errorAnswer(new KeyturnError('ERR_MALFORMED_BODY', body.length === 0 ? 'request body is empty' : 'request body is not valid JSON'));
+    }
+  }
+  const key = parsed !== null && typeof parsed === 'object' ? (parsed as { key?: unknown }).key : undefined;
+  return typeof key === 'string' ? key : errorAnswer(new KeyturnError('ERR_VALIDATION', BAD_BODY));
+}
+
+/**
+ * `POST /v1/keys/verify`: `{"key": "…"}` in, `{valid, keyId, principal, scopes, expiresAt}` or
+ * `{valid: false, code}` out. A key this node has cached is answered synchronously from a
+ * prebuilt answer; anything else reads the store (and a failure writes its event there).
+ * `onError` hears an outage (answered 503 `ERR_STORE_UNAVAILABLE`) for the log.
+ */
+export function verifyHandler(keys: KeyService, onError: (err: unknown, requestId: string) => void) {
+  const unavailable = errorAnswer(new KeyturnError('ERR_STORE_UNAVAILABLE', 'verification is temporarily unavailable'));
+  return function verify(request: HotRequest): HotAnswer | Promise<HotAnswer> {
+    const key = presentedKey(request);
+    if (typeof key !== 'string') return key;
+    const hit = keys.peek(key);
+    if (hit) return validAnswer(hit.key);
+    return keys.verify(key, hotMeta(request)).then(
+      (result) => (result.valid ? validAnswer(result.key) : failureAnswers.get(result.reason)!),
+      (err: unknown) => {
+        onError(err, request.requestId);
+        return unavailable;
+      },
+    );
+  };
+}

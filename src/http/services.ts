@@ -1,0 +1,73 @@
+import type { AuditEvent, EventQuery, RequestMeta } from '../audit/events.js';
+import type { IdKind } from '../core/ids.js';
+import type { KeyService } from '../keys/service.js';
+import type { GitHubKeys } from '../leaks/respond/index.js';
+import type { LeakResponder } from '../leaks/respond/index.js';
+import type { WatchService } from '../leaks/watch.js';
+import type { ClientService } from '../oauth/clients.js';
+import type { TokenOperations } from '../oauth/introspection.js';
+import type { Grant, RefreshTokenService } from '../oauth/refresh-tokens.js';
+import type { TokenEndpoint } from '../oauth/token-endpoint.js';
+import type { PrincipalService } from '../principals/service.js';
+import type { SigningKeyRing } from '../signing/ring.js';
+
+/** The OAuth 2.0 authorization server's parts, as the edge uses them. */
+export interface OAuthServices {
+  readonly clients: ClientService;
+  readonly ring: SigningKeyRing;
+  readonly refreshTokens: RefreshTokenService;
+  readonly tokenEndpoint: TokenEndpoint;
+  readonly tokenOps: TokenOperations;
+  /** The issuer URL (RFC 8414): configured, or the URL the server listens on once it listens. */
+  issuer(): string;
+  /** Revokes a grant for an administrator (one transaction, one `grant.revoked` event); answers the grant. */
+  revokeGrant(id: string, reason: string | undefined, meta: RequestMeta): Promise<Grant>;
+}
+
+/** Leak watch: the response to findings, the watch jobs, GitHub's signing keys. */
+export interface LeakServices {
+  readonly response: LeakResponder;
+  readonly watches: WatchService;
+  readonly githubKeys: GitHubKeys;
+}
+
+/** The audit log, read side. */
+export interface AuditServices {
+  /** Events in log order, filtered. */
+  list(query: EventQuery): Promise<AuditEvent[]>;
+}
+
+/** Whether this node can serve: the store answers. */
+export interface HealthService {
+  ready(): Promise<boolean>;
+}
+
+/**
+ * What the HTTP edge may use: services, each a capability's public face. Routes receive this,
+ * never the store, the context or the whole configuration; the runtime builds it (one place:
+ * `buildServices` in `src/runtime/open.ts`).
+ */
+export interface Services {
+  readonly principals: PrincipalService;
+  readonly keys: KeyService;
+  readonly oauth: OAuthServices;
+  readonly leaks: LeakServices;
+  readonly audit: AuditServices;
+  readonly health: HealthService;
+  /** Milliseconds since the epoch, from the process's clock (tests freeze it). */
+  now(): number;
+  /** A fresh identifier of `kind` (e.g. the per-process stem of request ids). */
+  newId(kind: IdKind): string;
+}
+
+/** The part of the configuration the HTTP edge reads. */
+export interface HttpConfig {
+  /** Largest accepted request body, in bytes. */
+  readonly bodyLimit: number;
+  /** Trust `X-Forwarded-For` for source addresses. */
+  readonly trustProxy: boolean;
+  /** Log requests (hot endpoints: sampled, see `src/http/hot/log.ts`). */
+  readonly logRequests: boolean;
+  /** Public leak reports accepted per minute per source address. */
+  readonly leakReportRate: number;
+}
