@@ -209,14 +209,30 @@ export class AccessTokenService {
   }
 
   /** Revokes every access token issued under a grant (RFC 7009 §2.1: revoking the refresh token). */
-  async revokeGrant(tx: Transaction, grantId: string): Promise<number> {
-    return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId])).changes;
+  revokeGrant(tx: Transaction, grantId: string): Promise<number> {
+    return revokeGrantAccessTokens(tx, grantId);
   }
 
   /** Deletes rows of tokens expired for more than a day (housekeeping). */
   async prune(): Promise<number> {
     return (await this.#o.store.run('DELETE FROM oauth_access_tokens WHERE expires_at < ?', [this.#o.ctx.now().getTime() - 86_400_000])).changes;
   }
+}
+
+/**
+ * Revokes every active access token issued under the grant `grantId`, inside the caller's
+ * transaction (revoking a grant revokes its access tokens); the number revoked.
+ */
+export async function revokeGrantAccessTokens(tx: Transaction, grantId: string): Promise<number> {
+  return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId])).changes;
+}
+
+/**
+ * Revokes every active access token issued to the client `clientId`, inside the caller's
+ * transaction (deleting a client); the number revoked.
+ */
+export async function revokeClientAccessTokens(tx: Transaction, clientId: string): Promise<number> {
+  return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE client_id = ? AND status = 'active'", [clientId])).changes;
 }
 
 /** When the last token signed with `kid` expires (ms), for the signing key ring's retirement. */

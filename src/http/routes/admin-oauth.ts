@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { appendEvent } from '../../audit/events.js';
 import { validate } from '../../core/validate.js';
 import { SIGNING_ALGS } from '../../signing/ring.js';
 import type { Keyturn } from '../../runtime/open.js';
@@ -48,13 +47,7 @@ export function adminOAuthRoutes(app: FastifyInstance, kt: Keyturn): void {
     admin.post('/v1/grants/:id/revoke', async (request) => {
       const { id } = validate(idParam, request.params);
       const body = validate(revokeBody, request.body);
-      const grant = await refreshTokens.getGrant(id);
-      await kt.store.transaction(async (tx) => {
-        if (await refreshTokens.revokeGrantIn(tx, id, body?.reason ?? 'revoked by an administrator')) {
-          await appendEvent(tx, kt.ctx, { type: 'grant.revoked', target: id, outcome: 'success', reason: body?.reason ?? null, data: { client: grant.clientId } }, requestMeta(request));
-        }
-      });
-      return refreshTokens.getGrant(id);
+      return refreshTokens.revokeGrant(id, { stored: body?.reason ?? 'revoked by an administrator', audited: body?.reason ?? null }, requestMeta(request));
     });
 
     admin.get('/v1/signing-keys', async () => ({ items: await ring.list() }));
