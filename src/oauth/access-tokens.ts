@@ -93,21 +93,11 @@ export class AccessTokenService {
   }
 
   /**
-   * Issues an access token inside `tx`: {@link prepare} then {@link record}. Callers that can, should
-   * prepare before opening the transaction: signing is asynchronous (WebCrypto), and on SQLite a
-   * transaction holds the single writer for as long as it is open.
-   */
-  async issue(
-    tx: Transaction,
-    grant: AccessGrant,
-    options: { ttl: number; format: 'jwt' | 'opaque'; alg: SigningAlg },
-  ): Promise<IssuedAccessToken> {
-    return this.record(tx, await this.prepare(grant, options), grant.grantId);
-  }
-
-  /**
    * Signs (JWT) or generates (opaque) an access token without touching the store. The token is
    * not valid for introspection until {@link record}ed; the grant id is not part of the token.
+   * Call it before opening the transaction that records the token, never inside one: signing is
+   * asynchronous (libuv's thread pool), and on SQLite a transaction holds the single writer for
+   * as long as it is open. There is deliberately no method that does both.
    */
   async prepare(
     grant: Omit<AccessGrant, 'grantId'>,
