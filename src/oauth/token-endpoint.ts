@@ -11,8 +11,6 @@ import { decideRefresh, persistRefresh, type RefreshDecision } from './grants/re
 import { decideTokenExchange, persistTokenExchange, TOKEN_EXCHANGE, type TokenExchangeDecision } from './grants/token-exchange.js';
 
 export type { TokenResponse } from './grants/decision.js';
-export { grantScopes, parseScope, requireGrantType, resolveAudience } from './grants/request.js';
-export { TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS, TOKEN_TYPE_API_KEY } from './grants/token-exchange.js';
 
 /** What the edge hands the token endpoint: the parsed form, the header, where the request came from. */
 export interface TokenRequest {
