@@ -406,8 +406,11 @@ export const EVENT_CATALOG = {
 /** Every event type keyturn records. */
 export type EventType = keyof typeof EVENT_CATALOG;
 
-/** The `data` an event of type `T` carries, from its declaration. */
-export type EventData<T extends EventType> = z.input<(typeof EVENT_CATALOG)[T]['data']>;
+/** `T` with every array and object read-only: callers may pass what they must not change. */
+type DeepReadonly<T> = T extends readonly (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The `data` an event of type `T` carries, from its declaration (read-only: arrays a caller holds as such fit). */
+export type EventData<T extends EventType> = DeepReadonly<z.input<(typeof EVENT_CATALOG)[T]['data']>>;
 
 /** The outcomes an event of type `T` may be recorded with. */
 export type EventOutcome<T extends EventType> = (typeof EVENT_CATALOG)[T]['outcomes'][number];

@@ -74,7 +74,8 @@ export type PolicyOverrides = Partial<Omit<Policy, 'name'>>;
 
 /** The preset `name` with `overrides` applied; `ERR_VALIDATION` for an unknown preset. */
 export function resolvePolicy(name: string, overrides: PolicyOverrides = {}): Policy {
-  const base = POLICY_PRESETS[name];
+  // Own presets only: `toString` or `constructor` are not policies.
+  const base = Object.hasOwn(POLICY_PRESETS, name) ? POLICY_PRESETS[name] : undefined;
   if (!base) {
     throw new KeyturnError('ERR_VALIDATION', `policy: unknown preset "${name.slice(0, 64)}" (known: ${Object.keys(POLICY_PRESETS).join(', ')})`);
   }

@@ -1,4 +1,4 @@
-import type { AuditEvent, EventQuery, RequestMeta } from '../audit/events.js';
+import type { AuditEvent, EventQuery } from '../audit/events.js';
 import type { IdKind } from '../core/ids.js';
 import type { KeyService } from '../keys/service.js';
 import type { GitHubKeys } from '../leaks/respond/index.js';
@@ -6,7 +6,7 @@ import type { LeakResponder } from '../leaks/respond/index.js';
 import type { WatchService } from '../leaks/watch.js';
 import type { ClientService } from '../oauth/clients.js';
 import type { TokenOperations } from '../oauth/introspection.js';
-import type { Grant, RefreshTokenService } from '../oauth/refresh-tokens.js';
+import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import type { PrincipalService } from '../principals/service.js';
 import type { SigningKeyRing } from '../signing/ring.js';
@@ -20,8 +20,6 @@ export interface OAuthServices {
   readonly tokenOps: TokenOperations;
   /** The issuer URL (RFC 8414): configured, or the URL the server listens on once it listens. */
   issuer(): string;
-  /** Revokes a grant for an administrator (one transaction, one `grant.revoked` event); answers the grant. */
-  revokeGrant(id: string, reason: string | undefined, meta: RequestMeta): Promise<Grant>;
 }
 
 /** Leak watch: the response to findings, the watch jobs, GitHub's signing keys. */

@@ -7,6 +7,7 @@ import { KeyturnError } from '../core/errors.js';
 import { API_KEY_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { checkCursor, newId } from '../core/ids.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
+import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
 import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type Principal, type PrincipalService } from '../principals/service.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
@@ -58,9 +59,6 @@ export interface VerifiedKey {
   readonly scopes: readonly string[];
   readonly expiresAt: string | null;
 }
-
-/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
-export const scopeSchema = z.string().min(1).max(128).regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'invalid scope token');
 
 export const createKeySchema = z.strictObject({
   owner: z.string().min(1).max(128),

@@ -93,21 +93,11 @@ export class AccessTokenService {
   }
 
   /**
-   * Issues an access token inside `tx`: {@link prepare} then {@link record}. Callers that can, should
-   * prepare before opening the transaction: signing is asynchronous (WebCrypto), and on SQLite a
-   * transaction holds the single writer for as long as it is open.
-   */
-  async issue(
-    tx: Transaction,
-    grant: AccessGrant,
-    options: { ttl: number; format: 'jwt' | 'opaque'; alg: SigningAlg },
-  ): Promise<IssuedAccessToken> {
-    return this.record(tx, await this.prepare(grant, options), grant.grantId);
-  }
-
-  /**
    * Signs (JWT) or generates (opaque) an access token without touching the store. The token is
    * not valid for introspection until {@link record}ed; the grant id is not part of the token.
+   * Call it before opening the transaction that records the token, never inside one: signing is
+   * asynchronous (libuv's thread pool), and on SQLite a transaction holds the single writer for
+   * as long as it is open. There is deliberately no method that does both.
    */
   async prepare(
     grant: Omit<AccessGrant, 'grantId'>,
@@ -209,14 +199,30 @@ export class AccessTokenService {
   }
 
   /** Revokes every access token issued under a grant (RFC 7009 §2.1: revoking the refresh token). */
-  async revokeGrant(tx: Transaction, grantId: string): Promise<number> {
-    return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId])).changes;
+  revokeGrant(tx: Transaction, grantId: string): Promise<number> {
+    return revokeGrantAccessTokens(tx, grantId);
   }
 
   /** Deletes rows of tokens expired for more than a day (housekeeping). */
   async prune(): Promise<number> {
     return (await this.#o.store.run('DELETE FROM oauth_access_tokens WHERE expires_at < ?', [this.#o.ctx.now().getTime() - 86_400_000])).changes;
   }
+}
+
+/**
+ * Revokes every active access token issued under the grant `grantId`, inside the caller's
+ * transaction (revoking a grant revokes its access tokens); the number revoked.
+ */
+export async function revokeGrantAccessTokens(tx: Transaction, grantId: string): Promise<number> {
+  return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId])).changes;
+}
+
+/**
+ * Revokes every active access token issued to the client `clientId`, inside the caller's
+ * transaction (deleting a client); the number revoked.
+ */
+export async function revokeClientAccessTokens(tx: Transaction, clientId: string): Promise<number> {
+  return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE client_id = ? AND status = 'active'", [clientId])).changes;
 }
 
 /** When the last token signed with `kid` expires (ms), for the signing key ring's retirement. */

@@ -5,13 +5,15 @@ import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { CLIENT_LIFECYCLE, CLIENT_SECRET_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition } from '../core/lifecycle.js';
-import { POLICY_PRESETS, resolvePolicy, type Policy } from '../core/policy.js';
+import { resolvePolicy, type Policy } from '../core/policy.js';
 import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
+import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
-import { scopeSchema } from '../keys/service.js';
-import { PRINCIPALS_CHANNEL, recordExposure, type PrincipalService } from '../principals/service.js';
+import { PRINCIPALS_CHANNEL, principalStatus, recordExposure, type PrincipalService } from '../principals/service.js';
 import { SIGNING_ALGS, type SigningAlg } from '../signing/ring.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
+import { revokeClientAccessTokens } from './access-tokens.js';
+import { deleteClientGrants } from './refresh-tokens.js';
 
 export const GRANT_TYPES = ['client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
@@ -247,9 +249,8 @@ export class ClientService {
     await this.#o.store.transaction(async (tx) => {
       const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
       if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
-      await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE client_id = ?", [clientId]);
-      await tx.run('DELETE FROM oauth_refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE client_id = ?)', [clientId]);
-      await tx.run('DELETE FROM oauth_grants WHERE client_id = ?', [clientId]);
+      await revokeClientAccessTokens(tx, clientId);
+      await deleteClientGrants(tx, clientId);
       await tx.run('DELETE FROM oauth_clients WHERE id = ?', [clientId]);
       await appendEvent(tx, this.#o.ctx, { type: 'client.deleted', target: clientId, outcome: 'success', data: { name: row.name } }, meta);
       tx.notify(CLIENTS_CHANNEL, clientId);
@@ -329,11 +330,10 @@ export class ClientService {
     const hit = this.#cache.get(clientId, now);
     if (hit) return hit;
     const generation = this.#cache.generation;
-    const row = await this.#o.store.get<Row & { principal_status: string }>(
-      'SELECT c.*, p.status AS principal_status FROM oauth_clients c JOIN principals p ON p.id = c.principal_id WHERE c.id = ?',
-      [clientId],
-    );
-    if (!row) return undefined;
+    const client = await this.#o.store.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+    const principalStatusNow = client && (await principalStatus(this.#o.store, client.principal_id));
+    if (!client || !principalStatusNow) return undefined;
+    const row = { ...client, principal_status: principalStatusNow };
     const entry = { row, client: { ...this.#view(row), principalStatus: row.principal_status } };
     // An invalidation that arrived during the read makes the row suspect: use it, do not keep it.
     this.#cache.set(clientId, entry, now + 300_000, now, generation);
@@ -352,7 +352,8 @@ export class ClientService {
       scopes: JSON.parse(row.scopes) as string[],
       grantTypes: JSON.parse(row.grant_types) as GrantType[],
       audiences: audiences.length > 0 ? audiences : [this.#o.defaultAudience()],
-      policy: resolvePolicy(row.policy in POLICY_PRESETS ? row.policy : 'default', JSON.parse(row.policy_overrides) as object),
+      // A stored name that is no preset (any more) is an error here too, never another policy.
+      policy: resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object),
       accessTokenAlg: row.access_token_alg,
       jwks: row.jwks ? (JSON.parse(row.jwks) as { keys: Record<string, unknown>[] }) : null,
       createdAt: new Date(row.created_at).toISOString(),

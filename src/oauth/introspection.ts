@@ -2,6 +2,7 @@ import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import type { KeyService } from '../keys/service.js';
+import { principalStatus } from '../principals/service.js';
 import type { Store } from '../store/port.js';
 import type { AccessTokenService } from './access-tokens.js';
 import type { ClientAuthenticator } from './client-auth.js';
@@ -124,8 +125,7 @@ export class TokenOperations {
     const client = await this.#d.clients.find(clientId);
     if (!client || client.status !== 'active' || client.principalStatus !== 'active') return false;
     if (principalId === client.principal) return true;
-    const row = await this.#d.store.get<{ status: string }>('SELECT status FROM principals WHERE id = ?', [principalId]);
-    return row?.status === 'active';
+    return (await principalStatus(this.#d.store, principalId)) === 'active';
   }
 
   /**
@@ -142,11 +142,12 @@ export class TokenOperations {
     const refresh = await this.#d.refreshTokens.find(token);
     if (refresh) {
       if (refresh.grant.clientId !== caller.clientId) throw new KeyturnError('ERR_UNAUTHORIZED_CLIENT', 'the token was not issued to this client');
-      await this.#d.store.transaction(async (tx) => {
-        if (await this.#d.refreshTokens.revokeGrantIn(tx, refresh.grant.id, 'revoked by client (RFC 7009)')) {
-          await appendEvent(tx, this.#d.ctx, { type: 'grant.revoked', target: refresh.grant.id, outcome: 'success', reason: 'client revocation', data: { client: caller.clientId } }, meta);
-        }
-      });
+      try {
+        await this.#d.refreshTokens.revokeGrant(refresh.grant.id, { stored: 'revoked by client (RFC 7009)', audited: 'client revocation' }, meta);
+      } catch (err) {
+        // Deleted meanwhile (with its client): an unknown token answers 200 all the same (§2.2).
+        if (!(err instanceof KeyturnError && err.code === 'ERR_NOT_FOUND')) throw err;
+      }
       return;
     }
     const at = await this.#d.accessTokens.inspect(token);

@@ -6,6 +6,7 @@ import { isLive, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../co
 import type { Policy } from '../core/policy.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import type { Store, Transaction } from '../store/port.js';
+import { revokeGrantAccessTokens } from './access-tokens.js';
 
 /** A grant: the family of refresh tokens that descend from one client_credentials issuance. */
 export interface Grant {
@@ -206,8 +207,31 @@ export class RefreshTokenService {
       grantId,
     ]);
     await tx.run("UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE grant_id = ? AND status <> 'revoked'", [grantId]);
-    await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE grant_id = ? AND status = 'active'", [grantId]);
+    await revokeGrantAccessTokens(tx, grantId);
     return changes > 0;
+  }
+
+  /**
+   * Revokes the grant `grantId` with its refresh tokens and access tokens, in one transaction
+   * with one `grant.revoked` event (none when it was already revoked), and returns the grant as it
+   * then is; `ERR_NOT_FOUND` for an unknown id. `reason.stored` is kept on the grant,
+   * `reason.audited` is the event's reason. What a client (RFC 7009) and an administrator call.
+   *
+   * @example
+   * ```ts
+   * await refreshTokens.revokeGrant(id, { stored: 'revoked by an administrator', audited: null }, meta);
+   * ```
+   */
+  async revokeGrant(grantId: string, reason: { readonly stored: string; readonly audited: string | null }, meta: RequestMeta): Promise<Grant> {
+    return this.#store.transaction(async (tx) => {
+      const row = await tx.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [grantId]);
+      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such grant');
+      if (!(await this.revokeGrantIn(tx, grantId, reason.stored))) {
+        return toGrant((await tx.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [grantId]))!);
+      }
+      await appendEvent(tx, this.#ctx, { type: 'grant.revoked', target: grantId, outcome: 'success', reason: reason.audited, data: { client: row.client_id } }, meta);
+      return toGrant({ ...row, status: 'revoked', revoked_at: this.#ctx.now().getTime(), revoke_reason: reason.stored });
+    });
   }
 
   /** The grant a refresh token belongs to (introspection, revocation), if the token is ours. */
@@ -233,4 +257,14 @@ export class RefreshTokenService {
     ]);
     return rows.map(toGrant);
   }
+}
+
+/**
+ * Deletes every grant of the client `clientId` and their refresh tokens, inside the caller's
+ * transaction (deleting a client); its access tokens are the access token module's
+ * (`revokeClientAccessTokens`).
+ */
+export async function deleteClientGrants(tx: Transaction, clientId: string): Promise<void> {
+  await tx.run('DELETE FROM oauth_refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE client_id = ?)', [clientId]);
+  await tx.run('DELETE FROM oauth_grants WHERE client_id = ?', [clientId]);
 }

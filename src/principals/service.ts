@@ -199,3 +199,16 @@ export async function recordExposure(
     ctx.now().getTime(),
   ]);
 }
+
+/**
+ * The status of the principal with id `id` (exactly that id, never a name), or `undefined` when
+ * there is none: what other capabilities read to tell whether a principal still stands.
+ *
+ * @example
+ * ```ts
+ * if ((await principalStatus(store, grant.principal)) !== 'active') return { active: false };
+ * ```
+ */
+export async function principalStatus(db: Queryable, id: string): Promise<PrincipalStatus | undefined> {
+  return (await db.get<{ status: PrincipalStatus }>('SELECT status FROM principals WHERE id = ?', [id]))?.status;
+}

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { appendEvent, listEvents } from '../audit/events.js';
+import { listEvents } from '../audit/events.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
@@ -75,8 +75,7 @@ export interface Keyturn {
 }
 
 /**
- * The one place the edge's {@link Services} are built from the wired parts. (Grant revocation
- * by an administrator is composed here until the OAuth capability offers it as a service method.)
+ * The one place the edge's {@link Services} are built from the wired parts.
  */
 function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
   const { store, ctx, oauth, leaks } = parts;
@@ -90,15 +89,6 @@ function buildServices(parts: { store: Store; ctx: Context; principals: Principa
       tokenEndpoint: oauth.tokenEndpoint,
       tokenOps: oauth.tokenOps,
       issuer: parts.issuer,
-      async revokeGrant(id, reason, meta) {
-        const grant = await oauth.refreshTokens.getGrant(id);
-        await store.transaction(async (tx) => {
-          if (await oauth.refreshTokens.revokeGrantIn(tx, id, reason ?? 'revoked by an administrator')) {
-            await appendEvent(tx, ctx, { type: 'grant.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { client: grant.clientId } }, meta);
-          }
-        });
-        return oauth.refreshTokens.getGrant(id);
-      },
     },
     leaks: {
       response: leaks.response,

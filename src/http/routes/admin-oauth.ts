@@ -47,7 +47,7 @@ export function adminOAuthRoutes(app: FastifyInstance, services: Services): void
     admin.post('/v1/grants/:id/revoke', async (request) => {
       const { id } = validate(idParam, request.params);
       const body = validate(revokeBody, request.body);
-      return services.oauth.revokeGrant(id, body?.reason, requestMeta(request));
+      return refreshTokens.revokeGrant(id, { stored: body?.reason ?? 'revoked by an administrator', audited: body?.reason ?? null }, requestMeta(request));
     });
 
     admin.get('/v1/signing-keys', async () => ({ items: await ring.list() }));
