@@ -16,6 +16,13 @@ export const configSchema = z.strictObject({
     .min(1)
     .optional()
     .describe('Database: a `postgres://` URL (add `?schema=NAME` to use a schema) or an SQLite file path; default `<dataDir>/keyturn.db`.'),
+  dbPoolSize: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(10)
+    .describe('PostgreSQL connections each keyturn process keeps in its pool (plus one for the change feed). Ignored for SQLite.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Loopback by default; set `0.0.0.0` to serve a network.'),
   port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port to listen on (0 picks a free one).'),
   keyPrefix: z
@@ -27,12 +34,14 @@ export const configSchema = z.strictObject({
   issuer: z
     .url({ protocol: /^https?$/ })
     .optional()
-    .describe('OAuth issuer URL (RFC 8414). Default: the URL keyturn listens on. Set it to the public https URL in production.'),
+    .describe(
+      'OAuth issuer URL (RFC 8414). Default: the URL keyturn listens on. Set it to the public https URL in production; required with a `postgres://` database (every node must issue the same).',
+    ),
   masterKey: z
     .string()
     .optional()
     .describe(
-      'Key-encryption key for signing keys at rest: 32 bytes as 64 hex or 43 base64url characters. Default: `<dataDir>/master.key`, created (mode 0600) on first start. Every node of a cluster needs the same.',
+      'Key-encryption key for signing keys at rest: 32 bytes as 64 hex or 43 base64url characters. Default: `<dataDir>/master.key`, created (mode 0600) on first start. Required with a `postgres://` database: every node of a cluster needs the same.',
     ),
   signingAlgs: z
     .string()

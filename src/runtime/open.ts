@@ -4,10 +4,11 @@ import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
+import { jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { GitHubKeys } from '../leaks/respond/github.js';
 import { leakMigrations } from '../leaks/migrations.js';
 import { LeakResponder } from '../leaks/respond/response.js';
-import { WatchService } from '../leaks/watch.js';
+import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
@@ -22,6 +23,7 @@ import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
+import { registerJobs } from './housekeeping.js';
 import { loadMasterKey } from './master-key.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
@@ -32,6 +34,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...leakMigrations,
   ...signingMigrations,
   ...oauthMigrations,
+  ...jobMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The OAuth 2.0 authorization server's parts. */
@@ -51,6 +54,12 @@ export interface Leaks {
   readonly githubKeys: GitHubKeys;
 }
 
+/** Background work: the job runner (started by the server) and the durable outbox. */
+export interface Jobs {
+  readonly runner: JobRunner;
+  readonly outbox: Outbox;
+}
+
 /** The services of one keyturn process, wired to one store. */
 export interface Keyturn {
   readonly config: Config;
@@ -60,6 +69,7 @@ export interface Keyturn {
   readonly keys: KeyService;
   readonly leaks: Leaks;
   readonly oauth: OAuth;
+  readonly jobs: Jobs;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
   setIssuer(url: string): void;
@@ -73,6 +83,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const store = await openStore(config.db, config.dataDir, {
     onFeedError: (err) => logger?.warn({ err }, 'change feed interrupted'),
     sqliteSynchronous: config.sqliteSynchronous,
+    poolSize: config.dbPoolSize,
   });
   try {
     const applied = await store.migrate(MIGRATIONS);
@@ -83,6 +94,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   }
   let issuerUrl = config.issuer?.replace(/\/+$/, '') ?? `http://${config.host}:${config.port}`;
   const issuer = () => issuerUrl;
+  const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
+  const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({
     store,
@@ -103,7 +116,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   });
   const leaks: Leaks = {
     response,
-    watches: new WatchService({ store, ctx, responder: response, ...(logger ? { logger } : {}) }),
+    watches: new WatchService({
+      store,
+      ctx,
+      responder: response,
+      nodeId: runner.nodeId,
+      wake: (db) => runner.triggerIn(db, WATCH_JOB),
+      ...(logger ? { logger } : {}),
+    }),
     githubKeys: new GitHubKeys({ url: config.githubKeysUrl, now: () => ctx.now().getTime() }),
   };
   let ring: SigningKeyRing;
@@ -133,6 +153,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys }),
   };
+  try {
+    await registerJobs({ config, ...jobs, ring, accessTokens, watches: leaks.watches, logger });
+  } catch (err) {
+    keys.close();
+    clients.close();
+    ring.close();
+    await store.close();
+    throw err;
+  }
   return {
     config,
     ctx,
@@ -141,11 +170,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     keys,
     leaks,
     oauth,
+    jobs,
     issuer,
     setIssuer(url: string) {
       if (!config.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
+      await runner.stop();
+      jobs.outbox.close();
       await leaks.watches.stop();
       await leaks.response.idle();
       keys.close();
