@@ -62,6 +62,13 @@ const store = z.strictObject({
     .min(1)
     .optional()
     .describe('Database: a `postgres://` URL (add `?schema=NAME` to use a schema) or an SQLite file path; default `<dataDir>/keyturn.db`.'),
+  poolSize: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .default(10)
+    .describe('PostgreSQL connections each keyturn process keeps in its pool (plus one for the change feed). Ignored for SQLite.'),
   sqliteSynchronous: z
     .enum(['normal', 'full'])
     .default('normal')
@@ -99,7 +106,9 @@ const keys = z.strictObject({
 const oauth = z.strictObject({
   issuer: httpUrl()
     .optional()
-    .describe('OAuth issuer URL (RFC 8414). Default: the URL keyturn listens on. Set it to the public https URL in production.'),
+    .describe(
+      'OAuth issuer URL (RFC 8414). Default: the URL keyturn listens on. Set it to the public https URL in production; required with a `postgres://` database (every node must issue the same).',
+    ),
   clientSecretPrefix: prefix().default('ktcs').describe('Prefix of OAuth client secrets.'),
   refreshTokenPrefix: prefix().default('ktr').describe('Prefix of refresh tokens.'),
   accessTokenPrefix: prefix().default('kta').describe('Prefix of opaque access tokens.'),
@@ -111,7 +120,7 @@ const signing = z.strictObject({
     .string()
     .optional()
     .describe(
-      'Key-encryption key for signing keys at rest: 32 bytes as 64 hex or 43 base64url characters. Default: `<dataDir>/master.key`, created (mode 0600) on first start. Every node of a cluster needs the same.',
+      'Key-encryption key for signing keys at rest: 32 bytes as 64 hex or 43 base64url characters. Default: `<dataDir>/master.key`, created (mode 0600) on first start. Required with a `postgres://` database: every node of a cluster needs the same.',
     ),
   algs: z
     .string()
@@ -181,6 +190,7 @@ export const SETTINGS = {
   host: 'server.host',
   port: 'server.port',
   db: 'store.db',
+  dbPoolSize: 'store.poolSize',
   sqliteSynchronous: 'store.sqliteSynchronous',
   bodyLimit: 'http.bodyLimit',
   trustProxy: 'http.trustProxy',

@@ -8,14 +8,16 @@ import { parseDuration } from '../core/duration.js';
 import { KeyturnError, isKeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validate } from '../core/validate.js';
-import type { Store } from '../store/port.js';
+import type { JobDefinition } from '../jobs/index.js';
+import type { Queryable, Store } from '../store/port.js';
 import { buildEngineConfig } from './scan/config.js';
 import type { LeakLogger, LeakResponder, ResponseOutcome } from './respond/index.js';
 import { parseTarget, runScan, type RunScanOptions, type ScanReport, type Target } from './scan/scanner.js';
 
 /**
  * Watch jobs: sources the server scans on a schedule, incrementally, each run claimed by
- * exactly one node of a cluster, its findings fed to the {@link LeakResponder}.
+ * exactly one node of a cluster, its findings fed to the {@link LeakResponder}. The job runner
+ * (`src/jobs`) calls {@link WatchService.tick} through {@link watchJob}.
  *
  * A run is claimed by a conditional `UPDATE … SET claimed_until` that only one node can win
  * (the row must be due and unclaimed, or its claim expired); the claim is extended while the
@@ -102,7 +104,15 @@ export interface WatchServiceOptions {
   /** S3-compatible endpoint for `s3://` sources. */
   readonly s3Endpoint?: string;
   readonly logger?: LeakLogger;
+  /**
+   * Makes the scheduler look for due watches at once; called in the transaction that adds a watch
+   * (whose first run is due at once). In a server: the runner's trigger of {@link WATCH_JOB}.
+   */
+  readonly wake?: (db: Queryable) => Promise<void>;
 }
+
+/** The job runner's name for the job that runs due watches. */
+export const WATCH_JOB = 'leaks.watch';
 
 const MIN_INTERVAL_MS = 1_000;
 const DUE_BATCH = 10;
@@ -151,7 +161,7 @@ export function watchTarget(source: string): Target {
  * @example
  * ```ts
  * const watch = await watches.add({ source: '/srv/repos/api', every: '1h', history: true }, meta);
- * watches.start(60_000); // look for due jobs every minute
+ * await runner.register(watchJob(watches, 60_000)); // look for due watches every minute
  * ```
  */
 export class WatchService {
@@ -164,8 +174,7 @@ export class WatchService {
   readonly #threads: number | undefined;
   readonly #s3Endpoint: string | undefined;
   readonly #logger: LeakLogger | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #ticking: Promise<void> | undefined;
+  readonly #wake: ((db: Queryable) => Promise<void>) | undefined;
   readonly #running = new Set<Promise<unknown>>();
   #stopped = false;
 
@@ -179,6 +188,7 @@ export class WatchService {
     this.#threads = options.threads;
     this.#s3Endpoint = options.s3Endpoint;
     this.#logger = options.logger;
+    this.#wake = options.wake;
   }
 
   get nodeId(): string {
@@ -206,6 +216,7 @@ export class WatchService {
         { type: 'leak_watch.created', target: id, outcome: 'success', data: { source: data.source, history: data.history ?? false, everyMs: interval } },
         meta,
       );
+      await this.#wake?.(tx);
       const row = await tx.get<WatchRow>('SELECT * FROM leak_watches WHERE id = ?', [id]);
       return toView(row!);
     });
@@ -276,26 +287,9 @@ export class WatchService {
     return results;
   }
 
-  /** Looks for due watches every `tickMs` (0: never). */
-  start(tickMs: number): void {
-    if (tickMs <= 0 || this.#timer) return;
-    this.#stopped = false;
-    this.#timer = setInterval(() => {
-      if (this.#ticking) return;
-      this.#ticking = this.tick()
-        .then(() => undefined)
-        .catch((err: unknown) => this.#logger?.warn({ err }, 'leak watch tick failed'))
-        .finally(() => (this.#ticking = undefined));
-    }, tickMs);
-    this.#timer.unref();
-  }
-
-  /** Stops the timer and waits for runs in progress. */
+  /** Takes no new due watch and waits for runs in progress. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#ticking;
     await Promise.allSettled([...this.#running]);
   }
 
@@ -396,6 +390,20 @@ export class WatchService {
     });
     return { ...summary, watchId: id, outcomes };
   }
+}
+
+/**
+ * The runner job that runs due watches every `everyMs`: one node of the cluster looks at a time,
+ * and each watch is still claimed on its own (a manual `run` may hold one).
+ */
+export function watchJob(watches: WatchService, everyMs: number): JobDefinition {
+  return {
+    name: WATCH_JOB,
+    everyMs,
+    run: async () => {
+      await watches.tick();
+    },
+  };
 }
 
 /** The scanner keeps its incremental state in files; a watch keeps them as one JSON object `{file: content}`. */

@@ -1,29 +1,51 @@
 import type { Logger } from 'pino';
-import type { Keyturn } from './open.js';
+import { webhookDeliverer, type JobDefinition, type JobRunner, type Outbox } from '../jobs/index.js';
+import { watchJob, type WatchService } from '../leaks/watch.js';
+import type { AccessTokenService } from '../oauth/access-tokens.js';
+import { signingRotationJob } from '../signing/schedule.js';
+import type { SigningKeyRing } from '../signing/ring.js';
+import type { Config } from '../config/schema.js';
+
+/** The runner's name for pruning expired rows. */
+export const PRUNE_JOB = 'housekeeping.prune';
+
+/** Delivered and dead outbox messages (and their delivery log) are kept this long. */
+export const OUTBOX_RETENTION_MS = 7 * 86_400_000;
+
+/** What the background jobs of one node work on. */
+export interface HousekeepingParts {
+  readonly config: Config;
+  readonly runner: JobRunner;
+  readonly outbox: Outbox;
+  readonly ring: SigningKeyRing;
+  readonly accessTokens: AccessTokenService;
+  readonly watches: WatchService;
+  readonly logger?: Logger | undefined;
+}
+
+/** Pruning of expired rows: access tokens expired for a day, settled outbox messages after a week. */
+export function pruneJob(parts: Pick<HousekeepingParts, 'accessTokens' | 'outbox'>, everyMs = 3_600_000): JobDefinition {
+  return {
+    name: PRUNE_JOB,
+    everyMs,
+    run: async () => {
+      await parts.accessTokens.prune();
+      await parts.outbox.prune(OUTBOX_RETENTION_MS);
+    },
+  };
+}
 
 /**
- * Periodic work of one node: scheduled signing key rotation (the database lets exactly one node
- * win each rotation) and pruning of expired token rows. Returns the function that stops it.
+ * Registers this node's background work on the job runner: scheduled signing key rotation, pruning
+ * of expired rows, the leak watch scheduler (unless `watchTick` is 0 on this node) and outbox
+ * delivery (webhooks). Each job runs on one node of the cluster at a time; `runner.start()` starts them.
  */
-export function startHousekeeping(kt: Keyturn, logger: Logger): () => void {
-  const rotationMs = kt.config.signing.rotation;
-  const tickMs = Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000);
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
-    try {
-      const rotated = await kt.oauth.ring.rotate({ onlyIfOlderThan: rotationMs });
-      if (rotated.length > 0) logger.info({ activated: rotated }, 'signing keys rotated on schedule');
-      await kt.oauth.accessTokens.prune();
-    } catch (err) {
-      logger.error({ err }, 'housekeeping failed');
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(() => void tick(), tickMs);
-  timer.unref();
-  void tick();
-  return () => clearInterval(timer);
+export async function registerJobs(parts: HousekeepingParts): Promise<void> {
+  const { config, runner, outbox } = parts;
+  const rotationMs = config.signing.rotation;
+  await runner.register(signingRotationJob(parts.ring, rotationMs, parts.logger));
+  await runner.register(pruneJob(parts, Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000)));
+  if (config.leaks.watchTick > 0) await runner.register(watchJob(parts.watches, config.leaks.watchTick));
+  outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: config.leaks.webhookTimeout }));
+  await outbox.attach(runner);
 }

@@ -7,9 +7,10 @@ import { newId } from '../core/ids.js';
 import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
+import { jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
 import { GitHubKeys, LeakResponder } from '../leaks/respond/index.js';
-import { WatchService } from '../leaks/watch.js';
+import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
@@ -25,6 +26,7 @@ import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
+import { registerJobs } from './housekeeping.js';
 import { loadMasterKey } from './master-key.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
@@ -35,6 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...leakMigrations,
   ...signingMigrations,
   ...oauthMigrations,
+  ...jobMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The OAuth 2.0 authorization server's parts. */
@@ -54,9 +57,15 @@ export interface Leaks {
   readonly githubKeys: GitHubKeys;
 }
 
+/** Background work: the job runner (started by the server) and the durable outbox. */
+export interface Jobs {
+  readonly runner: JobRunner;
+  readonly outbox: Outbox;
+}
+
 /**
  * One keyturn process wired to one store: the {@link Services} the edges use, and beside them
- * what only the runtime (and tests) may hold — the store, the context, the configuration.
+ * what only the runtime (and tests) may hold — the store, the context, the configuration, the jobs.
  */
 export interface Keyturn {
   readonly config: Config;
@@ -68,6 +77,7 @@ export interface Keyturn {
   readonly keys: KeyService;
   readonly leaks: Leaks;
   readonly oauth: OAuth;
+  readonly jobs: Jobs;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
   setIssuer(url: string): void;
@@ -110,6 +120,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const store = await openStore(config.store.db, config.server.dataDir, {
     onFeedError: (err) => logger?.warn({ err }, 'change feed interrupted'),
     sqliteSynchronous: config.store.sqliteSynchronous,
+    poolSize: config.store.poolSize,
   });
   try {
     const applied = await store.migrate(MIGRATIONS);
@@ -120,6 +131,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   }
   let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
+  const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
+  const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({
     store,
@@ -140,7 +153,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   });
   const leaks: Leaks = {
     response,
-    watches: new WatchService({ store, ctx, responder: response, ...(logger ? { logger } : {}) }),
+    watches: new WatchService({
+      store,
+      ctx,
+      responder: response,
+      nodeId: runner.nodeId,
+      wake: (db) => runner.triggerIn(db, WATCH_JOB),
+      ...(logger ? { logger } : {}),
+    }),
     githubKeys: new GitHubKeys({ url: config.leaks.githubKeysUrl, now: () => ctx.now().getTime() }),
   };
   let ring: SigningKeyRing;
@@ -170,6 +190,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys }),
   };
+  try {
+    await registerJobs({ config, ...jobs, ring, accessTokens, watches: leaks.watches, logger });
+  } catch (err) {
+    keys.close();
+    clients.close();
+    ring.close();
+    await store.close();
+    throw err;
+  }
   const services = buildServices({ store, ctx, principals, keys, leaks, oauth, issuer });
   return {
     config,
@@ -180,11 +209,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     keys,
     leaks,
     oauth,
+    jobs,
     issuer,
     setIssuer(url: string) {
       if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
+      await runner.stop();
+      jobs.outbox.close();
       await leaks.watches.stop();
       await leaks.response.idle();
       keys.close();

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
 import type { HttpConfig } from '../http/services.js';
 import { buildServer, type ServerOptions } from '../http/server.js';
 import { bootstrapAdmin } from './bootstrap.js';
-import { startHousekeeping } from './housekeeping.js';
 import { createLogger } from './logger.js';
 import { openKeyturn, type Keyturn } from './open.js';
 
@@ -25,10 +25,29 @@ export interface RunningServer {
 }
 
 /**
+ * Refuses (`ERR_CONFIG`, one line) settings that would let the nodes of a cluster disagree: with a
+ * `postgres://` database several processes share one store, so each must be given the same
+ * `issuer` (the default is the URL each one listens on) and the same `masterKey` (the default is a
+ * key file each one would create for itself, and none could open the others' signing keys).
+ */
+export function assertClusterSettings(config: Config): void {
+  if (!config.store.db || !/^postgres(ql)?:\/\//.test(config.store.db)) return;
+  const missing = [
+    ...(config.oauth.issuer ? [] : ['issuer (KEYTURN_ISSUER)']),
+    ...(config.signing.masterKey ? [] : ['masterKey (KEYTURN_MASTER_KEY)']),
+  ];
+  if (missing.length > 0) {
+    throw new KeyturnError('ERR_CONFIG', `with a postgres:// database, set ${missing.join(' and ')}, the same on every node`);
+  }
+}
+
+/**
  * Starts keyturn: opens and migrates the store, bootstraps the admin key on an empty store,
- * and listens. The process-level edge (`keyturn serve`) adds signal handling.
+ * listens, then starts the background jobs. The process-level edge (`keyturn serve`) adds signal
+ * handling. Refuses cluster settings that cannot work (see {@link assertClusterSettings}).
  */
 export async function startServer(config: Config, options: { ctx?: Context; logger?: Logger; http?: ServerOptions } = {}): Promise<RunningServer> {
+  assertClusterSettings(config);
   const logger = options.logger ?? createLogger(config.logging.level);
   const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
   let app: FastifyInstance | undefined;
@@ -42,8 +61,7 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     kt.setIssuer(url);
-    const stopHousekeeping = startHousekeeping(kt, logger);
-    kt.leaks.watches.start(config.leaks.watchTick);
+    kt.jobs.runner.start();
     const running = app;
     return {
       kt,
@@ -51,7 +69,7 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
       url,
       adminKeyFile,
       async close() {
-        stopHousekeeping();
+        await kt.jobs.runner.stop();
         await running.close();
         await kt.close();
       },

@@ -6,19 +6,26 @@ import { SqliteStore } from './sqlite/index.js';
 
 /**
  * Opens the store named by `db`: a `postgres://` / `postgresql://` URL, `sqlite:PATH`, a file
- * path, or nothing for `<dataDir>/keyturn.db`.
+ * path, or nothing for `<dataDir>/keyturn.db`. `poolSize` bounds PostgreSQL's connection pool (the
+ * change feed's LISTEN connection comes on top); an SQLite file is refused (`ERR_CONFIG`) while
+ * another process has it open.
  */
 export async function openStore(
   db: string | undefined,
   dataDir: string,
-  options: { onFeedError?: (err: unknown) => void; sqliteSynchronous?: 'normal' | 'full' } = {},
+  options: { onFeedError?: (err: unknown) => void; sqliteSynchronous?: 'normal' | 'full'; poolSize?: number } = {},
 ): Promise<Store> {
-  const { onFeedError } = options;
+  const { onFeedError, poolSize } = options;
   if (db && /^postgres(ql)?:\/\//.test(db)) {
     const url = new URL(db);
     const schema = url.searchParams.get('schema') ?? undefined;
     url.searchParams.delete('schema');
-    const store = new PostgresStore({ url: url.toString(), ...(schema ? { schema } : {}), ...(onFeedError ? { onFeedError } : {}) });
+    const store = new PostgresStore({
+      url: url.toString(),
+      ...(schema ? { schema } : {}),
+      ...(onFeedError ? { onFeedError } : {}),
+      ...(poolSize === undefined ? {} : { maxConnections: poolSize }),
+    });
     try {
       await store.connect();
     } catch (err) {

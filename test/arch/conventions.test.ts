@@ -30,7 +30,7 @@ function imports(file: string): string[] {
 
 describe('architecture', () => {
   const EDGE_ONLY = ['fastify', 'pg', 'better-sqlite3'];
-  const inward = ['core', 'keys', 'principals', 'audit', 'oauth', 'signing', 'rotation', 'binding', 'leaks'];
+  const inward = ['core', 'keys', 'principals', 'audit', 'oauth', 'signing', 'rotation', 'binding', 'leaks', 'jobs'];
 
   it('keeps core and capability folders free of fastify, pg, better-sqlite3 and process.env', () => {
     const offenders: string[] = [];

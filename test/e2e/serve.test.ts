@@ -75,7 +75,9 @@ describe('keyturn serve (built binary)', () => {
   it.runIf(PG_UP)('runs on PostgreSQL with --db', async () => {
     const schema = `kt_e2e_${randomBytes(4).toString('hex')}`;
     const dataDir = tempDir();
-    const server = await serveBin(['--data-dir', dataDir, '--db', `${PG_URL}?schema=${schema}`]);
+    const server = await serveBin(['--data-dir', dataDir, '--db', `${PG_URL}?schema=${schema}`, '--issuer', 'https://keyturn.test'], {
+      KEYTURN_MASTER_KEY: randomBytes(32).toString('hex'),
+    });
     try {
       expect(server.stdout()).toContain('(PostgreSQL)');
       await tour(server.url, dataDir);

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
@@ -16,13 +18,32 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
+/** A loopback port free right now. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/**
+ * What a cluster node must be given on PostgreSQL (an explicit issuer, a shared master key): the
+ * issuer is the URL the test server will listen on, so OAuth clients' discovery checks still hold.
+ */
+async function clusterSettings(overrides: ConfigFlags): Promise<ConfigFlags> {
+  if (typeof overrides.db !== 'string' || !/^postgres(ql)?:\/\//.test(overrides.db)) return {};
+  const port = overrides.port === undefined || Number(overrides.port) === 0 ? await freePort() : Number(overrides.port);
+  return { port, issuer: overrides.issuer ?? `http://127.0.0.1:${port}`, masterKey: overrides.masterKey ?? randomBytes(32).toString('hex') };
+}
+
 /**
  * Starts a real keyturn on a free loopback port with a temporary data dir (SQLite unless
  * `overrides.db` says otherwise).
  */
 export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-test-'));
-  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', ...overrides } });
+  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', ...overrides, ...(await clusterSettings(overrides)) } });
   const server = await startServer(config, { logger: createLogger('silent'), ...(ctx ? { ctx } : {}) });
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {

@@ -17,6 +17,7 @@ export interface PostgresStoreOptions {
   readonly url: string;
   /** Schema to use (created if missing); also scopes change-feed channels. Default `public`. */
   readonly schema?: string;
+  /** Size of the connection pool (default 10); the LISTEN connection is one more. */
   readonly maxConnections?: number;
   /** Called when the LISTEN connection fails or reconnects. */
   readonly onFeedError?: (err: unknown) => void;

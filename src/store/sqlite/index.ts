@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KeyturnError } from '../../core/errors.js';
 import { ListenerRegistry } from '../listeners.js';
+import { holdDatabaseFile } from './lock.js';
 import {
   assertMigrationOrder,
   migrationSql,
@@ -84,10 +85,16 @@ export class SqliteStore implements Store {
   #scheduled = false;
   #idle: (() => void) | undefined;
   #closed = false;
+  readonly #release: () => void;
 
+  /**
+   * Opens `options.filename`. Throws `ERR_CONFIG` when another process has the file open: SQLite
+   * serves one process (stores opened by this process share it).
+   */
   constructor(options: SqliteStoreOptions) {
     const memory = options.filename === ':memory:';
     if (!memory) mkdirSync(dirname(options.filename), { recursive: true });
+    this.#release = memory ? () => {} : holdDatabaseFile(options.filename);
     try {
       this.#writer = new Database(options.filename);
       this.#writer.pragma('journal_mode = WAL');
@@ -100,6 +107,7 @@ export class SqliteStore implements Store {
         this.#reader.pragma('query_only = ON');
       }
     } catch (err) {
+      this.#release();
       throw new KeyturnError('ERR_STORE_UNAVAILABLE', `cannot open SQLite database ${options.filename}`, { cause: err });
     }
     this.#reads = queryable(this.#reader, this.#readerStatements);
@@ -263,5 +271,6 @@ export class SqliteStore implements Store {
     this.#closed = true;
     if (this.#reader !== this.#writer) this.#reader.close();
     this.#writer.close();
+    this.#release();
   }
 }

@@ -1,0 +1,117 @@
+import { KeyturnError } from '../core/errors.js';
+import type { Deliverer, OutboxMessage } from './outbox.js';
+
+/** A stored webhook: where to POST, the JSON body as text (sent byte for byte), extra headers. */
+export interface WebhookRequest {
+  readonly url: string;
+  /** The JSON body, serialised once at enqueue so that every attempt (and any signature) sees the same bytes. */
+  readonly body: string;
+  /** Extra request headers (never a secret: they are stored). `content-type` is always `application/json`. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** What a signer is given to sign one attempt. */
+export interface WebhookSigningInput {
+  /** The outbox message id: the same on every attempt (Standard Webhooks' `webhook-id`). */
+  readonly messageId: string;
+  readonly attempt: number;
+  /** The time of this attempt. */
+  readonly timestamp: Date;
+  readonly url: string;
+  readonly body: string;
+}
+
+/**
+ * Adds headers that authenticate one attempt (e.g. Standard Webhooks' `webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`). Signing keys live with the signer, never in the message.
+ */
+export type WebhookSigner = (input: WebhookSigningInput) => Promise<Record<string, string>> | Record<string, string>;
+
+export interface WebhookDelivererOptions {
+  /** How long one attempt may take (ms, default 5000). */
+  readonly timeoutMs?: number;
+  /** The time of an attempt, for the signer (default: the real clock). */
+  readonly now?: () => Date;
+  readonly signer?: WebhookSigner;
+  readonly userAgent?: string;
+  /** For tests; the global `fetch` by default. */
+  readonly fetch?: typeof fetch;
+}
+
+const MAX_URL = 2048;
+
+/**
+ * A webhook outbox message: `body` (any JSON value) is serialised here, once.
+ *
+ * @example
+ * ```ts
+ * await outbox.enqueue(tx, { ...webhookMessage({ url, body: payload, headers: { 'keyturn-event': 'leak.detected' } }), topic: 'leak.notification', subject: findingId });
+ * ```
+ */
+export function webhookMessage(input: { url: string; body: unknown; headers?: Readonly<Record<string, string>> }): OutboxMessage<'webhook'> {
+  let url: URL;
+  try {
+    url = new URL(input.url);
+  } catch {
+    throw new KeyturnError('ERR_VALIDATION', 'webhook url: not a URL');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || input.url.length > MAX_URL) {
+    throw new KeyturnError('ERR_VALIDATION', 'webhook url: an http(s) URL of at most 2048 characters');
+  }
+  const body = JSON.stringify(input.body);
+  if (body === undefined) throw new KeyturnError('ERR_VALIDATION', 'webhook body: must be JSON');
+  return { kind: 'webhook', data: { url: input.url, body, ...(input.headers === undefined ? {} : { headers: { ...input.headers } }) } };
+}
+
+/**
+ * The `webhook` deliverer: one HTTP POST of the JSON body with the message's headers (plus
+ * `keyturn-message-id`, stable across attempts, for receivers to drop duplicates, and the signer's
+ * headers), a timeout, no redirects followed. A 2xx answer is delivered; anything else fails and is
+ * retried. Errors name the failure (`timeout`, `unreachable`, `HTTP 503`), never the URL, which may
+ * carry a token.
+ */
+export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliverer<'webhook'> {
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const now = options.now ?? (() => new Date());
+  const doFetch = options.fetch ?? fetch;
+  return async ({ id, attempt, data, signal }) => {
+    let url: URL;
+    try {
+      url = new URL(data.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      return { ok: false, error: 'invalid-url', permanent: true };
+    }
+    let headers: Record<string, string>;
+    try {
+      headers = {
+        'user-agent': options.userAgent ?? 'keyturn-webhook',
+        ...data.headers,
+        'content-type': 'application/json',
+        'keyturn-message-id': id,
+        ...(options.signer ? await options.signer({ messageId: id, attempt, timestamp: now(), url: data.url, body: data.body }) : {}),
+      };
+    } catch {
+      return { ok: false, error: 'signing failed' };
+    }
+    let status: number;
+    try {
+      const response = await doFetch(url, {
+        method: 'POST',
+        headers,
+        body: data.body,
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      status = response.status;
+      await response.body?.cancel().catch(() => undefined);
+    } catch (err) {
+      const name = (err as Error | undefined)?.name;
+      if (name === 'TimeoutError') return { ok: false, error: 'timeout' };
+      if (name === 'AbortError') return { ok: false, error: 'aborted' };
+      if (err instanceof TypeError && /header/i.test(err.message)) return { ok: false, error: 'invalid-header', permanent: true };
+      return { ok: false, error: 'unreachable' };
+    }
+    return status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` };
+  };
+}
