@@ -7,6 +7,7 @@ import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
 import { record, table } from './format.js';
+import { hooksCommand } from './hooks.js';
 import { scanCommand } from './scan.js';
 import { watchCommand } from './watch.js';
 
@@ -294,6 +295,7 @@ export function buildProgram(io: Io): Command {
     });
 
   program.addCommand(scanCommand());
+  program.addCommand(hooksCommand(io));
   program.addCommand(watchCommand(io));
 
   return program;
