@@ -93,6 +93,28 @@ export function parseStagedDiff(diff: string): StagedFile[] {
   return files;
 }
 
+/**
+ * The staged diff: index against HEAD (or, before the first commit, against nothing), no
+ * context, full blob ids, paths C-quoted when special; renames and copies found, so a moved
+ * file counts only for what changed in it; submodules, external diff tools and textconv
+ * filters left out.
+ */
+const STAGED_DIFF = [
+  '-c',
+  'core.quotePath=true',
+  'diff',
+  '--cached',
+  '-U0',
+  '--no-prefix',
+  '--full-index',
+  '--no-color',
+  '--no-ext-diff',
+  '--no-textconv',
+  '--ignore-submodules',
+  '--find-renames',
+  '--diff-filter=ACMR',
+];
+
 function addsLine(added: readonly (readonly [number, number])[], first: number, last: number): boolean {
   return added.some(([from, to]) => first <= to && last >= from);
 }
@@ -112,25 +134,14 @@ function onAddedLine(file: StagedFile, f: Finding): boolean {
  * lines (a private key) is recognised, and its finding kept if any of its lines is added.
  */
 export async function scanStaged(repo: string, ctx: ScanContext): Promise<SourceResult> {
-  await git(repo, ['rev-parse', '--git-dir']).catch(() => {
-    throw new KeyturnError('ERR_NOT_FOUND', `not a git repository: ${repo}`);
-  });
-  const diff = await git(repo, [
-    '-c',
-    'core.quotePath=true',
-    'diff',
-    '--cached',
-    '-U0',
-    '--no-prefix',
-    '--full-index',
-    '--no-color',
-    '--no-ext-diff',
-    '--no-textconv',
-    '--ignore-submodules',
-    '--find-renames',
-    '--diff-filter=ACMR',
+  // Both at once (a hook runs this on every commit); not being in a repository is the error reported.
+  const [isRepo, diff] = await Promise.allSettled([
+    git(repo, ['rev-parse', '--git-dir']),
+    git(repo, STAGED_DIFF),
   ]);
-  const files = parseStagedDiff(diff);
+  if (isRepo.status === 'rejected') throw new KeyturnError('ERR_NOT_FOUND', `not a git repository: ${repo}`);
+  if (diff.status === 'rejected') throw diff.reason;
+  const files = parseStagedDiff(diff.value);
   const max = ctx.pool.engine.maxFileBytes;
   const results = new Map<string, ItemResult>();
   const collector = new Collector(ctx, (r) => {
