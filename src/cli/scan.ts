@@ -103,7 +103,7 @@ export function blockedMessage(count: number): string {
     '  - put keyturn:allow in a comment on that line, or',
     '  - record it in a baseline (fingerprints only, safe to commit):',
     '      keyturn scan --staged --write-baseline .keyturn-baseline.json',
-    '    and run the hook with it: keyturn hooks install --force --baseline .keyturn-baseline.json',
+    '    and run the hook with it: keyturn hooks install --baseline .keyturn-baseline.json',
     '    (pre-commit framework: args: [--baseline, .keyturn-baseline.json]).',
     'A real secret? Take it out of the staged files (edit, then git add) and keep it in a secret store.',
   ].join('\n');
