@@ -117,6 +117,9 @@ describe('keyturn scan --staged', () => {
       err = '';
       expect(await runScanCli([repo, '--staged', '--history'], io)).toBe(2);
       expect(err).toContain('ERR_VALIDATION');
+      err = '';
+      expect(await runScanCli(['--format', 'json'], io)).toBe(2);
+      expect(err).toContain("missing required argument 'source'");
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
