@@ -2,9 +2,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { KeyturnError } from '../core/errors.js';
-import { baselineOf, readBaseline, writeBaseline } from '../leaks/scan/baseline.js';
+import { baselineOf, writeBaseline } from '../leaks/scan/baseline.js';
 import type { Progress } from '../leaks/scan/collect.js';
-import { buildEngineConfig, loadRulesFile } from '../leaks/scan/config.js';
+import { buildEngineConfig } from '../leaks/scan/config.js';
 import { formatJson, formatSarif, formatText } from '../leaks/scan/report.js';
 import type { ResponseOutcome } from '../leaks/respond/response.js';
 import { parseTarget, runScan, type Target as ScanTarget } from '../leaks/scan/scanner.js';
@@ -114,13 +114,14 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
   if (flags.staged && (flags.history || target.type !== 'path')) {
     throw new KeyturnError('ERR_VALIDATION', '--staged scans the index of a local git repository: give a path (default .), without --history');
   }
-  const rulesFile = flags.rules ? loadRulesFile(flags.rules) : undefined;
+  // The file readers (and zod) load only when a file is given: a pre-commit hook starts faster.
+  const rulesFile = flags.rules ? (await import('../leaks/scan/rules-file.js')).loadRulesFile(flags.rules) : undefined;
   const config = buildEngineConfig({
     ...(flags.prefix ? { prefixes: flags.prefix } : {}),
     ...(rulesFile ? { rulesFile } : {}),
     ...(flags.maxFileSize === undefined ? {} : { maxFileBytes: flags.maxFileSize }),
   });
-  const baseline = flags.baseline ? readBaseline(flags.baseline) : undefined;
+  const baseline = flags.baseline ? (await import('../leaks/scan/baseline-file.js')).readBaseline(flags.baseline) : undefined;
   const bar = io.progress ? progressBar(io.progress) : undefined;
   const endpoint = flags.s3Endpoint ?? io.env.AWS_ENDPOINT_URL_S3 ?? io.env.AWS_ENDPOINT_URL;
   const report = await runScan(target, {
