@@ -3,15 +3,29 @@
  * synthetic secrets and decoys (and a git history of it), scanned in one run by keyturn,
  * secretlint (recommended preset) and a plain ripgrep pass with equivalent patterns.
  *
+ * What each figure times:
+ * - `keyturnProcess*`: `node dist/cli/main.js scan <tree> --format json`, a whole process as a
+ *   user runs it (node start-up, module loading, cold JIT on every thread, printing the findings
+ *   into a pipe); the median of RUNS after one untimed run that warms the page cache.
+ * - `secretlint*`: secretlint's whole process from its installed bin (`node_modules/.bin/secretlint`).
+ * - `ripgrep*`: `rg` with equivalent patterns, a whole process (median of RUNS after a warm-up).
+ * - `keyturnInProcess*`: the scan alone, inside a process that has already scanned once (warm
+ *   JIT on the calling thread); no start-up. Kept for tracking the engine, not for comparison
+ *   with the whole-process figures.
+ * - `staged*`: `node dist/cli/main.js scan --staged` (a pre-commit hook's whole process) in the
+ *   history repository with a commit of a few files staged; the median of STAGED_RUNS, beside
+ *   `node -e 0` (`nodeStart*`) measured the same way.
+ *
  * Run alone: `npx tsx bench/leaks.ts` (`--no-secretlint` or `LEAKS_BENCH_SECRETLINT=0` skips
- * secretlint, which takes about a minute, while iterating).
+ * secretlint, which takes about a minute, while iterating; `--process-only` measures only the
+ * whole processes of keyturn, ripgrep and `scan --staged`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { generateCorpus, score } from '../test/leaks/support/corpus.js';
+import { Fake, generateCorpus, score } from '../test/leaks/support/corpus.js';
 import { ensureBuild } from './support.js';
 
 /** One scan's outcome as a scan child reports it: findings without their secrets. */
@@ -39,6 +53,66 @@ const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const findings = report.findings.map((f) => ({ file: f.file, kind: f.kind, fingerprint: f.fingerprint }));
 process.stdout.write(JSON.stringify({ seconds, bytes: report.bytes, findings }));
 `;
+
+/** Seconds of one whole process, its stdout and exit status. */
+function processRun(cmd: string, args: readonly string[], cwd?: string): { seconds: number; stdout: string; status: number | null } {
+  const t0 = process.hrtime.bigint();
+  const run = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * MIB, ...(cwd ? { cwd } : {}) });
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, stdout: run.stdout, status: run.status };
+}
+
+/** Timed runs of the `--staged` process (and of `node -e 0`); the median counts. */
+const STAGED_RUNS = 10;
+
+/**
+ * `keyturn scan --staged` as a pre-commit hook runs it, on `repo` with a commit of a few files
+ * staged (three changed, two new, one planted secret); beside it, `node -e 0` timed the same way.
+ */
+function stagedBench(repo: string): Record<string, number | boolean> {
+  const cli = join(ROOT, 'dist', 'cli', 'main.js');
+  const files = execFileSync('git', ['-C', repo, 'ls-files'], { encoding: 'utf8' }).split('\n').filter((f) => /\.(?:ts|js|py|ya?ml)$/.test(f)).slice(0, 3);
+  for (const f of files) writeFileSync(join(repo, f), `${readFileSync(join(repo, f), 'utf8')}\n// changed for the staged benchmark\n`);
+  writeTree(repo, new Map([
+    ['staged/new-module.ts', 'export function add(a: number, b: number): number {\n  return a + b;\n}\n'.repeat(40)],
+    ['staged/settings.env', `APP_NAME=bench\nSTRIPE_KEY=${new Fake(1414).stripe()}\n`],
+  ]));
+  git(repo, 'add', '-A');
+  const median = (runs: number[]) => runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
+  processRun(process.execPath, [cli, 'scan', '--staged'], repo);
+  const staged: number[] = [];
+  let status: number | null = null;
+  let out = '';
+  for (let i = 0; i < STAGED_RUNS; i++) {
+    const run = processRun(process.execPath, [cli, 'scan', '--staged'], repo);
+    staged.push(run.seconds);
+    status = run.status;
+    out = run.stdout;
+  }
+  const node: number[] = [];
+  for (let i = 0; i < STAGED_RUNS; i++) node.push(processRun(process.execPath, ['-e', '0']).seconds);
+  const stagedSeconds = median(staged);
+  return {
+    stagedFiles: files.length + 2,
+    stagedExit: status ?? -1,
+    stagedFindings: out.split('\n').filter((l) => /^staged\/settings\.env:2:/.test(l)).length,
+    stagedSeconds: round(stagedSeconds),
+    stagedMinSeconds: round(Math.min(...staged)),
+    stagedUnder200ms: stagedSeconds < 0.2,
+    nodeStartSeconds: round(median(node)),
+  };
+}
+
+/**
+ * `node dist/cli/main.js scan <tree> --format json` as a whole process: the median of RUNS after
+ * one untimed run (page cache), with the findings it printed.
+ */
+function keyturnProcess(tree: string): { seconds: number; findings: { file: string; kind: string; fingerprint: string }[] } {
+  const cli = join(ROOT, 'dist', 'cli', 'main.js');
+  processRun(process.execPath, [cli, 'scan', tree, '--format', 'json']);
+  const run = medianRun(RUNS, () => processRun(process.execPath, [cli, 'scan', tree, '--format', 'json']));
+  if (run.status !== 1) throw new Error(`keyturn scan exited ${run.status}`);
+  return { seconds: run.seconds, findings: JSON.parse(run.stdout) as { file: string; kind: string; fingerprint: string }[] };
+}
 
 function scanInChild(work: string, target: string, history = false): ChildScan {
   const url = (path: string) => pathToFileURL(join(ROOT, 'dist', path)).href;
@@ -112,8 +186,9 @@ function which(cmd: string): boolean {
 }
 
 /** Generates the tree and its history, scans with each tool, returns the measurements. */
-export async function runLeakBench(options: { secretlint?: boolean } = {}): Promise<Record<string, unknown>> {
-  const withSecretlint = options.secretlint ?? true;
+export async function runLeakBench(options: { secretlint?: boolean; processOnly?: boolean } = {}): Promise<Record<string, unknown>> {
+  const processOnly = options.processOnly ?? false;
+  const withSecretlint = (options.secretlint ?? true) && !processOnly;
   ensureBuild();
   const work = mkdtempSync(join(tmpdir(), 'keyturn-leakbench-'));
   try {
@@ -122,9 +197,11 @@ export async function runLeakBench(options: { secretlint?: boolean } = {}): Prom
     const bytes = writeTree(tree, corpus.files);
     const mib = bytes / MIB;
 
-    // keyturn, directory: the median of RUNS fresh processes, each warmed once (page cache, JIT)
-    const dir = medianRun(RUNS, () => scanInChild(work, tree));
-    const scores = score(corpus.labels, dir.findings);
+    // keyturn, directory, whole process from the built bin: the median of RUNS
+    const whole = keyturnProcess(tree);
+    const scores = score(corpus.labels, whole.findings);
+    // keyturn, directory, in process: the median of RUNS fresh processes, each warmed once (page cache, JIT)
+    const dir = processOnly ? undefined : medianRun(RUNS, () => scanInChild(work, tree));
 
     // git history: the tree in three commits, some secrets deleted afterwards
     const repo = join(work, 'repo');
@@ -140,8 +217,10 @@ export async function runLeakBench(options: { secretlint?: boolean } = {}): Prom
     for (const p of paths.slice(0, 50)) rmSync(join(repo, p));
     git(repo, 'add', '-A');
     git(repo, 'commit', '-q', '-m', 'remove some files');
-    const history = scanInChild(work, repo, true);
-    const historyScores = score(corpus.labels, history.findings);
+    const history = processOnly ? undefined : scanInChild(work, repo, true);
+    const historyScores = history ? score(corpus.labels, history.findings) : undefined;
+    // keyturn scan --staged (a pre-commit hook) on a commit of a few files in that repository
+    const staged = stagedBench(repo);
 
     // secretlint with its recommended preset
     let sl: { seconds: number } | undefined;
@@ -176,28 +255,38 @@ export async function runLeakBench(options: { secretlint?: boolean } = {}): Prom
       });
     }
 
-    const keyturnMiBs = mib / dir.seconds;
+    const keyturnMiBs = mib / whole.seconds;
+    const inProcessMiBs = dir ? mib / dir.seconds : undefined;
     const secretlintMiBs = sl ? mib / sl.seconds : undefined;
+    const ripgrepMiBs = rg ? mib / rg.seconds : undefined;
     const perKind = Object.fromEntries(Object.entries(scores).map(([k, s]) => [k, { precision: round(s.precision), recall: round(s.recall), tp: s.tp, fp: s.fp, fn: s.fn }]));
+    const opt = (n: number | undefined) => (n === undefined ? null : round(n));
     return {
       treeMiB: round(mib),
       files: corpus.files.size,
       planted: corpus.labels.length,
-      keyturnMiBs: round(keyturnMiBs),
-      keyturnSeconds: round(dir.seconds),
-      keyturnFindings: dir.findings.length,
-      keyturnHistoryMiBs: round(history.bytes / MIB / history.seconds),
-      keyturnHistorySeconds: round(history.seconds),
-      historyPrecision: round(historyScores.overall?.precision ?? 0),
-      historyRecall: round(historyScores.overall?.recall ?? 0),
-      secretlintMiBs: secretlintMiBs === undefined ? null : round(secretlintMiBs),
-      secretlintSeconds: sl ? round(sl.seconds) : null,
+      // whole processes, each from its installed bin
+      keyturnProcessMiBs: round(keyturnMiBs),
+      keyturnProcessSeconds: round(whole.seconds),
+      keyturnFindings: whole.findings.length,
+      secretlintProcessMiBs: opt(secretlintMiBs),
+      secretlintProcessSeconds: opt(sl?.seconds),
       secretlintFindings: sl ? secretlintFindings : null,
-      ripgrepMiBs: rg ? round(mib / rg.seconds) : null,
-      ripgrepSeconds: rg ? round(rg.seconds) : null,
+      ripgrepProcessMiBs: opt(ripgrepMiBs),
+      ripgrepProcessSeconds: opt(rg?.seconds),
       ripgrepMatches: rg?.matches ?? null,
-      speedupVsSecretlint: secretlintMiBs === undefined ? null : round(keyturnMiBs / secretlintMiBs),
-      fractionOfRipgrep: rg ? round(keyturnMiBs / (mib / rg.seconds)) : null,
+      processSpeedupVsSecretlint: secretlintMiBs === undefined ? null : round(keyturnMiBs / secretlintMiBs),
+      processFractionOfRipgrep: ripgrepMiBs === undefined ? null : round(keyturnMiBs / ripgrepMiBs),
+      // the scan alone, in a warmed process (no start-up): tracks the engine
+      keyturnInProcessMiBs: opt(inProcessMiBs),
+      keyturnInProcessSeconds: opt(dir?.seconds),
+      inProcessFractionOfRipgrep: inProcessMiBs === undefined || ripgrepMiBs === undefined ? null : round(inProcessMiBs / ripgrepMiBs),
+      keyturnHistoryInProcessMiBs: history ? round(history.bytes / MIB / history.seconds) : null,
+      keyturnHistoryInProcessSeconds: opt(history?.seconds),
+      historyPrecision: opt(historyScores?.overall?.precision),
+      historyRecall: opt(historyScores?.overall?.recall),
+      // keyturn scan --staged, a pre-commit hook's whole process
+      ...staged,
       precision: perKind.overall?.precision,
       recall: perKind.overall?.recall,
       perKind,
@@ -213,7 +302,7 @@ function round(n: number): number {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const skip = process.argv.includes('--no-secretlint') || process.env.LEAKS_BENCH_SECRETLINT === '0';
-  const result = await runLeakBench({ secretlint: !skip });
+  const result = await runLeakBench({ secretlint: !skip, processOnly: process.argv.includes('--process-only') });
   const { perKind, ...rest } = result as { perKind: Record<string, unknown> };
   console.table(rest);
   console.table(perKind);

@@ -6,6 +6,7 @@ import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
 import { listing, record, table } from './format.js';
+import { hooksCommand } from './hooks.js';
 import { scanCommand } from './scan.js';
 import { watchCommand } from './watch.js';
 
@@ -323,6 +324,7 @@ export function buildProgram(io: Io): Command {
     });
 
   program.addCommand(scanCommand());
+  program.addCommand(hooksCommand(io));
   program.addCommand(watchCommand(io));
 
   // Every command, including those built apart (scan, watch), reports a usage error as one

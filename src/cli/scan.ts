@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { KeyturnError } from '../core/errors.js';
 import { withoutCredentials } from '../core/redact.js';
-import { baselineOf, readBaseline, writeBaseline } from '../leaks/scan/baseline.js';
+import { baselineOf, writeBaseline } from '../leaks/scan/baseline.js';
 import type { Progress } from '../leaks/scan/collect.js';
-import { buildEngineConfig, loadRulesFile } from '../leaks/scan/config.js';
+import { buildEngineConfig } from '../leaks/scan/config.js';
 import { formatJson, formatSarif, formatText } from '../leaks/scan/report.js';
 import type { ResponseOutcome } from '../leaks/respond/index.js';
 import { parseTarget, runScan, type Target as ScanTarget } from '../leaks/scan/scanner.js';
@@ -25,6 +25,7 @@ export interface ScanIo {
 
 interface ScanFlags {
   history?: boolean;
+  staged?: boolean;
   format: 'text' | 'json' | 'sarif';
   baseline?: string;
   writeBaseline?: string;
@@ -92,19 +93,42 @@ function progressBar(write: (line: string) => void): { update: (p: Progress) => 
   };
 }
 
+/**
+ * What a blocked commit is told on stderr, after the (redacted) findings: how to let a false
+ * positive through, and what to do about a real secret.
+ */
+export function blockedMessage(count: number): string {
+  return [
+    `keyturn: commit blocked: ${count} secret${count === 1 ? '' : 's'} in what this commit adds (above: file:line:column, redacted).`,
+    'Not a secret? Either',
+    '  - put keyturn:allow in a comment on that line, or',
+    '  - record it in a baseline (fingerprints only, safe to commit):',
+    '      keyturn scan --staged --write-baseline .keyturn-baseline.json',
+    '    and run the hook with it: keyturn hooks install --baseline .keyturn-baseline.json',
+    '    (pre-commit framework: args: [--baseline, .keyturn-baseline.json]).',
+    'A real secret? Take it out of the staged files (edit, then git add) and keep it in a secret store.',
+  ].join('\n');
+}
+
 async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promise<number> {
-  const rulesFile = flags.rules ? loadRulesFile(flags.rules) : undefined;
+  const target = parseTarget(targetText);
+  if (flags.staged && (flags.history || target.type !== 'path')) {
+    throw new KeyturnError('ERR_VALIDATION', '--staged scans the index of a local git repository: give a path (default .), without --history');
+  }
+  // The file readers (and zod) load only when a file is given: a pre-commit hook starts faster.
+  const rulesFile = flags.rules ? (await import('../leaks/scan/rules-file.js')).loadRulesFile(flags.rules) : undefined;
   const config = buildEngineConfig({
     ...(flags.prefix ? { prefixes: flags.prefix } : {}),
     ...(rulesFile ? { rulesFile } : {}),
     ...(flags.maxFileSize === undefined ? {} : { maxFileBytes: flags.maxFileSize }),
   });
-  const baseline = flags.baseline ? readBaseline(flags.baseline) : undefined;
+  const baseline = flags.baseline ? (await import('../leaks/scan/baseline-file.js')).readBaseline(flags.baseline) : undefined;
   const bar = io.progress ? progressBar(io.progress) : undefined;
   const endpoint = flags.s3Endpoint ?? io.env.AWS_ENDPOINT_URL_S3 ?? io.env.AWS_ENDPOINT_URL;
-  const report = await runScan(parseTarget(targetText), {
+  const report = await runScan(target, {
     config,
     history: flags.history ?? false,
+    staged: flags.staged ?? false,
     gitignore: flags.gitignore ?? false,
     stdin: io.stdin,
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
@@ -123,6 +147,7 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
         ? formatSarif(report.findings, config.rules, reveal, VERSION)
         : formatText(report.findings, reveal);
   io.stdout(out);
+  if (flags.staged && report.findings.length > 0) io.stderr(`${blockedMessage(report.findings.length)}\n`);
   if (flags.respond && report.findings.length > 0) {
     const summary = await respond(targetText, report.findings, flags, io);
     (flags.format === 'text' ? io.stdout : io.stderr)(summary);
@@ -134,7 +159,7 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
 const RESPOND_BATCH = 200;
 
 /** What `--respond` records as the source: absolute for paths, without credentials for URLs. */
-function sourceLabel(target: ScanTarget, text: string): string {
+async function sourceLabel(target: ScanTarget, text: string): Promise<string> {
   return target.type === 'path' ? resolve(target.path) : withoutCredentials(text);
 }
 
@@ -148,7 +173,7 @@ function place(f: Finding): string {
  */
 async function respond(targetText: string, findings: readonly Finding[], flags: ScanFlags, io: ScanIo): Promise<string> {
   const server = resolveTarget(flags, io.env);
-  const source = sourceLabel(parseTarget(targetText), targetText);
+  const source = await sourceLabel(parseTarget(targetText), targetText);
   const outcomes: ResponseOutcome[] = [];
   for (let i = 0; i < findings.length; i += RESPOND_BATCH) {
     const batch = findings.slice(i, i + RESPOND_BATCH).map((f) => ({
@@ -204,8 +229,9 @@ async function respond(targetText: string, findings: readonly Finding[], flags: 
 export function scanCommand(io: ScanIo = processIo()): Command {
   return new Command('scan')
     .description('find leaked secrets in a directory, a git history, an S3 bucket or standard input')
-    .argument('<source>', 'a path, a git URL, s3://bucket/prefix, or - for standard input')
+    .argument('[source]', 'a path, a git URL, s3://bucket/prefix, or - for standard input (with --staged: the repository, default .)')
     .option('--history', 'scan the whole git history (all refs) of the repository at <source>')
+    .option('--staged', 'pre-commit: scan only what the next commit adds (the staged diff\'s added lines); exit 1 blocks the commit')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
     .option('--baseline <file>', 'ignore findings whose fingerprints are in this baseline file')
     .option('--write-baseline <file>', 'write the findings of this scan as a baseline file')
@@ -221,9 +247,10 @@ export function scanCommand(io: ScanIo = processIo()): Command {
     .option('--url <url>', 'with --respond: keyturn server URL (env KEYTURN_URL, default http://127.0.0.1:8080)')
     .option('--token <key>', 'with --respond: admin API key (env KEYTURN_TOKEN, default <data dir>/admin.key)')
     .option('--data-dir <dir>', 'with --respond: data directory holding admin.key (env KEYTURN_DATA_DIR, default ./.keyturn)')
-    .action(async (source: string, flags: ScanFlags) => {
+    .action(async (source: string | undefined, flags: ScanFlags, cmd: Command) => {
+      if (source === undefined && !flags.staged) cmd.error("missing required argument 'source'", { exitCode: 2, code: 'commander.missingArgument' });
       try {
-        io.setExitCode(await execute(source, flags, io));
+        io.setExitCode(await execute(source ?? '.', flags, io));
       } catch (err) {
         const message = err instanceof KeyturnError ? `${err.code}: ${err.message}` : `ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
         io.stderr(`keyturn scan: ${message.split('\n')[0] ?? ''}\n`);

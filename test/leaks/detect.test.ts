@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/core/secret.js';
-import { buildEngineConfig, rulesFileSchema } from '../../src/leaks/scan/config.js';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { rulesFileSchema } from '../../src/leaks/scan/rules-file.js';
 import { compileEngine, detect, fingerprintOf } from '../../src/leaks/scan/detect.js';
 import { isIgnored, parseGitignore } from '../../src/leaks/scan/gitignore.js';
 import { redact } from '../../src/leaks/scan/report.js';

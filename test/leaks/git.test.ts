@@ -93,6 +93,24 @@ describe('git history', () => {
     expect(third.items).toBe(2);
   });
 
+  it('locates a secret still at HEAD at its HEAD line, not the line it was introduced at', async () => {
+    const dir = tempDir('keyturn-git-moved-');
+    try {
+      initRepo(dir);
+      const kept = fake.githubClassic();
+      const moved = fake.stripe();
+      const first = commitFiles(dir, { 'app/.env': `GH_TOKEN=${kept}\n`, 'old/billing.env': `STRIPE_KEY=${moved}\n` }, 'secrets', 1_700_000_000);
+      commitFiles(dir, { 'app/.env': `# app\n# settings\nA=1\nGH_TOKEN=${kept}\n` }, 'more settings', 1_700_000_001);
+      gitIn(dir, 'rm', '-q', 'old/billing.env');
+      commitFiles(dir, { 'billing/live.env': `# billing\n\nSTRIPE_KEY=${moved}\n` }, 'move billing', 1_700_000_002);
+      const report = await runScan(parseTarget(dir), { config, history: true, threads: 0 });
+      expect(byFingerprint(report.findings, kept)).toEqual([expect.objectContaining({ file: 'app/.env', line: 4, column: 10, commit: first, atHead: true })]);
+      expect(byFingerprint(report.findings, moved)).toEqual([expect.objectContaining({ file: 'billing/live.env', line: 3, column: 12, commit: first, atHead: true })]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses --history on a directory that is not a git repository', async () => {
     const dir = tempDir();
     try {

@@ -9,6 +9,7 @@ import { ScanPool } from './pool.js';
 import { scanDirectory } from './sources/fs.js';
 import { cloneMirror, scanGitRepository } from './sources/git.js';
 import type { S3Options } from './sources/s3.js';
+import { scanStaged } from './sources/staged.js';
 import { scanStream } from './sources/stdin.js';
 import type { EngineConfig, Finding } from './types.js';
 
@@ -31,6 +32,8 @@ export function parseTarget(text: string): Target {
 export interface RunScanOptions {
   readonly config: EngineConfig;
   readonly history?: boolean;
+  /** Only what the next commit adds: the staged diff's added lines of the repository at the path. */
+  readonly staged?: boolean;
   readonly gitignore?: boolean;
   readonly stateDir?: string;
   readonly baseline?: Baseline;
@@ -74,6 +77,7 @@ async function runSource(target: Target, ctx: ScanContext, options: RunScanOptio
       }
     }
     case 'path': {
+      if (options.staged) return scanStaged(target.path, ctx);
       if (options.history) {
         if (!existsSync(target.path) || !statSync(target.path).isDirectory() || !isGitWorkTree(target.path)) {
           throw new KeyturnError('ERR_VALIDATION', `--history needs a git repository: ${target.path}`);

@@ -17,7 +17,8 @@ export interface GitOptions {
   readonly sourceId?: string;
 }
 
-interface Blob {
+/** A git blob to read: its id, size and a path it is known by. */
+export interface Blob {
   readonly sha: string;
   readonly size: number;
   readonly path: string;
@@ -98,9 +99,10 @@ async function headBlobs(repo: string): Promise<Blob[]> {
 }
 
 /**
- * Streams blob contents out of one `git cat-file --batch` and hands them to `onBlob` in order.
+ * Streams blob contents out of one `git cat-file --batch` and hands them to `onBlob` in order
+ * (missing objects are skipped).
  */
-async function readBlobs(repo: string, blobs: readonly Blob[], onBlob: (blob: Blob, data: Buffer) => Promise<void>): Promise<void> {
+export async function readBlobs(repo: string, blobs: readonly Blob[], onBlob: (blob: Blob, data: Buffer) => Promise<void>): Promise<void> {
   if (blobs.length === 0) return;
   const child = spawn('git', ['-C', repo, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve, reject) => {
@@ -212,9 +214,10 @@ export async function scanGitRepository(repo: string, ctx: ScanContext, options:
   });
   if (batch.length > 0) await collector.add({ type: 'buffers', items: batch });
   const result = await collector.finish();
-  const headShas = new Set(head.map((b) => b.sha));
+  const headPaths = new Map<string, string[]>();
+  for (const b of head) headPaths.set(b.sha, [...(headPaths.get(b.sha) ?? []), b.path]);
   const findings = history
-    ? await attribute(repo, byBlob, headShas, exclude, new Set(previous?.fingerprints ?? []))
+    ? await attribute(repo, byBlob, headPaths, exclude, new Set(previous?.fingerprints ?? []))
     : [...byBlob.values()].flatMap((r) => r.findings);
   if (ctx.stateDir) {
     const fingerprints = [...new Set([...(previous?.fingerprints ?? []), ...findings.map((f) => f.fingerprint)])];
@@ -223,21 +226,27 @@ export async function scanGitRepository(repo: string, ctx: ScanContext, options:
   return { ...result, findings };
 }
 
-/** One finding per secret: at its oldest introduction, flagged if any blob holding it is at HEAD. */
+/**
+ * One finding per secret, attributed to its oldest introduction (`commit`). A secret still at
+ * HEAD is located where it is at HEAD (file, line and column of the HEAD version, at the path it
+ * was introduced at if it is still there), since that is what has to be fixed; one only in
+ * history, where it was introduced.
+ */
 async function attribute(
   repo: string,
   byBlob: ReadonlyMap<string, ItemResult>,
-  headShas: ReadonlySet<string>,
+  headPaths: ReadonlyMap<string, readonly string[]>,
   exclude: readonly string[],
   alreadyReported: ReadonlySet<string>,
 ): Promise<Finding[]> {
   const intro = await introductions(repo, new Set(byBlob.keys()), exclude);
   const best = new Map<string, { finding: Finding; time: number }>();
-  const atHead = new Set<string>();
+  const atHead = new Map<string, { finding: Finding; paths: readonly string[] }[]>();
   for (const [sha, result] of byBlob) {
     const where = intro.get(sha);
+    const paths = headPaths.get(sha);
     for (const f of result.findings) {
-      if (headShas.has(sha)) atHead.add(f.fingerprint);
+      if (paths) atHead.set(f.fingerprint, [...(atHead.get(f.fingerprint) ?? []), { finding: f, paths }]);
       const time = where?.time ?? Number.MAX_SAFE_INTEGER;
       const current = best.get(f.fingerprint);
       if (current && current.time <= time) continue;
@@ -247,5 +256,18 @@ async function attribute(
   }
   return [...best.values()]
     .filter((b) => !alreadyReported.has(b.finding.fingerprint))
-    .map((b) => ({ ...b.finding, atHead: atHead.has(b.finding.fingerprint) }));
+    .map((b) => {
+      const places = atHead.get(b.finding.fingerprint);
+      if (!places) return { ...b.finding, atHead: false };
+      const here = headPlace(places, b.finding.file);
+      return { ...b.finding, file: here.file, line: here.finding.line, column: here.finding.column, atHead: true };
+    });
+}
+
+/** Where a secret is at HEAD: at `preferred` (its introduction's path) if there, else the first path in order. */
+function headPlace(places: readonly { finding: Finding; paths: readonly string[] }[], preferred: string): { file: string; finding: Finding } {
+  for (const p of places) if (p.paths.includes(preferred)) return { file: preferred, finding: p.finding };
+  let first: { file: string; finding: Finding } | undefined;
+  for (const p of places) for (const file of p.paths) if (!first || file.localeCompare(first.file) < 0) first = { file, finding: p.finding };
+  return first ?? { file: preferred, finding: places[0]!.finding };
 }

@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../support/spawn.js';
+import { Fake } from './support/corpus.js';
+import { gitIn, initRepo, tempDir, writeTree } from './support/fixtures.js';
+
+// The built CLI (`dist/cli/main.js`, built by `npm test`) is run with a module loader hook that
+// records every module it resolves: a local scan must not load the server, a store, fastify,
+// pg, SQLite, the AWS SDK, or zod (only `--rules` and `--baseline` files need it).
+
+// zod too: it is most of the start-up of a scan that loads it, and a scan reads no rules or baseline file unless told.
+const FORBIDDEN_PACKAGES = /\/node_modules\/(?:fastify|@fastify|pg|pg-[a-z-]+|better-sqlite3|@aws-sdk|@smithy|pino|zod)\//;
+const FORBIDDEN_OWN = /\/dist\/(?:runtime|store|http|oauth|keys|audit|signing|rotation|binding|config|leaks\/respond)\/|\/dist\/cli\/(?:program|watch)\.js$|\/sources\/s3\.js$/;
+
+describe('what a local scan loads', () => {
+  let dir: string;
+  let repo: string;
+  let log: string;
+  let probe: string;
+
+  beforeAll(() => {
+    dir = tempDir('keyturn-modules-');
+    log = join(dir, 'resolved.txt');
+    writeFileSync(
+      join(dir, 'hooks.mjs'),
+      "import { appendFileSync } from 'node:fs';\n" +
+        'export async function resolve(specifier, context, next) {\n' +
+        '  const r = await next(specifier, context);\n' +
+        "  appendFileSync(process.env.PROBE_LOG, r.url + '\\n');\n" +
+        '  return r;\n' +
+        '}\n',
+    );
+    probe = join(dir, 'probe.mjs');
+    writeFileSync(probe, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
+    repo = join(dir, 'repo');
+    writeTree(repo, { 'README.md': '# app\n' });
+    initRepo(repo);
+    gitIn(repo, 'add', '-A');
+    gitIn(repo, 'commit', '-q', '-m', 'init');
+    const fake = new Fake(1416);
+    writeTree(repo, { 'a.env': `GH=${fake.githubClassic()}\n`, 'src/b.ts': 'export const b = 1;\n', 'c.yaml': 'name: c\n' });
+    gitIn(repo, 'add', '-A');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const loaded = (...args: string[]): { code: number; modules: string[] } => {
+    writeFileSync(log, '');
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, CLI, ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, PROBE_LOG: log },
+    });
+    return { code: r.status ?? -1, modules: [...new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean))] };
+  };
+
+  for (const args of [['scan', '--staged'], ['scan', '.', '--format', 'json'], ['hooks', '--help']]) {
+    it(`keyturn ${args.join(' ')} loads no server, store, HTTP, configuration or AWS module`, () => {
+      const { code, modules } = loaded(...args);
+      expect(code).toBeLessThan(2);
+      expect(modules.some((m) => m.endsWith('/dist/cli/local.js'))).toBe(true);
+      if (args[1] === '--staged') expect(modules.some((m) => m.endsWith('/dist/leaks/scan/sources/staged.js'))).toBe(true);
+      expect(modules.filter((m) => FORBIDDEN_PACKAGES.test(m) || FORBIDDEN_OWN.test(m))).toEqual([]);
+    });
+  }
+
+  it('sees what other commands load (the probe is not blind)', () => {
+    const { modules } = loaded('serve', '--help');
+    expect(modules.some((m) => m.endsWith('/dist/cli/program.js'))).toBe(true);
+    expect(modules.filter((m) => FORBIDDEN_OWN.test(m)).length).toBeGreaterThan(0);
+    const withBaseline = loaded('scan', '--staged', '--baseline', 'missing.json');
+    expect(withBaseline.code).toBe(2);
+    expect(withBaseline.modules.some((m) => m.includes('/node_modules/zod/'))).toBe(true);
+  });
+});
