@@ -260,7 +260,7 @@ describe('keyturn checkpoints', () => {
     expect(() => ed25519Signer('a', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)).toThrow(KeyturnError);
   });
 
-  it('property: any byte flipped in a signed checkpoint is rejected or leaves its meaning unchanged', () => {
+  it('property: any byte flipped in a signed checkpoint is rejected', () => {
     const signer = freshSigner();
     const verifier = parseVerifierKey(verifierKeyOf(signer.name, signer.publicKey));
     const tree = treeOf(9);
