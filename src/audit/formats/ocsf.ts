@@ -12,7 +12,8 @@
  * `activity_id` comes from the verb of the event type (`created` → Create, …, 99 Other when no
  * activity fits), `type_uid = class_uid × 100 + activity_id`, `severity_id` from the severity,
  * `status_id` from the outcome (1 Success, 2 Failure) with the reason as `status_detail`, `time`
- * in epoch milliseconds. What has no OCSF attribute (seq, data) goes to `unmapped`. Tests check
+ * in epoch milliseconds, the seq as `metadata.sequence`. What has no OCSF attribute (`data`, and
+ * for findings the actor, target and source) goes to `unmapped`. Tests check
  * each class against the OCSF schema's required attributes and types.
  */
 import { eventNoun, eventVerb, summaryOf, type CanonicalEvent, type EventCategory, type ProductInfo, type Severity } from './record.js';
@@ -186,7 +187,7 @@ export function toOcsf(event: CanonicalEvent, product: ProductInfo): OcsfEvent {
       });
       break;
   }
-  const unmapped: Record<string, unknown> = { seq: event.seq };
+  const unmapped: Record<string, unknown> = {};
   if (Object.keys(event.data).length > 0) unmapped['data'] = event.data;
   if (event.category === 'detection_finding') {
     // Detection Finding has no actor or source endpoint outside profiles: keep them here.
@@ -194,6 +195,6 @@ export function toOcsf(event: CanonicalEvent, product: ProductInfo): OcsfEvent {
     if (event.target !== null) unmapped['target'] = event.target;
     if (event.sourceIp !== null) unmapped['sourceIp'] = event.sourceIp;
   }
-  out['unmapped'] = unmapped;
+  if (Object.keys(unmapped).length > 0) out['unmapped'] = unmapped;
   return out;
 }
