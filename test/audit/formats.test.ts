@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CEF_SEVERITY, escapeCefHeader, escapeCefValue, formatCef } from '../../src/audit/formats/cef.js';
 import { OCSF_CLASSES, OCSF_VERSION, toOcsf } from '../../src/audit/formats/ocsf.js';
-import { EVENT_CATEGORIES, summaryOf, type CanonicalEvent } from '../../src/audit/formats/record.js';
+import { canonicalJson, EVENT_CATEGORIES, recordBytes, summaryOf, type CanonicalEvent } from '../../src/audit/formats/record.js';
+import { leafHash } from '../../src/audit/merkle.js';
 import {
   escapeParamValue,
   formatSyslog,
@@ -268,6 +269,41 @@ describe('OCSF', () => {
         expect(JSON.parse(JSON.stringify(ocsf))).toEqual(ocsf);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('canonical record bytes (RFC 8785 JCS)', () => {
+  it('reproduces the RFC 8785 §3.2.3 example', () => {
+    const input = {
+      numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001],
+      string: '\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/',
+      literals: [null, true, false],
+    };
+    expect(canonicalJson(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
+  });
+
+  it('sorts keys by UTF-16 code units at every depth and rejects what JSON cannot hold', () => {
+    expect(canonicalJson({ b: { z: 1, a: [{ y: 2, x: 1 }] }, a: 'é', '\u00e9': 0, '\ud83d\ude00': 1, '\ufb33': 2 })).toBe(
+      '{"a":"é","b":{"a":[{"x":1,"y":2}],"z":1},"é":0,"😀":1,"\ufb33":2}',
+    );
+    expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+    expect(() => canonicalJson({ a: Number.NaN })).toThrow(KeyturnError);
+    expect(() => canonicalJson({ a: 1n })).toThrow(KeyturnError);
+  });
+
+  it('property: the leaf of a record is independent of key order and changes with any field', () => {
+    fc.assert(
+      fc.property(arbEvent, (event) => {
+        const shuffled = Object.fromEntries(Object.entries(event).reverse()) as unknown as CanonicalEvent;
+        expect(Buffer.from(leafHash(recordBytes(shuffled))).equals(leafHash(recordBytes(event)))).toBe(true);
+        expect(JSON.parse(new TextDecoder().decode(recordBytes(event)))).toEqual(event);
+        const edited = { ...event, seq: event.seq === 1 ? 2 : event.seq - 1 };
+        expect(Buffer.from(leafHash(recordBytes(edited))).equals(leafHash(recordBytes(event)))).toBe(false);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -4,6 +4,7 @@
  * source endpoint). Formats are pure functions from this record to bytes; sinks and exports
  * share them.
  */
+import { KeyturnError } from '../../core/errors.js';
 
 /** OCSF event classes keyturn maps to, by the name of the record's `category`. */
 export const EVENT_CATEGORIES = [
@@ -76,4 +77,47 @@ export function summaryOf(event: CanonicalEvent): string {
   if (event.actor !== null) parts.push(`actor=${event.actor}`);
   if (event.reason !== null) parts.push(`reason=${event.reason}`);
   return parts.join(' ');
+}
+
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS) for plain JSON values: object keys sorted by UTF-16
+ * code units, no whitespace, strings and numbers as ECMAScript's JSON.stringify writes them.
+ * Object members whose value is undefined are left out (as JSON.stringify does); other values
+ * JSON cannot hold (non-finite numbers, bigint, functions, symbols) throw `ERR_VALIDATION`.
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ b: 1, a: [true, null] }); // '{"a":[true,null],"b":1}'
+ * ```
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new KeyturnError('ERR_VALIDATION', 'JSON cannot hold a non-finite number');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  if (typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    // Members whose value is undefined are absent, as in JSON.stringify.
+    const entries = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  throw new KeyturnError('ERR_VALIDATION', `JSON cannot hold a ${typeof value}`);
+}
+
+/**
+ * The bytes of a record as a Merkle leaf: the UTF-8 of its RFC 8785 canonical JSON, so anyone can
+ * recompute a leaf hash from an exported record with any JCS implementation.
+ *
+ * @example
+ * ```ts
+ * tree.append(leafHash(recordBytes(event)));
+ * ```
+ */
+export function recordBytes(event: CanonicalEvent): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(event));
 }
