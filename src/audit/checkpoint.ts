@@ -29,7 +29,6 @@ const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const SIGNATURE_PREFIX = '\u2014 ';
 /** Unicode spaces (Go's unicode.IsSpace) and `+`, which key names must not contain. */
 const NAME_FORBIDDEN = /[\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000+]/u;
-// eslint-disable-next-line no-control-regex
 const CONTROL_EXCEPT_NEWLINE = /[\u0000-\u0009\u000B-\u001F]/u;
 const LONE_SURROGATE = /\p{Cs}/u;
 
