@@ -231,10 +231,10 @@ function groupOffset(rule: CompiledRule, text: string, m: RegExpExecArray, group
   return rule.located.exec(text)?.indices?.[group]?.[0] ?? m.index;
 }
 
-function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string): string | undefined {
+function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string, text: string, index: number): string | undefined {
   // The rule's own check first: it drops most matches (references, hashes, wrong checksums)
   // more cheaply than counting characters for the entropy floor.
-  const secret = rule.validate ? rule.validate(raw) : raw;
+  const secret = rule.validate ? rule.validate(raw, text, index) : raw;
   if (secret === undefined) return undefined;
   if (rule.entropy > 0 && shannonEntropy(raw) < rule.entropy) return undefined;
   if (rule.placeholderCheck && isPlaceholder(secret)) return undefined;
@@ -256,7 +256,7 @@ function candidates(engine: CompiledEngine, text: string, path: string): Candida
       }
       const group = secretGroupOf(m, rule.secretGroup);
       const raw = m[group] ?? m[0];
-      const secret = acceptable(engine, rule, raw, path);
+      const secret = acceptable(engine, rule, raw, path, text, m.index);
       if (secret === undefined) continue;
       const offset = groupOffset(rule, text, m, group);
       const start = rule.locateMatch ? m.index : offset;

@@ -6,8 +6,10 @@ import type { ValidatorName } from './types.js';
 /**
  * Checks run after a rule's regex matched, by name (rules are data; these are the code they
  * may call). Each returns the normalised secret to report, or `undefined` to drop the match.
+ * `text` and `index` (where the whole match starts) let a check read the match's context, such
+ * as the name a value is assigned to.
  */
-export type Validator = (secret: string) => string | undefined;
+export type Validator = (secret: string, text: string, index: number) => string | undefined;
 
 /** Per-code-unit counts, reset after each use (scratch for {@link shannonEntropy}). */
 const entropyCounts = new Uint32Array(65536);
@@ -87,6 +89,8 @@ export function normalisePemBody(raw: string): string | undefined {
 
 const HEX_HASH = /^(?:[a-f0-9]{32}|[a-f0-9]{40}|[a-f0-9]{56}|[a-f0-9]{64}|[a-f0-9]{96}|[a-f0-9]{128}|[A-F0-9]{32}|[A-F0-9]{40}|[A-F0-9]{64})$/;
 const REFERENCE = /^(?:[A-Za-z_$][A-Za-z_$]*\d*)(?:(?:\.|::|->)[A-Za-z_$][A-Za-z_$]*\d*)+$|^(?:process\.env|os\.environ|env\.|ENV\[|getenv|System\.getenv)|^(?:true|false|null|none|undefined)$/i;
+/** A file path or route (`/etc/app/key`, `./certs/dev.pem`, `api/v1/token`): words joined by slashes. */
+const PATH = /^(?:~|\.{1,2})?\/?(?:[\w.@~-]+\/)+[\w.@~-]*$/;
 /** An environment variable name standing for the value. */
 const ENV_NAME = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 /** Shapes owned by provider rules: they decide (a look-alike with a wrong checksum stays unreported). */
@@ -97,11 +101,77 @@ function classCount(text: string): number {
   return Number(/[a-z]/.test(text)) + Number(/[A-Z]/.test(text)) + Number(/[0-9]/.test(text)) + Number(/[^A-Za-z0-9]/.test(text));
 }
 
-/** A generic assignment's value must look random, not like a reference, hash or provider token. */
-function generic(secret: string): string | undefined {
+const HEX = /^(?:[0-9a-f]{32,128}|[0-9A-F]{32,128})$/;
+/**
+ * Entropy floors of a generic value, bits per character: hex has 16 symbols, so a random
+ * 32-character hex key is below the general floor one time in sixty; 3.0 keeps all but one in
+ * a million while trivial hex is dropped by its shape.
+ */
+const GENERIC_ENTROPY = 3.3;
+const HEX_ENTROPY = 3.0;
+/** Name components that say a value is a digest or an identifier, not a secret. */
+const DIGEST_WORDS = new Set([
+  'sha', 'md5', 'hash', 'hashed', 'digest', 'checksum', 'integrity', 'etag', 'commit', 'revision', 'rev', 'fingerprint',
+  'csrf', 'xsrf', 'nonce', 'salt', 'public', 'publishable', 'cursor', 'page', 'next', 'continuation', 'idempotency',
+]);
+/** Last name components that make a name a secret's: `*_SECRET`, `*Token`, `*_API_KEY`, `SECRET_KEY_BASE`. */
+const SECRET_LAST = new Set(['secret', 'secrets', 'token', 'tokens', 'password', 'passwd', 'pwd', 'apikey', 'apikeys', 'accesskey', 'authkey', 'secretkey', 'privatekey']);
+const SECRET_KEY_QUALIFIERS = new Set(['api', 'access', 'auth', 'secret', 'private']);
+
+function isNameChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e || c === 0x24;
+}
+
+/** The identifier around `index` (a run of letters, digits, `_`, `-`, `.`, `$`), split into lower-case words (`partnerApiKey` → partner, api, key). */
+export function nameWordsAt(text: string, index: number): string[] {
+  let start = index;
+  while (start > 0 && index - start < 100 && isNameChar(text.charCodeAt(start - 1))) start--;
+  let end = index;
+  while (end < text.length && end - index < 100 && isNameChar(text.charCodeAt(end))) end++;
+  return text
+    .slice(start, end)
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter((w) => w !== '')
+    .map((w) => w.toLowerCase());
+}
+
+/**
+ * True when the name is a secret's by its last words (`X_API_SECRET`, `partnerApiKey`,
+ * `APP_SECRET`, `SECRET_KEY_BASE`) and none of its words speaks of a digest or an identifier
+ * (`commit`, `sha256`, `checksum`, `integrity`, `etag`, `fingerprint`, …).
+ */
+export function namesSecret(words: readonly string[]): boolean {
+  if (words.some((w) => DIGEST_WORDS.has(w) || /^(?:sha|md)\d+$/.test(w))) return false;
+  const last = words.at(-1) ?? '';
+  const before = words.at(-2) ?? '';
+  if (SECRET_LAST.has(last)) return true;
+  if (last === 'key') return SECRET_KEY_QUALIFIERS.has(before);
+  return last === 'base' && before === 'key' && words.at(-3) === 'secret';
+}
+
+/** Hex that only looks random: one short unit repeated, or runs of consecutive digits. */
+function trivialHex(hex: string): boolean {
+  const lower = hex.toLowerCase();
+  for (let unit = 1; unit <= 16; unit++) if (lower.slice(unit) === lower.slice(0, -unit)) return true;
+  return lower.includes('0123456') || lower.includes('abcdef0') || lower.includes('fedcba');
+}
+
+/**
+ * A generic assignment's value must look random, not like a reference, hash or provider token.
+ * A hexadecimal value is a digest unless the name it is assigned to says it is a secret
+ * ({@link namesSecret}): hex is the shape of many real keys (Datadog, Mailgun, in-house keys)
+ * and of every hash, so the name decides.
+ */
+function generic(secret: string, text?: string, index?: number): string | undefined {
+  if (HEX.test(secret)) {
+    if (text === undefined || index === undefined || trivialHex(secret) || !namesSecret(nameWordsAt(text, index))) return undefined;
+    return shannonEntropy(secret) >= HEX_ENTROPY ? secret : undefined;
+  }
+  if (shannonEntropy(secret) < GENERIC_ENTROPY) return undefined;
   if (HEX_HASH.test(secret) || REFERENCE.test(secret) || ENV_NAME.test(secret) || PROVIDER_SHAPE.test(secret)) return undefined;
   if (/^(?:sha\d+|md5)[:-]/i.test(secret) || /^[a-z]+(?:[-_][a-z]+)+$/.test(secret) || /^\d+$/.test(secret)) return undefined;
-  if (/^(?:https?|file|ftp):\/\//i.test(secret) || secret.includes('/') && !/[A-Za-z0-9+]{12}/.test(secret)) return undefined;
+  if (/^(?:https?|file|ftp):\/\//i.test(secret) || (PATH.test(secret) && !/[A-Za-z0-9+]{12}/.test(secret))) return undefined;
   return classCount(secret) >= 3 || (classCount(secret) === 2 && /[0-9]/.test(secret) && secret.length >= 16) ? secret : undefined;
 }
 
