@@ -94,7 +94,7 @@ const PATH = /^(?:~|\.{1,2})?\/?(?:[\w.@~-]+\/)+[\w.@~-]*$/;
 /** An environment variable name standing for the value. */
 const ENV_NAME = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 /** Shapes owned by provider rules: they decide (a look-alike with a wrong checksum stays unreported). */
-const PROVIDER_SHAPE = /^(?:gh[pousr]_|github_pat_|[sprk]k_(?:live|test)_|xox[a-z]-|xapp-|AKIA|ASIA|AIza|eyJ|-----BEGIN|[a-z][a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}$|[a-z][a-z0-9+]*:\/\/)/;
+const PROVIDER_SHAPE = /^(?:gh[pousr]_|github_pat_|npm_|AGE-SECRET-KEY-|[sprk]k_(?:live|test)_|xox[a-z]-|xapp-|AKIA|ASIA|AIza|eyJ|-----BEGIN|[a-z][a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}$|[a-z][a-z0-9+]*:\/\/)/;
 
 /** Character classes present: lower, upper, digit, other. */
 function classCount(text: string): number {
@@ -192,6 +192,78 @@ function connectionString(secret: string): string | undefined {
   return secret;
 }
 
+/**
+ * A token in GitHub's format (also npm's): a 4-character prefix, 30 random base62 characters,
+ * then their CRC-32 in 6 base62 characters. The CRC is taken over the 30 characters (GitHub)
+ * or, as some npm implementations do, over the prefix and the 30 characters; either is
+ * accepted, so a random look-alike passes one time in two billion.
+ */
+function crc32Base62(secret: string): string | undefined {
+  if (secret.length !== 40) return undefined;
+  const check = secret.slice(34);
+  return encodeBase62(crc32(secret.slice(4, 34)), 6) === check || encodeBase62(crc32(secret.slice(0, 34)), 6) === check ? secret : undefined;
+}
+
+/**
+ * A token that carries a base64 JSON object (`eyJ…`, i.e. `{"…`) after its prefix — Sentry
+ * organisation tokens, Grafana Cloud tokens and legacy API keys, 1Password service accounts,
+ * Mapbox secret tokens: the part from `eyJ` to the next `_` or `.` must decode to a JSON object.
+ */
+function embeddedJson(secret: string): string | undefined {
+  const start = secret.indexOf('eyJ');
+  if (start === -1) return undefined;
+  let end = start;
+  while (end < secret.length && secret[end] !== '_' && secret[end] !== '.') end++;
+  const part = secret.slice(start, end).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  let decoded: string;
+  try {
+    decoded = Buffer.from(part, 'base64url').toString('utf8');
+  } catch {
+    return undefined;
+  }
+  // A token's payload may be cut short by a line wrap or a truncated copy: its start must be JSON.
+  if (/^\{"[A-Za-z_]{1,40}":/.test(decoded)) return secret;
+  return undefined;
+}
+
+/** A Discord bot token: its first part is the bot's user id (a decimal snowflake) in base64. */
+function discordBot(secret: string): string | undefined {
+  const first = secret.slice(0, secret.indexOf('.'));
+  const id = Buffer.from(first, 'base64url').toString('latin1');
+  return /^[0-9]{17,20}$/.test(id) ? secret : undefined;
+}
+
+const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+const BECH32_GENERATOR = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+
+/** True when `text` (lower-case `hrp1data`) carries a valid Bech32 checksum (BIP 173). */
+export function bech32ChecksumOk(text: string): boolean {
+  const sep = text.lastIndexOf('1');
+  if (sep < 1 || text.length - sep < 7) return false;
+  const hrp = text.slice(0, sep);
+  const values: number[] = [];
+  for (const c of hrp) values.push(c.charCodeAt(0) >> 5);
+  values.push(0);
+  for (const c of hrp) values.push(c.charCodeAt(0) & 31);
+  for (const c of text.slice(sep + 1)) {
+    const v = BECH32_CHARSET.indexOf(c);
+    if (v === -1) return false;
+    values.push(v);
+  }
+  let chk = 1;
+  for (const v of values) {
+    const top = chk >>> 25;
+    chk = ((chk & 0x1ffffff) << 5) ^ v;
+    for (let i = 0; i < 5; i++) if ((top >>> i) & 1) chk ^= BECH32_GENERATOR[i] ?? 0;
+  }
+  return chk === 1;
+}
+
+/** An age secret key: Bech32 (human-readable part `age-secret-key-`) with a valid checksum. */
+function bech32(secret: string): string | undefined {
+  return bech32ChecksumOk(secret.toLowerCase()) ? secret : undefined;
+}
+
 /** The table of validators by name. */
 export const VALIDATOR_TABLE: Readonly<Record<ValidatorName, Validator>> = {
   keyturn,
@@ -201,4 +273,8 @@ export const VALIDATOR_TABLE: Readonly<Record<ValidatorName, Validator>> = {
   generic,
   'aws-secret': awsSecret,
   'connection-string': connectionString,
+  'crc32-base62': crc32Base62,
+  'embedded-json': embeddedJson,
+  'discord-bot': discordBot,
+  bech32,
 };
