@@ -150,6 +150,19 @@ export function namesSecret(words: readonly string[]): boolean {
   return last === 'base' && before === 'key' && words.at(-3) === 'secret';
 }
 
+/** Words that make a secret-sounding name public by design (`NEXT_PUBLIC_API_KEY`, `publicToken`, `csrf_token`). */
+const PUBLIC_WORDS = new Set(['public', 'publishable', 'csrf', 'xsrf']);
+/** Last words that make the value something about a secret rather than the secret (`SECRET_NAME`, `token_path`, `api_key_id`). */
+const ABOUT_LAST = new Set([
+  'name', 'names', 'id', 'ids', 'path', 'file', 'filename', 'dir', 'url', 'uri', 'type', 'header', 'field', 'param', 'label',
+  'length', 'len', 'count', 'size', 'ttl', 'timeout', 'expiry', 'expires', 'prefix', 'suffix', 'format', 'version',
+]);
+
+/** True when the name says its value is public by design, or is about a secret (its name, path, id…) rather than one. */
+export function namesNonSecret(words: readonly string[]): boolean {
+  return words.some((w) => PUBLIC_WORDS.has(w)) || ABOUT_LAST.has(words.at(-1) ?? '');
+}
+
 /** Hex that only looks random: one short unit repeated, or runs of consecutive digits. */
 function trivialHex(hex: string): boolean {
   const lower = hex.toLowerCase();
@@ -164,12 +177,16 @@ function trivialHex(hex: string): boolean {
  * and of every hash, so the name decides.
  */
 function generic(secret: string, text?: string, index?: number): string | undefined {
+  const words = text === undefined || index === undefined ? undefined : nameWordsAt(text, index);
+  if (words !== undefined && namesNonSecret(words)) return undefined;
   if (HEX.test(secret)) {
-    if (text === undefined || index === undefined || trivialHex(secret) || !namesSecret(nameWordsAt(text, index))) return undefined;
+    if (words === undefined || trivialHex(secret) || !namesSecret(words)) return undefined;
     return shannonEntropy(secret) >= HEX_ENTROPY ? secret : undefined;
   }
   if (shannonEntropy(secret) < GENERIC_ENTROPY) return undefined;
   if (HEX_HASH.test(secret) || REFERENCE.test(secret) || ENV_NAME.test(secret) || PROVIDER_SHAPE.test(secret)) return undefined;
+  // Counting runs ("0123456", "abcdefgh") are typed by hand, not drawn at random.
+  if (/0123456|123456789|abcdefgh/i.test(secret)) return undefined;
   if (/^(?:sha\d+|md5)[:-]/i.test(secret) || /^[a-z]+(?:[-_][a-z]+)+$/.test(secret) || /^\d+$/.test(secret)) return undefined;
   if (/^(?:https?|file|ftp):\/\//i.test(secret) || (PATH.test(secret) && !/[A-Za-z0-9+]{12}/.test(secret))) return undefined;
   return classCount(secret) >= 3 || (classCount(secret) === 2 && /[0-9]/.test(secret) && secret.length >= 16) ? secret : undefined;

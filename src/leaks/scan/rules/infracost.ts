@@ -10,7 +10,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'infracost',
     description: 'Infracost API key',
     keywords: ['ico-'],
-    pattern: '(?<![A-Za-z0-9_-])(ico-[A-Za-z0-9]{32})(?![A-Za-z0-9_-])',
+    pattern: '(?<![A-Za-z0-9_.-])(ico-[A-Za-z0-9]{32})(?![A-Za-z0-9_-])',
     entropy: 3.5,
     priority: 10,
   },

@@ -1,7 +1,7 @@
 import type { RuleSpec } from '../types.js';
 
 /**
- * Sourcegraph access tokens: `sgp_` + 40 hex, or `sgp_` + 16 hex instance id + `_` + 40 hex.
+ * Sourcegraph access tokens: `sgp_` + 40 hex, or `sgp_` + 16 hex instance id + `_` + 40 hex (either case).
  * Written from the provider's published token format.
  */
 export const rules: readonly RuleSpec[] = [
@@ -10,7 +10,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'sourcegraph',
     description: 'Sourcegraph access token',
     keywords: ['sgp_'],
-    pattern: '(?<![A-Za-z0-9_-])(sgp_(?:[a-f0-9]{16}_)?[a-f0-9]{40})(?![A-Za-z0-9_-])',
+    pattern: '(?<![A-Za-z0-9_-])(sgp_(?:[a-fA-F0-9]{16}_)?[a-fA-F0-9]{40})(?![A-Za-z0-9_-])',
     entropy: 3.0,
     priority: 10,
   },
