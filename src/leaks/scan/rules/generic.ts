@@ -5,8 +5,14 @@ const NAME =
   '(?:password|passwd|pwd|secret|api[_.-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|token)s?(?:[_.-][A-Za-z0-9]+)*';
 /** What may close a name: a quote (JSON keys, `getenv("X"`), a bracket (`ENV["X"]`) or a parenthesis (`getenv('X')`); then `?` for an optional property. */
 const NAME_END = '["\'`]?\\]?\\)?\\??';
-/** A type annotation between the name and `=`: TypeScript/Python/Kotlin/Rust `: string`, Go ` string`. */
-const TYPE = '(?:[ \\t]*:[ \\t]*&?[A-Za-z_][\\w.]{0,40}(?:<[\\w., ]{0,40}>)?(?:\\[\\])?\\??|[ \\t]+string)?';
+/**
+ * A type annotation between the name and `=`: TypeScript `: string`, Python `: str` (also
+ * `Final[str]`, `Optional[str]`, `str | None`), Kotlin/Swift `: String`, Rust `: &str`, Go
+ * ` string`. The string types are listed rather than any identifier: a free identifier here
+ * would make every YAML `token: value` try each of its lengths as a type.
+ */
+const TYPE =
+  "(?:[ \\t]*:[ \\t]*(?:&(?:'static[ \\t]+)?str|(?:Final|Optional)\\[str\\]|str|string|String|any)\\??(?:[ \\t]*\\|[ \\t]*(?:None|undefined|null))?|[ \\t]+string)?";
 /**
  * Operators after which any value counts: assignment in code, configuration and Makefiles
  * (`=`, `:=`, `::=`, `?=`, `=>`, `:`), a shell default (`${X:-value}`), and the value of a

@@ -10,7 +10,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'mailgun',
     description: 'Mailgun private API key',
     keywords: ['key-'],
-    pattern: '(?<![A-Za-z0-9_-])(key-[0-9a-f]{32})(?![A-Za-z0-9_-])',
+    pattern: '(key-(?<![A-Za-z0-9_-]key-)[0-9a-f]{32})(?![A-Za-z0-9_-])',
     entropy: 3.0,
     priority: 10,
   },

@@ -11,7 +11,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'twilio',
     description: 'Twilio API key SID',
     keywords: ['SK'],
-    pattern: '(?<![A-Za-z0-9_])(SK[0-9a-f]{32})(?![A-Za-z0-9_])',
+    pattern: '(SK(?<![A-Za-z0-9_]SK)[0-9a-f]{32})(?![A-Za-z0-9_])',
     entropy: 3.0,
     priority: 10,
   },
