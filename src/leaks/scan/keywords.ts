@@ -17,7 +17,11 @@ export interface KeywordAutomaton {
   /** Character code unit → alphabet class (case-folded); 0 for characters in no keyword. */
   readonly classOf: Uint16Array;
   readonly alphabet: number;
-  /** `delta[state * alphabet + class]` → next state. */
+  /**
+   * `delta[row + class]` → the next state's row (`state * alphabet`), bitwise-negated (`~row`)
+   * when reaching that state triggers rules: the scan needs one lookup and one sign test per
+   * character.
+   */
   readonly delta: Int32Array;
   /** Rules triggered on reaching a state: `outputs[outStart[s] .. outStart[s + 1]]`. */
   readonly outStart: Int32Array;
@@ -91,6 +95,11 @@ export function buildKeywordAutomaton(entries: readonly { readonly keyword: stri
       }
     }
   }
+  // Rows instead of state numbers, negated where the target state has outputs.
+  for (let i = 0; i < delta.length; i++) {
+    const target = delta[i] ?? 0;
+    delta[i] = (out[target]?.size ?? 0) > 0 ? ~(target * alphabet) : target * alphabet;
+  }
   const outStart = new Int32Array(states + 1);
   const flat: number[] = [];
   for (let s = 0; s < states; s++) {
@@ -112,14 +121,18 @@ export function keywordHits(automaton: KeywordAutomaton, text: string): number[]
   const { classOf, alphabet, delta, outStart, outputs, ruleCount } = automaton;
   const hits: number[] = [];
   if (ruleCount === 0) return hits;
-  let state = 0;
+  let row = 0;
   const length = text.length;
   for (let i = 0; i < length; i++) {
-    state = delta[state * alphabet + (classOf[text.charCodeAt(i)] as number)] as number;
-    const from = outStart[state] as number;
+    const next = delta[row + (classOf[text.charCodeAt(i)] as number)] as number;
+    if (next >= 0) {
+      row = next;
+      continue;
+    }
+    row = ~next;
+    const state = row / alphabet;
     const to = outStart[state + 1] as number;
-    if (from === to) continue;
-    for (let k = from; k < to; k++) {
+    for (let k = outStart[state] as number; k < to; k++) {
       const rule = outputs[k] as number;
       if (rule >= seen.length) {
         const grown = new Uint8Array(Math.max(rule + 1, seen.length * 2));

@@ -2,7 +2,8 @@ import type { RuleSpec } from '../types.js';
 
 /**
  * Twilio API key SIDs (`SK` + 32 lower-case hex), whose secret is only usable with the SID, and
- * auth tokens next to their name.
+ * auth tokens next to their name. `SK` is too frequent a literal to trigger a rule (most files
+ * hold "task" or "disk"), so both rules run in files that name Twilio.
  * Written from the provider's published token format.
  */
 export const rules: readonly RuleSpec[] = [
@@ -10,7 +11,7 @@ export const rules: readonly RuleSpec[] = [
     id: 'twilio-api-key',
     kind: 'twilio',
     description: 'Twilio API key SID',
-    keywords: ['SK'],
+    keywords: ['twilio'],
     pattern: '(SK(?<![A-Za-z0-9_]SK)[0-9a-f]{32})(?![A-Za-z0-9_])',
     entropy: 3.0,
     priority: 10,
