@@ -18,6 +18,8 @@ export function isPlaceholder(value: string): boolean {
   if (/^<[^>]*>$/.test(value) || (value.includes('<') && value.includes('>'))) return true;
   if (/^(.)\1+$/.test(value) || /(.)\1{5,}/.test(value)) return true;
   if (/^\$[A-Za-z_{(]/.test(value) || /^%[A-Za-z_]+%$/.test(value)) return true;
+  // "…TokenHere" and values elided with "...".
+  if (/(?:token|key|string|secret|password|value)here/i.test(value) || value.endsWith('...')) return true;
   return UUID.test(value);
 }
 

@@ -1,10 +1,11 @@
 import { secretDigest } from '../../core/secret.js';
 import { hasInlineAllow, INLINE_ALLOW, insidePublic, isPlaceholder, publicRegions } from './allow.js';
+import { buildKeywordAutomaton, keywordHits, type KeywordAutomaton } from './keywords.js';
 import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
 import { shannonEntropy, VALIDATOR_TABLE, type Validator } from './validators.js';
 
 /** Validators whose check is strong enough that placeholder heuristics would only lose findings. */
-const STRUCTURAL = new Set(['keyturn', 'github-classic', 'private-key', 'jwt']);
+const STRUCTURAL = new Set(['keyturn', 'github-classic', 'private-key', 'jwt', 'crc32-base62', 'bech32', 'embedded-json']);
 
 interface CompiledAllow {
   readonly paths: readonly RegExp[];
@@ -39,16 +40,12 @@ interface CompiledRule {
 /** Rules compiled once per thread: regexes, the keyword prefilter and allowlists. */
 export interface CompiledEngine {
   readonly rules: readonly CompiledRule[];
-  /** Lower-cased keyword → indexes of the rules it triggers. */
-  readonly keywordRules: ReadonlyMap<string, readonly number[]>;
   /** Rules without keywords: always run. */
   readonly alwaysRules: readonly number[];
-  /** Lower-cased keyword → indexes of the rules triggered where it occurs (its own and those of its prefixes). */
-  readonly keywordTriggers: ReadonlyMap<string, readonly number[]>;
+  /** The keyword prefilter over every rule's keywords. */
+  readonly keywords: KeywordAutomaton;
   readonly allow: CompiledAllow;
   readonly maxFileBytes: number;
-  /** Prefilter regexes by the set of rules still untriggered, built as they are met. */
-  readonly pendingRegexes: Map<number | string, RegExp | null>;
 }
 
 function compileAllow(spec: AllowSpec | undefined): CompiledAllow {
@@ -57,10 +54,6 @@ function compileAllow(spec: AllowSpec | undefined): CompiledAllow {
     regexes: (spec?.regexes ?? []).map((p) => new RegExp(p)),
     stopwords: (spec?.stopwords ?? []).map((s) => s.toLowerCase()),
   };
-}
-
-function escape(literal: string): string {
-  return literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
 /** A rule's own regex flags, less those the engine sets itself. */
@@ -87,104 +80,28 @@ export function compileEngine(config: EngineConfig): CompiledEngine {
     priority: spec.priority ?? 50,
     placeholderCheck: !spec.validate || !STRUCTURAL.has(spec.validate),
   }));
-  const keywordRules = new Map<string, number[]>();
   const alwaysRules: number[] = [];
+  const entries: { keyword: string; rule: number }[] = [];
   rules.forEach((rule, index) => {
     if (rule.keywords.length === 0) alwaysRules.push(index);
-    for (const kw of rule.keywords) {
-      const key = kw.toLowerCase();
-      const list = keywordRules.get(key) ?? [];
-      if (!list.includes(index)) list.push(index);
-      keywordRules.set(key, list);
-    }
+    for (const keyword of rule.keywords) entries.push({ keyword, rule: index });
   });
-  const keywords = [...keywordRules.keys()].sort((a, b) => b.length - a.length);
-  const keywordTriggers = new Map<string, number[]>();
-  for (const keyword of keywords) {
-    const triggers = new Set<number>();
-    for (const [other, indexes] of keywordRules) if (keyword.startsWith(other)) for (const i of indexes) triggers.add(i);
-    keywordTriggers.set(keyword, [...triggers]);
-  }
   return {
     rules,
-    keywordRules,
     alwaysRules,
-    keywordTriggers,
+    keywords: buildKeywordAutomaton(entries),
     allow: compileAllow(config.allow),
     maxFileBytes: config.maxFileBytes,
-    pendingRegexes: new Map(),
   };
 }
 
-const PENDING_CACHE_LIMIT = 512;
-
 /**
- * The set of rules not yet triggered in a text: a bit mask while there are at most 30 rules
- * (the usual case, and a cheap cache key), else a string of 0s and 1s.
- */
-type Pending = number | string;
-
-function initialPending(engine: CompiledEngine): Pending {
-  const rules = engine.rules;
-  if (rules.length <= 30) {
-    let mask = 0;
-    for (let i = 0; i < rules.length; i++) if (rules[i]!.keywords.length > 0) mask |= 1 << i;
-    return mask;
-  }
-  return rules.map((r) => (r.keywords.length > 0 ? '1' : '0')).join('');
-}
-
-function isPending(pending: Pending, index: number): boolean {
-  return typeof pending === 'number' ? (pending & (1 << index)) !== 0 : pending.charCodeAt(index) === 0x31;
-}
-
-function withoutRule(pending: Pending, index: number): Pending {
-  return typeof pending === 'number' ? pending & ~(1 << index) : `${pending.slice(0, index)}0${pending.slice(index + 1)}`;
-}
-
-/** One case-insensitive alternation of the keywords of the rules in `pending` (longest first). */
-function pendingKeywordRegex(engine: CompiledEngine, pending: Pending): RegExp | null {
-  const cached = engine.pendingRegexes.get(pending);
-  return cached === undefined ? buildPendingRegex(engine, pending) : cached;
-}
-
-function buildPendingRegex(engine: CompiledEngine, pending: Pending): RegExp | null {
-  const keywords: string[] = [];
-  for (const [keyword, indexes] of engine.keywordRules) if (indexes.some((i) => isPending(pending, i))) keywords.push(keyword);
-  keywords.sort((a, b) => b.length - a.length);
-  const re = keywords.length ? new RegExp(keywords.map(escape).join('|'), 'gi') : null;
-  if (engine.pendingRegexes.size < PENDING_CACHE_LIMIT) engine.pendingRegexes.set(pending, re);
-  return re;
-}
-
-/**
- * Indexes of the rules whose keywords occur (case-insensitively) anywhere in `text`, ascending.
- * One alternation of the keywords of the rules not yet triggered is searched, so that once a
- * frequent keyword (`token`, `password`) has triggered its rule the rest of the text is searched
- * for the others only, with one `exec` per newly triggered rule.
+ * Indexes of the rules whose keywords occur (case-insensitively) anywhere in `text`, and of the
+ * rules without keywords, ascending.
  */
 export function triggeredRules(engine: CompiledEngine, text: string): number[] {
-  const hit: number[] = [...engine.alwaysRules];
-  let pending = initialPending(engine);
-  let re = pendingKeywordRegex(engine, pending);
-  let from = 0;
-  while (re) {
-    re.lastIndex = from;
-    const m = re.exec(text);
-    if (m === null) break;
-    const triggers = engine.keywordTriggers.get(m[0].toLowerCase());
-    if (triggers) {
-      for (const index of triggers) {
-        if (isPending(pending, index)) {
-          pending = withoutRule(pending, index);
-          hit.push(index);
-        }
-      }
-    }
-    // Keywords may overlap ("apikey" / "eyj"): resume right after the match's first character.
-    from = m.index + 1;
-    re = pendingKeywordRegex(engine, pending);
-  }
+  const hit = keywordHits(engine.keywords, text);
+  for (const index of engine.alwaysRules) hit.push(index);
   return hit.sort((a, b) => a - b);
 }
 
@@ -229,10 +146,10 @@ function groupOffset(rule: CompiledRule, text: string, m: RegExpExecArray, group
   return rule.located.exec(text)?.indices?.[group]?.[0] ?? m.index;
 }
 
-function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string): string | undefined {
+function acceptable(engine: CompiledEngine, rule: CompiledRule, raw: string, path: string, text: string, index: number): string | undefined {
   // The rule's own check first: it drops most matches (references, hashes, wrong checksums)
   // more cheaply than counting characters for the entropy floor.
-  const secret = rule.validate ? rule.validate(raw) : raw;
+  const secret = rule.validate ? rule.validate(raw, text, index) : raw;
   if (secret === undefined) return undefined;
   if (rule.entropy > 0 && shannonEntropy(raw) < rule.entropy) return undefined;
   if (rule.placeholderCheck && isPlaceholder(secret)) return undefined;
@@ -254,7 +171,7 @@ function candidates(engine: CompiledEngine, text: string, path: string): Candida
       }
       const group = secretGroupOf(m, rule.secretGroup);
       const raw = m[group] ?? m[0];
-      const secret = acceptable(engine, rule, raw, path);
+      const secret = acceptable(engine, rule, raw, path, text, m.index);
       if (secret === undefined) continue;
       const offset = groupOffset(rule, text, m, group);
       const start = rule.locateMatch ? m.index : offset;

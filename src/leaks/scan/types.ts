@@ -7,7 +7,19 @@
  */
 
 /** Named checks implemented in code that a rule can ask for after its regex matched. */
-export const VALIDATORS = ['keyturn', 'github-classic', 'jwt', 'private-key', 'generic', 'aws-secret', 'connection-string'] as const;
+export const VALIDATORS = [
+  'keyturn',
+  'github-classic',
+  'jwt',
+  'private-key',
+  'generic',
+  'aws-secret',
+  'connection-string',
+  'crc32-base62',
+  'embedded-json',
+  'discord-bot',
+  'bech32',
+] as const;
 export type ValidatorName = (typeof VALIDATORS)[number];
 
 /** One detection rule: data only, so it can live in JSON and cross thread boundaries. */

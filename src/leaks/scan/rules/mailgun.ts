@@ -1,0 +1,27 @@
+import type { RuleSpec } from '../types.js';
+
+/**
+ * Mailgun private API keys `key-` + 32 hex (legacy form) and keys named as Mailgun's.
+ * Written from the provider's published token format.
+ */
+export const rules: readonly RuleSpec[] = [
+  {
+    id: 'mailgun-api-key',
+    kind: 'mailgun',
+    description: 'Mailgun private API key',
+    keywords: ['key-'],
+    pattern: '(key-(?<![A-Za-z0-9_-]key-)[0-9a-f]{32})(?![A-Za-z0-9_-])',
+    entropy: 3.0,
+    priority: 10,
+  },
+  {
+    id: 'mailgun-named-key',
+    kind: 'mailgun',
+    description: 'Mailgun API or signing key next to its name',
+    keywords: ['mailgun'],
+    pattern: '(?:mailgun)[\\w.-]{0,30}?(?:(?:api[_.-]?)?(?:token|key|secret))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}|[0-9a-f]{32})(?![A-Za-z0-9_-])',
+    flags: 'i',
+    entropy: 3.0,
+    priority: 10,
+  },
+];
