@@ -147,7 +147,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     ctx,
     keys,
     mode: config.leaks.response,
-    webhookTimeoutMs: config.leaks.webhookTimeout,
+    outbox: jobs.outbox,
     ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),
   });

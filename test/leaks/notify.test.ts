@@ -7,6 +7,10 @@ import { LeakResponder, type LeakNotification, type LeakNotifier } from '../../s
 import { leakNotifications } from '../../src/leaks/respond/notify.js';
 import { PrincipalService } from '../../src/principals/service.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
+import { Outbox, webhookDeliverer } from '../../src/jobs/index.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Store, Transaction } from '../../src/store/port.js';
 import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
 
 const admin: RequestMeta = { actor: null, actorKind: null, sourceIp: '127.0.0.1', requestId: 'req_test' };
@@ -16,7 +20,7 @@ class RecordingNotifier implements LeakNotifier {
   readonly sent: (readonly LeakNotification[])[] = [];
   release: () => void = () => undefined;
   #idle: Promise<void> = Promise.resolve();
-  send(notifications: readonly LeakNotification[]): void {
+  async send(_tx: Transaction, notifications: readonly LeakNotification[]): Promise<void> {
     this.sent.push(notifications);
   }
   hold(): void {
@@ -41,7 +45,8 @@ describeStore('leak notifications behind the notifier interface', (kind) => {
     const principals = new PrincipalService(handle.store, ctx);
     keys = new KeyService({ store: handle.store, ctx, principals, prefix: 'kt_live' });
     notifier = new RecordingNotifier();
-    responder = new LeakResponder({ store: handle.store, ctx, keys, mode: 'suspend', webhookUrl: 'https://siem.example/leaks', notifier });
+    const outbox = new Outbox({ store: handle.store, ctx, nodeId: 'nod_test' });
+    responder = new LeakResponder({ store: handle.store, ctx, keys, mode: 'suspend', webhookUrl: 'https://siem.example/leaks', notifier, outbox });
     await principals.create({ kind: 'service', name: 'billing', webhookUrl: 'https://billing.example/hook' }, admin);
     const { key, secret } = await keys.create({ owner: 'billing', name: 'prod' }, admin);
     owned = { id: key.id, secret };
@@ -82,10 +87,10 @@ describeStore('leak notifications behind the notifier interface', (kind) => {
     expect(notifier.sent.flat().map((n) => [n.to, n.target, n.payload.key])).toEqual([['global', outcome!.findingId, null]]);
   });
 
-  it('idle() waits for background reports and for the notifier', async () => {
+  it('idle() waits for queued reports and for the notifier', async () => {
     notifier.hold();
     let done = false;
-    responder.later(() => responder.respondToTokens([{ token: owned.secret }], 'report', admin));
+    await responder.queueReport([{ token: owned.secret }], admin);
     const idle = responder.idle().then(() => (done = true));
     await vi.waitFor(() => expect(notifier.sent).toHaveLength(1), { timeout: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -109,5 +114,80 @@ describe('leakNotifications', () => {
     expect(leakNotifications({ finding: { ...finding, keyId: null }, action: 'none', where: { via: 'scan' }, at: 0 }, 'https://g.example').map((n) => n.target)).toEqual([
       'lkf_1',
     ]);
+  });
+});
+
+describeStore('leak notifications and public reports survive a crash (durable outbox)', (kind) => {
+  let handle: StoreHandle;
+  let receiver: Server;
+  let url: string;
+  const received: string[] = [];
+
+  beforeEach(async () => {
+    handle = await freshStore(kind);
+    await handle.store.migrate(MIGRATIONS);
+    received.length = 0;
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push(body);
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => receiver.close(resolve));
+    await handle.dispose();
+  });
+
+  /** One "process": its own store handle, outbox (with the webhook deliverer) and responder. */
+  async function node(store: Store, deliver: boolean) {
+    const ctx = manualContext(new Date('2031-05-01T00:00:00Z'));
+    const principals = new PrincipalService(store, ctx);
+    const keys = new KeyService({ store, ctx, principals, prefix: 'kt_live' });
+    const outbox = new Outbox({ store, ctx, nodeId: deliver ? 'nod_b' : 'nod_a' });
+    if (deliver) outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: 5_000 }));
+    const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend', webhookUrl: url, outbox });
+    return { principals, keys, responder };
+  }
+
+  it('a finding recorded by a process that died before delivering is notified by the next one, once', async () => {
+    const a = await node(handle.store, false);
+    await a.principals.create({ kind: 'service', name: 'billing' }, admin);
+    const { key, secret } = await a.keys.create({ owner: 'billing', name: 'prod' }, admin);
+    await a.responder.respond([{ fingerprint: secretDigest(secret), kind: 'keyturn', rule: 'keyturn-secret', where: { via: 'scan', file: '.env' } }], admin);
+    expect(received).toEqual([]); // process A "dies" here: nothing was sent
+    a.keys.close();
+
+    const b = await node(await handle.another(), true);
+    await b.responder.idle();
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0]!)).toMatchObject({ type: 'leak.detected', key: { id: key.id, action: 'suspended' } });
+    const notified = await listEvents(handle.store, { type: 'leak.notified' });
+    expect(notified).toEqual([expect.objectContaining({ target: key.id, outcome: 'success', data: expect.objectContaining({ to: 'global', status: 204 }) })]);
+    await b.responder.idle();
+    expect(received).toHaveLength(1);
+    b.keys.close();
+  });
+
+  it('a public report queued before a crash is looked up and acted on after it; only its digest was kept', async () => {
+    const a = await node(handle.store, false);
+    await a.principals.create({ kind: 'service', name: 'billing' }, admin);
+    const { key, secret } = await a.keys.create({ owner: 'billing', name: 'prod' }, admin);
+    await a.responder.queueReport([{ token: secret, url: 'https://paste.example/1' }], admin);
+    const stored = JSON.stringify(await handle.store.all('SELECT * FROM outbox_messages'));
+    expect(stored).not.toContain(secret.slice(8));
+    expect(stored).toContain(secretDigest(secret));
+    a.keys.close();
+
+    const b = await node(await handle.another(), true);
+    await b.responder.idle();
+    expect((await b.keys.get(key.id)).status).toBe('suspended');
+    expect(received).toHaveLength(1);
+    b.keys.close();
   });
 });

@@ -6,6 +6,7 @@ import { runCli } from '../../src/cli/program.js';
 import { manualContext, type ManualContext } from '../../src/core/context.js';
 import { secretDigest } from '../../src/core/secret.js';
 import { KeyService } from '../../src/keys/service.js';
+import { Outbox } from '../../src/jobs/index.js';
 import { LeakResponder } from '../../src/leaks/respond/index.js';
 import { runScan } from '../../src/leaks/scan/scanner.js';
 import { WatchService, type ScanFunction } from '../../src/leaks/watch.js';
@@ -23,7 +24,7 @@ const HOUR = 3_600_000;
 function node(store: Store, ctx: ManualContext, nodeId: string, scan?: ScanFunction) {
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({ store, ctx, principals, prefix: 'kt_live' });
-  const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend' });
+  const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend', outbox: new Outbox({ store, ctx, nodeId: 'nod_test' }) });
   const watches = new WatchService({ store, ctx, responder, nodeId, leaseMs: 60_000, threads: 0, ...(scan ? { scan } : {}) });
   return { principals, keys, responder, watches };
 }

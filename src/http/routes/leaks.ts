@@ -71,7 +71,7 @@ export function leakRoutes(app: FastifyInstance, services: Services, http: HttpC
     const body = validate(reportBodySchema, request.body);
     const items = Array.isArray(body) ? body : [body];
     const meta = requestMeta(request);
-    leaks.response.later(() => leaks.response.respondToTokens(items, 'report', meta));
+    await leaks.response.queueReport(items, meta);
     return reply.code(202).header('cache-control', 'no-store').send(REPORT_RECEIVED);
   });
 

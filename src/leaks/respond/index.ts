@@ -18,6 +18,6 @@ export {
   type TokenReport,
 } from './finding.js';
 export { GitHubKeys, githubBodySchema, verifyGitHubSignature, type GitHubFeedback, type GitHubMatch } from './github.js';
-export { WebhookNotifier, type LeakDetectedPayload, type LeakLogger, type LeakNotification, type LeakNotifier } from './notify.js';
+export { LEAK_NOTIFICATION_TOPICS, OutboxNotifier, type LeakDetectedPayload, type LeakLogger, type LeakNotification, type LeakNotifier } from './notify.js';
 export { LeakResponder, type LeakResponderOptions } from './responder.js';
 export { findingsBodySchema, findingsQuerySchema, reportBodySchema } from './schemas.js';

@@ -1,6 +1,7 @@
 import { appendEvent, SYSTEM } from '../../audit/events.js';
 import type { Context } from '../../core/context.js';
-import type { Store } from '../../store/port.js';
+import { webhookMessage, type Outbox } from '../../jobs/index.js';
+import type { Transaction } from '../../store/port.js';
 import type { FindingRecord } from './findings-store.js';
 import type { Sighting } from './finding.js';
 
@@ -49,14 +50,14 @@ export interface LeakNotification {
 }
 
 /**
- * Where the responder hands the notifications of a new finding, once the finding's transaction
- * has committed. {@link WebhookNotifier} sends them at once from memory; a durable outbox can
- * take its place behind this interface.
+ * Where the responder hands the notifications of a new finding: inside the finding's
+ * transaction, so they are kept exactly when the finding is ({@link OutboxNotifier} writes them
+ * to the durable outbox, delivered at least once, surviving a crash).
  */
 export interface LeakNotifier {
-  /** Takes the deliveries of one new finding. Never throws: failures are the notifier's to record. */
-  send(notifications: readonly LeakNotification[]): void;
-  /** Resolves when every delivery handed over so far has finished. */
+  /** Takes the deliveries of one new finding, in the transaction that records it. */
+  send(tx: Transaction, notifications: readonly LeakNotification[]): Promise<void>;
+  /** Resolves when every delivery handed over so far has had its first attempt. */
   idle(): Promise<void>;
 }
 
@@ -98,87 +99,69 @@ export function leakNotifications(found: NewFinding, globalWebhook: string | und
   return list;
 }
 
-/** What a {@link WebhookNotifier} needs: the store its `leak.notified` events go to, and bounds. */
-export interface WebhookNotifierOptions {
-  readonly store: Store;
+/** The outbox topics of leak notifications, one per recipient. */
+export const LEAK_NOTIFICATION_TOPICS = { owner: 'leak.notification.owner', global: 'leak.notification.global' } as const;
+
+/** What an {@link OutboxNotifier} needs: the outbox its messages go to, and the clock. */
+export interface OutboxNotifierOptions {
+  readonly outbox: Outbox;
   readonly ctx: Context;
-  /** Per delivery; 5 s by default. */
-  readonly timeoutMs?: number;
   readonly logger?: LeakLogger;
-  /** For tests; the global `fetch` by default. */
-  readonly fetch?: typeof fetch;
 }
 
 /**
- * Delivers each notification once, in the background, right away: one POST with a timeout,
- * never following redirects. Each outcome is a `leak.notified` event. Nothing is retried, and a
- * delivery in flight when the process dies is lost.
+ * Leak notifications through the durable outbox: each webhook is a message written in the
+ * finding's transaction, delivered by the job runner at least once and once per cluster, retried
+ * with backoff, and kept across restarts. Every attempt is a `leak.notified` event, recorded in
+ * the transaction that logs the attempt.
  */
-export class WebhookNotifier implements LeakNotifier {
-  readonly #store: Store;
-  readonly #ctx: Context;
-  readonly #timeoutMs: number;
-  readonly #logger: LeakLogger | undefined;
-  readonly #fetch: typeof fetch;
-  readonly #pending = new Set<Promise<void>>();
+export class OutboxNotifier implements LeakNotifier {
+  readonly #outbox: Outbox;
 
-  constructor(options: WebhookNotifierOptions) {
-    this.#store = options.store;
-    this.#ctx = options.ctx;
-    this.#timeoutMs = options.timeoutMs ?? 5_000;
-    this.#logger = options.logger;
-    this.#fetch = options.fetch ?? fetch;
-  }
-
-  send(notifications: readonly LeakNotification[]): void {
-    for (const n of notifications) {
-      const delivery = this.#deliver(n);
-      this.#pending.add(delivery);
-      void delivery.finally(() => this.#pending.delete(delivery));
-    }
-  }
-
-  async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
-  }
-
-  /** One POST; the outcome becomes a `leak.notified` event. */
-  async #deliver(n: LeakNotification): Promise<void> {
-    let status: number | null = null;
-    let failure: string | null = null;
-    try {
-      const response = await this.#fetch(n.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'keyturn-leak-notifier', 'keyturn-event': 'leak.detected' },
-        body: JSON.stringify(n.payload),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      status = response.status;
-      await response.body?.cancel().catch(() => undefined);
-      if (status < 200 || status >= 300) failure = `HTTP ${status}`;
-    } catch (err) {
-      failure = (err as Error)?.name === 'TimeoutError' ? 'timeout' : 'unreachable';
-    }
-    let origin = 'invalid-url';
-    try {
-      origin = new URL(n.url).origin;
-    } catch {
-      // keep the placeholder: the URL itself may carry a token
-    }
-    const finding = n.payload.finding.id;
-    try {
-      await this.#store.transaction((tx) =>
-        appendEvent(
+  constructor(options: OutboxNotifierOptions) {
+    this.#outbox = options.outbox;
+    for (const [to, topic] of Object.entries(LEAK_NOTIFICATION_TOPICS) as ['owner' | 'global', string][]) {
+      options.outbox.observe(topic, async (tx, message, attempt) => {
+        const data = message.data as { url: string; body: string };
+        let origin = 'invalid-url';
+        try {
+          origin = new URL(data.url).origin;
+        } catch {
+          // keep the placeholder: the URL itself may carry a token
+        }
+        const finding = (JSON.parse(data.body) as LeakDetectedPayload).finding.id;
+        const failure = attempt.outcome === 'delivered' ? null : (attempt.error ?? 'failed');
+        await appendEvent(
           tx,
-          this.#ctx,
-          { type: 'leak.notified', target: n.target, outcome: failure ? 'failure' : 'success', reason: failure, data: { finding, to: n.to, origin, status } },
+          options.ctx,
+          { type: 'leak.notified', target: message.subject, outcome: failure ? 'failure' : 'success', reason: failure, data: { finding, to, origin, status: attempt.status } },
           SYSTEM,
-        ),
-      );
-    } catch (err) {
-      this.#logger?.warn({ err, finding, to: n.to }, 'could not record a leak notification');
+        );
+        if (failure) options.logger?.warn({ finding, to, origin, failure, attempt: attempt.attempt }, 'leak webhook delivery failed; it is retried');
+      });
     }
-    if (failure) this.#logger?.warn({ finding, to: n.to, origin, failure }, 'leak webhook delivery failed');
+  }
+
+  async send(tx: Transaction, notifications: readonly LeakNotification[]): Promise<void> {
+    for (const n of notifications) {
+      await this.#outbox.enqueue(tx, {
+        ...webhookMessage({ url: n.url, body: n.payload, headers: { 'user-agent': 'keyturn-leak-notifier', 'keyturn-event': 'leak.detected' } }),
+        topic: LEAK_NOTIFICATION_TOPICS[n.to],
+        subject: n.target,
+      });
+    }
+  }
+
+  /** Delivers what is due now (the runner does the same on its own) until no notification awaits its first attempt. */
+  async idle(): Promise<void> {
+    for (let round = 0; round < 600; round++) {
+      await this.#outbox.deliverDue();
+      let waiting = 0;
+      for (const topic of Object.values(LEAK_NOTIFICATION_TOPICS)) {
+        waiting += (await this.#outbox.list({ status: 'pending', topic, limit: 1000 })).filter((m) => m.attempts === 0).length;
+      }
+      if (waiting === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }

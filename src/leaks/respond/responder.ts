@@ -10,7 +10,8 @@ import { classifyFinding, statusOf, type LeakMode } from './classify.js';
 import { cleanSighting, placeKey } from './clean.js';
 import { FINGERPRINT, MAX_SIGHTINGS, type FindingView, type ReportedFinding, type ResponseOutcome, type Sighting, type TokenReport } from './finding.js';
 import { addSightings, findingByFingerprint, findingWithPlaces, insertFinding, listFindings, type FindingRecord } from './findings-store.js';
-import { leakNotifications, WebhookNotifier, type LeakLogger, type LeakNotifier, type NewFinding } from './notify.js';
+import { leakNotifications, OutboxNotifier, type LeakLogger, type LeakNotifier, type NewFinding } from './notify.js';
+import type { Outbox } from '../../jobs/index.js';
 import { findingsQuerySchema, parseFindingsBody } from './schemas.js';
 
 /**
@@ -35,12 +36,50 @@ export interface LeakResponderOptions {
   readonly mode: LeakMode;
   /** Receives every new finding, in addition to owners' webhooks. */
   readonly webhookUrl?: string;
-  /** Where notifications go; a {@link WebhookNotifier} with the options below by default. */
+  /**
+   * The durable outbox: notifications (through an {@link OutboxNotifier} unless `notifier` says
+   * otherwise) and public reports waiting to be looked up are messages in it, so a crash loses none.
+   */
+  readonly outbox: Outbox;
+  /** Where notifications go; an {@link OutboxNotifier} on `outbox` by default. */
   readonly notifier?: LeakNotifier;
-  readonly webhookTimeoutMs?: number;
   readonly logger?: LeakLogger;
-  /** For tests; the global `fetch` by default. */
-  readonly fetch?: typeof fetch;
+}
+
+/** A public report as kept until it is looked up: the token's digest, never the token. */
+export interface QueuedReport {
+  readonly tokenHash: string;
+  /** The token had keyturn's format (only such tokens can be ours). */
+  readonly shaped: boolean;
+  readonly url?: string;
+  readonly source?: string;
+}
+
+/** The outbox message of one public report batch. */
+export interface LeakReportMessage {
+  readonly via: 'report';
+  readonly reports: readonly QueuedReport[];
+  readonly sourceIp: string | null;
+  readonly requestId: string | null;
+}
+
+declare module '../../jobs/outbox.js' {
+  interface OutboxKinds {
+    'leak.report': LeakReportMessage;
+  }
+}
+
+/** The outbox topic of queued public reports. */
+export const LEAK_REPORT_TOPIC = 'leak.report';
+
+/** A reported token as kept: its digest and whether it has keyturn's shape; the token itself is dropped here. */
+function queued(report: TokenReport): QueuedReport {
+  return {
+    tokenHash: secretDigest(report.token),
+    shaped: tryParseSecret(report.token) !== undefined,
+    ...(report.url === undefined ? {} : { url: report.url }),
+    ...(report.source === undefined ? {} : { source: report.source }),
+  };
 }
 
 /** The key a new finding is, with its owner's webhook. */
@@ -65,8 +104,7 @@ export class LeakResponder {
   readonly #mode: LeakMode;
   readonly #webhookUrl: string | undefined;
   readonly #notifier: LeakNotifier;
-  readonly #logger: LeakLogger | undefined;
-  readonly #pending = new Set<Promise<void>>();
+  readonly #outbox: Outbox;
 
   constructor(options: LeakResponderOptions) {
     this.#store = options.store;
@@ -74,16 +112,14 @@ export class LeakResponder {
     this.#keys = options.keys;
     this.#mode = options.mode;
     this.#webhookUrl = options.webhookUrl;
-    this.#logger = options.logger;
-    this.#notifier =
-      options.notifier ??
-      new WebhookNotifier({
-        store: options.store,
-        ctx: options.ctx,
-        ...(options.webhookTimeoutMs === undefined ? {} : { timeoutMs: options.webhookTimeoutMs }),
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-      });
+    this.#outbox = options.outbox;
+    this.#notifier = options.notifier ?? new OutboxNotifier({ outbox: options.outbox, ctx: options.ctx, ...(options.logger ? { logger: options.logger } : {}) });
+    // Queued public reports are looked up by whichever node's runner claims them.
+    options.outbox.deliverer('leak.report', async (request) => {
+      const { reports, via, sourceIp, requestId } = request.data;
+      await this.#respondToDigests(reports, via, { actor: null, actorKind: null, sourceIp, requestId });
+      return { ok: true };
+    });
   }
 
   /** Validates a `POST /v1/leaks/findings` body and responds to it. */
@@ -114,16 +150,28 @@ export class LeakResponder {
    * anything else leaves no trace. Answers, per token, its hash and whether it was ours.
    */
   async respondToTokens(reports: readonly TokenReport[], via: 'report' | 'github', meta: RequestMeta): Promise<{ tokenHash: string; ours: boolean }[]> {
+    return this.#respondToDigests(reports.map(queued), via, meta);
+  }
+
+  /**
+   * Keeps a public report to look up later, durably (an outbox message holding the tokens'
+   * digests, never a token): the answer does not wait for the lookup, so its timing says nothing
+   * about the token, and a crash in between loses nothing.
+   */
+  async queueReport(reports: readonly TokenReport[], meta: RequestMeta): Promise<void> {
+    const message: LeakReportMessage = { via: 'report', reports: reports.map(queued), sourceIp: meta.sourceIp ?? null, requestId: meta.requestId ?? null };
+    await this.#store.transaction((tx) => this.#outbox.enqueue(tx, { kind: 'leak.report', data: message, topic: LEAK_REPORT_TOPIC }));
+  }
+
+  async #respondToDigests(reports: readonly QueuedReport[], via: 'report' | 'github', meta: RequestMeta): Promise<{ tokenHash: string; ours: boolean }[]> {
     const answers: { tokenHash: string; ours: boolean }[] = [];
     const ours: ReportedFinding[] = [];
     for (const report of reports) {
-      const parsed = tryParseSecret(report.token);
-      const hash = secretDigest(report.token);
-      const key = parsed ? await this.#keys.findByDigest(hash) : undefined;
-      answers.push({ tokenHash: hash, ours: key !== undefined });
+      const key = report.shaped ? await this.#keys.findByDigest(report.tokenHash) : undefined;
+      answers.push({ tokenHash: report.tokenHash, ours: key !== undefined });
       if (key) {
         ours.push({
-          fingerprint: hash,
+          fingerprint: report.tokenHash,
           kind: 'keyturn',
           rule: 'keyturn-secret',
           where: { via, ...(report.url === undefined ? {} : { url: report.url }), ...(report.source === undefined ? {} : { source: report.source }) },
@@ -142,24 +190,17 @@ export class LeakResponder {
   }
 
   /**
-   * Runs `work` in the background (public reports answer before acting, so the answer's timing
-   * says nothing about the token); failures are logged. {@link idle} waits for it.
+   * Resolves when every queued report has been looked up and every notification handed over so
+   * far has had its first attempt (delivering what is due now, as the runner would).
    */
-  later(work: () => Promise<unknown>): void {
-    const job = work().then(
-      () => undefined,
-      (err: unknown) => this.#logger?.warn({ err }, 'leak report processing failed'),
-    );
-    this.#pending.add(job);
-    void job.finally(() => this.#pending.delete(job));
-  }
-
-  /** Resolves when every background report and notification has finished. */
   async idle(): Promise<void> {
-    do {
-      await Promise.allSettled([...this.#pending]);
-      await this.#notifier.idle();
-    } while (this.#pending.size > 0);
+    for (let round = 0; round < 600; round++) {
+      await this.#outbox.deliverDue();
+      const waiting = (await this.#outbox.list({ status: 'pending', topic: LEAK_REPORT_TOPIC, limit: 1000 })).filter((m) => m.attempts === 0);
+      if (waiting.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await this.#notifier.idle();
   }
 
   /** Findings in id order, one page (`after` is the last id of the previous page). */
@@ -184,7 +225,7 @@ export class LeakResponder {
       places.set(placeKey(s), s);
     }
     const where = places.values().next().value as Sighting;
-    const { finding, created, key } = await this.#store.transaction(async (tx) => {
+    const { finding, created, action, notifications } = await this.#store.transaction(async (tx) => {
       const recorded = await this.#record(tx, fingerprint, first, now, meta);
       await addSightings(tx, recorded.finding.id, places, now);
       if (recorded.created) {
@@ -202,24 +243,24 @@ export class LeakResponder {
           meta,
         );
       }
-      return recorded;
+      const action: 'suspended' | 'revoked' | 'none' =
+        recorded.created && (recorded.finding.status === 'suspended' || recorded.finding.status === 'revoked') ? recorded.finding.status : 'none';
+      if (recorded.created) {
+        // In the finding's transaction: the notifications are kept exactly when the finding is.
+        const k = recorded.key;
+        const found: NewFinding = {
+          finding: recorded.finding,
+          action,
+          where,
+          at: now,
+          ...(k ? { key: { id: k.view.id, name: k.view.name, start: k.view.start, principal: k.view.principal, ownerWebhook: k.ownerWebhook } } : {}),
+        };
+        const list = leakNotifications(found, this.#webhookUrl);
+        await this.#notifier.send(tx, list);
+        return { ...recorded, action, notifications: list.length };
+      }
+      return { ...recorded, action, notifications: 0 };
     });
-    const action = created && (finding.status === 'suspended' || finding.status === 'revoked') ? finding.status : 'none';
-    let notifications = 0;
-    if (created) {
-      const found: NewFinding = {
-        finding,
-        action,
-        where,
-        at: now,
-        ...(key
-          ? { key: { id: key.view.id, name: key.view.name, start: key.view.start, principal: key.view.principal, ownerWebhook: key.ownerWebhook } }
-          : {}),
-      };
-      const list = leakNotifications(found, this.#webhookUrl);
-      this.#notifier.send(list);
-      notifications = list.length;
-    }
     return {
       findingId: finding.id,
       fingerprint,
