@@ -1,4 +1,5 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE } from '../core/lifecycle.js';
 import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -82,8 +83,8 @@ export class ClientAuthenticator {
     let claimedId: string | null = null;
     try {
       const { method, clientId, client } = await this.#authenticate(creds, (id) => (claimedId = id));
-      if (client.status !== 'active') throw invalidClient('client is disabled');
-      if (client.principalStatus !== 'active') throw invalidClient(`the client's principal is ${client.principalStatus}`);
+      if (!isLive(CLIENT_LIFECYCLE, client.status)) throw invalidClient('client is disabled');
+      if (!isLive(PRINCIPAL_LIFECYCLE, client.principalStatus)) throw invalidClient(`the client's principal is ${client.principalStatus}`);
       const allowed: readonly AuthMethod[] =
         client.authMethod === 'private_key_jwt' ? ['private_key_jwt'] : ['client_secret_basic', 'client_secret_post'];
       if (!allowed.includes(method)) throw invalidClient(`client ${clientId} does not authenticate with ${method}`);

@@ -1,4 +1,5 @@
 import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import type { KeyService } from '../keys/service.js';
@@ -116,14 +117,14 @@ export class TokenOperations {
     const now = this.#d.ctx.now().getTime();
     if (!found || found.grant.clientId !== callerId) return { active: false };
     const { grant, token: t } = found;
-    if (grant.status !== 'active' || t.status !== 'active' || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
+    if (!isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) || !isLive(REFRESH_TOKEN_LIFECYCLE, t.status) || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
     if (!(await this.#stillAuthorized(grant.clientId, grant.principal))) return { active: false };
     return this.#active(grant, 'refresh_token', t.expiresAt, t.createdAt);
   }
 
   async #stillAuthorized(clientId: string, principalId: string): Promise<boolean> {
     const client = await this.#d.clients.find(clientId);
-    if (!client || client.status !== 'active' || client.principalStatus !== 'active') return false;
+    if (!client || !isLive(CLIENT_LIFECYCLE, client.status) || !isLive(PRINCIPAL_LIFECYCLE, client.principalStatus)) return false;
     if (principalId === client.principal) return true;
     return (await principalStatus(this.#d.store, principalId)) === 'active';
   }

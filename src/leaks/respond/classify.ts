@@ -1,4 +1,5 @@
 import type { KeyView } from '../../keys/service.js';
+import { API_KEY_LIFECYCLE } from '../../core/lifecycle.js';
 import type { FindingStatus } from './finding.js';
 
 /**
@@ -44,7 +45,7 @@ export interface LeakFacts {
  * Standings in which a key still works and must be shut off. `expired` is an `active` key past
  * its expiry: stored as active, so it is quarantined like one.
  */
-const LIVE: ReadonlySet<KeyStanding> = new Set<KeyStanding>(['active', 'rotating', 'expired']);
+const LIVE: ReadonlySet<KeyStanding> = new Set<KeyStanding>([...API_KEY_LIFECYCLE.live, 'expired']);
 
 /**
  * Decides what to do about one reported secret.

@@ -1,4 +1,5 @@
 import { appendEvent, type RequestMeta } from '../../audit/events.js';
+import { isLive, PRINCIPAL_LIFECYCLE } from '../../core/lifecycle.js';
 import { KeyturnError } from '../../core/errors.js';
 import type { Policy } from '../../core/policy.js';
 import type { Transaction } from '../../store/port.js';
@@ -100,7 +101,7 @@ export async function persistRefresh(
   if (!use.ok) return refreshRefused(use.reason);
   const { grant } = use;
   const principal = await deps.principals.find(grant.principal, tx);
-  if (!principal || principal.status !== 'active') {
+  if (!principal || !isLive(PRINCIPAL_LIFECYCLE, principal.status)) {
     await deps.refreshTokens.revokeGrantIn(tx, grant.id, 'principal inactive');
     return refreshRefused('principal_inactive');
   }
