@@ -10,6 +10,7 @@
  * - the OAuth benchmark (`bench/oauth.ts`: token endpoint and introspection against oidc-provider,
  *   local JWT verification against raw jose);
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
+ * - precision and recall per provider on gitleaks' labelled examples (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
@@ -351,6 +352,9 @@ async function main(): Promise<void> {
   if (only.has('leaks')) {
     leaks = await benchLeaks();
     if (leaks !== undefined) results.leaks = leaks;
+    // Precision and recall on examples keyturn did not write (gitleaks' labelled rule examples).
+    const { runLeakVectors } = await import('./leaks-vectors.js');
+    results.leakVectors = runLeakVectors({ write: !flags['no-write'] });
   }
 
   if (only.has('cli')) {
