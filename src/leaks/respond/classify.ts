@@ -1,4 +1,4 @@
-import type { KeyView } from '../../keys/service.js';
+import type { KeyView } from '../../keys/index.js';
 import type { FindingStatus } from './finding.js';
 
 /**

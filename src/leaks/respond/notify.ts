@@ -1,4 +1,4 @@
-import { appendEvent, SYSTEM } from '../../audit/events.js';
+import { appendEvent, SYSTEM } from '../../audit/index.js';
 import type { Context } from '../../core/context.js';
 import type { Store } from '../../store/port.js';
 import type { FindingRecord } from './findings-store.js';
