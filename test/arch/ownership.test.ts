@@ -68,7 +68,10 @@ describe('every table has one owner', () => {
   });
 
   it('catches a planted violation: SQL naming api_keys outside src/keys/service.ts', () => {
-    const planted: Source[] = [...tree, { file: 'src/oauth/planted.ts', text: "export const q = (db) => db.get('SELECT * FROM api_keys WHERE id = ?', ['k']);\n" }];
+    const planted: Source[] = [
+      { file: 'src/oauth/planted.ts', text: "export const q = (db) => db.get('SELECT * FROM api_keys WHERE id = ?', ['k']);\n" },
+      { file: 'src/keys/service.ts', text: "db.get('SELECT * FROM api_keys WHERE id = ?', ['k']);\n" },
+    ];
     expect(tableOwnerViolations(planted, OWNERS, creators)).toEqual(['src/oauth/planted.ts names api_keys in SQL (owner: src/keys/service.ts)']);
   });
 
