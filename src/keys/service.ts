@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
@@ -9,7 +9,7 @@ import { checkCursor, newId } from '../core/ids.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
-import { metadataSchema, PRINCIPALS_CHANNEL, recordExposure, type Principal, type PrincipalService } from '../principals/service.js';
+import { metadataSchema, PRINCIPALS_CHANNEL, principalStanding, recordExposure, type Principal, type PrincipalService } from '../principals/index.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 
 /** A stored key status: the states of {@link API_KEY_LIFECYCLE}. */
@@ -347,14 +347,11 @@ export class KeyService {
     const cached = this.#cache.get(digest, now);
     if (cached) return this.#judge(cached, now);
     const generation = this.#cache.generation;
-    const row = await this.#store.get<KeyRow & { principal_status: string; principal_name: string; principal_kind: 'user' | 'service' }>(
-      `SELECT k.*, p.status AS principal_status, p.name AS principal_name, p.kind AS principal_kind
-       FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.digest = ?`,
-      [digest],
-    );
-    if (!row) return { valid: false, reason: 'unknown' };
+    const row = await this.#store.get<KeyRow>('SELECT * FROM api_keys WHERE digest = ?', [digest]);
+    const owner = row === undefined ? undefined : await principalStanding(this.#store, row.principal_id);
+    if (!row || !owner) return { valid: false, reason: 'unknown' };
     if (!isLive(API_KEY_LIFECYCLE, row.status)) return { valid: false, reason: row.status === 'suspended' ? 'suspended' : 'revoked' };
-    if (!isLive(PRINCIPAL_LIFECYCLE, row.principal_status)) return { valid: false, reason: 'principal_inactive' };
+    if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) return { valid: false, reason: 'principal_inactive' };
     const entry: CachedKey = {
       id: row.id,
       expiresAt: row.expires_at,
@@ -363,8 +360,8 @@ export class KeyService {
         key: Object.freeze({
           id: row.id,
           principal: row.principal_id,
-          principalName: row.principal_name,
-          principalKind: row.principal_kind,
+          principalName: owner.name,
+          principalKind: owner.kind,
           name: row.name,
           scopes: Object.freeze(JSON.parse(row.scopes) as string[]),
           expiresAt: iso(row.expires_at),

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { appendEvent, SYSTEM, type RequestMeta } from '../audit/events.js';
+import { appendEvent, SYSTEM, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError, isKeyturnError } from '../core/errors.js';

@@ -1,9 +1,8 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { signJwt } from '../signing/jws.js';
 import type { Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
-import { SIGNING_ALGS, type SigningAlg, type SigningKeyRing } from '../signing/ring.js';
+import { signJwt, SIGNING_ALGS, type SigningAlg, type SigningKeyRing } from '../signing/index.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 
 /** What an access token grants, however it is encoded. */

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE } from '../core/lifecycle.js';
-import { appendEvent, type RequestMeta } from '../audit/events.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { isUniqueViolation, type Store } from '../store/port.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type EventData, type EventInput, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -9,8 +9,8 @@ import { resolvePolicy, type Policy } from '../core/policy.js';
 import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
-import { PRINCIPALS_CHANNEL, principalStatus, recordExposure, type PrincipalService } from '../principals/service.js';
-import { SIGNING_ALGS, type SigningAlg } from '../signing/ring.js';
+import { PRINCIPALS_CHANNEL, principalStatus, recordExposure, type PrincipalService } from '../principals/index.js';
+import { SIGNING_ALGS, type SigningAlg } from '../signing/index.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 import { revokeClientAccessTokens } from './access-tokens.js';
 import { deleteClientGrants } from './refresh-tokens.js';

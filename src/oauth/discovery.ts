@@ -1,6 +1,6 @@
 import { ASSERTION_ALGS } from './client-auth.js';
 import { GRANT_TYPES } from './clients.js';
-import { SIGNING_ALGS } from '../signing/ring.js';
+import { SIGNING_ALGS } from '../signing/index.js';
 
 /** Endpoint paths, relative to the issuer. */
 export const OAUTH_PATHS = {

@@ -1,9 +1,9 @@
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
-import type { KeyService } from '../keys/service.js';
-import { principalStatus } from '../principals/service.js';
+import type { KeyService } from '../keys/index.js';
+import { principalStatus } from '../principals/index.js';
 import type { Store } from '../store/port.js';
 import type { AccessTokenService } from './access-tokens.js';
 import type { ClientAuthenticator } from './client-auth.js';

@@ -1,4 +1,4 @@
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';

@@ -1,4 +1,4 @@
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { TlsChannel } from '../core/channel.js';
 import { KeyturnError } from '../core/errors.js';
 import type { Store } from '../store/port.js';

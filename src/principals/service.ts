@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type RequestMeta } from '../audit/events.js';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { checkCursor, newId } from '../core/ids.js';
@@ -211,4 +211,21 @@ export async function recordExposure(
  */
 export async function principalStatus(db: Queryable, id: string): Promise<PrincipalStatus | undefined> {
   return (await db.get<{ status: PrincipalStatus }>('SELECT status FROM principals WHERE id = ?', [id]))?.status;
+}
+
+/** What other capabilities need to know of a principal to answer for its credentials. */
+export type PrincipalStanding = Pick<Principal, 'status' | 'name' | 'kind'>;
+
+/**
+ * The status, name and kind of the principal with id `id`, or `undefined` when there is none:
+ * what key verification reads (once per cache miss) to tell whether the owner still stands.
+ *
+ * @example
+ * ```ts
+ * const owner = await principalStanding(store, row.principal_id);
+ * if (owner?.status !== 'active') return { valid: false, reason: 'principal_inactive' };
+ * ```
+ */
+export async function principalStanding(db: Queryable, id: string): Promise<PrincipalStanding | undefined> {
+  return db.get<PrincipalStanding>('SELECT status, name, kind FROM principals WHERE id = ?', [id]);
 }

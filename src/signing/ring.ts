@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { appendEvent, SYSTEM, type RequestMeta } from '../audit/events.js';
+import { appendEvent, SYSTEM, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { isLive, SIGNING_KEY_LIFECYCLE, type StateOf } from '../core/lifecycle.js';

@@ -98,7 +98,7 @@ describeStore('KeyService', (kind) => {
         if (prop === 'get') {
           return async (sql: string, params?: readonly (string | number | null)[]) => {
             const row = await target.get(sql, params);
-            if (sql.includes('JOIN principals')) {
+            if (sql.startsWith('SELECT * FROM api_keys WHERE digest')) {
               entered();
               await gate;
             }

@@ -1,4 +1,4 @@
-import type { KeyView } from '../../keys/service.js';
+import type { KeyView } from '../../keys/index.js';
 import { API_KEY_LIFECYCLE } from '../../core/lifecycle.js';
 import type { FindingStatus } from './finding.js';
 

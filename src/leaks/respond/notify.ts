@@ -1,4 +1,4 @@
-import { appendEvent, SYSTEM } from '../../audit/events.js';
+import { appendEvent, SYSTEM } from '../../audit/index.js';
 import type { Context } from '../../core/context.js';
 import { webhookMessage, type Outbox } from '../../jobs/index.js';
 import type { Transaction } from '../../store/port.js';

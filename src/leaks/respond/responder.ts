@@ -1,10 +1,10 @@
-import { appendEvent, type RequestMeta } from '../../audit/events.js';
+import { appendEvent, type RequestMeta } from '../../audit/index.js';
 import type { Context } from '../../core/context.js';
 import { KeyturnError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { secretDigest, tryParseSecret } from '../../core/secret.js';
 import { validate } from '../../core/validate.js';
-import type { KeyService, KeyView } from '../../keys/service.js';
+import type { KeyService, KeyView } from '../../keys/index.js';
 import type { Store, Transaction } from '../../store/port.js';
 import { classifyFinding, statusOf, type LeakMode } from './classify.js';
 import { cleanSighting, placeKey } from './clean.js';

@@ -1,4 +1,4 @@
-import { appendEvent, type RequestMeta } from '../../audit/events.js';
+import { appendEvent, type RequestMeta } from '../../audit/index.js';
 import type { Policy } from '../../core/policy.js';
 import type { Transaction } from '../../store/port.js';
 import type { PreparedAccessToken } from '../access-tokens.js';

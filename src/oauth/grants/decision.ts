@@ -1,7 +1,7 @@
 import type { Context } from '../../core/context.js';
-import type { KeyService } from '../../keys/service.js';
-import type { PrincipalService } from '../../principals/service.js';
-import type { SigningAlg } from '../../signing/ring.js';
+import type { KeyService } from '../../keys/index.js';
+import type { PrincipalService } from '../../principals/index.js';
+import type { SigningAlg } from '../../signing/index.js';
 import type { AccessGrant, AccessTokenService } from '../access-tokens.js';
 import type { RefreshTokenService } from '../refresh-tokens.js';
 

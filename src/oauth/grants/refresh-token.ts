@@ -1,4 +1,4 @@
-import { appendEvent, type RequestMeta } from '../../audit/events.js';
+import { appendEvent, type RequestMeta } from '../../audit/index.js';
 import { isLive, PRINCIPAL_LIFECYCLE } from '../../core/lifecycle.js';
 import { KeyturnError } from '../../core/errors.js';
 import type { Policy } from '../../core/policy.js';

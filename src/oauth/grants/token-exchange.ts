@@ -1,4 +1,4 @@
-import { appendEvent, type RequestMeta } from '../../audit/events.js';
+import { appendEvent, type RequestMeta } from '../../audit/index.js';
 import { KeyturnError } from '../../core/errors.js';
 import { tryParseSecret } from '../../core/secret.js';
 import type { Transaction } from '../../store/port.js';

@@ -1,0 +1,17 @@
+/**
+ * The sender-constraint (binding) capability's public entry: other capability folders import DPoP
+ * proof checking from here.
+ */
+export {
+  accessTokenHash,
+  checkDpopProof,
+  DPOP_ALGORITHMS,
+  DPOP_FAILURES,
+  DpopNonces,
+  normalizeHtu,
+  type DpopFailure,
+  type DpopPolicy,
+  type DpopProof,
+  type DpopRefusal,
+  type DpopRequest,
+} from './dpop.js';
