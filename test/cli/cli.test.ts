@@ -1,22 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
+import { cli } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv, stdin = ''): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const previous = process.exitCode;
-  process.exitCode = undefined;
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), env, stdin: async () => stdin });
-  process.exitCode = previous;
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('keyturn CLI against a running server', () => {
   let kt: TestServer;

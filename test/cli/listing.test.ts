@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
 import { sourceArgument } from '../../src/cli/watch.js';
+import { cli } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const previous = process.exitCode;
-  process.exitCode = undefined;
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), env, stdin: async () => '' });
-  process.exitCode = previous;
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('text listings say when more pages follow', () => {
   let kt: TestServer;
