@@ -385,6 +385,24 @@ export class Outbox {
     if (status === 'dead') this.#logger?.warn({ message: row.id, kind: row.kind, attempts: attempt, error }, 'outbox message dead: delivery given up');
   }
 
+  /**
+   * Delivers what is due now (as the runner would) until no message of `topics` still awaits its
+   * first attempt, or `timeoutMs` passes: how a caller (and a test) waits for "handed over and
+   * tried once" without knowing the runner's pace. Later retries are not waited for.
+   */
+  async firstAttempts(topics: readonly string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs; // real time: the wait is real even when the context clock is frozen
+    for (;;) {
+      await this.deliverDue();
+      let waiting = false;
+      for (const topic of topics) {
+        if ((await this.list({ status: 'pending', topic, limit: 1000 })).some((m) => m.attempts === 0)) waiting = true;
+      }
+      if (!waiting || Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** One message. */
   async get(id: string): Promise<OutboxMessageView> {
     const row = await this.#store.get<MessageRow>('SELECT * FROM outbox_messages WHERE id = ?', [id]);

@@ -154,14 +154,6 @@ export class OutboxNotifier implements LeakNotifier {
 
   /** Delivers what is due now (the runner does the same on its own) until no notification awaits its first attempt. */
   async idle(): Promise<void> {
-    for (let round = 0; round < 600; round++) {
-      await this.#outbox.deliverDue();
-      let waiting = 0;
-      for (const topic of Object.values(LEAK_NOTIFICATION_TOPICS)) {
-        waiting += (await this.#outbox.list({ status: 'pending', topic, limit: 1000 })).filter((m) => m.attempts === 0).length;
-      }
-      if (waiting === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await this.#outbox.firstAttempts(Object.values(LEAK_NOTIFICATION_TOPICS));
   }
 }

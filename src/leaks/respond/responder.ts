@@ -194,12 +194,7 @@ export class LeakResponder {
    * far has had its first attempt (delivering what is due now, as the runner would).
    */
   async idle(): Promise<void> {
-    for (let round = 0; round < 600; round++) {
-      await this.#outbox.deliverDue();
-      const waiting = (await this.#outbox.list({ status: 'pending', topic: LEAK_REPORT_TOPIC, limit: 1000 })).filter((m) => m.attempts === 0);
-      if (waiting.length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await this.#outbox.firstAttempts([LEAK_REPORT_TOPIC]);
     await this.#notifier.idle();
   }
 
