@@ -29,7 +29,9 @@ export function resolveTarget(opts: { url?: string; token?: string; dataDir?: st
   }
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     const hint = /^[\w.-]+(:\d+)?(\/|$)/.test(url) ? `; add the scheme: http://${url}` : '';
-    throw usageError(`${urlFrom ?? '--url'}: not an http(s) URL: ${JSON.stringify(url.slice(0, 100))}${hint}`);
+    // What stands before an `@` may be a user and password: never echoed.
+    const shown = url.includes('@') ? `…@${url.slice(url.lastIndexOf('@') + 1)}` : url;
+    throw usageError(`${urlFrom ?? '--url'}: not an http(s) URL: ${JSON.stringify(shown.slice(0, 100))}${hint}`);
   }
   let token = opts.token ?? env.KEYTURN_TOKEN;
   let tokenFrom = opts.token !== undefined ? '--token' : 'KEYTURN_TOKEN';

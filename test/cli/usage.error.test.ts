@@ -31,6 +31,7 @@ describe('usage errors (built bin)', () => {
     ['serve --port abc', ['serve', '--port', 'abc'], /^keyturn: ERR_CONFIG: configuration: port \(server\.port\): /],
     ["--scopes 'read write'", ['keys', 'create', '--owner', 'a', '--name', 'b', '--scopes', 'read write'], /^keyturn: --scopes: "read write" is not a scope \(separate scopes with commas: read,write\)$/],
     ["--scopes ''", ['keys', 'create', '--owner', 'a', '--name', 'b', '--scopes', ''], /^keyturn: --scopes: empty list/],
+    ['a URL with credentials but no scheme, not echoed', ['keys', 'list', '--url', 'admin:hunter2@keyturn.internal:8080'], /^keyturn: --url: not an http\(s\) URL: "…@keyturn\.internal:8080"$/],
     ['a token with a newline', ['keys', 'list', '--token', 'kt_live_a\nb'], /^keyturn: --token: the token contains a line break/],
     ['an oversized token', ['keys', 'list', '--token', 'a'.repeat(5000)], /^keyturn: --token: the token is 5000 characters long/],
   ])('%s', async (_what, args, message) => {
