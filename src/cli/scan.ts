@@ -159,7 +159,7 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
 const RESPOND_BATCH = 200;
 
 /** What `--respond` records as the source: absolute for paths, without credentials for URLs. */
-async function sourceLabel(target: ScanTarget, text: string): Promise<string> {
+function sourceLabel(target: ScanTarget, text: string): string {
   return target.type === 'path' ? resolve(target.path) : withoutCredentials(text);
 }
 
@@ -173,7 +173,7 @@ function place(f: Finding): string {
  */
 async function respond(targetText: string, findings: readonly Finding[], flags: ScanFlags, io: ScanIo): Promise<string> {
   const server = resolveTarget(flags, io.env);
-  const source = await sourceLabel(parseTarget(targetText), targetText);
+  const source = sourceLabel(parseTarget(targetText), targetText);
   const outcomes: ResponseOutcome[] = [];
   for (let i = 0; i < findings.length; i += RESPOND_BATCH) {
     const batch = findings.slice(i, i + RESPOND_BATCH).map((f) => ({
