@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { envName, flagName, SETTING_NAMES, settingSchema } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
-import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
+import { call, clientOptions, commandTarget, usageError, type ClientFlags } from './client.js';
 import { listing, record, table } from './format.js';
 import { hooksCommand } from './hooks.js';
 import { scanCommand } from './scan.js';
@@ -231,11 +231,13 @@ export function buildProgram(io: Io): Command {
     .option('--scopes <list>', 'allowed scopes, comma-separated', checked(scopesOption), [] as string[])
     .option('--grant-types <list>', 'client_credentials,refresh_token,urn:ietf:params:oauth:grant-type:token-exchange', checked(commaList('--grant-types', 'grant type')))
     .option('--audiences <list>', 'allowed audiences/resources, comma-separated (default: the issuer)', checked(commaList('--audiences', 'audience')))
+    .option('--resource-server-for <list>', 'audiences this client serves: it may introspect their tokens (RFC 7662 section 4), comma-separated', checked(commaList('--resource-server-for', 'audience')))
     .option('--policy <name>', 'lifetime policy preset: default, banking, public-read')
+    .option('--client-credentials-refresh', 'also issue a refresh token with client_credentials (needs the refresh_token grant type; off by default, RFC 6749 section 4.4.3)')
     .addOption(new Option('--auth-method <method>', 'client authentication').choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']))
     .option('--jwks <file>', 'JSON file with the public JWK Set (private_key_jwt)')
     .addOption(new Option('--alg <alg>', 'access token signing algorithm').choices(['ES256', 'EdDSA']))
-    .action(async (opts: Common & { name: string; owner?: string; scopes: string[]; grantTypes?: string[]; audiences?: string[]; policy?: string; authMethod?: string; jwks?: string; alg?: string }, cmd: Command) => {
+    .action(async (opts: Common & { name: string; owner?: string; scopes: string[]; grantTypes?: string[]; audiences?: string[]; resourceServerFor?: string[]; policy?: string; clientCredentialsRefresh?: boolean; authMethod?: string; jwks?: string; alg?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
       let jwks: unknown;
       if (opts.jwks) {
@@ -251,7 +253,9 @@ export function buildProgram(io: Io): Command {
         ...(opts.owner ? { owner: opts.owner } : {}),
         ...(opts.grantTypes ? { grantTypes: opts.grantTypes } : {}),
         ...(opts.audiences ? { audiences: opts.audiences } : {}),
+        ...(opts.resourceServerFor ? { resourceServerFor: opts.resourceServerFor } : {}),
         ...(opts.policy ? { policy: opts.policy } : {}),
+        ...(opts.clientCredentialsRefresh ? { policyOverrides: { clientCredentialsRefresh: true } } : {}),
         ...(opts.authMethod ? { authMethod: opts.authMethod } : {}),
         ...(jwks ? { jwks } : {}),
         ...(opts.alg ? { accessTokenAlg: opts.alg } : {}),
@@ -262,6 +266,25 @@ export function buildProgram(io: Io): Command {
           ...(created.client_secret ? [`client_secret  ${created.client_secret}`, '', 'Store the secret now: keyturn keeps only its digest and cannot show it again.'] : []),
         ].join('\n'),
       );
+    });
+  client(clients.command('update').description('change what a client may do; it applies at its next token request or refresh').argument('<client_id>', 'client id'))
+    .option('--scopes <list>', 'allowed scopes, comma-separated (replaces them)', checked(scopesOption))
+    .option('--grant-types <list>', 'client_credentials,refresh_token,urn:ietf:params:oauth:grant-type:token-exchange (replaces them)', checked(commaList('--grant-types', 'grant type')))
+    .option('--audiences <list>', 'allowed audiences/resources, comma-separated (replaces them)', checked(commaList('--audiences', 'audience')))
+    .option('--resource-server-for <list>', 'audiences this client serves: it may introspect their tokens (RFC 7662 section 4), comma-separated (replaces them)', checked(commaList('--resource-server-for', 'audience')))
+    .option('--policy <name>', 'lifetime policy preset: default, banking, public-read')
+    .action(async (id: string, opts: Common & { scopes?: string[]; grantTypes?: string[]; audiences?: string[]; resourceServerFor?: string[]; policy?: string }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const body = {
+        ...(opts.scopes ? { scopes: opts.scopes } : {}),
+        ...(opts.grantTypes ? { grantTypes: opts.grantTypes } : {}),
+        ...(opts.audiences ? { audiences: opts.audiences } : {}),
+        ...(opts.resourceServerFor ? { resourceServerFor: opts.resourceServerFor } : {}),
+        ...(opts.policy ? { policy: opts.policy } : {}),
+      };
+      if (Object.keys(body).length === 0) throw usageError('clients update: give at least one of --scopes, --grant-types, --audiences, --resource-server-for, --policy');
+      const c = await call<ClientOut>(t, 'PATCH', `/v1/clients/${encodeURIComponent(id)}`, body);
+      print(common, c, () => `updated ${c.clientId}`);
     });
   client(clients.command('list').description('list clients'))
     .option('--limit <n>', 'page size (1-1000)', checked(limitOption))

@@ -12,6 +12,12 @@ export interface Policy {
   readonly accessTokenFormat: 'jwt' | 'opaque';
   /** Whether refresh tokens may be issued (to clients that also list the `refresh_token` grant type). */
   readonly refreshTokens: boolean;
+  /**
+   * Whether a `client_credentials` grant starts a refresh token family. Off in every preset: RFC 6749
+   * §4.4.3 says a refresh token SHOULD NOT be included there (the client can always ask again). A client
+   * asks for it with `policyOverrides: { clientCredentialsRefresh: true }` (and the `refresh_token` grant type).
+   */
+  readonly clientCredentialsRefresh: boolean;
   /** Lifetime of each refresh token from its issue (idle lifetime: each rotation starts a new one). */
   readonly refreshTokenTtl: number;
   /** Absolute lifetime of a refresh token family (the grant), whatever the rotations. */
@@ -37,6 +43,7 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     accessTokenTtl: 15 * MINUTE,
     accessTokenFormat: 'jwt',
     refreshTokens: true,
+    clientCredentialsRefresh: false,
     refreshTokenTtl: 30 * DAY,
     refreshFamilyTtl: 90 * DAY,
     refreshReuseGraceSeconds: 10,
@@ -49,6 +56,7 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     accessTokenTtl: 5 * MINUTE,
     accessTokenFormat: 'opaque',
     refreshTokens: true,
+    clientCredentialsRefresh: false,
     refreshTokenTtl: 30 * MINUTE,
     refreshFamilyTtl: 12 * HOUR,
     refreshReuseGraceSeconds: 0,
@@ -61,6 +69,7 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     accessTokenTtl: 24 * HOUR,
     accessTokenFormat: 'jwt',
     refreshTokens: true,
+    clientCredentialsRefresh: false,
     refreshTokenTtl: 365 * DAY,
     refreshFamilyTtl: 365 * DAY,
     refreshReuseGraceSeconds: 60,

@@ -5,6 +5,16 @@ import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js'
 import { signJwt, SIGNING_ALGS, type SigningAlg, type SigningKeyRing } from '../signing/index.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 
+/**
+ * RFC 8693 §4.1 actor: who acts on the subject's behalf (the exchanging client and its principal);
+ * a token exchanged again nests the previous actor under `act`, the current actor outermost.
+ */
+export interface Actor {
+  readonly sub: string;
+  readonly client_id: string;
+  readonly act?: Actor | undefined;
+}
+
 /** What an access token grants, however it is encoded. */
 export interface AccessGrant {
   readonly clientId: string;
@@ -13,7 +23,7 @@ export interface AccessGrant {
   readonly audience: string;
   readonly grantId: string | null;
   /** RFC 8693 §4.1 actor, for exchanged tokens. */
-  readonly act?: { sub: string; client_id: string } | undefined;
+  readonly act?: Actor | undefined;
   /** RFC 7800 confirmation (holder binding); set by the binding capability. */
   readonly cnf?: Record<string, string> | undefined;
 }
@@ -174,8 +184,17 @@ export class AccessTokenService {
       }
     }
     if (!jti) return undefined;
+    const found = await this.active(jti);
+    return found && (cnf ? { ...found, cnf } : found);
+  }
+
+  /**
+   * The access token `jti` if its row is active and unexpired (whatever its encoding), without the
+   * token itself: for walking an exchange chain up to its parents. `cnf` is in the JWT only.
+   */
+  async active(jti: string): Promise<ActiveAccessToken | undefined> {
     const row = await this.#o.store.get<Row>('SELECT * FROM oauth_access_tokens WHERE jti = ?', [jti]);
-    if (!row || row.status !== 'active' || row.expires_at <= now.getTime()) return undefined;
+    if (!row || row.status !== 'active' || row.expires_at <= this.#o.ctx.now().getTime()) return undefined;
     return {
       jti: row.jti,
       format: row.format,
@@ -184,8 +203,7 @@ export class AccessTokenService {
       scopes: JSON.parse(row.scopes) as string[],
       audience: row.audience,
       grantId: row.grant_id,
-      act: row.act ? (JSON.parse(row.act) as { sub: string; client_id: string }) : undefined,
-      cnf,
+      act: row.act ? (JSON.parse(row.act) as Actor) : undefined,
       issuedAt: row.issued_at,
       expiresAt: row.expires_at,
     };

@@ -31,14 +31,14 @@ const policyOverridesSchema = z
     accessTokenTtl: z.number().int().min(30).max(31_536_000).optional(),
     accessTokenFormat: z.enum(['jwt', 'opaque']).optional(),
     refreshTokens: z.boolean().optional(),
+    clientCredentialsRefresh: z.boolean().optional(),
     refreshTokenTtl: z.number().int().min(60).max(63_072_000).optional(),
     refreshFamilyTtl: z.number().int().min(60).max(63_072_000).optional(),
     refreshReuseGraceSeconds: z.number().int().min(0).max(300).optional(),
     refreshReuseGraceCount: z.number().int().min(0).max(10).optional(),
     exchangeTokenTtl: z.number().int().min(30).max(86_400).optional(),
     secretRotationGrace: z.number().int().min(0).max(2_592_000).optional(),
-  })
-  .default({});
+  });
 
 /** An audience: an absolute URI (RFC 8707 resource) or a plain identifier (RFC 8693 audience). */
 export const audienceSchema = z.string().min(1).max(512).regex(/^[\x21-\x7E]+$/, 'no spaces or control characters');
@@ -50,8 +50,9 @@ export const createClientSchema = z
     scopes: z.array(scopeSchema).max(64).default([]),
     grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(3).default(['client_credentials']),
     audiences: z.array(audienceSchema).max(32).optional(),
+    resourceServerFor: z.array(audienceSchema).max(32).default([]),
     policy: z.string().max(64).default('default'),
-    policyOverrides: policyOverridesSchema,
+    policyOverrides: policyOverridesSchema.default({}),
     authMethod: z.enum(AUTH_METHODS).optional(),
     jwks: jwksSchema.optional(),
     accessTokenAlg: z.enum(SIGNING_ALGS).default('ES256'),
@@ -65,7 +66,9 @@ export const updateClientSchema = z.strictObject({
   scopes: z.array(scopeSchema).max(64).optional(),
   grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).max(3).optional(),
   audiences: z.array(audienceSchema).max(32).optional(),
+  resourceServerFor: z.array(audienceSchema).max(32).optional(),
   policy: z.string().max(64).optional(),
+  // No default here: a PATCH without `policyOverrides` keeps the stored ones (zod's `.default({}).optional()` replaced them with `{}`).
   policyOverrides: policyOverridesSchema.optional(),
   jwks: jwksSchema.optional(),
 });
@@ -81,6 +84,11 @@ export interface ClientView {
   readonly scopes: readonly string[];
   readonly grantTypes: readonly GrantType[];
   readonly audiences: readonly string[];
+  /**
+   * Audiences this client is the resource server for: it may introspect access tokens for them
+   * (RFC 7662 §4). Any client may introspect the tokens issued to itself; no one else's.
+   */
+  readonly resourceServerFor: readonly string[];
   readonly policy: Policy;
   readonly accessTokenAlg: SigningAlg;
   readonly jwks: { keys: Record<string, unknown>[] } | null;
@@ -107,6 +115,7 @@ interface Row {
   scopes: string;
   grant_types: string;
   audiences: string;
+  resource_server_for: string;
   policy: string;
   policy_overrides: string;
   access_token_alg: SigningAlg;
@@ -171,6 +180,7 @@ export class ClientService {
         scopes: JSON.stringify([...new Set(data.scopes)]),
         grant_types: JSON.stringify([...new Set(data.grantTypes)]),
         audiences: JSON.stringify(data.audiences ?? []),
+        resource_server_for: JSON.stringify([...new Set(data.resourceServerFor)]),
         policy: policy.name,
         policy_overrides: JSON.stringify(data.policyOverrides),
         access_token_alg: data.accessTokenAlg,
@@ -179,11 +189,11 @@ export class ClientService {
       };
       await tx.run(
         `INSERT INTO oauth_clients (id, principal_id, name, status, auth_method, secret_digest, secret_last4, previous_secret_digest,
-           previous_secret_expires_at, jwks, scopes, grant_types, audiences, policy, policy_overrides, access_token_alg, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           previous_secret_expires_at, jwks, scopes, grant_types, audiences, resource_server_for, policy, policy_overrides, access_token_alg, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           row.id, row.principal_id, row.name, row.status, row.auth_method, row.secret_digest, row.secret_last4, null, null, row.jwks,
-          row.scopes, row.grant_types, row.audiences, row.policy, row.policy_overrides, row.access_token_alg, now, now,
+          row.scopes, row.grant_types, row.audiences, row.resource_server_for, row.policy, row.policy_overrides, row.access_token_alg, now, now,
         ],
       );
       if (secret) await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
@@ -220,11 +230,12 @@ export class ClientService {
       resolvePolicy(policyName, overrides);
       if (data.jwks && row.auth_method !== 'private_key_jwt') throw new KeyturnError('ERR_VALIDATION', 'jwks: only for private_key_jwt clients');
       await tx.run(
-        'UPDATE oauth_clients SET scopes = ?, grant_types = ?, audiences = ?, policy = ?, policy_overrides = ?, jwks = ?, updated_at = ? WHERE id = ?',
+        'UPDATE oauth_clients SET scopes = ?, grant_types = ?, audiences = ?, resource_server_for = ?, policy = ?, policy_overrides = ?, jwks = ?, updated_at = ? WHERE id = ?',
         [
           data.scopes ? JSON.stringify([...new Set(data.scopes)]) : row.scopes,
           data.grantTypes ? JSON.stringify([...new Set(data.grantTypes)]) : row.grant_types,
           data.audiences ? JSON.stringify(data.audiences) : row.audiences,
+          data.resourceServerFor ? JSON.stringify([...new Set(data.resourceServerFor)]) : row.resource_server_for,
           policyName,
           JSON.stringify(overrides),
           data.jwks ? JSON.stringify(data.jwks) : row.jwks,
@@ -352,6 +363,7 @@ export class ClientService {
       scopes: JSON.parse(row.scopes) as string[],
       grantTypes: JSON.parse(row.grant_types) as GrantType[],
       audiences: audiences.length > 0 ? audiences : [this.#o.defaultAudience()],
+      resourceServerFor: JSON.parse(row.resource_server_for) as string[],
       // A stored name that is no preset (any more) is an error here too, never another policy.
       policy: resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object),
       accessTokenAlg: row.access_token_alg,

@@ -2,7 +2,7 @@
  * The OAuth capability's public entry: the services the composition root wires and the discovery
  * documents the HTTP edge serves. Another capability folder imports OAuth only from here.
  */
-export { AccessTokenService, lastExpiryOfKid, type AccessTokenServiceOptions, type ActiveAccessToken, type IssuedAccessToken } from './access-tokens.js';
+export { AccessTokenService, lastExpiryOfKid, type AccessTokenServiceOptions, type ActiveAccessToken, type Actor, type IssuedAccessToken } from './access-tokens.js';
 export { ClientAuthenticator, type ClientCredentials } from './client-auth.js';
 export {
   AUTH_METHODS,
@@ -20,6 +20,7 @@ export {
 } from './clients.js';
 export { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from './discovery.js';
 export { TokenOperations, type IntrospectionResponse, type TokenOpsDeps, type TokenOpsRequest } from './introspection.js';
+export { MAX_EXCHANGE_DEPTH, TokenLineage, type Standing, type TokenLineageOptions, type TokenParent } from './lineage.js';
 export { oauthMigrations } from './migrations.js';
 export { RefreshTokenService, type Grant } from './refresh-tokens.js';
 export { TokenEndpoint, type TokenEndpointDeps, type TokenRequest } from './token-endpoint.js';

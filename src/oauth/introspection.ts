@@ -1,13 +1,13 @@
 import { appendEvent, type RequestMeta } from '../audit/index.js';
-import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
+import { isLive, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import type { KeyService } from '../keys/index.js';
-import { principalStatus } from '../principals/index.js';
 import type { Store } from '../store/port.js';
-import type { AccessTokenService } from './access-tokens.js';
+import type { AccessTokenService, Actor } from './access-tokens.js';
 import type { ClientAuthenticator } from './client-auth.js';
-import type { ClientService } from './clients.js';
+import type { Client, ClientService } from './clients.js';
+import type { TokenLineage } from './lineage.js';
 import type { RefreshTokenService } from './refresh-tokens.js';
 
 /** RFC 7662 §2.2 response. Inactive tokens get `{ active: false }` and nothing else. */
@@ -24,7 +24,7 @@ export type IntrospectionResponse =
       iat: number;
       token_type: string;
       jti?: string;
-      act?: { sub: string; client_id: string };
+      act?: Actor;
       cnf?: Record<string, string>;
     };
 
@@ -44,12 +44,17 @@ export interface TokenOpsDeps {
   readonly accessTokens: AccessTokenService;
   readonly refreshTokens: RefreshTokenService;
   readonly keys: KeyService;
+  readonly lineage: TokenLineage;
 }
 
 /**
  * Introspection (RFC 7662) and revocation (RFC 7009), both for authenticated clients.
  * Introspection re-evaluates authorization: a token whose client is disabled or gone, or whose
- * principal is inactive, is inactive. Refresh tokens are only introspected by their own client.
+ * principal is inactive, is inactive; so is an exchanged token anything of whose chain (the
+ * tokens and API key it was exchanged for, their clients and principals) no longer stands.
+ * RFC 7662 §4: an access token is introspected only by its own client or by a client registered
+ * as resource server for its audience (`resourceServerFor`); refresh tokens only by their own
+ * client. Anyone else learns `{ active: false }`, exactly as for a token that does not exist.
  */
 export class TokenOperations {
   readonly #d: TokenOpsDeps;
@@ -63,7 +68,7 @@ export class TokenOperations {
     const token = req.form.token;
     if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
     const hint = req.form.token_type_hint;
-    const result = await this.#lookup(token, hint, caller.clientId);
+    const result = await this.#lookup(token, hint, caller);
     if (!result.active) {
       await this.#d.store.transaction((tx) =>
         appendEvent(tx, this.#d.ctx, { type: 'token.introspection_failed', target: caller.clientId, outcome: 'failure', reason: 'inactive', data: { hint: hint ?? null } }, { ...req.meta, actor: caller.principal }),
@@ -72,18 +77,19 @@ export class TokenOperations {
     return result;
   }
 
-  async #lookup(token: string, hint: string | undefined, callerId: string): Promise<IntrospectionResponse> {
+  async #lookup(token: string, hint: string | undefined, caller: Client): Promise<IntrospectionResponse> {
     const order = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
     for (const kind of order) {
-      const found = kind === 'access_token' ? await this.#access(token) : await this.#refresh(token, callerId);
+      const found = kind === 'access_token' ? await this.#access(token, caller) : await this.#refresh(token, caller.clientId);
       if (found.active) return found;
     }
     return { active: false };
   }
 
-  async #access(token: string): Promise<IntrospectionResponse> {
+  async #access(token: string, caller: Client): Promise<IntrospectionResponse> {
     const at = await this.#d.accessTokens.inspect(token);
-    if (!at || !(await this.#stillAuthorized(at.clientId, at.principal))) return { active: false };
+    if (!at || (at.clientId !== caller.clientId && !caller.resourceServerFor.includes(at.audience))) return { active: false };
+    if (!(await this.#d.lineage.check(at)).stands) return { active: false };
     return {
       ...this.#active(at, 'Bearer', at.expiresAt, at.issuedAt),
       jti: at.jti,
@@ -118,15 +124,8 @@ export class TokenOperations {
     if (!found || found.grant.clientId !== callerId) return { active: false };
     const { grant, token: t } = found;
     if (!isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) || !isLive(REFRESH_TOKEN_LIFECYCLE, t.status) || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
-    if (!(await this.#stillAuthorized(grant.clientId, grant.principal))) return { active: false };
+    if (!(await this.#d.lineage.authorized(grant.clientId, grant.principal))) return { active: false };
     return this.#active(grant, 'refresh_token', t.expiresAt, t.createdAt);
-  }
-
-  async #stillAuthorized(clientId: string, principalId: string): Promise<boolean> {
-    const client = await this.#d.clients.find(clientId);
-    if (!client || !isLive(CLIENT_LIFECYCLE, client.status) || !isLive(PRINCIPAL_LIFECYCLE, client.principalStatus)) return false;
-    if (principalId === client.principal) return true;
-    return (await principalStatus(this.#d.store, principalId)) === 'active';
   }
 
   /**

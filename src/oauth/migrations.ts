@@ -91,4 +91,23 @@ export const oauthMigrations: readonly Migration[] = [
         PRIMARY KEY (client_id, jti)
       );`,
   },
+  {
+    id: '0070_oauth_resource_servers',
+    description: 'clients registered as resource servers for audiences: only they (and a token\'s own client) may introspect its tokens (RFC 7662 section 4)',
+    sql: `ALTER TABLE oauth_clients ADD COLUMN resource_server_for TEXT NOT NULL DEFAULT '[]';`,
+  },
+  {
+    id: '0071_oauth_token_lineage',
+    description: 'the parent of every access token obtained by token exchange (an API key or another access token), so a token never outlives its source',
+    sql: `
+      CREATE TABLE oauth_token_lineage (
+        jti TEXT PRIMARY KEY,
+        parent_kind TEXT NOT NULL CHECK (parent_kind IN ('api_key', 'access_token')),
+        parent_id TEXT NOT NULL,
+        depth INTEGER NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX oauth_token_lineage_parent ON oauth_token_lineage (parent_id);
+      CREATE INDEX oauth_token_lineage_expiry ON oauth_token_lineage (expires_at);`,
+  },
 ];

@@ -108,7 +108,7 @@ export function sign(accessTokens: Pick<AccessTokenService, 'prepare'>, issue: A
  * reused, a principal no longer active) commits what it revoked, then throws.
  */
 export async function persist(
-  deps: Pick<TokenEndpointDeps, 'store' | 'ctx' | 'accessTokens' | 'refreshTokens' | 'principals'>,
+  deps: Pick<TokenEndpointDeps, 'store' | 'ctx' | 'accessTokens' | 'refreshTokens' | 'principals' | 'lineage'>,
   decision: GrantDecision,
   signed: PreparedAccessToken | null,
   meta: RequestMeta,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { webhookDeliverer, type JobDefinition, type JobRunner, type Outbox } from '../jobs/index.js';
 import { watchJob, type WatchService } from '../leaks/watch.js';
 import type { AccessTokenService } from '../oauth/access-tokens.js';
+import type { TokenLineage } from '../oauth/lineage.js';
 import { signingRotationJob } from '../signing/schedule.js';
 import type { SigningKeyRing } from '../signing/ring.js';
 import type { Config } from '../config/schema.js';
@@ -19,17 +20,20 @@ export interface HousekeepingParts {
   readonly outbox: Outbox;
   readonly ring: SigningKeyRing;
   readonly accessTokens: AccessTokenService;
+  /** Exchanged tokens' parents, pruned with the access tokens' rows. */
+  readonly lineage?: Pick<TokenLineage, 'prune'> | undefined;
   readonly watches: WatchService;
   readonly logger?: Logger | undefined;
 }
 
 /** Pruning of expired rows: access tokens expired for a day, settled outbox messages after a week. */
-export function pruneJob(parts: Pick<HousekeepingParts, 'accessTokens' | 'outbox'>, everyMs = 3_600_000): JobDefinition {
+export function pruneJob(parts: Pick<HousekeepingParts, 'accessTokens' | 'lineage' | 'outbox'>, everyMs = 3_600_000): JobDefinition {
   return {
     name: PRUNE_JOB,
     everyMs,
     run: async () => {
       await parts.accessTokens.prune();
+      await parts.lineage?.prune();
       await parts.outbox.prune(OUTBOX_RETENTION_MS);
     },
   };

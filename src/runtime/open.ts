@@ -19,6 +19,7 @@ import { ClientService } from '../oauth/clients.js';
 import { TokenOperations } from '../oauth/introspection.js';
 import { oauthMigrations } from '../oauth/migrations.js';
 import { RefreshTokenService } from '../oauth/refresh-tokens.js';
+import { TokenLineage } from '../oauth/lineage.js';
 import { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
@@ -46,6 +47,8 @@ export interface OAuth {
   readonly ring: SigningKeyRing;
   readonly accessTokens: AccessTokenService;
   readonly refreshTokens: RefreshTokenService;
+  /** Exchanged tokens' parents (RFC 8693): what makes a descendant fall with its source. */
+  readonly lineage: TokenLineage;
   readonly tokenEndpoint: TokenEndpoint;
   readonly tokenOps: TokenOperations;
 }
@@ -182,16 +185,18 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const authenticator = new ClientAuthenticator(clients, store, ctx);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
+  const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
   const oauth: OAuth = {
     clients,
     ring,
     accessTokens,
     refreshTokens,
-    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys }),
-    tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys }),
+    lineage,
+    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage }),
+    tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
   };
   try {
-    await registerJobs({ config, ...jobs, ring, accessTokens, watches: leaks.watches, logger });
+    await registerJobs({ config, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
   } catch (err) {
     keys.close();
     clients.close();

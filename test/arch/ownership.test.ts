@@ -28,6 +28,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   oauth_refresh_tokens: 'src/oauth/refresh-tokens.ts',
   oauth_access_tokens: 'src/oauth/access-tokens.ts',
   oauth_assertion_jtis: 'src/oauth/client-auth.ts',
+  oauth_token_lineage: 'src/oauth/lineage.ts',
   signing_keys: 'src/signing/ring.ts',
   jobs: 'src/jobs/runner.ts',
   outbox_messages: 'src/jobs/outbox.ts',

@@ -114,7 +114,12 @@ describe('recorded events match their declarations', () => {
     ok(await kt.api('POST', '/v1/principals/alice/disable', {}));
     ok(await kt.api('POST', '/v1/principals/alice/enable', {}));
 
-    const client = await kt.createClient({ name: 'app', scopes: ['read'], grantTypes: ['client_credentials', 'refresh_token', TOKEN_EXCHANGE] });
+    const client = await kt.createClient({
+      name: 'app',
+      scopes: ['read'],
+      grantTypes: ['client_credentials', 'refresh_token', TOKEN_EXCHANGE],
+      policyOverrides: { clientCredentialsRefresh: true },
+    });
     ok(await kt.api('PATCH', `/v1/clients/${client.id}`, { scopes: ['read'] }));
     ok(await kt.api('POST', `/v1/clients/${client.id}/disable`, {}));
     ok(await kt.api('POST', `/v1/clients/${client.id}/enable`, {}));

@@ -93,12 +93,15 @@ describe('keyturn clients and signing-keys', () => {
     });
 
   it('creates a client whose credentials get tokens, rotates its secret with overlap, disables it', async () => {
-    const created = await cli(['clients', 'create', '--name', 'reporting', '--scopes', 'read,write', '--grant-types', 'client_credentials,refresh_token', '--policy', 'banking', '--json'], env);
+    const created = await cli(
+      ['clients', 'create', '--name', 'reporting', '--scopes', 'read,write', '--grant-types', 'client_credentials,refresh_token', '--policy', 'banking', '--client-credentials-refresh', '--json'],
+      env,
+    );
     expect(created.code).toBe(0);
     const { client_id, client_secret, policy, grantTypes } = JSON.parse(created.out);
     expect(client_id).toMatch(/^ktc_/);
     expect(client_secret).toMatch(/^ktcs_[0-9A-Za-z]{49}$/);
-    expect(policy.name).toBe('banking');
+    expect(policy).toMatchObject({ name: 'banking', clientCredentialsRefresh: true });
     expect(grantTypes).toEqual(['client_credentials', 'refresh_token']);
     const first = await token(client_id, client_secret);
     expect(first.status).toBe(200);
@@ -120,6 +123,29 @@ describe('keyturn clients and signing-keys', () => {
     expect(await cli(['clients', 'disable', client_id], env)).toMatchObject({ code: 0, out: `disabled ${client_id}` });
     const disabled = await token(client_id, fresh);
     expect(disabled.status).toBe(401);
+  });
+
+  it('updates a client: registers it as resource server for an audience, after which it may introspect that audience\'s tokens', async () => {
+    const app = JSON.parse((await cli(['clients', 'create', '--name', 'orders-job', '--scopes', 'read', '--audiences', 'https://orders.example.com', '--json'], env)).out);
+    const rs = JSON.parse((await cli(['clients', 'create', '--name', 'orders-api', '--json'], env)).out);
+    expect(rs.resourceServerFor).toEqual([]);
+    const at = ((await (await token(app.client_id, app.client_secret)).json()) as { access_token: string }).access_token;
+    const introspect = async () =>
+      (await (
+        await fetch(`${kt.url}/oauth/introspect`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: at }).toString(),
+        })
+      ).json()) as { active: boolean };
+    expect(await introspect()).toEqual({ active: false });
+    const updated = await cli(['clients', 'update', rs.client_id, '--resource-server-for', 'https://orders.example.com'], env);
+    expect(updated).toMatchObject({ code: 0, out: `updated ${rs.client_id}` });
+    expect(JSON.parse((await cli(['clients', 'show', rs.client_id, '--json'], env)).out).resourceServerFor).toEqual(['https://orders.example.com']);
+    expect(await introspect()).toMatchObject({ active: true, client_id: app.client_id, aud: 'https://orders.example.com' });
+    const nothing = await cli(['clients', 'update', rs.client_id], env);
+    expect(nothing.code).toBe(2);
+    expect(nothing.err).toMatch(/^keyturn: clients update: give at least one of/);
   });
 
   it('lists and rotates signing keys', async () => {

@@ -29,8 +29,14 @@ describe('OAuth attacks', () => {
 
   beforeAll(async () => {
     kt = await startOAuthServer();
-    app = await kt.createClient({ name: 'victim', scopes: ['read', 'admin'], grantTypes: ['client_credentials', 'refresh_token'], audiences: [AUDIENCE, 'https://other.example.com'] });
-    rs = await kt.createClient({ name: 'resource-server', scopes: [], grantTypes: ['client_credentials'] });
+    app = await kt.createClient({
+      name: 'victim',
+      scopes: ['read', 'admin'],
+      grantTypes: ['client_credentials', 'refresh_token'],
+      audiences: [AUDIENCE, 'https://other.example.com'],
+      policyOverrides: { clientCredentialsRefresh: true },
+    });
+    rs = await kt.createClient({ name: 'resource-server', scopes: [], grantTypes: ['client_credentials'], resourceServerFor: [AUDIENCE] });
     const res = await kt.form('/oauth/token', { grant_type: 'client_credentials', scope: 'read' }, { basic: [app.id, app.secret] });
     token = res.body.access_token;
     jwks = await kt.jwks();

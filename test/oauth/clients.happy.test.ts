@@ -38,7 +38,8 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
       grantTypes: ['client_credentials'],
       audiences: ['https://api.example.com/'],
     });
-    rs = await kt.createClient({ name: 'api-gateway', scopes: [], grantTypes: ['client_credentials'] });
+    // Registered as the resource server of both audiences used below (RFC 7662 §4: only it and a token's own client may introspect).
+    rs = await kt.createClient({ name: 'api-gateway', scopes: [], grantTypes: ['client_credentials'], resourceServerFor: ['https://api.example.com/', kt.url] });
   });
   afterAll(async () => kt.stop());
 
@@ -175,7 +176,7 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
     });
 
     it('banking policy: opaque access tokens, active only through introspection', async () => {
-      const bank = await kt.createClient({ name: 'payments', scopes: ['pay'], grantTypes: ['client_credentials', 'refresh_token'], policy: 'banking' });
+      const bank = await kt.createClient({ name: 'payments', scopes: ['pay'], grantTypes: ['client_credentials', 'refresh_token'], policy: 'banking', policyOverrides: { clientCredentialsRefresh: true } });
       const config = await client.discovery(issuer, bank.id, undefined, client.ClientSecretBasic(bank.secret), { execute: [client.allowInsecureRequests] });
       const tokens = await client.clientCredentialsGrant(config);
       expect(tokens.access_token.split('.')).toHaveLength(1);
@@ -238,7 +239,7 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
     });
 
     it('revoking a refresh token revokes its grant: the refresh token and the access tokens from it', async () => {
-      const rc = await kt.createClient({ name: 'revoker', scopes: ['a'], grantTypes: ['client_credentials', 'refresh_token'] });
+      const rc = await kt.createClient({ name: 'revoker', scopes: ['a'], grantTypes: ['client_credentials', 'refresh_token'], policyOverrides: { clientCredentialsRefresh: true } });
       const config = await client.discovery(issuer, rc.id, undefined, client.ClientSecretBasic(rc.secret), { execute: [client.allowInsecureRequests] });
       const first = await client.clientCredentialsGrant(config);
       const second = await client.refreshTokenGrant(config, first.refresh_token!);
@@ -250,7 +251,7 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
     });
 
     it('oauth4webapi refreshes and revokes too', async () => {
-      const rc = await kt.createClient({ name: 'o4w-refresher', scopes: ['a'], grantTypes: ['client_credentials', 'refresh_token'] });
+      const rc = await kt.createClient({ name: 'o4w-refresher', scopes: ['a'], grantTypes: ['client_credentials', 'refresh_token'], policyOverrides: { clientCredentialsRefresh: true } });
       const c: oauth.Client = { client_id: rc.id };
       const auth = oauth.ClientSecretPost(rc.secret);
       const first = await oauth.processClientCredentialsResponse(as, c, await oauth.clientCredentialsGrantRequest(as, c, auth, {}, insecure));

@@ -23,13 +23,18 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     beforeAll(async () => {
       kt = await startOAuthServer(kind === 'postgres' ? { db: `${PG_URL}?schema=kt_oauth_${randomBytes(5).toString('hex')}` } : {});
-      rs = await kt.createClient({ name: 'introspector', scopes: [], grantTypes: ['client_credentials'] });
+      // The resource server for the apps' audience (the issuer, their default): it may introspect their tokens (RFC 7662 §4).
+      rs = await kt.createClient({ name: 'introspector', scopes: [], grantTypes: ['client_credentials'], resourceServerFor: [kt.url] });
     });
     afterAll(async () => kt.stop());
 
-    /** A fresh client with the refresh grant, its openid-client configuration, and its first tokens. */
+    /**
+     * A fresh client with the refresh grant and a policy that asks for a refresh token with
+     * `client_credentials` (off by default, RFC 6749 §4.4.3), its openid-client configuration, and its first tokens.
+     */
     async function setup(body: Record<string, unknown> = {}): Promise<{ c: RegisteredClient; config: client.Configuration; first: Tokens }> {
-      const c = await kt.createClient({ name: `app-${kind}-${++n}`, scopes: ['read', 'write'], grantTypes: ['client_credentials', 'refresh_token'], ...body });
+      const policyOverrides = { clientCredentialsRefresh: true, ...(body.policyOverrides as object | undefined) };
+      const c = await kt.createClient({ name: `app-${kind}-${++n}`, scopes: ['read', 'write'], grantTypes: ['client_credentials', 'refresh_token'], ...body, policyOverrides });
       const config = await client.discovery(new URL(kt.url), c.id, undefined, client.ClientSecretBasic(c.secret), { execute: [client.allowInsecureRequests] });
       const first = await client.clientCredentialsGrant(config);
       expect(first.refresh_token).toMatch(/^ktr_/);

@@ -14,7 +14,7 @@ describe('signing key rotation seen through the JWKS', () => {
   beforeAll(async () => {
     kt = await startOAuthServer();
     app = await kt.createClient({ name: 'rotating-app', scopes: ['read'], grantTypes: ['client_credentials'] });
-    rs = await kt.createClient({ name: 'rs', scopes: [], grantTypes: ['client_credentials'] });
+    rs = await kt.createClient({ name: 'rs', scopes: [], grantTypes: ['client_credentials'], resourceServerFor: [kt.url] });
   });
   afterAll(async () => kt.stop());
 

@@ -52,7 +52,13 @@ describeStore('token endpoint steps', (kind) => {
     ctx = manualContext(new Date('2030-01-01T00:00:00Z'));
     kt = await openKeyturn(loadConfig({ flags: { dataDir: dir, db: handle.db } }), { ctx });
     const created = await kt.oauth.clients.create(
-      { name: 'app', scopes: ['read', 'write'], grantTypes: ['client_credentials', 'refresh_token', TOKEN_EXCHANGE], audiences: ['https://api.example'] },
+      {
+        name: 'app',
+        scopes: ['read', 'write'],
+        grantTypes: ['client_credentials', 'refresh_token', TOKEN_EXCHANGE],
+        audiences: ['https://api.example'],
+        policyOverrides: { clientCredentialsRefresh: true },
+      },
       SYSTEM,
     );
     app = { id: created.client.clientId, secret: created.secret! };
@@ -67,6 +73,7 @@ describeStore('token endpoint steps', (kind) => {
       refreshTokens: kt.oauth.refreshTokens,
       principals: kt.principals,
       keys: kt.keys,
+      lineage: kt.oauth.lineage,
     };
   });
   afterEach(async () => {
@@ -112,6 +119,11 @@ describeStore('token endpoint steps', (kind) => {
     expect(() => decideClientCredentials(client, { audience: 'https://other.example' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_TARGET' }));
     const noRefresh = { ...client, grantTypes: ['client_credentials'] } as Client;
     expect(decideClientCredentials(noRefresh, {}).refreshFamily).toBeNull();
+    // RFC 6749 §4.4.3: only a policy that asks for it starts a family; no preset does.
+    for (const preset of ['default', 'banking', 'public-read']) {
+      const notAsked = { ...client, policy: resolvePolicy(preset) } as Client;
+      expect(decideClientCredentials(notAsked, {}).refreshFamily, preset).toBeNull();
+    }
     const other = { ...client, grantTypes: ['refresh_token'] } as Client;
     expect(() => decideClientCredentials(other, {})).toThrow(expect.objectContaining({ code: 'ERR_UNAUTHORIZED_CLIENT' }));
   });

@@ -49,7 +49,7 @@ const servers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   fx = await startFixture();
-  const rs = await createClient(fx, { name: 'resource-server', scopes: [] });
+  const rs = await createClient(fx, { name: 'resource-server', scopes: [], resourceServerFor: [API_AUDIENCE] });
   verifier = createVerifier({ url: fx.url, requiredScopes: ['read'], audience: API_AUDIENCE, introspection: { clientId: rs.id, clientSecret: rs.secret } });
   const app = await createClient(fx);
   const bank = await createClient(fx, { policy: 'banking' });

@@ -16,7 +16,8 @@ let rs: OAuthClient;
 beforeAll(async () => {
   fx = await startFixture();
   bank = await createClient(fx, { policy: 'banking' });
-  rs = await createClient(fx, { name: 'orders-api', scopes: [] });
+  // A gateway registered as resource server for both audiences (RFC 7662 §4), so the verifier's own audience check is what refuses below.
+  rs = await createClient(fx, { name: 'orders-api', scopes: [], resourceServerFor: [API_AUDIENCE, OTHER_AUDIENCE] });
 });
 afterAll(async () => {
   await Promise.all(open.map((v) => v.close()));
@@ -118,6 +119,11 @@ describe('opaque access tokens', () => {
   it('refuses a token for another audience', async () => {
     const token = await accessToken(fx, bank, { resource: OTHER_AUDIENCE });
     expect(await verifier().verify(token)).toEqual({ valid: false, code: 'ERR_INVALID_TOKEN', reason: 'audience' });
+    // A resource server registered for its own audience only is not told anything about the token (RFC 7662 §4).
+    const ordersOnly = await createClient(fx, { name: 'orders-only', scopes: [], resourceServerFor: [API_AUDIENCE] });
+    const narrow = verifier({ introspection: { clientId: ordersOnly.id, clientSecret: ordersOnly.secret } });
+    expect(await narrow.verify(token)).toEqual({ valid: false, code: 'ERR_INVALID_TOKEN', reason: 'inactive' });
+    expect((await narrow.verify(await accessToken(fx, bank))).valid).toBe(true);
   });
 
   it('refuses an unknown token of the access-token format', async () => {

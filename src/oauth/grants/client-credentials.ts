@@ -19,7 +19,8 @@ export interface ClientCredentialsDecision {
 /**
  * Decides a `client_credentials` request from the client and the form alone (no I/O): the
  * requested scopes within the client's, its audience, its policy's lifetime and format; a
- * refresh token family too when the client lists `refresh_token` and its policy allows.
+ * refresh token family too only when the client's policy asks for one (`clientCredentialsRefresh`,
+ * off by default: RFC 6749 §4.4.3), allows refresh tokens, and the client lists `refresh_token`.
  *
  * @example
  * ```ts
@@ -38,7 +39,7 @@ export function decideClientCredentials(client: Client, form: Readonly<Record<st
       grant: { clientId: client.clientId, principal: client.principal, scopes, audience },
       options: { ttl: policy.accessTokenTtl, format: policy.accessTokenFormat, alg: client.accessTokenAlg },
     },
-    refreshFamily: policy.refreshTokens && client.grantTypes.includes('refresh_token') ? policy : null,
+    refreshFamily: policy.clientCredentialsRefresh && policy.refreshTokens && client.grantTypes.includes('refresh_token') ? policy : null,
   };
 }
 

@@ -3,6 +3,7 @@ import type { KeyService } from '../../keys/index.js';
 import type { PrincipalService } from '../../principals/index.js';
 import type { SigningAlg } from '../../signing/index.js';
 import type { AccessGrant, AccessTokenService } from '../access-tokens.js';
+import type { TokenLineage } from '../lineage.js';
 import type { RefreshTokenService } from '../refresh-tokens.js';
 
 /** A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
@@ -33,6 +34,8 @@ export interface GrantDeps {
   readonly refreshTokens: RefreshTokenService;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  /** Exchanged tokens' parents: token exchange records them and checks the subject's chain. */
+  readonly lineage: TokenLineage;
 }
 
 /**
