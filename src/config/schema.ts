@@ -183,6 +183,11 @@ const limits = z.strictObject({
     .max(10_000_000)
     .default(30)
     .describe('Admin API calls with a credential that does not verify accepted per minute per source network; past it 429 with `Retry-After`.'),
+  failureDelay: duration(0, 10_000)
+    .prefault('1s')
+    .describe(
+      'How long a 429 answer to a failed authentication is held before it is sent: a client flooding failures waits, so it cannot take the server from valid callers (0 answers at once). Valid credentials are never delayed.',
+    ),
 });
 
 /** The audit log: how failures are aggregated and how long events are kept. */
@@ -274,6 +279,7 @@ export const SETTINGS = {
   failedVerifyRate: 'limits.failedVerifyRate',
   failedClientAuthRate: 'limits.failedClientAuthRate',
   failedAdminAuthRate: 'limits.failedAdminAuthRate',
+  failureDelay: 'limits.failureDelay',
   failureWindow: 'audit.failureWindow',
   failureMaxGroups: 'audit.failureMaxGroups',
   eventRetention: 'audit.eventRetention',

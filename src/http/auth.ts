@@ -3,7 +3,7 @@ import type { RequestMeta } from '../audit/events.js';
 import { readBearer } from '../core/bearer.js';
 import { KeyturnError } from '../core/errors.js';
 import type { KeyService, VerifiedKey } from '../keys/service.js';
-import { rateLimited, type FailureLimits } from './rate-limit.js';
+import { held, rateLimited, type FailureLimits } from './rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,8 +42,9 @@ export function requireScope(keys: KeyService, scope: string) {
     const result = await keys.check(token);
     if (!result.valid) {
       await keys.recordFailure('admin.auth_failed', result, token, requestMeta(request));
-      const wait = request.server.failureLimits?.fail('admin', request.ip);
-      if (wait !== undefined) throw rateLimited(wait);
+      const limits = request.server.failureLimits;
+      const wait = limits?.fail('admin', request.ip);
+      if (limits && wait !== undefined) throw await held(limits, rateLimited(wait));
       throw new KeyturnError('ERR_INVALID_TOKEN', 'the access token is invalid, expired or revoked');
     }
     if (!result.key.scopes.includes(scope)) {

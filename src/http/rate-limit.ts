@@ -74,8 +74,11 @@ export type FailureRates = Readonly<Record<FailureKind, number>>;
  */
 export class FailureLimits {
   readonly #buckets: Readonly<Record<FailureKind, TokenBuckets>>;
+  /** How long a 429 answer is held before it is sent (ms). */
+  readonly delayMs: number;
 
-  constructor(rates: FailureRates, now: () => number = Date.now) {
+  constructor(rates: FailureRates, now: () => number = Date.now, delayMs = 0) {
+    this.delayMs = delayMs;
     const bucket = (capacity: number) => new TokenBuckets({ capacity, windowMs: 60_000, maxKeys: 100_000, now });
     this.#buckets = { verify: bucket(rates.verify), client: bucket(rates.client), admin: bucket(rates.admin) };
   }
@@ -91,4 +94,14 @@ export class FailureLimits {
 /** The 429 answer to a failed authentication past its limit; `retryAfter` (seconds) becomes `Retry-After`. */
 export function rateLimited(retryAfter: number): KeyturnError {
   return new KeyturnError('ERR_RATE_LIMITED', 'too many failed authentications from this network; retry later', { details: { retryAfter } });
+}
+
+/**
+ * `value` after the limiter's delay: a client past its limit waits for its 429, so a flood of
+ * failures (each connection sending its next request when the answer arrives) slows to a trickle
+ * instead of taking the event loop from valid callers. Only refusals are held.
+ */
+export function held<T>(limits: FailureLimits, value: T): Promise<T> {
+  if (limits.delayMs <= 0) return Promise.resolve(value);
+  return new Promise((resolve) => setTimeout(resolve, limits.delayMs, value).unref());
 }

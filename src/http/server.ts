@@ -39,7 +39,7 @@ export interface ServerOptions {
 export async function buildServer(services: Services, http: HttpConfig, logger: Logger, options: ServerOptions = {}): Promise<FastifyInstance> {
   const nextRequestId = requestIds(services);
   // Failed authentications per source network, one set of limits for every endpoint of this server.
-  const limits = new FailureLimits(http.failedAuthRates, services.now);
+  const limits = new FailureLimits(http.failedAuthRates, services.now, http.failureDelayMs);
   const handlers = hotHandlers(services, logger, limits);
   const trust = http.trustProxy ? trustFunction(true) : undefined;
   const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });

@@ -71,4 +71,6 @@ export interface HttpConfig {
   readonly leakReportRate: number;
   /** Failed authentications accepted per minute per source network, per kind (see `FailureLimits`). */
   readonly failedAuthRates: FailureRates;
+  /** How long a 429 answer to a failed authentication is held (ms). */
+  readonly failureDelayMs: number;
 }

@@ -17,6 +17,7 @@ export function httpConfigOf(config: Config): HttpConfig {
     logRequests: config.logging.requests,
     leakReportRate: config.leaks.reportRate,
     failedAuthRates: { verify: config.limits.failedVerifyRate, client: config.limits.failedClientAuthRate, admin: config.limits.failedAdminAuthRate },
+    failureDelayMs: config.limits.failureDelay,
   };
 }
 

@@ -3,7 +3,7 @@ import { OAUTH_PATHS } from '../../oauth/discovery.js';
 import type { TokenEndpoint } from '../../oauth/token-endpoint.js';
 import { WIRE_ERRORS } from '../errors.js';
 import { parseForm } from '../form.js';
-import { rateLimited, type FailureLimits } from '../rate-limit.js';
+import { held, rateLimited, type FailureLimits } from '../rate-limit.js';
 import { asKeyturnError, errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswer, type HotRequest } from './request.js';
 
 /**
@@ -14,13 +14,13 @@ import { asKeyturnError, errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswe
  * (the same rule as fastify's error handler).
  */
 export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onError: (err: unknown, requestId: string) => void, limits: FailureLimits) {
-  const fail = (err: unknown, request: HotRequest): HotAnswer => {
+  const fail = (err: unknown, request: HotRequest): HotAnswer | Promise<HotAnswer> => {
     const requestId = request.requestId;
     const known = asKeyturnError(err);
     if (known.code === 'ERR_INVALID_CLIENT') {
       // A failed client authentication counts against its source network; past the limit: 429.
       const wait = limits.fail('client', request.sourceIp);
-      if (wait !== undefined) return errorAnswer(rateLimited(wait));
+      if (wait !== undefined) return held(limits, errorAnswer(rateLimited(wait)));
     }
     const wire = WIRE_ERRORS[known.code];
     if (!wire.expose || wire.status >= 500) onError(err, requestId);

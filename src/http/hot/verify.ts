@@ -1,7 +1,7 @@
 import { KeyturnError, type KeyturnErrorCode } from '../../core/errors.js';
 import type { KeyService, VerificationFailure, VerifiedKey } from '../../keys/service.js';
 import { parseForm } from '../form.js';
-import { rateLimited, type FailureLimits } from '../rate-limit.js';
+import { held, rateLimited, type FailureLimits } from '../rate-limit.js';
 import { errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswer, type HotRequest } from './request.js';
 
 /** Stable codes for failed verifications, as `POST /v1/keys/verify` answers them. */
@@ -76,7 +76,7 @@ export function verifyHandler(keys: KeyService, onError: (err: unknown, requestI
       (result) => {
         if (result.valid) return validAnswer(result.key);
         const wait = limits.fail('verify', request.sourceIp);
-        return wait === undefined ? failureAnswers.get(result.reason)! : errorAnswer(rateLimited(wait));
+        return wait === undefined ? failureAnswers.get(result.reason)! : held(limits, errorAnswer(rateLimited(wait)));
       },
       (err: unknown) => {
         onError(err, request.requestId);

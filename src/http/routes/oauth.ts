@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyturnError } from '../../core/errors.js';
 import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
 import { requestMeta } from '../auth.js';
-import { rateLimited } from '../rate-limit.js';
+import { held, rateLimited } from '../rate-limit.js';
 import type { Services } from '../services.js';
 
 /** The parsed form of an OAuth request; anything but a form body is `invalid_request` (400, RFC 6749 §5.2). */
@@ -27,8 +27,9 @@ async function limitClientFailures<T>(request: FastifyRequest, call: () => Promi
     return await call();
   } catch (err) {
     if (err instanceof KeyturnError && err.code === 'ERR_INVALID_CLIENT') {
-      const wait = request.server.failureLimits?.fail('client', request.ip);
-      if (wait !== undefined) throw rateLimited(wait);
+      const limits = request.server.failureLimits;
+      const wait = limits?.fail('client', request.ip);
+      if (limits && wait !== undefined) throw await held(limits, rateLimited(wait));
     }
     throw err;
   }
