@@ -20,6 +20,7 @@ declare module 'autocannon' {
     non2xx: number;
     duration: number;
     '2xx': number;
+    statusCodeStats?: Record<string, { count: number }>;
   }
   export interface Options {
     url: string;

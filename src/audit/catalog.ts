@@ -138,6 +138,24 @@ export const EVENT_CATALOG = {
     reason: verificationFailure,
     data: z.strictObject({ prefix: z.string().optional().describe('prefix of a well-formed keyturn secret') }),
   }),
+  'audit.failures_summarized': event({
+    description:
+      'Summary of like failures (same type, target or claimed id, reason and source network) after the first, which was recorded in full: written when the aggregation window closes, and at shutdown.',
+    category: 'authentication',
+    severity: 'low',
+    outcomes: ['failure'],
+    target: 'the target of the summarised failures (a key or client id), or `null`',
+    reason: 'the reason of the summarised failures',
+    data: z.strictObject({
+      of: z.string().describe('type of the summarised failure events, e.g. `key.verify_failed`'),
+      count: z.number().describe('failures after the first in the window'),
+      network: z.string().describe('source network: an IPv4 address, an IPv6 /64, `unknown`, or `many` for the overflow group'),
+      firstAt: z.string().describe('time of the first failure of the window (ISO 8601)'),
+      lastAt: z.string().describe('time of the last failure counted (ISO 8601)'),
+      overflow: z.boolean().describe('the group stood for many targets and networks: too many distinct groups were open'),
+      claimed: z.string().optional().describe('the claimed identifier (sanitised), when it named nothing known'),
+    }),
+  }),
   'signing_key.rotated': event({
     description: 'The signing key ring rotated: next became active, active retired, a new next was created.',
     category: 'entity_management',
@@ -208,9 +226,11 @@ export const EVENT_CATALOG = {
     category: 'authentication',
     severity: 'low',
     outcomes: ['failure'],
-    target: 'the client id claimed, if any',
+    target: 'the client id, when it names a registered client; else `null`',
     reason: 'why (never the secret or assertion)',
-    data: none,
+    data: z.strictObject({
+      claimed: z.string().optional().describe('the client id claimed when it names no registered client: printable ASCII, at most 64 characters (`…` marks a cut)'),
+    }),
   }),
   'token.issued': event({
     description: 'Access token (and, by policy, refresh token) issued for the client credentials grant.',

@@ -139,3 +139,41 @@ export async function listEvents(db: Queryable, query: EventQuery = {}): Promise
     data: JSON.parse(row.data) as Record<string, unknown>,
   }));
 }
+
+/** How long and how many events are kept (see {@link pruneEvents}); `0` turns a limit off. */
+export interface EventRetention {
+  readonly maxAgeMs: number;
+  readonly maxCount: number;
+}
+
+/** Rows deleted per statement: a prune never holds one long transaction. */
+const PRUNE_BATCH = 5_000;
+
+/**
+ * Deletes the oldest events beyond the retention: older than `maxAgeMs`, and beyond the newest
+ * `maxCount` (by sequence number, so with gaps in the sequence fewer than `maxCount` may remain).
+ * Works from the low end of the primary key only: no index on time is needed, and events newer
+ * than the cutoff are never read. At most `maxBatches` batches per call; resolves the rows deleted
+ * and whether more are due.
+ */
+export async function pruneEvents(db: Queryable, now: number, retention: EventRetention, maxBatches = 20): Promise<{ deleted: number; more: boolean }> {
+  if (retention.maxAgeMs <= 0 && retention.maxCount <= 0) return { deleted: 0, more: false };
+  // Rows at or below `countCut` are beyond the newest `maxCount`; rows before `ageCut` are too old.
+  let countCut = 0;
+  if (retention.maxCount > 0) {
+    const last = await db.get<{ seq: number | string | null }>('SELECT MAX(seq) AS seq FROM events');
+    countCut = Math.max(0, Number(last?.seq ?? 0) - retention.maxCount);
+  }
+  const ageCut = retention.maxAgeMs > 0 ? now - retention.maxAgeMs : -1;
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    // Looks only at the oldest rows by sequence; a batch that keeps any of them is the last.
+    const result = await db.run(
+      `DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ${PRUNE_BATCH}) AND (seq <= ? OR time < ?)`,
+      [countCut, ageCut],
+    );
+    deleted += result.changes;
+    if (result.changes < PRUNE_BATCH) return { deleted, more: false };
+  }
+  return { deleted, more: true };
+}

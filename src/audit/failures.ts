@@ -8,12 +8,17 @@
  * write are at most `2 × maxGroups + overflow groups` per window, whatever it sends.
  */
 
-/** What a failure is grouped by. `subject` is a credential id, a sanitised claimed id, or `null`. */
+/** What a failure is grouped by. `subject` is the id of something that exists (a credential, a client), or `null`. */
 export interface FailureGroupKey {
   readonly type: string;
   readonly subject: string | null;
   readonly reason: string;
   readonly network: string;
+  /**
+   * A sanitised identifier the caller claimed that names nothing known (see {@link sanitizeClaimed}):
+   * kept apart from `subject`, which only ever names something that exists.
+   */
+  readonly claimed?: string | null;
 }
 
 /** One closed group with more than its first failure: the summary event's content. */
@@ -77,7 +82,7 @@ export class FailureAggregator {
   /** Notes one failure: `record` for the first of its group in the window, else `count`. */
   admit(key: FailureGroupKey): FailureAdmission {
     const now = this.#now();
-    const id = `${key.type}\u0000${key.subject ?? ''}\u0000${key.reason}\u0000${key.network}`;
+    const id = `${key.type}\u0000${key.subject ?? ''}\u0000${key.claimed ?? ''}\u0000${key.reason}\u0000${key.network}`;
     const open = this.#groups.get(id);
     if (open && now - open.openedAt < this.#windowMs) {
       open.count++;

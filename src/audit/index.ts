@@ -17,3 +17,5 @@ export {
   type Outcome,
   type RequestMeta,
 } from './events.js';
+export { FailureLog, type AggregatedFailure, type FailureLogOptions } from './failure-log.js';
+export { sanitizeClaimed } from './failures.js';

@@ -156,8 +156,70 @@ const leaks = z.strictObject({
     .describe('How often the server looks for due leak watch jobs (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
 });
 
+/** Failed authentications from anyone: limited per source network (an IPv4 address, an IPv6 /64). */
+const limits = z.strictObject({
+  failedVerifyRate: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(600)
+    .describe(
+      'Failed verifications (`POST /v1/keys/verify`) accepted per minute per source network (token bucket, bursts up to the same number); past it a failure is answered 429 with `Retry-After`. A valid key is never limited or counted.',
+    ),
+  failedClientAuthRate: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(60)
+    .describe(
+      'Failed OAuth client authentications (token, introspection and revocation endpoints, together) accepted per minute per source network; past it `invalid_client` becomes 429 `too_many_requests` with `Retry-After`.',
+    ),
+  failedAdminAuthRate: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(30)
+    .describe('Admin API calls with a credential that does not verify accepted per minute per source network; past it 429 with `Retry-After`.'),
+  failureDelay: duration(0, 10_000)
+    .prefault('1s')
+    .describe(
+      'How long a 429 answer to a failed authentication is held before it is sent: a client flooding failures waits, so it cannot take the server from valid callers (0 answers at once). Valid credentials are never delayed.',
+    ),
+});
+
+/** The audit log: how failures are aggregated and how long events are kept. */
+const audit = z.strictObject({
+  failureWindow: duration(1_000, 3_600_000)
+    .prefault('1m')
+    .describe(
+      'Failures with the same type, target (or claimed id), reason and source network within this window are one group: the first is recorded in full, the rest in one `audit.failures_summarized` event when the window closes.',
+    ),
+  failureMaxGroups: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(1_000_000)
+    .default(1_000)
+    .describe('Most failure groups open at once; past it failures fold into one overflow group per type and reason. Bounds the failure events written per window at about twice this number.'),
+  eventRetention: duration(0, 3_153_600_000_000)
+    .prefault('365d')
+    .describe('Events older than this are deleted by the housekeeping job (0 keeps them forever).'),
+  eventMaxCount: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(0)
+    .describe(
+      'Most events kept; the oldest beyond it are deleted by the housekeeping job (0: no limit). A limit bounds the disk, but lets a flood push old events out sooner: prefer the age limit.',
+    ),
+});
+
 /** The groups of the configuration, one per capability, in the order the reference lists them. */
-export const CONFIG_GROUPS = { server, store, http, logging, keys, oauth, signing, leaks } as const;
+export const CONFIG_GROUPS = { server, store, http, logging, keys, oauth, signing, leaks, limits, audit } as const;
 export type ConfigGroup = keyof typeof CONFIG_GROUPS;
 
 /**
@@ -178,6 +240,8 @@ export const configSchema = z.strictObject({
   oauth: oauth.prefault({}),
   signing: signing.prefault({}),
   leaks: leaks.prefault({}),
+  limits: limits.prefault({}),
+  audit: audit.prefault({}),
 });
 
 /**
@@ -212,6 +276,14 @@ export const SETTINGS = {
   leakReportRate: 'leaks.reportRate',
   githubKeysUrl: 'leaks.githubKeysUrl',
   watchTick: 'leaks.watchTick',
+  failedVerifyRate: 'limits.failedVerifyRate',
+  failedClientAuthRate: 'limits.failedClientAuthRate',
+  failedAdminAuthRate: 'limits.failedAdminAuthRate',
+  failureDelay: 'limits.failureDelay',
+  failureWindow: 'audit.failureWindow',
+  failureMaxGroups: 'audit.failureMaxGroups',
+  eventRetention: 'audit.eventRetention',
+  eventMaxCount: 'audit.eventMaxCount',
 } as const satisfies Record<string, `${ConfigGroup}.${string}`>;
 
 /** A setting's flat name (flag and environment variable are made from it). */

@@ -102,6 +102,8 @@ export function errorResponse(err: KeyturnError): ErrorResponse {
     headers['www-authenticate'] = `Basic realm=${quote(REALM)}`;
   } else if (wire.status === 401 && err.code !== 'ERR_SIGNATURE_INVALID') {
     headers['www-authenticate'] = err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
+  } else if (err.code === 'ERR_RATE_LIMITED' && typeof err.details?.retryAfter === 'number') {
+    headers['retry-after'] = String(Math.max(1, Math.ceil(err.details.retryAfter)));
   } else if (wire.status === 403 && err.code === 'ERR_INSUFFICIENT_SCOPE') {
     const scope = typeof err.details?.scope === 'string' ? err.details.scope : undefined;
     headers['www-authenticate'] = bearerChallenge({ error: 'insufficient_scope', description, ...(scope ? { scope } : {}) });

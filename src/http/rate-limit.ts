@@ -1,3 +1,6 @@
+import { sourceNetwork } from '../core/network.js';
+import { KeyturnError } from '../core/errors.js';
+
 /**
  * A small in-memory token bucket per key (a source address): `capacity` requests at once,
  * refilled at `capacity` per `windowMs`. Per process: a cluster of N nodes admits up to N times
@@ -49,4 +52,56 @@ export class TokenBuckets {
     const bucket = this.#refill(key);
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#perMs / 1000));
   }
+}
+
+/** Which failed authentications share a limit: key verification, OAuth client authentication, the admin API. */
+export type FailureKind = 'verify' | 'client' | 'admin';
+
+/** Failed authentications accepted per minute per source network, per {@link FailureKind}. */
+export type FailureRates = Readonly<Record<FailureKind, number>>;
+
+/**
+ * Limits on failed authentications per source network (an IPv4 address, an IPv6 /64:
+ * {@link sourceNetwork}). Only failures are counted, after they happened: a request that
+ * authenticates is never limited, slowed or counted, whatever its source did before.
+ *
+ * @example
+ * ```ts
+ * const limits = new FailureLimits({ verify: 600, client: 60, admin: 30 });
+ * const wait = limits.fail('client', request.ip);
+ * if (wait !== undefined) throw rateLimited(wait); // 429 with Retry-After
+ * ```
+ */
+export class FailureLimits {
+  readonly #buckets: Readonly<Record<FailureKind, TokenBuckets>>;
+  /** How long a 429 answer is held before it is sent (ms). */
+  readonly delayMs: number;
+
+  constructor(rates: FailureRates, now: () => number = Date.now, delayMs = 0) {
+    this.delayMs = delayMs;
+    const bucket = (capacity: number) => new TokenBuckets({ capacity, windowMs: 60_000, maxKeys: 100_000, now });
+    this.#buckets = { verify: bucket(rates.verify), client: bucket(rates.client), admin: bucket(rates.admin) };
+  }
+
+  /** Counts one failed authentication from `address`: `undefined` within the limit, else the seconds to wait. */
+  fail(kind: FailureKind, address: string | null | undefined): number | undefined {
+    const network = sourceNetwork(address);
+    const buckets = this.#buckets[kind];
+    return buckets.take(network) ? undefined : buckets.retryAfter(network);
+  }
+}
+
+/** The 429 answer to a failed authentication past its limit; `retryAfter` (seconds) becomes `Retry-After`. */
+export function rateLimited(retryAfter: number): KeyturnError {
+  return new KeyturnError('ERR_RATE_LIMITED', 'too many failed authentications from this network; retry later', { details: { retryAfter } });
+}
+
+/**
+ * `value` after the limiter's delay: a client past its limit waits for its 429, so a flood of
+ * failures (each connection sending its next request when the answer arrives) slows to a trickle
+ * instead of taking the event loop from valid callers. Only refusals are held.
+ */
+export function held<T>(limits: FailureLimits, value: T): Promise<T> {
+  if (limits.delayMs <= 0) return Promise.resolve(value);
+  return new Promise((resolve) => setTimeout(resolve, limits.delayMs, value).unref());
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { fastRoutes } from './fast-routes.js';
 import { parseForm } from './form.js';
+import { FailureLimits } from './rate-limit.js';
 import { hotHandlers } from './hot/handlers.js';
 import { trustFunction } from './hot/source.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
@@ -37,7 +38,9 @@ export interface ServerOptions {
  */
 export async function buildServer(services: Services, http: HttpConfig, logger: Logger, options: ServerOptions = {}): Promise<FastifyInstance> {
   const nextRequestId = requestIds(services);
-  const handlers = hotHandlers(services, logger);
+  // Failed authentications per source network, one set of limits for every endpoint of this server.
+  const limits = new FailureLimits(http.failedAuthRates, services.now, http.failureDelayMs);
+  const handlers = hotHandlers(services, logger, limits);
   const trust = http.trustProxy ? trustFunction(true) : undefined;
   const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
   const app = Fastify({
@@ -53,6 +56,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
     childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
   });
+  app.decorate('failureLimits', limits);
   if (options.onRoute) {
     const hear = options.onRoute;
     app.addHook('onRoute', (route) => {

@@ -8,6 +8,7 @@ import type { ClientService } from '../oauth/clients.js';
 import type { TokenOperations } from '../oauth/introspection.js';
 import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
+import type { FailureRates } from './rate-limit.js';
 import type { PrincipalService } from '../principals/service.js';
 import type { SigningKeyRing } from '../signing/ring.js';
 
@@ -68,4 +69,8 @@ export interface HttpConfig {
   readonly logRequests: boolean;
   /** Public leak reports accepted per minute per source address. */
   readonly leakReportRate: number;
+  /** Failed authentications accepted per minute per source network, per kind (see `FailureLimits`). */
+  readonly failedAuthRates: FailureRates;
+  /** How long a 429 answer to a failed authentication is held (ms). */
+  readonly failureDelayMs: number;
 }

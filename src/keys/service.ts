@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type RequestMeta } from '../audit/index.js';
+import { appendEvent, FailureLog, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
@@ -113,6 +113,11 @@ export interface KeyServiceOptions {
   readonly cacheMaxEntries?: number;
   /** Longest time a cached answer is trusted without a fresh read, whatever the feed says. */
   readonly cacheMaxAgeMs?: number;
+  /**
+   * Where failed verifications are recorded, aggregated (the runtime shares one with the OAuth
+   * endpoints). Default: one of the service's own, with default settings, flushed at {@link KeyService.close}.
+   */
+  readonly failures?: FailureLog;
 }
 
 /**
@@ -129,6 +134,8 @@ export class KeyService {
   readonly #cache: ChangeCache<CachedKey>;
   readonly #cacheMaxAgeMs: number;
   readonly #unsubscribe: () => void;
+  readonly #failures: FailureLog;
+  readonly #ownsFailures: boolean;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -138,15 +145,18 @@ export class KeyService {
     this.#prefix = options.prefix;
     this.#cache = new ChangeCache<CachedKey>({ maxEntries: options.cacheMaxEntries ?? 100_000, idOf: (key) => key.id });
     this.#cacheMaxAgeMs = options.cacheMaxAgeMs ?? 300_000;
+    this.#ownsFailures = options.failures === undefined;
+    this.#failures = options.failures ?? new FailureLog({ store: options.store, ctx: options.ctx });
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
     });
   }
 
-  /** Stops following the change feed. */
+  /** Stops following the change feed (and writes the failure summaries of its own failure log, if it has one). */
   close(): void {
     this.#unsubscribe();
+    if (this.#ownsFailures) void this.#failures.close().catch(() => undefined);
   }
 
   /**
@@ -329,8 +339,9 @@ export class KeyService {
   }
 
   /**
-   * Verifies a presented key. Hot path: checksum, SHA-256, one cache lookup. A failure appends a
-   * `key.verify_failed` event with the exact reason (never the key) before answering.
+   * Verifies a presented key. Hot path: checksum, SHA-256, one cache lookup. A failure is recorded
+   * as a `key.verify_failed` event with the exact reason (never the key) before answering,
+   * aggregated: the first of a burst in full, the rest in a summary (see `FailureLog`).
    */
   async verify(presented: string, meta: RequestMeta): Promise<Verification> {
     const result = await this.check(presented);
@@ -372,7 +383,11 @@ export class KeyService {
     return this.#judge(entry, now);
   }
 
-  /** Appends the event for a failed verification (`type` lets the admin gate record its own). */
+  /**
+   * Records a failed verification (`type` lets the admin gate record its own), aggregated by key,
+   * reason and source network: the first of a burst is written in full, the rest are counted into
+   * a summary. The target is the key's id only when the digest names a stored key.
+   */
   async recordFailure(
     type: 'key.verify_failed' | 'admin.auth_failed',
     result: Verification & { valid: false },
@@ -380,10 +395,9 @@ export class KeyService {
     meta: RequestMeta,
   ): Promise<void> {
     const parsed = tryParseSecret(presented);
-    const target = parsed ? await this.#idOf(secretDigest(parsed.text)) : null;
-    await this.#store.transaction((tx) =>
-      appendEvent(tx, this.#ctx, { type, target, outcome: 'failure', reason: result.reason, data: parsed ? { prefix: parsed.prefix } : {} }, meta),
-    );
+    // `unknown`: no stored key has this digest (a key's principal is never deleted), no lookup needed.
+    const target = parsed && result.reason !== 'unknown' ? await this.#idOf(secretDigest(parsed.text)) : null;
+    await this.#failures.record({ type, target, outcome: 'failure', reason: result.reason, data: parsed ? { prefix: parsed.prefix } : {} }, meta);
   }
 
   async #idOf(digest: string): Promise<string | null> {

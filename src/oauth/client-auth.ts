@@ -1,5 +1,5 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
-import { appendEvent, type RequestMeta } from '../audit/index.js';
+import { FailureLog, type RequestMeta } from '../audit/index.js';
 import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE } from '../core/lifecycle.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -66,17 +66,26 @@ function assertionKeys(jwks: { keys: Record<string, unknown>[] }): { keys: JWK[]
  * `client_secret_basic`, `client_secret_post` (either, for secret clients) and `private_key_jwt`
  * (RFC 7523: asymmetric algorithms only, `iss` = `sub` = client id, our audience, short-lived,
  * `jti` never accepted twice). Exactly one method per request. Every failure is `invalid_client`
- * and appends a `client.auth_failed` event.
+ * and is recorded as a `client.auth_failed` event through `failures` (aggregated: the first of a
+ * burst in full, the rest in a summary). The claimed client id is the target only when it names a
+ * registered client; otherwise it is recorded sanitised and bounded, as `data.claimed`.
  */
 export class ClientAuthenticator {
   readonly #clients: ClientService;
   readonly #store: Store;
   readonly #ctx: Context;
+  readonly #failures: FailureLog;
 
-  constructor(clients: ClientService, store: Store, ctx: Context) {
+  constructor(clients: ClientService, store: Store, ctx: Context, failures?: FailureLog) {
     this.#clients = clients;
     this.#store = store;
     this.#ctx = ctx;
+    this.#failures = failures ?? new FailureLog({ store, ctx });
+  }
+
+  /** Where failures at the client-authenticated endpoints are recorded, aggregated. */
+  get failures(): FailureLog {
+    return this.#failures;
   }
 
   async authenticate(creds: ClientCredentials, meta: RequestMeta): Promise<Client> {
@@ -91,9 +100,10 @@ export class ClientAuthenticator {
       return client;
     } catch (err) {
       if (err instanceof KeyturnError && err.code === 'ERR_INVALID_CLIENT') {
-        await this.#store.transaction((tx) =>
-          appendEvent(tx, this.#ctx, { type: 'client.auth_failed', target: claimedId, outcome: 'failure', reason: err.message }, meta),
-        );
+        const claimed: string | null = claimedId;
+        // Only an id that names a registered client becomes the target; `find` refuses over-long ids without a read.
+        const known = claimed === null ? undefined : await this.#clients.find(claimed);
+        await this.#failures.record({ type: 'client.auth_failed', target: known ? known.clientId : null, outcome: 'failure', reason: err.message, data: {} }, meta, known ? null : claimed);
       }
       throw err;
     }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { pruneEvents, type EventRetention } from '../audit/events.js';
 import { webhookDeliverer, type JobDefinition, type JobRunner, type Outbox } from '../jobs/index.js';
 import { watchJob, type WatchService } from '../leaks/watch.js';
 import type { AccessTokenService } from '../oauth/access-tokens.js';
@@ -6,6 +7,8 @@ import type { TokenLineage } from '../oauth/lineage.js';
 import { signingRotationJob } from '../signing/schedule.js';
 import type { SigningKeyRing } from '../signing/ring.js';
 import type { Config } from '../config/schema.js';
+import type { Context } from '../core/context.js';
+import type { Store } from '../store/port.js';
 
 /** The runner's name for pruning expired rows. */
 export const PRUNE_JOB = 'housekeeping.prune';
@@ -16,6 +19,8 @@ export const OUTBOX_RETENTION_MS = 7 * 86_400_000;
 /** What the background jobs of one node work on. */
 export interface HousekeepingParts {
   readonly config: Config;
+  readonly store: Store;
+  readonly ctx: Context;
   readonly runner: JobRunner;
   readonly outbox: Outbox;
   readonly ring: SigningKeyRing;
@@ -26,8 +31,15 @@ export interface HousekeepingParts {
   readonly logger?: Logger | undefined;
 }
 
-/** Pruning of expired rows: access tokens expired for a day, settled outbox messages after a week. */
-export function pruneJob(parts: Pick<HousekeepingParts, 'accessTokens' | 'lineage' | 'outbox'>, everyMs = 3_600_000): JobDefinition {
+/**
+ * Pruning of expired rows: access tokens expired for a day, settled outbox messages after a week,
+ * events beyond their retention (`audit.eventRetention`, `audit.eventMaxCount`; none without
+ * `retention`). A run that left events to delete runs again at once.
+ */
+export function pruneJob(
+  parts: Pick<HousekeepingParts, 'accessTokens' | 'lineage' | 'outbox'> & { readonly store?: Store; readonly ctx?: Context; readonly retention?: EventRetention },
+  everyMs = 3_600_000,
+): JobDefinition {
   return {
     name: PRUNE_JOB,
     everyMs,
@@ -35,6 +47,12 @@ export function pruneJob(parts: Pick<HousekeepingParts, 'accessTokens' | 'lineag
       await parts.accessTokens.prune();
       await parts.lineage?.prune();
       await parts.outbox.prune(OUTBOX_RETENTION_MS);
+      if (parts.store && parts.ctx && parts.retention) {
+        const now = parts.ctx.now();
+        const { more } = await pruneEvents(parts.store, now.getTime(), parts.retention);
+        if (more) return { nextRunAt: now };
+      }
+      return undefined;
     },
   };
 }
@@ -48,7 +66,8 @@ export async function registerJobs(parts: HousekeepingParts): Promise<void> {
   const { config, runner, outbox } = parts;
   const rotationMs = config.signing.rotation;
   await runner.register(signingRotationJob(parts.ring, rotationMs, parts.logger));
-  await runner.register(pruneJob(parts, Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000)));
+  const retention = { maxAgeMs: config.audit.eventRetention, maxCount: config.audit.eventMaxCount };
+  await runner.register(pruneJob({ ...parts, retention }, Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000)));
   if (config.leaks.watchTick > 0) await runner.register(watchJob(parts.watches, config.leaks.watchTick));
   outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: config.leaks.webhookTimeout }));
   await outbox.attach(runner);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { listEvents } from '../audit/events.js';
+import { FailureLog } from '../audit/failure-log.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
@@ -81,6 +82,8 @@ export interface Keyturn {
   readonly leaks: Leaks;
   readonly oauth: OAuth;
   readonly jobs: Jobs;
+  /** Failed authentications, aggregated (summaries are written as groups close, and at {@link close}). */
+  readonly failures: FailureLog;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
   setIssuer(url: string): void;
@@ -137,6 +140,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
   const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
   const principals = new PrincipalService(store, ctx);
+  // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
+  const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
   const keys = new KeyService({
     store,
     ctx,
@@ -144,6 +149,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     prefix: config.keys.prefix,
     cacheMaxEntries: config.keys.cacheMaxEntries,
     cacheMaxAgeMs: config.keys.cacheMaxAge,
+    failures,
   });
   const response = new LeakResponder({
     store,
@@ -182,7 +188,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     throw err;
   }
   const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer });
-  const authenticator = new ClientAuthenticator(clients, store, ctx);
+  const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
   const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
@@ -196,7 +202,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
   };
   try {
-    await registerJobs({ config, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
+    await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
   } catch (err) {
     keys.close();
     clients.close();
@@ -215,12 +221,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     leaks,
     oauth,
     jobs,
+    failures,
     issuer,
     setIssuer(url: string) {
       if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
       await runner.stop();
+      // Before the store closes: the summaries of open failure groups are written, no count lost.
+      await failures.close().catch((err: unknown) => logger?.warn({ err }, 'writing failure summaries at close failed'));
       jobs.outbox.close();
       await leaks.watches.stop();
       await leaks.response.idle();

@@ -11,7 +11,14 @@ import { openKeyturn, type Keyturn } from './open.js';
 
 /** The part of `config` the HTTP edge reads. */
 export function httpConfigOf(config: Config): HttpConfig {
-  return { bodyLimit: config.http.bodyLimit, trustProxy: config.http.trustProxy, logRequests: config.logging.requests, leakReportRate: config.leaks.reportRate };
+  return {
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: config.http.trustProxy,
+    logRequests: config.logging.requests,
+    leakReportRate: config.leaks.reportRate,
+    failedAuthRates: { verify: config.limits.failedVerifyRate, client: config.limits.failedClientAuthRate, admin: config.limits.failedAdminAuthRate },
+    failureDelayMs: config.limits.failureDelay,
+  };
 }
 
 export interface RunningServer {

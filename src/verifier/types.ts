@@ -241,6 +241,18 @@ export interface VerifierOptions {
   readonly cacheTtlMs?: number;
   /** Most cached answers kept; the oldest goes first (default 10 000). */
   readonly maxEntries?: number;
+  /**
+   * Longest time a negative answer (`ERR_KEY_UNKNOWN`, `…_REVOKED`, `…_SUSPENDED`, `…_EXPIRED`,
+   * `ERR_PRINCIPAL_INACTIVE`, or keyturn's 429 for too many failures) is served from the cache,
+   * so a flood of invented keys reaches keyturn once per key and TTL, not once per request
+   * (default 5 000 ms; `0` disables it). The trade-off: a key unsuspended (or whose principal is
+   * enabled again) is still refused for up to this long while the change stream is down; with the
+   * stream up, any key change drops every negative answer at once. A key cannot be refused for
+   * having been asked before it existed: a new key's secret is random and first shown at creation.
+   */
+  readonly negativeCacheTtlMs?: number;
+  /** Most negative answers kept; the oldest goes first (default 10 000). */
+  readonly negativeMaxEntries?: number;
   /** `fetch` to use (default: the global one). Used for both the verify calls and the change stream. */
   readonly fetch?: typeof globalThis.fetch;
   /** Follow `GET /v1/keys/changes` to drop revoked keys at once (default `true`). */

@@ -1,7 +1,7 @@
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest, tryParseSecret } from '../core/secret.js';
 import { readBearer } from './bearer.js';
-import { AnswerCache } from './cache.js';
+import { AnswerCache, DeadlineCache } from './cache.js';
 import { Introspector } from './introspection.js';
 import { checkHttpUrl, createJwtVerifier, nonNegative, positive, type JwtVerifier } from './jwt.js';
 import { ChangeStream, type SseEvent } from './stream.js';
@@ -42,7 +42,9 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  *
  * - The key format and checksum are checked locally: a malformed key never causes a request.
  * - Positive answers are cached by the key's SHA-256 digest for at most `cacheTtlMs` and never past
- *   the key's `expiresAt`, in a cache of at most `maxEntries`.
+ *   the key's `expiresAt`, in a cache of at most `maxEntries`. Negative answers are cached for
+ *   `negativeCacheTtlMs` (default 5 s, at most `negativeMaxEntries`), so a flood of invented keys
+ *   is not forwarded one for one; any change on the stream drops them.
  * - With `stream` on (the default) the verifier follows `GET /v1/keys/changes`: a changed
  *   (e.g. revoked) key leaves the cache as soon as its event arrives (well under a second), a
  *   `reset` or a reconnect clears it. While the stream is down, a revocation is honoured within
@@ -72,6 +74,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     ttlMs: nonNegative(options.cacheTtlMs, 30_000, 'cacheTtlMs'),
     maxEntries: nonNegative(options.maxEntries, 10_000, 'maxEntries'),
   });
+  // Negative answers by digest, briefly: invented keys are not forwarded one for one.
+  const negativeTtlMs = nonNegative(options.negativeCacheTtlMs, 5_000, 'negativeCacheTtlMs');
+  const negatives = new DeadlineCache<VerifyFailure>(negativeTtlMs <= 0 ? 0 : nonNegative(options.negativeMaxEntries, 10_000, 'negativeMaxEntries'));
   const prefixes = options.prefixes === undefined ? undefined : new Set(options.prefixes);
   const requiredScopes = Object.freeze([...(options.requiredScopes ?? [])]);
   const inflight = new Map<string, Promise<VerifyResult>>();
@@ -135,9 +140,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         // Whatever changed while we were not listening is unknown: start afresh.
         streamConnects++;
         cache.clear();
+        negatives.clear();
         break;
       case 'changed': {
         invalidations++;
+        // Negative answers carry no key id: any change (an unsuspension, say) drops them all.
+        negatives.clear();
         const keyId = readKeyId(event.data);
         if (keyId === undefined) cache.clear();
         else cache.dropKey(keyId);
@@ -146,6 +154,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       case 'reset':
         invalidations++;
         cache.clear();
+        negatives.clear();
         break;
       default:
         break;
@@ -167,6 +176,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   async function ask(digest: string, credential: string): Promise<VerifyResult> {
     const generation = cache.generation;
+    const negativeGeneration = negatives.generation;
     upstreamRequests++;
     let res: Response;
     try {
@@ -185,11 +195,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (err) {
       throw upstream('keyturn answer could not be read', res.status, err);
     }
+    if (res.status === 429) {
+      // keyturn answers 429 only to a failed verification past this source's limit: the key is refused.
+      negatives.set(digest, FAILURES.ERR_KEY_UNKNOWN, now() + negativeTtlMs, now(), negativeGeneration);
+      return FAILURES.ERR_KEY_UNKNOWN;
+    }
     if (res.status !== 200) throw upstream(`keyturn answered HTTP ${res.status}`, res.status);
     if (text.length > MAX_ANSWER_BYTES) throw upstream('keyturn answer is too large', res.status);
     const answer = readAnswer(text);
     if (answer === undefined) throw upstream('keyturn answer is not a verification result', res.status);
     if (answer.result.valid) cache.set(digest, answer.result, answer.expiresAtMs, now(), generation);
+    else negatives.set(digest, answer.result, now() + negativeTtlMs, now(), negativeGeneration);
     return answer.result;
   }
 
@@ -206,6 +222,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (cached !== undefined) {
       hits++;
       return cached;
+    }
+    const refused = negatives.get(digest, now());
+    if (refused !== undefined) {
+      hits++;
+      return refused;
     }
     misses++;
     const pending = inflight.get(digest);
@@ -255,11 +276,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }),
     clear: () => {
       cache.clear();
+      negatives.clear();
       introspector?.clear();
     },
     async close() {
       closed = true;
       cache.clear();
+      negatives.clear();
       introspector?.clear();
       await stream?.close();
     },

@@ -10,7 +10,8 @@ import { startTestServer, type TestServer } from '../support/server.js';
 describe('one Bearer parser for the admin API and the verifier', () => {
   let kt: TestServer;
   beforeAll(async () => {
-    kt = await startTestServer();
+    // Many failed admin authentications from one address: not what this test is about.
+    kt = await startTestServer({ failedAdminAuthRate: 100_000 });
   });
   afterAll(async () => kt.stop());
 
@@ -21,19 +22,13 @@ describe('one Bearer parser for the admin API and the verifier', () => {
   /** What the admin API made of `header`, in the parser's words. */
   async function adminReading(header: string): Promise<'none' | 'malformed' | 'token'> {
     const res = await kt.app.inject({ method: 'GET', url: '/v1/keys?limit=1', headers: { authorization: header } });
-    const code = (res.json() as { code?: string }).code;
+    const { code, error_description: description } = res.json() as { code?: string; error_description?: string };
     if (res.statusCode === 200) return 'token';
     if (code === 'ERR_UNAUTHENTICATED') return 'none';
-    // A token that reached verification leaves an admin.auth_failed event; a malformed header does not.
-    const events = await kt.api('GET', '/v1/events?type=admin.auth_failed&limit=1000');
-    const seen = events.body.items.length;
-    if (seen > counted) {
-      counted = seen;
-      return 'token';
-    }
-    return 'malformed';
+    // A token that reached verification is refused as a credential; a malformed header as a header.
+    expect(code).toBe('ERR_INVALID_TOKEN');
+    return /^malformed Authorization header/.test(description ?? '') ? 'malformed' : 'token';
   }
-  let counted = 0;
 
   it.each([
     ['Basic dXNlcjpwYXNz'],

@@ -88,11 +88,15 @@ describe('verify', () => {
     expect(v.stats()).toMatchObject({ hits: 1, misses: 2, upstreamRequests: 2, cacheSize: 1 });
   });
 
-  it('does not cache refusals', async () => {
+  it('caches refusals only for negativeCacheTtlMs', async () => {
+    let now = Date.now();
     const rec = recordingFetch();
-    const v = verifier({ fetch: rec.fetch });
+    const v = verifier({ fetch: rec.fetch, negativeCacheTtlMs: 5_000, now: () => now });
     const unknown = generateSecret('kt_live', systemContext);
     await v.verify(unknown);
+    await v.verify(unknown);
+    expect(rec.verifyCalls()).toBe(1);
+    now += 5_000;
     await v.verify(unknown);
     expect(rec.verifyCalls()).toBe(2);
   });

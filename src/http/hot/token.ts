@@ -3,17 +3,25 @@ import { OAUTH_PATHS } from '../../oauth/discovery.js';
 import type { TokenEndpoint } from '../../oauth/token-endpoint.js';
 import { WIRE_ERRORS } from '../errors.js';
 import { parseForm } from '../form.js';
+import { held, rateLimited, type FailureLimits } from '../rate-limit.js';
 import { asKeyturnError, errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswer, type HotRequest } from './request.js';
 
 /**
  * `POST /oauth/token` (RFC 6749 §3.2): a form in; the token answer or RFC 6749 §5.2 error JSON
- * out, `no-store`. The raw `DPoP` header and the TLS channel go to the endpoint for the binding
+ * out, `no-store`; a failed client authentication past its source network's limit is 429
+ * `too_many_requests` with `Retry-After`. The raw `DPoP` header and the TLS channel go to the endpoint for the binding
  * step. `onError` hears what answers 5xx or is not shown to the client, for the log
  * (the same rule as fastify's error handler).
  */
-export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onError: (err: unknown, requestId: string) => void) {
-  const fail = (err: unknown, requestId: string): HotAnswer => {
+export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onError: (err: unknown, requestId: string) => void, limits: FailureLimits) {
+  const fail = (err: unknown, request: HotRequest): HotAnswer | Promise<HotAnswer> => {
+    const requestId = request.requestId;
     const known = asKeyturnError(err);
+    if (known.code === 'ERR_INVALID_CLIENT') {
+      // A failed client authentication counts against its source network; past the limit: 429.
+      const wait = limits.fail('client', request.sourceIp);
+      if (wait !== undefined) return held(limits, errorAnswer(rateLimited(wait)));
+    }
     const wire = WIRE_ERRORS[known.code];
     if (!wire.expose || wire.status >= 500) onError(err, requestId);
     return errorAnswer(known);
@@ -35,7 +43,7 @@ export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onEr
       });
       return jsonAnswer(200, JSON.stringify(answer), ['pragma', 'no-cache']);
     } catch (err) {
-      return fail(err, request.requestId);
+      return fail(err, request);
     }
   };
 }

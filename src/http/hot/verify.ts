@@ -1,6 +1,7 @@
 import { KeyturnError, type KeyturnErrorCode } from '../../core/errors.js';
 import type { KeyService, VerificationFailure, VerifiedKey } from '../../keys/service.js';
 import { parseForm } from '../form.js';
+import { held, rateLimited, type FailureLimits } from '../rate-limit.js';
 import { errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswer, type HotRequest } from './request.js';
 
 /** Stable codes for failed verifications, as `POST /v1/keys/verify` answers them. */
@@ -59,10 +60,12 @@ function presentedKey(request: HotRequest): string | HotAnswer {
 /**
  * `POST /v1/keys/verify`: `{"key": "…"}` in, `{valid, keyId, principal, scopes, expiresAt}` or
  * `{valid: false, code}` out. A key this node has cached is answered synchronously from a
- * prebuilt answer; anything else reads the store (and a failure writes its event there).
+ * prebuilt answer; anything else reads the store (and a failure is recorded, aggregated). A
+ * failure past the source network's limit (`limits`) is answered 429 `ERR_RATE_LIMITED` with
+ * `Retry-After` instead; a valid key is answered as valid whatever its source did before.
  * `onError` hears an outage (answered 503 `ERR_STORE_UNAVAILABLE`) for the log.
  */
-export function verifyHandler(keys: KeyService, onError: (err: unknown, requestId: string) => void) {
+export function verifyHandler(keys: KeyService, onError: (err: unknown, requestId: string) => void, limits: FailureLimits) {
   const unavailable = errorAnswer(new KeyturnError('ERR_STORE_UNAVAILABLE', 'verification is temporarily unavailable'));
   return function verify(request: HotRequest): HotAnswer | Promise<HotAnswer> {
     const key = presentedKey(request);
@@ -70,7 +73,11 @@ export function verifyHandler(keys: KeyService, onError: (err: unknown, requestI
     const hit = keys.peek(key);
     if (hit) return validAnswer(hit.key);
     return keys.verify(key, hotMeta(request)).then(
-      (result) => (result.valid ? validAnswer(result.key) : failureAnswers.get(result.reason)!),
+      (result) => {
+        if (result.valid) return validAnswer(result.key);
+        const wait = limits.fail('verify', request.sourceIp);
+        return wait === undefined ? failureAnswers.get(result.reason)! : held(limits, errorAnswer(rateLimited(wait)));
+      },
       (err: unknown) => {
         onError(err, request.requestId);
         return unavailable;

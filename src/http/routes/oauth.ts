@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyturnError } from '../../core/errors.js';
 import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
 import { requestMeta } from '../auth.js';
+import { held, rateLimited } from '../rate-limit.js';
 import type { Services } from '../services.js';
 
 /** The parsed form of an OAuth request; anything but a form body is `invalid_request` (400, RFC 6749 §5.2). */
@@ -15,6 +16,23 @@ export function formOf(request: FastifyRequest): Record<string, string> {
 
 function noStore(reply: FastifyReply): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/**
+ * Runs `call`; a failed client authentication (`invalid_client`) counts against the source
+ * network's limit, and past it becomes 429 `too_many_requests` with `Retry-After`.
+ */
+async function limitClientFailures<T>(request: FastifyRequest, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof KeyturnError && err.code === 'ERR_INVALID_CLIENT') {
+      const limits = request.server.failureLimits;
+      const wait = limits?.fail('client', request.ip);
+      if (limits && wait !== undefined) throw await held(limits, rateLimited(wait));
+    }
+    throw err;
+  }
 }
 
 /**
@@ -32,10 +50,10 @@ export function oauthRoutes(app: FastifyInstance, services: Services): void {
   });
 
   app.post(OAUTH_PATHS.introspection, async (request, reply) =>
-    noStore(reply).send(await oauth.tokenOps.introspect(oauthRequest(request, OAUTH_PATHS.introspection))),
+    noStore(reply).send(await limitClientFailures(request, () => oauth.tokenOps.introspect(oauthRequest(request, OAUTH_PATHS.introspection)))),
   );
   app.post(OAUTH_PATHS.revocation, async (request, reply) => {
-    await oauth.tokenOps.revoke(oauthRequest(request, OAUTH_PATHS.revocation));
+    await limitClientFailures(request, () => oauth.tokenOps.revoke(oauthRequest(request, OAUTH_PATHS.revocation)));
     return noStore(reply).code(200).send();
   });
 
