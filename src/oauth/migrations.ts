@@ -91,4 +91,9 @@ export const oauthMigrations: readonly Migration[] = [
         PRIMARY KEY (client_id, jti)
       );`,
   },
+  {
+    id: '0061_oauth_clients_previous_secret',
+    description: 'leaked client secrets are looked up by digest: the previous secret (kept during a rotation grace) is indexed too',
+    sql: `CREATE INDEX oauth_clients_previous_secret ON oauth_clients (previous_secret_digest) WHERE previous_secret_digest IS NOT NULL;`,
+  },
 ];
