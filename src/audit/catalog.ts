@@ -53,7 +53,8 @@ const sighting = z
     line: z.number().optional().describe('line (1-based)'),
     column: z.number().optional().describe('column (1-based)'),
     commit: z.string().optional().describe('git commit'),
-    url: z.string().optional().describe('where a reporter saw it'),
+    url: z.string().optional().describe('a URL given by the scan or GitHub'),
+    untrustedUrl: z.string().optional().describe('where an anonymous reporter says it was: unverified text, defanged (`hxxps://example[.]com`), never a link'),
     watchId: z.string().optional().describe('the watch that found it'),
   })
   .describe('where it was seen first');
@@ -195,6 +196,7 @@ export const EVENT_CATALOG = {
     severity: 'low',
     outcomes: ['success'],
     target: 'client id',
+    reason: '`leak detected` when the leak response disabled it; none when an administrator did',
     data: none,
   }),
   'client.enabled': event({
@@ -220,6 +222,15 @@ export const EVENT_CATALOG = {
     outcomes: ['success'],
     target: 'client id',
     data: z.strictObject({ previousValidUntil: z.string().nullable().describe('end of the previous secret\'s grace (ISO 8601), or `null`: no overlap') }),
+  }),
+  'client.secret_revoked': event({
+    description: "One of an OAuth client's secrets was revoked by the leak response: the current one (the client has no working secret until rotated) or the previous one (its rotation grace ended early).",
+    category: 'entity_management',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'client id',
+    reason: '`leak detected`',
+    data: z.strictObject({ which: z.enum(['current', 'previous']).describe('which secret was revoked') }),
   }),
   'client.auth_failed': event({
     description: 'OAuth client authentication failed at the token, introspection or revocation endpoint.',
@@ -285,11 +296,12 @@ export const EVENT_CATALOG = {
     data: z.strictObject({ grantType: z.string().describe('grant type asked for (first 80 characters)'), message: z.string().describe('the error description') }),
   }),
   'token.revoked': event({
-    description: 'A client revoked one of its access tokens (RFC 7009).',
+    description: 'An access token was revoked: by its client (RFC 7009), or by the leak response (reason `leak detected`).',
     category: 'entity_management',
     severity: 'informational',
     outcomes: ['success'],
     target: 'jti',
+    reason: '`leak detected` when the leak response revoked it',
     data: z.strictObject({ client: id('client id'), format: z.enum(['jwt', 'opaque']).describe('token format') }),
   }),
   'token.introspection_failed': event({
@@ -342,21 +354,44 @@ export const EVENT_CATALOG = {
     data: z.strictObject({ previous: keyStatus.describe('status before') }),
   }),
   'leak.detected': event({
-    description: 'A secret was found leaked for the first time, and the response taken (a live keyturn key is suspended or revoked).',
+    description:
+      'A secret was found leaked for the first time, or seen again while its credential worked, and the response taken (a live API key is suspended or revoked, a client disabled or its secret revoked, a refresh family or access token revoked).',
     category: 'detection',
     severity: 'high',
     outcomes: ['success'],
-    target: 'key id for a keyturn key, else the finding id',
+    target: 'the credential id (key, client, grant or jti) for a keyturn credential, else the finding id',
     reason: 'the finding status',
     data: z.strictObject({
       finding: id('finding id'),
       fingerprint: id('SHA-256 (hex) of the secret'),
       kind: id('`keyturn`, or the kind of third-party secret'),
       rule: id('the rule that matched'),
-      status: z.enum(['suspended', 'revoked', 'inactive', 'unknown', 'third_party']).describe('what the finding is and what was done'),
-      principal: z.string().nullable().describe("the key's owner, or `null`"),
+      status: z.enum(['suspended', 'revoked', 'held', 'inactive', 'unknown', 'third_party']).describe('what the finding is and what was done'),
+      principal: z.string().nullable().describe("the credential's owner, or `null`"),
       where: sighting,
+      credential: z
+        .strictObject({
+          type: z.enum(['api_key', 'client_secret', 'refresh_token', 'access_token']).describe('what kind of keyturn credential'),
+          id: id('key id, client id, grant id or jti'),
+          response: z.string().nullable().describe('what was done: `key_suspended`, `key_revoked`, `client_disabled`, `secret_revoked`, `grant_revoked`, `token_revoked`, or `null`'),
+        })
+        .nullable()
+        .optional()
+        .describe('the keyturn credential the secret is, or `null`'),
+      held: z
+        .enum(['last_admin', 'own_credential'])
+        .optional()
+        .describe('a live admin key left working: the last working admin credential (policy `leakSuspendLastAdmin` off), or the key the reporting scan authenticated with'),
+      repeat: z.boolean().optional().describe('`true`: seen again after the first report, and acted on again'),
     }),
+  }),
+  'leak.acknowledged': event({
+    description: 'An administrator acknowledged the open leak findings of an API key to unsuspend it (`ackLeak`).',
+    category: 'detection',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'key id',
+    data: z.strictObject({ findings: z.array(z.string()).describe('the finding ids acknowledged') }),
   }),
   'leak.notified': event({
     description: 'A leak notification webhook was delivered, or failed.',

@@ -16,6 +16,11 @@ export interface RequestMeta {
   readonly actorKind?: 'user' | 'service' | null;
   readonly sourceIp?: string | null;
   readonly requestId?: string | null;
+  /**
+   * Id of the API key that authenticated the request, if one did. Not recorded in events: the
+   * leak response uses it never to suspend the key a scan authenticated with.
+   */
+  readonly credential?: string | null;
 }
 
 export const SYSTEM: RequestMeta = Object.freeze({ actor: null, actorKind: null, sourceIp: null, requestId: null });

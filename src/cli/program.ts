@@ -169,10 +169,11 @@ export function buildProgram(io: Io): Command {
       print(common, key, () => `suspended ${key.id}`);
     });
   client(keys.command('unsuspend').description('lift a suspension (e.g. after a leak turned out harmless)').argument('<id>', 'key id'))
-    .action(async (id: string, _opts: Common, cmd: Command) => {
+    .option('--ack-leak', 'acknowledge the key\'s open leak findings (required when it was found leaked; recorded as who acknowledged)')
+    .action(async (id: string, opts: Common & { ackLeak?: boolean }, cmd: Command) => {
       const [t, common] = target(cmd, io);
-      const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/unsuspend`, {});
-      print(common, key, () => `unsuspended ${key.id}`);
+      const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/unsuspend`, opts.ackLeak ? { ackLeak: true } : {});
+      print(common, key, () => `unsuspended ${key.id}${opts.ackLeak ? ' (leak findings acknowledged)' : ''}`);
     });
   client(keys.command('verify').description('check a key (use - to read it from standard input); exit 1 when invalid').argument('<key>', 'the API key, or -'))
     .action(async (key: string, _opts: Common, cmd: Command) => {

@@ -167,6 +167,16 @@ function place(f: Finding): string {
   return `${f.file}:${f.line}${f.commit ? ` (${f.commit.slice(0, 12)})` : ''}`;
 }
 
+const CREDENTIAL_WORDS = { api_key: 'key', client_secret: 'client', refresh_token: 'grant', access_token: 'access token' } as const;
+const RESPONSE_WORDS = {
+  key_suspended: 'suspended',
+  key_revoked: 'revoked',
+  client_disabled: 'client disabled',
+  secret_revoked: 'client secret revoked',
+  grant_revoked: 'grant revoked',
+  token_revoked: 'token revoked',
+} as const;
+
 /**
  * `--respond`: sends the findings to a keyturn server as fingerprints and places — never the
  * secrets — and describes what the server did.
@@ -194,14 +204,18 @@ async function respond(targetText: string, findings: readonly Finding[], flags: 
   const lines = outcomes.map((o) => {
     const where = firstSeen.get(o.fingerprint);
     const at = where ? place(where) : '';
-    const notified = o.notifications > 0 ? `; owner notified (${o.notifications} webhook${o.notifications > 1 ? 's' : ''} queued)` : o.keyId ? '; owner notified (event)' : '';
-    if (!o.new) return `  already reported  ${o.kind}  ${at}  ${o.keyId ?? ''}`.trimEnd();
+    const notified = o.notifications > 0 ? `; owner notified (${o.notifications} webhook${o.notifications > 1 ? 's' : ''} queued)` : o.credential ? '; owner notified (event)' : '';
+    const what = o.credential ? `${CREDENTIAL_WORDS[o.credential.type]} ${o.credential.id}` : `key ${o.keyId}`;
+    const done = o.credential?.response ? RESPONSE_WORDS[o.credential.response] : o.status;
+    if (!o.new && o.action === 'none' && o.status !== 'held') return `  already reported  ${o.kind}  ${at}  ${o.credential?.id ?? o.keyId ?? ''}`.trimEnd();
     switch (o.status) {
       case 'suspended':
       case 'revoked':
-        return `  ${o.status}  key ${o.keyId}  ${at}${notified}`;
+        return `  ${done}${o.new ? '' : ' again'}  ${what}  ${at}${notified}`;
+      case 'held':
+        return `  reported, NOT suspended  ${what}  ${at}  (${o.held === 'own_credential' ? 'this scan authenticated with it' : 'the last working admin key: rotate it now'})${notified}`;
       case 'inactive':
-        return `  recorded  key ${o.keyId} (already inactive)  ${at}${notified}`;
+        return `  recorded  ${what} (already inactive)  ${at}${notified}`;
       case 'unknown':
         return `  recorded  ${o.kind}  ${at}  (not a key of this server)`;
       case 'third_party':
@@ -212,7 +226,8 @@ async function respond(targetText: string, findings: readonly Finding[], flags: 
   const head =
     `respond: ${outcomes.length} secret${outcomes.length === 1 ? '' : 's'} sent to ${server.url}: ` +
     `${count((o) => o.action === 'suspended')} suspended, ${count((o) => o.action === 'revoked')} revoked, ` +
-    `${count((o) => o.new && o.status === 'third_party')} third-party recorded, ${count((o) => !o.new)} already reported`;
+    `${count((o) => o.new && o.status === 'third_party')} third-party recorded, ${count((o) => !o.new && o.action === 'none')} already reported` +
+    (count((o) => o.status === 'held') > 0 ? `, ${count((o) => o.status === 'held')} admin key${count((o) => o.status === 'held') > 1 ? 's' : ''} held (reported, not suspended)` : '');
   return `${[head, ...lines].join('\n')}\n`;
 }
 

@@ -138,7 +138,14 @@ const leaks = z.strictObject({
   response: z
     .enum(['suspend', 'revoke'])
     .default('suspend')
-    .describe('What happens to a live keyturn API key found leaked: `suspend` (quarantine; `keyturn keys unsuspend` lifts it) or `revoke` (for good).'),
+    .describe(
+      'What happens to a live keyturn credential found leaked: `suspend` (an API key is quarantined, `keyturn keys unsuspend --ack-leak` lifts it; a client whose secret leaked is disabled) or `revoke` (for good: the key, or the client secret with all its grants and tokens). Leaked refresh and opaque access tokens are revoked in both modes.',
+    ),
+  suspendLastAdmin: bool()
+    .default(false)
+    .describe(
+      'Consent to suspend (or revoke) the last working admin API key when it is found leaked. Off: it is reported at once (webhooks, event, finding `held`) but left working, so the operator is not locked out. A key is never suspended by a scan that authenticated with it.',
+    ),
   webhookUrl: httpUrl().optional().describe("URL that receives every leak notification (`POST`, JSON), in addition to the owner's own webhook."),
   webhookTimeout: duration(100, 60_000).prefault('5s').describe('How long one leak webhook delivery may take before it counts as failed (a duration, or milliseconds).'),
   reportRate: z.coerce
@@ -271,6 +278,7 @@ export const SETTINGS = {
   signingAlgs: 'signing.algs',
   signingKeyRotation: 'signing.rotation',
   leakResponse: 'leaks.response',
+  leakSuspendLastAdmin: 'leaks.suspendLastAdmin',
   leakWebhookUrl: 'leaks.webhookUrl',
   leakWebhookTimeout: 'leaks.webhookTimeout',
   leakReportRate: 'leaks.reportRate',

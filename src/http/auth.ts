@@ -23,6 +23,7 @@ export function requestMeta(request: FastifyRequest): RequestMeta {
     actorKind: request.caller?.principalKind ?? null,
     sourceIp: request.ip,
     requestId: request.id,
+    credential: request.caller?.id ?? null,
   };
 }
 

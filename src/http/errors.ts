@@ -30,6 +30,7 @@ export const WIRE_ERRORS: Readonly<Record<KeyturnErrorCode, WireError>> = {
   ERR_KEY_REVOKED: { error: 'invalid_token', status: 401, expose: true },
   ERR_KEY_SUSPENDED: { error: 'invalid_token', status: 401, expose: true },
   ERR_KEY_STATE: { error: 'conflict', status: 409, expose: true },
+  ERR_LEAK_UNACKNOWLEDGED: { error: 'conflict', status: 409, expose: true },
   ERR_CREDENTIAL_STATE: { error: 'conflict', status: 409, expose: true },
   ERR_PRINCIPAL_INACTIVE: { error: 'conflict', status: 409, expose: true },
   ERR_BINDING_MISMATCH: { error: 'invalid_token', status: 401, expose: true },

@@ -7,6 +7,7 @@ export {
   KEYS_CHANNEL,
   KeyService,
   type KeyChange,
+  type KeyLeakGuard,
   type KeyServiceOptions,
   type KeyStatus,
   type KeyView,

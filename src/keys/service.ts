@@ -118,6 +118,19 @@ export interface KeyServiceOptions {
    * endpoints). Default: one of the service's own, with default settings, flushed at {@link KeyService.close}.
    */
   readonly failures?: FailureLog;
+  /** Open leak findings guard unsuspending (set by the composition root from the leak response). */
+  readonly leakGuard?: KeyLeakGuard;
+}
+
+/**
+ * What the leak response tells key operations, without keys reading its tables (dependency
+ * inversion: the composition root passes the leak response's implementation).
+ */
+export interface KeyLeakGuard {
+  /** Ids of the key's leak findings nobody has acknowledged, read in `tx`. */
+  openFindings(tx: Transaction, keyId: string): Promise<readonly string[]>;
+  /** Marks them acknowledged by `meta.actor`, with one `leak.acknowledged` event, in `tx`. */
+  acknowledge(tx: Transaction, keyId: string, findings: readonly string[], meta: RequestMeta): Promise<void>;
 }
 
 /**
@@ -136,6 +149,7 @@ export class KeyService {
   readonly #unsubscribe: () => void;
   readonly #failures: FailureLog;
   readonly #ownsFailures: boolean;
+  readonly #leakGuard: KeyLeakGuard | undefined;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -147,6 +161,7 @@ export class KeyService {
     this.#cacheMaxAgeMs = options.cacheMaxAgeMs ?? 300_000;
     this.#ownsFailures = options.failures === undefined;
     this.#failures = options.failures ?? new FailureLog({ store: options.store, ctx: options.ctx });
+    this.#leakGuard = options.leakGuard;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -312,13 +327,25 @@ export class KeyService {
     return this.#view({ ...row, status: step.to }, now);
   }
 
-  /** Lifts a suspension: the key is `active` again. An active key is a no-op answer; others are `ERR_KEY_STATE`. */
-  async unsuspend(id: string, meta: RequestMeta): Promise<KeyView> {
+  /**
+   * Lifts a suspension: the key is `active` again. An active key is a no-op answer; others are
+   * `ERR_KEY_STATE`. A key with an open leak finding is unsuspended only with `ackLeak: true`
+   * (else `ERR_LEAK_UNACKNOWLEDGED`, nothing changed): the findings are then acknowledged by
+   * the caller, recorded as a `leak.acknowledged` event in the same transaction.
+   */
+  async unsuspend(id: string, meta: RequestMeta, options: { readonly ackLeak?: boolean } = {}): Promise<KeyView> {
     return this.#store.transaction(async (tx) => {
       const row = await keyRow(tx, id);
       const now = this.#ctx.now().getTime();
       const step = transition(API_KEY_LIFECYCLE, row.status, 'unsuspend');
       if (!step.changed) return this.#view(row, now);
+      const open = (await this.#leakGuard?.openFindings(tx, id)) ?? [];
+      if (open.length > 0 && options.ackLeak !== true) {
+        throw new KeyturnError('ERR_LEAK_UNACKNOWLEDGED', `key ${id} has ${open.length} open leak finding${open.length === 1 ? '' : 's'} (${open.join(', ')}); unsuspending it needs an explicit acknowledgement (ackLeak: true, or --ack-leak)`, {
+          details: { findings: open },
+        });
+      }
+      if (open.length > 0) await this.#leakGuard!.acknowledge(tx, id, open, meta);
       const changed = await tx.run('UPDATE api_keys SET status = ? WHERE id = ? AND status = ?', [step.to, id, row.status]);
       if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
       await appendEvent(tx, this.#ctx, { type: 'key.unsuspended', target: id, outcome: 'success', data: { previous: row.status } }, meta);
@@ -333,9 +360,29 @@ export class KeyService {
     return row && this.#view(row, this.#ctx.now().getTime());
   }
 
-  /** The principal `key` acts for, read in `db` (the leak response reads it in its transaction to tell the owner). */
-  async ownerOf(key: KeyView, db: Queryable = this.#store): Promise<Principal | undefined> {
+  /** The principal `key` (or any credential) acts for, read in `db` (the leak response reads it in its transaction to tell the owner). */
+  async ownerOf(key: Pick<KeyView, 'principal'>, db: Queryable = this.#store): Promise<Principal | undefined> {
     return this.#principals.byId(key.principal, db);
+  }
+
+  /**
+   * Whether a key other than `exceptId` with `scope` works now (live, unexpired, its principal
+   * active), read in `db`: the leak response suspends the last working admin key only with
+   * policy consent.
+   */
+  async otherWorkingKeyWithScope(scope: string, exceptId: string, db: Queryable = this.#store): Promise<boolean> {
+    const now = this.#ctx.now().getTime();
+    // LIKE narrows to keys whose JSON scopes mention the scope; the parse below decides.
+    const rows = await db.all<KeyRow>(
+      "SELECT * FROM api_keys WHERE status IN ('active', 'rotating') AND id <> ? AND (expires_at IS NULL OR expires_at > ?) AND scopes LIKE ? ORDER BY id",
+      [exceptId, now, `%${JSON.stringify(scope)}%`],
+    );
+    for (const row of rows) {
+      if (!(JSON.parse(row.scopes) as string[]).includes(scope)) continue;
+      const owner = await principalStanding(db, row.principal_id);
+      if (owner && isLive(PRINCIPAL_LIFECYCLE, owner.status)) return true;
+    }
+    return false;
   }
 
   /**

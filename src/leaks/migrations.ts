@@ -61,4 +61,18 @@ export const leakMigrations: readonly Migration[] = [
       );
       CREATE INDEX leak_watches_due ON leak_watches (next_run_at);`,
   },
+  {
+    id: '0060_leak_findings_credentials',
+    description: 'which keyturn credential a finding is (API key, client secret, refresh family, access token), why a live one was held, and who acknowledged it',
+    // status keeps its CHECK of 0021 (SQLite cannot widen it without turning foreign keys off): a
+    // held finding is stored as 'inactive' with held set, and shown as 'held' (findings-store.ts).
+    sql: `
+      ALTER TABLE leak_findings ADD COLUMN credential_type TEXT;
+      ALTER TABLE leak_findings ADD COLUMN credential_id TEXT;
+      ALTER TABLE leak_findings ADD COLUMN held TEXT;
+      ALTER TABLE leak_findings ADD COLUMN acknowledged_at BIGINT;
+      ALTER TABLE leak_findings ADD COLUMN acknowledged_by TEXT;
+      UPDATE leak_findings SET credential_type = 'api_key', credential_id = key_id WHERE key_id IS NOT NULL;
+      CREATE INDEX leak_findings_credential ON leak_findings (credential_id);`,
+  },
 ];

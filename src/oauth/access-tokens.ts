@@ -1,4 +1,5 @@
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
@@ -246,4 +247,35 @@ export async function revokeClientAccessTokens(tx: Transaction, clientId: string
 export async function lastExpiryOfKid(db: Queryable, kid: string): Promise<number | null> {
   const row = await db.get<{ m: number | null }>('SELECT MAX(expires_at) AS m FROM oauth_access_tokens WHERE kid = ?', [kid]);
   return row?.m == null ? null : Number(row.m);
+}
+
+/**
+ * The opaque access token with the SHA-256 digest `digest` (a leak finding's fingerprint): the
+ * leak response looks leaked `kta_…` tokens up here. `works`: active and unexpired at `now`.
+ */
+export interface AccessTokenHolder {
+  readonly jti: string;
+  readonly clientId: string;
+  readonly principal: string;
+  readonly works: boolean;
+}
+
+/** See {@link AccessTokenHolder}; `undefined` when no opaque access token has that digest. */
+export async function opaqueAccessTokenByDigest(db: Queryable, digest: string, now: number): Promise<AccessTokenHolder | undefined> {
+  const row = await db.get<Row>("SELECT * FROM oauth_access_tokens WHERE digest = ? AND format = 'opaque'", [digest]);
+  if (!row) return undefined;
+  return { jti: row.jti, clientId: row.client_id, principal: row.principal_id, works: row.status === 'active' && Number(row.expires_at) > now };
+}
+
+/**
+ * Revokes the access token `jti` inside the caller's transaction, with one `token.revoked` event
+ * carrying `reason`; `false` when it was not active.
+ */
+export async function revokeAccessTokenIn(tx: Transaction, ctx: Context, jti: string, reason: string, meta: RequestMeta): Promise<boolean> {
+  const row = await tx.get<Row>('SELECT * FROM oauth_access_tokens WHERE jti = ?', [jti]);
+  if (!row) return false;
+  const { changes } = await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE jti = ? AND status = 'active'", [jti]);
+  if (changes !== 1) return false;
+  await appendEvent(tx, ctx, { type: 'token.revoked', target: jti, outcome: 'success', reason, data: { client: row.client_id, format: row.format } }, meta);
+  return true;
 }

@@ -376,3 +376,72 @@ export class ClientService {
 
 /** Channels that, when they fire, mean a client's authorization may have changed. */
 export const AUTHORIZATION_CHANNELS = [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL] as const;
+
+/**
+ * The client one of whose secrets has the SHA-256 digest `digest` (a leak finding's fingerprint):
+ * the leak response looks leaked `ktcs_…` secrets up here. `which` says whether it is the current
+ * secret or the previous one kept during a rotation's grace; `works` whether it authenticates the
+ * client now (a live client, and a previous secret only until its grace ends).
+ */
+export interface ClientSecretHolder {
+  readonly clientId: string;
+  readonly name: string;
+  readonly principal: string;
+  readonly status: 'active' | 'disabled';
+  readonly which: 'current' | 'previous';
+  readonly works: boolean;
+}
+
+/** See {@link ClientSecretHolder}; `undefined` when no client has a secret with that digest. */
+export async function clientBySecretDigest(db: Queryable, digest: string, now: number): Promise<ClientSecretHolder | undefined> {
+  // Both digests are indexed (secret_digest is unique; previous_secret_digest by 0061).
+  const row = await db.get<Row>('SELECT * FROM oauth_clients WHERE secret_digest = ? OR previous_secret_digest = ?', [digest, digest]);
+  if (!row) return undefined;
+  const which = row.secret_digest === digest ? 'current' : 'previous';
+  const secretLive = which === 'current' || isLiveAt(CLIENT_SECRET_LIFECYCLE, 'rotating', row.previous_secret_expires_at ?? 0, now);
+  return { clientId: row.id, name: row.name, principal: row.principal_id, status: row.status, which, works: secretLive && isLive(CLIENT_LIFECYCLE, row.status) };
+}
+
+/**
+ * Disables the client `clientId` inside the caller's transaction, with one `client.disabled`
+ * event carrying `reason` (the leak response quarantines a client whose secret leaked). `false`
+ * when it was already disabled: nothing is written.
+ */
+export async function disableClientIn(tx: Transaction, ctx: Context, clientId: string, reason: string, meta: RequestMeta): Promise<boolean> {
+  const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+  if (!row || !transition(CLIENT_LIFECYCLE, row.status, 'disable').changed) return false;
+  // Conditional on the status read: a concurrent change wins, this one does nothing.
+  const { changes } = await tx.run("UPDATE oauth_clients SET status = 'disabled', updated_at = ? WHERE id = ? AND status = ?", [ctx.now().getTime(), clientId, row.status]);
+  if (changes !== 1) return false;
+  await appendEvent(tx, ctx, { type: 'client.disabled', target: clientId, outcome: 'success', reason, data: {} }, meta);
+  tx.notify(CLIENTS_CHANNEL, clientId);
+  return true;
+}
+
+/**
+ * Revokes one secret of the client `clientId` for good, inside the caller's transaction, with one
+ * `client.secret_revoked` event: the current secret is cleared (the client authenticates with no
+ * secret until an administrator rotates it), or the previous one's grace ends now. `false` when
+ * that secret was already gone.
+ */
+export async function revokeClientSecretIn(
+  tx: Transaction,
+  ctx: Context,
+  clientId: string,
+  which: 'current' | 'previous',
+  reason: string,
+  meta: RequestMeta,
+): Promise<boolean> {
+  const now = ctx.now().getTime();
+  const { changes } =
+    which === 'current'
+      ? await tx.run('UPDATE oauth_clients SET secret_digest = NULL, secret_last4 = NULL, updated_at = ? WHERE id = ? AND secret_digest IS NOT NULL', [now, clientId])
+      : await tx.run(
+          'UPDATE oauth_clients SET previous_secret_digest = NULL, previous_secret_expires_at = NULL, updated_at = ? WHERE id = ? AND previous_secret_digest IS NOT NULL',
+          [now, clientId],
+        );
+  if (changes !== 1) return false;
+  await appendEvent(tx, ctx, { type: 'client.secret_revoked', target: clientId, outcome: 'success', reason, data: { which } }, meta);
+  tx.notify(CLIENTS_CHANNEL, clientId);
+  return true;
+}

@@ -2,18 +2,33 @@
  * The OAuth capability's public entry: the services the composition root wires and the discovery
  * documents the HTTP edge serves. Another capability folder imports OAuth only from here.
  */
-export { AccessTokenService, lastExpiryOfKid, type AccessTokenServiceOptions, type ActiveAccessToken, type Actor, type IssuedAccessToken } from './access-tokens.js';
+export {
+  AccessTokenService,
+  lastExpiryOfKid,
+  opaqueAccessTokenByDigest,
+  revokeAccessTokenIn,
+  revokeClientAccessTokens,
+  type AccessTokenHolder,
+  type AccessTokenServiceOptions,
+  type ActiveAccessToken,
+  type Actor,
+  type IssuedAccessToken,
+} from './access-tokens.js';
 export { ClientAuthenticator, type ClientCredentials } from './client-auth.js';
 export {
   AUTH_METHODS,
   AUTHORIZATION_CHANNELS,
+  clientBySecretDigest,
   CLIENTS_CHANNEL,
   ClientService,
   createClientSchema,
+  disableClientIn,
+  revokeClientSecretIn,
   GRANT_TYPES,
   updateClientSchema,
   type AuthMethod,
   type Client,
+  type ClientSecretHolder,
   type ClientServiceOptions,
   type ClientView,
   type GrantType,
@@ -22,5 +37,12 @@ export { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '.
 export { TokenOperations, type IntrospectionResponse, type TokenOpsDeps, type TokenOpsRequest } from './introspection.js';
 export { MAX_EXCHANGE_DEPTH, TokenLineage, type Standing, type TokenLineageOptions, type TokenParent } from './lineage.js';
 export { oauthMigrations } from './migrations.js';
-export { RefreshTokenService, type Grant } from './refresh-tokens.js';
+export {
+  refreshFamilyByDigest,
+  RefreshTokenService,
+  revokeClientFamiliesIn,
+  revokeFamilyIn,
+  type Grant,
+  type RefreshFamilyHolder,
+} from './refresh-tokens.js';
 export { TokenEndpoint, type TokenEndpointDeps, type TokenRequest } from './token-endpoint.js';

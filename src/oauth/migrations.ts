@@ -92,6 +92,11 @@ export const oauthMigrations: readonly Migration[] = [
       );`,
   },
   {
+    id: '0061_oauth_clients_previous_secret',
+    description: 'leaked client secrets are looked up by digest: the previous secret (kept during a rotation grace) is indexed too',
+    sql: `CREATE INDEX oauth_clients_previous_secret ON oauth_clients (previous_secret_digest) WHERE previous_secret_digest IS NOT NULL;`,
+  },
+  {
     id: '0070_oauth_resource_servers',
     description: 'clients registered as resource servers for audiences: only they (and a token\'s own client) may introspect its tokens (RFC 7662 section 4)',
     sql: `ALTER TABLE oauth_clients ADD COLUMN resource_server_for TEXT NOT NULL DEFAULT '[]';`,

@@ -5,7 +5,7 @@ import { newId } from '../core/ids.js';
 import { isLive, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Policy } from '../core/policy.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
-import type { Store, Transaction } from '../store/port.js';
+import type { Queryable, Store, Transaction } from '../store/port.js';
 import { revokeGrantAccessTokens } from './access-tokens.js';
 
 /** A grant: the family of refresh tokens that descend from one client_credentials issuance. */
@@ -267,4 +267,57 @@ export class RefreshTokenService {
 export async function deleteClientGrants(tx: Transaction, clientId: string): Promise<void> {
   await tx.run('DELETE FROM oauth_refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE client_id = ?)', [clientId]);
   await tx.run('DELETE FROM oauth_grants WHERE client_id = ?', [clientId]);
+}
+
+/**
+ * The refresh family a refresh token with the SHA-256 digest `digest` belongs to (a leak
+ * finding's fingerprint): the leak response looks leaked `ktr_…` tokens up here. `works`: the
+ * family is active and unexpired (whatever the generation of the token: presenting an old one
+ * revokes the family anyway, but its leak shows where the newest one is kept).
+ */
+export interface RefreshFamilyHolder {
+  readonly grantId: string;
+  readonly clientId: string;
+  readonly principal: string;
+  readonly works: boolean;
+}
+
+/** See {@link RefreshFamilyHolder}; `undefined` when no refresh token has that digest. */
+export async function refreshFamilyByDigest(db: Queryable, digest: string, now: number): Promise<RefreshFamilyHolder | undefined> {
+  const token = await db.get<{ grant_id: string }>('SELECT grant_id FROM oauth_refresh_tokens WHERE digest = ?', [digest]);
+  if (!token) return undefined;
+  const grant = await db.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [token.grant_id]);
+  if (!grant) return undefined;
+  return { grantId: grant.id, clientId: grant.client_id, principal: grant.principal_id, works: isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) && grant.expires_at > now };
+}
+
+/**
+ * Revokes the refresh family `grantId` with its refresh and access tokens inside the caller's
+ * transaction, with one `grant.revoked` event carrying `reason`; `false` when it was not active.
+ */
+export async function revokeFamilyIn(tx: Transaction, ctx: Context, grantId: string, reason: string, meta: RequestMeta): Promise<boolean> {
+  const grant = await tx.get<GrantRow>('SELECT * FROM oauth_grants WHERE id = ?', [grantId]);
+  if (!grant) return false;
+  const { changes } = await tx.run("UPDATE oauth_grants SET status = 'revoked', revoked_at = ?, revoke_reason = ? WHERE id = ? AND status = 'active'", [
+    ctx.now().getTime(),
+    reason,
+    grantId,
+  ]);
+  if (changes !== 1) return false;
+  await tx.run("UPDATE oauth_refresh_tokens SET status = 'revoked' WHERE grant_id = ? AND status <> 'revoked'", [grantId]);
+  await revokeGrantAccessTokens(tx, grantId);
+  await appendEvent(tx, ctx, { type: 'grant.revoked', target: grantId, outcome: 'success', reason, data: { client: grant.client_id } }, meta);
+  return true;
+}
+
+/**
+ * Revokes every active refresh family of the client `clientId` (one `grant.revoked` event each)
+ * inside the caller's transaction: the leak response's answer to a leaked client secret in
+ * `revoke` mode. Resolves to the number revoked.
+ */
+export async function revokeClientFamiliesIn(tx: Transaction, ctx: Context, clientId: string, reason: string, meta: RequestMeta): Promise<number> {
+  const active = await tx.all<{ id: string }>("SELECT id FROM oauth_grants WHERE client_id = ? AND status = 'active' ORDER BY id", [clientId]);
+  let revoked = 0;
+  for (const { id } of active) if (await revokeFamilyIn(tx, ctx, id, reason, meta)) revoked++;
+  return revoked;
 }

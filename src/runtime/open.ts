@@ -10,7 +10,7 @@ import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
 import { jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
-import { GitHubKeys, LeakResponder } from '../leaks/respond/index.js';
+import { GitHubKeys, keyLeakGuard, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
@@ -150,12 +150,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     cacheMaxEntries: config.keys.cacheMaxEntries,
     cacheMaxAgeMs: config.keys.cacheMaxAge,
     failures,
+    leakGuard: keyLeakGuard(ctx),
   });
   const response = new LeakResponder({
     store,
     ctx,
     keys,
     mode: config.leaks.response,
+    suspendLastAdmin: config.leaks.suspendLastAdmin,
     outbox: jobs.outbox,
     ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),

@@ -149,9 +149,16 @@ describe('recorded events match their declarations', () => {
     if (live) ok(await kt.api('POST', `/v1/grants/${live.id}/revoke`, {}));
     ok(await kt.api('POST', '/v1/signing-keys/rotate', {}));
 
-    const leaked = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'k3' })).body as { key: string };
+    const leaked = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'k3' })).body as { id: string; key: string };
     const { secretDigest } = await import('../../src/core/secret.js');
     ok(await kt.api('POST', '/v1/leaks/findings', [{ fingerprint: secretDigest(leaked.key), kind: 'keyturn', rule: 'keyturn-secret', file: 'app/.env', line: 3, column: 13 }]));
+    ok(await kt.api('POST', `/v1/keys/${leaked.id}/unsuspend`, { ackLeak: true })); // leak.acknowledged
+    kt.ctx.advance(1_000);
+    const leakedSecret = await kt.api('POST', `/v1/clients/${client.id}/rotate-secret`, { graceSeconds: 0 });
+    // a leaked current client secret in suspend mode disables the client; its previous secret (in grace) is revoked
+    const graced = await kt.api('POST', `/v1/clients/${client.id}/rotate-secret`, { graceSeconds: 600 });
+    ok(graced);
+    ok(await kt.api('POST', '/v1/leaks/findings', [{ fingerprint: secretDigest((leakedSecret.body as { client_secret: string }).client_secret), kind: 'keyturn', rule: 'keyturn-secret', file: 'b', line: 1, column: 1 }]));
     const watch = (await kt.api('POST', '/v1/leaks/watches', { source: dir, every: '1h' })).body as { id: string };
     ok(await kt.api('POST', `/v1/leaks/watches/${watch.id}/run`, {}));
     ok(await kt.api('DELETE', `/v1/leaks/watches/${watch.id}`), 204);

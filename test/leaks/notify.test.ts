@@ -69,7 +69,11 @@ describeStore('leak notifications behind the notifier interface', (kind) => {
       time: '2031-05-01T00:00:00.000Z',
       finding: { id: outcome!.findingId, fingerprint, kind: 'keyturn', rule: 'keyturn-secret', status: 'suspended', firstSeen: '2031-05-01T00:00:00.000Z' },
       key: { id: owned.id, name: 'prod', start: owned.secret.slice(0, 12), principal: expect.stringMatching(/^prn_/), action: 'suspended' },
+      credential: { type: 'api_key', id: owned.id, principal: expect.stringMatching(/^prn_/), client: null, label: `prod (${owned.secret.slice(0, 12)}…)`, response: 'key_suspended', held: null },
+      repeat: false,
       where: { via: 'scan', file: '.env', line: 3 },
+      untrusted: null,
+      text: expect.stringContaining('the key was suspended'),
       successor: null,
     });
     expect(global!.payload).toBe(owner!.payload);
@@ -102,7 +106,7 @@ describeStore('leak notifications behind the notifier interface', (kind) => {
 });
 
 describe('leakNotifications', () => {
-  const finding = { id: 'lkf_1', fingerprint: 'f'.repeat(64), kind: 'keyturn', rule: 'keyturn-secret', keyId: 'key_1', principal: 'prn_1', status: 'inactive' } as const;
+  const finding = { id: 'lkf_1', fingerprint: 'f'.repeat(64), kind: 'keyturn', rule: 'keyturn-secret', keyId: 'key_1', principal: 'prn_1', status: 'inactive', credential: { type: 'api_key', id: 'key_1' }, held: null, acknowledgedAt: null } as const;
   const key = { id: 'key_1', name: 'prod', start: 'kt_live_abcd', principal: 'prn_1', ownerWebhook: null };
 
   it('tells no one when the owner has no webhook and no global one is configured', () => {

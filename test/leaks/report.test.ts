@@ -52,7 +52,7 @@ describeStore('public leak reports', (kind) => {
     expect(findings.map((f) => `${f.keyId}:${f.status}`).sort()).toEqual([`${dead.id}:inactive`, `${live.id}:suspended`].sort());
     const liveFinding = findings.find((f) => f.keyId === live.id)!;
     const places = (await server.api('GET', `/v1/leaks/findings/${liveFinding.id}`)).body.places as Record<string, unknown>[];
-    expect(places).toEqual([expect.objectContaining({ via: 'report', url: 'https://paste.example/abc' })]);
+    expect(places).toEqual([expect.objectContaining({ via: 'report', untrustedUrl: 'hxxps://paste[.]example/abc' })]);
     // nothing about the foreign token or the junk was kept
     const dump = await dumpDatabase(server);
     expect(dump).not.toContain('not a token at all');

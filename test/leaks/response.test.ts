@@ -125,8 +125,9 @@ describeStore('leak response', (kind) => {
     expect(one.places.map((p) => `${p.file}:${p.line}`).sort()).toEqual(['app/.env:3', 'b.txt:9']);
     expect(one.places[0]).toMatchObject({ via: 'scan', source: '/srv/repo' });
 
-    // the owner lifts the quarantine: the key works again
-    expect((await server.api('POST', `/v1/keys/${id}/unsuspend`, {})).body.status).toBe('active');
+    // the owner lifts the quarantine, acknowledging the leak: the key works again
+    expect((await server.api('POST', `/v1/keys/${id}/unsuspend`, {})).body.code).toBe('ERR_LEAK_UNACKNOWLEDGED');
+    expect((await server.api('POST', `/v1/keys/${id}/unsuspend`, { ackLeak: true })).body.status).toBe('active');
     expect((await verify(secret)).valid).toBe(true);
   });
 
@@ -146,10 +147,12 @@ describeStore('leak response', (kind) => {
     const list = (await server.api('GET', `/v1/leaks/findings?key=${id}`)).body.items as { sightings: number }[];
     expect(list).toHaveLength(1);
     expect(list[0]!.sightings).toBe(2);
-    // an admin unsuspends: a later report of the same leak does not re-suspend it
-    await server.api('POST', `/v1/keys/${id}/unsuspend`, {});
-    await server.api('POST', '/v1/leaks/findings', [finding(secret)]);
+    // an admin unsuspends (acknowledging the leak): the next report of the same leak acts again
+    expect((await server.api('POST', `/v1/keys/${id}/unsuspend`, { ackLeak: true })).status).toBe(200);
     expect((await verify(secret)).valid).toBe(true);
+    const third = await server.api('POST', '/v1/leaks/findings', [finding(secret)]);
+    expect(third.body.items).toEqual([expect.objectContaining({ new: false, action: 'suspended', status: 'suspended', notifications: 2 })]);
+    expect((await verify(secret)).code).toBe('ERR_KEY_SUSPENDED');
   });
 
   it('acts once when the same leak is reported concurrently', async () => {

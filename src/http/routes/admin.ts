@@ -16,6 +16,8 @@ const eventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 const revokeBody = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
+/** `ackLeak: true` acknowledges the key's open leak findings (required to unsuspend a leaked key). */
+const unsuspendBody = z.strictObject({ ackLeak: z.boolean().optional() }).nullish();
 
 /** A page of items and the cursor of the next page (`null` on the last). */
 function paged<T extends { id: string }>(items: T[], limit: number | undefined) {
@@ -64,7 +66,10 @@ export function adminRoutes(app: FastifyInstance, services: Services): void {
       const body = validate(revokeBody, request.body);
       return keys.suspend(id, requestMeta(request), body?.reason);
     });
-    admin.post('/v1/keys/:id/unsuspend', async (request) => keys.unsuspend(validate(idParam, request.params).id, requestMeta(request)));
+    admin.post('/v1/keys/:id/unsuspend', async (request) => {
+      const body = validate(unsuspendBody, request.body);
+      return keys.unsuspend(validate(idParam, request.params).id, requestMeta(request), { ackLeak: body?.ackLeak === true });
+    });
 
     admin.get('/v1/events', async (request) => {
       const query = validate(eventsQuery, request.query);

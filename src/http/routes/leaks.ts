@@ -36,6 +36,7 @@ export function leakRoutes(app: FastifyInstance, services: Services, http: HttpC
           new: count((o) => o.new),
           suspended: count((o) => o.action === 'suspended'),
           revoked: count((o) => o.action === 'revoked'),
+          held: count((o) => o.status === 'held'),
           thirdParty: count((o) => o.status === 'third_party'),
           unknown: count((o) => o.status === 'unknown'),
         },

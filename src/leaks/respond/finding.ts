@@ -16,8 +16,13 @@ export interface Sighting {
   readonly line?: number;
   readonly column?: number;
   readonly commit?: string;
-  /** Where a reporter saw it (public reports, GitHub). */
+  /** A URL given by the scan (its source) or by GitHub (where it found the secret). */
   readonly url?: string;
+  /**
+   * Where an anonymous public reporter says they saw it: unverified text, stored and shown
+   * defanged (`hxxps://example[.]com/x`, see `untrustedText`) and never as a link.
+   */
+  readonly untrustedUrl?: string;
   readonly watchId?: string;
 }
 
@@ -39,12 +44,36 @@ export interface TokenReport {
 }
 
 /**
- * What a finding is: `suspended`/`revoked` (our live key, acted on), `inactive` (our key,
- * already suspended, revoked or retired), `unknown` (keyturn-shaped, not one of our API keys),
- * `third_party` (someone else's secret: reported, not acted on).
+ * What a finding is: `suspended`/`revoked` (a live credential of ours, acted on: a key suspended
+ * or a client disabled / a key revoked, a client secret, refresh family or access token
+ * revoked), `held` (a live admin key left working: see {@link HeldReason}), `inactive` (ours,
+ * already not working), `unknown` (keyturn-shaped, no credential of this server), `third_party`
+ * (someone else's secret: reported, not acted on).
  */
-export const FINDING_STATUSES = ['suspended', 'revoked', 'inactive', 'unknown', 'third_party'] as const;
+export const FINDING_STATUSES = ['suspended', 'revoked', 'held', 'inactive', 'unknown', 'third_party'] as const;
 export type FindingStatus = (typeof FINDING_STATUSES)[number];
+
+/** The keyturn credentials a leaked secret can be, each looked up where it lives. */
+export const CREDENTIAL_TYPES = ['api_key', 'client_secret', 'refresh_token', 'access_token'] as const;
+export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
+
+/**
+ * Why a live admin key found leaked was left working (and only reported): `last_admin`, it is
+ * the last working admin credential and the policy does not consent (`leakSuspendLastAdmin`);
+ * `own_credential`, the scan that reported it authenticated with that very key.
+ */
+export const HELD_REASONS = ['last_admin', 'own_credential'] as const;
+export type HeldReason = (typeof HELD_REASONS)[number];
+
+/** What the response did to the credential. */
+export type CredentialResponse = 'key_suspended' | 'key_revoked' | 'client_disabled' | 'secret_revoked' | 'grant_revoked' | 'token_revoked';
+
+/** The keyturn credential a finding is. */
+export interface CredentialRef {
+  readonly type: CredentialType;
+  /** Key id, client id, grant (refresh family) id or jti. */
+  readonly id: string;
+}
 
 /** The answer for one distinct secret of a batch. */
 export interface ResponseOutcome {
@@ -56,8 +85,12 @@ export interface ResponseOutcome {
   readonly keyId: string | null;
   /** `false` when the secret had been reported before: nothing was done again. */
   readonly new: boolean;
-  /** What this report did to the key. */
+  /** What this report did to the credential: suspended (a key, or a client disabled), revoked, or nothing. */
   readonly action: 'suspended' | 'revoked' | 'none';
+  /** The keyturn credential the secret is, and what this report did to it (`response`, `null`: nothing). */
+  readonly credential: (CredentialRef & { readonly response: CredentialResponse | null }) | null;
+  /** Why a live admin key was left working, if it was. */
+  readonly held: HeldReason | null;
   /** Webhook deliveries queued by this report. */
   readonly notifications: number;
 }
@@ -71,6 +104,10 @@ export interface FindingView {
   readonly status: FindingStatus;
   readonly keyId: string | null;
   readonly principal: string | null;
+  readonly credential: CredentialRef | null;
+  readonly held: HeldReason | null;
+  /** When an administrator acknowledged it to unsuspend the key, and who; `null` while open. */
+  readonly acknowledged: { readonly at: string; readonly by: string | null } | null;
   readonly sightings: number;
   readonly firstSeen: string;
   readonly lastSeen: string;

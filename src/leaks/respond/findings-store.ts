@@ -1,5 +1,6 @@
 import type { Queryable, Transaction } from '../../store/port.js';
-import { MAX_SIGHTINGS, type FindingStatus, type FindingView, type PlaceView, type Sighting, type SightingVia } from './finding.js';
+import { MAX_SIGHTINGS, type CredentialRef, type CredentialType, type FindingStatus, type FindingView, type HeldReason, type PlaceView, type Sighting, type SightingVia } from './finding.js';
+import { untrustedText } from './untrusted.js';
 
 /**
  * The findings store: the only module whose SQL names `leak_findings` and `leak_sightings`.
@@ -17,7 +18,15 @@ export interface FindingRecord {
   readonly keyId: string | null;
   readonly principal: string | null;
   readonly status: FindingStatus;
+  /** The keyturn credential it is (`keyId` is its id too when it is an API key). */
+  readonly credential: CredentialRef | null;
+  readonly held: HeldReason | null;
+  /** When it was acknowledged (ms), `null` while open. */
+  readonly acknowledgedAt: number | null;
 }
+
+/** Stored status: `held` is kept as `inactive` with `held` set (the CHECK of 0021 cannot be widened on SQLite). */
+type StoredStatus = Exclude<FindingStatus, 'held'>;
 
 interface FindingRow {
   id: string;
@@ -26,7 +35,12 @@ interface FindingRow {
   rule: string;
   key_id: string | null;
   principal_id: string | null;
-  status: FindingStatus;
+  status: StoredStatus;
+  credential_type: CredentialType | null;
+  credential_id: string | null;
+  held: HeldReason | null;
+  acknowledged_at: number | string | null;
+  acknowledged_by: string | null;
   sightings: number | string;
   first_seen: number | string;
   last_seen: number | string;
@@ -45,8 +59,27 @@ interface SightingRow {
   last_seen: number | string;
 }
 
+function statusOf(row: FindingRow): FindingStatus {
+  return row.held ? 'held' : row.status;
+}
+
+function credentialOf(row: FindingRow): CredentialRef | null {
+  return row.credential_type && row.credential_id ? { type: row.credential_type, id: row.credential_id } : null;
+}
+
 function record(row: FindingRow): FindingRecord {
-  return { id: row.id, fingerprint: row.fingerprint, kind: row.kind, rule: row.rule, keyId: row.key_id, principal: row.principal_id, status: row.status };
+  return {
+    id: row.id,
+    fingerprint: row.fingerprint,
+    kind: row.kind,
+    rule: row.rule,
+    keyId: row.key_id,
+    principal: row.principal_id,
+    status: statusOf(row),
+    credential: credentialOf(row),
+    held: row.held,
+    acknowledgedAt: row.acknowledged_at === null ? null : Number(row.acknowledged_at),
+  };
 }
 
 function findingView(row: FindingRow): FindingView {
@@ -55,9 +88,12 @@ function findingView(row: FindingRow): FindingView {
     fingerprint: row.fingerprint,
     kind: row.kind,
     rule: row.rule,
-    status: row.status,
+    status: statusOf(row),
     keyId: row.key_id,
     principal: row.principal_id,
+    credential: credentialOf(row),
+    held: row.held,
+    acknowledged: row.acknowledged_at === null ? null : { at: new Date(Number(row.acknowledged_at)).toISOString(), by: row.acknowledged_by },
     sightings: Number(row.sightings),
     firstSeen: new Date(Number(row.first_seen)).toISOString(),
     lastSeen: new Date(Number(row.last_seen)).toISOString(),
@@ -72,7 +108,8 @@ function placeView(row: SightingRow): PlaceView {
     ...(row.line === null ? {} : { line: Number(row.line) }),
     ...(row.col === null ? {} : { column: Number(row.col) }),
     ...(row.commit_id === null ? {} : { commit: row.commit_id }),
-    ...(row.url === null ? {} : { url: row.url }),
+    // A public reporter's URL is shown as defanged text only (older rows were stored as given).
+    ...(row.url === null ? {} : row.via === 'report' ? { untrustedUrl: untrustedText(row.url) } : { url: row.url }),
     ...(row.watch_id === null ? {} : { watchId: row.watch_id }),
     firstSeen: new Date(Number(row.first_seen)).toISOString(),
     lastSeen: new Date(Number(row.last_seen)).toISOString(),
@@ -93,9 +130,12 @@ export async function findingByFingerprint(db: Queryable, fingerprint: string): 
 export async function insertFinding(tx: Transaction, finding: FindingRecord, now: number): Promise<boolean> {
   // ON CONFLICT: when two nodes record the same secret at once, exactly one inserts and acts.
   const inserted = await tx.run(
-    `INSERT INTO leak_findings (id, fingerprint, kind, rule, key_id, principal_id, status, sightings, first_seen, last_seen)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (fingerprint) DO NOTHING`,
-    [finding.id, finding.fingerprint, finding.kind, finding.rule, finding.keyId, finding.principal, finding.status, now, now],
+    `INSERT INTO leak_findings (id, fingerprint, kind, rule, key_id, principal_id, status, credential_type, credential_id, held, sightings, first_seen, last_seen)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (fingerprint) DO NOTHING`,
+    [
+      finding.id, finding.fingerprint, finding.kind, finding.rule, finding.keyId, finding.principal, stored(finding.status),
+      finding.credential?.type ?? null, finding.credential?.id ?? null, finding.held, now, now,
+    ],
   );
   return inserted.changes === 1;
 }
@@ -118,7 +158,7 @@ export async function addSightings(tx: Transaction, findingId: string, places: R
       `INSERT INTO leak_sightings (finding_id, place, via, source, file, line, col, commit_id, url, watch_id, first_seen, last_seen)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (finding_id, place) DO UPDATE SET last_seen = excluded.last_seen`,
-      [findingId, place, s.via, s.source ?? null, s.file ?? null, s.line ?? null, s.column ?? null, s.commit ?? null, s.url ?? null, s.watchId ?? null, now, now],
+      [findingId, place, s.via, s.source ?? null, s.file ?? null, s.line ?? null, s.column ?? null, s.commit ?? null, s.url ?? s.untrustedUrl ?? null, s.watchId ?? null, now, now],
     );
     if (inserted.changes > 0) room--;
   }
@@ -138,12 +178,14 @@ export interface FindingsFilter {
 export async function listFindings(db: Queryable, filter: FindingsFilter): Promise<FindingView[]> {
   const where = ['id > ?'];
   const params: (string | number)[] = [filter.after ?? ''];
-  if (filter.status) {
-    where.push('status = ?');
+  if (filter.status === 'held') where.push('held IS NOT NULL');
+  else if (filter.status) {
+    where.push('status = ? AND held IS NULL');
     params.push(filter.status);
   }
   if (filter.key) {
-    where.push('key_id = ?');
+    // Any credential's id: an API key's id is both its key_id and its credential_id.
+    where.push('credential_id = ?');
     params.push(filter.key);
   }
   params.push(filter.limit ?? 100);
@@ -157,4 +199,48 @@ export async function findingWithPlaces(db: Queryable, id: string): Promise<Find
   if (!row) return undefined;
   const places = await db.all<SightingRow>('SELECT * FROM leak_sightings WHERE finding_id = ? ORDER BY last_seen DESC, place LIMIT ?', [id, MAX_SIGHTINGS]);
   return { ...findingView(row), places: places.map(placeView) };
+}
+
+function stored(status: FindingStatus): StoredStatus {
+  return status === 'held' ? 'inactive' : status;
+}
+
+/**
+ * Locks the finding `id` for the rest of `tx` (a write to its row: PostgreSQL takes the row lock,
+ * SQLite has one writer) and reads it again: concurrent sightings of one secret are then
+ * re-evaluated one after another, each seeing what the previous one did.
+ */
+export async function lockFinding(tx: Transaction, id: string): Promise<FindingRecord | undefined> {
+  await tx.run('UPDATE leak_findings SET sightings = sightings WHERE id = ?', [id]);
+  const row = await tx.get<FindingRow>('SELECT * FROM leak_findings WHERE id = ?', [id]);
+  return row && record(row);
+}
+
+/**
+ * Records what a new sighting found the credential to be and did: its status, the credential and
+ * principal, why it was held. `reopen` clears an acknowledgement (the leak was seen again).
+ */
+export async function updateFindingResponse(
+  tx: Transaction,
+  id: string,
+  update: { status: FindingStatus; credential: CredentialRef | null; principal: string | null; held: HeldReason | null; reopen: boolean },
+): Promise<void> {
+  const keyId = update.credential?.type === 'api_key' ? update.credential.id : null;
+  await tx.run(
+    `UPDATE leak_findings SET status = ?, held = ?, credential_type = ?, credential_id = ?, key_id = COALESCE(?, key_id), principal_id = COALESCE(?, principal_id)${
+      update.reopen ? ', acknowledged_at = NULL, acknowledged_by = NULL' : ''
+    } WHERE id = ?`,
+    [stored(update.status), update.held, update.credential?.type ?? null, update.credential?.id ?? null, keyId, update.principal, id],
+  );
+}
+
+/** Ids of the findings of API key `keyId` that nobody has acknowledged yet (open), oldest first. */
+export async function openFindingsOfKey(db: Queryable, keyId: string): Promise<string[]> {
+  const rows = await db.all<{ id: string }>('SELECT id FROM leak_findings WHERE key_id = ? AND acknowledged_at IS NULL ORDER BY id', [keyId]);
+  return rows.map((r) => r.id);
+}
+
+/** Marks the findings `ids` acknowledged at `now` by `by` (a principal id, or `null`). */
+export async function acknowledgeFindings(tx: Transaction, ids: readonly string[], by: string | null, now: number): Promise<void> {
+  for (const id of ids) await tx.run('UPDATE leak_findings SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL', [now, by, id]);
 }

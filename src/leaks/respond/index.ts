@@ -4,11 +4,17 @@
  */
 export { classifyFinding, LEAK_DECISIONS, LEAK_MODES, statusOf, type KeyStanding, type LeakDecision, type LeakFacts, type LeakMode } from './classify.js';
 export {
+  CREDENTIAL_TYPES,
   FINDING_STATUSES,
+  HELD_REASONS,
   MAX_BATCH,
   MAX_SIGHTINGS,
   SIGHTING_VIA,
+  type CredentialRef,
+  type CredentialResponse,
+  type CredentialType,
   type FindingStatus,
+  type HeldReason,
   type FindingView,
   type PlaceView,
   type ReportedFinding,
@@ -17,6 +23,8 @@ export {
   type SightingVia,
   type TokenReport,
 } from './finding.js';
+export { keyLeakGuard } from './guard.js';
+export { untrustedText, UNTRUSTED_NOTE } from './untrusted.js';
 export { GitHubKeys, githubBodySchema, verifyGitHubSignature, type GitHubFeedback, type GitHubMatch } from './github.js';
 export { LEAK_NOTIFICATION_TOPICS, OutboxNotifier, type LeakDetectedPayload, type LeakLogger, type LeakNotification, type LeakNotifier } from './notify.js';
 export { LeakResponder, type LeakResponderOptions } from './responder.js';

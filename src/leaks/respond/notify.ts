@@ -3,7 +3,8 @@ import type { Context } from '../../core/context.js';
 import { webhookMessage, type Outbox } from '../../jobs/index.js';
 import type { Transaction } from '../../store/port.js';
 import type { FindingRecord } from './findings-store.js';
-import type { Sighting } from './finding.js';
+import type { CredentialResponse, CredentialType, HeldReason, Sighting } from './finding.js';
+import { UNTRUSTED_NOTE } from './untrusted.js';
 
 /**
  * Telling people about a new finding: the owner's webhook and the global one. The responder
@@ -35,7 +36,28 @@ export interface LeakDetectedPayload {
     readonly principal: string;
     readonly action: 'suspended' | 'revoked' | 'none';
   } | null;
+  /** The keyturn credential the secret is (any type, API keys included), and what was done to it. */
+  readonly credential: {
+    readonly type: CredentialType;
+    readonly id: string;
+    readonly principal: string;
+    readonly client: string | null;
+    readonly label: string;
+    readonly response: CredentialResponse | null;
+    /** Why a live admin key was left working (reported only). */
+    readonly held: HeldReason | null;
+  } | null;
+  /** `true` when the secret had been reported before and was acted on (or held) again. */
+  readonly repeat: boolean;
+  /**
+   * Where it was seen. A public reporter's URL is only ever `where.untrustedUrl`: defanged text,
+   * never a link (see `untrusted`).
+   */
   readonly where: Sighting;
+  /** Which fields hold text from an anonymous outsider, and how to treat it. */
+  readonly untrusted: { readonly fields: readonly string[]; readonly note: string } | null;
+  /** One plain-text paragraph for relays (chat, e-mail): no links, untrusted text labelled as such. */
+  readonly text: string;
   /** Offered once the rotation capability exists; until then the owner creates a new key. */
   readonly successor: null;
 }
@@ -44,7 +66,7 @@ export interface LeakDetectedPayload {
 export interface LeakNotification {
   readonly url: string;
   readonly to: 'owner' | 'global';
-  /** The target of the `leak.notified` event: the key's id, or the finding's when no key of ours is involved. */
+  /** The target of the `leak.notified` event: the credential's id, or the finding's when no credential of ours is involved. */
   readonly target: string;
   readonly payload: LeakDetectedPayload;
 }
@@ -67,9 +89,55 @@ export interface NewFinding {
   /** The key of ours the secret is, with its owner's webhook, if any. */
   readonly key?: { readonly id: string; readonly name: string; readonly start: string; readonly principal: string; readonly ownerWebhook: string | null };
   readonly action: 'suspended' | 'revoked' | 'none';
+  /** What was done to the credential, if anything. */
+  readonly response?: CredentialResponse | null;
+  /** Reported before, acted on (or held) again. */
+  readonly repeat?: boolean;
+  /** The keyturn credential the secret is, any type, with its owner's webhook. */
+  readonly credential?: {
+    readonly type: CredentialType;
+    readonly id: string;
+    readonly principal: string;
+    readonly clientId: string | null;
+    readonly label: string;
+    readonly ownerWebhook: string | null;
+  };
   readonly where: Sighting;
   /** When it was first seen (ms since the epoch). */
   readonly at: number;
+}
+
+const RESPONSE_TEXT: Record<CredentialResponse, string> = {
+  key_suspended: 'the key was suspended',
+  key_revoked: 'the key was revoked',
+  client_disabled: 'the client was disabled',
+  secret_revoked: 'the secret was revoked',
+  grant_revoked: 'the refresh token family (grant) was revoked',
+  token_revoked: 'the access token was revoked',
+};
+
+/**
+ * The plain-text summary of a finding: what it is, what was done, where it was seen. A public
+ * reporter's URL appears only defanged, after a label saying it is unverified.
+ */
+export function leakText(found: NewFinding): string {
+  const { finding, credential } = found;
+  const what = credential ? `A keyturn ${credential.type.replace('_', ' ')} (${credential.label})` : `A ${finding.kind} secret (rule ${finding.rule})`;
+  const verb = found.repeat ? 'was seen leaked again' : 'was found leaked';
+  const done = found.response
+    ? `; ${RESPONSE_TEXT[found.response]}`
+    : finding.held
+      ? `; it was NOT suspended (${finding.held === 'last_admin' ? 'it is the last working admin key: rotate it now' : 'the scan that reported it authenticated with it'})`
+      : credential
+        ? '; it was already not working'
+        : '';
+  const w = found.where;
+  const place = [w.source, w.file === undefined ? undefined : `${w.file}${w.line === undefined ? '' : `:${w.line}`}`, w.commit ? `commit ${w.commit}` : undefined, w.url]
+    .filter((p): p is string => p !== undefined && p !== '')
+    .join(' ');
+  const seen = `Seen via ${w.via}${place ? `: ${place}` : ''}.`;
+  const reported = w.untrustedUrl === undefined ? '' : ` The reporter says it was at (${UNTRUSTED_NOTE}): ${w.untrustedUrl}`;
+  return `${what} ${verb}${done}. ${seen}${reported} Finding ${finding.id}.`;
 }
 
 /**
@@ -89,12 +157,27 @@ export function leakNotifications(found: NewFinding, globalWebhook: string | und
     time,
     finding: { id: finding.id, fingerprint: finding.fingerprint, kind: finding.kind, rule: finding.rule, status: finding.status, firstSeen: time },
     key: key ? { id: key.id, name: key.name, start: key.start, principal: key.principal, action: found.action } : null,
+    credential: found.credential
+      ? {
+          type: found.credential.type,
+          id: found.credential.id,
+          principal: found.credential.principal,
+          client: found.credential.clientId,
+          label: found.credential.label,
+          response: found.response ?? null,
+          held: finding.held,
+        }
+      : null,
+    repeat: found.repeat ?? false,
     where: found.where,
+    untrusted: found.where.untrustedUrl === undefined ? null : { fields: ['where.untrustedUrl'], note: UNTRUSTED_NOTE },
+    text: leakText(found),
     successor: null,
   };
-  const target = finding.keyId ?? finding.id;
+  const target = found.credential?.id ?? finding.keyId ?? finding.id;
+  const ownerWebhook = found.credential?.ownerWebhook ?? key?.ownerWebhook;
   const list: LeakNotification[] = [];
-  if (key?.ownerWebhook) list.push({ url: key.ownerWebhook, to: 'owner', target, payload });
+  if (ownerWebhook) list.push({ url: ownerWebhook, to: 'owner', target, payload });
   if (globalWebhook) list.push({ url: globalWebhook, to: 'global', target, payload });
   return list;
 }

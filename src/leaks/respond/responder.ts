@@ -4,12 +4,23 @@ import { KeyturnError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { secretDigest, tryParseSecret } from '../../core/secret.js';
 import { validate } from '../../core/validate.js';
-import type { KeyService, KeyView } from '../../keys/index.js';
-import type { Store, Transaction } from '../../store/port.js';
-import { classifyFinding, statusOf, type LeakMode } from './classify.js';
+import type { KeyService } from '../../keys/index.js';
+import type { Queryable, Store, Transaction } from '../../store/port.js';
+import { classifyFinding, statusOf, type LeakDecision, type LeakMode } from './classify.js';
 import { cleanSighting, placeKey } from './clean.js';
-import { FINGERPRINT, MAX_SIGHTINGS, type FindingView, type ReportedFinding, type ResponseOutcome, type Sighting, type TokenReport } from './finding.js';
-import { addSightings, findingByFingerprint, findingWithPlaces, insertFinding, listFindings, type FindingRecord } from './findings-store.js';
+import { applyResponse, lookUpCredential, planResponse, statusOfResponse, type OurCredential } from './credentials.js';
+import {
+  FINGERPRINT,
+  MAX_SIGHTINGS,
+  type CredentialResponse,
+  type FindingView,
+  type HeldReason,
+  type ReportedFinding,
+  type ResponseOutcome,
+  type Sighting,
+  type TokenReport,
+} from './finding.js';
+import { addSightings, findingByFingerprint, findingWithPlaces, insertFinding, listFindings, lockFinding, updateFindingResponse, type FindingRecord } from './findings-store.js';
 import { leakNotifications, OutboxNotifier, type LeakLogger, type LeakNotifier, type NewFinding } from './notify.js';
 import type { Outbox } from '../../jobs/index.js';
 import { findingsQuerySchema, parseFindingsBody } from './schemas.js';
@@ -32,8 +43,13 @@ export interface LeakResponderOptions {
   readonly store: Store;
   readonly ctx: Context;
   readonly keys: KeyService;
-  /** What happens to a live key found leaked. Per-key policies come with rotation. */
+  /** What happens to a live credential found leaked. Per-key policies come with rotation. */
   readonly mode: LeakMode;
+  /**
+   * Policy consent to suspend (or revoke) the last working admin key when it is found leaked
+   * (`leakSuspendLastAdmin`, off by default: it is then reported, not acted on).
+   */
+  readonly suspendLastAdmin?: boolean;
   /** Receives every new finding, in addition to owners' webhooks. */
   readonly webhookUrl?: string;
   /**
@@ -82,11 +98,6 @@ function queued(report: TokenReport): QueuedReport {
   };
 }
 
-/** The key a new finding is, with its owner's webhook. */
-interface OurKey {
-  readonly view: KeyView;
-  readonly ownerWebhook: string | null;
-}
 
 /**
  * Records findings, acts on keyturn's own leaked keys, and notifies.
@@ -102,6 +113,7 @@ export class LeakResponder {
   readonly #ctx: Context;
   readonly #keys: KeyService;
   readonly #mode: LeakMode;
+  readonly #suspendLastAdmin: boolean;
   readonly #webhookUrl: string | undefined;
   readonly #notifier: LeakNotifier;
   readonly #outbox: Outbox;
@@ -111,6 +123,7 @@ export class LeakResponder {
     this.#ctx = options.ctx;
     this.#keys = options.keys;
     this.#mode = options.mode;
+    this.#suspendLastAdmin = options.suspendLastAdmin ?? false;
     this.#webhookUrl = options.webhookUrl;
     this.#outbox = options.outbox;
     this.#notifier = options.notifier ?? new OutboxNotifier({ outbox: options.outbox, ctx: options.ctx, ...(options.logger ? { logger: options.logger } : {}) });
@@ -167,14 +180,20 @@ export class LeakResponder {
     const answers: { tokenHash: string; ours: boolean }[] = [];
     const ours: ReportedFinding[] = [];
     for (const report of reports) {
-      const key = report.shaped ? await this.#keys.findByDigest(report.tokenHash) : undefined;
-      answers.push({ tokenHash: report.tokenHash, ours: key !== undefined });
-      if (key) {
+      // Whatever its prefix says, a keyturn-shaped token is looked up where each credential lives.
+      const credential = report.shaped ? await lookUpCredential(this.#store, this.#keys, report.tokenHash, this.#ctx.now().getTime()) : undefined;
+      answers.push({ tokenHash: report.tokenHash, ours: credential !== undefined });
+      if (credential) {
         ours.push({
           fingerprint: report.tokenHash,
           kind: 'keyturn',
           rule: 'keyturn-secret',
-          where: { via, ...(report.url === undefined ? {} : { url: report.url }), ...(report.source === undefined ? {} : { source: report.source }) },
+          // A public reporter's URL is untrusted text; GitHub's (a signed report) is kept as a URL.
+          where: {
+            via,
+            ...(report.url === undefined ? {} : via === 'report' ? { untrustedUrl: report.url } : { url: report.url }),
+            ...(report.source === undefined ? {} : { source: report.source }),
+          },
         });
       }
     }
@@ -220,42 +239,52 @@ export class LeakResponder {
       places.set(placeKey(s), s);
     }
     const where = places.values().next().value as Sighting;
-    const { finding, created, action, notifications } = await this.#store.transaction(async (tx) => {
+    const result = await this.#store.transaction(async (tx) => {
       const recorded = await this.#record(tx, fingerprint, first, now, meta);
       await addSightings(tx, recorded.finding.id, places, now);
-      if (recorded.created) {
-        const f = recorded.finding;
-        await appendEvent(
-          tx,
-          this.#ctx,
-          {
-            type: 'leak.detected',
-            target: f.keyId ?? f.id,
-            outcome: 'success',
-            reason: f.status,
-            data: { finding: f.id, fingerprint, kind: f.kind, rule: f.rule, status: f.status, principal: f.principal, where },
+      const f = recorded.finding;
+      const credential = recorded.credential;
+      if (!recorded.news) return { ...recorded, notifications: 0 };
+      await appendEvent(
+        tx,
+        this.#ctx,
+        {
+          type: 'leak.detected',
+          target: f.credential?.id ?? f.keyId ?? f.id,
+          outcome: 'success',
+          reason: f.status,
+          data: {
+            finding: f.id,
+            fingerprint,
+            kind: f.kind,
+            rule: f.rule,
+            status: f.status,
+            principal: f.principal,
+            where,
+            credential: credential ? { ...credential.ref, response: recorded.response } : null,
+            ...(f.held ? { held: f.held } : {}),
+            ...(recorded.created ? {} : { repeat: true }),
           },
-          meta,
-        );
-      }
-      const action: 'suspended' | 'revoked' | 'none' =
-        recorded.created && (recorded.finding.status === 'suspended' || recorded.finding.status === 'revoked') ? recorded.finding.status : 'none';
-      if (recorded.created) {
-        // In the finding's transaction: the notifications are kept exactly when the finding is.
-        const k = recorded.key;
-        const found: NewFinding = {
-          finding: recorded.finding,
-          action,
-          where,
-          at: now,
-          ...(k ? { key: { id: k.view.id, name: k.view.name, start: k.view.start, principal: k.view.principal, ownerWebhook: k.ownerWebhook } } : {}),
-        };
-        const list = leakNotifications(found, this.#webhookUrl);
-        await this.#notifier.send(tx, list);
-        return { ...recorded, action, notifications: list.length };
-      }
-      return { ...recorded, action, notifications: 0 };
+        },
+        meta,
+      );
+      // In the finding's transaction: the notifications are kept exactly when the finding is.
+      const k = credential?.key;
+      const found: NewFinding = {
+        finding: f,
+        action: recorded.action,
+        response: recorded.response,
+        repeat: !recorded.created,
+        where,
+        at: now,
+        ...(k ? { key: { id: k.id, name: k.name, start: k.start, principal: k.principal, ownerWebhook: credential.ownerWebhook } } : {}),
+        ...(credential ? { credential: { ...credential.ref, principal: credential.principal, clientId: credential.clientId, label: credential.label, ownerWebhook: credential.ownerWebhook } } : {}),
+      };
+      const list = leakNotifications(found, this.#webhookUrl);
+      await this.#notifier.send(tx, list);
+      return { ...recorded, notifications: list.length };
     });
+    const { finding } = result;
     return {
       findingId: finding.id,
       fingerprint,
@@ -263,15 +292,20 @@ export class LeakResponder {
       rule: finding.rule,
       status: finding.status,
       keyId: finding.keyId,
-      new: created,
-      action,
-      notifications,
+      new: result.created,
+      action: result.action,
+      credential: finding.credential ? { ...finding.credential, response: result.response } : null,
+      held: finding.held,
+      notifications: result.notifications,
     };
   }
 
   /**
-   * The finding for `fingerprint`: the recorded one, or a new one classified and acted on. Only
-   * the node whose insert wins acts; a node that loses the race reads the winner's.
+   * The finding for `fingerprint`, recorded or new, with the response of this sighting: the
+   * credential it is is looked up now, on every sighting (a key unsuspended since, or a live
+   * credential never acted on, is acted on now). A new finding is inserted by exactly one node
+   * (a node that loses the race re-evaluates the winner's, after it commits); a recorded one is
+   * locked first, so concurrent sightings act once.
    */
   async #record(
     tx: Transaction,
@@ -279,37 +313,84 @@ export class LeakResponder {
     first: ReportedFinding,
     now: number,
     meta: RequestMeta,
-  ): Promise<{ finding: FindingRecord; created: boolean; key: OurKey | undefined }> {
-    const existing = await findingByFingerprint(tx, fingerprint);
-    const key = existing ? undefined : await this.#ourKey(tx, fingerprint);
-    const decision = classifyFinding({ recorded: existing !== undefined, kind: first.kind, key: key?.view.status ?? 'none', mode: this.#mode });
-    if (decision === 'already_reported') return { finding: existing!, created: false, key: undefined };
-    const candidate: FindingRecord = {
-      id: newId('lkf', this.#ctx),
-      fingerprint,
-      kind: first.kind.slice(0, 64),
-      rule: first.rule.slice(0, 128),
-      keyId: key?.view.id ?? null,
-      principal: key?.view.principal ?? null,
-      status: statusOf(decision),
-    };
-    if (!(await insertFinding(tx, candidate, now))) {
-      const winner = await findingByFingerprint(tx, fingerprint);
-      if (!winner) throw new KeyturnError('ERR_INTERNAL', 'leak finding vanished');
-      return { finding: winner, created: false, key };
+  ): Promise<{
+    finding: FindingRecord;
+    created: boolean;
+    /** Something to tell: a new finding, or a recorded one acted on (or held) again. */
+    news: boolean;
+    credential: OurCredential | undefined;
+    action: 'suspended' | 'revoked' | 'none';
+    response: CredentialResponse | null;
+  }> {
+    let existing = await findingByFingerprint(tx, fingerprint);
+    if (!existing) {
+      const credential = first.kind === 'keyturn' ? await lookUpCredential(tx, this.#keys, fingerprint, now) : undefined;
+      const decision = await this.#decide(tx, false, first.kind, credential, meta);
+      if (decision === 'already_reported') throw new KeyturnError('ERR_INTERNAL', 'a new finding cannot be already reported');
+      const hold = decision === 'hold' ? await this.#holdReason(tx, credential, meta) : null;
+      const response = credential && (decision === 'suspend' || decision === 'revoke') ? planResponse(credential, decision) : null;
+      const candidate: FindingRecord = {
+        id: newId('lkf', this.#ctx),
+        fingerprint,
+        kind: first.kind.slice(0, 64),
+        rule: first.rule.slice(0, 128),
+        keyId: credential?.ref.type === 'api_key' ? credential.ref.id : null,
+        principal: credential?.principal ?? null,
+        status: response ? statusOfResponse(response) : statusOf(decision),
+        credential: credential?.ref ?? null,
+        held: hold,
+        acknowledgedAt: null,
+      };
+      if (await insertFinding(tx, candidate, now)) {
+        if (credential && response) await applyResponse(tx, this.#ctx, this.#keys, credential, response, this.#mode, meta);
+        return { finding: candidate, created: true, news: true, credential, action: response ? statusOfResponse(response) : 'none', response };
+      }
+      existing = await findingByFingerprint(tx, fingerprint);
+      if (!existing) throw new KeyturnError('ERR_INTERNAL', 'leak finding vanished');
     }
-    if (key && decision === 'suspend') await this.#keys.suspendIn(tx, key.view.id, meta, 'leak detected');
-    if (key && decision === 'revoke') await this.#keys.revokeIn(tx, key.view.id, meta, 'leak detected');
-    return { finding: candidate, created: true, key };
+    // Seen before: someone else's secret only gains places; a keyturn one is decided again.
+    const unchanged = { finding: existing, created: false, news: false, credential: undefined, action: 'none' as const, response: null };
+    if (existing.kind !== 'keyturn') return unchanged;
+    const locked = (await lockFinding(tx, existing.id)) ?? existing;
+    const credential = await lookUpCredential(tx, this.#keys, fingerprint, now);
+    const decision = await this.#decide(tx, true, locked.kind, credential, meta);
+    const acting = decision === 'suspend' || decision === 'revoke';
+    const hold = decision === 'hold' ? await this.#holdReason(tx, credential, meta) : null;
+    // A hold is news when the finding was not held already or had been acknowledged since.
+    const news = acting || (decision === 'hold' && (locked.held !== hold || locked.acknowledgedAt !== null));
+    if (!credential || !news) return { ...unchanged, finding: locked };
+    const response = acting ? planResponse(credential, decision) : null;
+    if (response) await applyResponse(tx, this.#ctx, this.#keys, credential, response, this.#mode, meta);
+    const status = response ? statusOfResponse(response) : statusOf(decision as Exclude<LeakDecision, 'already_reported'>);
+    await updateFindingResponse(tx, locked.id, { status, credential: credential.ref, principal: credential.principal, held: hold, reopen: true });
+    const finding: FindingRecord = {
+      ...locked,
+      status,
+      credential: credential.ref,
+      keyId: credential.ref.type === 'api_key' ? credential.ref.id : locked.keyId,
+      principal: credential.principal,
+      held: hold,
+      acknowledgedAt: null,
+    };
+    return { finding, created: false, news: true, credential, action: response ? statusOfResponse(response) : 'none', response };
   }
 
-  /** The API key of this server whose digest is `fingerprint`, with its owner's webhook. */
-  async #ourKey(tx: Transaction, fingerprint: string): Promise<OurKey | undefined> {
-    const view = await this.#keys.findByDigest(fingerprint, tx);
-    if (!view) return undefined;
-    const owner = await this.#keys.ownerOf(view, tx);
-    // A key always has its owner (a foreign key to principals); without one it is not ours to act on.
-    if (!owner) return undefined;
-    return { view, ownerWebhook: owner.webhookUrl };
+  async #decide(tx: Transaction, recorded: boolean, kind: string, credential: OurCredential | undefined, meta: RequestMeta): Promise<LeakDecision> {
+    const hold = await this.#holdReason(tx, credential, meta);
+    return classifyFinding({ recorded, kind, credential: credential?.standing ?? 'none', mode: this.#mode, hold });
+  }
+
+  /**
+   * Why a live admin key must be left working, if it must: the scan reporting it authenticated
+   * with it (`own_credential`, always), or it is the last working admin key and the policy does
+   * not consent (`last_admin`).
+   */
+  async #holdReason(db: Queryable, credential: OurCredential | undefined, meta: RequestMeta): Promise<HeldReason | null> {
+    const key = credential?.key;
+    if (!key || !key.scopes.includes('admin')) return null;
+    if (meta.credential === key.id) return 'own_credential';
+    if (this.#suspendLastAdmin) return null;
+    return (await this.#keys.otherWorkingKeyWithScope('admin', key.id, db)) ? null : 'last_admin';
   }
 }
+
