@@ -10,7 +10,7 @@
  * - the OAuth benchmark (`bench/oauth.ts`: token endpoint and introspection against oidc-provider,
  *   local JWT verification against raw jose);
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
- * - precision and recall per provider on gitleaks' labelled examples (`bench/leaks-vectors.ts`);
+ * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
