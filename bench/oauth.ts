@@ -1,5 +1,5 @@
 /**
- * OAuth benchmark: `npx tsx bench/oauth.ts [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--no-write]`
+ * OAuth benchmark: `npx tsx bench/oauth.ts [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--token-only] [--no-write]`
  *
  * In one run, on loopback, each server in its own child process, autocannon in this process:
  * - token endpoint: keyturn (`node dist/cli/main.js serve`, SQLite) against oidc-provider, both
@@ -37,10 +37,25 @@ export interface OAuthBenchOptions {
   readonly rounds?: number;
   readonly connections?: number;
   readonly profile?: boolean;
+  /** Load only the two token endpoints (no introspection, no local verification): for profiling and quick rounds. */
+  readonly tokenOnly?: boolean;
 }
 
 interface HttpFigure extends BaseFigure {
   readonly rounds: number[];
+  /** CPU time the server process spent (all its threads) per answered request, each round (Linux only). */
+  readonly serverCpuUsPerRequest?: number[];
+}
+
+/** CPU time (user + system, every thread) process `pid` has used so far, in ms; `undefined` off Linux. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,6 +133,8 @@ interface Target {
   readonly url: string;
   readonly authorization: string;
   readonly body: string;
+  /** The server process, to measure its CPU time per request. */
+  readonly pid?: number | undefined;
 }
 
 async function load(target: Target, connections: number, durationSec: number): Promise<Result> {
@@ -134,6 +151,7 @@ async function load(target: Target, connections: number, durationSec: number): P
 /** Runs every target `rounds` times, interleaved so drift hits all alike; warms each up first. */
 async function measureHttp(targets: Record<string, Target>, o: Required<OAuthBenchOptions>): Promise<Record<string, HttpFigure>> {
   const results: Record<string, Result[]> = {};
+  const cpu: Record<string, number[]> = {};
   for (const [name, t] of Object.entries(targets)) {
     if (o.warmupSec > 0) await load(t, o.connections, o.warmupSec);
     results[name] = [];
@@ -141,7 +159,10 @@ async function measureHttp(targets: Record<string, Target>, o: Required<OAuthBen
   }
   for (let round = 0; round < o.rounds; round++) {
     for (const [name, t] of Object.entries(targets)) {
+      const before = processCpuMs(t.pid);
       const r = await load(t, o.connections, o.durationSec);
+      const after = processCpuMs(t.pid);
+      if (before !== undefined && after !== undefined) (cpu[name] ??= []).push(Math.round(((after - before) * 1000) / Math.max(1, r.requests.total)));
       if (r.non2xx > 0 || r.errors > 0) console.warn(`  ! ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
       results[name]!.push(r);
       console.log(`  round ${round + 1} ${name.padEnd(26)} ${Math.round(r.requests.average)} req/s`);
@@ -158,6 +179,7 @@ async function measureHttp(targets: Record<string, Target>, o: Required<OAuthBen
       non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
       errors: rs.reduce((a, r) => a + r.errors, 0),
       rounds: perRound,
+      ...(cpu[name] ? { serverCpuUsPerRequest: cpu[name] } : {}),
     };
   }
   return figures;
@@ -265,7 +287,7 @@ async function measureLocalVerification(token: string, jwks: { keys: JWK[] }, is
 
 /** Runs the OAuth benchmark and returns its figures (also printed as a table). */
 export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Record<string, unknown>> {
-  const o: Required<OAuthBenchOptions> = { durationSec: 10, warmupSec: 3, rounds: 2, connections: 50, profile: false, ...options };
+  const o: Required<OAuthBenchOptions> = { durationSec: 10, warmupSec: 3, rounds: 2, connections: 50, profile: false, tokenOnly: false, ...options };
   ensureBuild();
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-oauth-bench-'));
   const profileDir = join(dataDir, 'profile');
@@ -321,10 +343,37 @@ export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Re
     }
 
     console.log(`OAuth: autocannon, ${o.connections} connections, ${o.durationSec}s × ${o.rounds} rounds (+${o.warmupSec}s warm-up), ${cpus().length} CPUs, Node ${process.version}`);
+    const tokenTargets = {
+      'keyturn token': { url: `${ktUrl}/oauth/token`, authorization: ktJwtAuth, body: ccBody, pid: kt.proc.pid },
+      'oidc-provider token': { url: `${opUrl}/token`, authorization: opAuth, body: ccBody, pid: op.proc.pid },
+    };
+    if (o.tokenOnly) {
+      const http = await measureHttp(tokenTargets, o);
+      const k = http['keyturn token']!;
+      const p = http['oidc-provider token']!;
+      const results: Record<string, unknown> = {
+        at: new Date().toISOString(),
+        node: process.version,
+        cpus: cpus().length,
+        connections: o.connections,
+        durationSec: o.durationSec,
+        rounds: o.rounds,
+        token: {
+          keyturn: k,
+          oidcProvider: p,
+          ratio: ratio(k.reqPerSec, p.reqPerSec),
+          roundRatios: k.rounds.map((r, i) => ratio(r, p.rounds[i]!)),
+          target: TARGETS.tokenVsOidcProvider,
+        },
+      };
+      console.log(JSON.stringify(results.token));
+      await kt.stop();
+      if (o.profile) await summariseKeyturnProfile(profileDir, results);
+      return results;
+    }
     const http = await measureHttp(
       {
-        'keyturn token': { url: `${ktUrl}/oauth/token`, authorization: ktJwtAuth, body: ccBody },
-        'oidc-provider token': { url: `${opUrl}/token`, authorization: opAuth, body: ccBody },
+        ...tokenTargets,
         'keyturn introspect (jwt)': { url: `${ktUrl}/oauth/introspect`, authorization: ktJwtAuth, body: `token=${encodeURIComponent(ktToken)}` },
         'keyturn introspect (opaque)': { url: `${ktUrl}/oauth/introspect`, authorization: ktOpaqueAuth, body: `token=${encodeURIComponent(ktOpaque)}` },
         'oidc-provider introspect': { url: `${opUrl}/token/introspection`, authorization: opAuth, body: `token=${encodeURIComponent(opOpaque)}` },
@@ -364,27 +413,29 @@ export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Re
 
     printTable(results);
     await kt.stop();
-    if (o.profile) {
-      const file = existsSync(profileDir) ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
-      if (file) {
-        const saved = join(root, 'bench/results/oauth-keyturn.cpuprofile');
-        mkdirSync(dirname(saved), { recursive: true });
-        writeFileSync(saved, readFileSync(join(profileDir, file)));
-        results.profileFile = 'bench/results/oauth-keyturn.cpuprofile';
-        try {
-          const profile = (await import('./profile.js')) as { summariseProfile(path: string): unknown; printProfile(summary: unknown, top?: number): void };
-          const summary = profile.summariseProfile(saved);
-          profile.printProfile(summary, 25);
-          results.profile = summary;
-        } catch (err) {
-          console.log(`profile written to ${saved} (${(err as Error).message})`);
-        }
-      }
-    }
+    if (o.profile) await summariseKeyturnProfile(profileDir, results);
     return results;
   } finally {
     await Promise.all([kt.stop(), op.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Saves keyturn's CPU profile under bench/results and prints its summary. */
+async function summariseKeyturnProfile(profileDir: string, results: Record<string, unknown>): Promise<void> {
+  const file = existsSync(profileDir) ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+  if (!file) return;
+  const saved = join(root, 'bench/results/oauth-keyturn.cpuprofile');
+  mkdirSync(dirname(saved), { recursive: true });
+  writeFileSync(saved, readFileSync(join(profileDir, file)));
+  results.profileFile = 'bench/results/oauth-keyturn.cpuprofile';
+  try {
+    const profile = (await import('./profile.js')) as { summariseProfile(path: string): unknown; printProfile(summary: unknown, top?: number): void };
+    const summary = profile.summariseProfile(saved);
+    profile.printProfile(summary, 25);
+    results.profile = summary;
+  } catch (err) {
+    console.log(`profile written to ${saved} (${(err as Error).message})`);
   }
 }
 
@@ -419,6 +470,7 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
       rounds: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
       profile: { type: 'boolean', default: false },
+      'token-only': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
     },
   });
@@ -431,8 +483,9 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
       rounds: Number(values.rounds),
       connections: Number(values.connections),
       profile: values.profile,
+      tokenOnly: values['token-only'],
     });
-    if (!values['no-write']) {
+    if (!values['no-write'] && !values['token-only']) {
       const file = join(root, 'bench/results/oauth.json');
       mkdirSync(dirname(file), { recursive: true });
       const { profile: _profile, ...kept } = results;

@@ -10,7 +10,7 @@
  * - the OAuth benchmark (`bench/oauth.ts`: token endpoint and introspection against oidc-provider,
  *   local JWT verification against raw jose);
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
- * - precision and recall per provider on gitleaks' labelled examples (`bench/leaks-vectors.ts`);
+ * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
  *   valid-key throughput during the flood as a share of without it.

@@ -42,6 +42,7 @@ const FORMATS: readonly (readonly [string, string, (name: string, value: string)
   ['PHP', 'a.php', (n, v) => `$${n} = '${v}';`],
   ['PHP getenv fallback', 'b.php', (n, v) => `$key = getenv('${n}') ?: '${v}';`],
   ['PHP array', 'c.php', (n, v) => `    '${n}' => '${v}',`],
+  ['PHP concatenating assignment', 'd.php', (n, v) => `$${n} .= "${v}";`],
   ['C#', 'A.cs', (n, v) => `private const string ${n} = "${v}";`],
   ['YAML', 'a.yaml', (n, v) => `${n}: "${v}"`],
   ['YAML unquoted', 'b.yml', (n, v) => `service:\n  ${n}: ${v}\n`],
@@ -62,6 +63,9 @@ const FORMATS: readonly (readonly [string, string, (name: string, value: string)
   ['GitLab CI', '.gitlab-ci.yml', (n, v) => `variables:\n  ${n}: "${v}"`],
   ['docker-compose', 'docker-compose.yml', (n, v) => `services:\n  app:\n    environment:\n      - ${n}=${v}`],
   ['Makefile', 'Makefile', (n, v) => `${n} ?= ${v}`],
+  ['XML element', 'config.xml', (n, v) => `<settings>\n  <${n}>\n    ${v}\n  </${n}>\n</settings>`],
+  ['XML element, one line', 'web.config', (n, v) => `<appSettings><${n}>${v}</${n}></appSettings>`],
+  ['INI held in a JSON string', 'files.json', (n, v) => `{"config.ini": "${n}=${v}\\nBACKUP_ENABLED=true"}`],
   ['Java properties', 'app.properties', (n, v) => `${n.toLowerCase().replace(/_/g, '.')}=${v}`],
 ];
 
@@ -101,6 +105,24 @@ describe('hexadecimal secrets under secret names', () => {
       'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
     ];
     for (const v of values) expect(detect(engine, `PARTNER_API_KEY="${v}"\npartner_api_key: ${v}\n`, 'a.env'), v).toEqual([]);
+  });
+});
+
+describe('XML elements', () => {
+  it('reads only a bare element named like a secret whose whole content is the value', () => {
+    const value = `${fake.chars('ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789', 28)}9`;
+    // An HTML class, an element with attributes, text that goes on, a reference, a name that is
+    // not a secret's (a count of tokens): none is a finding.
+    for (const text of [
+      `<span class="token">${value}</span>`,
+      `<apiToken encrypted="true">${value}</apiToken>`,
+      `<apiToken>${value} and more words</apiToken>`,
+      '<apiToken>${API_TOKEN_FROM_ENV}</apiToken>',
+      `<tokenCount>\n  ${value}\n</tokenCount>`,
+    ]) {
+      expect(detect(engine, text, 'page.xml').map((f) => f.secret), text).toEqual([]);
+    }
+    expect(detect(engine, `<apiToken>${value}</apiToken>`, 'page.xml').map((f) => f.secret)).toEqual([value]);
   });
 });
 

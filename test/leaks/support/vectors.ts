@@ -121,3 +121,82 @@ export function scoreVectors(engine: CompiledEngine, set: VectorSet = loadGitlea
   }
   return { perProvider, perRule, overall: overall ?? add(undefined, 0, 0, 0, 0), uncovered: [...uncovered].sort() };
 }
+
+/**
+ * A second third-party labelled set: the inputs of trufflehog's detector pattern tests
+ * (github.com/trufflesecurity/trufflehog, pkg/detectors/<detector>/*_test.go, AGPL-3.0; only the
+ * inputs and their labels are carried, as data), for the detectors of providers keyturn covers,
+ * extracted by test/vectors/trufflehog/extract.py at the commit named in examples.json. A
+ * positive is an input the test wants a secret found in; a negative, one it wants nothing found in.
+ */
+export interface TrufflehogDetector {
+  readonly detector: string;
+  /** The keyturn provider (rule kind) that covers the detector. */
+  readonly provider: string;
+  readonly files: readonly string[];
+  readonly positives: readonly string[];
+  readonly negatives: readonly string[];
+  /** Test cases built with Go the extractor does not evaluate (left out). */
+  readonly skipped: number;
+}
+
+export interface TrufflehogSet {
+  readonly source: { readonly repository: string; readonly path: string; readonly commit: string };
+  readonly detectors: readonly TrufflehogDetector[];
+}
+
+/** Reads test/vectors/trufflehog/examples.json. */
+export function loadTrufflehogVectors(): TrufflehogSet {
+  return JSON.parse(readFileSync(join(HERE, '..', '..', 'vectors', 'trufflehog', 'examples.json'), 'utf8')) as TrufflehogSet;
+}
+
+/**
+ * Precision and recall per keyturn provider on trufflehog's test inputs. A positive is found when
+ * keyturn reports anything in it. A trufflehog negative says only that its detector must not match
+ * (many are another provider's key, or a value that is still a secret under a secret's name, one
+ * character changed): `perProvider`/`overall` count it as a false positive when keyturn reports a
+ * finding of the detector's own provider there; `strict` counts any finding at all.
+ * `misses` and `falsePositives` (any finding) name the inputs.
+ */
+export function scoreTrufflehog(engine: CompiledEngine, set: TrufflehogSet = loadTrufflehogVectors()): {
+  perProvider: Record<string, VectorScore>;
+  overall: VectorScore;
+  strict: VectorScore;
+  misses: Array<{ detector: string; input: string }>;
+  falsePositives: Array<{ detector: string; input: string; kinds: string[] }>;
+} {
+  const perProvider: Record<string, VectorScore> = {};
+  const misses: Array<{ detector: string; input: string }> = [];
+  const falsePositives: Array<{ detector: string; input: string; kinds: string[] }> = [];
+  const add = (a: VectorScore | undefined, p: number, f: number, n: number, fp: number): VectorScore => {
+    const positives = (a?.positives ?? 0) + p;
+    const found = (a?.found ?? 0) + f;
+    const negatives = (a?.negatives ?? 0) + n;
+    const falsePositivesN = (a?.falsePositives ?? 0) + fp;
+    return { positives, found, negatives, falsePositives: falsePositivesN, recall: ratio(found, positives), precision: ratio(found, found + falsePositivesN) };
+  };
+  let overall: VectorScore | undefined;
+  let strict: VectorScore | undefined;
+  for (const d of set.detectors) {
+    let f = 0;
+    let fp = 0;
+    let anyFp = 0;
+    for (const input of d.positives) {
+      if (detect(engine, input, 'example.txt').length > 0) f++;
+      else misses.push({ detector: d.detector, input });
+    }
+    for (const input of d.negatives) {
+      const kinds = detect(engine, input, 'example.txt').map((x) => x.kind);
+      if (kinds.length > 0) {
+        anyFp++;
+        falsePositives.push({ detector: d.detector, input, kinds });
+      }
+      if (kinds.includes(d.provider)) fp++;
+    }
+    perProvider[d.provider] = add(perProvider[d.provider], d.positives.length, f, d.negatives.length, fp);
+    overall = add(overall, d.positives.length, f, d.negatives.length, fp);
+    strict = add(strict, d.positives.length, f, d.negatives.length, anyFp);
+  }
+  const none = add(undefined, 0, 0, 0, 0);
+  return { perProvider, overall: overall ?? none, strict: strict ?? none, misses, falsePositives };
+}

@@ -15,26 +15,36 @@ const TYPE =
   "(?:[ \\t]*:[ \\t]*(?:&(?:'static[ \\t]+)?str|(?:Final|Optional)\\[str\\]|str|string|String|any)\\??(?:[ \\t]*\\|[ \\t]*(?:None|undefined|null))?|[ \\t]+string)?";
 /**
  * Operators after which any value counts: assignment in code, configuration and Makefiles
- * (`=`, `:=`, `::=`, `?=`, `=>`, `:`), a shell default (`${X:-value}`), and the value of a
+ * (`=`, `:=`, `::=`, `?=`, `=>`, `:`, PHP's concatenating `.=`), a shell default (`${X:-value}`), and the value of a
  * Kubernetes or ECS environment entry named by the previous line or key (`name: X` / `value: …`).
  */
 const K8S_VALUE = '[ \\t]*\\r?\\n[ \\t]*value[ \\t]*:(?<=name:[ \\t]*["\']?[\\w.-]{1,100}["\']?[ \\t]*\\r?\\n[ \\t]*value[ \\t]*:)';
 const ECS_VALUE = ',\\s{0,40}"value"[ \\t]*:(?<="name"[ \\t]*:[ \\t]*"[\\w.-]{1,100}",\\s{0,40}"value"[ \\t]*:)';
-const ASSIGN = `(?::-|:{1,3}=|=>|\\?=|=|:|${K8S_VALUE}|${ECS_VALUE})`;
+const ASSIGN = `(?::-|:{1,3}=|=>|\\?=|\\.=|=|:|${K8S_VALUE}|${ECS_VALUE})`;
 /**
  * Operators after which only a quoted literal counts: environment fallbacks
  * (`process.env.X ?? "…"`, `ENV["X"] || "…"`, `getenv('X') ?: '…'`) and a name passed with its
  * value (`os.getenv("X", "…")`, `setProperty("X", "…")`).
  */
 const FALLBACK = '(?:\\?\\?=?|\\|\\|=?|\\?:|(?<=["\'])[ \\t]*,)';
+/**
+ * A value: quoted, or bare up to a space, a separator, the end, or an escaped line break (`\n`
+ * written as two characters: an INI or `.env` file held in a JSON string, `"A_TOKEN=…\nB=1"`).
+ */
 const VALUE_ANY =
-  '(?!["\'`]?\\$[{(])(?:"([^"\\s]{8,200})"|\'([^\'\\s]{8,200})\'|`([^`\\s]{8,200})`|([^\\s"\'`,;(){}<>\\[\\]]{8,200})(?=[\\s,;)}\\]]|$))';
+  '(?!["\'`]?\\$[{(])(?:"([^"\\s]{8,200})"|\'([^\'\\s]{8,200})\'|`([^`\\s]{8,200})`|([^\\s"\'`,;(){}<>\\[\\]]{8,200})(?=[\\s,;)}\\]]|\\\\[nr]|$))';
+/**
+ * An XML element named like a secret holding the value alone (`<apiToken>\n  …\n</apiToken>`):
+ * the `>` must close a bare tag name (no attributes, so no `class="token">` in HTML), and the
+ * value must be followed by a closing tag.
+ */
+const XML_VALUE = '(?<=<[\\w.:-]{1,100})>[ \\t]*(?:\\r?\\n[ \\t]*)?([^\\s<>"\'&]{8,200})(?=[ \\t]*(?:\\r?\\n[ \\t]*)?</)';
 const VALUE_QUOTED = '(?:"([^"\\s]{8,200})"|\'([^\'\\s]{8,200})\'|`([^`\\s]{8,200})`)';
 
 /**
  * Assignments of a value to a name that says it is secret (`password`, `secret`, `api_key`,
  * `token`, …) in code (declarations typed or not, environment fallbacks), configuration,
- * `.env`, YAML, JSON, TOML, Makefiles and Kubernetes env entries. The value must clear an
+ * `.env` (also held in a JSON string), YAML, JSON, TOML, XML elements, Makefiles and Kubernetes env entries. The value must clear an
  * entropy floor (checked by the validator: lower for hex) and mix character classes; references (`${VAR}`, `process.env.X`, calls),
  * UUIDs and shapes owned by provider rules are not findings (a value opening with `${` or `$(` is
  * skipped so that the assignment inside it, `${API_KEY:-…}`, is read). A hexadecimal value is a finding
@@ -48,7 +58,7 @@ export const rules: readonly RuleSpec[] = [
     kind: 'generic',
     description: 'Secret-looking value assigned to a password, secret, API key or token name',
     keywords: ['password', 'passwd', 'pwd', 'secret', 'api_key', 'apikey', 'api-key', 'api.key', 'token', 'access_key', 'auth_key', 'private_key', 'privatekey'],
-    pattern: `${NAME}${NAME_END}${TYPE}[ \\t]*(?:${ASSIGN}[ \\t]*${VALUE_ANY}|${FALLBACK}[ \\t]*${VALUE_QUOTED})`,
+    pattern: `${NAME}(?:${XML_VALUE}|${NAME_END}${TYPE}[ \\t]*(?:${ASSIGN}[ \\t]*${VALUE_ANY}|${FALLBACK}[ \\t]*${VALUE_QUOTED}))`,
     flags: 'i',
     validate: 'generic',
     priority: 100,

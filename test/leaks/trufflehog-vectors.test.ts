@@ -1,0 +1,48 @@
+/**
+ * keyturn's scanner on a second third-party labelled set: the inputs of trufflehog's detector
+ * pattern tests (https://github.com/trufflesecurity/trufflehog, pkg/detectors/<detector>/*_test.go,
+ * AGPL-3.0: only the inputs and their labels are carried, as data; commit and extraction in
+ * test/vectors/trufflehog/examples.json and test/vectors/trufflehog/extract.py), for the 97
+ * detectors of providers keyturn has rules for. keyturn's rules were not written from them. The
+ * floors below are the measured values, so a change that loses recall or precision here fails.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildEngineConfig } from '../../src/leaks/scan/config.js';
+import { compileEngine, detect } from '../../src/leaks/scan/detect.js';
+import { loadTrufflehogVectors, scoreTrufflehog } from './support/vectors.js';
+
+const engine = compileEngine(buildEngineConfig());
+const set = loadTrufflehogVectors();
+const scores = scoreTrufflehog(engine, set);
+
+describe('trufflehog detector test inputs (third-party labelled set)', () => {
+  it('names its source and holds positives and negatives for providers keyturn covers', () => {
+    expect(set.source.repository).toBe('https://github.com/trufflesecurity/trufflehog');
+    expect(set.source.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(new Set(set.detectors.map((d) => d.provider)).size).toBeGreaterThanOrEqual(60);
+    expect(scores.overall.positives).toBeGreaterThanOrEqual(150);
+    expect(scores.overall.negatives).toBeGreaterThanOrEqual(100);
+  });
+
+  it('reaches the measured recall (0.58) and precision (0.91 own-provider, 0.79 any finding)', () => {
+    expect(scores.overall.recall).toBeGreaterThanOrEqual(0.58);
+    expect(scores.overall.precision).toBeGreaterThanOrEqual(0.91);
+    expect(scores.strict.precision).toBeGreaterThanOrEqual(0.79);
+  });
+
+  it('finds the provider-format tokens trufflehog writes in its tests (prefixes and structure keyturn checks)', () => {
+    for (const detector of ['sendgrid', 'stripe', 'anthropic', 'openai', 'pypi', 'rubygems', 'doppler', 'pulumi', 'postman', 'huggingface', 'databrickstoken', 'gitlab/v2', 'shopify', 'aws/access_keys']) {
+      const d = set.detectors.find((x) => x.detector === detector);
+      expect(d, detector).toBeDefined();
+      const found = d!.positives.filter((p) => detect(engine, p, 'example.txt').length > 0).length;
+      expect(found, `${detector}: ${found}/${d!.positives.length}`).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('reports no finding of the sendgrid, stripe or npm kind in their malformed negatives', () => {
+    for (const detector of ['sendgrid', 'stripe', 'npmtokenv2']) {
+      const d = set.detectors.find((x) => x.detector === detector)!;
+      for (const n of d.negatives) expect(detect(engine, n, 'example.txt').filter((f) => f.kind === d.provider), n).toEqual([]);
+    }
+  });
+});
