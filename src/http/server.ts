@@ -38,7 +38,7 @@ export interface ServerOptions {
 export async function buildServer(services: Services, http: HttpConfig, logger: Logger, options: ServerOptions = {}): Promise<FastifyInstance> {
   const nextRequestId = requestIds(services);
   const handlers = hotHandlers(services, logger);
-  const trust = http.trustProxy ? trustFunction(true) : undefined;
+  const trust = trustFunction(http.trustProxy);
   const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
   const app = Fastify({
     // The two hot endpoints are answered before fastify's routing; everything else goes on.

@@ -75,7 +75,7 @@ describe('admin API and verification: happy paths', () => {
   });
 
   it('answers verification behind a trusted proxy with the forwarded source address', async () => {
-    const proxied = await startTestServer({ trustProxy: true });
+    const proxied = await startTestServer({ trustProxy: 'loopback' });
     try {
       await proxied.api('POST', '/v1/principals', { kind: 'service', name: 'p' });
       const { body } = await proxied.api('POST', '/v1/keys', { owner: 'p', name: 'k', scopes: ['a'] });
