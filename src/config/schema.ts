@@ -54,6 +54,11 @@ const server = z.strictObject({
   dataDir: z.string().min(1).default('./.keyturn').describe('Directory for the SQLite database, the master key and the bootstrap admin key.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Loopback by default; set `0.0.0.0` to serve a network.'),
   port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port to listen on (0 picks a free one).'),
+  allowLoosePermissions: bool()
+    .default(false)
+    .describe(
+      'Start even when other users can read the data directory (keyturn wants `0700`) or its files (the SQLite database and its `-wal`/`-shm`, `master.key`, `admin.key`: `0600`); a warning is logged instead. Off: such a start is refused with the `chmod` that fixes it.',
+    ),
 });
 
 /** The database. */
@@ -236,6 +241,7 @@ export const SETTINGS = {
   dataDir: 'server.dataDir',
   host: 'server.host',
   port: 'server.port',
+  allowLoosePermissions: 'server.allowLoosePermissions',
   db: 'store.db',
   dbPoolSize: 'store.poolSize',
   sqliteSynchronous: 'store.sqliteSynchronous',

@@ -28,6 +28,7 @@ import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
 import { registerJobs } from './housekeeping.js';
 import { loadMasterKey } from './master-key.js';
+import { assertPrivateFiles } from './permissions.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -123,6 +124,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     poolSize: config.store.poolSize,
   });
   try {
+    assertPrivateFiles(config, logger);
     const applied = await store.migrate(MIGRATIONS);
     if (applied.length > 0) logger?.info({ applied }, 'migrations applied');
   } catch (err) {
