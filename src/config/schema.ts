@@ -133,6 +133,20 @@ const http = z.strictObject({
     .describe(
       'Proxies allowed to name the client in `X-Forwarded-For`: `0` (none: the peer address is the client), a comma-separated list of their networks (`10.0.0.0/8,fd00::/8`, single addresses, or `loopback`, `linklocal`, `uniquelocal`), or the number of proxies in front of keyturn. The client is the right-most address not trusted. The old `true` is refused.',
     ),
+  changeStreamsPerSource: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(16)
+    .describe('Change streams (`GET /v1/keys/changes`) one source network (an IPv4 address, an IPv6 /64) may hold open at once; more are answered `429`.'),
+  changeStreamsMax: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(1_000)
+    .describe('Change streams this process holds open at once, from all sources; more are answered `503` (`ERR_CAPACITY`).'),
 });
 
 /** Logs. */
@@ -247,6 +261,8 @@ export const SETTINGS = {
   sqliteSynchronous: 'store.sqliteSynchronous',
   bodyLimit: 'http.bodyLimit',
   trustProxy: 'http.trustProxy',
+  changeStreamsPerSource: 'http.changeStreamsPerSource',
+  changeStreamsMax: 'http.changeStreamsMax',
   logLevel: 'logging.level',
   logRequests: 'logging.requests',
   keyPrefix: 'keys.prefix',

@@ -88,7 +88,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   );
 
   hotRoutes(app, handlers, http);
-  keyChangeRoutes(app, services);
+  keyChangeRoutes(app, services, http);
   adminRoutes(app, services);
   leakRoutes(app, services, http);
   oauthRoutes(app, services);

@@ -11,7 +11,12 @@ import { openKeyturn, type Keyturn } from './open.js';
 
 /** The part of `config` the HTTP edge reads. */
 export function httpConfigOf(config: Config): HttpConfig {
-  return { bodyLimit: config.http.bodyLimit, trustProxy: config.http.trustProxy, logRequests: config.logging.requests, leakReportRate: config.leaks.reportRate };
+  return {
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: config.http.trustProxy,
+    changeStreamsPerSource: config.http.changeStreamsPerSource,
+    changeStreamsMax: config.http.changeStreamsMax,
+    logRequests: config.logging.requests, leakReportRate: config.leaks.reportRate };
 }
 
 export interface RunningServer {

@@ -43,7 +43,7 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  * - The key format and checksum are checked locally: a malformed key never causes a request.
  * - Positive answers are cached by the key's SHA-256 digest for at most `cacheTtlMs` and never past
  *   the key's `expiresAt`, in a cache of at most `maxEntries`.
- * - With `stream` on (the default) the verifier follows `GET /v1/keys/changes`: a changed
+ * - With `apiKey` (a keyturn API key with scope `verify`) the verifier follows `GET /v1/keys/changes`: a changed
  *   (e.g. revoked) key leaves the cache as soon as its event arrives (well under a second), a
  *   `reset` or a reconnect clears it. While the stream is down, a revocation is honoured within
  *   `cacheTtlMs` at most.
@@ -152,11 +152,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   };
 
+  const apiKey = options.apiKey;
+  if (apiKey !== undefined && (typeof apiKey !== 'string' || !/^[\x21-\x7e]{1,512}$/.test(apiKey))) {
+    throw new KeyturnError('ERR_CONFIG', 'verifier: apiKey must be a keyturn API key (printable, no spaces)');
+  }
+  if (options.stream === true && apiKey === undefined) {
+    throw new KeyturnError('ERR_CONFIG', 'verifier: the change stream needs `apiKey`, a keyturn API key with scope "verify"');
+  }
   const stream =
-    options.stream === false
+    options.stream === false || apiKey === undefined
       ? undefined
       : new ChangeStream({
           url: `${base}/v1/keys/changes`,
+          authorization: `Bearer ${apiKey}`,
           fetch: doFetch,
           onEvent,
           onState: (state: StreamState) => options.onStreamState?.(state),
