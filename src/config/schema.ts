@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { isNetwork } from '../core/network.js';
 import { PREFIX_PATTERN } from '../core/secret.js';
 
 /**
@@ -54,6 +55,21 @@ const server = z.strictObject({
   dataDir: z.string().min(1).default('./.keyturn').describe('Directory for the SQLite database, the master key and the bootstrap admin key.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Loopback by default; set `0.0.0.0` to serve a network.'),
   port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port to listen on (0 picks a free one).'),
+  egressAllow: z
+    .union([z.string(), z.array(z.string())])
+    .transform((value, ctx): string[] => {
+      const items = (Array.isArray(value) ? value : value.trim() === 'none' ? [] : value.split(',')).map((item) => item.trim()).filter((item) => item !== '');
+      const bad = items.find((item) => !isNetwork(item));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 64)}" is not an address or a CIDR network` });
+        return z.NEVER;
+      }
+      return items;
+    })
+    .default([])
+    .describe(
+      'Networks (comma-separated addresses or CIDRs, e.g. `127.0.0.1,10.20.0.0/16`; `none` for none) that webhook URLs and watched git remotes may reach although they are loopback, link-local (cloud metadata), private or reserved addresses. Such URLs are refused otherwise: when registered (the host and every address it resolves to) and again before each delivery or run. Local paths stay scannable.',
+    ),
   allowLoosePermissions: bool()
     .default(false)
     .describe(
@@ -255,6 +271,7 @@ export const SETTINGS = {
   dataDir: 'server.dataDir',
   host: 'server.host',
   port: 'server.port',
+  egressAllow: 'server.egressAllow',
   allowLoosePermissions: 'server.allowLoosePermissions',
   db: 'store.db',
   dbPoolSize: 'store.poolSize',

@@ -1,4 +1,5 @@
 import { KeyturnError } from '../core/errors.js';
+import type { EgressGuard } from './egress.js';
 import type { Deliverer, OutboxMessage } from './outbox.js';
 
 /** A stored webhook: where to POST, the JSON body as text (sent byte for byte), extra headers. */
@@ -34,6 +35,8 @@ export interface WebhookDelivererOptions {
   readonly now?: () => Date;
   readonly signer?: WebhookSigner;
   readonly userAgent?: string;
+  /** Checks the receiver's address before each attempt (DNS rebinding); none: not checked. */
+  readonly egress?: EgressGuard;
   /** For tests; the global `fetch` by default. */
   readonly fetch?: typeof fetch;
 }
@@ -82,6 +85,8 @@ export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliver
     } catch {
       return { ok: false, error: 'invalid-url', permanent: true };
     }
+    // Resolved again at each attempt: a name registered public may point somewhere private now.
+    if (options.egress && (await options.egress.forbidden(url.hostname))) return { ok: false, error: 'forbidden-address' };
     let headers: Record<string, string>;
     try {
       headers = {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { webhookDeliverer, type JobDefinition, type JobRunner, type Outbox } from '../jobs/index.js';
+import { EgressGuard, webhookDeliverer, type JobDefinition, type JobRunner, type Outbox } from '../jobs/index.js';
 import { watchJob, type WatchService } from '../leaks/watch.js';
 import type { AccessTokenService } from '../oauth/access-tokens.js';
 import { signingRotationJob } from '../signing/schedule.js';
@@ -46,6 +46,6 @@ export async function registerJobs(parts: HousekeepingParts): Promise<void> {
   await runner.register(signingRotationJob(parts.ring, rotationMs, parts.logger));
   await runner.register(pruneJob(parts, Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000)));
   if (config.leaks.watchTick > 0) await runner.register(watchJob(parts.watches, config.leaks.watchTick));
-  outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: config.leaks.webhookTimeout }));
+  outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: config.leaks.webhookTimeout, egress: new EgressGuard({ allow: config.server.egressAllow }) }));
   await outbox.attach(runner);
 }

@@ -7,7 +7,7 @@ import { newId } from '../core/ids.js';
 import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
-import { jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
+import { EgressGuard, jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
 import { GitHubKeys, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
@@ -135,7 +135,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
   const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
-  const principals = new PrincipalService(store, ctx);
+  const egress = new EgressGuard({ allow: config.server.egressAllow });
+  const principals = new PrincipalService(store, ctx, egress);
   const keys = new KeyService({
     store,
     ctx,
@@ -161,6 +162,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       responder: response,
       nodeId: runner.nodeId,
       wake: (db) => runner.triggerIn(db, WATCH_JOB),
+      egress,
       ...(logger ? { logger } : {}),
     }),
     githubKeys: new GitHubKeys({ url: config.leaks.githubKeysUrl, now: () => ctx.now().getTime() }),
