@@ -1,4 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { KeyturnError } from '../core/errors.js';
 import { addressClass, NetworkList } from '../core/network.js';
@@ -49,6 +50,30 @@ export class EgressGuard {
     }
     return undefined;
   }
+
+  /**
+   * A `lookup` for `node:net`/`node:http`: resolves `host` as {@link forbidden} does and fails the
+   * connection (error code `EGRESS_FORBIDDEN`) when any address is one keyturn must not reach — so
+   * the addresses checked are the very ones connected to, with no second resolution in between.
+   * (A literal IP never reaches a lookup: check it with {@link forbidden} first.)
+   */
+  readonly lookup = (host: string, options: LookupOptions, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void): void => {
+    this.#resolve(host).then(
+      (addresses) => {
+        const bad = addresses.find((a) => (addressClass(a) ?? 'reserved') !== 'public' && !this.#allow.has(a));
+        if (bad !== undefined || addresses.length === 0) {
+          const err = new Error(bad === undefined ? `${host} has no address` : `${host} resolves to ${bad}, which keyturn does not reach`) as NodeJS.ErrnoException;
+          err.code = bad === undefined ? 'ENOTFOUND' : 'EGRESS_FORBIDDEN';
+          callback(err, '');
+          return;
+        }
+        const all = addresses.map((address) => ({ address, family: isIP(address) }));
+        if (options.all) callback(null, all);
+        else callback(null, all[0]!.address, all[0]!.family);
+      },
+      (err: Error) => callback(err, ''),
+    );
+  };
 
   /** Throws `ERR_VALIDATION` naming `what` when `host` is, or resolves to, an address keyturn must not reach. */
   async checkHost(host: string, what: string): Promise<void> {

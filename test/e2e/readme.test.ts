@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLI, ROOT, serveBin } from '../support/spawn.js';
 
 /** The first fenced `sh` block after the README heading `heading`. */
@@ -74,8 +74,7 @@ describe('README', () => {
     try {
       expect(await verifier.verifyRequest({ headers: { authorization: `Bearer ${answer.access_token}` } })).toMatchObject({ valid: true, kind: 'jwt', scopes: ['read'] });
       // With the apiKey, the change stream opens (without one, keyturn refuses it).
-      for (let i = 0; i < 500 && verifier.stats().stream !== 'open'; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(verifier.stats().stream).toBe('open');
+      await vi.waitFor(() => expect(verifier.stats().stream).toBe('open'), { timeout: 15_000 });
     } finally {
       await verifier.close();
     }

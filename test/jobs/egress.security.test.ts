@@ -122,9 +122,26 @@ describe('delivery-time check (DNS rebinding)', () => {
     expect(receiver.received).toHaveLength(0);
   });
 
+  it('connects to the addresses it checked: an answer that changes between the check and the connection is refused', async () => {
+    const answers = [['93.184.216.34'], ['127.0.0.1']];
+    const egress = new EgressGuard({ resolve: async () => answers.shift() ?? ['127.0.0.1'] });
+    const port = new URL(receiver.url).port;
+    expect(await attempt(webhookDeliverer({ egress }), `http://flip.example:${port}/hook`)).toEqual({ ok: false, error: 'forbidden-address' });
+    expect(answers).toEqual([]); // both answers were asked for: the check's, then the connection's
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('delivers by name through the checked lookup when the network is allowed', async () => {
+    const egress = new EgressGuard({ allow: ['127.0.0.0/8'], resolve: async () => ['127.0.0.1'] });
+    const port = new URL(receiver.url).port;
+    expect(await attempt(webhookDeliverer({ egress }), `http://receiver.internal:${port}/named`)).toMatchObject({ ok: true, status: 204 });
+    expect(receiver.received.at(-1)).toMatchObject({ method: 'POST', path: '/named', headers: expect.objectContaining({ host: `receiver.internal:${port}` }) });
+  });
+
   it('delivers to an allowed receiver', async () => {
     const egress = new EgressGuard({ allow: ['127.0.0.0/8'] });
+    const before = receiver.received.length;
     expect(await attempt(webhookDeliverer({ egress }), `${receiver.url}/hook`)).toMatchObject({ ok: true });
-    expect(receiver.received).toHaveLength(1);
+    expect(receiver.received).toHaveLength(before + 1);
   });
 });
