@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { isNetwork } from '../core/network.js';
 import { PREFIX_PATTERN } from '../core/secret.js';
 
 /**
@@ -53,6 +55,26 @@ const server = z.strictObject({
   dataDir: z.string().min(1).default('./.keyturn').describe('Directory for the SQLite database, the master key and the bootstrap admin key.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Loopback by default; set `0.0.0.0` to serve a network.'),
   port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port to listen on (0 picks a free one).'),
+  egressAllow: z
+    .union([z.string(), z.array(z.string())])
+    .transform((value, ctx): string[] => {
+      const items = (Array.isArray(value) ? value : value.trim() === 'none' ? [] : value.split(',')).map((item) => item.trim()).filter((item) => item !== '');
+      const bad = items.find((item) => !isNetwork(item));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 64)}" is not an address or a CIDR network` });
+        return z.NEVER;
+      }
+      return items;
+    })
+    .default([])
+    .describe(
+      'Networks (comma-separated addresses or CIDRs, e.g. `127.0.0.1,10.20.0.0/16`; `none` for none) that webhook URLs and watched git remotes may reach although they are loopback, link-local (cloud metadata), private or reserved addresses. Such URLs are refused otherwise: when registered (the host and every address it resolves to) and again before each delivery or run. Local paths stay scannable.',
+    ),
+  allowLoosePermissions: bool()
+    .default(false)
+    .describe(
+      'Start even when other users can read the data directory (keyturn wants `0700`) or its files (the SQLite database and its `-wal`/`-shm`, `master.key`, `admin.key`: `0600`); a warning is logged instead. Off: such a start is refused with the `chmod` that fixes it.',
+    ),
 });
 
 /** The database. */
@@ -77,10 +99,70 @@ const store = z.strictObject({
     ),
 });
 
+/** Names `@fastify/proxy-addr` knows for whole ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `10.0.0.0/8`, `2001:db8::/32`, a single address, or one of {@link PROXY_RANGE_NAMES}. */
+function isProxyNetwork(text: string): boolean {
+  if (PROXY_RANGE_NAMES.has(text)) return true;
+  const [address = '', bits, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `trustProxy`: which hops in front of keyturn may say who the client is. The old boolean `true`
+ * trusted every hop — the left-most `X-Forwarded-For` value, which the client writes itself — so it
+ * is refused with a message giving the new forms rather than mapped to a guess.
+ * Output: `0` (no proxy), a hop count, or a list of networks.
+ */
+const trustProxy = () =>
+  z.union([z.boolean(), z.number(), z.string(), z.array(z.string())]).transform((value, ctx): number | string[] => {
+    const refuse = (message: string) => {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    };
+    if (value === true || (typeof value === 'string' && value.trim().toLowerCase() === 'true')) {
+      return refuse(
+        '`true` is no longer accepted: it trusted every hop, so any client could name its own address in X-Forwarded-For. Give the networks of your proxies (e.g. `10.0.0.0/8,loopback`) or the number of proxies in front of keyturn (e.g. `1`)',
+      );
+    }
+    if (value === false) return 0;
+    if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+\s*$/.test(value))) {
+      const hops = Number(value);
+      return Number.isSafeInteger(hops) && hops >= 0 && hops <= 16 ? hops : refuse('a hop count must be a whole number from 0 to 16');
+    }
+    const text = Array.isArray(value) ? value : value.trim().toLowerCase() === 'false' || value.trim() === '' ? [] : value.split(',');
+    const networks = text.map((item) => item.trim()).filter((item) => item !== '');
+    const bad = networks.find((item) => !isProxyNetwork(item));
+    if (bad !== undefined) return refuse(`"${bad.slice(0, 64)}" is not an address, a CIDR network or one of loopback, linklocal, uniquelocal`);
+    return networks.length === 0 ? 0 : networks;
+  });
+
 /** The HTTP edge. */
 const http = z.strictObject({
   bodyLimit: z.coerce.number().int().min(1024).max(10_485_760).default(65_536).describe('Largest accepted request body, in bytes.'),
-  trustProxy: bool().default(false).describe('Trust `X-Forwarded-For` for source addresses (only behind a proxy you control).'),
+  trustProxy: trustProxy()
+    .default(0)
+    .describe(
+      'Proxies allowed to name the client in `X-Forwarded-For`: `0` (none: the peer address is the client), a comma-separated list of their networks (`10.0.0.0/8,fd00::/8`, single addresses, or `loopback`, `linklocal`, `uniquelocal`), or the number of proxies in front of keyturn. The client is the right-most address not trusted. The old `true` is refused.',
+    ),
+  changeStreamsPerSource: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(16)
+    .describe('Change streams (`GET /v1/keys/changes`) one source network (an IPv4 address, an IPv6 /64) may hold open at once; more are answered `429`.'),
+  changeStreamsMax: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(1_000)
+    .describe('Change streams this process holds open at once, from all sources; more are answered `503` (`ERR_CAPACITY`).'),
 });
 
 /** Logs. */
@@ -260,11 +342,15 @@ export const SETTINGS = {
   dataDir: 'server.dataDir',
   host: 'server.host',
   port: 'server.port',
+  egressAllow: 'server.egressAllow',
+  allowLoosePermissions: 'server.allowLoosePermissions',
   db: 'store.db',
   dbPoolSize: 'store.poolSize',
   sqliteSynchronous: 'store.sqliteSynchronous',
   bodyLimit: 'http.bodyLimit',
   trustProxy: 'http.trustProxy',
+  changeStreamsPerSource: 'http.changeStreamsPerSource',
+  changeStreamsMax: 'http.changeStreamsMax',
   logLevel: 'logging.level',
   logRequests: 'logging.requests',
   keyPrefix: 'keys.prefix',

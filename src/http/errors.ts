@@ -46,6 +46,7 @@ export const WIRE_ERRORS: Readonly<Record<KeyturnErrorCode, WireError>> = {
   ERR_MIGRATION: { error: 'server_error', status: 500, expose: false },
   ERR_UPSTREAM: { error: 'temporarily_unavailable', status: 502, expose: false },
   ERR_RATE_LIMITED: { error: 'too_many_requests', status: 429, expose: true },
+  ERR_CAPACITY: { error: 'temporarily_unavailable', status: 503, expose: true },
   ERR_ADDRESS_IN_USE: { error: 'server_error', status: 500, expose: false },
   ERR_FILESYSTEM: { error: 'server_error', status: 500, expose: false },
   ERR_INTERNAL: { error: 'server_error', status: 500, expose: false },

@@ -41,7 +41,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   // Failed authentications per source network, one set of limits for every endpoint of this server.
   const limits = new FailureLimits(http.failedAuthRates, services.now, http.failureDelayMs);
   const handlers = hotHandlers(services, logger, limits);
-  const trust = http.trustProxy ? trustFunction(true) : undefined;
+  const trust = trustFunction(http.trustProxy);
   const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
   const app = Fastify({
     // The two hot endpoints are answered before fastify's routing; everything else goes on.
@@ -92,7 +92,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   );
 
   hotRoutes(app, handlers, http);
-  keyChangeRoutes(app, services);
+  keyChangeRoutes(app, services, http);
   adminRoutes(app, services);
   leakRoutes(app, services, http);
   oauthRoutes(app, services);

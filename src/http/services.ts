@@ -63,8 +63,12 @@ export interface Services {
 export interface HttpConfig {
   /** Largest accepted request body, in bytes. */
   readonly bodyLimit: number;
-  /** Trust `X-Forwarded-For` for source addresses. */
-  readonly trustProxy: boolean;
+  /** Proxies trusted to name the client in `X-Forwarded-For`: `0` none, a hop count, or their networks. */
+  readonly trustProxy: number | readonly string[];
+  /** Change streams one source network may hold open at once. */
+  readonly changeStreamsPerSource: number;
+  /** Change streams this process holds open at once. */
+  readonly changeStreamsMax: number;
   /** Log requests (hot endpoints: sampled, see `src/http/hot/log.ts`). */
   readonly logRequests: boolean;
   /** Public leak reports accepted per minute per source address. */

@@ -1,4 +1,7 @@
 import { KeyturnError } from '../core/errors.js';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { EgressGuard } from './egress.js';
 import type { Deliverer, OutboxMessage } from './outbox.js';
 
 /** A stored webhook: where to POST, the JSON body as text (sent byte for byte), extra headers. */
@@ -34,6 +37,8 @@ export interface WebhookDelivererOptions {
   readonly now?: () => Date;
   readonly signer?: WebhookSigner;
   readonly userAgent?: string;
+  /** Checks the receiver's address before each attempt (DNS rebinding); none: not checked. */
+  readonly egress?: EgressGuard;
   /** For tests; the global `fetch` by default. */
   readonly fetch?: typeof fetch;
 }
@@ -82,6 +87,8 @@ export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliver
     } catch {
       return { ok: false, error: 'invalid-url', permanent: true };
     }
+    // Resolved again at each attempt: a name registered public may point somewhere private now.
+    if (options.egress && (await options.egress.forbidden(url.hostname))) return { ok: false, error: 'forbidden-address' };
     let headers: Record<string, string>;
     try {
       headers = {
@@ -96,6 +103,11 @@ export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliver
     }
     let status: number;
     try {
+      if (options.egress) {
+        // Connects to the addresses the guard checked, through its lookup (no rebinding in between).
+        status = await pinnedPost(url, { headers, body: data.body, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }, options.egress.lookup);
+        return status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` };
+      }
       const response = await doFetch(url, {
         method: 'POST',
         headers,
@@ -106,6 +118,7 @@ export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliver
       status = response.status;
       await response.body?.cancel().catch(() => undefined);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException | undefined)?.code === 'EGRESS_FORBIDDEN') return { ok: false, error: 'forbidden-address' };
       const name = (err as Error | undefined)?.name;
       if (name === 'TimeoutError') return { ok: false, error: 'timeout' };
       if (name === 'AbortError') return { ok: false, error: 'aborted' };
@@ -114,4 +127,42 @@ export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliver
     }
     return status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, error: `HTTP ${status}` };
   };
+}
+
+/**
+ * One POST over `node:http(s)` with the egress guard's `lookup`, so the connection goes to an
+ * address the guard approved (`fetch` offers no such hook without a dependency). Answers the
+ * status; rejects as `fetch` would (`TimeoutError`, `AbortError`, a `TypeError` for a bad header).
+ * No redirect is followed.
+ */
+function pinnedPost(url: URL, init: { headers: Record<string, string>; body: string; signal: AbortSignal }, lookup: EgressGuard['lookup']): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const aborted = () => {
+      const reason = init.signal.reason as { name?: string } | undefined;
+      return reason?.name === 'TimeoutError' ? (reason as Error) : Object.assign(new Error('aborted'), { name: 'AbortError' });
+    };
+    if (init.signal.aborted) return reject(aborted());
+    let req: ReturnType<typeof httpRequest>;
+    try {
+      req = send(url, { method: 'POST', headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) }, lookup });
+    } catch (err) {
+      return reject(err);
+    }
+    const abort = () => {
+      req.destroy();
+      reject(aborted());
+    };
+    init.signal.addEventListener('abort', abort, { once: true });
+    req.on('response', (res) => {
+      init.signal.removeEventListener('abort', abort);
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (err) => {
+      init.signal.removeEventListener('abort', abort);
+      reject(err);
+    });
+    req.end(init.body);
+  });
 }

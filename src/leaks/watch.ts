@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { KeyturnError, isKeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { validate } from '../core/validate.js';
-import type { JobDefinition } from '../jobs/index.js';
+import type { EgressGuard, JobDefinition } from '../jobs/index.js';
 import type { Queryable, Store } from '../store/port.js';
 import { buildEngineConfig } from './scan/config.js';
 import type { LeakLogger, LeakResponder, ResponseOutcome } from './respond/index.js';
@@ -109,6 +109,8 @@ export interface WatchServiceOptions {
    * (whose first run is due at once). In a server: the runner's trigger of {@link WATCH_JOB}.
    */
   readonly wake?: (db: Queryable) => Promise<void>;
+  /** Checks git remotes (loopback, private, metadata addresses refused) when added and before each run. */
+  readonly egress?: EgressGuard;
 }
 
 /** The job runner's name for the job that runs due watches. */
@@ -175,6 +177,7 @@ export class WatchService {
   readonly #s3Endpoint: string | undefined;
   readonly #logger: LeakLogger | undefined;
   readonly #wake: ((db: Queryable) => Promise<void>) | undefined;
+  readonly #egress: EgressGuard | undefined;
   readonly #running = new Set<Promise<unknown>>();
   #stopped = false;
 
@@ -189,6 +192,7 @@ export class WatchService {
     this.#s3Endpoint = options.s3Endpoint;
     this.#logger = options.logger;
     this.#wake = options.wake;
+    this.#egress = options.egress;
   }
 
   get nodeId(): string {
@@ -201,6 +205,7 @@ export class WatchService {
     const interval = parseDuration(data.every);
     if (interval < MIN_INTERVAL_MS) throw new KeyturnError('ERR_VALIDATION', 'every: at least 1s');
     const target = watchTarget(data.source);
+    if (target.type === 'git-url') await this.#egress?.check(target.url, 'source');
     if (data.history && target.type === 's3') throw new KeyturnError('ERR_VALIDATION', 'history: only git sources have a history');
     const now = this.#ctx.now().getTime();
     const id = newId('lkw', this.#ctx);
@@ -320,7 +325,10 @@ export class WatchService {
     let state = row.state;
     try {
       writeStateFiles(stateDir, row.state);
-      const report = await this.#scan(watchTarget(row.source), {
+      const watched = watchTarget(row.source);
+      // Again at each run: the name may resolve elsewhere now (DNS rebinding).
+      if (watched.type === 'git-url') await this.#egress?.check(watched.url, 'source');
+      const report = await this.#scan(watched, {
         config: buildEngineConfig(),
         history: Number(row.history) === 1,
         stateDir,

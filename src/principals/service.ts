@@ -5,6 +5,7 @@ import { KeyturnError } from '../core/errors.js';
 import { checkCursor, newId } from '../core/ids.js';
 import { PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { validate } from '../core/validate.js';
+import type { EgressGuard } from '../jobs/index.js';
 import { isUniqueViolation, type Queryable, type Store, type Transaction } from '../store/port.js';
 
 export const PRINCIPAL_KINDS = ['user', 'service'] as const;
@@ -75,15 +76,19 @@ export const PRINCIPALS_CHANNEL = 'principals';
 export class PrincipalService {
   readonly #store: Store;
   readonly #ctx: Context;
+  readonly #egress: EgressGuard | undefined;
 
-  constructor(store: Store, ctx: Context) {
+  /** `egress` checks webhook URLs (loopback, private, metadata addresses refused); none: not checked. */
+  constructor(store: Store, ctx: Context, egress?: EgressGuard) {
     this.#store = store;
     this.#ctx = ctx;
+    this.#egress = egress;
   }
 
   /** Creates a principal; `ERR_CONFLICT` when the name is taken. */
   async create(input: unknown, meta: RequestMeta): Promise<Principal> {
     const data = validate(createPrincipalSchema, input);
+    if (data.webhookUrl !== undefined) await this.#egress?.check(data.webhookUrl, 'webhookUrl');
     return this.#store.transaction((tx) => this.createIn(tx, data, meta));
   }
 

@@ -1,8 +1,9 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SYSTEM } from '../audit/events.js';
 import { isKeyturnError } from '../core/errors.js';
 import type { Keyturn } from './open.js';
+import { makePrivateDir } from './permissions.js';
 
 export const BOOTSTRAP_PRINCIPAL = 'bootstrap-admin';
 
@@ -17,7 +18,7 @@ export const BOOTSTRAP_PRINCIPAL = 'bootstrap-admin';
 export async function bootstrapAdmin(kt: Keyturn): Promise<string | undefined> {
   if ((await kt.principals.count()) > 0) return undefined;
   const dir = resolve(kt.config.server.dataDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateDir(dir);
   const file = join(dir, 'admin.key');
   const pending = `${file}.${process.pid}.tmp`;
   try {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { KeyturnError } from '../core/errors.js';
+import { makePrivateDir } from './permissions.js';
 import { parseMasterKey } from '../signing/kek.js';
 
 /**
@@ -21,7 +22,7 @@ export function loadMasterKey(config: Config): Uint8Array {
       throw new KeyturnError('ERR_CONFIG', `cannot read ${file}`);
     }
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateDir(dir);
   const key = randomBytes(32);
   try {
     writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });

@@ -8,7 +8,7 @@ import { newId } from '../core/ids.js';
 import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
-import { jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
+import { EgressGuard, jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
 import { GitHubKeys, keyLeakGuard, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
@@ -30,6 +30,7 @@ import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
 import { registerJobs } from './housekeeping.js';
 import { loadMasterKey } from './master-key.js';
+import { assertPrivateFiles } from './permissions.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -129,6 +130,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     poolSize: config.store.poolSize,
   });
   try {
+    assertPrivateFiles(config, logger);
     const applied = await store.migrate(MIGRATIONS);
     if (applied.length > 0) logger?.info({ applied }, 'migrations applied');
   } catch (err) {
@@ -139,7 +141,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
   const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
-  const principals = new PrincipalService(store, ctx);
+  const egress = new EgressGuard({ allow: config.server.egressAllow });
+  const principals = new PrincipalService(store, ctx, egress);
   // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
   const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
   const keys = new KeyService({
@@ -170,6 +173,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       responder: response,
       nodeId: runner.nodeId,
       wake: (db) => runner.triggerIn(db, WATCH_JOB),
+      egress,
       ...(logger ? { logger } : {}),
     }),
     githubKeys: new GitHubKeys({ url: config.leaks.githubKeysUrl, now: () => ctx.now().getTime() }),

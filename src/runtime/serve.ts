@@ -14,6 +14,8 @@ export function httpConfigOf(config: Config): HttpConfig {
   return {
     bodyLimit: config.http.bodyLimit,
     trustProxy: config.http.trustProxy,
+    changeStreamsPerSource: config.http.changeStreamsPerSource,
+    changeStreamsMax: config.http.changeStreamsMax,
     logRequests: config.logging.requests,
     leakReportRate: config.leaks.reportRate,
     failedAuthRates: { verify: config.limits.failedVerifyRate, client: config.limits.failedClientAuthRate, admin: config.limits.failedAdminAuthRate },

@@ -1,4 +1,7 @@
+import { debuglog } from 'node:util';
 import type { StreamState } from './types.js';
+
+const debug = debuglog('keyturn');
 
 /** One dispatched Server-Sent Event. */
 export interface SseEvent {
@@ -80,6 +83,8 @@ export class SseParser {
 export interface ChangeStreamOptions {
   /** Full URL of the stream, e.g. `http://127.0.0.1:8080/v1/keys/changes`. */
   readonly url: string;
+  /** The `Authorization` header value (`Bearer <API key with scope verify>`); never logged. */
+  readonly authorization: string;
   readonly fetch: typeof globalThis.fetch;
   /** Every event but comments; `ready` included. */
   readonly onEvent: (event: SseEvent) => void;
@@ -171,10 +176,12 @@ export class ChangeStream {
     rearm();
     try {
       const res = await this.#options.fetch(this.#options.url, {
-        headers: { accept: 'text/event-stream', 'cache-control': 'no-store' },
+        headers: { accept: 'text/event-stream', 'cache-control': 'no-store', authorization: this.#options.authorization },
         signal: controller.signal,
       });
       if (res.status !== 200 || res.body === null) {
+        // 401/403: the apiKey is wrong, revoked or lacks scope `verify`; 429/503: keyturn's stream caps.
+        debug('change stream refused: HTTP %d', res.status);
         await res.body?.cancel().catch(() => undefined);
         return false;
       }

@@ -255,7 +255,17 @@ export interface VerifierOptions {
   readonly negativeMaxEntries?: number;
   /** `fetch` to use (default: the global one). Used for both the verify calls and the change stream. */
   readonly fetch?: typeof globalThis.fetch;
-  /** Follow `GET /v1/keys/changes` to drop revoked keys at once (default `true`). */
+  /**
+   * A keyturn API key with scope `verify`, sent as `Authorization: Bearer` on the change stream:
+   * `GET /v1/keys/changes` names key ids as they change, so keyturn serves it only to such a key.
+   * Without it the stream stays off and a revocation is honoured within {@link cacheTtlMs}.
+   * Create one with `keyturn keys create --owner <api> --name verifier --scopes verify`.
+   */
+  readonly apiKey?: string | undefined;
+  /**
+   * Follow `GET /v1/keys/changes` to drop revoked keys at once (default: on when {@link apiKey} is
+   * given). `true` without `apiKey` is a configuration error.
+   */
   readonly stream?: boolean;
   /** Scopes every request must carry (all of them), used by {@link Verifier.verifyRequest} and the middleware. */
   readonly requiredScopes?: readonly string[];

@@ -45,7 +45,7 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  *   the key's `expiresAt`, in a cache of at most `maxEntries`. Negative answers are cached for
  *   `negativeCacheTtlMs` (default 5 s, at most `negativeMaxEntries`), so a flood of invented keys
  *   is not forwarded one for one; any change on the stream drops them.
- * - With `stream` on (the default) the verifier follows `GET /v1/keys/changes`: a changed
+ * - With `apiKey` (a keyturn API key with scope `verify`) the verifier follows `GET /v1/keys/changes`: a changed
  *   (e.g. revoked) key leaves the cache as soon as its event arrives (well under a second), a
  *   `reset` or a reconnect clears it. While the stream is down, a revocation is honoured within
  *   `cacheTtlMs` at most.
@@ -161,11 +161,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   };
 
+  const apiKey = options.apiKey;
+  if (apiKey !== undefined && (typeof apiKey !== 'string' || !/^[\x21-\x7e]{1,512}$/.test(apiKey))) {
+    throw new KeyturnError('ERR_CONFIG', 'verifier: apiKey must be a keyturn API key (printable, no spaces)');
+  }
+  if (options.stream === true && apiKey === undefined) {
+    throw new KeyturnError('ERR_CONFIG', 'verifier: the change stream needs `apiKey`, a keyturn API key with scope "verify"');
+  }
   const stream =
-    options.stream === false
+    options.stream === false || apiKey === undefined
       ? undefined
       : new ChangeStream({
           url: `${base}/v1/keys/changes`,
+          authorization: `Bearer ${apiKey}`,
           fetch: doFetch,
           onEvent,
           onState: (state: StreamState) => options.onStreamState?.(state),

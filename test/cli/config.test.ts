@@ -43,14 +43,14 @@ describe('configuration grouped per capability', () => {
     const env = Object.fromEntries([
       ['KEYTURN_PORT', '9091'],
       ['KEYTURN_LEAK_RESPONSE', 'revoke'],
-      ['KEYTURN_TRUST_PROXY', 'true'],
+      ['KEYTURN_TRUST_PROXY', '10.0.0.0/8, loopback'],
       ['KEYTURN_SIGNING_ALGS', 'EdDSA'],
       ['KEYTURN_LOG_LEVEL', 'warn'],
     ]);
     const config = loadConfig({ env, flags: { keyPrefix: 'kt_test', port: 9092 } });
     expect(config.server.port).toBe(9092);
     expect(config.leaks.response).toBe('revoke');
-    expect(config.http.trustProxy).toBe(true);
+    expect(config.http.trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
     expect(config.signing.algs).toEqual(['EdDSA']);
     expect(config.logging.level).toBe('warn');
     expect(config.keys.prefix).toBe('kt_test');

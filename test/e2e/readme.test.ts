@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLI, ROOT, serveBin } from '../support/spawn.js';
 
 /** The first fenced `sh` block after the README heading `heading`. */
@@ -64,9 +64,17 @@ describe('README', () => {
     const example = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const audience = /audience: '([^']+)'/.exec(example)![1]!;
     const { createVerifier } = (await import(join(ROOT, 'dist', 'verifier', 'index.js'))) as typeof import('../../src/verifier/index.js');
-    const verifier = createVerifier({ url: server.url, audience, requiredScopes: ['read'], stream: false });
+    // Its apiKey, made with the README's own command (the tour made the owner; made here if it did not run).
+    const command = /`(npx keyturn keys create [^`]*--scopes verify)`/.exec(example)![1]!;
+    const made = runReadme(`npx keyturn principals create --kind service --name billing >/dev/null 2>&1 || true\n${command} --json`, server.url, dataDir);
+    expect(made.status, made.stderr).toBe(0);
+    const apiKey = (JSON.parse(made.stdout) as { key: string }).key;
+    expect(example).toContain('apiKey: process.env.KEYTURN_VERIFIER_KEY');
+    const verifier = createVerifier({ url: server.url, apiKey, audience, requiredScopes: ['read'] });
     try {
       expect(await verifier.verifyRequest({ headers: { authorization: `Bearer ${answer.access_token}` } })).toMatchObject({ valid: true, kind: 'jwt', scopes: ['read'] });
+      // With the apiKey, the change stream opens (without one, keyturn refuses it).
+      await vi.waitFor(() => expect(verifier.stats().stream).toBe('open'), { timeout: 15_000 });
     } finally {
       await verifier.close();
     }

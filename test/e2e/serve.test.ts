@@ -25,9 +25,14 @@ function tempDir(): string {
 async function tour(url: string, dataDir: string): Promise<void> {
   const env = { KEYTURN_URL: url, KEYTURN_DATA_DIR: dataDir };
   const { createVerifier } = (await import(join(ROOT, 'dist', 'verifier', 'index.js'))) as typeof import('../../src/verifier/index.js');
-  const verifier = createVerifier({ url, cacheTtlMs: 3_600_000, requiredScopes: ['read'] });
+  expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'billing'], env)).code).toBe(0);
+  // The verifier's own key (scope verify): the change stream is served to no one else.
+  const verifierKey = await runBin(['keys', 'create', '--owner', 'billing', '--name', 'api-verifier', '--scopes', 'verify', '--json'], env);
+  expect(verifierKey.code).toBe(0);
+  const apiKey = (JSON.parse(verifierKey.stdout) as { key: string }).key;
+  const verifier = createVerifier({ url, apiKey, cacheTtlMs: 3_600_000, requiredScopes: ['read'] });
   try {
-    expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'billing'], env)).code).toBe(0);
+    await vi.waitFor(() => expect(verifier.stats().stream).toBe('open'), { timeout: 15_000 });
     const created = await runBin(['keys', 'create', '--owner', 'billing', '--name', 'ci', '--scopes', 'read', '--json'], env);
     expect(created.code).toBe(0);
     const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
@@ -66,11 +71,11 @@ describe('keyturn serve (built binary)', () => {
     try {
       expect(again.stdout()).not.toContain('bootstrap admin key');
       const list = await runBin(['keys', 'list', '--json'], { KEYTURN_URL: again.url, KEYTURN_DATA_DIR: dataDir });
-      expect(JSON.parse(list.stdout).items).toHaveLength(2);
+      expect(JSON.parse(list.stdout).items).toHaveLength(3); // the admin's, the tour's and the verifier's
     } finally {
       await again.stop();
     }
-  });
+  }, 90_000); // a dozen CLI processes on a shared machine
 
   it.runIf(PG_UP)('runs on PostgreSQL with --db', async () => {
     const schema = `kt_e2e_${randomBytes(4).toString('hex')}`;
@@ -86,11 +91,11 @@ describe('keyturn serve (built binary)', () => {
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${schema}".api_keys`);
-      expect(rows[0].n).toBe(2);
+      expect(rows[0].n).toBe(3); // the admin's, the tour's and the verifier's
       await client.query(`DROP SCHEMA "${schema}" CASCADE`);
       await client.end();
     }
-  });
+  }, 90_000);
 
   it('refuses a bad database URL with one line and a non-zero exit', async () => {
     const run = await runBin(['serve', '--data-dir', tempDir(), '--db', 'mysql://x', '--port', '0']);

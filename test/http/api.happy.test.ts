@@ -75,7 +75,7 @@ describe('admin API and verification: happy paths', () => {
   });
 
   it('answers verification behind a trusted proxy with the forwarded source address', async () => {
-    const proxied = await startTestServer({ trustProxy: true });
+    const proxied = await startTestServer({ trustProxy: 'loopback' });
     try {
       await proxied.api('POST', '/v1/principals', { kind: 'service', name: 'p' });
       const { body } = await proxied.api('POST', '/v1/keys', { owner: 'p', name: 'k', scopes: ['a'] });
@@ -98,8 +98,9 @@ describe('admin API and verification: happy paths', () => {
   it('streams key changes to followers', async () => {
     await kt.api('POST', '/v1/principals', { kind: 'service', name: 'streamer' });
     const { body } = await kt.api('POST', '/v1/keys', { owner: 'streamer', name: 's' });
+    const follower = (await kt.api('POST', '/v1/keys', { owner: 'streamer', name: 'verifier', scopes: ['verify'] })).body.key as string;
     const controller = new AbortController();
-    const res = await fetch(`${kt.url}/v1/keys/changes`, { signal: controller.signal });
+    const res = await fetch(`${kt.url}/v1/keys/changes`, { signal: controller.signal, headers: { authorization: `Bearer ${follower}` } });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();

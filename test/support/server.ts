@@ -43,7 +43,9 @@ async function clusterSettings(overrides: ConfigFlags): Promise<ConfigFlags> {
  */
 export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-test-'));
-  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', ...overrides, ...(await clusterSettings(overrides)) } });
+  // Test receivers (webhooks, git remotes) listen on loopback: allowed here as an operator would
+  // allow an internal network; a test of the refusal passes `egressAllow: 'none'`.
+  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', ...overrides, ...(await clusterSettings(overrides)) } });
   const server = await startServer(config, { logger: createLogger('silent'), ...(ctx ? { ctx } : {}) });
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {

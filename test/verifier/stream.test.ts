@@ -16,7 +16,7 @@ afterAll(async () => {
   await Promise.all(open.map((v) => v.close()));
 });
 function verifier(options: Partial<Parameters<typeof createVerifier>[0]> = {}) {
-  const v = createVerifier({ url: fx.url, reconnectMinMs: 20, reconnectMaxMs: 100, ...options });
+  const v = createVerifier({ url: fx.url, apiKey: fx.streamKey, reconnectMinMs: 20, reconnectMaxMs: 100, ...options });
   open.push(v);
   return v;
 }
@@ -129,6 +129,29 @@ describe('change stream', () => {
     expect(v.stats().stream).toBe('off');
     await v.close();
     expect(rec.streamCalls()).toBe(0);
+  });
+
+  it('without apiKey keeps the stream off (the server would refuse it), and stream: true without one is a configuration error', async () => {
+    const rec = recordingFetch();
+    const v = createVerifier({ url: fx.url, fetch: rec.fetch });
+    open.push(v);
+    const { key } = await fx.createKey();
+    expect((await v.verify(key)).valid).toBe(true);
+    expect(v.stats().stream).toBe('off');
+    expect(rec.streamCalls()).toBe(0);
+    expect(() => createVerifier({ url: fx.url, stream: true })).toThrow(/apiKey/);
+    expect(() => createVerifier({ url: fx.url, apiKey: 'kt_live_x\r\nx-injected: 1' })).toThrow(/apiKey/);
+  });
+
+  it('with a key lacking scope verify: refused (403), the stream stays down and verification still works', async () => {
+    const { key } = await fx.createKey(); // scope read only
+    const rec = recordingFetch();
+    const states: StreamState[] = [];
+    const v = verifier({ fetch: rec.fetch, apiKey: key, onStreamState: (s) => states.push(s) });
+    await waitFor(() => rec.streamCalls() >= 2, 5_000, 'reconnect attempts');
+    expect(v.stats().stream).toBe('down');
+    expect(states).not.toContain('open');
+    expect((await v.verify(key)).valid).toBe(true);
   });
 
   it('close() ends the stream', async () => {

@@ -6,6 +6,8 @@ import type { Context } from '../../src/core/context.js';
 export interface Fixture {
   readonly server: TestServer;
   readonly url: string;
+  /** An API key with scope `verify`: what the verifier sends on the change stream (`apiKey`). */
+  readonly streamKey: string;
   createKey(body?: { scopes?: string[]; expiresAt?: string; expiresIn?: string }): Promise<{ id: string; key: string }>;
   revoke(id: string): Promise<void>;
   /** Makes the server send `event: reset` on the change stream (a principal changed). */
@@ -21,9 +23,12 @@ export async function startFixture(ctx?: Context): Promise<Fixture> {
   const made = await server.api('POST', '/v1/principals', { kind: 'service', name: owner });
   if (made.status !== 201) throw new Error(`principal: ${made.status} ${JSON.stringify(made.body)}`);
   let n = 0;
+  const verifierKey = await server.api<{ key: string }>('POST', '/v1/keys', { owner, name: 'verifier', scopes: ['verify'] });
+  if (verifierKey.status !== 201) throw new Error(`verifier key: ${verifierKey.status}`);
   return {
     server,
     url: server.url,
+    streamKey: verifierKey.body.key,
     async createKey(body = {}) {
       const res = await server.api<{ id: string; key: string }>('POST', '/v1/keys', { owner, name: `k${++n}`, scopes: ['read'], ...body });
       if (res.status !== 201) throw new Error(`key: ${res.status} ${JSON.stringify(res.body)}`);

@@ -5,12 +5,18 @@ import type { IncomingMessage } from 'node:http';
 export type TrustProxy = (address: string, hop: number) => boolean;
 
 /**
- * The trust function for the `trustProxy` setting. fastify receives this very function as its
- * `trustProxy` option, and the fast path passes it to the same `@fastify/proxy-addr` fastify
- * uses, so both compute the same `request.ip`.
+ * The trust function for the `trustProxy` setting (`0`: no proxy, `undefined`; a hop count; a list
+ * of networks). fastify receives this very function as its `trustProxy` option, and the fast path
+ * passes it to the same `@fastify/proxy-addr` fastify uses, so both compute the same `request.ip`:
+ * the right-most address that is not a trusted proxy. Nothing trusts every hop: the left-most
+ * `X-Forwarded-For` value is whatever the client wrote.
  */
-export function trustFunction(trustProxy: boolean): TrustProxy {
-  return trustProxy ? () => true : () => false;
+export function trustFunction(trustProxy: number | readonly string[]): TrustProxy | undefined {
+  if (typeof trustProxy === 'number') {
+    const hops = trustProxy;
+    return hops > 0 ? (_address, hop) => hop < hops : undefined;
+  }
+  return trustProxy.length > 0 ? proxyAddr.compile([...trustProxy]) : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { KeyturnError } from '../../core/errors.js';
+import { sourceNetwork } from '../../core/network.js';
 import { validate } from '../../core/validate.js';
 import { githubBodySchema, reportBodySchema, verifyGitHubSignature, type GitHubFeedback } from '../../leaks/respond/index.js';
 import { requestMeta, requireScope } from '../auth.js';
@@ -21,7 +22,11 @@ export const REPORT_RECEIVED = Object.freeze({
  */
 export function leakRoutes(app: FastifyInstance, services: Services, http: HttpConfig): void {
   const leaks = services.leaks;
+  // Keyed by source network (an IPv4 address, an IPv6 /64) of the right-most untrusted address.
+  // The partner endpoint has a bucket of its own: floods of public reports cannot drain what
+  // GitHub's senders need, and it is taken only by rejected partner reports.
   const buckets = new TokenBuckets({ capacity: http.leakReportRate, windowMs: 60_000, now: services.now });
+  const partnerBuckets = new TokenBuckets({ capacity: http.leakReportRate, windowMs: 60_000, now: services.now });
 
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireScope(services.keys, 'admin'));
@@ -65,8 +70,9 @@ export function leakRoutes(app: FastifyInstance, services: Services, http: HttpC
   // Public: anyone who finds a keyturn token can report it. The answer is the same whatever the
   // token was, and it is sent before anything is looked up, so neither body nor timing tells.
   app.post('/v1/leaks/report', async (request, reply) => {
-    if (!buckets.take(request.ip)) {
-      void reply.header('retry-after', String(buckets.retryAfter(request.ip)));
+    const source = sourceNetwork(request.ip);
+    if (!buckets.take(source)) {
+      void reply.header('retry-after', String(buckets.retryAfter(source)));
       throw new KeyturnError('ERR_RATE_LIMITED', 'too many reports from this address; try again later');
     }
     const body = validate(reportBodySchema, request.body);
@@ -85,14 +91,15 @@ export function leakRoutes(app: FastifyInstance, services: Services, http: HttpC
     scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
 
     const reject = async (request: FastifyRequest, code: 'ERR_VALIDATION' | 'ERR_SIGNATURE_INVALID', why: string): Promise<never> => {
-      buckets.take(request.ip);
+      partnerBuckets.take(sourceNetwork(request.ip));
       await leaks.response.recordRejectedReport('github', why, requestMeta(request));
       throw new KeyturnError(code, why);
     };
 
     scope.post('/v1/leaks/github', async (request, reply) => {
-      if (buckets.empty(request.ip)) {
-        void reply.header('retry-after', String(buckets.retryAfter(request.ip)));
+      const source = sourceNetwork(request.ip);
+      if (partnerBuckets.empty(source)) {
+        void reply.header('retry-after', String(partnerBuckets.retryAfter(source)));
         throw new KeyturnError('ERR_RATE_LIMITED', 'too many rejected reports from this address; try again later');
       }
       const identifier = request.headers['github-public-key-identifier'];

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KeyturnError } from '../../core/errors.js';
 import { ListenerRegistry } from '../listeners.js';
@@ -67,6 +67,26 @@ function queryable(db: Db, cache: Map<string, Database.Statement>): Omit<Queryab
 }
 
 /**
+ * Creates the database's directory (mode 0700) and file and lock file (0600) when missing, whatever
+ * the umask, so no other user of the machine can read them; existing ones keep their mode (the
+ * runtime checks it at start). Not on Windows, where modes mean nothing.
+ */
+function createPrivate(filename: string): void {
+  const dir = dirname(filename);
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const posix = process.platform !== 'win32';
+  if (created !== undefined && posix) chmodSync(dir, 0o700);
+  for (const file of [filename, `${filename}.lock`]) {
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+      if (posix) chmodSync(file, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/**
  * The embedded default: one SQLite file in WAL mode. Transactions run one at a time on a
  * writer connection (`BEGIN IMMEDIATE`; in WAL mode with `synchronous=NORMAL` a committed credential or
  * event survives a crash of the process, with `FULL` also a power loss); reads outside transactions use a second, read-only connection and so
@@ -93,11 +113,13 @@ export class SqliteStore implements Store {
    */
   constructor(options: SqliteStoreOptions) {
     const memory = options.filename === ':memory:';
-    if (!memory) mkdirSync(dirname(options.filename), { recursive: true });
+    if (!memory) createPrivate(options.filename);
     this.#release = memory ? () => {} : holdDatabaseFile(options.filename);
     try {
       this.#writer = new Database(options.filename);
       this.#writer.pragma('journal_mode = WAL');
+      // SQLite gives the -wal and -shm files the database file's mode; made 0600 here in any case.
+      if (!memory) for (const companion of ['-wal', '-shm']) if (existsSync(options.filename + companion)) chmodSync(options.filename + companion, 0o600);
       this.#writer.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       this.#writer.pragma('foreign_keys = ON');
       this.#writer.pragma('busy_timeout = 5000');
