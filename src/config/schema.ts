@@ -156,8 +156,20 @@ const leaks = z.strictObject({
     .describe('How often the server looks for due leak watch jobs (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
 });
 
+/** Lifetime policies and scheduled rotation. */
+const rotation = z.strictObject({
+  defaultPolicy: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,63}$/)
+    .default('default')
+    .describe('The stored lifetime policy a key follows when neither it nor its principal names one (`default`, `banking`, `public-read`, `internal`, or one you created).'),
+  tick: duration(0, 86_400_000)
+    .prefault('1m')
+    .describe('How often the server looks for credentials whose rotation is due or whose grace or deadline has passed (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
+});
+
 /** The groups of the configuration, one per capability, in the order the reference lists them. */
-export const CONFIG_GROUPS = { server, store, http, logging, keys, oauth, signing, leaks } as const;
+export const CONFIG_GROUPS = { server, store, http, logging, keys, oauth, signing, leaks, rotation } as const;
 export type ConfigGroup = keyof typeof CONFIG_GROUPS;
 
 /**
@@ -178,6 +190,7 @@ export const configSchema = z.strictObject({
   oauth: oauth.prefault({}),
   signing: signing.prefault({}),
   leaks: leaks.prefault({}),
+  rotation: rotation.prefault({}),
 });
 
 /**
@@ -212,6 +225,8 @@ export const SETTINGS = {
   leakReportRate: 'leaks.reportRate',
   githubKeysUrl: 'leaks.githubKeysUrl',
   watchTick: 'leaks.watchTick',
+  defaultPolicy: 'rotation.defaultPolicy',
+  rotationTick: 'rotation.tick',
 } as const satisfies Record<string, `${ConfigGroup}.${string}`>;
 
 /** A setting's flat name (flag and environment variable are made from it). */

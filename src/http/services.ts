@@ -9,6 +9,7 @@ import type { TokenOperations } from '../oauth/introspection.js';
 import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import type { PrincipalService } from '../principals/service.js';
+import type { PolicyService } from '../rotation/index.js';
 import type { SigningKeyRing } from '../signing/ring.js';
 
 /** The OAuth 2.0 authorization server's parts, as the edge uses them. */
@@ -48,6 +49,8 @@ export interface HealthService {
 export interface Services {
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  /** Stored lifetime policies. */
+  readonly policies: PolicyService;
   readonly oauth: OAuthServices;
   readonly leaks: LeakServices;
   readonly audit: AuditServices;

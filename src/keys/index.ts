@@ -4,9 +4,14 @@
  */
 export {
   createKeySchema,
+  rotateKeySchema,
   KEYS_CHANNEL,
   KeyService,
   type KeyChange,
+  type KeyRotationState,
+  type Rotation,
+  type RotatedBy,
+  type SecretSealer,
   type KeyServiceOptions,
   type KeyStatus,
   type KeyView,

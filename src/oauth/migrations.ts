@@ -91,4 +91,9 @@ export const oauthMigrations: readonly Migration[] = [
         PRIMARY KEY (client_id, jti)
       );`,
   },
+  {
+    id: '0113_oauth_clients_policy_version',
+    description: "the version of the client's lifetime policy its secret was issued under (NULL: issued before stored policies)",
+    sql: 'ALTER TABLE oauth_clients ADD COLUMN policy_version INTEGER;',
+  },
 ];

@@ -23,6 +23,7 @@ import { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
+import { PolicyService, rotationJob, rotationMigrations } from '../rotation/index.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
@@ -38,6 +39,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...signingMigrations,
   ...oauthMigrations,
   ...jobMigrations,
+  ...rotationMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The OAuth 2.0 authorization server's parts. */
@@ -75,6 +77,7 @@ export interface Keyturn {
   readonly services: Services;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  readonly policies: PolicyService;
   readonly leaks: Leaks;
   readonly oauth: OAuth;
   readonly jobs: Jobs;
@@ -87,11 +90,12 @@ export interface Keyturn {
 /**
  * The one place the edge's {@link Services} are built from the wired parts.
  */
-function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
     keys: parts.keys,
+    policies: parts.policies,
     oauth: {
       clients: oauth.clients,
       ring: oauth.ring,
@@ -133,7 +137,17 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
   const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
-  const principals = new PrincipalService(store, ctx);
+  const policies = new PolicyService({ store, ctx, defaultName: config.rotation.defaultPolicy });
+  let kek: KeyEncryption;
+  try {
+    kek = new KeyEncryption(loadMasterKey(config), ctx);
+    await policies.load();
+  } catch (err) {
+    policies.close();
+    await store.close();
+    throw err;
+  }
+  const principals = new PrincipalService(store, ctx, policies);
   const keys = new KeyService({
     store,
     ctx,
@@ -141,7 +155,10 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     prefix: config.keys.prefix,
     cacheMaxEntries: config.keys.cacheMaxEntries,
     cacheMaxAgeMs: config.keys.cacheMaxAge,
+    policies,
+    sealer: kek,
   });
+  policies.countWith((name) => keys.policyCounts(name));
   const response = new LeakResponder({
     store,
     ctx,
@@ -168,17 +185,19 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     ring = new SigningKeyRing({
       store,
       ctx,
-      sealer: new KeyEncryption(loadMasterKey(config), ctx),
+      sealer: kek,
       algs: [...config.signing.algs] as SigningAlg[],
       lastExpiry: lastExpiryOfKid,
     });
     await ring.ensure();
   } catch (err) {
     keys.close();
+    policies.close();
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies });
+  policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
@@ -192,14 +211,16 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   };
   try {
     await registerJobs({ config, ...jobs, ring, accessTokens, watches: leaks.watches, logger });
+    if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
   } catch (err) {
     keys.close();
+    policies.close();
     clients.close();
     ring.close();
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer });
   return {
     config,
     ctx,
@@ -207,6 +228,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     services,
     principals,
     keys,
+    policies,
     leaks,
     oauth,
     jobs,
@@ -220,6 +242,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await leaks.watches.stop();
       await leaks.response.idle();
       keys.close();
+      policies.close();
       clients.close();
       ring.close();
       await store.close();
