@@ -19,9 +19,10 @@ type Common = ClientFlags;
 type PolicyOut = { name: string; version: number; policy: Record<string, unknown>; versions?: { version: number; createdAt: string; governs: { apiKeys: number; clientSecrets: number } }[] };
 
 /** A duration flag in whole seconds; `never` (intervals and maximum ages) is `null`. */
-function seconds(flag: string, nullable: boolean): (value: string) => number | null {
+function seconds(flag: string, nullable: boolean): (value: string) => number | 'never' {
   return (value) => {
-    if (nullable && value === 'never') return null;
+    // Kept as `never` (commander replaces a parsed null); the body turns it into null.
+    if (nullable && value === 'never') return 'never';
     try {
       return value === '0' ? 0 : Math.floor(parseDuration(value) / 1000);
     } catch (err) {
@@ -59,7 +60,7 @@ function fieldsOf(opts: FieldFlags): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [flag, field] of DURATION_FLAGS) {
     const key = flag.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-    if (opts[key] !== undefined) body[field] = opts[key];
+    if (opts[key] !== undefined) body[field] = opts[key] === 'never' ? null : opts[key];
   }
   if (opts.deadline) body.deadline = opts.deadline;
   if (opts.accessTokenFormat) body.accessTokenFormat = opts.accessTokenFormat;
