@@ -6,6 +6,7 @@ import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { call, clientOptions, commandTarget, type ClientFlags } from './client.js';
 import { listing, record, table } from './format.js';
+import { readEnvVar, writeEnvVar } from './env-file.js';
 import { hooksCommand } from './hooks.js';
 import { policiesCommand } from './policies.js';
 import { scanCommand } from './scan.js';
@@ -190,6 +191,18 @@ export function buildProgram(io: Io): Command {
       print(common, rotated, () =>
         `${rotated.key}\n\n${record({ id: rotated.id, name: rotated.name, predecessor: rotated.predecessor.id, predecessorWorksUntil: rotated.predecessor.graceEndsAt })}\n\nStore the key now: keyturn keeps only its digest and cannot show it again.`,
       );
+    });
+  client(keys.command('self-rotate').description("rotate the key held in an env file with the key itself, and write the successor there (for deploy scripts)"))
+    .requiredOption('--env-file <file>', 'the env file holding the key, e.g. .env')
+    .requiredOption('--var <name>', 'the variable holding the key, e.g. BILLING_API_KEY')
+    .action(async (opts: Common & { envFile: string; var: string }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const current = readEnvVar(opts.envFile, opts.var);
+      // Authenticated with the key itself, not the admin key.
+      const rotated = await call<KeyView & { key: string; predecessor: { id: string; graceEndsAt: string | null } }>({ url: t.url, token: current }, 'POST', '/v1/keys/self/rotate', {});
+      writeEnvVar(opts.envFile, opts.var, rotated.key);
+      const summary = { id: rotated.id, predecessor: rotated.predecessor.id, predecessorWorksUntil: rotated.predecessor.graceEndsAt, file: opts.envFile, var: opts.var };
+      print(common, summary, () => `rotated ${rotated.predecessor.id} → ${rotated.id}; ${opts.var} in ${opts.envFile} holds the new key (the old one works until ${rotated.predecessor.graceEndsAt ?? 'now'})`);
     });
   client(keys.command('verify').description('check a key (use - to read it from standard input); exit 1 when invalid').argument('<key>', 'the API key, or -'))
     .action(async (key: string, _opts: Common, cmd: Command) => {

@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOAuthServer, type OAuthServer } from '../oauth/support.js';
 import { cli } from '../support/cli.js';
@@ -48,6 +51,35 @@ describe('rotation over HTTP and the CLI', () => {
     expect(await cli(['keys', 'rotate', rotated.id, '--grace', 'later'], env)).toMatchObject({ code: 2 });
     kt.ctx.advance(3_600_000);
     expect((await kt.api('POST', '/v1/keys/verify', { key: created.key }, null)).body).toEqual({ valid: false, code: 'ERR_KEY_REVOKED' });
+  });
+
+  it('keyturn keys self-rotate rewrites that one line of the env file atomically, mode kept; a missing variable changes nothing', async () => {
+    const created = JSON.parse((await cli(['keys', 'create', '--owner', 'billing', '--name', 'deploy', '--json'], env)).out) as { id: string; key: string };
+    const dir = mkdtempSync(join(tmpdir(), 'keyturn-env-'));
+    const file = join(dir, '.env');
+    try {
+      const before = `# deploy\nOTHER=1\nexport API_KEY="${created.key}" # billing\nLAST=x\n`;
+      writeFileSync(file, before);
+      chmodSync(file, 0o600);
+      expect(await cli(['keys', 'self-rotate', '--env-file', file, '--var', 'MISSING'], env)).toMatchObject({ code: 2, err: `keyturn: --var: MISSING is not set in ${file}` });
+      expect(readFileSync(file, 'utf8')).toBe(before);
+      const run = await cli(['keys', 'self-rotate', '--env-file', file, '--var', 'API_KEY', '--json'], env);
+      expect(run.code, run.err).toBe(0);
+      const out = JSON.parse(run.out) as { id: string; predecessor: string };
+      expect(out.predecessor).toBe(created.id);
+      const after = readFileSync(file, 'utf8');
+      const next = /export API_KEY="([^"]+)" # billing/.exec(after)![1]!;
+      expect(after).toBe(before.replace(created.key, next));
+      expect(run.out).not.toContain(next.slice(8));
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect((await kt.api('POST', '/v1/keys/verify', { key: next }, null)).body).toMatchObject({ valid: true, keyId: out.id });
+      // Run again with the new key: it rotates again; with the old one (restored) the server names the successor.
+      writeFileSync(file, before);
+      expect(await cli(['keys', 'self-rotate', '--env-file', file, '--var', 'API_KEY'], env)).toMatchObject({ code: 1, err: expect.stringContaining(`its successor is ${out.id}`) });
+      expect(readFileSync(file, 'utf8')).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keyturn principals set-policy names the policy of its keys', async () => {
