@@ -6,7 +6,9 @@ import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { call, clientOptions, commandTarget, usageError, type ClientFlags } from './client.js';
 import { listing, record, table } from './format.js';
+import { readEnvVar, writeEnvVar } from './env-file.js';
 import { hooksCommand } from './hooks.js';
+import { policiesCommand } from './policies.js';
 import { scanCommand } from './scan.js';
 import { watchCommand } from './watch.js';
 
@@ -123,13 +125,15 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--name <name>', 'a name for the key')
     .option('--scopes <list>', 'comma-separated scopes', checked(scopesOption), [] as string[])
     .option('--expires-in <duration>', 'lifetime, e.g. 90s, 12h, 30d, 1y', checked(durationOption))
-    .action(async (opts: Common & { owner: string; name: string; scopes: string[]; expiresIn?: string }, cmd: Command) => {
+    .option('--policy <name>', "lifetime policy (default: the owner's, then the deployment default)")
+    .action(async (opts: Common & { owner: string; name: string; scopes: string[]; expiresIn?: string; policy?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
       const created = await call<KeyView & { key: string }>(t, 'POST', '/v1/keys', {
         owner: opts.owner,
         name: opts.name,
         scopes: opts.scopes,
         ...(opts.expiresIn ? { expiresIn: opts.expiresIn } : {}),
+        ...(opts.policy ? { policy: opts.policy } : {}),
       });
       print(common, created, () => `${created.key}\n\n${record({ id: created.id, name: created.name, scopes: created.scopes, expiresAt: created.expiresAt })}\n\nStore the key now: keyturn keeps only its digest and cannot show it again.`);
     });
@@ -175,6 +179,32 @@ export function buildProgram(io: Io): Command {
       const key = await call<KeyView>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/unsuspend`, opts.ackLeak ? { ackLeak: true } : {});
       print(common, key, () => `unsuspended ${key.id}${opts.ackLeak ? ' (leak findings acknowledged)' : ''}`);
     });
+  client(keys.command('rotate').description('issue the successor now (printed once); the key keeps working for its grace').argument('<id>', 'key id'))
+    .option('--grace <duration>', 'how long the old key keeps working, e.g. 1h (default and most: the policy\'s; 0 ends it now)', checked(graceOption))
+    .action(async (id: string, opts: Common & { grace?: number }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const rotated = await call<KeyView & { key: string; predecessor: { id: string; graceEndsAt: string | null } }>(
+        t,
+        'POST',
+        `/v1/keys/${encodeURIComponent(id)}/rotate`,
+        opts.grace === undefined ? {} : { graceSeconds: opts.grace },
+      );
+      print(common, rotated, () =>
+        `${rotated.key}\n\n${record({ id: rotated.id, name: rotated.name, predecessor: rotated.predecessor.id, predecessorWorksUntil: rotated.predecessor.graceEndsAt })}\n\nStore the key now: keyturn keeps only its digest and cannot show it again.`,
+      );
+    });
+  client(keys.command('self-rotate').description("rotate the key held in an env file with the key itself, and write the successor there (for deploy scripts)"))
+    .requiredOption('--env-file <file>', 'the env file holding the key, e.g. .env')
+    .requiredOption('--var <name>', 'the variable holding the key, e.g. BILLING_API_KEY')
+    .action(async (opts: Common & { envFile: string; var: string }, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const current = readEnvVar(opts.envFile, opts.var);
+      // Authenticated with the key itself, not the admin key.
+      const rotated = await call<KeyView & { key: string; predecessor: { id: string; graceEndsAt: string | null } }>({ url: t.url, token: current }, 'POST', '/v1/keys/self/rotate', {});
+      writeEnvVar(opts.envFile, opts.var, rotated.key);
+      const summary = { id: rotated.id, predecessor: rotated.predecessor.id, predecessorWorksUntil: rotated.predecessor.graceEndsAt, file: opts.envFile, var: opts.var };
+      print(common, summary, () => `rotated ${rotated.predecessor.id} → ${rotated.id}; ${opts.var} in ${opts.envFile} holds the new key (the old one works until ${rotated.predecessor.graceEndsAt ?? 'now'})`);
+    });
   client(keys.command('verify').description('check a key (use - to read it from standard input); exit 1 when invalid').argument('<key>', 'the API key, or -'))
     .action(async (key: string, _opts: Common, cmd: Command) => {
       const [t, common] = target(cmd, io);
@@ -190,13 +220,15 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--name <name>', 'unique name')
     .option('--email <email>', 'e-mail address (users)')
     .option('--webhook-url <url>', 'where leak notifications for this principal are POSTed')
-    .action(async (opts: Common & { kind: string; name: string; email?: string; webhookUrl?: string }, cmd: Command) => {
+    .option('--policy <name>', "lifetime policy of this principal's keys (default: the deployment default)")
+    .action(async (opts: Common & { kind: string; name: string; email?: string; webhookUrl?: string; policy?: string }, cmd: Command) => {
       const [t, common] = target(cmd, io);
       const principal = await call<KeyView>(t, 'POST', '/v1/principals', {
         kind: opts.kind,
         name: opts.name,
         ...(opts.email ? { email: opts.email } : {}),
         ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+        ...(opts.policy ? { policy: opts.policy } : {}),
       });
       print(common, principal, () => record(principal));
     });
@@ -224,6 +256,13 @@ export function buildProgram(io: Io): Command {
       });
   }
 
+  client(principals.command('set-policy').description("name the lifetime policy of a principal's keys (none: the deployment default)").argument('<principal>', 'id or name').argument('<policy>', 'policy name, or none'))
+    .action(async (who: string, policy: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd, io);
+      const p = await call<KeyView>(t, 'PUT', `/v1/principals/${encodeURIComponent(who)}/policy`, { policy: policy === 'none' ? null : policy });
+      print(common, p, () => `${p.id} follows ${policy === 'none' ? 'the deployment default policy' : `policy ${policy}`}`);
+    });
+
   const clients = program.command('clients').description('OAuth 2.0 clients');
   type ClientOut = Record<string, unknown> & { clientId: string; client_secret?: string | null };
   client(clients.command('create').description('register a confidential client; the secret is printed once'))
@@ -233,7 +272,7 @@ export function buildProgram(io: Io): Command {
     .option('--grant-types <list>', 'client_credentials,refresh_token,urn:ietf:params:oauth:grant-type:token-exchange', checked(commaList('--grant-types', 'grant type')))
     .option('--audiences <list>', 'allowed audiences/resources, comma-separated (default: the issuer)', checked(commaList('--audiences', 'audience')))
     .option('--resource-server-for <list>', 'audiences this client serves: it may introspect their tokens (RFC 7662 section 4), comma-separated', checked(commaList('--resource-server-for', 'audience')))
-    .option('--policy <name>', 'lifetime policy preset: default, banking, public-read')
+    .option('--policy <name>', 'lifetime policy: default, banking, public-read, internal, or one created with keyturn policies create')
     .option('--client-credentials-refresh', 'also issue a refresh token with client_credentials (needs the refresh_token grant type; off by default, RFC 6749 section 4.4.3)')
     .addOption(new Option('--auth-method <method>', 'client authentication').choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']))
     .option('--jwks <file>', 'JSON file with the public JWK Set (private_key_jwt)')
@@ -350,6 +389,7 @@ export function buildProgram(io: Io): Command {
   program.addCommand(scanCommand());
   program.addCommand(hooksCommand(io));
   program.addCommand(watchCommand(io));
+  program.addCommand(policiesCommand(io));
 
   // Every command, including those built apart (scan, watch), reports a usage error as one
   // `keyturn: …` line and exit 2 — `scan` exits 1 for findings, so a typo must never read as one.

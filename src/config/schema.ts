@@ -307,8 +307,20 @@ const audit = z.strictObject({
     ),
 });
 
+/** Lifetime policies and scheduled rotation. */
+const rotation = z.strictObject({
+  defaultPolicy: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,63}$/)
+    .default('default')
+    .describe('The stored lifetime policy a key follows when neither it nor its principal names one (`default`, `banking`, `public-read`, `internal`, or one you created).'),
+  tick: duration(0, 86_400_000)
+    .prefault('1m')
+    .describe('How often the server looks for credentials whose rotation is due or whose grace or deadline has passed (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
+});
+
 /** The groups of the configuration, one per capability, in the order the reference lists them. */
-export const CONFIG_GROUPS = { server, store, http, logging, keys, oauth, signing, leaks, limits, audit } as const;
+export const CONFIG_GROUPS = { server, store, http, logging, keys, oauth, signing, leaks, limits, audit, rotation } as const;
 export type ConfigGroup = keyof typeof CONFIG_GROUPS;
 
 /**
@@ -331,6 +343,7 @@ export const configSchema = z.strictObject({
   leaks: leaks.prefault({}),
   limits: limits.prefault({}),
   audit: audit.prefault({}),
+  rotation: rotation.prefault({}),
 });
 
 /**
@@ -378,6 +391,8 @@ export const SETTINGS = {
   failureMaxGroups: 'audit.failureMaxGroups',
   eventRetention: 'audit.eventRetention',
   eventMaxCount: 'audit.eventMaxCount',
+  defaultPolicy: 'rotation.defaultPolicy',
+  rotationTick: 'rotation.tick',
 } as const satisfies Record<string, `${ConfigGroup}.${string}`>;
 
 /** A setting's flat name (flag and environment variable are made from it). */

@@ -28,8 +28,29 @@ export interface Policy {
   readonly refreshReuseGraceCount: number;
   /** Lifetime of access tokens from token exchange (capped by the subject token's own expiry). */
   readonly exchangeTokenTtl: number;
-  /** Overlap during which a rotated client secret keeps working. */
+  /** Overlap during which a rotated client secret keeps working; also the longest overlap a rotation may ask for. */
   readonly secretRotationGrace: number;
+  /** Age at which a client secret is rotated by the scheduler; `null`: only on demand. */
+  readonly secretRotationInterval: number | null;
+  /** Age at which a client secret reaches its deadline (see {@link deadline}); `null`: none. */
+  readonly secretMaxAge: number | null;
+  /** Age at which an API key is rotated by the scheduler (its successor waits for pick-up); `null`: only on demand. */
+  readonly keyRotationInterval: number | null;
+  /** Age at which an API key reaches its deadline (see {@link deadline}); `null`: none. */
+  readonly keyMaxAge: number | null;
+  /** Overlap during which a rotated API key keeps verifying; also the longest overlap a rotation may ask for. */
+  readonly keyRotationGrace: number;
+  /**
+   * What happens when a credential reaches its deadline — its maximum age, or the end of its grace
+   * after a rotation: `hard`, it stops working; `soft`, it keeps working, flagged in every
+   * verification answer and reported once by an event.
+   */
+  readonly deadline: 'hard' | 'soft';
+  /**
+   * The binding a token must carry. Reserved for the binding issue: only `none` is accepted
+   * today, so that no policy claims a protection keyturn does not enforce yet.
+   */
+  readonly binding: 'none';
 }
 
 const MINUTE = 60;
@@ -50,6 +71,13 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     refreshReuseGraceCount: 1,
     exchangeTokenTtl: 5 * MINUTE,
     secretRotationGrace: DAY,
+    secretRotationInterval: null,
+    secretMaxAge: null,
+    keyRotationInterval: null,
+    keyMaxAge: null,
+    keyRotationGrace: DAY,
+    deadline: 'hard',
+    binding: 'none',
   },
   banking: {
     name: 'banking',
@@ -63,6 +91,13 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     refreshReuseGraceCount: 0,
     exchangeTokenTtl: 2 * MINUTE,
     secretRotationGrace: HOUR,
+    secretRotationInterval: DAY,
+    secretMaxAge: 7 * DAY,
+    keyRotationInterval: DAY,
+    keyMaxAge: 7 * DAY,
+    keyRotationGrace: HOUR,
+    deadline: 'hard',
+    binding: 'none',
   },
   'public-read': {
     name: 'public-read',
@@ -76,17 +111,109 @@ export const POLICY_PRESETS: Readonly<Record<string, Policy>> = Object.freeze({
     refreshReuseGraceCount: 3,
     exchangeTokenTtl: HOUR,
     secretRotationGrace: 7 * DAY,
+    secretRotationInterval: 365 * DAY,
+    secretMaxAge: 2 * 365 * DAY,
+    keyRotationInterval: 365 * DAY,
+    keyMaxAge: 2 * 365 * DAY,
+    keyRotationGrace: 30 * DAY,
+    deadline: 'soft',
+    binding: 'none',
+  },
+  internal: {
+    name: 'internal',
+    accessTokenTtl: 10 * MINUTE,
+    accessTokenFormat: 'jwt',
+    refreshTokens: true,
+    clientCredentialsRefresh: false,
+    refreshTokenTtl: 7 * DAY,
+    refreshFamilyTtl: 30 * DAY,
+    refreshReuseGraceSeconds: 10,
+    refreshReuseGraceCount: 1,
+    exchangeTokenTtl: 5 * MINUTE,
+    secretRotationGrace: DAY,
+    secretRotationInterval: 30 * DAY,
+    secretMaxAge: 90 * DAY,
+    keyRotationInterval: 30 * DAY,
+    keyMaxAge: 90 * DAY,
+    keyRotationGrace: DAY,
+    deadline: 'hard',
+    binding: 'none',
   },
 });
 
 export type PolicyOverrides = Partial<Omit<Policy, 'name'>>;
 
+/** `ERR_VALIDATION` for a policy name that is not among `known`. */
+export function unknownPolicy(name: string, known: readonly string[]): KeyturnError {
+  return new KeyturnError('ERR_VALIDATION', `policy: unknown policy "${name.slice(0, 64)}" (known: ${known.join(', ')})`);
+}
+
 /** The preset `name` with `overrides` applied; `ERR_VALIDATION` for an unknown preset. */
 export function resolvePolicy(name: string, overrides: PolicyOverrides = {}): Policy {
   // Own presets only: `toString` or `constructor` are not policies.
   const base = Object.hasOwn(POLICY_PRESETS, name) ? POLICY_PRESETS[name] : undefined;
-  if (!base) {
-    throw new KeyturnError('ERR_VALIDATION', `policy: unknown preset "${name.slice(0, 64)}" (known: ${Object.keys(POLICY_PRESETS).join(', ')})`);
-  }
+  if (!base) throw unknownPolicy(name, Object.keys(POLICY_PRESETS));
   return { ...base, ...overrides, name };
+}
+
+/** A stored policy at one of its versions. */
+export interface PolicyVersion {
+  readonly policy: Policy;
+  readonly version: number;
+}
+
+/**
+ * Where services find stored policies (the rotation capability implements it; services receive it,
+ * so they never read its table): the current version of a name, or a given version.
+ */
+export interface PolicyCatalog {
+  /** The current version of `name`; `ERR_VALIDATION` naming the known policies when there is none. */
+  current(name: string): PolicyVersion;
+  /** `name` at `version` (versions are never changed or removed); `undefined` if unknown. */
+  at(name: string, version: number): PolicyVersion | undefined;
+  /** The deployment's default policy name (what a key falls back to after its principal's). */
+  readonly defaultName: string;
+  /** Refreshes the catalog when `name` (at `version`) is not known yet: another node may have just created it. */
+  ensure?(name: string, version?: number): Promise<void>;
+}
+
+/** A catalog of the presets alone, each at version 1: for code and tests that run without a store. */
+export function presetCatalog(defaultName = 'default'): PolicyCatalog {
+  return {
+    defaultName,
+    current: (name) => ({ policy: resolvePolicy(name), version: 1 }),
+    at: (name, version) => (version === 1 && Object.hasOwn(POLICY_PRESETS, name) ? { policy: POLICY_PRESETS[name]!, version: 1 } : undefined),
+  };
+}
+
+/** `null` lifetimes mean "never": longer than any number. */
+const longer = (before: number | null, after: number | null) => (after === null ? before !== null : before !== null && after > before);
+
+/**
+ * What a change from `before` to `after` weakens, by field (longer lifetimes, intervals or grace,
+ * more reuse allowed, refresh tokens turned on, opaque access tokens turned into JWTs that cannot
+ * be revoked before they expire, a soft deadline). Empty when nothing is weaker.
+ */
+export function policyWeakenings(before: Policy, after: Policy): string[] {
+  const out: string[] = [];
+  const lifetimes = [
+    'accessTokenTtl',
+    'refreshTokenTtl',
+    'refreshFamilyTtl',
+    'refreshReuseGraceSeconds',
+    'refreshReuseGraceCount',
+    'exchangeTokenTtl',
+    'secretRotationGrace',
+    'secretRotationInterval',
+    'secretMaxAge',
+    'keyRotationInterval',
+    'keyMaxAge',
+    'keyRotationGrace',
+  ] as const;
+  for (const field of lifetimes) if (longer(before[field], after[field])) out.push(field);
+  if (!before.refreshTokens && after.refreshTokens) out.push('refreshTokens');
+  if (!before.clientCredentialsRefresh && after.clientCredentialsRefresh) out.push('clientCredentialsRefresh');
+  if (before.accessTokenFormat === 'opaque' && after.accessTokenFormat === 'jwt') out.push('accessTokenFormat');
+  if (before.deadline === 'hard' && after.deadline === 'soft') out.push('deadline');
+  return out;
 }

@@ -13,6 +13,7 @@ import { hotRoutes } from './routes/hot.js';
 import { keyChangeRoutes } from './routes/key-changes.js';
 import { leakRoutes } from './routes/leaks.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { rotationRoutes } from './routes/rotation.js';
 import type { HttpConfig, Services } from './services.js';
 
 /**
@@ -97,6 +98,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   leakRoutes(app, services, http);
   oauthRoutes(app, services);
   adminOAuthRoutes(app, services);
+  rotationRoutes(app, services);
   await app.ready();
   return app;
 }

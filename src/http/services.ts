@@ -10,6 +10,7 @@ import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import type { FailureRates } from './rate-limit.js';
 import type { PrincipalService } from '../principals/service.js';
+import type { PolicyService } from '../rotation/index.js';
 import type { SigningKeyRing } from '../signing/ring.js';
 
 /** The OAuth 2.0 authorization server's parts, as the edge uses them. */
@@ -49,6 +50,8 @@ export interface HealthService {
 export interface Services {
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  /** Stored lifetime policies. */
+  readonly policies: PolicyService;
   readonly oauth: OAuthServices;
   readonly leaks: LeakServices;
   readonly audit: AuditServices;

@@ -4,10 +4,15 @@
  */
 export {
   createKeySchema,
+  rotateKeySchema,
   KEYS_CHANNEL,
   KeyService,
   type KeyChange,
   type KeyLeakGuard,
+  type KeyRotationState,
+  type Rotation,
+  type RotatedBy,
+  type SecretSealer,
   type KeyServiceOptions,
   type KeyStatus,
   type KeyView,

@@ -35,4 +35,27 @@ export const keyMigrations: readonly Migration[] = [
                         AND o.status IN ('active', 'suspended') AND o.id > api_keys.id);
       CREATE UNIQUE INDEX api_keys_live_name ON api_keys (principal_id, name) WHERE status IN ('active', 'suspended');`,
   },
+  {
+    id: '0111_api_keys_rotation',
+    description: 'rotation: the policy a key names and the version it was issued under, its predecessor, when it is due, its deadline and grace end, and a sealed successor waiting for pick-up',
+    // rotate_at: due for scheduled rotation; deadline_at: its maximum age; grace_ends_at: set when
+    // it is rotating; pickup: on a successor issued by the scheduler, its secret sealed under the
+    // master key until the holder collects it (then NULL); flagged_at: a soft deadline reported.
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN policy TEXT;
+      ALTER TABLE api_keys ADD COLUMN policy_name TEXT;
+      ALTER TABLE api_keys ADD COLUMN policy_version INTEGER;
+      ALTER TABLE api_keys ADD COLUMN predecessor_id TEXT;
+      ALTER TABLE api_keys ADD COLUMN rotate_at BIGINT;
+      ALTER TABLE api_keys ADD COLUMN deadline_at BIGINT;
+      ALTER TABLE api_keys ADD COLUMN deadline TEXT NOT NULL DEFAULT 'hard';
+      ALTER TABLE api_keys ADD COLUMN grace_ends_at BIGINT;
+      ALTER TABLE api_keys ADD COLUMN pickup TEXT;
+      ALTER TABLE api_keys ADD COLUMN flagged_at BIGINT;
+      CREATE INDEX api_keys_rotate_at ON api_keys (rotate_at) WHERE status = 'active' AND rotate_at IS NOT NULL;
+      CREATE INDEX api_keys_grace_ends ON api_keys (grace_ends_at) WHERE status = 'rotating';
+      CREATE INDEX api_keys_deadline ON api_keys (deadline_at) WHERE deadline_at IS NOT NULL AND flagged_at IS NULL;
+      CREATE INDEX api_keys_predecessor ON api_keys (predecessor_id) WHERE predecessor_id IS NOT NULL;
+      CREATE INDEX api_keys_policy ON api_keys (policy_name, policy_version) WHERE policy_name IS NOT NULL;`,
+  },
 ];

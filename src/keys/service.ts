@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { appendEvent, FailureLog, type RequestMeta } from '../audit/index.js';
+import { appendEvent, FailureLog, SYSTEM, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
 import { KeyturnError } from '../core/errors.js';
 import { API_KEY_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { checkCursor, newId } from '../core/ids.js';
+import { presetCatalog, type PolicyCatalog, type PolicyVersion } from '../core/policy.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
@@ -31,6 +32,55 @@ export interface KeyView {
   readonly expiresAt: string | null;
   readonly revokedAt: string | null;
   readonly metadata: Record<string, unknown>;
+  /** The policy the key names itself; `null`: its principal's, then the deployment default. */
+  readonly policy: string | null;
+  /** The policy it was issued under, and that policy's version then (`null` for keys older than stored policies). */
+  readonly policyName: string | null;
+  readonly policyVersion: number | null;
+  /** The key this one succeeded, if it was issued by a rotation. */
+  readonly predecessor: string | null;
+  /** When it is due for rotation (the scheduler rotates it then), or `null`. */
+  readonly rotateAt: string | null;
+  /** Its maximum age's end, or `null`; what happens then is {@link deadline}. */
+  readonly deadlineAt: string | null;
+  /** `hard`: it stops at its deadline (or its grace end); `soft`: it keeps working, flagged. */
+  readonly deadline: 'hard' | 'soft';
+  /** While `rotating`: when its grace ends. */
+  readonly graceEndsAt: string | null;
+}
+
+/** A rotation's answer: the successor (its secret once) and the predecessor as it now is. */
+export interface Rotation {
+  readonly key: KeyView;
+  readonly secret: string;
+  readonly predecessor: KeyView;
+}
+
+/** Who rotated a key: an admin, the holder with the key itself, or the scheduler. */
+export type RotatedBy = 'admin' | 'self' | 'schedule';
+
+/**
+ * Seals a scheduled successor's secret until its holder collects it (AES-256-GCM under the master
+ * key in the server; `associated` binds the ciphertext to the key id).
+ */
+export interface SecretSealer {
+  seal(plaintext: string, associated: string): string;
+  open(sealed: string, associated: string): string;
+}
+
+/**
+ * What a verification tells about rotation, present when the key has a schedule, a deadline or is
+ * in its grace: the API server passes it on (`Sunset` header) so the holder hears of it.
+ */
+export interface KeyRotationState {
+  /** `rotating`: a successor exists and this key works until `sunset`. */
+  readonly status: 'active' | 'rotating';
+  /** When rotation is (or was) due, or `null`. */
+  readonly dueAt: string | null;
+  /** When this key stops working (grace end, hard deadline or expiry), or `null`. */
+  readonly sunset: string | null;
+  /** A soft deadline that has passed (or will): the key keeps working past it, flagged. */
+  readonly softDeadline: string | null;
 }
 
 /** The answer to "is this key good?": a result, not an exception (only an outage throws). */
@@ -38,6 +88,7 @@ export type Verification =
   | { readonly valid: true; readonly key: VerifiedKey }
   | { readonly valid: false; readonly reason: VerificationFailure };
 
+/** `revoked` also covers a retired key and a rotated key past its grace (wire code `ERR_KEY_REVOKED`). */
 export type VerificationFailure = 'malformed' | 'unknown' | 'expired' | 'revoked' | 'suspended' | 'principal_inactive';
 
 /** What the verification cache keeps about a live key: never the secret. */
@@ -46,8 +97,10 @@ interface CachedKey {
   readonly answer: { readonly valid: true; readonly key: VerifiedKey };
   /** Key id: a change on the keys channel names it. */
   readonly id: string;
-  /** Expiry in ms (the answer carries it as ISO text), or `null`. */
+  /** When it stops verifying, in ms: the earliest of its expiry and, under a hard deadline, its maximum age and grace end; or `null`. */
   readonly expiresAt: number | null;
+  /** Why it stops then: a grace end answers `revoked` (it was rotated), anything else `expired`. */
+  readonly endReason: 'expired' | 'revoked';
 }
 
 export interface VerifiedKey {
@@ -58,6 +111,8 @@ export interface VerifiedKey {
   readonly name: string;
   readonly scopes: readonly string[];
   readonly expiresAt: string | null;
+  /** Present when the key has a rotation schedule, a deadline, or is in its grace. */
+  readonly rotation?: KeyRotationState;
 }
 
 export const createKeySchema = z.strictObject({
@@ -68,7 +123,12 @@ export const createKeySchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   expiresIn: z.string().max(32).optional(),
   metadata: metadataSchema.optional(),
+  /** A lifetime policy name; default: the owner's, then the deployment default. */
+  policy: z.string().min(1).max(64).optional(),
 });
+
+/** `POST /v1/keys/:id/rotate`: the grace in seconds (default: the policy's, which is also the most it allows). */
+export const rotateKeySchema = z.strictObject({ graceSeconds: z.number().int().min(0).max(31_536_000).optional() }).nullish();
 
 interface KeyRow {
   id: string;
@@ -85,6 +145,16 @@ interface KeyRow {
   expires_at: number | null;
   revoked_at: number | null;
   metadata: string;
+  policy: string | null;
+  policy_name: string | null;
+  policy_version: number | null;
+  predecessor_id: string | null;
+  rotate_at: number | null;
+  deadline_at: number | null;
+  deadline: 'hard' | 'soft';
+  grace_ends_at: number | null;
+  pickup: string | null;
+  flagged_at: number | null;
 }
 
 /** Channel on which the id of every changed key is announced. */
@@ -113,6 +183,10 @@ export interface KeyServiceOptions {
   readonly cacheMaxEntries?: number;
   /** Longest time a cached answer is trusted without a fresh read, whatever the feed says. */
   readonly cacheMaxAgeMs?: number;
+  /** Stored lifetime policies (default: the presets alone, each at version 1). */
+  readonly policies?: PolicyCatalog;
+  /** Seals scheduled successors for pick-up; without it scheduled rotation is refused. */
+  readonly sealer?: SecretSealer;
   /**
    * Where failed verifications are recorded, aggregated (the runtime shares one with the OAuth
    * endpoints). Default: one of the service's own, with default settings, flushed at {@link KeyService.close}.
@@ -150,6 +224,8 @@ export class KeyService {
   readonly #failures: FailureLog;
   readonly #ownsFailures: boolean;
   readonly #leakGuard: KeyLeakGuard | undefined;
+  readonly #policies: PolicyCatalog;
+  readonly #sealer: SecretSealer | undefined;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -162,6 +238,8 @@ export class KeyService {
     this.#ownsFailures = options.failures === undefined;
     this.#failures = options.failures ?? new FailureLog({ store: options.store, ctx: options.ctx });
     this.#leakGuard = options.leakGuard;
+    this.#policies = options.policies ?? presetCatalog();
+    this.#sealer = options.sealer;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -208,28 +286,88 @@ export class KeyService {
     // rotating keys free it (a successor keeps its predecessor's name).
     const same = await tx.get<{ id: string }>("SELECT id FROM api_keys WHERE principal_id = ? AND name = ? AND status IN ('active', 'suspended')", [owner.id, data.name]);
     if (same) throw new KeyturnError('ERR_CONFLICT', `${owner.name} already has a key named '${data.name}' (${same.id}); revoke it or pick another name`);
+    const governing = await this.#governing(data.policy ?? null, owner);
+    const { row, secret } = this.#issue({
+      principal: owner.id,
+      name: data.name,
+      scopes: [...new Set(data.scopes)],
+      expiresAt,
+      metadata: JSON.stringify(data.metadata ?? {}),
+      policy: data.policy ?? null,
+      governing,
+      predecessor: null,
+      now,
+      actor: meta.actor,
+    });
+    await this.#insert(tx, row);
+    const scopes = JSON.parse(row.scopes) as string[];
+    await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: row.id }, 'created');
+    await appendEvent(
+      tx,
+      this.#ctx,
+      { type: 'key.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, scopes, expiresAt: iso(expiresAt) } },
+      meta,
+    );
+    return { key: this.#view(row, now), secret };
+  }
+
+  /** The policy a key follows: the one it names, else its owner's, else the deployment default — at its current version. */
+  async #governing(explicit: string | null, owner: Principal): Promise<PolicyVersion> {
+    const name = explicit ?? owner.policy ?? this.#policies.defaultName;
+    await this.#policies.ensure?.(name);
+    return this.#policies.current(name);
+  }
+
+  /** A new key's row and secret (not yet written). */
+  #issue(input: {
+    principal: string;
+    name: string;
+    scopes: readonly string[];
+    expiresAt: number | null;
+    metadata: string;
+    policy: string | null;
+    governing: PolicyVersion;
+    predecessor: string | null;
+    now: number;
+    actor: string | null;
+  }): { row: KeyRow; secret: string } {
     const secret = generateSecret(this.#prefix, this.#ctx);
     const display = secretDisplay(parseSecret(secret));
-    const scopes = [...new Set(data.scopes)];
+    const { policy, version } = input.governing;
     const row: KeyRow = {
       id: newId('key', this.#ctx),
-      principal_id: owner.id,
-      name: data.name,
+      principal_id: input.principal,
+      name: input.name,
       prefix: this.#prefix,
       digest: secretDigest(secret),
       start: display.start,
       last4: display.last4,
-      scopes: JSON.stringify(scopes),
+      scopes: JSON.stringify(input.scopes),
       status: 'active',
-      created_at: now,
-      created_by: meta.actor,
-      expires_at: expiresAt,
+      created_at: input.now,
+      created_by: input.actor,
+      expires_at: input.expiresAt,
       revoked_at: null,
-      metadata: JSON.stringify(data.metadata ?? {}),
+      metadata: input.metadata,
+      policy: input.policy,
+      policy_name: policy.name,
+      policy_version: version,
+      predecessor_id: input.predecessor,
+      rotate_at: policy.keyRotationInterval === null ? null : input.now + policy.keyRotationInterval * 1000,
+      deadline_at: policy.keyMaxAge === null ? null : input.now + policy.keyMaxAge * 1000,
+      deadline: policy.deadline,
+      grace_ends_at: null,
+      pickup: null,
+      flagged_at: null,
     };
+    return { row, secret };
+  }
+
+  async #insert(tx: Transaction, row: KeyRow): Promise<void> {
     await tx.run(
-      `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata,
+         policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, flagged_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         row.id,
         row.principal_id,
@@ -245,16 +383,265 @@ export class KeyService {
         row.expires_at,
         row.revoked_at,
         row.metadata,
+        row.policy,
+        row.policy_name,
+        row.policy_version,
+        row.predecessor_id,
+        row.rotate_at,
+        row.deadline_at,
+        row.deadline,
+        row.grace_ends_at,
+        row.pickup,
+        row.flagged_at,
       ],
     );
-    await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: row.id }, 'created');
+  }
+
+  /** The policy version `row` was issued under (or, for a key older than stored policies, what it would follow now). */
+  async #policyOf(db: Queryable, row: KeyRow): Promise<PolicyVersion> {
+    if (row.policy_name !== null && row.policy_version !== null) {
+      await this.#policies.ensure?.(row.policy_name, Number(row.policy_version));
+      const found = this.#policies.at(row.policy_name, Number(row.policy_version));
+      if (found) return found;
+    }
+    const owner = await this.#principals.byId(row.principal_id, db);
+    if (!owner) throw new KeyturnError('ERR_NOT_FOUND', 'the key has no owner');
+    return this.#governing(row.policy, owner);
+  }
+
+  /**
+   * Rotates a key: issues its successor at once (same name, owner, scopes, expiry, metadata and
+   * named policy, at that policy's current version; it records its predecessor) and puts the key
+   * into `rotating` until `graceSeconds` from now (default: the policy's `keyRotationGrace`, also
+   * the most it allows). Only an `active` key that still verifies can be rotated (`ERR_KEY_STATE`
+   * otherwise, naming the successor when it was already rotated); a grace longer than the policy
+   * allows is `ERR_VALIDATION`. Either way nothing changes.
+   */
+  async rotate(id: string, options: { graceSeconds?: number; by: RotatedBy }, meta: RequestMeta): Promise<Rotation> {
+    return this.#store.transaction(async (tx) => this.rotateIn(tx, await keyRow(tx, id), options, meta));
+  }
+
+  /** Same as {@link rotate}, inside a caller's transaction, given the key's row as read there. */
+  async rotateIn(tx: Transaction, row: KeyRow, options: { graceSeconds?: number; by: RotatedBy }, meta: RequestMeta): Promise<Rotation> {
+    const now = this.#ctx.now().getTime();
+    if (row.status === 'rotating') {
+      const successor = await tx.get<{ id: string }>('SELECT id FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
+      throw new KeyturnError('ERR_KEY_STATE', `the key was already rotated; its successor is ${successor?.id ?? 'unknown'}`, {
+        details: { state: row.status, action: 'rotate', ...(successor ? { successor: successor.id } : {}) },
+      });
+    }
+    transition(API_KEY_LIFECYCLE, row.status, 'rotate');
+    if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_KEY_STATE', 'an expired key cannot be rotated; create a new one', { details: { state: 'expired', action: 'rotate' } });
+    const owner = await this.#principals.byId(row.principal_id, tx);
+    if (!owner || !isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner?.status ?? 'missing'}`);
+    const current = await this.#policyOf(tx, row);
+    const allowed = current.policy.keyRotationGrace;
+    const grace = options.graceSeconds ?? allowed;
+    if (!Number.isInteger(grace) || grace < 0 || grace > allowed) {
+      throw new KeyturnError('ERR_VALIDATION', `grace: at most ${allowed} seconds under policy ${current.policy.name} (version ${current.version})`);
+    }
+    const graceEndsAt = now + grace * 1000;
+    // Conditional on `active`: of two concurrent rotations (two nodes, a retry) exactly one wins.
+    const changed = await tx.run("UPDATE api_keys SET status = 'rotating', grace_ends_at = ?, rotate_at = NULL WHERE id = ? AND status = 'active'", [graceEndsAt, row.id]);
+    if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
+    const governing = await this.#governing(row.policy, owner);
+    const { row: next, secret } = this.#issue({
+      principal: row.principal_id,
+      name: row.name,
+      scopes: JSON.parse(row.scopes) as string[],
+      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+      metadata: row.metadata,
+      policy: row.policy,
+      governing,
+      predecessor: row.id,
+      now,
+      actor: meta.actor,
+    });
+    if (options.by === 'schedule') {
+      if (!this.#sealer) throw new KeyturnError('ERR_CONFIG', 'scheduled rotation needs a sealer for successors');
+      next.pickup = this.#sealer.seal(secret, next.id);
+    }
+    await this.#insert(tx, next);
+    await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: next.id }, 'created');
     await appendEvent(
       tx,
       this.#ctx,
-      { type: 'key.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, scopes, expiresAt: iso(expiresAt) } },
+      {
+        type: 'key.rotated',
+        target: row.id,
+        outcome: 'success',
+        reason: options.by,
+        data: { successor: next.id, graceEndsAt: new Date(graceEndsAt).toISOString(), policy: governing.policy.name, policyVersion: governing.version },
+      },
       meta,
     );
-    return { key: this.#view(row, now), secret };
+    tx.notify(KEYS_CHANNEL, row.id);
+    return { key: this.#view(next, now), secret, predecessor: this.#view({ ...row, status: 'rotating', grace_ends_at: graceEndsAt, rotate_at: null }, now) };
+  }
+
+  /**
+   * `POST /v1/keys/self/rotate`: the holder presents its key and gets the successor once. An
+   * `active` key is rotated now (grace: the policy's). A key the scheduler rotated hands over its
+   * sealed successor, once (`key.successor_picked_up`). Any other call with a `rotating` key — a
+   * retry after a lost answer — is `ERR_KEY_STATE` naming the successor's id: never a second live
+   * successor. A key that does not verify is `ERR_INVALID_TOKEN` (nothing changes).
+   */
+  async selfRotate(presented: string, meta: RequestMeta): Promise<Rotation> {
+    const checked = await this.verify(presented, meta);
+    if (!checked.valid) throw new KeyturnError('ERR_INVALID_TOKEN', `the key does not verify (${checked.reason})`);
+    const selfMeta: RequestMeta = { ...meta, actor: checked.key.principal, actorKind: checked.key.principalKind };
+    return this.#store.transaction(async (tx) => {
+      const row = await keyRow(tx, checked.key.id);
+      const now = this.#ctx.now().getTime();
+      if (row.status !== 'rotating') return this.rotateIn(tx, row, { by: 'self' }, selfMeta);
+      if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_INVALID_TOKEN', 'the key does not verify (revoked)');
+      const successor = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
+      if (successor && successor.pickup !== null && this.#sealer) {
+        // Conditional: of two concurrent pick-ups exactly one gets the secret.
+        const taken = await tx.run('UPDATE api_keys SET pickup = NULL WHERE id = ? AND pickup IS NOT NULL', [successor.id]);
+        if (taken.changes === 1) {
+          const secret = this.#sealer.open(successor.pickup, successor.id);
+          await appendEvent(tx, this.#ctx, { type: 'key.successor_picked_up', target: successor.id, outcome: 'success', data: { predecessor: row.id } }, selfMeta);
+          return { key: this.#view({ ...successor, pickup: null }, now), secret, predecessor: this.#view(row, now) };
+        }
+      }
+      throw new KeyturnError('ERR_KEY_STATE', `the key was already rotated; its successor is ${successor?.id ?? 'unknown'} (its secret was shown once)`, {
+        details: { state: row.status, action: 'rotate', ...(successor ? { successor: successor.id } : {}) },
+      });
+    });
+  }
+
+  /**
+   * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, each
+   * in its own transaction (successor sealed for pick-up). Each key is rotated once even when
+   * several nodes run this at once: the conditional update lets one win, the others skip it.
+   * A due key that no longer verifies (past a hard deadline or expiry) is taken off the schedule.
+   */
+  async rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }> {
+    const now = this.#ctx.now().getTime();
+    const due = await this.#store.all<{ id: string }>(
+      "SELECT id FROM api_keys WHERE status = 'active' AND rotate_at IS NOT NULL AND rotate_at <= ? ORDER BY rotate_at, id LIMIT ?",
+      [now, limit],
+    );
+    let rotated = 0;
+    let skipped = 0;
+    for (const { id } of due) {
+      try {
+        await this.#store.transaction(async (tx) => {
+          const row = await keyRow(tx, id);
+          if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
+          if (this.#endOf(row, now) <= now) {
+            await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
+            return;
+          }
+          await this.rotateIn(tx, row, { by: 'schedule' }, SYSTEM);
+          rotated++;
+        });
+      } catch (err) {
+        if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE'].includes(err.code)) throw err;
+        skipped++;
+      }
+    }
+    return { rotated, skipped, more: due.length === limit };
+  }
+
+  /**
+   * Ends what is past its time, up to `limit` of each: a rotating key at the end of its grace is
+   * `retired` under a hard deadline (`key.retired`; a successor nobody collected loses its sealed
+   * secret) and reported under a soft one; a key past its maximum age is reported once
+   * (`key.deadline_missed`) — under a hard deadline it stopped verifying then, by itself.
+   */
+  async settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }> {
+    const now = this.#ctx.now().getTime();
+    let retired = 0;
+    let flagged = 0;
+    const ending = await this.#store.all<KeyRow>(
+      "SELECT * FROM api_keys WHERE status = 'rotating' AND grace_ends_at <= ? AND (deadline = 'hard' OR flagged_at IS NULL) ORDER BY grace_ends_at, id LIMIT ?",
+      [now, limit],
+    );
+    for (const row of ending) {
+      await this.#store.transaction(async (tx) => {
+        const successor = await tx.get<{ id: string }>('SELECT id FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
+        if (row.deadline === 'hard') {
+          const step = transition(API_KEY_LIFECYCLE, row.status, 'retire');
+          const changed = await tx.run('UPDATE api_keys SET status = ? WHERE id = ? AND status = ?', [step.to, row.id, row.status]);
+          if (changed.changes !== 1) return;
+          if (successor) await tx.run('UPDATE api_keys SET pickup = NULL WHERE id = ?', [successor.id]);
+          await appendEvent(tx, this.#ctx, { type: 'key.retired', target: row.id, outcome: 'success', data: { successor: successor?.id ?? null } }, SYSTEM);
+          tx.notify(KEYS_CHANNEL, row.id);
+          retired++;
+        } else if (await this.#flag(tx, row, now, 'grace', Number(row.grace_ends_at))) flagged++;
+      });
+    }
+    const overdue = await this.#store.all<KeyRow>(
+      "SELECT * FROM api_keys WHERE deadline_at IS NOT NULL AND flagged_at IS NULL AND deadline_at <= ? AND status IN ('active', 'rotating') ORDER BY deadline_at, id LIMIT ?",
+      [now, limit],
+    );
+    for (const row of overdue) {
+      await this.#store.transaction(async (tx) => {
+        if (await this.#flag(tx, row, now, 'max_age', Number(row.deadline_at))) flagged++;
+      });
+    }
+    return { retired, flagged, more: ending.length === limit || overdue.length === limit };
+  }
+
+  async #flag(tx: Transaction, row: KeyRow, now: number, reason: 'grace' | 'max_age', deadline: number): Promise<boolean> {
+    const changed = await tx.run('UPDATE api_keys SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL', [now, row.id]);
+    if (changed.changes !== 1) return false;
+    await appendEvent(
+      tx,
+      this.#ctx,
+      {
+        type: 'key.deadline_missed',
+        target: row.id,
+        outcome: 'success',
+        reason,
+        data: { deadline: new Date(deadline).toISOString(), enforced: row.deadline, policy: row.policy_name ?? '', policyVersion: Number(row.policy_version ?? 0) },
+      },
+      SYSTEM,
+    );
+    return true;
+  }
+
+  /** How many live keys each version of `policy` governs (for `policies show`). */
+  async policyCounts(policy: string): Promise<{ kind: 'api_key'; version: number; count: number }[]> {
+    const rows = await this.#store.all<{ version: number | string; n: number | string }>(
+      "SELECT policy_version AS version, COUNT(*) AS n FROM api_keys WHERE policy_name = ? AND status IN ('active', 'rotating', 'suspended') GROUP BY policy_version",
+      [policy],
+    );
+    return rows.map((r) => ({ kind: 'api_key' as const, version: Number(r.version), count: Number(r.n) }));
+  }
+
+  /**
+   * When a key stops verifying, in ms (`Infinity`: never): the earliest of its expiry and, under a
+   * hard deadline, its maximum age and (while rotating) its grace end.
+   */
+  #endOf(row: KeyRow, _now: number): number {
+    return this.#end(row).at;
+  }
+
+  #end(row: KeyRow): { at: number; reason: 'expired' | 'revoked' } {
+    let at = row.expires_at === null ? Infinity : Number(row.expires_at);
+    let reason: 'expired' | 'revoked' = 'expired';
+    if (row.deadline === 'hard' && row.deadline_at !== null) at = Math.min(at, Number(row.deadline_at));
+    if (row.deadline === 'hard' && row.status === 'rotating' && row.grace_ends_at !== null && Number(row.grace_ends_at) < at) {
+      at = Number(row.grace_ends_at);
+      reason = 'revoked';
+    }
+    return { at, reason };
+  }
+
+  /** The rotation part of a verification answer, or `undefined` for a key with no schedule, deadline or grace. */
+  #rotationState(row: KeyRow): KeyRotationState | undefined {
+    if (row.status !== 'rotating' && row.rotate_at === null && row.deadline_at === null) return undefined;
+    const end = this.#end(row).at;
+    const soft = row.deadline === 'soft' ? (row.status === 'rotating' ? row.grace_ends_at : row.deadline_at) : null;
+    return Object.freeze({
+      status: row.status === 'rotating' ? ('rotating' as const) : ('active' as const),
+      dueAt: iso(row.status === 'rotating' ? null : row.rotate_at === null ? null : Number(row.rotate_at)),
+      sunset: end === Infinity ? null : new Date(end).toISOString(),
+      softDeadline: iso(soft === null ? null : Number(soft)),
+    });
   }
 
   #expiry(data: z.output<typeof createKeySchema>, now: number): number | null {
@@ -410,9 +797,12 @@ export class KeyService {
     if (!row || !owner) return { valid: false, reason: 'unknown' };
     if (!isLive(API_KEY_LIFECYCLE, row.status)) return { valid: false, reason: row.status === 'suspended' ? 'suspended' : 'revoked' };
     if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) return { valid: false, reason: 'principal_inactive' };
+    const end = this.#end(row);
+    const rotation = this.#rotationState(row);
     const entry: CachedKey = {
       id: row.id,
-      expiresAt: row.expires_at,
+      expiresAt: end.at === Infinity ? null : end.at,
+      endReason: end.reason,
       answer: Object.freeze({
         valid: true as const,
         key: Object.freeze({
@@ -423,6 +813,7 @@ export class KeyService {
           name: row.name,
           scopes: Object.freeze(JSON.parse(row.scopes) as string[]),
           expiresAt: iso(row.expires_at),
+          ...(rotation ? { rotation } : {}),
         }),
       }),
     };
@@ -454,7 +845,7 @@ export class KeyService {
 
   /** Only live keys are cached: the answer, unless the key has expired since. */
   #judge(key: CachedKey, now: number): Verification {
-    if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, reason: 'expired' };
+    if (key.expiresAt !== null && key.expiresAt <= now) return { valid: false, reason: key.endReason };
     return key.answer;
   }
 
@@ -487,6 +878,14 @@ export class KeyService {
       expiresAt: iso(row.expires_at),
       revokedAt: iso(row.revoked_at),
       metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+      policy: row.policy ?? null,
+      policyName: row.policy_name ?? null,
+      policyVersion: row.policy_version == null ? null : Number(row.policy_version),
+      predecessor: row.predecessor_id ?? null,
+      rotateAt: iso(row.rotate_at == null ? null : Number(row.rotate_at)),
+      deadlineAt: iso(row.deadline_at == null ? null : Number(row.deadline_at)),
+      deadline: row.deadline ?? 'hard',
+      graceEndsAt: iso(row.grace_ends_at == null ? null : Number(row.grace_ends_at)),
     };
   }
 }

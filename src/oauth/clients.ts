@@ -5,7 +5,7 @@ import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { CLIENT_LIFECYCLE, CLIENT_SECRET_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition } from '../core/lifecycle.js';
-import { resolvePolicy, type Policy } from '../core/policy.js';
+import { presetCatalog, type Policy, type PolicyCatalog, type PolicyOverrides } from '../core/policy.js';
 import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
@@ -90,6 +90,8 @@ export interface ClientView {
    */
   readonly resourceServerFor: readonly string[];
   readonly policy: Policy;
+  /** The version of the stored policy its secret was issued under (its overrides on top). */
+  readonly policyVersion: number | null;
   readonly accessTokenAlg: SigningAlg;
   readonly jwks: { keys: Record<string, unknown>[] } | null;
   readonly createdAt: string;
@@ -118,6 +120,7 @@ interface Row {
   resource_server_for: string;
   policy: string;
   policy_overrides: string;
+  policy_version?: number | null;
   access_token_alg: SigningAlg;
   created_at: number;
   updated_at: number;
@@ -132,11 +135,14 @@ export interface ClientServiceOptions {
   readonly secretPrefix: string;
   /** Audience of tokens for clients registered without any: the issuer by default. */
   readonly defaultAudience: () => string;
+  /** Stored lifetime policies (default: the presets alone, each at version 1). */
+  readonly policies?: PolicyCatalog;
 }
 
 /** OAuth 2.0 clients: registration, secrets (digest at rest, rotation with overlap), status. */
 export class ClientService {
   readonly #o: ClientServiceOptions;
+  readonly #policies: PolicyCatalog;
 
   /** Authenticated clients by id: invalidated by the change feed, re-read at least every 5 minutes. */
   readonly #cache = new ChangeCache<{ readonly row: Row & { principal_status: string }; readonly client: Client }>({ maxEntries: 10_000 });
@@ -144,6 +150,7 @@ export class ClientService {
 
   constructor(options: ClientServiceOptions) {
     this.#o = options;
+    this.#policies = options.policies ?? presetCatalog();
     this.#unsubscribe = followChanges((channel, listener) => options.store.subscribe(channel, listener), this.#cache, {
       all: [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL],
     });
@@ -157,7 +164,7 @@ export class ClientService {
   /** Registers a client; the secret (secret methods) is in the answer and nowhere else. */
   async create(input: unknown, meta: RequestMeta): Promise<{ client: ClientView; secret: string | null }> {
     const data = validate(createClientSchema, input);
-    const policy = resolvePolicy(data.policy, data.policyOverrides);
+    const { policy, version: policyVersion } = await this.#current(data.policy, data.policyOverrides);
     const authMethod: AuthMethod = data.authMethod ?? (data.jwks ? 'private_key_jwt' : 'client_secret_basic');
     return this.#o.store.transaction(async (tx) => {
       const owner = data.owner
@@ -183,17 +190,18 @@ export class ClientService {
         resource_server_for: JSON.stringify([...new Set(data.resourceServerFor)]),
         policy: policy.name,
         policy_overrides: JSON.stringify(data.policyOverrides),
+        policy_version: policyVersion,
         access_token_alg: data.accessTokenAlg,
         created_at: now,
         updated_at: now,
       };
       await tx.run(
         `INSERT INTO oauth_clients (id, principal_id, name, status, auth_method, secret_digest, secret_last4, previous_secret_digest,
-           previous_secret_expires_at, jwks, scopes, grant_types, audiences, resource_server_for, policy, policy_overrides, access_token_alg, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           previous_secret_expires_at, jwks, scopes, grant_types, audiences, resource_server_for, policy, policy_overrides, policy_version, access_token_alg, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           row.id, row.principal_id, row.name, row.status, row.auth_method, row.secret_digest, row.secret_last4, null, null, row.jwks,
-          row.scopes, row.grant_types, row.audiences, row.resource_server_for, row.policy, row.policy_overrides, row.access_token_alg, now, now,
+          row.scopes, row.grant_types, row.audiences, row.resource_server_for, row.policy, row.policy_overrides, policyVersion, row.access_token_alg, now, now,
         ],
       );
       if (secret) await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
@@ -227,10 +235,11 @@ export class ClientService {
     return this.#mutate(clientId, meta, 'client.updated', async (tx, row) => {
       const policyName = data.policy ?? row.policy;
       const overrides = data.policyOverrides ?? (JSON.parse(row.policy_overrides) as object);
-      resolvePolicy(policyName, overrides);
+      // Naming a policy (again) moves the client to its current version; otherwise it keeps its own.
+      const policyVersion = data.policy !== undefined ? (await this.#current(policyName, overrides)).version : (row.policy_version ?? null);
       if (data.jwks && row.auth_method !== 'private_key_jwt') throw new KeyturnError('ERR_VALIDATION', 'jwks: only for private_key_jwt clients');
       await tx.run(
-        'UPDATE oauth_clients SET scopes = ?, grant_types = ?, audiences = ?, resource_server_for = ?, policy = ?, policy_overrides = ?, jwks = ?, updated_at = ? WHERE id = ?',
+        'UPDATE oauth_clients SET scopes = ?, grant_types = ?, audiences = ?, resource_server_for = ?, policy = ?, policy_overrides = ?, policy_version = ?, jwks = ?, updated_at = ? WHERE id = ?',
         [
           data.scopes ? JSON.stringify([...new Set(data.scopes)]) : row.scopes,
           data.grantTypes ? JSON.stringify([...new Set(data.grantTypes)]) : row.grant_types,
@@ -238,6 +247,7 @@ export class ClientService {
           data.resourceServerFor ? JSON.stringify([...new Set(data.resourceServerFor)]) : row.resource_server_for,
           policyName,
           JSON.stringify(overrides),
+          policyVersion,
           data.jwks ? JSON.stringify(data.jwks) : row.jwks,
           this.#o.ctx.now().getTime(),
           clientId,
@@ -269,22 +279,27 @@ export class ClientService {
   }
 
   /**
-   * Issues a new secret. The previous one keeps working for `graceSeconds` (default: the
-   * policy's `secretRotationGrace`), so deployments can roll over without an outage.
+   * Issues a new secret. The previous one keeps working (`rotating`) for `graceSeconds` (default:
+   * the policy's `secretRotationGrace`, which is also the most it allows: a longer one is
+   * `ERR_VALIDATION` and changes nothing), then stops — authentication checks the grace end
+   * itself, on every node. The new secret is issued under the policy's current version.
    */
   async rotateSecret(clientId: string, meta: RequestMeta, graceSeconds?: number): Promise<{ client: ClientView; secret: string }> {
     let secret = '';
     const client = await this.#mutate(clientId, meta, 'client.secret_rotated', async (tx, row) => {
       if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
-      const policy = resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object);
+      const policy = this.#resolve(row);
       const grace = graceSeconds ?? policy.secretRotationGrace;
-      if (!Number.isInteger(grace) || grace < 0 || grace > 2_592_000) throw new KeyturnError('ERR_VALIDATION', 'grace: 0 to 2592000 seconds');
+      if (!Number.isInteger(grace) || grace < 0 || grace > policy.secretRotationGrace) {
+        throw new KeyturnError('ERR_VALIDATION', `grace: at most ${policy.secretRotationGrace} seconds under policy ${policy.name}`);
+      }
+      const next = await this.#current(row.policy, JSON.parse(row.policy_overrides) as PolicyOverrides);
       const now = this.#o.ctx.now().getTime();
       secret = generateSecret(this.#o.secretPrefix, this.#o.ctx);
       await tx.run(
-        `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, updated_at = ?
+        `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, policy_version = ?, updated_at = ?
          WHERE id = ?`,
-        [secretDigest(secret), secret.slice(-4), grace > 0 ? row.secret_digest : null, grace > 0 ? now + grace * 1000 : null, now, clientId],
+        [secretDigest(secret), secret.slice(-4), grace > 0 ? row.secret_digest : null, grace > 0 ? now + grace * 1000 : null, next.version, now, clientId],
       );
       await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: clientId }, 'created');
       return { event: { previousValidUntil: grace > 0 ? new Date(now + grace * 1000).toISOString() : null } };
@@ -351,6 +366,30 @@ export class ClientService {
     return entry;
   }
 
+  /** The current version of `name` with `overrides` on top; `ERR_VALIDATION` for an unknown name. */
+  async #current(name: string, overrides: PolicyOverrides): Promise<{ policy: Policy; version: number }> {
+    await this.#policies.ensure?.(name);
+    const { policy, version } = this.#policies.current(name);
+    return { policy: { ...policy, ...overrides, name }, version };
+  }
+
+  /** The policy a client's secret was issued under (its version; the current one for clients older than stored policies). */
+  #resolve(row: Row): Policy {
+    const overrides = JSON.parse(row.policy_overrides) as PolicyOverrides;
+    const stored = row.policy_version == null ? undefined : this.#policies.at(row.policy, Number(row.policy_version));
+    const base = stored ?? this.#policies.current(row.policy);
+    return { ...base.policy, ...overrides, name: row.policy };
+  }
+
+  /** How many clients with a secret each version of `policy` governs (for `policies show`). */
+  async policyCounts(policy: string): Promise<{ kind: 'client_secret'; version: number; count: number }[]> {
+    const rows = await this.#o.store.all<{ version: number | string; n: number | string }>(
+      "SELECT policy_version AS version, COUNT(*) AS n FROM oauth_clients WHERE policy = ? AND policy_version IS NOT NULL AND auth_method <> 'private_key_jwt' GROUP BY policy_version",
+      [policy],
+    );
+    return rows.map((r) => ({ kind: 'client_secret' as const, version: Number(r.version), count: Number(r.n) }));
+  }
+
   #view(row: Row): ClientView {
     const audiences = JSON.parse(row.audiences) as string[];
     return {
@@ -364,8 +403,9 @@ export class ClientService {
       grantTypes: JSON.parse(row.grant_types) as GrantType[],
       audiences: audiences.length > 0 ? audiences : [this.#o.defaultAudience()],
       resourceServerFor: JSON.parse(row.resource_server_for) as string[],
-      // A stored name that is no preset (any more) is an error here too, never another policy.
-      policy: resolvePolicy(row.policy, JSON.parse(row.policy_overrides) as object),
+      // A stored name that is no policy (any more) is an error here too, never another policy.
+      policy: this.#resolve(row),
+      policyVersion: row.policy_version ?? null,
       accessTokenAlg: row.access_token_alg,
       jwks: row.jwks ? (JSON.parse(row.jwks) as { keys: Record<string, unknown>[] }) : null,
       createdAt: new Date(row.created_at).toISOString(),

@@ -115,4 +115,9 @@ export const oauthMigrations: readonly Migration[] = [
       CREATE INDEX oauth_token_lineage_parent ON oauth_token_lineage (parent_id);
       CREATE INDEX oauth_token_lineage_expiry ON oauth_token_lineage (expires_at);`,
   },
+  {
+    id: '0113_oauth_clients_policy_version',
+    description: "the version of the client's lifetime policy its secret was issued under (NULL: issued before stored policies)",
+    sql: 'ALTER TABLE oauth_clients ADD COLUMN policy_version INTEGER;',
+  },
 ];

@@ -34,4 +34,9 @@ export const principalMigrations: readonly Migration[] = [
     description: 'where leak notifications for a principal are POSTed (optional)',
     sql: 'ALTER TABLE principals ADD COLUMN webhook_url TEXT;',
   },
+  {
+    id: '0112_principal_policy',
+    description: "the lifetime policy a principal's keys follow unless a key names its own (NULL: the deployment default)",
+    sql: 'ALTER TABLE principals ADD COLUMN policy TEXT;',
+  },
 ];

@@ -4,6 +4,7 @@ import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { checkCursor, newId } from '../core/ids.js';
 import { PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
+import type { PolicyCatalog } from '../core/policy.js';
 import { validate } from '../core/validate.js';
 import type { EgressGuard } from '../jobs/index.js';
 import { isUniqueViolation, type Queryable, type Store, type Transaction } from '../store/port.js';
@@ -23,6 +24,8 @@ export interface Principal {
   readonly metadata: Record<string, unknown>;
   /** Where leak notifications for this principal's credentials are POSTed, if anywhere. */
   readonly webhookUrl: string | null;
+  /** The lifetime policy this principal's keys follow unless a key names its own; `null`: the deployment default. */
+  readonly policy: string | null;
 }
 
 /** Free-form, bounded metadata: at most 32 keys, 4 KiB serialised. */
@@ -42,6 +45,8 @@ export const createPrincipalSchema = z.strictObject({
   metadata: metadataSchema.optional(),
   /** http(s) URL that receives leak notifications (`POST`, JSON) for this principal's credentials. */
   webhookUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  /** The lifetime policy of this principal's keys (default: the deployment's default policy). */
+  policy: z.string().min(1).max(64).optional(),
 });
 export type CreatePrincipalInput = z.input<typeof createPrincipalSchema>;
 
@@ -54,6 +59,7 @@ interface PrincipalRow {
   created_at: number;
   metadata: string;
   webhook_url: string | null;
+  policy?: string | null;
 }
 
 function toPrincipal(row: PrincipalRow): Principal {
@@ -66,6 +72,7 @@ function toPrincipal(row: PrincipalRow): Principal {
     createdAt: new Date(row.created_at).toISOString(),
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     webhookUrl: row.webhook_url ?? null,
+    policy: row.policy ?? null,
   };
 }
 
@@ -77,12 +84,24 @@ export class PrincipalService {
   readonly #store: Store;
   readonly #ctx: Context;
   readonly #egress: EgressGuard | undefined;
+  readonly #policies: PolicyCatalog | undefined;
 
-  /** `egress` checks webhook URLs (loopback, private, metadata addresses refused); none: not checked. */
-  constructor(store: Store, ctx: Context, egress?: EgressGuard) {
+  /**
+   * `egress` checks webhook URLs (loopback, private, metadata addresses refused; none: not checked);
+   * `policies` is where a named policy is checked to exist (without it, naming a policy is refused).
+   */
+  constructor(store: Store, ctx: Context, options: { readonly egress?: EgressGuard; readonly policies?: PolicyCatalog } = {}) {
     this.#store = store;
     this.#ctx = ctx;
-    this.#egress = egress;
+    this.#egress = options.egress;
+    this.#policies = options.policies;
+  }
+
+  /** Refuses a policy name the catalog does not know (`ERR_VALIDATION` naming the known ones). */
+  async #checkPolicy(name: string): Promise<void> {
+    if (!this.#policies) throw new KeyturnError('ERR_VALIDATION', 'policy: no stored policies here');
+    await this.#policies.ensure?.(name);
+    this.#policies.current(name);
   }
 
   /** Creates a principal; `ERR_CONFLICT` when the name is taken. */
@@ -94,6 +113,7 @@ export class PrincipalService {
 
   /** Same as {@link create}, inside a caller's transaction (bootstrap). */
   async createIn(tx: Transaction, data: z.output<typeof createPrincipalSchema>, meta: RequestMeta): Promise<Principal> {
+    if (data.policy !== undefined) await this.#checkPolicy(data.policy);
     if (await tx.get('SELECT id FROM principals WHERE name = ?', [data.name])) {
       throw new KeyturnError('ERR_CONFLICT', `a principal named "${data.name}" already exists`);
     }
@@ -106,9 +126,10 @@ export class PrincipalService {
       created_at: this.#ctx.now().getTime(),
       metadata: JSON.stringify(data.metadata ?? {}),
       webhook_url: data.webhookUrl ?? null,
+      policy: data.policy ?? null,
     };
     try {
-      await tx.run('INSERT INTO principals (id, kind, name, email, status, created_at, metadata, webhook_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      await tx.run('INSERT INTO principals (id, kind, name, email, status, created_at, metadata, webhook_url, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
         row.id,
         row.kind,
         row.name,
@@ -117,6 +138,7 @@ export class PrincipalService {
         row.created_at,
         row.metadata,
         row.webhook_url,
+        row.policy ?? null,
       ]);
     } catch (err) {
       // A concurrent creation of the same name on another connection.
@@ -177,6 +199,22 @@ export class PrincipalService {
       );
       tx.notify(PRINCIPALS_CHANNEL, principal.id);
       return { ...principal, status: step.to };
+    });
+  }
+
+  /**
+   * Names the lifetime policy of a principal's keys (`null`: back to the deployment default). Keys
+   * that name no policy of their own follow it from their next rotation; the keys in use keep the
+   * version they were issued under.
+   */
+  async setPolicy(idOrName: string, policy: string | null, meta: RequestMeta): Promise<Principal> {
+    if (policy !== null) await this.#checkPolicy(policy);
+    return this.#store.transaction(async (tx) => {
+      const principal = await this.get(idOrName, tx);
+      if (principal.policy === policy) return principal;
+      await tx.run('UPDATE principals SET policy = ? WHERE id = ?', [policy, principal.id]);
+      await appendEvent(tx, this.#ctx, { type: 'principal.policy_set', target: principal.id, outcome: 'success', data: { policy, previous: principal.policy } }, meta);
+      return { ...principal, policy };
     });
   }
 

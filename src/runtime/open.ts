@@ -25,6 +25,7 @@ import { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
+import { PolicyService, rotationJob, rotationMigrations } from '../rotation/index.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
@@ -41,6 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...signingMigrations,
   ...oauthMigrations,
   ...jobMigrations,
+  ...rotationMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The OAuth 2.0 authorization server's parts. */
@@ -80,6 +82,7 @@ export interface Keyturn {
   readonly services: Services;
   readonly principals: PrincipalService;
   readonly keys: KeyService;
+  readonly policies: PolicyService;
   readonly leaks: Leaks;
   readonly oauth: OAuth;
   readonly jobs: Jobs;
@@ -94,11 +97,12 @@ export interface Keyturn {
 /**
  * The one place the edge's {@link Services} are built from the wired parts.
  */
-function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
     keys: parts.keys,
+    policies: parts.policies,
     oauth: {
       clients: oauth.clients,
       ring: oauth.ring,
@@ -142,7 +146,17 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
   const jobs: Jobs = { runner, outbox: new Outbox({ store, ctx, nodeId: runner.nodeId, ...(logger ? { logger } : {}) }) };
   const egress = new EgressGuard({ allow: config.server.egressAllow });
-  const principals = new PrincipalService(store, ctx, egress);
+  const policies = new PolicyService({ store, ctx, defaultName: config.rotation.defaultPolicy });
+  let kek: KeyEncryption;
+  try {
+    kek = new KeyEncryption(loadMasterKey(config), ctx);
+    await policies.load();
+  } catch (err) {
+    policies.close();
+    await store.close();
+    throw err;
+  }
+  const principals = new PrincipalService(store, ctx, { egress, policies });
   // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
   const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
   const keys = new KeyService({
@@ -154,7 +168,10 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     cacheMaxAgeMs: config.keys.cacheMaxAge,
     failures,
     leakGuard: keyLeakGuard(ctx),
+    policies,
+    sealer: kek,
   });
+  policies.countWith((name) => keys.policyCounts(name));
   const response = new LeakResponder({
     store,
     ctx,
@@ -183,17 +200,19 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     ring = new SigningKeyRing({
       store,
       ctx,
-      sealer: new KeyEncryption(loadMasterKey(config), ctx),
+      sealer: kek,
       algs: [...config.signing.algs] as SigningAlg[],
       lastExpiry: lastExpiryOfKid,
     });
     await ring.ensure();
   } catch (err) {
     keys.close();
+    policies.close();
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies });
+  policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
@@ -209,14 +228,16 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   };
   try {
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
+    if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
   } catch (err) {
     keys.close();
+    policies.close();
     clients.close();
     ring.close();
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer });
   return {
     config,
     ctx,
@@ -224,6 +245,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     services,
     principals,
     keys,
+    policies,
     leaks,
     oauth,
     jobs,
@@ -240,6 +262,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await leaks.watches.stop();
       await leaks.response.idle();
       keys.close();
+      policies.close();
       clients.close();
       ring.close();
       await store.close();

@@ -32,6 +32,35 @@ export interface MiddlewareOptions {
    * RFC 6750 one and names no reason. Never given the credential.
    */
   readonly onRefused?: (refusal: RefusalReason) => void;
+  /**
+   * Where `Link: <…>; rel="sunset"` points when the presented API key is due for rotation or in its
+   * grace (with `Sunset`, RFC 8594). Default: keyturn's rotation docs.
+   */
+  readonly rotationDocsUrl?: string;
+}
+
+const ROTATION_DOCS = 'https://github.com/keyturn/keyturn/blob/main/docs/rotation.md';
+
+/**
+ * `Sunset` (RFC 8594, an HTTP-date) and `Link: <docs>; rel="sunset"` for an API key that is due for
+ * rotation, in its grace, or past a soft deadline; none otherwise (and for access tokens).
+ *
+ * @example
+ * ```ts
+ * sunsetHeaders(credential, Date.now()); // { sunset: 'Tue, 01 Jan 2030 01:00:00 GMT', link: '<…>; rel="sunset"' }
+ * ```
+ */
+export function sunsetHeaders(credential: VerifiedCredential, now: number, docsUrl = ROTATION_DOCS): Record<string, string> {
+  if (credential.kind !== 'api_key' || !credential.rotation) return {};
+  const { status, dueAt, sunset, softDeadline } = credential.rotation;
+  const due = status === 'rotating' || (dueAt !== null && Date.parse(dueAt) <= now) || (softDeadline !== null && Date.parse(softDeadline) <= now);
+  if (!due) return {};
+  return { ...(sunset ? { sunset: new Date(sunset).toUTCString() } : {}), link: `<${docsUrl}>; rel="sunset"` };
+}
+
+/** Adds {@link sunsetHeaders} to a node:http response. */
+function announce(res: ServerResponse, credential: VerifiedCredential, options: MiddlewareOptions): void {
+  for (const [name, value] of Object.entries(sunsetHeaders(credential, Date.now(), options.rotationDocsUrl))) res.setHeader(name, value);
 }
 
 /**
@@ -237,6 +266,7 @@ export function nodeMiddleware(
       (decision) => {
         if (decision.ok) {
           req.keyturn = decision.credential;
+          announce(res, decision.credential, options);
           next();
         } else send(res, decision);
       },
@@ -271,6 +301,7 @@ export function withKeyturn(
       async (decision) => {
         if (!decision.ok) return send(res, decision);
         req.keyturn = decision.credential;
+        announce(res, decision.credential, options);
         try {
           await handler(req, res, decision.credential);
         } catch {
@@ -339,6 +370,8 @@ export function fastifyHook(
     if (decision.ok) {
       request.keyturn = decision.credential;
       request.raw.keyturn = decision.credential;
+      const headers = sunsetHeaders(decision.credential, Date.now(), options.rotationDocsUrl);
+      if (Object.keys(headers).length > 0) reply.headers(headers);
       return undefined;
     }
     reply.code(decision.status).headers({ ...decision.headers }).send(decision.body);

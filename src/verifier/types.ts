@@ -87,6 +87,21 @@ export interface VerifiedKey {
   readonly scopes: readonly string[];
   /** ISO time at which the key stops working, or `null` when it has no expiry. */
   readonly expiresAt: string | null;
+  /**
+   * Present when the key has a rotation schedule, a deadline or is in its grace after a rotation:
+   * `status` `rotating` (a successor exists), `dueAt` (rotation due), `sunset` (when it stops
+   * working), `softDeadline` (a deadline it passes without stopping). The middlewares then add
+   * `Sunset` (RFC 8594) and `Link: <…>; rel="sunset"` to the response, so the holder hears of it.
+   */
+  readonly rotation?: KeyRotation;
+}
+
+/** What keyturn says about a key's rotation (all times ISO 8601). */
+export interface KeyRotation {
+  readonly status: 'active' | 'rotating';
+  readonly dueAt: string | null;
+  readonly sunset: string | null;
+  readonly softDeadline: string | null;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type RequestVerification,
   type StreamState,
   type VerifiedCredential,
+  type KeyRotation,
   type VerifiedKey,
   type Verifier,
   type VerifierOptions,
@@ -343,6 +344,8 @@ function readAnswer(text: string): { result: VerifiedKey | VerifyFailure; expire
     expiresAtMs = Date.parse(expiresAt);
     if (Number.isNaN(expiresAtMs)) return undefined;
   }
+  const rotation = readRotation(b.rotation);
+  if (rotation === false) return undefined;
   const result: VerifiedKey = Object.freeze({
     valid: true,
     kind: 'api_key',
@@ -350,8 +353,22 @@ function readAnswer(text: string): { result: VerifiedKey | VerifyFailure; expire
     principal,
     scopes: Object.freeze([...(scopes as string[])]),
     expiresAt: expiresAtMs === null ? null : (expiresAt as string),
+    ...(rotation ? { rotation } : {}),
   });
-  return { result, expiresAtMs };
+  // A key in its grace is cached no longer than its sunset: never accepted past it.
+  const sunsetMs = rotation?.sunset ? Date.parse(rotation.sunset) : null;
+  const until = sunsetMs === null ? expiresAtMs : expiresAtMs === null ? sunsetMs : Math.min(expiresAtMs, sunsetMs);
+  return { result, expiresAtMs: until };
+}
+
+/** The `rotation` member of a verify answer: absent, well-formed, or `false` (not an answer). */
+function readRotation(value: unknown): KeyRotation | undefined | false {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') return false;
+  const r = value as Record<string, unknown>;
+  const time = (v: unknown) => v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v)));
+  if ((r.status !== 'active' && r.status !== 'rotating') || !time(r.dueAt) || !time(r.sunset) || !time(r.softDeadline)) return false;
+  return Object.freeze({ status: r.status, dueAt: r.dueAt as string | null, sunset: r.sunset as string | null, softDeadline: r.softDeadline as string | null });
 }
 
 function readKeyId(data: string): string | undefined {

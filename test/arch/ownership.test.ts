@@ -37,6 +37,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   leak_findings: 'src/leaks/respond/findings-store.ts',
   leak_sightings: 'src/leaks/respond/findings-store.ts',
   leak_watches: 'src/leaks/watch.ts',
+  rotation_policies: 'src/rotation/policies.ts',
 };
 
 const tree = sources();

@@ -164,6 +164,22 @@ describe('recorded events match their declarations', () => {
     ok(await kt.api('DELETE', `/v1/leaks/watches/${watch.id}`), 204);
     ok(await kt.api('DELETE', `/v1/clients/${client.id}`), 204);
 
+    // Rotation: policies, a principal's policy, rotations by an admin, the schedule and the holder.
+    ok(await kt.api('POST', '/v1/policies', { name: 'short', from: 'banking' }), 201);
+    ok(await kt.api('PATCH', '/v1/policies/short', { keyRotationGrace: 1800 }));
+    ok(await kt.api('PUT', '/v1/principals/alice/policy', { policy: 'short' }));
+    const byAdmin = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'r1' })).body as { id: string };
+    ok(await kt.api('POST', `/v1/keys/${byAdmin.id}/rotate`, { graceSeconds: 60 }));
+    const scheduled = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'r2' })).body as { key: string };
+    ok(await kt.api('PATCH', '/v1/policies/short', { deadline: 'soft' }));
+    const soft = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'r3' })).body as { id: string };
+    kt.ctx.advance(86_400_000 + 1000);
+    await kt.kt.jobs.runner.runNow('rotation.schedule'); // rotates r2 and r3 (due), retires r1's predecessor
+    ok(await kt.api('POST', '/v1/keys/self/rotate', {}, scheduled.key)); // picks r2's successor up
+    kt.ctx.advance(7 * 86_400_000);
+    await kt.kt.jobs.runner.runNow('rotation.schedule'); // r3's successor passes its soft deadline
+    expect(soft.id).toMatch(/^key_/);
+
     const events: AuditEvent[] = [];
     for (let after = 0; ; ) {
       const page = (await kt.api('GET', `/v1/events?after=${after}&limit=1000`)).body as { items: AuditEvent[]; next: number | null };

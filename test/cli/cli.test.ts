@@ -163,7 +163,7 @@ describe('keyturn clients and signing-keys', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/^keyturn: ERR_VALIDATION: grantTypes/);
     const policy = await cli(['clients', 'create', '--name', 'y', '--policy', 'nope'], env);
-    expect(policy.err).toMatch(/^keyturn: ERR_VALIDATION: policy: unknown preset 'nope'/);
+    expect(policy.err).toMatch(/^keyturn: ERR_VALIDATION: policy: unknown policy 'nope'/);
     expect((await cli(['signing-keys', 'rotate', '--alg', 'HS256'], env)).code).toBe(2);
   });
 });

@@ -27,6 +27,8 @@ const PUBLIC = new Set([
   'GET /.well-known/openid-configuration',
   'POST /v1/leaks/report',
   'POST /v1/leaks/github',
+  // Authenticated by the key it rotates, not an admin key: test/rotation/self-rotate.security.test.ts.
+  'POST /v1/keys/self/rotate',
 ]);
 
 /**

@@ -18,6 +18,7 @@ describe('the server runs its background work on the job runner', () => {
       ['housekeeping.prune', 3_600_000, null], // a tenth of the rotation interval, at most an hour
       ['leaks.watch', 60_000, null],
       ['outbox.deliver', 5_000, null],
+      ['rotation.schedule', 60_000, null],
       ['signing.rotate', 3_600_000, null],
     ]);
   });

@@ -4,7 +4,7 @@ import { resolvePolicy } from '../../src/core/policy.js';
 import { KeyturnError } from '../../src/core/errors.js';
 import { startOAuthServer, type OAuthServer } from './support.js';
 
-const KNOWN = /known: default, banking, public-read/;
+const KNOWN = /known: default, banking, public-read, internal/;
 /** Names that are no preset, among them what every object answers to (`toString`, `constructor`, …). */
 const UNKNOWN = ['nope', 'Default', 'toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'];
 
@@ -57,7 +57,7 @@ describe('a client names a known policy or nothing is written', () => {
       });
       process.exitCode = previous;
       expect(code).toBe(1);
-      expect(err.join('\n')).toMatch(new RegExp(`^keyturn: ERR_VALIDATION: policy: unknown preset '${policy}' \\(${KNOWN.source}\\)`));
+      expect(err.join('\n')).toMatch(new RegExp(`^keyturn: ERR_VALIDATION: policy: unknown policy '${policy}' \\(${KNOWN.source}\\)`));
     }
   });
 });

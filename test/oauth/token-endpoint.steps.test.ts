@@ -254,6 +254,6 @@ describeStore('token endpoint steps', (kind) => {
 
   it('a client whose stored policy is no preset is an error, never the default policy', async () => {
     await kt.store.run('UPDATE oauth_clients SET policy = ? WHERE id = ?', ['retired-preset', app.id]);
-    expect(await refusal(() => kt.oauth.clients.get(app.id))).toMatchObject({ code: 'ERR_VALIDATION', message: expect.stringMatching(/unknown preset "retired-preset"/) });
+    expect(await refusal(() => kt.oauth.clients.get(app.id))).toMatchObject({ code: 'ERR_VALIDATION', message: expect.stringMatching(/unknown policy "retired-preset"/) });
   });
 });

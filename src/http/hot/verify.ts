@@ -24,7 +24,7 @@ const validAnswers = new WeakMap<VerifiedKey, HotAnswer>();
 function validAnswer(key: VerifiedKey): HotAnswer {
   let answer = validAnswers.get(key);
   if (answer === undefined) {
-    answer = jsonAnswer(200, JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt }));
+    answer = jsonAnswer(200, JSON.stringify({ valid: true, keyId: key.id, principal: key.principal, scopes: key.scopes, expiresAt: key.expiresAt, ...(key.rotation ? { rotation: key.rotation } : {}) }));
     validAnswers.set(key, answer);
   }
   return answer;

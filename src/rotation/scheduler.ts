@@ -1,0 +1,64 @@
+import type { JobDefinition, JobLogger } from '../jobs/index.js';
+
+/** The runner's name for scheduled rotation. */
+export const ROTATION_JOB = 'rotation.schedule';
+
+/** What the scheduler works on: the key service's due work, in batches. */
+export interface RotationWork {
+  rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }>;
+  settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }>;
+}
+
+/** What one run did. */
+export interface RotationRun {
+  readonly rotated: number;
+  readonly skipped: number;
+  readonly retired: number;
+  readonly flagged: number;
+}
+
+/**
+ * Runs one pass: rotates every key whose rotation is due, then retires rotated keys at the end of
+ * their grace and reports passed deadlines, `batch` at a time until none is left (or the run's
+ * lease is lost). Everything due since the last run is done, however long ago that was: a process
+ * that was down catches up on start.
+ */
+export async function rotateAllDue(work: RotationWork, options: { batch?: number; signal?: AbortSignal } = {}): Promise<RotationRun> {
+  const batch = options.batch ?? 500;
+  let rotated = 0;
+  let skipped = 0;
+  let retired = 0;
+  let flagged = 0;
+  for (;;) {
+    if (options.signal?.aborted) break;
+    const r = await work.rotateDue(batch);
+    rotated += r.rotated;
+    skipped += r.skipped;
+    if (!r.more || r.rotated + r.skipped === 0) break;
+  }
+  for (;;) {
+    if (options.signal?.aborted) break;
+    const s = await work.settleDeadlines(batch);
+    retired += s.retired;
+    flagged += s.flagged;
+    if (!s.more || s.retired + s.flagged === 0) break;
+  }
+  return { rotated, skipped, retired, flagged };
+}
+
+/**
+ * The scheduled rotation job: run by one node of the cluster at a time (the runner claims it
+ * through the store), and each key is rotated by a conditional update only one node can win, so
+ * with any number of processes on one PostgreSQL each credential is rotated exactly once.
+ */
+export function rotationJob(work: RotationWork, everyMs: number, logger?: JobLogger): JobDefinition {
+  return {
+    name: ROTATION_JOB,
+    everyMs,
+    leaseMs: 120_000,
+    run: async (run) => {
+      const done = await rotateAllDue(work, { signal: run.signal });
+      if (done.rotated + done.retired + done.flagged > 0) logger?.info({ ...done, node: run.node }, 'scheduled rotation');
+    },
+  };
+}

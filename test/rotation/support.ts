@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import type { RequestMeta } from '../../src/audit/events.js';
+import type { ManualContext } from '../../src/core/context.js';
+import { KeyService } from '../../src/keys/service.js';
+import { ClientService } from '../../src/oauth/clients.js';
+import { PrincipalService } from '../../src/principals/service.js';
+import { PolicyService } from '../../src/rotation/index.js';
+import { MIGRATIONS } from '../../src/runtime/open.js';
+import { KeyEncryption } from '../../src/signing/kek.js';
+import type { Store } from '../../src/store/port.js';
+
+export const admin: RequestMeta = { actor: null, actorKind: null, sourceIp: '127.0.0.1', requestId: 'req_test' };
+
+/** One node's rotation parts on `store`, wired as the runtime wires them. */
+export interface RotationNode {
+  readonly policies: PolicyService;
+  readonly principals: PrincipalService;
+  readonly keys: KeyService;
+  readonly clients: ClientService;
+  close(): void;
+}
+
+/** Builds a node; `masterKey` must be the same for nodes that pick each other's successors up. */
+export async function rotationNode(store: Store, ctx: ManualContext, masterKey: Uint8Array = randomBytes(32), migrate = true): Promise<RotationNode> {
+  if (migrate) await store.migrate(MIGRATIONS);
+  const policies = new PolicyService({ store, ctx });
+  await policies.load();
+  const principals = new PrincipalService(store, ctx, { policies });
+  const keys = new KeyService({ store, ctx, principals, prefix: 'kt_test', policies, sealer: new KeyEncryption(masterKey, ctx) });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: 'ktcs', defaultAudience: () => 'https://issuer.test', policies });
+  policies.countWith((name) => keys.policyCounts(name));
+  policies.countWith((name) => clients.policyCounts(name));
+  return {
+    policies,
+    principals,
+    keys,
+    clients,
+    close() {
+      keys.close();
+      clients.close();
+      policies.close();
+    },
+  };
+}
+
+/** Every event of `type` in the store, in order. */
+export async function eventsOf(store: Store, type: string): Promise<{ target: string | null; reason: string | null; data: Record<string, unknown> }[]> {
+  const rows = await store.all<{ target: string | null; reason: string | null; data: string }>('SELECT target, reason, data FROM events WHERE type = ? ORDER BY seq', [type]);
+  return rows.map((r) => ({ target: r.target, reason: r.reason, data: JSON.parse(r.data) as Record<string, unknown> }));
+}
+
+/** How many rows `table` has (to prove a refused call wrote nothing). */
+export async function countRows(store: Store, table: string): Promise<number> {
+  return Number((await store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n);
+}
