@@ -16,7 +16,9 @@ describe('Sunset (RFC 8594) on responses to a key that is due or in its grace', 
   beforeAll(async () => {
     kt = await startOAuthServer();
     await kt.api('POST', '/v1/principals', { kind: 'service', name: 'caller' });
-    verifier = createVerifier({ url: kt.url });
+    // The change stream needs a key with scope `verify`: the verifier hears of the rotation through it.
+    const streamKey = (await kt.api('POST', '/v1/keys', { owner: 'caller', name: 'verifier-stream', scopes: ['verify'] })).body as { key: string };
+    verifier = createVerifier({ url: kt.url, apiKey: streamKey.key });
     const middleware = nodeMiddleware(verifier, { rotationDocsUrl: 'https://docs.example/rotation' });
     api = http.createServer((req, res) => middleware(req, res, () => res.end('ok')));
     await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));

@@ -87,7 +87,7 @@ describeStore('stored lifetime policies', (kind) => {
       await node.policies.update('fresh', { keyRotationGrace: 60 }, admin);
       if (kind === 'postgres') {
         // Each PostgreSQL node hears the other's change on its LISTEN connection.
-        await vi.waitFor(() => expect(other.policies.current('fresh').version).toBe(2));
+        await vi.waitFor(() => expect(other.policies.current('fresh').version).toBe(2), { timeout: 10_000 });
       } else {
         // A version this node has not heard of is read from the store when first asked for.
         await other.policies.ensure('fresh', 2);
