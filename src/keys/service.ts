@@ -372,18 +372,22 @@ export class KeyService {
     return this.#judge(entry, now);
   }
 
-  /** Appends the event for a failed verification (`type` lets the admin gate record its own). */
+  /**
+   * Appends the event for a failed verification (`type` lets the admin gate record its own).
+   * Resolves to the id of the key presented, when it is one of ours (its holder may be told).
+   */
   async recordFailure(
     type: 'key.verify_failed' | 'admin.auth_failed',
     result: Verification & { valid: false },
     presented: string,
     meta: RequestMeta,
-  ): Promise<void> {
+  ): Promise<string | null> {
     const parsed = tryParseSecret(presented);
     const target = parsed ? await this.#idOf(secretDigest(parsed.text)) : null;
     await this.#store.transaction((tx) =>
       appendEvent(tx, this.#ctx, { type, target, outcome: 'failure', reason: result.reason, data: parsed ? { prefix: parsed.prefix } : {} }, meta),
     );
+    return target;
   }
 
   async #idOf(digest: string): Promise<string | null> {
