@@ -53,6 +53,11 @@ const server = z.strictObject({
   dataDir: z.string().min(1).default('./.keyturn').describe('Directory for the SQLite database, the master key and the bootstrap admin key.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Loopback by default; set `0.0.0.0` to serve a network.'),
   port: z.coerce.number().int().min(0).max(65535).default(8080).describe('TCP port to listen on (0 picks a free one).'),
+  shutdownTimeout: duration(0, 300_000)
+    .prefault('10s')
+    .describe(
+      'On SIGTERM or SIGINT: how long in-flight requests may finish before their connections are closed (change streams end at once). The process exits at most a few seconds after.',
+    ),
 });
 
 /** The database. */
@@ -86,6 +91,10 @@ const http = z.strictObject({
 /** Logs. */
 const logging = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+  format: z
+    .enum(['auto', 'pretty', 'json'])
+    .default('auto')
+    .describe('Log and start-up output on standard output: `pretty` (one human-readable line each), `json` (pino JSON lines), or `auto`: pretty on a terminal, JSON otherwise.'),
   requests: bool()
     .default(false)
     .describe(
@@ -189,12 +198,14 @@ export const SETTINGS = {
   dataDir: 'server.dataDir',
   host: 'server.host',
   port: 'server.port',
+  shutdownTimeout: 'server.shutdownTimeout',
   db: 'store.db',
   dbPoolSize: 'store.poolSize',
   sqliteSynchronous: 'store.sqliteSynchronous',
   bodyLimit: 'http.bodyLimit',
   trustProxy: 'http.trustProxy',
   logLevel: 'logging.level',
+  logFormat: 'logging.format',
   logRequests: 'logging.requests',
   keyPrefix: 'keys.prefix',
   cacheMaxEntries: 'keys.cacheMaxEntries',

@@ -6,7 +6,7 @@ import { KeyturnError } from '../core/errors.js';
 import type { HttpConfig } from '../http/services.js';
 import { buildServer, type ServerOptions } from '../http/server.js';
 import { bootstrapAdmin } from './bootstrap.js';
-import { createLogger } from './logger.js';
+import { announcer, createLogger } from './logger.js';
 import { openKeyturn, type Keyturn } from './open.js';
 
 /** The part of `config` the HTTP edge reads. */
@@ -22,6 +22,27 @@ export interface RunningServer {
   /** Path of the bootstrap admin key when this start created it. */
   readonly adminKeyFile: string | undefined;
   close(): Promise<void>;
+}
+
+/** How often a closing server looks for connections that have become idle. */
+const SWEEP_MS = 50;
+
+/**
+ * Stops listening and waits for in-flight requests, for at most `timeoutMs`: change streams end
+ * first (a `preClose` hook of their route), connections that fall idle are closed as they do (a
+ * keep-alive connection would otherwise hold the server for its whole idle timeout), and whatever
+ * is still open at the deadline is cut.
+ */
+async function drain(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const server = app.server;
+  const sweep = setInterval(() => server.closeIdleConnections(), SWEEP_MS);
+  const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(deadline);
+  }
 }
 
 /**
@@ -48,12 +69,13 @@ export function assertClusterSettings(config: Config): void {
  */
 export async function startServer(config: Config, options: { ctx?: Context; logger?: Logger; http?: ServerOptions } = {}): Promise<RunningServer> {
   assertClusterSettings(config);
-  const logger = options.logger ?? createLogger(config.logging.level);
+  const logger = options.logger ?? createLogger(config.logging.level, process.stdout, config.logging.format);
+  const announce = announcer(logger);
   const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
   let app: FastifyInstance | undefined;
   try {
     const adminKeyFile = await bootstrapAdmin(kt);
-    if (adminKeyFile) logger.info({ file: adminKeyFile }, 'bootstrap admin key written (mode 0600)');
+    if (adminKeyFile) announce.info({ file: adminKeyFile }, `bootstrap admin key written to ${adminKeyFile} (mode 0600)`);
     app = await buildServer(kt.services, httpConfigOf(config), logger, options.http);
     await app.listen({ host: config.server.host, port: config.server.port });
     const address = app.server.address();
@@ -62,16 +84,22 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     kt.setIssuer(url);
     kt.jobs.runner.start();
+    const store = config.store.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite';
+    announce.info({ url, store }, `keyturn listening on ${url} (${store})`);
     const running = app;
+    let closing: Promise<void> | undefined;
     return {
       kt,
       app: running,
       url,
       adminKeyFile,
-      async close() {
-        await kt.jobs.runner.stop();
-        await running.close();
-        await kt.close();
+      close() {
+        closing ??= (async () => {
+          await kt.jobs.runner.stop();
+          await drain(running, config.server.shutdownTimeout);
+          await kt.close();
+        })();
+        return closing;
       },
     };
   } catch (err) {

@@ -10,7 +10,9 @@ const HEARTBEAT_MS = 15_000;
  */
 export function keyChangeRoutes(app: FastifyInstance, services: Services): void {
   const streams = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  // Before the server stops listening and waits for its connections: an open stream would hold
+  // shutdown forever. Followers (the verifier library) reconnect to whatever serves next.
+  app.addHook('preClose', async () => {
     for (const end of streams) end();
   });
 
