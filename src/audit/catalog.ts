@@ -138,6 +138,17 @@ export const EVENT_CATALOG = {
     reason: verificationFailure,
     data: z.strictObject({ prefix: z.string().optional().describe('prefix of a well-formed keyturn secret') }),
   }),
+  'admin.recovered': event({
+    description: 'A new admin key was minted by `keyturn admin recover`, run with direct access to the data directory or database (the way back in when every admin key is suspended, revoked or lost).',
+    category: 'account_change',
+    severity: 'high',
+    outcomes: ['success'],
+    target: 'the new key id',
+    data: z.strictObject({
+      principal: id('owner principal id (the bootstrap admin)'),
+      host: z.string().describe('host name of the machine the command ran on'),
+    }),
+  }),
   'signing_key.rotated': event({
     description: 'The signing key ring rotated: next became active, active retired, a new next was created.',
     category: 'entity_management',

@@ -24,4 +24,5 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   scan: { build: async () => (await import('./scan.js')).scanCommand() },
   hooks: { build: async (io) => (await import('./hooks.js')).hooksCommand(io) },
   watch: { build: async (io) => (await import('./watch.js')).watchCommand(io) },
+  admin: { build: async (io) => (await import('./admin.js')).adminCommand(io) },
 };

@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Context } from '../core/context.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATA_DIR_MARKER, DATA_DIR_MARKER_TEXT } from '../core/data-dir.js';
 import { KeyturnError } from '../core/errors.js';
 import type { HttpConfig } from '../http/services.js';
 import { buildServer, type ServerOptions } from '../http/server.js';
@@ -22,6 +25,13 @@ export interface RunningServer {
   /** Path of the bootstrap admin key when this start created it. */
   readonly adminKeyFile: string | undefined;
   close(): Promise<void>;
+}
+
+/** Marks `dir` as keyturn's (see {@link DATA_DIR_MARKER}): scans and watches never read it. */
+function markDataDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const marker = join(dir, DATA_DIR_MARKER);
+  if (!existsSync(marker)) writeFileSync(marker, DATA_DIR_MARKER_TEXT, { mode: 0o644 });
 }
 
 /** How often a closing server looks for connections that have become idle. */
@@ -74,6 +84,7 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
   const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
   let app: FastifyInstance | undefined;
   try {
+    markDataDirectory(config.server.dataDir);
     const adminKeyFile = await bootstrapAdmin(kt);
     if (adminKeyFile) announce.info({ file: adminKeyFile }, `bootstrap admin key written to ${adminKeyFile} (mode 0600)`);
     app = await buildServer(kt.services, httpConfigOf(config), logger, options.http);
