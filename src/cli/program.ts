@@ -11,7 +11,8 @@ export type { Io } from './run.js';
  */
 export async function buildProgram(io: Io, only?: string): Promise<Command> {
   const program = new Command('keyturn').description('Self-hosted authority for API credentials').version('0.1.0');
-  const names = only !== undefined && Object.hasOwn(COMMAND_GROUPS, only) ? [only] : Object.keys(COMMAND_GROUPS);
+  // `--version` needs no group; a group's name, that group; anything else (help, a typo), all of them.
+  const names = only === '--version' || only === '-V' ? [] : only !== undefined && Object.hasOwn(COMMAND_GROUPS, only) ? [only] : Object.keys(COMMAND_GROUPS);
   for (const command of await Promise.all(names.map((name) => COMMAND_GROUPS[name]!.build(io)))) program.addCommand(command);
   return program;
 }
