@@ -155,6 +155,17 @@ export const EVENT_CATALOG = {
       lastAt: z.string().describe('time of the last failure counted (ISO 8601)'),
       overflow: z.boolean().describe('the group stood for many targets and networks: too many distinct groups were open'),
       claimed: z.string().optional().describe('the claimed identifier (sanitised), when it named nothing known'),
+      }),
+    }),
+  'admin.recovered': event({
+    description: 'A new admin key was minted by `keyturn admin recover`, run with direct access to the data directory or database (the way back in when every admin key is suspended, revoked or lost).',
+    category: 'account_change',
+    severity: 'high',
+    outcomes: ['success'],
+    target: 'the new key id',
+    data: z.strictObject({
+      principal: id('owner principal id (the bootstrap admin)'),
+      host: z.string().describe('host name of the machine the command ran on'),
     }),
   }),
   'signing_key.rotated': event({

@@ -62,18 +62,40 @@ function asCode(value: unknown): KeyturnErrorCode {
   return (KEYTURN_ERROR_CODES as readonly unknown[]).includes(value) ? (value as KeyturnErrorCode) : 'ERR_UPSTREAM';
 }
 
+/**
+ * One HTTP request with node:http(s). Not `fetch`: loading undici costs a CLI call about three
+ * times Node's own start-up (first run #10 item 8).
+ */
+async function request(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; ok: boolean; text: string }> {
+  const target = new URL(url);
+  const { request: send } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = send(target, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Calls the keyturn HTTP API; an error answer becomes a {@link KeyturnError} with the server's code. */
 export async function call<T>(target: Target, method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let response: Response;
+  let response: { status: number; ok: boolean; text: string };
   try {
-    response = await fetch(`${target.url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    response = await request(`${target.url}${path}`, method, headers, body === undefined ? undefined : JSON.stringify(body));
   } catch {
     throw new KeyturnError('ERR_UPSTREAM', `cannot reach keyturn at ${target.url} (is it running? try: keyturn serve)`);
   }
-  const text = await response.text();
+  const text = response.text;
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;

@@ -131,6 +131,8 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
     staged: flags.staged ?? false,
     gitignore: flags.gitignore ?? false,
     stdin: io.stdin,
+    // The data directory the admin key comes from, besides any that holds keyturn's marker.
+    skipDirs: [resolve(flags.dataDir ?? io.env.KEYTURN_DATA_DIR ?? './.keyturn')],
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
     ...(baseline ? { baseline } : {}),
     ...(flags.threads === undefined ? {} : { threads: flags.threads }),
@@ -138,6 +140,7 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
     ...(bar ? { progress: bar.update } : {}),
   });
   bar?.clear();
+  for (const dir of report.skippedDataDirs ?? []) io.stderr(`keyturn scan: skipped ${dir}: a keyturn data directory (the server's own keys; never scanned)\n`);
   if (flags.writeBaseline) writeBaseline(flags.writeBaseline, baselineOf(report.findings));
   const reveal = !flags.redact;
   const out =

@@ -31,9 +31,10 @@ export function sourceArgument(source: string, cwd = process.cwd()): string {
   return resolve(cwd, source);
 }
 
-function summary(r: Pick<RunResult, 'ok' | 'findings' | 'new' | 'suspended' | 'revoked' | 'thirdParty' | 'error'>): string {
+function summary(r: Pick<RunResult, 'ok' | 'findings' | 'new' | 'suspended' | 'revoked' | 'thirdParty' | 'error' | 'skippedDataDirs'>): string {
   if (!r.ok) return `failed: ${r.error?.code ?? 'ERR_INTERNAL'}: ${r.error?.message ?? ''}`;
-  return `${r.findings} found, ${r.new} new, ${r.suspended} suspended, ${r.revoked} revoked, ${r.thirdParty} third-party`;
+  const skipped = r.skippedDataDirs?.length ? `; skipped keyturn data directory ${r.skippedDataDirs.join(', ')}` : '';
+  return `${r.findings} found, ${r.new} new, ${r.suspended} suspended, ${r.revoked} revoked, ${r.thirdParty} third-party${skipped}`;
 }
 
 /**

@@ -75,6 +75,11 @@ const server = z.strictObject({
     .describe(
       'Start even when other users can read the data directory (keyturn wants `0700`) or its files (the SQLite database and its `-wal`/`-shm`, `master.key`, `admin.key`: `0600`); a warning is logged instead. Off: such a start is refused with the `chmod` that fixes it.',
     ),
+  shutdownTimeout: duration(0, 300_000)
+    .prefault('10s')
+    .describe(
+      'On SIGTERM or SIGINT: how long in-flight requests may finish before their connections are closed (change streams end at once). The process exits at most a few seconds after.',
+    ),
 });
 
 /** The database. */
@@ -168,6 +173,10 @@ const http = z.strictObject({
 /** Logs. */
 const logging = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+  format: z
+    .enum(['auto', 'pretty', 'json'])
+    .default('auto')
+    .describe('Log and start-up output on standard output: `pretty` (one human-readable line each), `json` (pino JSON lines), or `auto`: pretty on a terminal, JSON otherwise.'),
   requests: bool()
     .default(false)
     .describe(
@@ -357,6 +366,7 @@ export const SETTINGS = {
   port: 'server.port',
   egressAllow: 'server.egressAllow',
   allowLoosePermissions: 'server.allowLoosePermissions',
+  shutdownTimeout: 'server.shutdownTimeout',
   db: 'store.db',
   dbPoolSize: 'store.poolSize',
   sqliteSynchronous: 'store.sqliteSynchronous',
@@ -365,6 +375,7 @@ export const SETTINGS = {
   changeStreamsPerSource: 'http.changeStreamsPerSource',
   changeStreamsMax: 'http.changeStreamsMax',
   logLevel: 'logging.level',
+  logFormat: 'logging.format',
   logRequests: 'logging.requests',
   keyPrefix: 'keys.prefix',
   cacheMaxEntries: 'keys.cacheMaxEntries',

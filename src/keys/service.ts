@@ -825,17 +825,19 @@ export class KeyService {
    * Records a failed verification (`type` lets the admin gate record its own), aggregated by key,
    * reason and source network: the first of a burst is written in full, the rest are counted into
    * a summary. The target is the key's id only when the digest names a stored key.
+   * Resolves to the id of the key presented, when it is one of ours (its holder may be told).
    */
   async recordFailure(
     type: 'key.verify_failed' | 'admin.auth_failed',
     result: Verification & { valid: false },
     presented: string,
     meta: RequestMeta,
-  ): Promise<void> {
+  ): Promise<string | null> {
     const parsed = tryParseSecret(presented);
     // `unknown`: no stored key has this digest (a key's principal is never deleted), no lookup needed.
     const target = parsed && result.reason !== 'unknown' ? await this.#idOf(secretDigest(parsed.text)) : null;
     await this.#failures.record({ type, target, outcome: 'failure', reason: result.reason, data: parsed ? { prefix: parsed.prefix } : {} }, meta);
+    return target;
   }
 
   async #idOf(digest: string): Promise<string | null> {

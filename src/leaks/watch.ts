@@ -64,6 +64,8 @@ export interface RunSummary {
   readonly items: number;
   /** Error code and message when the run failed. */
   readonly error?: { readonly code: string; readonly message: string };
+  /** keyturn data directories the scan did not enter (the server's own keys are never a leak to act on). */
+  readonly skippedDataDirs?: readonly string[];
 }
 
 export interface RunResult extends RunSummary {
@@ -363,7 +365,9 @@ export class WatchService {
         thirdParty: outcomes.filter((o) => o.new && o.status === 'third_party').length,
         bytes: report.bytes,
         items: report.items,
+        ...(report.skippedDataDirs?.length ? { skippedDataDirs: report.skippedDataDirs } : {}),
       };
+      if (report.skippedDataDirs?.length) this.#logger?.warn({ watch: id, skipped: report.skippedDataDirs }, 'leak watch skipped keyturn data directories');
     } catch (err) {
       const code = isKeyturnError(err) ? err.code : 'ERR_INTERNAL';
       const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);

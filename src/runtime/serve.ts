@@ -2,11 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Context } from '../core/context.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATA_DIR_MARKER, DATA_DIR_MARKER_TEXT } from '../core/data-dir.js';
 import { KeyturnError } from '../core/errors.js';
 import type { HttpConfig } from '../http/services.js';
 import { buildServer, type ServerOptions } from '../http/server.js';
 import { bootstrapAdmin } from './bootstrap.js';
-import { createLogger } from './logger.js';
+import { announcer, createLogger } from './logger.js';
 import { openKeyturn, type Keyturn } from './open.js';
 
 /** The part of `config` the HTTP edge reads. */
@@ -33,6 +36,34 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Marks `dir` as keyturn's (see {@link DATA_DIR_MARKER}): scans and watches never read it. */
+function markDataDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const marker = join(dir, DATA_DIR_MARKER);
+  if (!existsSync(marker)) writeFileSync(marker, DATA_DIR_MARKER_TEXT, { mode: 0o644 });
+}
+
+/** How often a closing server looks for connections that have become idle. */
+const SWEEP_MS = 50;
+
+/**
+ * Stops listening and waits for in-flight requests, for at most `timeoutMs`: change streams end
+ * first (a `preClose` hook of their route), connections that fall idle are closed as they do (a
+ * keep-alive connection would otherwise hold the server for its whole idle timeout), and whatever
+ * is still open at the deadline is cut.
+ */
+async function drain(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const server = app.server;
+  const sweep = setInterval(() => server.closeIdleConnections(), SWEEP_MS);
+  const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(deadline);
+  }
+}
+
 /**
  * Refuses (`ERR_CONFIG`, one line) settings that would let the nodes of a cluster disagree: with a
  * `postgres://` database several processes share one store, so each must be given the same
@@ -57,12 +88,14 @@ export function assertClusterSettings(config: Config): void {
  */
 export async function startServer(config: Config, options: { ctx?: Context; logger?: Logger; http?: ServerOptions } = {}): Promise<RunningServer> {
   assertClusterSettings(config);
-  const logger = options.logger ?? createLogger(config.logging.level);
+  const logger = options.logger ?? createLogger(config.logging.level, process.stdout, config.logging.format);
+  const announce = announcer(logger);
   const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
   let app: FastifyInstance | undefined;
   try {
+    markDataDirectory(config.server.dataDir);
     const adminKeyFile = await bootstrapAdmin(kt);
-    if (adminKeyFile) logger.info({ file: adminKeyFile }, 'bootstrap admin key written (mode 0600)');
+    if (adminKeyFile) announce.info({ file: adminKeyFile }, `bootstrap admin key written to ${adminKeyFile} (mode 0600)`);
     app = await buildServer(kt.services, httpConfigOf(config), logger, options.http);
     await app.listen({ host: config.server.host, port: config.server.port });
     const address = app.server.address();
@@ -71,16 +104,22 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     kt.setIssuer(url);
     kt.jobs.runner.start();
+    const store = config.store.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite';
+    announce.info({ url, store }, `keyturn listening on ${url} (${store})`);
     const running = app;
+    let closing: Promise<void> | undefined;
     return {
       kt,
       app: running,
       url,
       adminKeyFile,
-      async close() {
-        await kt.jobs.runner.stop();
-        await running.close();
-        await kt.close();
+      close() {
+        closing ??= (async () => {
+          await kt.jobs.runner.stop();
+          await drain(running, config.server.shutdownTimeout);
+          await kt.close();
+        })();
+        return closing;
       },
     };
   } catch (err) {

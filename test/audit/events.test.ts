@@ -163,6 +163,9 @@ describe('recorded events match their declarations', () => {
     ok(await kt.api('POST', `/v1/leaks/watches/${watch.id}/run`, {}));
     ok(await kt.api('DELETE', `/v1/leaks/watches/${watch.id}`), 204);
     ok(await kt.api('DELETE', `/v1/clients/${client.id}`), 204);
+    // `keyturn admin recover`, beside the running server.
+    const { recoverAdmin } = await import('../../src/runtime/recover.js');
+    await recoverAdmin(kt.kt.config, { file: join(dir, 'recovered.key') });
 
     // Rotation: policies, a principal's policy, rotations by an admin, the schedule and the holder.
     ok(await kt.api('POST', '/v1/policies', { name: 'short', from: 'banking' }), 201);

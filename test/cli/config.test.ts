@@ -33,8 +33,8 @@ describe('configuration grouped per capability', () => {
     expect(flagName('leakWebhookTimeout')).toBe('--leak-webhook-timeout');
   });
 
-  it('offers every flag on keyturn serve', () => {
-    const serve = buildProgram({ out: () => undefined, err: () => undefined, env: {}, stdin: async () => '' }).commands.find((c) => c.name() === 'serve')!;
+  it('offers every flag on keyturn serve', async () => {
+    const serve = (await buildProgram({ out: () => undefined, err: () => undefined, env: {}, stdin: async () => '' })).commands.find((c) => c.name() === 'serve')!;
     const flags = serve.options.map((o) => o.long);
     for (const name of FLAT_BEFORE) expect(flags).toContain(flagName(name));
   });

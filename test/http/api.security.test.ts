@@ -88,9 +88,11 @@ describe('admin API: authentication matrix over every registered route', () => {
     const revoked = await call('POST', '/v1/keys', { owner: 'app', name: 'gone', scopes: ['admin'] });
     await call('POST', `/v1/keys/${revoked.id}/revoke`, {});
     creds.revokedAdmin = revoked.key;
+    creds.revokedAdminId = revoked.id;
     const suspended = await call('POST', '/v1/keys', { owner: 'app', name: 'quarantined', scopes: ['admin'] });
     await call('POST', `/v1/keys/${suspended.id}/suspend`, {});
     creds.suspendedAdmin = suspended.key;
+    creds.suspendedAdminId = suspended.id;
     // Well-formed, right checksum, never issued.
     creds.forgedAdmin = generateSecret('kt_live', systemContext);
     creds.brokenAdmin = admin.slice(0, -7) + (admin.at(-7) === 'A' ? 'B' : 'A') + admin.slice(-6);
@@ -153,13 +155,28 @@ describe('admin API: authentication matrix over every registered route', () => {
       ['a malformed Bearer header', () => 'Bearer a b'],
       ['a checksum-broken key', () => `Bearer ${creds.brokenAdmin}`],
       ['a forged key (well-formed, never issued)', () => `Bearer ${creds.forgedAdmin}`],
-      ['a revoked admin key', () => `Bearer ${creds.revokedAdmin}`],
-      ['a suspended admin key', () => `Bearer ${creds.suspendedAdmin}`],
     ])('with %s: 401 invalid_token', async (_label, auth) => {
       const res = await send(route, auth());
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="keyturn", error="invalid_token", error_description="[^"]+"$/);
       if (!head) expect(await res.json()).toMatchObject({ error: 'invalid_token', code: 'ERR_INVALID_TOKEN' });
+    });
+
+    // The holder of a refused admin key learns its state and id (first run #10 item 1): the
+    // operator locked out by a leak response is told what happened, not "invalid token".
+    it.each([
+      ['a revoked admin key', 'revokedAdmin', 'ERR_KEY_REVOKED', 'revoked'],
+      ['a suspended admin key', 'suspendedAdmin', 'ERR_KEY_SUSPENDED', 'suspended'],
+    ])('with %s: 401 invalid_token saying so, with the key id', async (_label, which, code, state) => {
+      const res = await send(route, `Bearer ${creds[which]}`);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="keyturn", error="invalid_token", error_description="[^"]+"$/);
+      if (!head) {
+        const body = (await res.json()) as { error: string; code: string; error_description: string };
+        expect(body).toMatchObject({ error: 'invalid_token', code });
+        expect(body.error_description).toContain(`key ${creds[`${which}Id`]} is ${state}`);
+        expect(body.error_description).toContain('keyturn admin recover');
+      }
     });
 
     it(`with a valid key lacking scope ${SCOPE_OF[route] ?? 'admin'}: 403 insufficient_scope`, async () => {

@@ -13,7 +13,9 @@ import { gitIn, initRepo, tempDir, writeTree } from './support/fixtures.js';
 
 // zod too: it is most of the start-up of a scan that loads it, and a scan reads no rules or baseline file unless told.
 const FORBIDDEN_PACKAGES = /\/node_modules\/(?:fastify|@fastify|pg|pg-[a-z-]+|better-sqlite3|@aws-sdk|@smithy|pino|zod)\//;
-const FORBIDDEN_OWN = /\/dist\/(?:runtime|store|http|oauth|keys|audit|signing|rotation|binding|config|leaks\/respond)\/|\/dist\/cli\/(?:program|watch)\.js$|\/sources\/s3\.js$/;
+const FORBIDDEN_OWN = /\/dist\/(?:runtime|store|http|oauth|keys|audit|signing|rotation|binding|config|leaks\/respond)\/|\/dist\/cli\/(?:serve|admin|keys|principals|clients|signing-keys|watch)\.js$|\/sources\/s3\.js$/;
+/** A client command (it talks HTTP) loads no server module and no scanner either. */
+const FORBIDDEN_FOR_CLIENT = /\/dist\/(?:runtime|store|http|oauth|audit|signing|rotation|binding|config|leaks)\/|\/dist\/keys\/|\/dist\/cli\/(?:serve|admin|scan|hooks)\.js$/;
 
 describe('what a local scan loads', () => {
   let dir: string;
@@ -60,15 +62,27 @@ describe('what a local scan loads', () => {
     it(`keyturn ${args.join(' ')} loads no server, store, HTTP, configuration or AWS module`, () => {
       const { code, modules } = loaded(...args);
       expect(code).toBeLessThan(2);
-      expect(modules.some((m) => m.endsWith('/dist/cli/local.js'))).toBe(true);
+      expect(modules.some((m) => m.endsWith(`/dist/cli/${args[0]}.js`))).toBe(true);
       if (args[1] === '--staged') expect(modules.some((m) => m.endsWith('/dist/leaks/scan/sources/staged.js'))).toBe(true);
       expect(modules.filter((m) => FORBIDDEN_PACKAGES.test(m) || FORBIDDEN_OWN.test(m))).toEqual([]);
     });
   }
 
+  // First run #10 item 8: a client command starts fast because it loads only the HTTP client and itself.
+  for (const args of [['keys', 'list', '--url', 'http://127.0.0.1:9'], ['principals', '--help'], ['clients', 'list', '--url', 'http://127.0.0.1:9']]) {
+    it(`keyturn ${args.join(' ')} loads its own group and the HTTP client: no server, store, configuration, zod or scanner module`, () => {
+      const { code, modules } = loaded(...args);
+      expect(code).toBeLessThan(2);
+      expect(modules.some((m) => m.endsWith(`/dist/cli/${args[0]}.js`))).toBe(true);
+      expect(modules.some((m) => m.endsWith('/dist/cli/client.js'))).toBe(true);
+      expect(modules.filter((m) => FORBIDDEN_PACKAGES.test(m) || FORBIDDEN_FOR_CLIENT.test(m))).toEqual([]);
+    });
+  }
+
   it('sees what other commands load (the probe is not blind)', () => {
     const { modules } = loaded('serve', '--help');
-    expect(modules.some((m) => m.endsWith('/dist/cli/program.js'))).toBe(true);
+    expect(modules.some((m) => m.endsWith('/dist/cli/serve.js'))).toBe(true);
+    expect(modules.some((m) => m.includes('/node_modules/zod/'))).toBe(true);
     expect(modules.filter((m) => FORBIDDEN_OWN.test(m)).length).toBeGreaterThan(0);
     const withBaseline = loaded('scan', '--staged', '--baseline', 'missing.json');
     expect(withBaseline.code).toBe(2);

@@ -160,6 +160,11 @@ describe('typed declarations, fallbacks and punctuation', () => {
       'if (password == "hunter2") {}',
       'fields = ["password", "username", "remember_me"]',
       '  apiKey: config.apiKey,\n    "value": "gHY6P6RdJZc0zsWAZyds",',
+      // RFC 8693 token types are URNs, not secrets (first run #10 item 9).
+      "subject_token_type: 'urn:ietf:params:oauth:token-type:saml2'",
+      'token: urn:ietf:params:oauth:token-type:saml2',
+      'curl -d token=urn:ietf:params:oauth:token-type:saml1 -d subject_token_type=urn:ietf:params:oauth:token-type:jwt',
+      'ACCESS_TOKEN_TYPE="urn:ietf:params:oauth:token-type:access_token"',
     ];
     for (const line of lines) expect(detect(engine, line, 'a'), line).toEqual([]);
   });

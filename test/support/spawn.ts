@@ -19,7 +19,7 @@ export function runBin(args: string[], env: NodeJS.ProcessEnv = {}, input?: stri
 }
 
 /** Starts `keyturn serve` as a child process and waits for its "listening" line. */
-export async function serveBin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stdout: () => string; stop(): Promise<void> }> {
+export async function serveBin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stdout: () => string; stderr: () => string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,6 +46,7 @@ export async function serveBin(args: string[], env: NodeJS.ProcessEnv = {}): Pro
     child,
     url,
     stdout: () => stdout,
+    stderr: () => stderr,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

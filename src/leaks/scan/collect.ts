@@ -15,6 +15,8 @@ export interface SourceResult {
   readonly items: number;
   readonly bytes: number;
   readonly skipped: number;
+  /** keyturn data directories the scan did not enter (directory scans). */
+  readonly skippedDataDirs?: readonly string[];
 }
 
 /** Shared by every source: the pool, progress, the clock and the state directory. */

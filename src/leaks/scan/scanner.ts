@@ -35,6 +35,8 @@ export interface RunScanOptions {
   /** Only what the next commit adds: the staged diff's added lines of the repository at the path. */
   readonly staged?: boolean;
   readonly gitignore?: boolean;
+  /** Directories a directory scan never enters, besides every keyturn data directory. */
+  readonly skipDirs?: readonly string[];
   readonly stateDir?: string;
   readonly baseline?: Baseline;
   readonly threads?: number;
@@ -84,7 +86,7 @@ async function runSource(target: Target, ctx: ScanContext, options: RunScanOptio
         }
         return scanGitRepository(target.path, ctx, { history: true });
       }
-      return scanDirectory(target.path, ctx, { gitignore: options.gitignore ?? false });
+      return scanDirectory(target.path, ctx, { gitignore: options.gitignore ?? false, ...(options.skipDirs ? { skipDirs: options.skipDirs } : {}) });
     }
   }
 }

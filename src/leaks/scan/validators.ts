@@ -92,6 +92,8 @@ const REFERENCE = /^(?:[A-Za-z_$][A-Za-z_$]*\d*)(?:(?:\.|::|->)[A-Za-z_$][A-Za-z
 /** A file path or route (`/etc/app/key`, `./certs/dev.pem`, `api/v1/token`): words joined by slashes. */
 const PATH = /^(?:~|\.{1,2})?\/?(?:[\w.@~-]+\/)+[\w.@~-]*$/;
 /** An environment variable name standing for the value. */
+/** `urn:<NID>:<NSS>` (RFC 8141): a namespace identifier of 2-32 letters, digits and hyphens. */
+const URN = /^urn:[a-z0-9][a-z0-9-]{1,31}:[\w()+,.:=@;$!*'%/?#-]+$/i;
 const ENV_NAME = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 /** Shapes owned by provider rules: they decide (a look-alike with a wrong checksum stays unreported). */
 const PROVIDER_SHAPE = /^(?:gh[pousr]_|github_pat_|npm_|AGE-SECRET-KEY-|[sprk]k_(?:live|test)_|xox[a-z]-|xapp-|AKIA|ASIA|AIza|eyJ|-----BEGIN|[a-z][a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}$|[a-z][a-z0-9+]*:\/\/)/;
@@ -188,6 +190,9 @@ function generic(secret: string, text?: string, index?: number): string | undefi
   // Counting runs ("0123456", "abcdefgh") are typed by hand, not drawn at random.
   if (/0123456|123456789|abcdefgh/i.test(secret)) return undefined;
   if (/^(?:sha\d+|md5)[:-]/i.test(secret) || /^[a-z]+(?:[-_][a-z]+)+$/.test(secret) || /^\d+$/.test(secret)) return undefined;
+  // A URN (RFC 8141: `urn:<NID>:<NSS>`) names a thing, such as a token type in RFC 8693
+  // (`urn:ietf:params:oauth:token-type:saml2`), and is never a secret.
+  if (URN.test(secret)) return undefined;
   if (/^(?:https?|file|ftp):\/\//i.test(secret) || (PATH.test(secret) && !/[A-Za-z0-9+]{12}/.test(secret))) return undefined;
   return classCount(secret) >= 3 || (classCount(secret) === 2 && /[0-9]/.test(secret) && secret.length >= 16) ? secret : undefined;
 }

@@ -20,6 +20,12 @@ export interface SqliteStoreOptions {
   readonly filename: string;
   /** `normal` (default) survives a process crash; `full` also survives power loss. */
   readonly synchronous?: 'normal' | 'full';
+  /**
+   * Open beside the process that serves the file, without its hold: for a short local command
+   * (`keyturn admin recover`) whose writes need no cache of that process to hear of them. SQLite
+   * (WAL, `busy_timeout`) serialises the writers.
+   */
+  readonly beside?: boolean;
 }
 
 type Db = Database.Database;
@@ -114,7 +120,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     const memory = options.filename === ':memory:';
     if (!memory) createPrivate(options.filename);
-    this.#release = memory ? () => {} : holdDatabaseFile(options.filename);
+    this.#release = memory || options.beside ? () => {} : holdDatabaseFile(options.filename);
     try {
       this.#writer = new Database(options.filename);
       this.#writer.pragma('journal_mode = WAL');

@@ -1,6 +1,7 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { DATA_DIR_FILES, DATA_DIR_MARKER } from '../../../core/data-dir.js';
 import { KeyturnError } from '../../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
 import { isIgnored, parseGitignore, type IgnoreRule } from '../gitignore.js';
@@ -10,6 +11,25 @@ import { readState, writeState } from '../state.js';
 export interface DirectoryOptions {
   /** Respect `.gitignore` files. */
   readonly gitignore?: boolean;
+  /** Directories never read (besides every keyturn data directory): e.g. the configured data directory. */
+  readonly skipDirs?: readonly string[];
+}
+
+function canonical(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
+}
+
+/**
+ * A keyturn server's data directory: it holds the marker the server writes, or (written by an
+ * older version) both an admin key and a master key. A scan never reads one: its admin key would be
+ * found, reported and suspended, locking the operator out.
+ */
+export function isDataDirectory(dir: string): boolean {
+  return existsSync(join(dir, DATA_DIR_MARKER)) || DATA_DIR_FILES.every((name) => existsSync(join(dir, name)));
 }
 
 interface Entry {
@@ -41,7 +61,7 @@ interface Directory {
  * `node_modules` never, ignored paths not with `gitignore`). Synchronous: no thread-pool round
  * trips; the scan keeps this thread busy anyway.
  */
-function listDirectory(root: string, { dir, ignore: inherited }: Directory, options: DirectoryOptions): { files: Entry[]; subdirs: Directory[] } {
+function listDirectory(root: string, { dir, ignore: inherited }: Directory, options: DirectoryOptions, skip: (dir: string) => boolean): { files: Entry[]; subdirs: Directory[] } {
   const relDir = toPosix(relative(root, dir));
   let ignore = inherited;
   if (options.gitignore) {
@@ -58,6 +78,7 @@ function listDirectory(root: string, { dir, ignore: inherited }: Directory, opti
     if (d.isDirectory()) {
       if (d.name === '.git' || d.name === 'node_modules') continue;
       if (options.gitignore && isIgnored(ignore, rel, true)) continue;
+      if (skip(join(dir, d.name))) continue;
       subdirs.push({ dir: join(dir, d.name), ignore });
     } else if (d.isFile()) {
       if (options.gitignore && isIgnored(ignore, rel, false)) continue;
@@ -77,6 +98,14 @@ export async function scanDirectory(dir: string, ctx: ScanContext, options: Dire
   const st = await lstat(root).catch(() => undefined);
   if (!st) throw new KeyturnError('ERR_NOT_FOUND', `no such file or directory: ${dir}`);
   const collector = new Collector(ctx);
+  const skipDirs = new Set((options.skipDirs ?? []).map(canonical));
+  const skippedDataDirs: string[] = [];
+  const skip = (d: string): boolean => {
+    if (!isDataDirectory(d) && !(skipDirs.size > 0 && skipDirs.has(canonical(d)))) return false;
+    skippedDataDirs.push(d);
+    return true;
+  };
+  if (skip(st.isFile() ? dirname(root) : root)) return { ...(await collector.finish()), skippedDataDirs };
   if (st.isFile()) {
     await collector.add({ type: 'files', files: [{ path: root, name: toPosix(relative(process.cwd(), root)) || root, size: st.size }] });
     return collector.finish();
@@ -96,7 +125,7 @@ export async function scanDirectory(dir: string, ctx: ScanContext, options: Dire
   };
   const stack: Directory[] = [{ dir: root, ignore: [] }];
   while (stack.length > 0) {
-    const { files, subdirs } = listDirectory(root, stack.pop()!, options);
+    const { files, subdirs } = listDirectory(root, stack.pop()!, options, skip);
     for (const { path, name } of files) {
       let size = UNSTATTED_FILE_BYTES;
       if (ctx.stateDir) {
@@ -118,5 +147,5 @@ export async function scanDirectory(dir: string, ctx: ScanContext, options: Dire
   await flush();
   const result = await collector.finish();
   if (ctx.stateDir) writeState(ctx.stateDir, { version: 1, source, stamps, scannedAt: ctx.now().toISOString() });
-  return result;
+  return skippedDataDirs.length > 0 ? { ...result, skippedDataDirs } : result;
 }
