@@ -27,6 +27,7 @@ import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
 import { registerJobs } from './housekeeping.js';
+import { deriveKey } from '../core/fingerprint.js';
 import { loadMasterKey } from './master-key.js';
 
 /** Every migration, in order. Each capability owns its own; ids are numbered globally. */
@@ -129,6 +130,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
+  let masterKey: Uint8Array;
+  try {
+    masterKey = loadMasterKey(config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  // Fingerprints of found non-keyturn secrets are HMACs under this key (never plain hashes).
+  const fingerprintKey = deriveKey(masterKey, 'leak-fingerprints/v1');
   let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
@@ -147,6 +157,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     ctx,
     keys,
     mode: config.leaks.response,
+    fingerprintKey,
     outbox: jobs.outbox,
     ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),
@@ -157,6 +168,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       store,
       ctx,
       responder: response,
+      fingerprintKey,
       nodeId: runner.nodeId,
       wake: (db) => runner.triggerIn(db, WATCH_JOB),
       ...(logger ? { logger } : {}),
@@ -168,7 +180,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     ring = new SigningKeyRing({
       store,
       ctx,
-      sealer: new KeyEncryption(loadMasterKey(config), ctx),
+      sealer: new KeyEncryption(masterKey, ctx),
       algs: [...config.signing.algs] as SigningAlg[],
       lastExpiry: lastExpiryOfKid,
     });
