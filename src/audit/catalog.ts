@@ -374,7 +374,7 @@ export const EVENT_CATALOG = {
     reason: 'the finding status',
     data: z.strictObject({
       finding: id('finding id'),
-      fingerprint: id('SHA-256 (hex) of the secret'),
+      fingerprint: id('SHA-256 (hex) of a keyturn secret (its stored digest); for any other secret an HMAC-SHA256 under the deployment\'s key, never a plain hash'),
       kind: id('`keyturn`, or the kind of third-party secret'),
       rule: id('the rule that matched'),
       status: z.enum(['suspended', 'revoked', 'held', 'inactive', 'unknown', 'third_party']).describe('what the finding is and what was done'),

@@ -60,10 +60,18 @@ export interface AuditEvent {
 /** Channel on which each committed event's id is announced. */
 export const EVENTS_CHANNEL = 'events';
 
+/** A text field of an event as stored: keyturn secrets redacted, whoever supplied it. */
+function clean(text: string | null | undefined): string | null {
+  return text == null ? null : redactSecrets(String(text));
+}
+
 /**
  * Appends one event inside `tx`, so it commits or rolls back with the change it records. The
  * input is type-checked against the event type's declaration ({@link EventInput}); `data` is
- * serialised as given (its key order is the caller's) and passed through secret redaction.
+ * serialised as given (its key order is the caller's). Every field — target, actor, reason,
+ * source address, request id and `data` — passes the checksum-aware secret redaction
+ * (`redactSecrets`) before it is stored: a client that sends its secret where its id belongs
+ * (a claimed client id becomes the target) leaves `<prefix>_[REDACTED]`, never the secret.
  *
  * @example
  * ```ts
@@ -82,12 +90,12 @@ export async function appendEvent(tx: Transaction, ctx: Context, input: EventInp
       id,
       ctx.now().getTime(),
       input.type,
-      meta.actor,
-      input.target,
+      clean(meta.actor),
+      clean(input.target),
       input.outcome,
-      input.reason == null ? null : redactSecrets(input.reason),
-      meta.sourceIp ?? null,
-      meta.requestId ?? null,
+      clean(input.reason),
+      clean(meta.sourceIp),
+      clean(meta.requestId),
       redactSecrets(JSON.stringify(input.data ?? {})),
     ],
   );

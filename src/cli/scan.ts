@@ -1,14 +1,17 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { KeyturnError } from '../core/errors.js';
+import { deriveKey, fingerprintSecret } from '../core/fingerprint.js';
 import { withoutCredentials } from '../core/redact.js';
-import { baselineOf, writeBaseline } from '../leaks/scan/baseline.js';
+import { baselineOf, writeBaseline, type Baseline } from '../leaks/scan/baseline.js';
 import type { Progress } from '../leaks/scan/collect.js';
 import { buildEngineConfig } from '../leaks/scan/config.js';
 import { formatJson, formatSarif, formatText } from '../leaks/scan/report.js';
 import type { ResponseOutcome } from '../leaks/respond/index.js';
 import { parseTarget, runScan, type Target as ScanTarget } from '../leaks/scan/scanner.js';
+import { stateFingerprintKey } from '../leaks/scan/state.js';
 import type { Finding } from '../leaks/scan/types.js';
 import { call, resolveTarget } from './client.js';
 
@@ -110,6 +113,24 @@ export function blockedMessage(count: number): string {
   ].join('\n');
 }
 
+/**
+ * The key non-keyturn fingerprints are made under, so that they match from run to run where that
+ * matters: the baseline's (`--baseline`, version 2), else that of the baseline about to be
+ * rewritten (`--write-baseline`), else the state directory's (`--state-dir`); else none is given
+ * and the scan makes a fresh one (its fingerprints then compare only within its own output).
+ */
+function fingerprintKeyFor(
+  flags: ScanFlags,
+  baseline: Baseline | undefined,
+  keyAt: ((path: string) => string | undefined) | undefined,
+): { fingerprintKey?: string } {
+  const key =
+    (baseline?.version === 2 ? baseline.key : undefined) ??
+    (flags.writeBaseline && keyAt ? keyAt(flags.writeBaseline) : undefined) ??
+    (flags.stateDir ? stateFingerprintKey(flags.stateDir) : undefined);
+  return key === undefined ? {} : { fingerprintKey: key };
+}
+
 async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promise<number> {
   const target = parseTarget(targetText);
   if (flags.staged && (flags.history || target.type !== 'path')) {
@@ -117,12 +138,20 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
   }
   // The file readers (and zod) load only when a file is given: a pre-commit hook starts faster.
   const rulesFile = flags.rules ? (await import('../leaks/scan/rules-file.js')).loadRulesFile(flags.rules) : undefined;
+  const baselineFile = flags.baseline || flags.writeBaseline ? await import('../leaks/scan/baseline-file.js') : undefined;
+  const baseline = flags.baseline ? baselineFile!.readBaseline(flags.baseline) : undefined;
+  if (baseline?.version === 1) {
+    io.stderr(
+      `keyturn: warning: ${flags.baseline} is a version 1 baseline: its plain SHA-256 fingerprints give weak secrets away to a dictionary. ` +
+        `It is still honoured; rewrite it with its key: keyturn scan ${targetText} --write-baseline ${flags.baseline}\n`,
+    );
+  }
   const config = buildEngineConfig({
     ...(flags.prefix ? { prefixes: flags.prefix } : {}),
     ...(rulesFile ? { rulesFile } : {}),
     ...(flags.maxFileSize === undefined ? {} : { maxFileBytes: flags.maxFileSize }),
+    ...fingerprintKeyFor(flags, baseline, baselineFile?.baselineKeyAt),
   });
-  const baseline = flags.baseline ? (await import('../leaks/scan/baseline-file.js')).readBaseline(flags.baseline) : undefined;
   const bar = io.progress ? progressBar(io.progress) : undefined;
   const endpoint = flags.s3Endpoint ?? io.env.AWS_ENDPOINT_URL_S3 ?? io.env.AWS_ENDPOINT_URL;
   const report = await runScan(target, {
@@ -141,7 +170,7 @@ async function execute(targetText: string, flags: ScanFlags, io: ScanIo): Promis
   });
   bar?.clear();
   for (const dir of report.skippedDataDirs ?? []) io.stderr(`keyturn scan: skipped ${dir}: a keyturn data directory (the server's own keys; never scanned)\n`);
-  if (flags.writeBaseline) writeBaseline(flags.writeBaseline, baselineOf(report.findings));
+  if (flags.writeBaseline) writeBaseline(flags.writeBaseline, baselineOf(report.findings, config.fingerprintKey));
   const reveal = !flags.redact;
   const out =
     flags.format === 'json'
@@ -188,9 +217,14 @@ async function respond(targetText: string, findings: readonly Finding[], flags: 
   const server = resolveTarget(flags, io.env);
   const source = sourceLabel(parseTarget(targetText), targetText);
   const outcomes: ResponseOutcome[] = [];
+  // What is sent is stable from run to run for the same credential (so a second run is "already
+  // reported"), and still no plain hash of a weak secret: HMAC under a key derived from the
+  // credential (the server keys it again under its own). keyturn secrets go as their digest.
+  const sendKey = deriveKey(createHash('sha256').update(`keyturn-respond:${server.token ?? ''}`).digest(), 'respond-fingerprints/v1');
+  const sent = (f: Finding) => fingerprintSecret(f.secret, sendKey);
   for (let i = 0; i < findings.length; i += RESPOND_BATCH) {
     const batch = findings.slice(i, i + RESPOND_BATCH).map((f) => ({
-      fingerprint: f.fingerprint,
+      fingerprint: sent(f),
       kind: f.kind,
       rule: f.rule,
       file: f.file,
@@ -203,7 +237,7 @@ async function respond(targetText: string, findings: readonly Finding[], flags: 
     outcomes.push(...answer.items);
   }
   const firstSeen = new Map<string, Finding>();
-  for (const f of findings) if (!firstSeen.has(f.fingerprint)) firstSeen.set(f.fingerprint, f);
+  for (const f of findings) if (!firstSeen.has(sent(f))) firstSeen.set(sent(f), f);
   const lines = outcomes.map((o) => {
     const where = firstSeen.get(o.fingerprint);
     const at = where ? place(where) : '';

@@ -96,6 +96,11 @@ export interface WatchServiceOptions {
   readonly store: Store;
   readonly ctx: Context;
   readonly responder: LeakResponder;
+  /**
+   * The deployment's fingerprint key: the watches' scans fingerprint non-keyturn secrets under it,
+   * so what a watch keeps between runs (its state) reveals no weak secret.
+   */
+  readonly fingerprintKey: Uint8Array;
   /** Identifies this node in `claimed_by`. */
   readonly nodeId?: string;
   /** How long a claim holds without renewal (renewed every third of it while a scan runs). */
@@ -171,6 +176,7 @@ export function watchTarget(source: string): Target {
 export class WatchService {
   readonly #store: Store;
   readonly #ctx: Context;
+  readonly #fingerprintKey: string;
   readonly #responder: LeakResponder;
   readonly #nodeId: string;
   readonly #leaseMs: number;
@@ -187,6 +193,7 @@ export class WatchService {
     this.#store = options.store;
     this.#ctx = options.ctx;
     this.#responder = options.responder;
+    this.#fingerprintKey = Buffer.from(options.fingerprintKey).toString('hex');
     this.#nodeId = options.nodeId ?? newId('nod', options.ctx);
     this.#leaseMs = options.leaseMs ?? 15 * 60_000;
     this.#scan = options.scan ?? runScan;
@@ -331,7 +338,7 @@ export class WatchService {
       // Again at each run: the name may resolve elsewhere now (DNS rebinding).
       if (watched.type === 'git-url') await this.#egress?.check(watched.url, 'source');
       const report = await this.#scan(watched, {
-        config: buildEngineConfig(),
+        config: buildEngineConfig({ fingerprintKey: this.#fingerprintKey }),
         history: Number(row.history) === 1,
         stateDir,
         now: () => this.#ctx.now(),

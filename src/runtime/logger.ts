@@ -1,6 +1,7 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { redactSecrets } from '../core/redact.js';
 
-/** Paths redacted from every log line, whatever logs them. */
+/** Paths redacted from every log line, whatever logs them (secrets of any format, by name). */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
@@ -17,6 +18,15 @@ export const REDACT_PATHS = [
   '*.client_secret',
   '*.refresh_token',
 ];
+
+/**
+ * A destination that passes each serialised line through the checksum-aware redactor before
+ * `destination` sees it: a keyturn secret anywhere in a line — the message, any field at any
+ * depth, an error's message or stack, a URL's query — is written as `<prefix>_[REDACTED]`.
+ */
+export function redactingDestination(destination: NodeJS.WritableStream | DestinationStream): DestinationStream {
+  return { write: (line: string) => void destination.write(redactSecrets(line)) };
+}
 
 /** How log lines are written: `pretty` for a person at a terminal, `json` for a collector. */
 export type LogFormat = 'auto' | 'pretty' | 'json';
@@ -53,17 +63,18 @@ export function prettyLine(json: string): string {
 }
 
 /** A pino destination that writes each line through {@link prettyLine}. */
-function prettyDestination(destination: NodeJS.WritableStream): { write(line: string): boolean } {
-  return { write: (line: string) => destination.write(prettyLine(line)) };
+function prettyDestination(destination: NodeJS.WritableStream | DestinationStream): DestinationStream {
+  return { write: (line: string) => void destination.write(prettyLine(line)) };
 }
 
 /**
- * The structured logger, secrets redacted by path, on standard output: pino JSON lines, or with
+ * The structured logger on standard output, secrets redacted by path and, on the whole line, every
+ * keyturn secret wherever it stands ({@link redactingDestination}): pino JSON lines, or with
  * `format` `pretty` (or `auto` on a terminal) one human-readable line per entry.
  */
-export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout, format: LogFormat = 'json'): Logger {
+export function createLogger(level: string, destination: NodeJS.WritableStream | DestinationStream = process.stdout, format: LogFormat = 'json'): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && (destination as { isTTY?: boolean }).isTTY === true);
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { service: 'keyturn' } }, pretty ? prettyDestination(destination) : destination);
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { service: 'keyturn' } }, redactingDestination(pretty ? prettyDestination(destination) : destination));
 }
 
 /**

@@ -30,6 +30,7 @@ import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
 import { registerJobs } from './housekeeping.js';
+import { deriveKey } from '../core/fingerprint.js';
 import { loadMasterKey } from './master-key.js';
 import { assertPrivateFiles } from './permissions.js';
 
@@ -141,6 +142,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
+  let masterKey: Uint8Array;
+  try {
+    masterKey = loadMasterKey(config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  // Fingerprints of found non-keyturn secrets are HMACs under this key (never plain hashes).
+  const fingerprintKey = deriveKey(masterKey, 'leak-fingerprints/v1');
   let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
@@ -149,7 +159,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const policies = new PolicyService({ store, ctx, defaultName: config.rotation.defaultPolicy });
   let kek: KeyEncryption;
   try {
-    kek = new KeyEncryption(loadMasterKey(config), ctx);
+    kek = new KeyEncryption(masterKey, ctx);
     await policies.load();
   } catch (err) {
     policies.close();
@@ -178,6 +188,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     keys,
     mode: config.leaks.response,
     suspendLastAdmin: config.leaks.suspendLastAdmin,
+    fingerprintKey,
     outbox: jobs.outbox,
     ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),
@@ -188,6 +199,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       store,
       ctx,
       responder: response,
+      fingerprintKey,
       nodeId: runner.nodeId,
       wake: (db) => runner.triggerIn(db, WATCH_JOB),
       egress,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScanCli, scanCommand } from '../../src/cli/scan.js';
-import { fingerprintOf } from '../../src/leaks/scan/detect.js';
+import { secretDigest } from '../../src/core/secret.js';
 import { Fake } from './support/corpus.js';
 import { tempDir, writeTree } from './support/fixtures.js';
 
@@ -62,9 +62,11 @@ describe('keyturn scan', () => {
     expect(code).toBe(1);
     const findings = JSON.parse(out) as Record<string, unknown>[];
     expect(findings).toEqual([
-      { file: 'app/.env', line: 1, column: 13, kind: 'keyturn', rule: 'keyturn-secret', fingerprint: fingerprintOf(keyturn), match: `kt_live_${keyturn.slice(8, 12)}…` },
-      { file: 'ci/deploy.yaml', line: 3, column: 17, kind: 'github', rule: 'github-classic-token', fingerprint: fingerprintOf(github), match: 'ghp_********'.replace('ghp_', github.slice(0, 4)) },
+      { file: 'app/.env', line: 1, column: 13, kind: 'keyturn', rule: 'keyturn-secret', fingerprint: secretDigest(keyturn), match: `kt_live_${keyturn.slice(8, 12)}…` },
+      { file: 'ci/deploy.yaml', line: 3, column: 17, kind: 'github', rule: 'github-classic-token', fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/), match: `${github.slice(0, 4)}********` },
     ]);
+    // Not a plain hash: the third-party secret's fingerprint is an HMAC under the scan's key.
+    expect(findings[1]!.fingerprint).not.toBe(secretDigest(github));
     const revealed = JSON.parse((await run([dir, '--format', 'json', '--no-redact'])).out) as { match: string }[];
     expect(revealed.map((f) => f.match)).toEqual([keyturn, github]);
   });
@@ -88,7 +90,7 @@ describe('keyturn scan', () => {
       expect(typeof result.message.text).toBe('string');
       expect(result.locations[0].physicalLocation.artifactLocation.uri).toMatch(/^(app|ci)\//);
       expect(result.locations[0].physicalLocation.region.startLine).toBeGreaterThan(0);
-      expect(result.partialFingerprints['secretSha256/v1']).toMatch(/^[0-9a-f]{64}$/);
+      expect(result.partialFingerprints['secretFingerprint/v2']).toMatch(/^[0-9a-f]{64}$/);
     }
     expect(out).not.toContain(keyturn);
   });
@@ -105,7 +107,7 @@ describe('keyturn scan', () => {
       expect((await run([dir, '--write-baseline', baseline])).code).toBe(1);
       const text = readFileSync(baseline, 'utf8');
       expect(text).not.toContain(keyturn);
-      expect(text).toContain(fingerprintOf(keyturn));
+      expect(text).toContain(secretDigest(keyturn));
       expect((await run([dir, '--baseline', baseline])).code).toBe(0);
     } finally {
       rmSync(baseline, { force: true });

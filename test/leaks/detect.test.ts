@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/core/secret.js';
 import { buildEngineConfig } from '../../src/leaks/scan/config.js';
 import { rulesFileSchema } from '../../src/leaks/scan/rules-file.js';
-import { compileEngine, detect, fingerprintOf } from '../../src/leaks/scan/detect.js';
+import { compileEngine, detect, fingerprintOf, shownSecret } from '../../src/leaks/scan/detect.js';
 import { isIgnored, parseGitignore } from '../../src/leaks/scan/gitignore.js';
 import { redact } from '../../src/leaks/scan/report.js';
 import { githubClassicChecksumOk } from '../../src/leaks/scan/validators.js';
 import { Fake } from './support/corpus.js';
 
-const engine = compileEngine(buildEngineConfig());
+const config = buildEngineConfig();
+const engine = compileEngine(config);
 const fake = new Fake(99);
 const ctx = { random: (n: number) => fake.bytes(n) };
 
@@ -17,7 +18,7 @@ describe('keyturn secrets', () => {
     for (const prefix of ['kt_live', 'kt_test', 'ktr', 'kt']) {
       const secret = generateSecret(prefix, ctx);
       const [f] = detect(engine, `KEY=${secret}\n`, 'a.env');
-      expect(f).toMatchObject({ kind: 'keyturn', rule: 'keyturn-secret', line: 1, column: 5, fingerprint: fingerprintOf(secret) });
+      expect(f).toMatchObject({ kind: 'keyturn', rule: 'keyturn-secret', line: 1, column: 5, fingerprint: fingerprintOf(secret, config.fingerprintKey) });
     }
   });
 
@@ -51,7 +52,7 @@ describe('provider rules', () => {
     const lines = body.match(/.{1,64}/g) ?? [];
     const json = JSON.stringify({ private_key: `-----BEGIN PRIVATE KEY-----\n${lines.join('\n')}\n-----END PRIVATE KEY-----\n` });
     const [f] = detect(engine, json, 'sa.json');
-    expect(f).toMatchObject({ kind: 'private-key', line: 1, fingerprint: fingerprintOf(body) });
+    expect(f).toMatchObject({ kind: 'private-key', line: 1, fingerprint: fingerprintOf(body, config.fingerprintKey) });
     const pub = `-----BEGIN PUBLIC KEY-----\n${lines.join('\n')}\n-----END PUBLIC KEY-----\n-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
     expect(detect(engine, pub, 'k.pem')).toEqual([]);
   });
@@ -106,11 +107,19 @@ describe('provider rules', () => {
     expect(detect(e, `password = "${fake.password()}"`, 'a')).toEqual([]);
   });
 
-  it('redacts all but a short start', () => {
+  it("shows a keyturn secret's display start, a provider's public prefix, and nothing of anything else", () => {
     const secret = generateSecret('kt_live', ctx);
-    expect(redact(secret)).toBe(`kt_live_${secret.slice(8, 12)}…`);
-    expect(redact('hJ8s#kLm29Xq!vB3')).toBe('hJ8s********');
-    expect(redact('abcdefg')).toBe('a********');
+    const [keyturn] = detect(engine, `KEY=${secret}\n`, 'a.env');
+    expect(redact(keyturn!)).toBe(`kt_live_${secret.slice(8, 12)}…`);
+    const github = fake.githubClassic();
+    const [gh] = detect(engine, `GH_TOKEN=${github}\n`, 'a.env');
+    expect(redact(gh!)).toBe(`${github.slice(0, 4)}********`);
+    const [pw] = detect(engine, 'password = "hJ8s#kLm29Xq!vB3"\n', 'a.env');
+    expect(pw).toMatchObject({ kind: 'generic' });
+    expect(redact(pw!)).toBe('********');
+    expect(shownSecret('abcdefg', { kind: 'acme', keywords: ['abc'] })).toBe('********');
+    expect(shownSecret(`abc${'x'.repeat(16)}`, { kind: 'acme', keywords: ['abc'] })).toBe('abc********');
+    expect(shownSecret(`password${'x'.repeat(16)}`, { kind: 'generic', keywords: ['password'] })).toBe('********');
   });
 });
 

@@ -46,7 +46,7 @@ describe('git history', () => {
   });
 
   const byFingerprint = (findings: readonly { fingerprint: string }[], secret: string) =>
-    findings.filter((f) => f.fingerprint === fingerprintOf(secret));
+    findings.filter((f) => f.fingerprint === fingerprintOf(secret, config.fingerprintKey));
 
   it('reports every secret of every ref once, at the commit that introduced it, with whether it is at HEAD', async () => {
     const report = await runScan(parseTarget(repo), { config, history: true, threads: 0 });
@@ -67,7 +67,7 @@ describe('git history', () => {
   it('sees only HEAD without --history, and works from worker threads', async () => {
     const head = await runScan(parseTarget(repo), { config, threads: 0 });
     expect(head.findings.map((f) => f.fingerprint).sort()).toEqual(
-      [s.replacement, s.stillThere, s.copied, s.copied].map(fingerprintOf).sort(),
+      [s.replacement, s.stillThere, s.copied, s.copied].map((x) => fingerprintOf(x, config.fingerprintKey)).sort(),
     );
     const pooled = await runScan(parseTarget(repo), { config, history: true, threads: 2, inlineBytes: 0 });
     expect(pooled.findings).toHaveLength(6);

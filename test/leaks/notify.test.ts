@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listEvents, type RequestMeta } from '../../src/audit/events.js';
 import { manualContext } from '../../src/core/context.js';
@@ -46,7 +47,7 @@ describeStore('leak notifications behind the notifier interface', (kind) => {
     keys = new KeyService({ store: handle.store, ctx, principals, prefix: 'kt_live' });
     notifier = new RecordingNotifier();
     const outbox = new Outbox({ store: handle.store, ctx, nodeId: 'nod_test' });
-    responder = new LeakResponder({ store: handle.store, ctx, keys, mode: 'suspend', webhookUrl: 'https://siem.example/leaks', notifier, outbox });
+    responder = new LeakResponder({ store: handle.store, ctx, keys, mode: 'suspend', fingerprintKey: randomBytes(32), webhookUrl: 'https://siem.example/leaks', notifier, outbox });
     await principals.create({ kind: 'service', name: 'billing', webhookUrl: 'https://billing.example/hook' }, admin);
     const { key, secret } = await keys.create({ owner: 'billing', name: 'prod' }, admin);
     owned = { id: key.id, secret };
@@ -155,7 +156,7 @@ describeStore('leak notifications and public reports survive a crash (durable ou
     const keys = new KeyService({ store, ctx, principals, prefix: 'kt_live' });
     const outbox = new Outbox({ store, ctx, nodeId: deliver ? 'nod_b' : 'nod_a' });
     if (deliver) outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: 5_000 }));
-    const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend', webhookUrl: url, outbox });
+    const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend', fingerprintKey: randomBytes(32), webhookUrl: url, outbox });
     return { principals, keys, responder };
   }
 

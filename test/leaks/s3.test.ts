@@ -42,10 +42,11 @@ describe('S3-compatible bucket (local s3rver)', () => {
   });
 
   it('scans the objects under a prefix, skipping binaries', async () => {
-    const report = await runScan(parseTarget('s3://leaky-bucket/backups/'), { config: buildEngineConfig(), threads: 0, s3: { endpoint, credentials } });
+    const config = buildEngineConfig();
+    const report = await runScan(parseTarget('s3://leaky-bucket/backups/'), { config, threads: 0, s3: { endpoint, credentials } });
     expect(report.findings.map((f) => [f.file, f.kind, f.fingerprint])).toEqual([
-      ['s3://leaky-bucket/backups/app.env', 'keyturn', fingerprintOf(keyturn)],
-      ['s3://leaky-bucket/backups/nested/ci.yaml', 'github', fingerprintOf(github)],
+      ['s3://leaky-bucket/backups/app.env', 'keyturn', fingerprintOf(keyturn, config.fingerprintKey)],
+      ['s3://leaky-bucket/backups/nested/ci.yaml', 'github', fingerprintOf(github, config.fingerprintKey)],
     ]);
     expect(report.skipped).toBe(1);
   });

@@ -67,13 +67,13 @@ describe('keyturn scan --staged', () => {
     const report = await runScan(parseTarget(repo), { config, staged: true, threads: 0 });
     const found = report.findings.map((f) => ({ file: f.file, line: f.line, kind: f.kind, fingerprint: f.fingerprint }));
     expect(found).toEqual([
-      { file: 'config/app.env', line: 6, kind: 'slack', fingerprint: fingerprintOf(s.added) },
-      { file: 'dir/café key.env', line: 2, kind: 'github', fingerprint: fingerprintOf(s.quoted) },
+      { file: 'config/app.env', line: 6, kind: 'slack', fingerprint: fingerprintOf(s.added, config.fingerprintKey) },
+      { file: 'dir/café key.env', line: 2, kind: 'github', fingerprint: fingerprintOf(s.quoted, config.fingerprintKey) },
       { file: 'keys/deploy.pem', line: 1, kind: 'private-key', fingerprint: expect.any(String) },
-      { file: 'new/aws.ini', line: 2, kind: 'aws', fingerprint: fingerprintOf(s.newFile) },
+      { file: 'new/aws.ini', line: 2, kind: 'aws', fingerprint: fingerprintOf(s.newFile, config.fingerprintKey) },
     ]);
     for (const gone of [s.removed, s.removedFile, s.unchanged, s.renamed, s.unstaged, s.untracked]) {
-      expect(report.findings.some((f) => f.fingerprint === fingerprintOf(gone))).toBe(false);
+      expect(report.findings.some((f) => f.fingerprint === fingerprintOf(gone, config.fingerprintKey))).toBe(false);
     }
   });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -24,8 +25,8 @@ const HOUR = 3_600_000;
 function node(store: Store, ctx: ManualContext, nodeId: string, scan?: ScanFunction) {
   const principals = new PrincipalService(store, ctx);
   const keys = new KeyService({ store, ctx, principals, prefix: 'kt_live' });
-  const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend', outbox: new Outbox({ store, ctx, nodeId: 'nod_test' }) });
-  const watches = new WatchService({ store, ctx, responder, nodeId, leaseMs: 60_000, threads: 0, ...(scan ? { scan } : {}) });
+  const responder = new LeakResponder({ store, ctx, keys, mode: 'suspend', fingerprintKey: randomBytes(32), outbox: new Outbox({ store, ctx, nodeId: 'nod_test' }) });
+  const watches = new WatchService({ store, ctx, responder, fingerprintKey: randomBytes(32), nodeId, leaseMs: 60_000, threads: 0, ...(scan ? { scan } : {}) });
   return { principals, keys, responder, watches };
 }
 

@@ -52,9 +52,9 @@ export function basic(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
 }
 
-export async function startOAuthServer(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<OAuthServer> {
+export async function startOAuthServer(overrides: Parameters<typeof startTestServer>[0] = {}, logger?: Parameters<typeof startTestServer>[2]): Promise<OAuthServer> {
   const ctx = manualContext(new Date());
-  const kt = await startTestServer(overrides, ctx);
+  const kt = await startTestServer(overrides, ctx, logger);
   const server: OAuthServer = {
     ...kt,
     ctx,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigFlags } from '../../src/config/schema.js';
 import type { Context } from '../../src/core/context.js';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 
@@ -41,12 +42,12 @@ async function clusterSettings(overrides: ConfigFlags): Promise<ConfigFlags> {
  * Starts a real keyturn on a free loopback port with a temporary data dir (SQLite unless
  * `overrides.db` says otherwise).
  */
-export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context): Promise<TestServer> {
+export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context, logger: Logger = createLogger('silent')): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-test-'));
   // Test receivers (webhooks, git remotes) listen on loopback: allowed here as an operator would
   // allow an internal network; a test of the refusal passes `egressAllow: 'none'`.
   const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', ...overrides, ...(await clusterSettings(overrides)) } });
-  const server = await startServer(config, { logger: createLogger('silent'), ...(ctx ? { ctx } : {}) });
+  const server = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {
     ...server,

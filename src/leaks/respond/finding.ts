@@ -78,6 +78,7 @@ export interface CredentialRef {
 /** The answer for one distinct secret of a batch. */
 export interface ResponseOutcome {
   readonly findingId: string;
+  /** The fingerprint as reported (the finding stores a non-keyturn one keyed again, see `rekeyFingerprint`). */
   readonly fingerprint: string;
   readonly kind: string;
   readonly rule: string;
@@ -121,7 +122,7 @@ export interface PlaceView extends Sighting {
   readonly lastSeen: string;
 }
 
-/** A fingerprint: the SHA-256 of a secret, 64 lower-case hex digits. */
+/** A fingerprint: SHA-256 of a keyturn secret, or an HMAC-SHA256 of any other (`src/core/fingerprint.ts`); 64 lower-case hex digits. */
 export const FINGERPRINT = /^[0-9a-f]{64}$/;
 
 /** At most this many distinct places are kept per finding; later ones only bump `lastSeen`. */

@@ -1,6 +1,7 @@
 import { appendEvent, type RequestMeta } from '../../audit/index.js';
 import type { Context } from '../../core/context.js';
 import { KeyturnError } from '../../core/errors.js';
+import { rekeyFingerprint } from '../../core/fingerprint.js';
 import { newId } from '../../core/ids.js';
 import { secretDigest, tryParseSecret } from '../../core/secret.js';
 import { validate } from '../../core/validate.js';
@@ -50,6 +51,12 @@ export interface LeakResponderOptions {
    * (`leakSuspendLastAdmin`, off by default: it is then reported, not acted on).
    */
   readonly suspendLastAdmin?: boolean;
+  /**
+   * The deployment's fingerprint key: a reported non-keyturn fingerprint is stored keyed again
+   * under it (`rekeyFingerprint`), so `leak_findings` and `leak.detected` never hold one that a
+   * dictionary reverses, whoever made it and however.
+   */
+  readonly fingerprintKey: Uint8Array;
   /** Receives every new finding, in addition to owners' webhooks. */
   readonly webhookUrl?: string;
   /**
@@ -114,6 +121,7 @@ export class LeakResponder {
   readonly #keys: KeyService;
   readonly #mode: LeakMode;
   readonly #suspendLastAdmin: boolean;
+  readonly #fingerprintKey: Uint8Array;
   readonly #webhookUrl: string | undefined;
   readonly #notifier: LeakNotifier;
   readonly #outbox: Outbox;
@@ -124,6 +132,7 @@ export class LeakResponder {
     this.#keys = options.keys;
     this.#mode = options.mode;
     this.#suspendLastAdmin = options.suspendLastAdmin ?? false;
+    this.#fingerprintKey = options.fingerprintKey;
     this.#webhookUrl = options.webhookUrl;
     this.#outbox = options.outbox;
     this.#notifier = options.notifier ?? new OutboxNotifier({ outbox: options.outbox, ctx: options.ctx, ...(options.logger ? { logger: options.logger } : {}) });
@@ -154,7 +163,11 @@ export class LeakResponder {
       else groups.set(f.fingerprint, [f]);
     }
     const outcomes: ResponseOutcome[] = [];
-    for (const [fingerprint, group] of groups) outcomes.push(await this.#respondOne(fingerprint, group, meta));
+    for (const [fingerprint, group] of groups) {
+      // keyturn's own secrets keep their digest (it is how they are looked up); anything else is keyed again.
+      const stored = group[0]!.kind === 'keyturn' ? fingerprint : rekeyFingerprint(fingerprint, this.#fingerprintKey);
+      outcomes.push({ ...(await this.#respondOne(stored, group, meta)), fingerprint });
+    }
     return outcomes;
   }
 
@@ -172,7 +185,11 @@ export class LeakResponder {
    * about the token, and a crash in between loses nothing.
    */
   async queueReport(reports: readonly TokenReport[], meta: RequestMeta): Promise<void> {
-    const message: LeakReportMessage = { via: 'report', reports: reports.map(queued), sourceIp: meta.sourceIp ?? null, requestId: meta.requestId ?? null };
+    // Only keyturn-shaped tokens can be ours: the digest of anything else (a password someone
+    // reported) is not kept, not even in the queue.
+    const shaped = reports.map(queued).filter((r) => r.shaped);
+    if (shaped.length === 0) return;
+    const message: LeakReportMessage = { via: 'report', reports: shaped, sourceIp: meta.sourceIp ?? null, requestId: meta.requestId ?? null };
     await this.#store.transaction((tx) => this.#outbox.enqueue(tx, { kind: 'leak.report', data: message, topic: LEAK_REPORT_TOPIC }));
   }
 

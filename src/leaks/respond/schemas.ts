@@ -6,7 +6,7 @@ import { FINDING_STATUSES, FINGERPRINT, MAX_BATCH, type ReportedFinding } from '
 /** What the leak endpoints accept: request bodies and queries, validated before anything is done. */
 
 const findingInput = z.strictObject({
-  fingerprint: z.string().regex(FINGERPRINT, 'expected the SHA-256 of the secret (64 lower-case hex)'),
+  fingerprint: z.string().regex(FINGERPRINT, 'expected the fingerprint of the secret (64 lower-case hex)'),
   kind: z.string().min(1).max(64),
   rule: z.string().min(1).max(128),
   file: z.string().max(1024).optional(),

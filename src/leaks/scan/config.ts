@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { KeyturnError } from '../../core/errors.js';
+import { FINGERPRINT_KEY_BYTES } from '../../core/fingerprint.js';
 import { BUILTIN_RULES, DEFAULT_KEYTURN_PREFIXES, keyturnRule } from './rules/index.js';
 import type { RulesFile } from './rules-file.js';
 import type { AllowSpec, EngineConfig, RuleSpec } from './types.js';
@@ -19,6 +21,8 @@ export interface EngineOptions {
   readonly rulesFile?: RulesFile;
   readonly maxFileBytes?: number;
   readonly allow?: AllowSpec;
+  /** Key (64 hex) of non-keyturn fingerprints; a fresh random one when not given. */
+  readonly fingerprintKey?: string;
 }
 
 function mergeAllow(...parts: (AllowSpec | undefined)[]): AllowSpec {
@@ -59,5 +63,7 @@ export function buildEngineConfig(options: EngineOptions = {}): EngineConfig {
   );
   const allow = mergeAllow(DEFAULT_ALLOW, options.allow, file?.allow);
   assertCompiles(rules, allow);
-  return { rules, allow, maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES };
+  const fingerprintKey = options.fingerprintKey ?? randomBytes(FINGERPRINT_KEY_BYTES).toString('hex');
+  if (!/^[0-9a-f]{64}$/.test(fingerprintKey)) throw new KeyturnError('ERR_CONFIG', 'fingerprint key: expected 64 lower-case hex digits');
+  return { rules, allow, maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, fingerprintKey };
 }

@@ -1,4 +1,5 @@
-import { secretDigest } from '../../core/secret.js';
+import { fingerprintSecret } from '../../core/fingerprint.js';
+import { tryParseSecret } from '../../core/secret.js';
 import { hasInlineAllow, INLINE_ALLOW, insidePublic, isPlaceholder, publicRegions } from './allow.js';
 import { buildKeywordAutomaton, keywordHits, type KeywordAutomaton } from './keywords.js';
 import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
@@ -46,6 +47,8 @@ export interface CompiledEngine {
   readonly keywords: KeywordAutomaton;
   readonly allow: CompiledAllow;
   readonly maxFileBytes: number;
+  /** Key of non-keyturn fingerprints. */
+  readonly fingerprintKey: Uint8Array;
 }
 
 function compileAllow(spec: AllowSpec | undefined): CompiledAllow {
@@ -92,6 +95,7 @@ export function compileEngine(config: EngineConfig): CompiledEngine {
     keywords: buildKeywordAutomaton(entries),
     allow: compileAllow(config.allow),
     maxFileBytes: config.maxFileBytes,
+    fingerprintKey: Buffer.from(config.fingerprintKey, 'hex'),
   };
 }
 
@@ -118,8 +122,34 @@ function allowedBy(allow: CompiledAllow, secret: string, path: string): boolean 
   return allow.stopwords.some((w) => lower.includes(w));
 }
 
-/** SHA-256 of the secret, hex: a finding's fingerprint (for keyturn secrets, equal to its stored digest). */
-export const fingerprintOf: (secret: string) => string = secretDigest;
+/**
+ * A finding's fingerprint: SHA-256 (hex) of a keyturn secret, equal to its stored digest; HMAC-SHA256
+ * (hex) under `key` (the engine's fingerprint key) for any other secret, so a weak one cannot be
+ * recovered from it by guessing.
+ */
+export const fingerprintOf: (secret: string, key: string | Uint8Array) => string = fingerprintSecret;
+
+/** Characters a provider's public prefix must leave after it to be shown. */
+const SHOWN_MIN_REST = 16;
+
+/**
+ * The secret as it may be shown, never a character of what is secret in it: a keyturn secret as its
+ * display start (`kt_live_3hGx…`, the 4 body characters the key listing shows, 24 of 256 bits);
+ * a provider token as the rule's literal prefix it starts with (`ghp_********`) when that is
+ * followed by at least 16 characters; anything else — every generic finding, every password —
+ * as asterisks alone.
+ */
+export function shownSecret(secret: string, rule: { readonly kind: string; readonly keywords: readonly string[] }): string {
+  const parsed = tryParseSecret(secret);
+  if (parsed) return `${parsed.prefix}_${parsed.body.slice(0, 4)}…`;
+  const stars = '*'.repeat(8);
+  if (rule.kind === 'generic') return stars;
+  let shown = '';
+  for (const keyword of rule.keywords) {
+    if (keyword.length > shown.length && secret.startsWith(keyword) && secret.length - keyword.length >= SHOWN_MIN_REST) shown = keyword;
+  }
+  return `${shown}${stars}`;
+}
 
 interface Candidate {
   readonly start: number;
@@ -242,7 +272,7 @@ export function detect(engine: CompiledEngine, text: string, path: string): Find
     if (insidePublic(text, regions, c.start, c.end)) continue;
     const { line, column, lineStart } = lines.at(c.start);
     if (hasInline && inlineAllowed(text, lineStart, c.end)) continue;
-    findings.push({ file: path, line, column, kind: c.rule.kind, rule: c.rule.id, fingerprint: fingerprintOf(c.secret), secret: c.secret });
+    findings.push({ file: path, line, column, kind: c.rule.kind, rule: c.rule.id, fingerprint: fingerprintSecret(c.secret, engine.fingerprintKey), secret: c.secret, shown: shownSecret(c.secret, c.rule) });
   }
   return findings;
 }

@@ -1,15 +1,12 @@
-import { tryParseSecret } from '../../core/secret.js';
 import type { Finding, RuleSpec } from './types.js';
 
 /**
- * A secret as it may be shown: keyturn secrets as their display start (`kt_live_3hGx…`), others
- * as at most 4 leading characters, then asterisks. Never more than a quarter of the secret.
+ * A finding's secret as output shows it when not revealed: what the engine decided may be shown
+ * (see `shownSecret` in `detect.ts`) — a provider's public prefix at most, no character of a
+ * password or other low-entropy secret.
  */
-export function redact(secret: string): string {
-  const parsed = tryParseSecret(secret);
-  if (parsed) return `${parsed.prefix}_${parsed.body.slice(0, 4)}…`;
-  const keep = Math.min(4, Math.floor(secret.length / 4));
-  return `${secret.slice(0, keep)}${'*'.repeat(8)}`;
+export function redact(f: Pick<Finding, 'shown'>): string {
+  return f.shown;
 }
 
 /** The JSON form of a finding (`match` redacted unless `reveal`). */
@@ -36,7 +33,7 @@ export function toJson(f: Finding, reveal: boolean): FindingJson {
     ...(f.commit === undefined ? {} : { commit: f.commit }),
     ...(f.atHead === undefined ? {} : { atHead: f.atHead }),
     fingerprint: f.fingerprint,
-    match: reveal ? f.secret : redact(f.secret),
+    match: reveal ? f.secret : redact(f),
   };
 }
 
@@ -50,7 +47,7 @@ export function formatText(findings: readonly Finding[], reveal: boolean): strin
   const lines = findings.map((f) => {
     const where = `${f.file}:${f.line}:${f.column}`;
     const history = f.commit ? ` commit ${f.commit.slice(0, 12)}${f.atHead ? ' (still at HEAD)' : ' (history only)'}` : '';
-    return `${where}  ${f.kind}  ${f.rule}  ${reveal ? f.secret : redact(f.secret)}${history}`;
+    return `${where}  ${f.kind}  ${f.rule}  ${reveal ? f.secret : redact(f)}${history}`;
   });
   lines.push(findings.length === 0 ? 'no secrets found' : `${findings.length} secret${findings.length === 1 ? '' : 's'} found`);
   return `${lines.join('\n')}\n`;
@@ -83,7 +80,7 @@ export function formatSarif(findings: readonly Finding[], rules: readonly RuleSp
           ruleId: f.rule,
           ruleIndex: used.indexOf(f.rule),
           level: 'error',
-          message: { text: `${f.kind} secret found: ${reveal ? f.secret : redact(f.secret)}` },
+          message: { text: `${f.kind} secret found: ${reveal ? f.secret : redact(f)}` },
           locations: [
             {
               physicalLocation: {
@@ -92,7 +89,7 @@ export function formatSarif(findings: readonly Finding[], rules: readonly RuleSp
               },
             },
           ],
-          partialFingerprints: { 'secretSha256/v1': f.fingerprint },
+          partialFingerprints: { 'secretFingerprint/v2': f.fingerprint },
           ...(f.commit ? { properties: { commit: f.commit, atHead: f.atHead ?? false } } : {}),
         })),
       },

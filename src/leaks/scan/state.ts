@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -39,4 +39,31 @@ export function writeState(dir: string, state: SourceState): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state)}\n`);
   renameSync(tmp, file);
+}
+
+/**
+ * The fingerprint key kept in a state directory (`fingerprint.key`, 64 hex, mode 0600), created on
+ * first use: incremental scans with the same state directory fingerprint alike from run to run.
+ */
+export function stateFingerprintKey(dir: string): string {
+  const file = join(dir, 'fingerprint.key');
+  const read = (): string | undefined => {
+    try {
+      const text = readFileSync(file, 'utf8').trim();
+      return /^[0-9a-f]{64}$/.test(text) ? text : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const existing = read();
+  if (existing) return existing;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(32).toString('hex');
+  try {
+    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch {
+    // Another scan created it first (or an unreadable one is in the way): theirs, else this one.
+    return read() ?? key;
+  }
 }

@@ -62,6 +62,12 @@ export interface EngineConfig {
   readonly allow: AllowSpec;
   /** Files larger than this are skipped (bytes). */
   readonly maxFileBytes: number;
+  /**
+   * The key (64 hex digits) fingerprints of non-keyturn secrets are HMACs under (see
+   * `src/core/fingerprint.ts`): from the baseline file, the state directory or the server; a
+   * fresh one per scan otherwise.
+   */
+  readonly fingerprintKey: string;
 }
 
 /** One secret at one place. */
@@ -74,10 +80,18 @@ export interface Finding {
   readonly column: number;
   readonly kind: string;
   readonly rule: string;
-  /** SHA-256 (hex) of the secret: stable across places, safe to store. */
+  /**
+   * Stands for the secret, the same wherever it is found: SHA-256 (hex) of a keyturn secret (its
+   * stored digest), else HMAC-SHA256 (hex) under the scan's fingerprint key. Safe to store.
+   */
   readonly fingerprint: string;
   /** The secret itself. Sensitive: redact before output. */
   readonly secret: string;
+  /**
+   * The secret as it may be shown: a provider's public prefix at most (`ghp_********`), see
+   * `redactFinding` in `report.ts`. Set by the engine, which knows the rule.
+   */
+  readonly shown: string;
   /** History scans: the commit that introduced it. */
   readonly commit?: string;
   /** History scans: whether it is still in a file at HEAD. */
