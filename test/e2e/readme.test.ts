@@ -21,7 +21,9 @@ function readmeBlock(heading: string): string {
  */
 function runReadme(block: string, url: string, dataDir: string, flags = '-euo pipefail'): { status: number | null; stdout: string; stderr: string } {
   const script = block.replaceAll('npx keyturn', 'keyturn').replaceAll('localhost:8080', url);
-  const run = spawnSync('bash', [...flags.split(' '), '-c', `keyturn() { node ${JSON.stringify(CLI)} "$@"; }\n${script}`], {
+  // --norc: with pipes on its standard streams bash may believe a remote shell started it and read
+  // /etc/bash.bashrc, whose `PS1` use fails under `-u` on some machines (noise on stderr, not the README's).
+  const run = spawnSync('bash', ['--norc', ...flags.split(' '), '-c', `keyturn() { node ${JSON.stringify(CLI)} "$@"; }\n${script}`], {
     env: { ...process.env, KEYTURN_URL: url, KEYTURN_DATA_DIR: dataDir },
     cwd: ROOT,
     encoding: 'utf8',

@@ -29,9 +29,9 @@ function freePort(): Promise<number> {
 }
 
 /** A raw `GET /v1/keys/changes` held open: resolves once `ready` arrived; `ended` when the server ends it. */
-function holdStream(url: string): Promise<{ ended: Promise<void> }> {
+function holdStream(url: string, apiKey: string): Promise<{ ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${url}/v1/keys/changes`, (res) => {
+    const req = http.get(`${url}/v1/keys/changes`, { headers: { authorization: `Bearer ${apiKey}` } }, (res) => {
       const ended = new Promise<void>((done) => {
         res.on('end', done);
         res.on('error', () => done());
@@ -69,15 +69,17 @@ describe('keyturn serve shuts down on a signal while change streams are open', (
     const first = await serveBin(['--data-dir', dataDir, '--port', String(port), '--shutdown-timeout', '5m']);
     const env = { KEYTURN_DATA_DIR: dataDir, KEYTURN_URL: first.url };
     const { createVerifier } = (await import(join(ROOT, 'dist', 'verifier', 'index.js'))) as typeof import('../../src/verifier/index.js');
-    const verifier = createVerifier({ url: first.url, cacheTtlMs: 3_600_000, reconnectMinMs: 50, reconnectMaxMs: 200 });
+    expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'api'], env)).code).toBe(0);
+    // The change stream needs a key with scope `verify`.
+    const streamKey = (JSON.parse((await runBin(['keys', 'create', '--owner', 'api', '--name', 'stream', '--scopes', 'verify', '--json'], env)).stdout) as { key: string }).key;
+    const verifier = createVerifier({ url: first.url, apiKey: streamKey, cacheTtlMs: 3_600_000, reconnectMinMs: 50, reconnectMaxMs: 200 });
     let agent: http.Agent | undefined;
     let second: Awaited<ReturnType<typeof serveBin>> | undefined;
     try {
-      expect((await runBin(['principals', 'create', '--kind', 'service', '--name', 'api'], env)).code).toBe(0);
       const created = JSON.parse((await runBin(['keys', 'create', '--owner', 'api', '--name', 'k', '--json'], env)).stdout) as { id: string; key: string };
       expect(await verifier.verify(created.key)).toMatchObject({ valid: true }); // cached for an hour
       await vi.waitFor(() => expect(verifier.stats().stream).toBe('open'));
-      const raw = await holdStream(first.url);
+      const raw = await holdStream(first.url, streamKey);
       agent = await idleKeepAlive(first.url);
 
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

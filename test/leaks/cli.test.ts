@@ -1,26 +1,14 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runScanCli, scanCommand } from '../../src/cli/scan.js';
+import { scanCommand } from '../../src/cli/scan.js';
 import { secretDigest } from '../../src/core/secret.js';
 import { Fake } from './support/corpus.js';
-import { tempDir, writeTree } from './support/fixtures.js';
+import { scanCli, tempDir, writeTree } from './support/fixtures.js';
 
 const fake = new Fake(77);
 
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runScanCli([...args, '--threads', '0'], {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    stdin: Readable.from([stdin]),
-    env: {},
-    setExitCode: () => undefined,
-  });
-  return { code, out, err };
-}
+const run = scanCli;
 
 describe('keyturn scan', () => {
   let dir: string;

@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runScanCli } from '../../src/cli/scan.js';
 import { secretDigest } from '../../src/core/secret.js';
 import { describeStore } from '../support/stores.js';
 import type { TestServer } from '../support/server.js';
 import { Fake } from './support/corpus.js';
-import { commitFiles, initRepo, tempDir } from './support/fixtures.js';
+import { commitFiles, initRepo, scanCli, tempDir } from './support/fixtures.js';
 import { dumpDatabase, startLeakServer } from './support/server.js';
 
 /**
@@ -79,18 +77,7 @@ function leakyRepo(): { dir: string; github: string } {
   return { dir, github };
 }
 
-async function scan(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runScanCli([...args, '--threads', '0'], {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    stdin: Readable.from(['']),
-    env: {},
-    setExitCode: () => undefined,
-  });
-  return { code, out, err };
-}
+const scan = scanCli;
 
 describe('keyturn scan: no output gives a weak secret away', () => {
   let repo: { dir: string; github: string };

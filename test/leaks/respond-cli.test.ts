@@ -1,26 +1,13 @@
 import { rmSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runScanCli } from '../../src/cli/scan.js';
 import { secretDigest } from '../../src/core/secret.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { Fake } from './support/corpus.js';
-import { tempDir, writeTree } from './support/fixtures.js';
+import { scanCli, tempDir, writeTree } from './support/fixtures.js';
 
 const fake = new Fake(31337);
 
-async function scan(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runScanCli([...args, '--threads', '0'], {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-    stdin: Readable.from(['']),
-    env: {},
-    setExitCode: () => undefined,
-  });
-  return { code, out, err };
-}
+const scan = scanCli;
 
 describe('keyturn scan --respond', () => {
   let server: TestServer;

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -50,4 +51,19 @@ export function commitFiles(dir: string, files: Record<string, string>, message:
     env: { ...process.env, GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.invalid', GIT_COMMITTER_DATE: date, HOME: dir },
   });
   return gitIn(dir, 'rev-parse', 'HEAD');
+}
+
+/** Runs `keyturn scan` in this process (single-threaded), capturing its output and exit code. */
+export async function scanCli(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  const { runScanCli } = await import('../../../src/cli/scan.js');
+  let out = '';
+  let err = '';
+  const code = await runScanCli([...args, '--threads', '0'], {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    stdin: Readable.from([stdin]),
+    env: {},
+    setExitCode: () => undefined,
+  });
+  return { code, out, err };
 }
