@@ -60,7 +60,7 @@ for (const mode of ['suspend', 'revoke'] as const) {
         owner,
         scopes: ['read'],
         grantTypes: ['client_credentials', 'refresh_token'],
-        policyOverrides: { refreshTokens: true, ...overrides },
+        policyOverrides: { refreshTokens: true, clientCredentialsRefresh: true, ...overrides },
       });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       return { id: res.body.client_id as string, secret: res.body.client_secret as string, owner };
