@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { secretDigest } from '../../src/core/secret.js';
@@ -29,13 +31,30 @@ describe('keyturn scan --respond', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('sends fingerprints and places (never a secret), suspends the leaked key and says what was done', async () => {
+    // What the CLI sends, seen on the wire: a recording proxy in front of the server.
     const sent: string[] = [];
-    const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-      sent.push(String(init?.body ?? ''));
-      return realFetch(input, init);
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        sent.push(body.toString('utf8'));
+        const upstream = http.request(`${server.url}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        upstream.end(body);
+      });
     });
-    const { code, out } = await scan([dir, '--respond', '--url', server.url, '--token', server.adminKey]);
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    let result: Awaited<ReturnType<typeof scan>>;
+    try {
+      result = await scan([dir, '--respond', '--url', via, '--token', server.adminKey]);
+    } finally {
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+    const { code, out } = result;
     expect(code).toBe(1);
     expect(out).toContain('respond: 2 secrets sent to');
     expect(out).toContain('1 suspended, 0 revoked, 1 third-party recorded, 0 already reported');

@@ -66,7 +66,7 @@ describe('verifier: negative answers', () => {
   });
 
   it('drops cached refusals when the change stream reports a change: an unsuspended key verifies again at once', async () => {
-    const v = createVerifier({ url: fx.url, negativeCacheTtlMs: 3_600_000 });
+    const v = createVerifier({ url: fx.url, apiKey: fx.streamKey, negativeCacheTtlMs: 3_600_000 });
     open.push(v);
     await waitFor(() => v.stats().stream === 'open', 5_000, 'stream open');
     const { id, key } = await fx.createKey();
