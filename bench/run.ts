@@ -102,7 +102,8 @@ async function provisionKey(url: string, dataDir: string): Promise<string> {
     return (await res.json()) as Record<string, unknown>;
   };
   await call('/v1/principals', { kind: 'service', name: 'bench' });
-  const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;
+  // `verify` too: the guarded server's verifier follows the change stream with it.
+  const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read', 'verify'] })).key as string;
   const res = await fetch(`${url}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key }) });
   if (!((await res.json()) as { valid: boolean }).valid) throw new Error('the benchmark key does not verify');
   return key;
@@ -169,7 +170,7 @@ async function benchHttp(): Promise<HttpResults> {
     const key = await provisionKey(url, dataDir);
     const verifyBody = JSON.stringify({ key });
 
-    const guardedChild = startChild([...tsx, 'bench/servers/guarded.ts'], { env: { KEYTURN_URL: url } });
+    const guardedChild = startChild([...tsx, 'bench/servers/guarded.ts'], { env: { KEYTURN_URL: url, KEYTURN_API_KEY: key } });
     children.push(guardedChild);
     const ready = await guardedChild.next();
     if (ready.stream !== 'open') console.warn('  ! the verifier change stream was not open');

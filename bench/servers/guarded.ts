@@ -1,6 +1,7 @@
 /**
  * (c) A node:http hello-world guarded by the verifier middleware, loaded from the compiled
- * `dist/verifier` (the package export `keyturn/verifier`). `KEYTURN_URL` points at keyturn.
+ * `dist/verifier` (the package export `keyturn/verifier`). `KEYTURN_URL` points at keyturn,
+ * `KEYTURN_API_KEY` is a key with scope `verify` for the change stream.
  * Prints `{"port":N}` once listening and the change stream is open.
  */
 import http from 'node:http';
@@ -14,7 +15,9 @@ const { createVerifier, withKeyturn } = (await import(pathToFileURL(dist).href))
 
 const url = process.env.KEYTURN_URL;
 if (!url) throw new Error('KEYTURN_URL is required');
-const verifier = createVerifier({ url, requiredScopes: ['read'] });
+// `KEYTURN_API_KEY` (scope `verify`) opens the change stream, as a production API server would.
+const apiKey = process.env.KEYTURN_API_KEY;
+const verifier = createVerifier({ url, requiredScopes: ['read'], ...(apiKey ? { apiKey } : {}) });
 const body = Buffer.from('hello world');
 const server = http.createServer(
   withKeyturn(verifier, (_req, res) => {
