@@ -110,6 +110,8 @@ export class PolicyService implements PolicyCatalog {
   /** name → versions in ascending order. */
   #versions = new Map<string, PolicyView[]>();
   #unsubscribe: (() => void) | undefined;
+  #reloadsStarted = 0;
+  #reloadApplied = 0;
 
   constructor(options: { store: Store; ctx: Context; defaultName?: string }) {
     this.#store = options.store;
@@ -146,7 +148,12 @@ export class PolicyService implements PolicyCatalog {
   }
 
   async #reload(): Promise<void> {
+    // Reloads may overlap (a notification, an `ensure`) and finish out of order on a pool: only a
+    // read that started after the one last applied may replace it, never an older, staler one.
+    const started = ++this.#reloadsStarted;
     const rows = await this.#store.all<Row>('SELECT * FROM rotation_policies ORDER BY name, version');
+    if (started < this.#reloadApplied) return;
+    this.#reloadApplied = started;
     const next = new Map<string, PolicyView[]>();
     for (const row of rows) {
       const view = toView(row);
