@@ -25,6 +25,8 @@ export async function rotationNode(store: Store, ctx: ManualContext, masterKey: 
   if (migrate) await store.migrate(MIGRATIONS);
   const policies = new PolicyService({ store, ctx });
   await policies.load();
+  // On PostgreSQL the change feed's LISTEN is set up in the background: wait for it, as the other feed tests do.
+  await (store as unknown as { feedReady?: () => Promise<void> }).feedReady?.();
   const principals = new PrincipalService(store, ctx, { policies });
   const keys = new KeyService({ store, ctx, principals, prefix: 'kt_test', policies, sealer: new KeyEncryption(masterKey, ctx) });
   const clients = new ClientService({ store, ctx, principals, secretPrefix: 'ktcs', defaultAudience: () => 'https://issuer.test', policies });
