@@ -64,6 +64,8 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'anthropic-api-key': () => { const s = `sk-ant-api03-${f.chars(URLSAFE, 93)}AA`; return [`ANTHROPIC_API_KEY=${s}`, s]; },
   'anthropic-admin-key': () => { const s = `sk-ant-admin01-${f.chars(URLSAFE, 93)}AA`; return [`key: ${s}`, s]; },
   'azure-storage-account-key': () => { const s = `${f.chars(B64, 86)}==`; return [`DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${s};EndpointSuffix=core.windows.net`, s]; },
+  'azure-storage-account-key-named': () => { const s = `${f.chars(B64, 86)}==`; return [`storage:\n  account_name: acct\n  account_key: '${s}'`, s]; },
+  'azure-devops-pat': () => { const s = f.chars('abcdefghijklmnopqrstuvwxyz234567', 52); return [`AZURE_DEVOPS_PAT=${s}`, s]; },
   'azure-shared-access-key': () => { const s = `${f.chars(B64, 43)}=`; return [`Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=${s}`, s]; },
   'azure-ad-client-secret': () => { const s = `${f.chars(URLSAFE, 3)}8Q~${f.chars(`${URLSAFE}.~`, 34)}`; return [`AZURE_CLIENT_SECRET=${s}`, s]; },
   'twilio-api-key': () => { const s = `SK${hex(32)}`; return [`TWILIO_API_KEY_SID = "${s}"`, s]; },
@@ -109,7 +111,8 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'datadog-api-key': () => { const s = hex(32); return [`DD_API_KEY=${s}`, s]; },
   'datadog-app-key': () => { const s = hex(40); return [`datadog_app_key: "${s}"`, s]; },
   'newrelic-user-api-key': () => { const s = `NRAK-${f.chars(UPPER36, 27)}`; return [`NR=${s}`, s]; },
-  'newrelic-license-key': () => { const s = `${hex(36)}NRAL`; return [`license_key: ${s}`, s]; },
+  'newrelic-license-key': () => { const s = `${hex(32)}FFFFNRAL`; return [`license_key: ${s}`, s]; },
+  'newrelic-browser-key': () => { const s = `NRBR-${hex(19)}`; return [`NEW_RELIC_BROWSER_KEY=${s}`, s]; },
   'newrelic-insert-key': () => { const s = `NRII-${f.chars(URLSAFE, 32)}`; return [`k: ${s}`, s]; },
   'sentry-user-token': () => { const s = `sntryu_${hex(64)}`; return [`SENTRY_AUTH_TOKEN=${s}`, s]; },
   'sentry-org-token': () => {
@@ -161,6 +164,10 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'brevo-api-key': () => { const s = `xkeysib-${hex(64)}-${b62(16)}`; return [`b: ${s}`, s]; },
   'launchdarkly-key': () => { const s = `sdk-${uuid()}`; return [`LD_SDK_KEY=${s}`, s]; },
   'plaid-access-token': () => { const s = `access-production-${uuid()}`; return [`p: ${s}`, s]; },
+  'teams-workflow-webhook': () => {
+    const s = `https://default${hex(30)}.${f.digits(2)}.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/${hex(32)}/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=${f.chars(URLSAFE, 43)}`;
+    return [`TEAMS_WEBHOOK=${s}`, s];
+  },
   'teams-webhook': () => { const s = `https://acme.webhook.office.com/webhookb2/${uuid()}@${uuid()}/IncomingWebhook/${hex(32)}/${uuid()}`; return [`url: ${s}`, s]; },
   'cloudinary-url': () => { const s = f.chars(URLSAFE, 27); return [`CLOUDINARY_URL=cloudinary://${f.digits(15)}:${s}@acme`, s]; },
   'easypost-api-key': () => { const s = `EZAK${b62(54)}`; return [`e: ${s}`, s]; },
@@ -201,6 +208,16 @@ const NEGATIVES: Record<string, readonly string[]> = {
   'pypi-token': ['pypi-AgEIcHlwaS5vcmc'],
   'launchdarkly-key': ['LD_SDK_KEY=sdk-00000000-0000-0000-0000-000000000000'],
   'vault-token': ['VAULT_TOKEN=hvs.xxxxxxxxxxxxxxxxxxxxxxxx'],
+  // Azurite's documented emulator key (learn.microsoft.com, "Use the Azurite emulator"): public.
+  'azure-storage-account-key-named': [
+    'AccountKey: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="',
+    `account_key = "${'A'.repeat(86)}=="`,
+    `account_key_sha256 = "${hex(64)}"`,
+  ],
+  'azure-storage-account-key': ['DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;'],
+  'azure-devops-pat': [`AZURE_DEVOPS_PAT=${'x'.repeat(52)}`, `azure_build_id: ${'1'.repeat(52)}`],
+  'teams-workflow-webhook': [`https://default${hex(30)}.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/${hex(32)}/triggers/manual/paths/invoke?sig=short`],
+  'newrelic-license-key': [`license_key: ${'f'.repeat(32)}FFFFNRAL`],
 };
 
 describe('built-in rules', () => {

@@ -2,7 +2,8 @@ import type { RuleSpec } from '../types.js';
 
 /**
  * New Relic: user API keys `NRAK-` + 27, ingest license keys (40 characters ending `NRAL`),
- * Insights insert keys `NRII-`.
+ * Insights insert keys `NRII-`, browser application keys `NRBR-` + 19 hex. A license key ends
+ * `FFFFNRAL`, in capitals, and may start with a region (`eu01xx…`).
  * Written from the provider's published token format.
  */
 export const rules: readonly RuleSpec[] = [
@@ -20,7 +21,16 @@ export const rules: readonly RuleSpec[] = [
     kind: 'newrelic',
     description: 'New Relic ingest license key',
     keywords: ['NRAL'],
-    pattern: '(?<![A-Za-z0-9])([a-f0-9]{36}NRAL)(?![A-Za-z0-9])',
+    pattern: '(?<![A-Za-z0-9])([A-Za-z0-9]{36}NRAL)(?![A-Za-z0-9])',
+    entropy: 3.0,
+    priority: 10,
+  },
+  {
+    id: 'newrelic-browser-key',
+    kind: 'newrelic',
+    description: 'New Relic browser application key',
+    keywords: ['NRBR-'],
+    pattern: '(?<![A-Za-z0-9_-])(NRBR-[a-f0-9]{19})(?![A-Za-z0-9_-])',
     entropy: 3.0,
     priority: 10,
   },
