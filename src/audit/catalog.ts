@@ -400,12 +400,15 @@ export const EVENT_CATALOG = {
     }),
   }),
   'leak.acknowledged': event({
-    description: 'An administrator acknowledged the open leak findings of an API key to unsuspend it (`ackLeak`).',
+    description: 'An administrator acknowledged the open leak findings of an API key to unsuspend it, or of a client\'s secret to enable the client (`ackLeak`).',
     category: 'detection',
     severity: 'medium',
     outcomes: ['success'],
-    target: 'key id',
-    data: z.strictObject({ findings: z.array(z.string()).describe('the finding ids acknowledged') }),
+    target: 'key id, or client id',
+    data: z.strictObject({
+      findings: z.array(z.string()).describe('the finding ids acknowledged'),
+      credential: z.enum(['client_secret']).optional().describe('`client_secret` when the target is a client (absent: an API key)'),
+    }),
   }),
   'leak.notified': event({
     description: 'A leak notification webhook was delivered, or failed.',
