@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_UP, PG_URL } from '../support/stores.js';
+import { MIGRATIONS } from '../../src/runtime/open.js';
+import { describeStore, freshStore, PG_UP, PG_URL } from '../support/stores.js';
 import { startOAuthServer, TOKEN_EXCHANGE, TT_ACCESS, TT_API_KEY, type OAuthServer, type RegisteredClient } from './support.js';
 
 const ORDERS = 'https://orders.example.com';
@@ -131,3 +132,32 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+/**
+ * Tokens exchanged before migration 0120 have no mark on their row: the migration marks them from
+ * the lineage, so upgrading never lets an exchanged token skip its chain check.
+ */
+describeStore('migration 0120 marks tokens exchanged before it', (kind) => {
+  it('marks exactly the tokens that have a lineage row', async () => {
+    const handle = await freshStore(kind);
+    try {
+      await handle.store.migrate(MIGRATIONS.filter((m) => m.id < '0120'));
+      const row = (jti: string) =>
+        handle.store.run(
+          "INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, scopes, audience, status, issued_at, expires_at) VALUES (?, 'ktc_x', 'prn_x', 'jwt', '[]', 'a', 'active', 0, 9999999999999)",
+          [jti],
+        );
+      await row('atk_direct');
+      await row('atk_exchanged');
+      await handle.store.run("INSERT INTO oauth_token_lineage (jti, parent_kind, parent_id, depth, expires_at) VALUES ('atk_exchanged', 'api_key', 'key_x', 1, 9999999999999)");
+      expect(await handle.store.migrate(MIGRATIONS)).toContain('0120_oauth_access_tokens_exchanged');
+      const marks = await handle.store.all<{ jti: string; exchanged: number }>('SELECT jti, exchanged FROM oauth_access_tokens ORDER BY jti');
+      expect(marks.map((m) => [m.jti, Number(m.exchanged)])).toEqual([
+        ['atk_direct', 0],
+        ['atk_exchanged', 1],
+      ]);
+    } finally {
+      await handle.dispose();
+    }
+  });
+});
