@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
@@ -9,6 +9,7 @@ import { manualContext } from '../../src/core/context.js';
 import { EgressGuard, Outbox, type ResolveAll } from '../../src/jobs/index.js';
 import { KeyService } from '../../src/keys/service.js';
 import { LeakResponder } from '../../src/leaks/respond/index.js';
+import { cloneMirror } from '../../src/leaks/scan/sources/git.js';
 import { WatchService } from '../../src/leaks/watch.js';
 import { PrincipalService } from '../../src/principals/service.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
@@ -118,6 +119,30 @@ describe('git remotes are cloned from the address the egress guard checked', () 
     expect(requests.some((r) => r.startsWith('/repo.git/info/refs'))).toBe(true);
     expect(await keys.verify(secret, admin)).toEqual({ valid: false, reason: 'suspended' });
     await watches.stop();
+  });
+
+  it('real git over ssh connects to the pinned address, whatever GIT_SSH_COMMAND says', async () => {
+    // A stand-in `ssh` first on PATH records how git called it; GIT_SSH_COMMAND would send git elsewhere.
+    const bin = join(root, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const log = join(root, 'ssh-args');
+    writeFileSync(join(bin, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${log}'\nexit 1\n`);
+    chmodSync(join(bin, 'ssh'), 0o755);
+    const saved = { PATH: process.env.PATH, GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND };
+    process.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
+    process.env.GIT_SSH_COMMAND = `sh -c 'echo bypassed > "${log}.bypass"; exit 1' --`;
+    try {
+      const guard = new EgressGuard({ resolve: only('git.example.com', () => ['93.184.216.34']) });
+      const url = 'git@git.example.com:org/repo.git';
+      await expect(cloneMirror(url, await guard.pinGit(url, 'source'))).rejects.toMatchObject({ code: 'ERR_UPSTREAM' });
+      expect(existsSync(`${log}.bypass`)).toBe(false);
+      const args = readFileSync(log, 'utf8').split('\n');
+      expect(args).toEqual(expect.arrayContaining(['-o', 'HostName=93.184.216.34', 'HostKeyAlias=git.example.com', 'git@git.example.com']));
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.GIT_SSH_COMMAND === undefined) delete process.env.GIT_SSH_COMMAND;
+      else process.env.GIT_SSH_COMMAND = saved.GIT_SSH_COMMAND;
+    }
   });
 
   it('pins each remote form: HTTP(S) by curl resolve, ssh by HostName, git:// by name refused', async () => {
