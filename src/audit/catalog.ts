@@ -321,8 +321,11 @@ export const EVENT_CATALOG = {
     severity: 'informational',
     outcomes: ['failure'],
     target: 'id of the introspecting client',
-    reason: '`inactive`',
-    data: z.strictObject({ hint: z.string().nullable().describe('`token_type_hint` given, or `null`') }),
+    reason: '`inactive` (no such live token), or `not_permitted`: a live token the caller is neither the client of nor a registered resource server for (RFC 7662 §4)',
+    data: z.strictObject({
+      hint: z.string().nullable().describe('`token_type_hint` given, or `null`'),
+      tokenClient: z.string().optional().describe('with `not_permitted`: the client the token was issued to'),
+    }),
   }),
   'grant.revoked': event({
     description: 'A refresh family was revoked with its refresh and access tokens (by its client or an admin).',
@@ -397,12 +400,15 @@ export const EVENT_CATALOG = {
     }),
   }),
   'leak.acknowledged': event({
-    description: 'An administrator acknowledged the open leak findings of an API key to unsuspend it (`ackLeak`).',
+    description: 'An administrator acknowledged the open leak findings of an API key to unsuspend it, or of a client\'s secret to enable the client (`ackLeak`).',
     category: 'detection',
     severity: 'medium',
     outcomes: ['success'],
-    target: 'key id',
-    data: z.strictObject({ findings: z.array(z.string()).describe('the finding ids acknowledged') }),
+    target: 'key id, or client id',
+    data: z.strictObject({
+      findings: z.array(z.string()).describe('the finding ids acknowledged'),
+      credential: z.enum(['client_secret']).optional().describe('`client_secret` when the target is a client (absent: an API key)'),
+    }),
   }),
   'leak.notified': event({
     description: 'A leak notification webhook was delivered, or failed.',

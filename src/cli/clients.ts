@@ -105,10 +105,11 @@ export function clientsCommand(io: Io): Command {
       print(common, c, () => `disabled ${c.clientId}`);
     });
   client(clients.command('enable').description('enable a disabled client').argument('<client_id>', 'client id'))
-    .action(async (id: string, _opts: Common, cmd: Command) => {
+    .option('--ack-leak', "acknowledge the open leak findings of the client's secret (required when it was found leaked; recorded as who acknowledged)")
+    .action(async (id: string, opts: Common & { ackLeak?: boolean }, cmd: Command) => {
       const [t, common] = target(cmd);
-      const c = await call<ClientOut>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/enable`, {});
-      print(common, c, () => `enabled ${c.clientId}`);
+      const c = await call<ClientOut>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/enable`, opts.ackLeak ? { ackLeak: true } : {});
+      print(common, c, () => `enabled ${c.clientId}${opts.ackLeak ? ' (leak findings acknowledged)' : ''}`);
     });
   client(clients.command('delete').description('delete a client and its grants').argument('<client_id>', 'client id'))
     .action(async (id: string, _opts: Common, cmd: Command) => {

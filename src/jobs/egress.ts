@@ -15,7 +15,8 @@ const systemResolve: ResolveAll = async (host) => (await dnsLookup(host, { all: 
  * link-local (cloud metadata), private, unspecified or reserved address is refused — every address
  * of the answer is checked — unless that address is in `allow` (the `egressAllow` setting). Checked
  * when the URL is registered and again before each delivery or clone, so a name that later resolves
- * somewhere private (DNS rebinding) is caught then.
+ * somewhere private (DNS rebinding) is caught then; and the connection goes to the very addresses
+ * checked ({@link lookup} for webhooks, {@link pinGit} for git), never to a second resolution.
  *
  * @example
  * ```ts
@@ -86,12 +87,87 @@ export class EgressGuard {
     }
   }
 
+  /**
+   * Resolves the host of the git remote `url` once, checks every address as {@link checkHost}
+   * does, and answers how to make git connect to exactly those addresses, so that git resolving
+   * the name again at clone time (DNS rebinding) cannot take it anywhere else:
+   * - `http(s)`: `-c http.curloptResolve=host:port:addr,…` (curl's pre-filled DNS cache; git ≥ 2.37)
+   *   and `-c http.followRedirects=false` (a redirect would name another host, resolved unchecked);
+   * - `ssh` and scp-like `user@host:path`: `GIT_SSH_COMMAND` with `-o HostName=<addr>` and
+   *   `-o HostKeyAlias=<host>` (the host key is still checked under the name);
+   * - `git://` by name: refused (`ERR_VALIDATION`), git's own protocol cannot be pinned; a literal
+   *   address needs no pinning.
+   * A local remote (`file:`, a path) needs nothing. A name that does not resolve is `ERR_UPSTREAM`.
+   *
+   * @example
+   * ```ts
+   * const pin = await egress.pinGit('https://git.example.com/org/repo.git', 'source');
+   * spawn('env', [...pin.unsetEnv.flatMap((v) => ['-u', v]), 'git', ...pin.config, 'clone', '--mirror', '--', url, dir]);
+   * ```
+   */
+  async pinGit(url: string, what: string): Promise<GitPin> {
+    const host = urlHost(url);
+    if (host === undefined) return NO_PIN;
+    const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    const literal = isIP(bare) !== 0;
+    let addresses: readonly string[];
+    if (literal) addresses = [bare];
+    else {
+      try {
+        addresses = await this.#resolve(bare);
+      } catch {
+        addresses = [];
+      }
+      if (addresses.length === 0) throw new KeyturnError('ERR_UPSTREAM', `${what}: ${host} does not resolve`);
+    }
+    for (const address of addresses) {
+      const cls = addressClass(address) ?? 'reserved';
+      if (cls !== 'public' && !this.#allow.has(address)) {
+        throw new KeyturnError(
+          'ERR_VALIDATION',
+          `${what}: ${literal ? address : `${host} resolves to ${address}`}, a ${cls} address; keyturn sends nothing to loopback, link-local (metadata), private or reserved addresses unless egressAllow allows the network`,
+        );
+      }
+    }
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase() ?? 'ssh'; // scp-like: ssh
+    const noRedirects = ['-c', 'http.followRedirects=false'];
+    if (scheme === 'http' || scheme === 'https') {
+      if (literal) return { config: noRedirects, unsetEnv: [] };
+      const parsed = new URL(url);
+      const port = parsed.port === '' ? (scheme === 'https' ? 443 : 80) : Number(parsed.port);
+      const list = addresses.map((a) => (isIP(a) === 6 ? `[${a}]` : a)).join(',');
+      return { config: ['-c', `http.curloptResolve=${bare}:${port}:${list}`, ...noRedirects], unsetEnv: [] };
+    }
+    if (scheme === 'ssh') {
+      if (literal) return NO_PIN;
+      // `bare` and the address are a host name and an IP literal (urlHost's forms): nothing to quote.
+      // GIT_SSH_COMMAND and GIT_SSH would override core.sshCommand: git runs without them.
+      return { config: ['-c', `core.sshCommand=ssh -o HostName=${addresses[0]!} -o HostKeyAlias=${bare}`], unsetEnv: SSH_OVERRIDES };
+    }
+    if (literal) return NO_PIN;
+    throw new KeyturnError('ERR_VALIDATION', `${what}: ${scheme}:// remotes are resolved by git itself, which keyturn cannot pin to the address it checked; use https or ssh, or a literal address`);
+  }
+
   /** {@link checkHost} for the host of an absolute URL (`http`, `https`, `ssh`, `git`; scp-like `user@host:path` too). */
   async check(url: string, what: string): Promise<void> {
     const host = urlHost(url);
     if (host !== undefined) await this.checkHost(host, what);
   }
 }
+
+/**
+ * How to run git so that it connects only to the addresses {@link EgressGuard.pinGit} checked:
+ * options to put before the git command (`-c name=value` pairs) and variables to add to its
+ * environment.
+ */
+export interface GitPin {
+  readonly config: readonly string[];
+  /** Environment variables git must run without (they would override `config`). */
+  readonly unsetEnv: readonly string[];
+}
+
+const NO_PIN: GitPin = Object.freeze({ config: [], unsetEnv: [] });
+const SSH_OVERRIDES = Object.freeze(['GIT_SSH_COMMAND', 'GIT_SSH']);
 
 /** The host of a URL or of a scp-like git remote (`git@host:path`); `undefined` for local ones (`file:`, paths). */
 export function urlHost(url: string): string | undefined {

@@ -4,7 +4,7 @@
  * the transaction of the change they announce, delivered at least once by a runner job). The
  * public entry of `src/jobs`: other folders import from here.
  */
-export { EgressGuard, urlHost, type ResolveAll } from './egress.js';
+export { EgressGuard, urlHost, type GitPin, type ResolveAll } from './egress.js';
 export { jobMigrations } from './migrations.js';
 export {
   JobRunner,

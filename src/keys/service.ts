@@ -183,6 +183,14 @@ export interface KeyServiceOptions {
   readonly cacheMaxEntries?: number;
   /** Longest time a cached answer is trusted without a fresh read, whatever the feed says. */
   readonly cacheMaxAgeMs?: number;
+  /**
+   * How long a digest no stored key has is answered `unknown` without a read (ms, default 10 000;
+   * `0`: never), and how many such digests are kept (default 10 000, least recently used first out).
+   * Safe because keyturn only ever generates secrets (256 random bits): a digest unknown now names
+   * no key created later. It keeps a flood of one invented key off the store.
+   */
+  readonly unknownCacheMs?: number;
+  readonly unknownCacheMaxEntries?: number;
   /** Stored lifetime policies (default: the presets alone, each at version 1). */
   readonly policies?: PolicyCatalog;
   /** Seals scheduled successors for pick-up; without it scheduled rotation is refused. */
@@ -207,6 +215,8 @@ export interface KeyLeakGuard {
   acknowledge(tx: Transaction, keyId: string, findings: readonly string[], meta: RequestMeta): Promise<void>;
 }
 
+const UNKNOWN: Verification = Object.freeze({ valid: false as const, reason: 'unknown' as const });
+
 /**
  * API keys: create (secret returned once), list, show, revoke, and verify. Verification reads
  * from a digest-keyed in-process cache that the store's change feed keeps current, so a revoke on
@@ -220,6 +230,9 @@ export class KeyService {
   /** Digest → live key; a key change drops its entry, a principal change (or a feed gap) everything. */
   readonly #cache: ChangeCache<CachedKey>;
   readonly #cacheMaxAgeMs: number;
+  /** Digests of well-formed secrets no stored key has (answered `unknown` without a read). */
+  readonly #unknown: ChangeCache<true>;
+  readonly #unknownMs: number;
   readonly #unsubscribe: () => void;
   readonly #failures: FailureLog;
   readonly #ownsFailures: boolean;
@@ -235,6 +248,8 @@ export class KeyService {
     this.#prefix = options.prefix;
     this.#cache = new ChangeCache<CachedKey>({ maxEntries: options.cacheMaxEntries ?? 100_000, idOf: (key) => key.id });
     this.#cacheMaxAgeMs = options.cacheMaxAgeMs ?? 300_000;
+    this.#unknownMs = options.unknownCacheMs ?? 10_000;
+    this.#unknown = new ChangeCache<true>({ maxEntries: this.#unknownMs > 0 ? (options.unknownCacheMaxEntries ?? 10_000) : 0 });
     this.#ownsFailures = options.failures === undefined;
     this.#failures = options.failures ?? new FailureLog({ store: options.store, ctx: options.ctx });
     this.#leakGuard = options.leakGuard;
@@ -791,10 +806,15 @@ export class KeyService {
     const now = this.#ctx.now().getTime();
     const cached = this.#cache.get(digest, now);
     if (cached) return this.#judge(cached, now);
+    if (this.#unknown.get(digest, now)) return UNKNOWN;
     const generation = this.#cache.generation;
     const row = await this.#store.get<KeyRow>('SELECT * FROM api_keys WHERE digest = ?', [digest]);
-    const owner = row === undefined ? undefined : await principalStanding(this.#store, row.principal_id);
-    if (!row || !owner) return { valid: false, reason: 'unknown' };
+    if (!row) {
+      this.#unknown.set(digest, true, now + this.#unknownMs, now, this.#unknown.generation);
+      return UNKNOWN;
+    }
+    const owner = await principalStanding(this.#store, row.principal_id);
+    if (!owner) return { valid: false, reason: 'unknown' };
     if (!isLive(API_KEY_LIFECYCLE, row.status)) return { valid: false, reason: row.status === 'suspended' ? 'suspended' : 'revoked' };
     if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) return { valid: false, reason: 'principal_inactive' };
     const end = this.#end(row);

@@ -335,9 +335,11 @@ export class WatchService {
     try {
       writeStateFiles(stateDir, row.state);
       const watched = watchTarget(row.source);
-      // Again at each run: the name may resolve elsewhere now (DNS rebinding).
-      if (watched.type === 'git-url') await this.#egress?.check(watched.url, 'source');
+      // Again at each run, and git is made to connect to the very addresses checked: the name may
+      // resolve elsewhere now, or between this check and git's own lookup (DNS rebinding).
+      const pinned = watched.type === 'git-url' ? await this.#egress?.pinGit(watched.url, 'source') : undefined;
       const report = await this.#scan(watched, {
+        ...(pinned === undefined ? {} : { git: pinned }),
         config: buildEngineConfig({ fingerprintKey: this.#fingerprintKey }),
         history: Number(row.history) === 1,
         stateDir,

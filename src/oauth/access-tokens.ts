@@ -51,6 +51,12 @@ export interface ActiveAccessToken extends AccessGrant {
   readonly format: 'jwt' | 'opaque';
   readonly issuedAt: number;
   readonly expiresAt: number;
+  /**
+   * Obtained by token exchange (RFC 8693): only such a token has a parent in the lineage, so
+   * introspection walks the chain for these alone. Marked on the token's own row (whatever its
+   * encoding), not inferred from `act`: a client exchanging a token of its own principal gets no `act`.
+   */
+  readonly exchanged: boolean;
 }
 
 interface Row {
@@ -65,6 +71,7 @@ interface Row {
   issued_at: number;
   expires_at: number;
   act: string | null;
+  exchanged: number | boolean;
 }
 
 export interface AccessTokenServiceOptions {
@@ -143,15 +150,18 @@ export class AccessTokenService {
     return { token, jti, expiresIn: options.ttl, expiresAt: exp * 1000, issuedAt: iat * 1000, format: options.format, digest, kid, grant };
   }
 
-  /** Records a prepared access token (its row makes it introspectable and revocable) under `grantId`. */
-  async record(tx: Transaction, prepared: PreparedAccessToken, grantId: string | null): Promise<IssuedAccessToken> {
+  /**
+   * Records a prepared access token (its row makes it introspectable and revocable) under `grantId`.
+   * `exchanged`: the token exchange records its tokens so (with their parent in the lineage).
+   */
+  async record(tx: Transaction, prepared: PreparedAccessToken, grantId: string | null, options: { readonly exchanged?: boolean } = {}): Promise<IssuedAccessToken> {
     const { grant } = prepared;
     await tx.run(
-      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, kid, act)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
+      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, kid, act, exchanged)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)`,
       [
         prepared.jti, grant.clientId, grant.principal, prepared.format, prepared.digest, JSON.stringify(grant.scopes), grant.audience, grantId,
-        prepared.issuedAt, prepared.expiresAt, prepared.kid, grant.act ? JSON.stringify(grant.act) : null,
+        prepared.issuedAt, prepared.expiresAt, prepared.kid, grant.act ? JSON.stringify(grant.act) : null, options.exchanged === true ? 1 : 0,
       ],
     );
     return { token: prepared.token, jti: prepared.jti, expiresIn: prepared.expiresIn, expiresAt: prepared.expiresAt };
@@ -207,6 +217,7 @@ export class AccessTokenService {
       act: row.act ? (JSON.parse(row.act) as Actor) : undefined,
       issuedAt: row.issued_at,
       expiresAt: row.expires_at,
+      exchanged: Number(row.exchanged) === 1,
     };
   }
 

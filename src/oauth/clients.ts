@@ -137,6 +137,19 @@ export interface ClientServiceOptions {
   readonly defaultAudience: () => string;
   /** Stored lifetime policies (default: the presets alone, each at version 1). */
   readonly policies?: PolicyCatalog;
+  /** Open leak findings of a client's secret guard enabling it (set by the composition root from the leak response). */
+  readonly leakGuard?: ClientLeakGuard;
+}
+
+/**
+ * What the leak response tells client operations, without OAuth reading its tables (dependency
+ * inversion, as for API keys): the findings of a client's secret nobody has acknowledged.
+ */
+export interface ClientLeakGuard {
+  /** Ids of the open (unacknowledged) leak findings of the client's secret, read in `tx`. */
+  openFindings(tx: Transaction, clientId: string): Promise<readonly string[]>;
+  /** Marks them acknowledged by `meta.actor`, with one `leak.acknowledged` event, in `tx`. */
+  acknowledge(tx: Transaction, clientId: string, findings: readonly string[], meta: RequestMeta): Promise<void>;
 }
 
 /** OAuth 2.0 clients: registration, secrets (digest at rest, rotation with overlap), status. */
@@ -257,9 +270,26 @@ export class ClientService {
     });
   }
 
-  async setStatus(clientId: string, status: 'active' | 'disabled', meta: RequestMeta): Promise<ClientView> {
+  /**
+   * Enables or disables a client. A client whose secret has an open leak finding (the leak
+   * response disabled it) is enabled only with `ackLeak: true`, which marks the findings
+   * acknowledged by `meta.actor` with one `leak.acknowledged` event; without it
+   * `ERR_LEAK_UNACKNOWLEDGED` and nothing changes. A later sighting reopens them.
+   */
+  async setStatus(clientId: string, status: 'active' | 'disabled', meta: RequestMeta, options: { readonly ackLeak?: boolean } = {}): Promise<ClientView> {
     return this.#mutate(clientId, meta, status === 'active' ? 'client.enabled' : 'client.disabled', async (tx, row) => {
       const step = transition(CLIENT_LIFECYCLE, row.status, status === 'active' ? 'enable' : 'disable');
+      if (status === 'active' && step.changed) {
+        const open = (await this.#o.leakGuard?.openFindings(tx, clientId)) ?? [];
+        if (open.length > 0 && options.ackLeak !== true) {
+          throw new KeyturnError(
+            'ERR_LEAK_UNACKNOWLEDGED',
+            `client ${clientId} has ${open.length} open leak finding${open.length === 1 ? '' : 's'} of its secret (${open.join(', ')}); enabling it needs an explicit acknowledgement (ackLeak: true, or --ack-leak); rotate the secret first if it is still the leaked one`,
+            { details: { findings: open } },
+          );
+        }
+        if (open.length > 0) await this.#o.leakGuard!.acknowledge(tx, clientId, open, meta);
+      }
       await tx.run('UPDATE oauth_clients SET status = ?, updated_at = ? WHERE id = ?', [step.to, this.#o.ctx.now().getTime(), clientId]);
       return { event: {} };
     });

@@ -28,6 +28,7 @@ export {
   updateClientSchema,
   type AuthMethod,
   type Client,
+  type ClientLeakGuard,
   type ClientSecretHolder,
   type ClientServiceOptions,
   type ClientView,

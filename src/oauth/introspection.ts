@@ -28,6 +28,14 @@ export type IntrospectionResponse =
       cnf?: Record<string, string>;
     };
 
+/** What a lookup found: the answer, and the token's client when the caller was refused it (RFC 7662 §4). */
+interface Looked {
+  readonly answer: IntrospectionResponse;
+  readonly refused?: string | undefined;
+}
+
+const INACTIVE: Looked = { answer: { active: false } };
+
 export interface TokenOpsRequest {
   readonly form: Readonly<Record<string, string>>;
   readonly authorization: string | undefined;
@@ -54,7 +62,9 @@ export interface TokenOpsDeps {
  * tokens and API key it was exchanged for, their clients and principals) no longer stands.
  * RFC 7662 §4: an access token is introspected only by its own client or by a client registered
  * as resource server for its audience (`resourceServerFor`); refresh tokens only by their own
- * client. Anyone else learns `{ active: false }`, exactly as for a token that does not exist.
+ * client. Anyone else learns `{ active: false }`, exactly as for a token that does not exist; the
+ * audit records it apart (`token.introspection_failed` with reason `not_permitted` and the token's
+ * client), aggregated through the failure log like every other failure.
  */
 export class TokenOperations {
   readonly #d: TokenOpsDeps;
@@ -68,35 +78,48 @@ export class TokenOperations {
     const token = req.form.token;
     if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
     const hint = req.form.token_type_hint;
-    const result = await this.#lookup(token, hint, caller);
-    if (!result.active) {
-      // Aggregated like every failure: a client asking about many unknown tokens writes a summary, not a row each.
+    const found = await this.#lookup(token, hint, caller);
+    if (!found.answer.active) {
+      // Aggregated like every failure: a client asking about many unknown (or other clients') tokens writes a summary, not a row each.
+      // `not_permitted`: the token is live but the caller may not learn about it (RFC 7662 §4); the answer is the same.
       await this.#d.authenticator.failures.record(
-        { type: 'token.introspection_failed', target: caller.clientId, outcome: 'failure', reason: 'inactive', data: { hint: hint === undefined ? null : hint.slice(0, 40) } },
+        {
+          type: 'token.introspection_failed',
+          target: caller.clientId,
+          outcome: 'failure',
+          reason: found.refused === undefined ? 'inactive' : 'not_permitted',
+          data: { hint: hint === undefined ? null : hint.slice(0, 40), ...(found.refused === undefined ? {} : { tokenClient: found.refused }) },
+        },
         { ...req.meta, actor: caller.principal },
       );
     }
-    return result;
+    return found.answer;
   }
 
-  async #lookup(token: string, hint: string | undefined, caller: Client): Promise<IntrospectionResponse> {
+  /** The answer, and when it is inactive only because the caller may not see the token: the token's client (`refused`). */
+  async #lookup(token: string, hint: string | undefined, caller: Client): Promise<Looked> {
     const order = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token'];
+    let refused: string | undefined;
     for (const kind of order) {
       const found = kind === 'access_token' ? await this.#access(token, caller) : await this.#refresh(token, caller.clientId);
-      if (found.active) return found;
+      if (found.answer.active) return found;
+      refused ??= found.refused;
     }
-    return { active: false };
+    return refused === undefined ? INACTIVE : { answer: { active: false }, refused };
   }
 
-  async #access(token: string, caller: Client): Promise<IntrospectionResponse> {
+  async #access(token: string, caller: Client): Promise<Looked> {
     const at = await this.#d.accessTokens.inspect(token);
-    if (!at || (at.clientId !== caller.clientId && !caller.resourceServerFor.includes(at.audience))) return { active: false };
-    if (!(await this.#d.lineage.check(at)).stands) return { active: false };
+    if (!at) return INACTIVE;
+    if (at.clientId !== caller.clientId && !caller.resourceServerFor.includes(at.audience)) return { answer: { active: false }, refused: at.clientId };
+    if (!(await this.#d.lineage.check(at)).stands) return INACTIVE;
     return {
-      ...this.#active(at, 'Bearer', at.expiresAt, at.issuedAt),
-      jti: at.jti,
-      ...(at.act ? { act: at.act } : {}),
-      ...(at.cnf ? { cnf: at.cnf } : {}),
+      answer: {
+        ...this.#active(at, 'Bearer', at.expiresAt, at.issuedAt),
+        jti: at.jti,
+        ...(at.act ? { act: at.act } : {}),
+        ...(at.cnf ? { cnf: at.cnf } : {}),
+      },
     };
   }
 
@@ -120,14 +143,15 @@ export class TokenOperations {
     };
   }
 
-  async #refresh(token: string, callerId: string): Promise<IntrospectionResponse> {
+  async #refresh(token: string, callerId: string): Promise<Looked> {
     const found = await this.#d.refreshTokens.find(token);
     const now = this.#d.ctx.now().getTime();
-    if (!found || found.grant.clientId !== callerId) return { active: false };
+    if (!found) return INACTIVE;
     const { grant, token: t } = found;
-    if (!isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) || !isLive(REFRESH_TOKEN_LIFECYCLE, t.status) || t.expiresAt <= now || t.generation !== grant.generation) return { active: false };
-    if (!(await this.#d.lineage.authorized(grant.clientId, grant.principal))) return { active: false };
-    return this.#active(grant, 'refresh_token', t.expiresAt, t.createdAt);
+    if (!isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) || !isLive(REFRESH_TOKEN_LIFECYCLE, t.status) || t.expiresAt <= now || t.generation !== grant.generation) return INACTIVE;
+    if (grant.clientId !== callerId) return { answer: { active: false }, refused: grant.clientId };
+    if (!(await this.#d.lineage.authorized(grant.clientId, grant.principal))) return INACTIVE;
+    return { answer: this.#active(grant, 'refresh_token', t.expiresAt, t.createdAt) };
   }
 
   /**

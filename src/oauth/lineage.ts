@@ -25,6 +25,8 @@ export interface ChainLink {
   readonly jti: string;
   readonly clientId: string;
   readonly principal: string;
+  /** Obtained by token exchange (marked on its row): only then has it a parent to look up. */
+  readonly exchanged: boolean;
 }
 
 /** The answer of {@link TokenLineage.check}: whether the whole chain stands, and how deep the token is. */
@@ -53,8 +55,9 @@ export interface TokenLineageOptions {
  * unexpired, its client enabled, its client's principal and its own principal active; the root API
  * key live (not suspended, revoked, retired or expired) and its owner active. Revoking, suspending
  * or disabling anything on the chain therefore reaches every descendant at once, and lifting a
- * suspension brings them back, as it does the key itself. Only exchanged tokens have a row here:
- * the token endpoint's `client_credentials` path writes nothing to this table.
+ * suspension brings them back, as it does the key itself. Only exchanged tokens have a row here
+ * (and `exchanged` set on their access token row): the token endpoint's `client_credentials` path
+ * writes nothing to this table, and introspecting its tokens reads nothing from it.
  */
 export class TokenLineage {
   readonly #o: TokenLineageOptions;
@@ -82,7 +85,9 @@ export class TokenLineage {
 
   /**
    * Whether the access token `at` (already found active by its own row) stands with everything it
-   * descends from, and its depth in the exchange chain (0: not exchanged). One read per link.
+   * descends from, and its depth in the exchange chain (0: not exchanged). The lineage is read only
+   * for tokens marked `exchanged` on their row (one read per exchanged link); a token issued
+   * directly costs no lineage read at all.
    *
    * @example
    * ```ts
@@ -95,9 +100,12 @@ export class TokenLineage {
     let depth: number | undefined;
     for (let hop = 0; hop <= MAX_EXCHANGE_DEPTH; hop++) {
       if (!(await this.authorized(link.clientId, link.principal))) return { stands: false };
+      // A token not obtained by exchange is a root: no lineage read (most introspections end here).
+      if (!link.exchanged) return { stands: true, depth: depth ?? 0 };
       const up = await this.parentOf(link.jti);
-      depth ??= up?.depth ?? 0;
-      if (!up) return { stands: true, depth };
+      // Marked exchanged but its parent is not on record: fail closed.
+      if (!up) return { stands: false };
+      depth ??= up.depth;
       if (up.parent.kind === 'api_key') return (await this.#keyStands(up.parent.id)) ? { stands: true, depth } : { stands: false };
       const parent = await this.#o.accessTokens.active(up.parent.id);
       if (!parent) return { stands: false };

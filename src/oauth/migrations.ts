@@ -120,4 +120,11 @@ export const oauthMigrations: readonly Migration[] = [
     description: "the version of the client's lifetime policy its secret was issued under (NULL: issued before stored policies)",
     sql: 'ALTER TABLE oauth_clients ADD COLUMN policy_version INTEGER;',
   },
+  {
+    id: '0120_oauth_access_tokens_exchanged',
+    description: 'marks the access tokens obtained by token exchange, so introspection walks the lineage for those alone (tokens exchanged before: marked from the lineage)',
+    sql: `
+      ALTER TABLE oauth_access_tokens ADD COLUMN exchanged INTEGER NOT NULL DEFAULT 0;
+      UPDATE oauth_access_tokens SET exchanged = 1 WHERE jti IN (SELECT jti FROM oauth_token_lineage);`,
+  },
 ];

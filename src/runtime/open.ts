@@ -10,7 +10,7 @@ import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
 import { EgressGuard, jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
-import { GitHubKeys, keyLeakGuard, LeakResponder } from '../leaks/respond/index.js';
+import { clientLeakGuard, GitHubKeys, keyLeakGuard, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
@@ -223,7 +223,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies, leakGuard: clientLeakGuard(ctx) });
   policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });

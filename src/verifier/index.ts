@@ -39,9 +39,11 @@ export {
 } from './middleware.js';
 export { createJwtVerifier, type JwtVerifier, type JwtVerifierOptions } from './jwt.js';
 export {
+  MAX_ACTORS,
   TOKEN_FAILURE_REASONS,
   VERIFY_FAILURE_CODES,
   type PublicJwk,
+  type TokenActor,
   type RequestFailureCode,
   type RequestVerification,
   type StreamState,

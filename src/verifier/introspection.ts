@@ -1,7 +1,7 @@
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest } from '../core/secret.js';
 import { DeadlineCache } from './cache.js';
-import { actOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
+import { actorsOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
 import type { VerifiedAccessToken, VerifyFailure, VerifyResult } from './types.js';
 
 /** Largest introspection answer read; keyturn's is a few hundred bytes. */
@@ -135,8 +135,8 @@ export class Introspector {
     if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof exp !== 'number' || !(Math.abs(exp) < MAX_DATE_SEC)) return TOKEN_FAILURES.claims;
     if ((scope !== undefined && typeof scope !== 'string') || (jti !== undefined && typeof jti !== 'string')) return TOKEN_FAILURES.claims;
     if (exp * 1000 <= now) return TOKEN_FAILURES.expired;
-    const actor = act === undefined ? undefined : actOf(act);
-    if (act !== undefined && actor === undefined) return TOKEN_FAILURES.claims;
+    const actors = act === undefined ? undefined : actorsOf(act);
+    if (act !== undefined && actors === undefined) return TOKEN_FAILURES.claims;
     const result: VerifiedAccessToken = {
       valid: true,
       kind: 'opaque',
@@ -146,7 +146,7 @@ export class Introspector {
       scopes: scope === undefined || scope === '' ? NO_SCOPES : Object.freeze(scope.split(' ').filter((s) => s.length > 0)),
       expiresAt: new Date(exp * 1000).toISOString(),
       tokenId: jti ?? null,
-      ...(actor === undefined ? {} : { act: actor }),
+      ...(actors === undefined ? {} : { act: actors[0]!, actors }),
     };
     return Object.freeze(result);
   }

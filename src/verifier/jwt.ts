@@ -1,8 +1,10 @@
 import { errors, importJWK, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { KeyturnError } from '../core/errors.js';
 import {
+  MAX_ACTORS,
   TOKEN_FAILURE_REASONS,
   type PublicJwk,
+  type TokenActor,
   type TokenFailureReason,
   type VerifiedAccessToken,
   type VerifyFailure,
@@ -430,9 +432,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (act === undefined) {
       return Object.freeze({ valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti } satisfies VerifiedAccessToken);
     }
-    const actor = actOf(act);
-    if (actor === undefined) return TOKEN_FAILURES.claims;
-    const result: VerifiedAccessToken = { valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti, act: actor };
+    const actors = actorsOf(act);
+    if (actors === undefined) return TOKEN_FAILURES.claims;
+    const result: VerifiedAccessToken = { valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti, act: actors[0]!, actors };
     return Object.freeze(result);
   };
 
@@ -449,12 +451,26 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   };
 }
 
-/** RFC 8693 §4.1 `act` (`{ sub, client_id? }`), or `undefined` when it is not one (the token is then refused). */
+/** RFC 8693 §4.1 `act` (`{ sub, client_id? }`): its outermost actor, or `undefined` when it is not one (the token is then refused). */
 export function actOf(act: unknown): VerifiedAccessToken['act'] | undefined {
-  if (act === null || typeof act !== 'object') return undefined;
-  const { sub, client_id: clientId } = act as Record<string, unknown>;
-  if (typeof sub !== 'string' || (clientId !== undefined && typeof clientId !== 'string')) return undefined;
-  return Object.freeze(clientId === undefined ? { sub } : { sub, client_id: clientId });
+  return actorsOf(act)?.[0];
+}
+
+/**
+ * Every actor of an RFC 8693 §4.1 `act` claim, nested ones included, outermost first (frozen);
+ * `undefined` when the claim or any nested `act` is not an actor object, or nests deeper than
+ * {@link MAX_ACTORS} (the token is then refused).
+ */
+export function actorsOf(act: unknown): readonly TokenActor[] | undefined {
+  const chain: TokenActor[] = [];
+  for (let at: unknown = act; at !== undefined; ) {
+    if (chain.length === MAX_ACTORS || at === null || typeof at !== 'object' || Array.isArray(at)) return undefined;
+    const { sub, client_id: clientId, act: inner } = at as Record<string, unknown>;
+    if (typeof sub !== 'string' || (clientId !== undefined && typeof clientId !== 'string')) return undefined;
+    chain.push(Object.freeze(clientId === undefined ? { sub } : { sub, client_id: clientId }));
+    at = inner;
+  }
+  return chain.length === 0 ? undefined : Object.freeze(chain);
 }
 
 function checkAlgorithms(algorithms: readonly string[]): readonly string[] {

@@ -129,9 +129,30 @@ export interface VerifiedAccessToken {
   readonly expiresAt: string;
   /** `jti` (always present in a JWT; `null` when introspection did not give one). */
   readonly tokenId: string | null;
-  /** RFC 8693 actor, for a token obtained by token exchange on someone's behalf. */
-  readonly act?: { readonly sub: string; readonly client_id?: string };
+  /** RFC 8693 actor, for a token obtained by token exchange on someone's behalf: the current (outermost) actor only. */
+  readonly act?: TokenActor;
+  /**
+   * Every actor of a nested RFC 8693 §4.1 `act` claim, outermost first: `actors[0]` is {@link act}
+   * (who presented the token now), each next one the actor before it (a token exchanged again
+   * nests its previous actor). Present exactly when `act` is; at most {@link MAX_ACTORS} long.
+   *
+   * @example
+   * ```ts
+   * // edge exchanged the user's key, then downstream exchanged edge's token:
+   * result.actors?.map((a) => a.client_id); // ['downstream', 'edge']
+   * ```
+   */
+  readonly actors?: readonly TokenActor[];
 }
+
+/** One RFC 8693 actor: who acted (`sub`) and, for keyturn's tokens, through which client. Frozen. */
+export interface TokenActor {
+  readonly sub: string;
+  readonly client_id?: string;
+}
+
+/** The most nested actors a token may carry; a deeper `act` claim is refused as malformed. */
+export const MAX_ACTORS = 16;
 
 /**
  * Whatever the verifier accepted; `kind` tells which.

@@ -89,9 +89,9 @@ for (const mode of ['suspend', 'revoke'] as const) {
       const events = (await server.api('GET', `/v1/events?target=${client.id}`)).body.items as { type: string; reason: string | null }[];
       expect(events.map((e) => e.type)).toContain(mode === 'suspend' ? 'client.disabled' : 'client.secret_revoked');
       expect(events.map((e) => e.type)).toContain('leak.detected');
-      // the owner recovers: a new secret (and, when disabled, enabling the client)
+      // the owner recovers: a new secret (and, when disabled, enabling the client, which acknowledges the finding)
       const rotated = await server.api('POST', `/v1/clients/${client.id}/rotate-secret`, { graceSeconds: 0 });
-      if (mode === 'suspend') await server.api('POST', `/v1/clients/${client.id}/enable`, {});
+      if (mode === 'suspend') expect((await server.api('POST', `/v1/clients/${client.id}/enable`, { ackLeak: true })).status).toBe(200);
       expect((await token(server, { grant_type: 'client_credentials' }, { id: client.id, secret: rotated.body.client_secret })).status).toBe(200);
     });
 

@@ -7,6 +7,8 @@ import type { Services } from '../services.js';
 
 const idParam = z.strictObject({ id: z.string().min(1).max(128) });
 const pageQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional(), after: z.string().max(128).optional() });
+/** `ackLeak: true` acknowledges the open leak findings of the client's secret (required to enable a client found leaked). */
+const enableBody = z.strictObject({ ackLeak: z.boolean().optional() }).nullish();
 const rotateSecretBody = z.strictObject({ graceSeconds: z.number().int().min(0).max(2_592_000).optional() }).nullish();
 const rotateKeysBody = z.strictObject({ alg: z.enum(SIGNING_ALGS).optional() }).nullish();
 const revokeBody = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
@@ -29,7 +31,10 @@ export function adminOAuthRoutes(app: FastifyInstance, services: Services): void
     admin.get('/v1/clients/:id', async (request) => clients.get(validate(idParam, request.params).id));
     admin.patch('/v1/clients/:id', async (request) => clients.update(validate(idParam, request.params).id, request.body, requestMeta(request)));
     admin.post('/v1/clients/:id/disable', async (request) => clients.setStatus(validate(idParam, request.params).id, 'disabled', requestMeta(request)));
-    admin.post('/v1/clients/:id/enable', async (request) => clients.setStatus(validate(idParam, request.params).id, 'active', requestMeta(request)));
+    admin.post('/v1/clients/:id/enable', async (request) => {
+      const body = validate(enableBody, request.body);
+      return clients.setStatus(validate(idParam, request.params).id, 'active', requestMeta(request), { ackLeak: body?.ackLeak === true });
+    });
     admin.delete('/v1/clients/:id', async (request, reply) => {
       await clients.delete(validate(idParam, request.params).id, requestMeta(request));
       return reply.code(204).send();

@@ -240,6 +240,12 @@ export async function openFindingsOfKey(db: Queryable, keyId: string): Promise<s
   return rows.map((r) => r.id);
 }
 
+/** Ids of the findings of the `type` credential `id` (e.g. a client's secret) that nobody has acknowledged yet (open), oldest first. */
+export async function openFindingsOfCredential(db: Queryable, type: CredentialType, id: string): Promise<readonly string[]> {
+  const rows = await db.all<{ id: string }>('SELECT id FROM leak_findings WHERE credential_type = ? AND credential_id = ? AND acknowledged_at IS NULL ORDER BY id', [type, id]);
+  return rows.map((r) => r.id);
+}
+
 /** Marks the findings `ids` acknowledged at `now` by `by` (a principal id, or `null`). */
 export async function acknowledgeFindings(tx: Transaction, ids: readonly string[], by: string | null, now: number): Promise<void> {
   for (const id of ids) await tx.run('UPDATE leak_findings SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL', [now, by, id]);

@@ -23,7 +23,7 @@ export {
   type SightingVia,
   type TokenReport,
 } from './finding.js';
-export { keyLeakGuard } from './guard.js';
+export { clientLeakGuard, keyLeakGuard } from './guard.js';
 export { untrustedText, UNTRUSTED_NOTE } from './untrusted.js';
 export { GitHubKeys, githubBodySchema, verifyGitHubSignature, type GitHubFeedback, type GitHubMatch } from './github.js';
 export { LEAK_NOTIFICATION_TOPICS, OutboxNotifier, type LeakDetectedPayload, type LeakLogger, type LeakNotification, type LeakNotifier } from './notify.js';

@@ -7,7 +7,7 @@ import { applyBaseline, type Baseline } from './baseline.js';
 import type { Progress, ScanContext, SourceResult } from './collect.js';
 import { ScanPool } from './pool.js';
 import { scanDirectory } from './sources/fs.js';
-import { cloneMirror, scanGitRepository } from './sources/git.js';
+import { cloneMirror, scanGitRepository, type GitConnection } from './sources/git.js';
 import type { S3Options } from './sources/s3.js';
 import { scanStaged } from './sources/staged.js';
 import { scanStream } from './sources/stdin.js';
@@ -42,6 +42,8 @@ export interface RunScanOptions {
   readonly threads?: number;
   readonly inlineBytes?: number;
   readonly s3?: S3Options;
+  /** How git connects to a remote `git-url` target (the server pins it to the addresses its egress guard checked). */
+  readonly git?: GitConnection;
   readonly stdin?: Readable;
   readonly progress?: (p: Progress) => void;
   readonly now?: () => Date;
@@ -71,7 +73,7 @@ async function runSource(target: Target, ctx: ScanContext, options: RunScanOptio
       // Loaded only for S3 targets: the AWS SDK is large.
       return (await import('./sources/s3.js')).scanS3(target.url, ctx, options.s3);
     case 'git-url': {
-      const repo = await cloneMirror(target.url);
+      const repo = await cloneMirror(target.url, options.git);
       try {
         return await scanGitRepository(repo, ctx, { history: options.history ?? false, sourceId: target.url });
       } finally {

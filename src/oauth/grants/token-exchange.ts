@@ -136,7 +136,7 @@ export async function persistTokenExchange(
   meta: RequestMeta,
 ): Promise<TokenResponse> {
   const { client, subject, issue } = decision;
-  const at = await deps.accessTokens.record(tx, signed, null);
+  const at = await deps.accessTokens.record(tx, signed, null, { exchanged: true });
   await deps.lineage.record(tx, at.jti, { kind: subject.kind, id: subject.id }, subject.depth + 1, at.expiresAt);
   await appendEvent(
     tx,

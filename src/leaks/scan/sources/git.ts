@@ -24,10 +24,25 @@ export interface Blob {
   readonly path: string;
 }
 
-/** Runs git, resolving to its stdout; `ERR_UPSTREAM` with git's first stderr line on failure. */
-export function git(repo: string, args: readonly string[], input?: string): Promise<string> {
+/**
+ * How git must connect to a remote (the server's egress guard pins it to the addresses it checked):
+ * `-c name=value` options placed before the git command, and variables added to git's environment.
+ */
+export interface GitConnection {
+  readonly config: readonly string[];
+  /** Environment variables git must run without (they would override `config`). */
+  readonly unsetEnv: readonly string[];
+}
+
+/**
+ * Runs git, resolving to its stdout; `ERR_UPSTREAM` with git's first stderr line on failure.
+ * `unsetEnv`: variables git runs without (through `env -u`, the environment otherwise inherited).
+ */
+export function git(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-C', repo, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const argv = ['-C', repo, ...args];
+    const [command, commandArgs] = unsetEnv.length === 0 ? ['git', argv] : ['env', [...unsetEnv.flatMap((name) => ['-u', name]), 'git', ...argv]];
+    const child = spawn(command, commandArgs, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d));
@@ -47,11 +62,14 @@ export function git(repo: string, args: readonly string[], input?: string): Prom
   });
 }
 
-/** Clones `url` (all refs, bare) into a temporary directory; the caller removes it. */
-export async function cloneMirror(url: string): Promise<string> {
+/**
+ * Clones `url` (all refs, bare) into a temporary directory; the caller removes it. `connection`
+ * (from the egress guard) makes git connect only where it was checked to.
+ */
+export async function cloneMirror(url: string, connection?: GitConnection): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'keyturn-clone-'));
   try {
-    await git(dir, ['clone', '--mirror', '--quiet', '--', url, join(dir, 'repo.git')]);
+    await git(dir, [...(connection?.config ?? []), 'clone', '--mirror', '--quiet', '--', url, join(dir, 'repo.git')], undefined, connection?.unsetEnv);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
