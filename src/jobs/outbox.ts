@@ -458,11 +458,18 @@ export class Outbox {
 
   /**
    * Gives up the pending messages about `subject` in `tx` (e.g. those to a webhook endpoint being
-   * removed): they are `dead` with the error `cancelled` and never sent. Resolves to how many.
+   * removed): they are `dead` with the error `cancelled` and never sent again (one already in
+   * flight may still arrive once). Resolves to how many.
    */
   async cancel(tx: Transaction, subject: string): Promise<number> {
     const now = this.#ctx.now().getTime();
-    return (await tx.run("UPDATE outbox_messages SET status = 'dead', settled_at = ?, last_error = 'cancelled' WHERE subject = ? AND status = 'pending'", [now, subject])).changes;
+    // The claim is dropped too: an attempt in flight then records nothing and cannot revive the message.
+    return (
+      await tx.run("UPDATE outbox_messages SET status = 'dead', settled_at = ?, last_error = 'cancelled', claim_id = NULL, claimed_until = NULL WHERE subject = ? AND status = 'pending'", [
+        now,
+        subject,
+      ])
+    ).changes;
   }
 
   /** Deletes delivered and dead messages (and their log) settled more than `olderThanMs` ago. Resolves to how many. */
