@@ -296,8 +296,9 @@ export class WebhookService {
     let message: OutboxMessageView;
     try {
       message = await this.#outbox.get(deliveryId);
-    } catch {
-      throw new KeyturnError('ERR_NOT_FOUND', 'no such webhook delivery');
+    } catch (err) {
+      if (err instanceof KeyturnError && err.code === 'ERR_NOT_FOUND') throw new KeyturnError('ERR_NOT_FOUND', 'no such webhook delivery');
+      throw err;
     }
     const endpoint = message.subject;
     if (message.kind !== 'webhook' || endpoint === null || !isIdOf('whe', endpoint)) throw new KeyturnError('ERR_NOT_FOUND', 'no such webhook delivery');
@@ -335,11 +336,11 @@ export class WebhookService {
   /**
    * Takes a principal's `webhookUrl` (where its leak notifications went before endpoints existed)
    * over as an endpoint for `key.leaked`, once, in `tx`: its deliveries are then signed like every
-   * other (the secret is made now and shown by `rotate-secret`). Nothing when the owner already has
-   * an endpoint at that URL.
+   * other (the secret is made now and shown by `rotate-secret`). Nothing when the owner has, or had,
+   * an endpoint at that URL: removing the adopted endpoint stops its notifications for good.
    */
   async adoptIn(tx: Transaction, principal: string, url: string): Promise<void> {
-    const same = await tx.get<{ id: string }>("SELECT id FROM webhook_endpoints WHERE owner_id = ? AND url = ? AND status = 'active'", [principal, url]);
+    const same = await tx.get<{ id: string }>('SELECT id FROM webhook_endpoints WHERE owner_id = ? AND url = ? LIMIT 1', [principal, url]);
     if (same) return;
     await this.#insert(tx, { owner: principal, url, events: ['key.leaked'], origin: 'principal' }, SYSTEM);
   }

@@ -46,7 +46,7 @@ describe('Standard Webhooks signatures', () => {
     expect(verifyWebhook(vector.secret, headers, vector.payload, { now: at })).toEqual({ ok: true });
     const next = newWebhookSecret(manualContext());
     const both = webhookHeaders([next, vector.secret], vector.id, at, vector.payload);
-    expect(both['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(both['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(verifyWebhook(next, both, vector.payload, { now: at })).toEqual({ ok: true });
     expect(verifyWebhook(vector.secret, both, vector.payload, { now: at })).toEqual({ ok: true });
   });

@@ -118,4 +118,16 @@ describeStore('webhook fan-out and notices', (kind) => {
       ['ops.example.com', 'key.revoked'],
     ]);
   });
+
+  it("a principal's legacy webhookUrl is taken over once; removing it sticks", async () => {
+    const p = await node.principals.create({ kind: 'service', name: 'legacy', webhookUrl: 'https://legacy.example.com/hook' }, admin);
+    for (let i = 0; i < 2; i++) await handle.store.transaction((tx) => node.webhooks.adoptIn(tx, p.id, 'https://legacy.example.com/hook'));
+    const [adopted, ...more] = await node.webhooks.list({ owner: p.id });
+    expect(more).toEqual([]);
+    expect(adopted).toMatchObject({ origin: 'principal', events: ['key.leaked'], url: 'https://legacy.example.com/hook', status: 'active' });
+    expect((await eventsOf(handle.store, 'webhook.endpoint_created')).filter((e) => e.target === adopted!.id)).toMatchObject([{ data: { adopted: true, owner: p.id } }]);
+    await node.webhooks.remove(adopted!.id, admin);
+    await handle.store.transaction((tx) => node.webhooks.adoptIn(tx, p.id, 'https://legacy.example.com/hook'));
+    expect(await node.webhooks.list({ owner: p.id })).toEqual([]);
+  });
 });

@@ -39,7 +39,11 @@ class Receiver {
   #server: Server | undefined;
   #port = 0;
 
-  constructor(readonly clock: () => Date) {}
+  readonly clock: () => Date;
+
+  constructor(clock: () => Date) {
+    this.clock = clock;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.#port}/hooks/keyturn?token=path-secret`;
@@ -87,11 +91,15 @@ class Node {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'keyturn-hooks-'));
   readonly masterKey = randomBytes(32).toString('hex');
 
-  constructor(
-    readonly ctx: ManualContext,
-    readonly db: string,
-    readonly flags: ConfigFlags = {},
-  ) {}
+  readonly ctx: ManualContext;
+  readonly db: string;
+  readonly flags: ConfigFlags;
+
+  constructor(ctx: ManualContext, db: string, flags: ConfigFlags = {}) {
+    this.ctx = ctx;
+    this.db = db;
+    this.flags = flags;
+  }
 
   #port = 0;
 
