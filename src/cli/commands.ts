@@ -25,5 +25,6 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   hooks: { build: async (io) => (await import('./hooks.js')).hooksCommand(io) },
   watch: { build: async (io) => (await import('./watch.js')).watchCommand(io) },
   policies: { build: async (io) => (await import('./policies.js')).policiesCommand(io) },
+  webhooks: { build: async (io) => (await import('./webhooks.js')).webhooksCommand(io) },
   admin: { build: async (io) => (await import('./admin.js')).adminCommand(io) },
 };

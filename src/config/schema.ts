@@ -326,6 +326,9 @@ const rotation = z.strictObject({
   tick: duration(0, 86_400_000)
     .prefault('1m')
     .describe('How often the server looks for credentials whose rotation is due or whose grace or deadline has passed (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
+  notice: duration(0, 31_536_000_000)
+    .prefault('7d')
+    .describe("How long before a key's scheduled rotation, expiry or maximum age its owner's webhooks are told (`key.rotation_due`, `key.expiring`; once per key per deadline)."),
 });
 
 /** The groups of the configuration, one per capability, in the order the reference lists them. */
@@ -404,6 +407,7 @@ export const SETTINGS = {
   eventMaxCount: 'audit.eventMaxCount',
   defaultPolicy: 'rotation.defaultPolicy',
   rotationTick: 'rotation.tick',
+  rotationNotice: 'rotation.notice',
 } as const satisfies Record<string, `${ConfigGroup}.${string}`>;
 
 /** A setting's flat name (flag and environment variable are made from it). */

@@ -10,7 +10,7 @@ import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import type { FailureRates } from './rate-limit.js';
 import type { PrincipalService } from '../principals/service.js';
-import type { PolicyService } from '../rotation/index.js';
+import type { PolicyService, WebhookService } from '../rotation/index.js';
 import type { SigningKeyRing } from '../signing/ring.js';
 
 /** The OAuth 2.0 authorization server's parts, as the edge uses them. */
@@ -52,6 +52,8 @@ export interface Services {
   readonly keys: KeyService;
   /** Stored lifetime policies. */
   readonly policies: PolicyService;
+  /** Signed webhooks to owners: endpoints, delivery log, replay. */
+  readonly webhooks: WebhookService;
   readonly oauth: OAuthServices;
   readonly leaks: LeakServices;
   readonly audit: AuditServices;

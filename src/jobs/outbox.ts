@@ -435,6 +435,43 @@ export class Outbox {
     return rows.map(toAttempt);
   }
 
+  /**
+   * Sends a settled (delivered or dead) message again: it is pending from now, with a fresh
+   * allowance of attempts, its id (and so a receiver's duplicate check) unchanged and its delivery
+   * log continued. A pending message is `ERR_CONFLICT` (it is still being delivered), an unknown one
+   * `ERR_NOT_FOUND`; either way nothing changes. Resolves to the message as it now is.
+   */
+  async retry(tx: Transaction, id: string): Promise<OutboxMessageView> {
+    const row = await tx.get<MessageRow>('SELECT * FROM outbox_messages WHERE id = ?', [id]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such delivery');
+    if (row.status === 'pending') throw new KeyturnError('ERR_CONFLICT', `delivery ${id} is still pending (attempt ${Number(row.attempts) + 1} is due ${iso(row.next_attempt_at)}); replay a delivered or failed one`);
+    const now = this.#ctx.now().getTime();
+    const changed = await tx.run(
+      `UPDATE outbox_messages SET status = 'pending', next_attempt_at = ?, settled_at = NULL, last_error = NULL, claim_id = NULL, claimed_until = NULL, max_attempts = attempts + ?
+       WHERE id = ? AND status <> 'pending'`,
+      [now, this.#maxAttempts, id],
+    );
+    if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the delivery changed concurrently; try again');
+    tx.notify(OUTBOX_CHANNEL, id);
+    return toView({ ...row, status: 'pending', next_attempt_at: now, settled_at: null, last_error: null, max_attempts: Number(row.attempts) + this.#maxAttempts });
+  }
+
+  /**
+   * Gives up the pending messages about `subject` in `tx` (e.g. those to a webhook endpoint being
+   * removed): they are `dead` with the error `cancelled` and never sent again (one already in
+   * flight may still arrive once). Resolves to how many.
+   */
+  async cancel(tx: Transaction, subject: string): Promise<number> {
+    const now = this.#ctx.now().getTime();
+    // The claim is dropped too: an attempt in flight then records nothing and cannot revive the message.
+    return (
+      await tx.run("UPDATE outbox_messages SET status = 'dead', settled_at = ?, last_error = 'cancelled', claim_id = NULL, claimed_until = NULL WHERE subject = ? AND status = 'pending'", [
+        now,
+        subject,
+      ])
+    ).changes;
+  }
+
   /** Deletes delivered and dead messages (and their log) settled more than `olderThanMs` ago. Resolves to how many. */
   async prune(olderThanMs: number): Promise<number> {
     const cutoff = this.#ctx.now().getTime() - olderThanMs;

@@ -11,6 +11,8 @@ export interface WebhookRequest {
   readonly body: string;
   /** Extra request headers (never a secret: they are stored). `content-type` is always `application/json`. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** What the signer signs with (a non-secret reference, e.g. a webhook endpoint's id); none: the signer decides. */
+  readonly signWith?: string;
 }
 
 /** What a signer is given to sign one attempt. */
@@ -22,6 +24,8 @@ export interface WebhookSigningInput {
   readonly timestamp: Date;
   readonly url: string;
   readonly body: string;
+  /** The message's {@link WebhookRequest.signWith}. */
+  readonly signWith?: string;
 }
 
 /**
@@ -53,7 +57,7 @@ const MAX_URL = 2048;
  * await outbox.enqueue(tx, { ...webhookMessage({ url, body: payload, headers: { 'keyturn-event': 'leak.detected' } }), topic: 'leak.notification', subject: findingId });
  * ```
  */
-export function webhookMessage(input: { url: string; body: unknown; headers?: Readonly<Record<string, string>> }): OutboxMessage<'webhook'> {
+export function webhookMessage(input: { url: string; body: unknown; headers?: Readonly<Record<string, string>>; signWith?: string }): OutboxMessage<'webhook'> {
   let url: URL;
   try {
     url = new URL(input.url);
@@ -65,7 +69,10 @@ export function webhookMessage(input: { url: string; body: unknown; headers?: Re
   }
   const body = JSON.stringify(input.body);
   if (body === undefined) throw new KeyturnError('ERR_VALIDATION', 'webhook body: must be JSON');
-  return { kind: 'webhook', data: { url: input.url, body, ...(input.headers === undefined ? {} : { headers: { ...input.headers } }) } };
+  return {
+    kind: 'webhook',
+    data: { url: input.url, body, ...(input.headers === undefined ? {} : { headers: { ...input.headers } }), ...(input.signWith === undefined ? {} : { signWith: input.signWith }) },
+  };
 }
 
 /**
@@ -96,7 +103,7 @@ export function webhookDeliverer(options: WebhookDelivererOptions = {}): Deliver
         ...data.headers,
         'content-type': 'application/json',
         'keyturn-message-id': id,
-        ...(options.signer ? await options.signer({ messageId: id, attempt, timestamp: now(), url: data.url, body: data.body }) : {}),
+        ...(options.signer ? await options.signer({ messageId: id, attempt, timestamp: now(), url: data.url, body: data.body, ...(data.signWith === undefined ? {} : { signWith: data.signWith }) }) : {}),
       };
     } catch {
       return { ok: false, error: 'signing failed' };

@@ -8,6 +8,8 @@ export {
   KEYS_CHANNEL,
   KeyService,
   type KeyChange,
+  type KeyEventHook,
+  type KeyLifecycleEvent,
   type KeyLeakGuard,
   type KeyRotationState,
   type Rotation,

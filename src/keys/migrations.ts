@@ -58,4 +58,13 @@ export const keyMigrations: readonly Migration[] = [
       CREATE INDEX api_keys_predecessor ON api_keys (predecessor_id) WHERE predecessor_id IS NOT NULL;
       CREATE INDEX api_keys_policy ON api_keys (policy_name, policy_version) WHERE policy_name IS NOT NULL;`,
   },
+  {
+    id: '0131_api_keys_notices',
+    description: "which deadline each key's owner was told about (key.rotation_due, key.expiring webhooks): once per key per deadline, however many nodes run the scheduler",
+    // due_noticed_at: the rotate_at the owner was told of; expiry_noticed_at: the end (expiry or maximum age) told of.
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN due_noticed_at BIGINT;
+      ALTER TABLE api_keys ADD COLUMN expiry_noticed_at BIGINT;
+      CREATE INDEX api_keys_expires_at ON api_keys (expires_at) WHERE expires_at IS NOT NULL AND expiry_noticed_at IS NULL;`,
+  },
 ];

@@ -56,6 +56,21 @@ export interface Rotation {
   readonly predecessor: KeyView;
 }
 
+/**
+ * A key event told to the outside (webhooks to the key's owner), in the transaction of the change,
+ * after its audit event: `key.rotated`, `key.revoked`, and the scheduler's notices
+ * `key.rotation_due` (its rotation comes within the notice window) and `key.expiring` (its expiry
+ * or maximum age does). Never carries a secret.
+ */
+export interface KeyLifecycleEvent {
+  readonly type: 'key.rotated' | 'key.revoked' | 'key.rotation_due' | 'key.expiring';
+  readonly key: KeyView;
+  readonly data: Record<string, unknown>;
+}
+
+/** Hears {@link KeyLifecycleEvent}s in the change's transaction (a throw rolls the change back); resolves to the deliveries written. */
+export type KeyEventHook = (tx: Transaction, event: KeyLifecycleEvent) => Promise<number>;
+
 /** Who rotated a key: an admin, the holder with the key itself, or the scheduler. */
 export type RotatedBy = 'admin' | 'self' | 'schedule';
 
@@ -155,6 +170,8 @@ interface KeyRow {
   grace_ends_at: number | null;
   pickup: string | null;
   flagged_at: number | null;
+  due_noticed_at?: number | string | null;
+  expiry_noticed_at?: number | string | null;
 }
 
 /** Channel on which the id of every changed key is announced. */
@@ -202,6 +219,8 @@ export interface KeyServiceOptions {
   readonly failures?: FailureLog;
   /** Open leak findings guard unsuspending (set by the composition root from the leak response). */
   readonly leakGuard?: KeyLeakGuard;
+  /** Hears key events in their transaction (the composition root fans them out to webhooks). */
+  readonly onEvent?: KeyEventHook;
 }
 
 /**
@@ -239,6 +258,7 @@ export class KeyService {
   readonly #leakGuard: KeyLeakGuard | undefined;
   readonly #policies: PolicyCatalog;
   readonly #sealer: SecretSealer | undefined;
+  readonly #onEvent: KeyEventHook | undefined;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -255,6 +275,7 @@ export class KeyService {
     this.#leakGuard = options.leakGuard;
     this.#policies = options.policies ?? presetCatalog();
     this.#sealer = options.sealer;
+    this.#onEvent = options.onEvent;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -491,7 +512,13 @@ export class KeyService {
       meta,
     );
     tx.notify(KEYS_CHANNEL, row.id);
-    return { key: this.#view(next, now), secret, predecessor: this.#view({ ...row, status: 'rotating', grace_ends_at: graceEndsAt, rotate_at: null }, now) };
+    const predecessor = this.#view({ ...row, status: 'rotating', grace_ends_at: graceEndsAt, rotate_at: null }, now);
+    await this.#onEvent?.(tx, {
+      type: 'key.rotated',
+      key: predecessor,
+      data: { by: options.by, successor: next.id, graceEndsAt: predecessor.graceEndsAt, awaitingPickup: next.pickup !== null },
+    });
+    return { key: this.#view(next, now), secret, predecessor };
   }
 
   /**
@@ -618,6 +645,62 @@ export class KeyService {
     return true;
   }
 
+  /**
+   * Tells owners, once per key per deadline, what is coming within `windowMs`: `key.rotation_due`
+   * for an active key whose rotation is due by then, `key.expiring` for a live key whose expiry or
+   * maximum age comes by then (or has come). Each notice is claimed by a conditional update that
+   * stores the deadline told of, so with several nodes (or a retry) it is sent once; a new
+   * deadline (a key rotated early keeps none: its successor has its own) is told again. Up to
+   * `limit` of each per call.
+   */
+  async noticeDue(limit: number, windowMs: number): Promise<{ noticed: number; more: boolean }> {
+    if (!this.#onEvent) return { noticed: 0, more: false };
+    const now = this.#ctx.now().getTime();
+    const horizon = now + windowMs;
+    let noticed = 0;
+    const due = await this.#store.all<KeyRow>(
+      "SELECT * FROM api_keys WHERE status = 'active' AND rotate_at IS NOT NULL AND rotate_at <= ? AND (due_noticed_at IS NULL OR due_noticed_at <> rotate_at) ORDER BY rotate_at, id LIMIT ?",
+      [horizon, limit],
+    );
+    for (const row of due) {
+      await this.#store.transaction(async (tx) => {
+        const claimed = await tx.run(
+          "UPDATE api_keys SET due_noticed_at = rotate_at WHERE id = ? AND status = 'active' AND rotate_at = ? AND (due_noticed_at IS NULL OR due_noticed_at <> rotate_at)",
+          [row.id, row.rotate_at],
+        );
+        if (claimed.changes !== 1) return;
+        const view = this.#view(row, now);
+        const endpoints = await this.#onEvent!(tx, { type: 'key.rotation_due', key: view, data: { dueAt: view.rotateAt, policy: row.policy_name } });
+        await appendEvent(tx, this.#ctx, { type: 'key.rotation_due', target: row.id, outcome: 'success', data: { dueAt: view.rotateAt!, endpoints } }, SYSTEM);
+        noticed++;
+      });
+    }
+    const ending = await this.#store.all<KeyRow>(
+      `SELECT * FROM api_keys WHERE status IN ('active', 'rotating') AND expiry_noticed_at IS NULL
+         AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (deadline_at IS NOT NULL AND deadline_at <= ?))
+       ORDER BY id LIMIT ?`,
+      [horizon, horizon, limit],
+    );
+    for (const row of ending) {
+      const ends = [row.expires_at, row.deadline_at].filter((v): v is number => v !== null).map(Number);
+      const at = Math.min(...ends);
+      const why = row.expires_at !== null && Number(row.expires_at) === at ? 'expiry' : 'max_age';
+      await this.#store.transaction(async (tx) => {
+        const claimed = await tx.run('UPDATE api_keys SET expiry_noticed_at = ? WHERE id = ? AND expiry_noticed_at IS NULL', [at, row.id]);
+        if (claimed.changes !== 1) return;
+        const view = this.#view(row, now);
+        const endpoints = await this.#onEvent!(tx, {
+          type: 'key.expiring',
+          key: view,
+          data: { at: new Date(at).toISOString(), why, enforced: why === 'expiry' ? 'hard' : row.deadline, passed: at <= now },
+        });
+        await appendEvent(tx, this.#ctx, { type: 'key.expiring', target: row.id, outcome: 'success', reason: why, data: { at: new Date(at).toISOString(), endpoints } }, SYSTEM);
+        noticed++;
+      });
+    }
+    return { noticed, more: due.length === limit || ending.length === limit };
+  }
+
   /** How many live keys each version of `policy` governs (for `policies show`). */
   async policyCounts(policy: string): Promise<{ kind: 'api_key'; version: number; count: number }[]> {
     const rows = await this.#store.all<{ version: number | string; n: number | string }>(
@@ -703,7 +786,9 @@ export class KeyService {
     await tx.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, id]);
     await appendEvent(tx, this.#ctx, { type: 'key.revoked', target: id, outcome: 'success', reason: reason ?? null, data: { previous: row.status } }, meta);
     tx.notify(KEYS_CHANNEL, id);
-    return this.#view({ ...row, status: 'revoked', revoked_at: now }, now);
+    const revoked = this.#view({ ...row, status: 'revoked', revoked_at: now }, now);
+    await this.#onEvent?.(tx, { type: 'key.revoked', key: revoked, data: { previous: row.status, reason: reason ?? null } });
+    return revoked;
   }
 
   /**

@@ -7,6 +7,8 @@ export const ROTATION_JOB = 'rotation.schedule';
 export interface RotationWork {
   rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }>;
   settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }>;
+  /** Tells owners what comes within `windowMs` (`key.rotation_due`, `key.expiring` webhooks), once per key per deadline. */
+  noticeDue?(limit: number, windowMs: number): Promise<{ noticed: number; more: boolean }>;
 }
 
 /** What one run did. */
@@ -15,16 +17,27 @@ export interface RotationRun {
   readonly skipped: number;
   readonly retired: number;
   readonly flagged: number;
+  readonly noticed: number;
 }
 
 /**
- * Runs one pass: rotates every key whose rotation is due, then retires rotated keys at the end of
+ * Runs one pass: tells owners of rotations and expiries coming within `noticeWindowMs` (when
+ * given; before rotating, so a key already due is announced before it is rotated), rotates every key whose rotation is due, then retires rotated keys at the end of
  * their grace and reports passed deadlines, `batch` at a time until none is left (or the run's
  * lease is lost). Everything due since the last run is done, however long ago that was: a process
  * that was down catches up on start.
  */
-export async function rotateAllDue(work: RotationWork, options: { batch?: number; signal?: AbortSignal } = {}): Promise<RotationRun> {
+export async function rotateAllDue(work: RotationWork, options: { batch?: number; signal?: AbortSignal; noticeWindowMs?: number } = {}): Promise<RotationRun> {
   const batch = options.batch ?? 500;
+  let noticed = 0;
+  if (work.noticeDue && options.noticeWindowMs !== undefined) {
+    for (;;) {
+      if (options.signal?.aborted) break;
+      const n = await work.noticeDue(batch, options.noticeWindowMs);
+      noticed += n.noticed;
+      if (!n.more || n.noticed === 0) break;
+    }
+  }
   let rotated = 0;
   let skipped = 0;
   let retired = 0;
@@ -43,7 +56,7 @@ export async function rotateAllDue(work: RotationWork, options: { batch?: number
     flagged += s.flagged;
     if (!s.more || s.retired + s.flagged === 0) break;
   }
-  return { rotated, skipped, retired, flagged };
+  return { rotated, skipped, retired, flagged, noticed };
 }
 
 /**
@@ -51,14 +64,14 @@ export async function rotateAllDue(work: RotationWork, options: { batch?: number
  * through the store), and each key is rotated by a conditional update only one node can win, so
  * with any number of processes on one PostgreSQL each credential is rotated exactly once.
  */
-export function rotationJob(work: RotationWork, everyMs: number, logger?: JobLogger): JobDefinition {
+export function rotationJob(work: RotationWork, everyMs: number, logger?: JobLogger, options: { noticeWindowMs?: number } = {}): JobDefinition {
   return {
     name: ROTATION_JOB,
     everyMs,
     leaseMs: 120_000,
     run: async (run) => {
-      const done = await rotateAllDue(work, { signal: run.signal });
-      if (done.rotated + done.retired + done.flagged > 0) logger?.info({ ...done, node: run.node }, 'scheduled rotation');
+      const done = await rotateAllDue(work, { signal: run.signal, ...(options.noticeWindowMs === undefined ? {} : { noticeWindowMs: options.noticeWindowMs }) });
+      if (done.rotated + done.retired + done.flagged + done.noticed > 0) logger?.info({ ...done, node: run.node }, 'scheduled rotation');
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { pruneEvents, type EventRetention } from '../audit/events.js';
-import { EgressGuard, webhookDeliverer, type JobDefinition, type JobRunner, type Outbox } from '../jobs/index.js';
+import { EgressGuard, webhookDeliverer, type JobDefinition, type JobRunner, type Outbox, type WebhookSigner } from '../jobs/index.js';
 import { watchJob, type WatchService } from '../leaks/watch.js';
 import type { AccessTokenService } from '../oauth/access-tokens.js';
 import type { TokenLineage } from '../oauth/lineage.js';
@@ -29,6 +29,8 @@ export interface HousekeepingParts {
   readonly lineage?: Pick<TokenLineage, 'prune'> | undefined;
   readonly watches: WatchService;
   readonly logger?: Logger | undefined;
+  /** Signs webhooks that name an endpoint (Standard Webhooks); none: sent unsigned. */
+  readonly webhookSigner?: WebhookSigner;
 }
 
 /**
@@ -69,6 +71,9 @@ export async function registerJobs(parts: HousekeepingParts): Promise<void> {
   const retention = { maxAgeMs: config.audit.eventRetention, maxCount: config.audit.eventMaxCount };
   await runner.register(pruneJob({ ...parts, retention }, Math.min(Math.max(Math.floor(rotationMs / 10), 1_000), 3_600_000)));
   if (config.leaks.watchTick > 0) await runner.register(watchJob(parts.watches, config.leaks.watchTick));
-  outbox.deliverer('webhook', webhookDeliverer({ timeoutMs: config.leaks.webhookTimeout, egress: new EgressGuard({ allow: config.server.egressAllow }) }));
+  outbox.deliverer(
+    'webhook',
+    webhookDeliverer({ timeoutMs: config.leaks.webhookTimeout, egress: new EgressGuard({ allow: config.server.egressAllow }), now: () => parts.ctx.now(), ...(parts.webhookSigner ? { signer: parts.webhookSigner } : {}) }),
+  );
   await outbox.attach(runner);
 }

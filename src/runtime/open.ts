@@ -10,7 +10,7 @@ import { keyMigrations } from '../keys/migrations.js';
 import { KeyService } from '../keys/service.js';
 import { EgressGuard, jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
-import { clientLeakGuard, GitHubKeys, keyLeakGuard, LeakResponder } from '../leaks/respond/index.js';
+import { clientLeakGuard, GitHubKeys, keyLeakGuard, LEAK_NOTIFICATION_TOPICS, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
 import { PrincipalService } from '../principals/service.js';
@@ -25,7 +25,7 @@ import { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
-import { PolicyService, rotationJob, rotationMigrations } from '../rotation/index.js';
+import { PolicyService, rotationJob, rotationMigrations, WebhookService } from '../rotation/index.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
@@ -84,6 +84,8 @@ export interface Keyturn {
   readonly principals: PrincipalService;
   readonly keys: KeyService;
   readonly policies: PolicyService;
+  /** Signed webhooks to owners: endpoints, fan-out, delivery log. */
+  readonly webhooks: WebhookService;
   readonly leaks: Leaks;
   readonly oauth: OAuth;
   readonly jobs: Jobs;
@@ -98,12 +100,23 @@ export interface Keyturn {
 /**
  * The one place the edge's {@link Services} are built from the wired parts.
  */
-function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+function buildServices(parts: {
+  store: Store;
+  ctx: Context;
+  principals: PrincipalService;
+  keys: KeyService;
+  policies: PolicyService;
+  webhooks: WebhookService;
+  leaks: Leaks;
+  oauth: OAuth;
+  issuer: () => string;
+}): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
     keys: parts.keys,
     policies: parts.policies,
+    webhooks: parts.webhooks,
     oauth: {
       clients: oauth.clients,
       ring: oauth.ring,
@@ -167,6 +180,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     throw err;
   }
   const principals = new PrincipalService(store, ctx, { egress, policies });
+  // Key events reach the owners' endpoints through one hook, in the transaction of the change.
+  const webhooks = new WebhookService({ store, ctx, outbox: jobs.outbox, sealer: kek, principals, egress });
   // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
   const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
   const keys = new KeyService({
@@ -180,6 +195,13 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     leakGuard: keyLeakGuard(ctx),
     policies,
     sealer: kek,
+    onEvent: (tx, event) =>
+      webhooks.fanOut(tx, {
+        type: event.type,
+        principal: event.key.principal,
+        subject: event.key.id,
+        data: { key: { id: event.key.id, name: event.key.name, start: event.key.start, status: event.key.status, policy: event.key.policyName }, ...event.data },
+      }),
   });
   policies.countWith((name) => keys.policyCounts(name));
   const response = new LeakResponder({
@@ -190,6 +212,12 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     suspendLastAdmin: config.leaks.suspendLastAdmin,
     fingerprintKey,
     outbox: jobs.outbox,
+    ownerWebhooks: {
+      async notify(tx, owner, target, payload) {
+        if (owner.legacyUrl !== null) await webhooks.adoptIn(tx, owner.principal, owner.legacyUrl);
+        return webhooks.fanOut(tx, { type: 'key.leaked', principal: owner.principal, subject: target, data: { ...payload } }, { topic: LEAK_NOTIFICATION_TOPICS.owner });
+      },
+    },
     ...(config.leaks.webhookUrl ? { webhookUrl: config.leaks.webhookUrl } : {}),
     ...(logger ? { logger } : {}),
   });
@@ -239,8 +267,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
   };
   try {
-    await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
-    if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
+    webhooks.observe(LEAK_NOTIFICATION_TOPICS.owner);
+    await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger, webhookSigner: webhooks.signer });
+    if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger, { noticeWindowMs: config.rotation.notice }));
   } catch (err) {
     keys.close();
     policies.close();
@@ -249,7 +278,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, keys, policies, webhooks, leaks, oauth, issuer });
   return {
     config,
     ctx,
@@ -258,6 +287,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     principals,
     keys,
     policies,
+    webhooks,
     leaks,
     oauth,
     jobs,

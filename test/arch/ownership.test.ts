@@ -38,6 +38,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   leak_sightings: 'src/leaks/respond/findings-store.ts',
   leak_watches: 'src/leaks/watch.ts',
   rotation_policies: 'src/rotation/policies.ts',
+  webhook_endpoints: 'src/rotation/webhooks.ts',
 };
 
 const tree = sources();

@@ -68,7 +68,10 @@ for (const mode of ['suspend', 'revoke'] as const) {
 
     async function ownerPayloads(owner: string) {
       await server.kt.leaks.response.idle();
-      return hooks.received.filter((r) => r.path === `/owner/${owner}`).map((r) => JSON.parse(r.body) as Record<string, any>);
+      const owned = hooks.received.filter((r) => r.path === `/owner/${owner}`);
+      // An owner's notification is a signed Standard Webhooks delivery (`key.leaked`) wrapping the leak payload.
+      for (const r of owned) expect(r.headers['webhook-signature']).toMatch(/^v1,/);
+      return owned.map((r) => leakPayloadOf(r.body));
     }
 
     it('a leaked current client secret found by a scan stops working; the owner is told', async () => {
@@ -161,6 +164,13 @@ for (const mode of ['suspend', 'revoke'] as const) {
   });
 }
 
+
+/** The leak payload of a notification: the global webhook's body as is, an owner's signed `key.leaked` delivery's `data`. */
+function leakPayloadOf(body: string): Record<string, any> {
+  const parsed = JSON.parse(body) as Record<string, any>;
+  return parsed.type === 'key.leaked' ? (parsed.data as Record<string, any>) : parsed;
+}
+
 describeStore('a leaked key stays handled; reporters\' URLs are text; admin keys are held with care', (kind) => {
   const ctx = manualContext(new Date());
   let server: TestServer;
@@ -225,7 +235,7 @@ describeStore('a leaked key stays handled; reporters\' URLs are text; admin keys
       expect(body).not.toMatch(/https?:\/\//);
       expect(body).not.toContain('](');
       expect(body).not.toContain('<a');
-      const payload = JSON.parse(body) as Record<string, any>;
+      const payload = leakPayloadOf(body);
       expect(payload.where.url).toBeUndefined();
       expect(payload.where.untrustedUrl).toContain('hxxps://keyturn-support[.]example/restore');
       expect(payload.untrusted).toMatchObject({ fields: ['where.untrustedUrl'], note: expect.stringContaining('not a link') });

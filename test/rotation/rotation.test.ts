@@ -108,7 +108,7 @@ describeStore('API key rotation', (kind) => {
     const plain = await node.keys.create({ owner: 'billing', name: 'never' }, admin);
     expect(due[0]!.key.rotateAt).toBe('2030-01-02T00:00:00.000Z');
     // Nothing is due yet.
-    expect(await rotateAllDue(node.keys)).toEqual({ rotated: 0, skipped: 0, retired: 0, flagged: 0 });
+    expect(await rotateAllDue(node.keys)).toEqual({ rotated: 0, skipped: 0, retired: 0, flagged: 0, noticed: 0 });
     ctx.advance(DAY);
     const other = await rotationNode(await handle.another(), ctx, masterKey, false);
     try {

@@ -26,6 +26,6 @@ export {
 export { clientLeakGuard, keyLeakGuard } from './guard.js';
 export { untrustedText, UNTRUSTED_NOTE } from './untrusted.js';
 export { GitHubKeys, githubBodySchema, verifyGitHubSignature, type GitHubFeedback, type GitHubMatch } from './github.js';
-export { LEAK_NOTIFICATION_TOPICS, OutboxNotifier, type LeakDetectedPayload, type LeakLogger, type LeakNotification, type LeakNotifier } from './notify.js';
+export { LEAK_NOTIFICATION_TOPICS, OutboxNotifier, type OwnerLeakWebhooks, type LeakDetectedPayload, type LeakLogger, type LeakNotification, type LeakNotifier } from './notify.js';
 export { LeakResponder, type LeakResponderOptions } from './responder.js';
 export { findingsBodySchema, findingsQuerySchema, reportBodySchema } from './schemas.js';

@@ -150,9 +150,25 @@ export function leakText(found: NewFinding): string {
  * ```
  */
 export function leakNotifications(found: NewFinding, globalWebhook: string | undefined): LeakNotification[] {
+  const payload = leakPayload(found);
+  const target = leakTarget(found);
+  const ownerWebhook = found.credential?.ownerWebhook ?? found.key?.ownerWebhook;
+  const list: LeakNotification[] = [];
+  if (ownerWebhook) list.push({ url: ownerWebhook, to: 'owner', target, payload });
+  if (globalWebhook) list.push({ url: globalWebhook, to: 'global', target, payload });
+  return list;
+}
+
+/** What a finding's notifications are about: the credential's id, or the finding's when no credential of ours is involved. */
+export function leakTarget(found: NewFinding): string {
+  return found.credential?.id ?? found.finding.keyId ?? found.finding.id;
+}
+
+/** The JSON body telling of a new finding (the `data` of an owner's signed `key.leaked` webhook). */
+export function leakPayload(found: NewFinding): LeakDetectedPayload {
   const { finding, key } = found;
   const time = new Date(found.at).toISOString();
-  const payload: LeakDetectedPayload = {
+  return {
     type: 'leak.detected',
     time,
     finding: { id: finding.id, fingerprint: finding.fingerprint, kind: finding.kind, rule: finding.rule, status: finding.status, firstSeen: time },
@@ -174,12 +190,17 @@ export function leakNotifications(found: NewFinding, globalWebhook: string | und
     text: leakText(found),
     successor: null,
   };
-  const target = found.credential?.id ?? finding.keyId ?? finding.id;
-  const ownerWebhook = found.credential?.ownerWebhook ?? key?.ownerWebhook;
-  const list: LeakNotification[] = [];
-  if (ownerWebhook) list.push({ url: ownerWebhook, to: 'owner', target, payload });
-  if (globalWebhook) list.push({ url: globalWebhook, to: 'global', target, payload });
-  return list;
+}
+
+/**
+ * Where an owner's leak notifications go when the runtime has signed webhooks (dependency
+ * inversion: leaks never reads the endpoints' table): in the finding's transaction, the owner's
+ * endpoints that asked for `key.leaked` get the payload, Standard-Webhooks-signed, through the
+ * outbox on {@link LEAK_NOTIFICATION_TOPICS}`.owner`; the principal's legacy `webhookUrl` is taken
+ * over as such an endpoint first. Resolves to the deliveries written.
+ */
+export interface OwnerLeakWebhooks {
+  notify(tx: Transaction, owner: { readonly principal: string; readonly legacyUrl: string | null }, target: string, payload: LeakDetectedPayload): Promise<number>;
 }
 
 /** The outbox topics of leak notifications, one per recipient. */
@@ -212,12 +233,16 @@ export class OutboxNotifier implements LeakNotifier {
         } catch {
           // keep the placeholder: the URL itself may carry a token
         }
-        const finding = (JSON.parse(data.body) as LeakDetectedPayload).finding.id;
+        // An owner's signed webhook wraps the payload: `{ type: 'key.leaked', timestamp, data }`.
+        const body = JSON.parse(data.body) as LeakDetectedPayload | { type: 'key.leaked'; data: LeakDetectedPayload };
+        const payload = body.type === 'key.leaked' ? body.data : body;
+        const finding = payload.finding.id;
+        const target = payload.credential?.id ?? payload.key?.id ?? payload.finding.id;
         const failure = attempt.outcome === 'delivered' ? null : (attempt.error ?? 'failed');
         await appendEvent(
           tx,
           options.ctx,
-          { type: 'leak.notified', target: message.subject, outcome: failure ? 'failure' : 'success', reason: failure, data: { finding, to, origin, status: attempt.status } },
+          { type: 'leak.notified', target, outcome: failure ? 'failure' : 'success', reason: failure, data: { finding, to, origin, status: attempt.status } },
           SYSTEM,
         );
         if (failure) options.logger?.warn({ finding, to, origin, failure, attempt: attempt.attempt }, 'leak webhook delivery failed; it is retried');

@@ -22,7 +22,7 @@ import {
   type TokenReport,
 } from './finding.js';
 import { addSightings, findingByFingerprint, findingWithPlaces, insertFinding, listFindings, lockFinding, updateFindingResponse, type FindingRecord } from './findings-store.js';
-import { leakNotifications, OutboxNotifier, type LeakLogger, type LeakNotifier, type NewFinding } from './notify.js';
+import { leakNotifications, leakPayload, leakTarget, OutboxNotifier, type LeakLogger, type LeakNotifier, type NewFinding, type OwnerLeakWebhooks } from './notify.js';
 import type { Outbox } from '../../jobs/index.js';
 import { findingsQuerySchema, parseFindingsBody } from './schemas.js';
 
@@ -66,6 +66,8 @@ export interface LeakResponderOptions {
   readonly outbox: Outbox;
   /** Where notifications go; an {@link OutboxNotifier} on `outbox` by default. */
   readonly notifier?: LeakNotifier;
+  /** Signed webhooks to owners: when given, an owner is told through these, never through its bare `webhookUrl`. */
+  readonly ownerWebhooks?: OwnerLeakWebhooks;
   readonly logger?: LeakLogger;
 }
 
@@ -124,6 +126,7 @@ export class LeakResponder {
   readonly #fingerprintKey: Uint8Array;
   readonly #webhookUrl: string | undefined;
   readonly #notifier: LeakNotifier;
+  readonly #ownerWebhooks: OwnerLeakWebhooks | undefined;
   readonly #outbox: Outbox;
 
   constructor(options: LeakResponderOptions) {
@@ -135,6 +138,7 @@ export class LeakResponder {
     this.#fingerprintKey = options.fingerprintKey;
     this.#webhookUrl = options.webhookUrl;
     this.#outbox = options.outbox;
+    this.#ownerWebhooks = options.ownerWebhooks;
     this.#notifier = options.notifier ?? new OutboxNotifier({ outbox: options.outbox, ctx: options.ctx, ...(options.logger ? { logger: options.logger } : {}) });
     // Queued public reports are looked up by whichever node's runner claims them.
     options.outbox.deliverer('leak.report', async (request) => {
@@ -297,9 +301,14 @@ export class LeakResponder {
         ...(k ? { key: { id: k.id, name: k.name, start: k.start, principal: k.principal, ownerWebhook: credential.ownerWebhook } } : {}),
         ...(credential ? { credential: { ...credential.ref, principal: credential.principal, clientId: credential.clientId, label: credential.label, ownerWebhook: credential.ownerWebhook } } : {}),
       };
-      const list = leakNotifications(found, this.#webhookUrl);
+      let list = leakNotifications(found, this.#webhookUrl);
+      let signed = 0;
+      if (this.#ownerWebhooks) {
+        list = list.filter((n) => n.to !== 'owner');
+        if (credential) signed = await this.#ownerWebhooks.notify(tx, { principal: credential.principal, legacyUrl: credential.ownerWebhook }, leakTarget(found), leakPayload(found));
+      }
       await this.#notifier.send(tx, list);
-      return { ...recorded, notifications: list.length };
+      return { ...recorded, notifications: list.length + signed };
     });
     const { finding } = result;
     return {
