@@ -15,3 +15,14 @@ export {
   type DpopRefusal,
   type DpopRequest,
 } from './dpop.js';
+export {
+  certificateCnf,
+  checkClientCertificate,
+  MTLS_FAILURES,
+  normalizeDn,
+  registeredThumbprints,
+  tlsClientAuthSchema,
+  type MtlsFailure,
+  type TlsClientAuthMetadata,
+} from './mtls.js';
+export { SESSION_BINDING_PARAM, SESSION_FAILURES, sessionCnf, tlsTokenBinding, type SessionFailure, type TlsBindingRefusal } from './tls-session.js';

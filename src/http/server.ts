@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { Logger } from 'pino';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { fastRoutes } from './fast-routes.js';
@@ -30,6 +31,10 @@ function requestIds(services: Services): () => string {
 export interface ServerOptions {
   /** Hears every route fastify registers (method and URL), e.g. for a test that enumerates them. */
   readonly onRoute?: (route: { method: string; url: string }) => void;
+  /** Serve HTTPS with these options (certificate, key, client CA, whether to ask for client certificates). */
+  readonly https?: HttpsOptions | undefined;
+  /** Hears the request handler (fast path, then fastify), e.g. to serve it on a second listener. */
+  readonly onDispatch?: (dispatch: (req: IncomingMessage, res: ServerResponse) => void) => void;
 }
 
 /**
@@ -46,7 +51,11 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
   const app = Fastify({
     // The two hot endpoints are answered before fastify's routing; everything else goes on.
-    serverFactory: (handler) => createServer((req, res) => fast(req, res) || handler(req, res)),
+    serverFactory: (handler) => {
+      const dispatch = (req: IncomingMessage, res: ServerResponse): void => void (fast(req, res) || handler(req, res));
+      options.onDispatch?.(dispatch);
+      return options.https ? createHttpsServer(options.https, dispatch) : createServer(dispatch);
+    },
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !http.logRequests, requestIdLogLabel: 'requestId' }),
     bodyLimit: http.bodyLimit,
@@ -96,7 +105,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   keyChangeRoutes(app, services, http);
   adminRoutes(app, services);
   leakRoutes(app, services, http);
-  oauthRoutes(app, services);
+  oauthRoutes(app, services, http);
   adminOAuthRoutes(app, services);
   rotationRoutes(app, services);
   await app.ready();

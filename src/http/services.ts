@@ -80,4 +80,8 @@ export interface HttpConfig {
   readonly failedAuthRates: FailureRates;
   /** How long a 429 answer to a failed authentication is held (ms). */
   readonly failureDelayMs: number;
+  /** Base URL of the separate mTLS listener (`mtlsPort`), once it listens; for `mtls_endpoint_aliases`. */
+  readonly mtlsBaseUrl?: () => string | undefined;
+  /** Behind a TLS-terminating proxy: which header carries the client certificate, and whose is believed. */
+  readonly clientCert?: { readonly header: 'none' | 'client-cert' | 'xfcc'; readonly proxies: readonly string[] };
 }

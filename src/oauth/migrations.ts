@@ -120,4 +120,11 @@ export const oauthMigrations: readonly Migration[] = [
     description: "the version of the client's lifetime policy its secret was issued under (NULL: issued before stored policies)",
     sql: 'ALTER TABLE oauth_clients ADD COLUMN policy_version INTEGER;',
   },
+  {
+    id: '0180_oauth_clients_tls_auth',
+    description: 'RFC 8705: the certificate a tls_client_auth or self_signed_tls_client_auth client registered, and whether its access tokens are bound to its certificate',
+    sql: `
+      ALTER TABLE oauth_clients ADD COLUMN tls_client_auth TEXT;
+      ALTER TABLE oauth_clients ADD COLUMN certificate_bound_tokens INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
