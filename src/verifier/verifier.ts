@@ -1,3 +1,4 @@
+import { presentationOf, type Presentation } from './tls-binding.js';
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest, tryParseSecret } from '../core/secret.js';
 import { readBearer } from './bearer.js';
@@ -218,10 +219,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return answer.result;
   }
 
-  async function verify(credential: string): Promise<VerifyResult> {
+  async function verify(credential: string, presentation?: Presentation): Promise<VerifyResult> {
     if (closed) throw new KeyturnError('ERR_UPSTREAM', 'verifier is closed');
     if (typeof credential !== 'string') return FAILURES.ERR_SECRET_FORMAT;
-    if (isJwtShaped(credential)) return jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : jwt.verify(credential);
+    if (isJwtShaped(credential)) return jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : jwt.verify(credential, presentation);
     const parsed = tryParseSecret(credential);
     if (parsed === undefined) return FAILURES.ERR_SECRET_FORMAT;
     if (accessTokenPrefixes.has(parsed.prefix)) return introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : introspector.verify(parsed.text);
@@ -246,13 +247,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verifyRequest(
-    req: { readonly headers: { readonly authorization?: string | undefined } },
+    req: { readonly headers: { readonly authorization?: string | undefined }; readonly socket?: object | null | undefined },
     opts: { readonly requiredScopes?: readonly string[] } = {},
   ): Promise<RequestVerification> {
     const bearer = readBearer(req.headers.authorization);
     if (bearer.kind === 'none') return UNAUTHENTICATED;
     if (bearer.kind === 'malformed') return MALFORMED_HEADER;
-    const result = await verify(bearer.token);
+    const result = await verify(bearer.token, presentationOf(req));
     if (!result.valid) return result;
     const needed = opts.requiredScopes ?? requiredScopes;
     if (needed.length > 0 && !hasScopes(result, needed)) {
@@ -264,7 +265,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const verifyJwt =
     jwt === undefined
       ? () => Promise.reject(new KeyturnError('ERR_CONFIG', 'verifier: JWT access tokens need the `audience` option'))
-      : (token: string) => (closed ? Promise.reject(new KeyturnError('ERR_UPSTREAM', 'verifier is closed')) : jwt.verify(token));
+      : (token: string, presentation?: Presentation) => (closed ? Promise.reject(new KeyturnError('ERR_UPSTREAM', 'verifier is closed')) : jwt.verify(token, presentation));
 
   return {
     verify,
