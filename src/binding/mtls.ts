@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { sourceNetwork } from '../core/network.js';
 import { certificateThumbprint, CNF_X5T, type TlsChannel } from '../core/channel.js';
 
 /**
@@ -111,7 +112,9 @@ export function checkClientCertificate(
   for (const [kind, value, caseless] of wanted) {
     if (value === undefined) continue;
     const have = sans.get(kind) ?? [];
-    return have.some((v) => (caseless ? v.toLowerCase() === value.toLowerCase() : v === value)) ? null : 'wrong_certificate';
+    // IP addresses compare as addresses (`::1` is node's `0:0:0:0:0:0:0:1`).
+    const norm = (v: string) => (kind === 'IP Address' ? sourceNetwork(v, 128) : caseless ? v.toLowerCase() : v);
+    return have.some((v) => norm(v) === norm(value)) ? null : 'wrong_certificate';
   }
   return 'wrong_certificate';
 }

@@ -143,7 +143,9 @@ export class SessionClient {
             req.destroy(err as Error);
           }
         };
-        if (socket.connecting || !socket.encrypted || socket.getProtocol() === null) socket.once('secureConnect', go);
+        // Before the handshake ends `getProtocol()` is `null` (connecting) or `unknown`.
+        const protocol = socket.connecting ? null : socket.getProtocol();
+        if (protocol === null || protocol === 'unknown') socket.once('secureConnect', go);
         else go();
       });
     });

@@ -1,0 +1,229 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, createServer as createHttpsServer, request, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listEvents, SYSTEM } from '../../src/audit/events.js';
+import { SessionClient } from '../../src/client/index.js';
+import { makeDevCerts, type DevCerts } from '../../src/runtime/dev-certs.js';
+import { createJwtVerifier, presentationOf } from '../../src/verifier/index.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/**
+ * Real TLS, certificates made by the test (`keyturn dev-certs`): keyturn serving HTTPS with a client
+ * CA; RFC 8705 client authentication and certificate-bound tokens checked by the verifier library on
+ * a resource server's own connections; TLS-session-bound tokens on the issuing connection, another
+ * one and after a reconnect.
+ */
+
+let dir: string;
+let certs: DevCerts;
+let other: DevCerts;
+let s: TestServer;
+let api: Server;
+let apiUrl: string;
+let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+
+const pem = (file: string) => readFileSync(file);
+const thumbprint = (file: string) => createHash('sha256').update(new X509Certificate(pem(file)).raw).digest('base64url');
+const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, any>;
+
+interface Answer {
+  status: number;
+  body: any;
+  socket: TLSSocket;
+}
+
+/** One HTTPS request; `agent` pins a connection, `body` may be computed from the connected socket. */
+function call(url: string, method: string, path: string, options: { agent?: Agent; body?: string | ((s: TLSSocket) => string); headers?: Record<string, string>; cert?: DevCerts | null; maxVersion?: 'TLSv1.2' } = {}): Promise<Answer> {
+  const cert = options.cert === undefined ? certs : options.cert;
+  return new Promise((resolve, reject) => {
+    let socket: TLSSocket;
+    const req = request(
+      new URL(path, url),
+      {
+        method,
+        ca: pem(certs.files['ca.pem']),
+        ...(options.agent ? { agent: options.agent } : { agent: false as const }),
+        ...(cert ? { cert: pem(cert.files['client.pem']), key: pem(cert.files['client.key']) } : {}),
+        ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, socket }));
+      },
+    );
+    req.on('error', reject);
+    req.on('socket', (raw) => {
+      socket = raw as TLSSocket;
+      const go = () => {
+        const body = typeof options.body === 'function' ? options.body(socket) : options.body;
+        if (body !== undefined) req.setHeader('content-length', Buffer.byteLength(body));
+        req.end(body);
+      };
+      if (!isSecure(socket)) socket.once('secureConnect', go);
+      else go();
+    });
+  });
+}
+
+/** Whether the TLS handshake of `socket` is done (`getProtocol()` is `unknown` or `null` before). */
+const isSecure = (socket: TLSSocket) => !socket.connecting && socket.getProtocol() !== null && socket.getProtocol() !== 'unknown';
+
+const exporter = (socket: TLSSocket) => createHash('sha256').update(socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0))).digest('base64url');
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keyturn-tls-'));
+  certs = makeDevCerts(join(dir, 'dev'));
+  // Another valid CA and client: the same subject DN, but not issued by the configured client CA.
+  other = makeDevCerts(join(dir, 'other'));
+  s = await startTestServer({ tlsCert: certs.files['server.pem'], tlsKey: certs.files['server.key'], tlsClientCa: certs.files['ca.pem'] });
+  // keyturn's own request handler (fast path, then fastify), as its HTTPS server runs it.
+  dispatch = s.app.server.listeners('request')[0] as typeof dispatch;
+  // A resource server that embeds keyturn's handler and the verifier library on one TLS listener
+  // (the way an API server mounts the session endpoint): tokens obtained and used on one connection.
+  const verifier = createJwtVerifier({ issuer: s.kt.services.oauth.issuer(), audience: 'https://api.example', jwks: (await s.kt.oauth.ring.jwks()) as never });
+  api = createHttpsServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']), ca: pem(certs.files['ca.pem']), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    if (req.url !== '/api') return dispatch!(req, res);
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    void verifier.verify(bearer, presentationOf(req)).then((r) => {
+      res.writeHead(r.valid ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(r));
+    });
+  });
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  apiUrl = `https://localhost:${(api.address() as AddressInfo).port}`;
+}, 60_000);
+
+afterAll(async () => {
+  api?.close();
+  await s?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
+async function tlsClient(name: string, tlsClientAuth: Record<string, unknown>, authMethod = 'tls_client_auth') {
+  const { client } = await s.kt.oauth.clients.create({ name, authMethod, tlsClientAuth, audiences: ['https://api.example'] }, SYSTEM);
+  return client.clientId;
+}
+
+describe('HTTPS and RFC 8705 mTLS', () => {
+  it('serves HTTPS at the URL it announces, and the issuer is that URL', async () => {
+    expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const res = await call(s.url, 'GET', '/.well-known/oauth-authorization-server', { cert: null });
+    expect(res.status).toBe(200);
+    expect(res.body.issuer).toBe(s.url);
+    expect(res.body.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth']));
+    expect(res.body.tls_client_certificate_bound_access_tokens).toBe(true);
+  });
+
+  it('tls_client_auth: the right certificate gets a certificate-bound token; the verifier accepts it only with that certificate', async () => {
+    const id = await tlsClient('mtls-dn', { subjectDn: certs.clientSubject });
+    const res = await call(apiUrl, 'POST', '/oauth/token', { body: form({ grant_type: 'client_credentials', client_id: id }) });
+    expect(res.status).toBe(200);
+    const token = res.body.access_token as string;
+    expect(claims(token).cnf).toEqual({ 'x5t#S256': thumbprint(certs.files['client.pem']) });
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await call(apiUrl, 'GET', '/api', { headers: auth })).status).toBe(200);
+    const otherCert = await call(apiUrl, 'GET', '/api', { headers: auth, cert: other });
+    expect([otherCert.status, otherCert.body.reason]).toEqual([401, 'certificate']);
+    const none = await call(apiUrl, 'GET', '/api', { headers: auth, cert: null });
+    expect([none.status, none.body.reason]).toEqual([401, 'certificate']);
+  });
+
+  it('tls_client_auth: another valid certificate (same subject, other CA) and no certificate are invalid_client, audited', async () => {
+    const id = await tlsClient('mtls-dn-2', { subjectDn: 'O=keyturn dev, CN=keyturn-dev-client' });
+    const wrong = await call(s.url, 'POST', '/oauth/token', { cert: other, body: form({ grant_type: 'client_credentials', client_id: id }) });
+    expect([wrong.status, wrong.body.error]).toEqual([401, 'invalid_client']);
+    const none = await call(s.url, 'POST', '/oauth/token', { cert: null, body: form({ grant_type: 'client_credentials', client_id: id }) });
+    expect([none.status, none.body.error]).toEqual([401, 'invalid_client']);
+    const reasons = (await listEvents(s.kt.store, { type: 'client.auth_failed' })).filter((e) => e.target === id).map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['tls_client_auth: unverified_certificate', 'tls_client_auth: missing_certificate']));
+  });
+
+  it('tls_client_auth by SAN; a SAN that differs is refused', async () => {
+    const ok = await tlsClient('mtls-san', { sanDns: 'keyturn-dev-client' });
+    expect((await call(s.url, 'POST', '/oauth/token', { body: form({ grant_type: 'client_credentials', client_id: ok }) })).status).toBe(200);
+    const no = await tlsClient('mtls-san-2', { sanDns: 'someone-else' });
+    expect((await call(s.url, 'POST', '/oauth/token', { body: form({ grant_type: 'client_credentials', client_id: no }) })).status).toBe(401);
+  });
+
+  it('self_signed_tls_client_auth: the registered thumbprint only, whoever issued it', async () => {
+    const id = await tlsClient('self-signed', { thumbprints: [thumbprint(other.files['client.pem'])] }, 'self_signed_tls_client_auth');
+    const res = await call(s.url, 'POST', '/oauth/token', { cert: other, body: form({ grant_type: 'client_credentials', client_id: id }) });
+    expect(res.status).toBe(200);
+    expect(claims(res.body.access_token).cnf['x5t#S256']).toBe(thumbprint(other.files['client.pem']));
+    const wrong = await call(s.url, 'POST', '/oauth/token', { body: form({ grant_type: 'client_credentials', client_id: id }) });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('refuses a registration that is not one subject DN or SAN, or thumbprints for the self-signed method', async () => {
+    await expect(s.kt.oauth.clients.create({ name: 'bad1', authMethod: 'tls_client_auth', tlsClientAuth: { subjectDn: 'CN=a', sanDns: 'b' } }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await expect(s.kt.oauth.clients.create({ name: 'bad2', authMethod: 'tls_client_auth' }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await expect(s.kt.oauth.clients.create({ name: 'bad3', authMethod: 'self_signed_tls_client_auth', tlsClientAuth: { thumbprints: ['short'] } }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+});
+
+describe('TLS-session-bound tokens (RFC 9266 tls-exporter)', () => {
+  let id: string;
+  let secret: string;
+  beforeAll(async () => {
+    const created = await s.kt.oauth.clients.create({ name: 'session', audiences: ['https://api.example'] }, SYSTEM);
+    id = created.client.clientId;
+    secret = created.secret!;
+  });
+  const basic = () => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
+
+  it('works on the issuing connection only: another connection and a reconnect get invalid_token', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: pem(certs.files['ca.pem']) });
+    const issued = await call(apiUrl, 'POST', '/oauth/token', { agent, cert: null, headers: basic(), body: (sock) => form({ grant_type: 'client_credentials', tls_exporter: exporter(sock) }) });
+    expect(issued.status).toBe(200);
+    const token = issued.body.access_token as string;
+    expect(claims(token).cnf).toEqual({ 'tls_exporter#S256': exporter(issued.socket) });
+    const auth = { authorization: `Bearer ${token}` };
+    const same = await call(apiUrl, 'GET', '/api', { agent, cert: null, headers: auth });
+    expect(same.socket).toBe(issued.socket);
+    expect(same.status).toBe(200);
+    const another = await call(apiUrl, 'GET', '/api', { cert: null, headers: auth });
+    expect([another.status, another.body.reason]).toEqual([401, 'tls_session']);
+    issued.socket.destroy();
+    const reconnected = await call(apiUrl, 'GET', '/api', { agent, cert: null, headers: auth });
+    expect(reconnected.socket).not.toBe(issued.socket);
+    expect([reconnected.status, reconnected.body.reason]).toEqual([401, 'tls_session']);
+    agent.destroy();
+  });
+
+  it('refuses a client exporter digest that differs (a TLS-terminating middlebox) and TLS 1.2, with events', async () => {
+    const middlebox = await call(s.url, 'POST', '/oauth/token', { cert: null, headers: basic(), body: form({ grant_type: 'client_credentials', tls_exporter: 'A'.repeat(43) }) });
+    expect([middlebox.status, middlebox.body.error]).toEqual([400, 'invalid_request']);
+    const old = await call(s.url, 'POST', '/oauth/token', { cert: null, maxVersion: 'TLSv1.2', headers: basic(), body: form({ grant_type: 'client_credentials', tls_exporter: 'A'.repeat(43) }) });
+    expect([old.status, old.body.error]).toEqual([400, 'invalid_request']);
+    expect(old.body.error_description).toMatch(/TLS 1\.3/);
+    const events = (await listEvents(s.kt.store, { type: 'binding.tls_failed' })).filter((e) => e.target === id);
+    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['middlebox']));
+  });
+
+  it('the keyturn/client SessionClient pins one connection and re-obtains its token after a reconnect', async () => {
+    const client = new SessionClient({ url: apiUrl, clientId: id, clientSecret: secret, tls: { ca: pem(certs.files['ca.pem']) } });
+    try {
+      expect((await client.request('GET', '/api')).status).toBe(200);
+      expect((await client.request('GET', '/api')).status).toBe(200);
+      expect(client.tokens).toBe(1);
+      // The server drops every connection: the next request goes on a new one, with a new token.
+      api.closeAllConnections();
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await client.request('GET', '/api')).status).toBe(200);
+      expect(client.tokens).toBe(2);
+    } finally {
+      client.close();
+    }
+  });
+});
