@@ -26,3 +26,4 @@ export {
   type TlsClientAuthMetadata,
 } from './mtls.js';
 export { SESSION_BINDING_PARAM, SESSION_FAILURES, sessionCnf, tlsTokenBinding, type SessionFailure, type TlsBindingRefusal } from './tls-session.js';
+export { checkKeyBinding, KEY_BINDING_FAILURES, keyBindingSchema, type KeyBinding, type KeyBindingFailure } from './api-keys.js';

@@ -58,4 +58,9 @@ export const keyMigrations: readonly Migration[] = [
       CREATE INDEX api_keys_predecessor ON api_keys (predecessor_id) WHERE predecessor_id IS NOT NULL;
       CREATE INDEX api_keys_policy ON api_keys (policy_name, policy_version) WHERE policy_name IS NOT NULL;`,
   },
+  {
+    id: '0181_api_keys_binding',
+    description: 'where an API key may be used from: source networks and/or a client certificate thumbprint (JSON; NULL: anywhere)',
+    sql: 'ALTER TABLE api_keys ADD COLUMN binding TEXT;',
+  },
 ];

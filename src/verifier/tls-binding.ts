@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { channelExporterDigest, channelThumbprint, CNF_TLS_EXPORTER, CNF_X5T, socketChannel, type TlsChannel } from '../core/channel.js';
+import { NetworkList } from '../core/network.js';
 import type { TokenFailureReason } from './types.js';
 
 /**
@@ -9,14 +10,39 @@ import type { TokenFailureReason } from './types.js';
  */
 export interface Presentation {
   readonly tls?: TlsChannel | undefined;
+  /** The peer address the request came from (behind a proxy: the client address the proxy vouches for). */
+  readonly address?: string | undefined;
 }
 
 /** The {@link Presentation} of a node request (node `IncomingMessage`, express, fastify's `request.raw`): its socket's TLS channel. */
 export function presentationOf(req: { readonly socket?: object | null | undefined }): Presentation | undefined {
-  const socket = req.socket;
+  const socket = req.socket as { remoteAddress?: string } | null | undefined;
   if (socket === undefined || socket === null) return undefined;
   const tls = socketChannel(socket);
-  return tls === undefined ? undefined : { tls };
+  return { ...(tls === undefined ? {} : { tls }), ...(socket.remoteAddress === undefined ? {} : { address: socket.remoteAddress }) };
+}
+
+const networkLists = new WeakMap<readonly string[], NetworkList>();
+
+/**
+ * Whether an API key bound to `binding` may be used from `presentation` (its source address in
+ * one of the networks, its connection's client certificate the bound one). Fails closed: a bound
+ * key without a presentation is refused.
+ */
+export function keyBindingHolds(binding: { readonly networks?: readonly string[]; readonly 'x5t#S256'?: string }, presentation: Presentation | undefined): boolean {
+  if (binding.networks !== undefined) {
+    const address = presentation?.address;
+    if (address === undefined) return false;
+    let list = networkLists.get(binding.networks);
+    if (list === undefined) networkLists.set(binding.networks, (list = new NetworkList(binding.networks)));
+    if (!list.has(address)) return false;
+  }
+  const x5t = binding['x5t#S256'];
+  if (x5t !== undefined) {
+    const seen = channelThumbprint(presentation?.tls);
+    if (seen === undefined || !same(seen, x5t)) return false;
+  }
+  return true;
 }
 
 /** `cnf` members this verifier checks from the connection (fail closed on every other). */

@@ -16,6 +16,7 @@ export const VERIFY_FAILURE_CODES = [
   'ERR_KEY_REVOKED',
   'ERR_KEY_SUSPENDED',
   'ERR_PRINCIPAL_INACTIVE',
+  'ERR_BINDING_MISMATCH',
   'ERR_INVALID_TOKEN',
 ] as const;
 
@@ -102,6 +103,12 @@ export interface VerifiedKey {
    * `Sunset` (RFC 8594) and `Link: <…>; rel="sunset"` to the response, so the holder hears of it.
    */
   readonly rotation?: KeyRotation;
+  /**
+   * Where the key may be used from (source networks, a client certificate `x5t#S256`): checked
+   * against the request's socket on every use, cached or not; a use from elsewhere is
+   * `ERR_BINDING_MISMATCH`.
+   */
+  readonly binding?: { readonly networks?: readonly string[]; readonly 'x5t#S256'?: string };
 }
 
 /** What keyturn says about a key's rotation (all times ISO 8601). */

@@ -227,3 +227,92 @@ describe('TLS-session-bound tokens (RFC 9266 tls-exporter)', () => {
     }
   });
 });
+
+describe('openssl s_client interop (RFC 9266 exporter value)', () => {
+  it('openssl computes the exporter value keyturn binds to: its digest obtains a session-bound token on that connection', async () => {
+    const { spawn } = await import('node:child_process');
+    const { port } = new URL(s.url);
+    const created = await s.kt.oauth.clients.create({ name: 'openssl', audiences: ['https://api.example'] }, SYSTEM);
+    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-CAfile', certs.files['ca.pem'], '-keymatexport', 'EXPORTER-Channel-Binding', '-keymatexportlen', '32', '-ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    const material = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        const m = /Keying material:\s*([0-9A-Fa-f]{64})/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.on('error', reject);
+      child.on('exit', () => reject(new Error(`openssl exited: ${out.slice(-500)}`)));
+    });
+    const digest = createHash('sha256').update(Buffer.from(material, 'hex')).digest('base64url');
+    const body = form({ grant_type: 'client_credentials', tls_exporter: digest });
+    const auth = Buffer.from(`${created.client.clientId}:${created.secret}`).toString('base64');
+    child.stdin.write(`POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const answer = await new Promise<string>((resolve) => {
+      child.stdout.on('data', () => {
+        if (/\r\n\r\n\{.*\}/s.test(out)) resolve(out);
+      });
+      child.on('exit', () => resolve(out));
+    });
+    child.kill();
+    expect(answer).toMatch(/HTTP\/1\.1 200/);
+    const token = /"access_token":"([^"]+)"/.exec(answer)![1]!;
+    expect(claims(token).cnf).toEqual({ 'tls_exporter#S256': digest });
+  });
+});
+
+describe('API keys bound to source networks and a client certificate', () => {
+  async function key(name: string, binding: Record<string, unknown>) {
+    const { id: owner } = await s.kt.principals.create({ kind: 'service', name: `owner-${name}` }, SYSTEM);
+    return (await s.kt.keys.create({ owner, name, binding }, SYSTEM)).secret;
+  }
+  const verify = (body: Record<string, unknown>) => call(s.url, 'POST', '/v1/keys/verify', { cert: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('POST /v1/keys/verify checks the address and thumbprint the caller saw; without them a bound key is refused', async () => {
+    const secret = await key('net', { networks: ['10.1.0.0/16', '2001:db8::/32'] });
+    expect((await verify({ key: secret, address: '10.1.2.3' })).body).toMatchObject({ valid: true, binding: { networks: ['10.1.0.0/16', '2001:db8::/32'] } });
+    expect((await verify({ key: secret, address: '::ffff:10.1.2.3' })).body.valid).toBe(true);
+    expect((await verify({ key: secret, address: '10.2.0.1' })).body).toEqual({ valid: false, code: 'ERR_BINDING_MISMATCH' });
+    expect((await verify({ key: secret })).body).toEqual({ valid: false, code: 'ERR_BINDING_MISMATCH' });
+    const x5t = thumbprint(certs.files['client.pem']);
+    const pinned = await key('cert', { 'x5t#S256': x5t });
+    expect((await verify({ key: pinned, 'x5t#S256': x5t })).body.valid).toBe(true);
+    expect((await verify({ key: pinned, 'x5t#S256': thumbprint(other.files['client.pem']) })).body.code).toBe('ERR_BINDING_MISMATCH');
+    const reasons = (await listEvents(s.kt.store, { type: 'binding.tls_failed' })).filter((e) => (e.data as { binding?: string }).binding === 'api-key').map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['network', 'missing_binding', 'wrong_certificate']));
+  });
+
+  it('refuses a binding that is not networks or a thumbprint', async () => {
+    const { id: owner } = await s.kt.principals.create({ kind: 'service', name: 'owner-bad' }, SYSTEM);
+    await expect(s.kt.keys.create({ owner, name: 'b1', binding: { networks: ['10.0.0.0/33'] } }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await expect(s.kt.keys.create({ owner, name: 'b2', binding: {} }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+
+  it('the verifier library checks a bound key against the request socket, cached or not', async () => {
+    const { createVerifier } = await import('../../src/verifier/index.js');
+    const x5t = thumbprint(certs.files['client.pem']);
+    const secret = await key('lib', { networks: ['127.0.0.0/8'], 'x5t#S256': x5t });
+    const verifier = createVerifier({ url: s.url, fetch: ((_input: string, init: RequestInit) => call(s.url, 'POST', '/v1/keys/verify', { cert: null, headers: { 'content-type': 'application/json' }, body: init.body as string }).then((r) => new Response(JSON.stringify(r.body), { status: r.status }))) as never });
+    const server = createHttpsServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']), ca: pem(certs.files['ca.pem']), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      void verifier.verifyRequest(req).then((r) => {
+        res.writeHead(r.valid ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(r));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${(server.address() as AddressInfo).port}`;
+    try {
+      const auth = { authorization: `Bearer ${secret}` };
+      expect((await call(url, 'GET', '/', { headers: auth })).status).toBe(200);
+      expect((await call(url, 'GET', '/', { headers: auth })).status).toBe(200);
+      const wrong = await call(url, 'GET', '/', { headers: auth, cert: other });
+      expect([wrong.status, wrong.body.code]).toEqual([401, 'ERR_BINDING_MISMATCH']);
+      const none = await call(url, 'GET', '/', { headers: auth, cert: null });
+      expect([none.status, none.body.code]).toEqual([401, 'ERR_BINDING_MISMATCH']);
+      expect(verifier.stats().upstreamRequests).toBe(1);
+    } finally {
+      server.close();
+      await verifier.close();
+    }
+  });
+});
