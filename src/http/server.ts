@@ -6,6 +6,7 @@ import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { fastRoutes } from './fast-routes.js';
 import { parseForm } from './form.js';
 import { FailureLimits } from './rate-limit.js';
+import { channelResolver } from './hot/client-cert.js';
 import { hotHandlers } from './hot/handlers.js';
 import { trustFunction } from './hot/source.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
@@ -48,7 +49,17 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   const limits = new FailureLimits(http.failedAuthRates, services.now, http.failureDelayMs);
   const handlers = hotHandlers(services, logger, limits);
   const trust = trustFunction(http.trustProxy);
-  const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
+  // Behind a TLS-terminating proxy (off by default): its forwarded client certificate, believed only from it.
+  const channel = channelResolver(
+    http.clientCert && {
+      ...http.clientCert,
+      ignored: (sourceIp, header) =>
+        void services.audit
+          .recordFailure?.({ type: 'binding.client_cert_header_ignored', target: null, outcome: 'failure', reason: header, data: {} }, { actor: null, actorKind: null, sourceIp, requestId: null })
+          .catch((err: unknown) => logger.error({ err }, 'recording an ignored client certificate header failed')),
+    },
+  );
+  const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId, channel });
   const app = Fastify({
     // The two hot endpoints are answered before fastify's routing; everything else goes on.
     serverFactory: (handler) => {
@@ -101,7 +112,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
     (await services.health.ready()) ? { status: 'ready' } : reply.code(503).send({ status: 'unavailable' }),
   );
 
-  hotRoutes(app, handlers, http);
+  hotRoutes(app, handlers, http, channel);
   keyChangeRoutes(app, services, http);
   adminRoutes(app, services);
   leakRoutes(app, services, http);

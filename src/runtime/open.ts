@@ -98,7 +98,7 @@ export interface Keyturn {
 /**
  * The one place the edge's {@link Services} are built from the wired parts.
  */
-function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string; failures?: FailureLog }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
@@ -117,7 +117,10 @@ function buildServices(parts: { store: Store; ctx: Context; principals: Principa
       watches: leaks.watches,
       githubKeys: leaks.githubKeys,
     },
-    audit: { list: (query) => listEvents(store, query) },
+    audit: {
+      list: (query) => listEvents(store, query),
+      ...(parts.failures ? { recordFailure: parts.failures.record.bind(parts.failures) } : {}),
+    },
     health: storeHealth(store),
     now: () => ctx.now().getTime(),
     newId: (kind) => newId(kind, ctx),
@@ -249,7 +252,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer, failures });
   return {
     config,
     ctx,

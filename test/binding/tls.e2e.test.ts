@@ -316,3 +316,73 @@ describe('API keys bound to source networks and a client certificate', () => {
     }
   });
 });
+
+describe('behind a TLS-terminating proxy: RFC 9440 Client-Cert from trusted proxies only', () => {
+  let behind: TestServer;
+  let proxy: Server;
+  let proxyUrl: string;
+  let id: string;
+
+  beforeAll(async () => {
+    const { request: httpRequest } = await import('node:http');
+    // keyturn on plain HTTP behind the proxy, which connects from 127.0.0.2; clients directly from 127.0.0.1.
+    behind = await startTestServer({ clientCertHeader: 'client-cert', clientCertProxies: '127.0.0.2' });
+    id = (await behind.kt.oauth.clients.create({ name: 'behind', authMethod: 'tls_client_auth', tlsClientAuth: { subjectDn: certs.clientSubject } }, SYSTEM)).client.clientId;
+    const target = new URL(behind.url);
+    proxy = createHttpsServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']), ca: pem(certs.files['ca.pem']), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      const headers = { ...req.headers };
+      // A proxy sets the header from the connection it verified, and drops what the client wrote.
+      delete headers['client-cert'];
+      const peer = (req.socket as TLSSocket).getPeerX509Certificate();
+      if (peer && (req.socket as TLSSocket).authorized) headers['client-cert'] = `:${peer.raw.toString('base64')}:`;
+      const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers, localAddress: '127.0.0.2' }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    proxyUrl = `https://localhost:${(proxy.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    proxy?.close();
+    await behind?.stop();
+  });
+
+  const body = () => form({ grant_type: 'client_credentials', client_id: id });
+
+  it('through the proxy: the right certificate gets a bound token; a forged header with another certificate does not', async () => {
+    const ok = await call(proxyUrl, 'POST', '/oauth/token', { body: body() });
+    expect(ok.status).toBe(200);
+    expect(claims(ok.body.access_token).cnf).toEqual({ 'x5t#S256': thumbprint(certs.files['client.pem']) });
+    const forged = await call(proxyUrl, 'POST', '/oauth/token', {
+      cert: other,
+      headers: { 'client-cert': `:${new X509Certificate(pem(certs.files['client.pem'])).raw.toString('base64')}:` },
+      body: body(),
+    });
+    // The proxy forwards only certificates of its CA and drops the client's header: keyturn sees none.
+    expect([forged.status, forged.body.error]).toEqual([401, 'invalid_client']);
+  });
+
+  it('sent directly (not from a configured proxy): the header is ignored and audited', async () => {
+    const { request: httpRequest } = await import('node:http');
+    const target = new URL(behind.url);
+    const direct = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: target.hostname, port: target.port, path: '/oauth/token', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-cert': `:${new X509Certificate(pem(certs.files['client.pem'])).raw.toString('base64')}:` } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body());
+    });
+    expect([direct.status, direct.body.error]).toEqual([401, 'invalid_client']);
+    const ignored = await listEvents(behind.kt.store, { type: 'binding.client_cert_header_ignored' });
+    expect(ignored.length).toBeGreaterThanOrEqual(1);
+    expect(ignored[0]).toMatchObject({ reason: 'client-cert', sourceIp: '127.0.0.1' });
+  });
+});
