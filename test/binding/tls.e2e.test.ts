@@ -386,3 +386,31 @@ describe('behind a TLS-terminating proxy: RFC 9440 Client-Cert from trusted prox
     expect(ignored[0]).toMatchObject({ reason: 'client-cert', sourceIp: '127.0.0.1' });
   });
 });
+
+describe('mtlsPort: a second listener for certificates (RFC 8705 mtls_endpoint_aliases)', () => {
+  let split: TestServer;
+  beforeAll(async () => {
+    split = await startTestServer({ tlsCert: certs.files['server.pem'], tlsKey: certs.files['server.key'], tlsClientCa: certs.files['ca.pem'], mtlsPort: 0 });
+  });
+  afterAll(async () => {
+    await split?.stop();
+  });
+
+  it('discovery names the aliases; the main port never asks for a certificate, the mTLS port does', async () => {
+    expect(split.mtlsUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const doc = (await call(split.url, 'GET', '/.well-known/oauth-authorization-server', { cert: null })).body;
+    expect(doc.mtls_endpoint_aliases).toEqual({
+      token_endpoint: `${split.mtlsUrl}/oauth/token`,
+      introspection_endpoint: `${split.mtlsUrl}/oauth/introspect`,
+      revocation_endpoint: `${split.mtlsUrl}/oauth/revoke`,
+    });
+    const { client } = await split.kt.oauth.clients.create({ name: 'split', authMethod: 'tls_client_auth', tlsClientAuth: { subjectDn: certs.clientSubject } }, SYSTEM);
+    const body = form({ grant_type: 'client_credentials', client_id: client.clientId });
+    // The client holds a certificate, but the main port does not request it: no certificate reaches keyturn.
+    const main = await call(split.url.replace('127.0.0.1', 'localhost'), 'POST', '/oauth/token', { body });
+    expect([main.status, main.body.error]).toEqual([401, 'invalid_client']);
+    const alias = await call(split.mtlsUrl!.replace('127.0.0.1', 'localhost'), 'POST', '/oauth/token', { body });
+    expect(alias.status).toBe(200);
+    expect(claims(alias.body.access_token).cnf['x5t#S256']).toBe(thumbprint(certs.files['client.pem']));
+  });
+});
