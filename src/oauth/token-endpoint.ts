@@ -107,6 +107,12 @@ export function bindTls(request: Pick<TokenRequest, 'tls'> & { form?: Readonly<R
     const { kind, failure } = bound.refusal;
     throw new KeyturnError('ERR_VALIDATION', TLS_REFUSALS[failure] ?? `${kind} binding refused: ${failure}`, { details: { binding: kind, failure } });
   }
+  // `cnf` travels in the JWT only: an opaque token would silently become a bearer token.
+  if (decision.issue?.options.format === 'opaque') {
+    throw new KeyturnError('ERR_VALIDATION', "certificate- and TLS-session-bound tokens are JWTs: this client's policy issues opaque access tokens", {
+      details: { binding: 'cnf' in bound && bound.cnf['x5t#S256'] !== undefined ? 'mtls' : 'tls-session', failure: 'opaque_format' },
+    });
+  }
   return { cnf: bound.cnf };
 }
 
