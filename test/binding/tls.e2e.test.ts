@@ -425,3 +425,54 @@ describe('mtlsPort: a second listener for certificates (RFC 8705 mtls_endpoint_a
     expect(claims(alias.body.access_token).cnf['x5t#S256']).toBe(thumbprint(certs.files['client.pem']));
   });
 });
+
+describe('TLS-session-bound tokens over HTTP/2', () => {
+  it('streams of the issuing HTTP/2 connection use the token; another HTTP/2 connection gets invalid_token', async () => {
+    const { connect, createSecureServer } = await import('node:http2');
+    const verifier = createJwtVerifier({ issuer: s.kt.services.oauth.issuer(), audience: 'https://api.example', jwks: (await s.kt.oauth.ring.jwks()) as never });
+    // keyturn's handler and the verifier on one HTTP/2 listener (node's compatibility API).
+    const h2 = createSecureServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']) }, (req, res) => {
+      if (req.url !== '/api') return dispatch!(req as never, res as never);
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      void verifier.verify(bearer, presentationOf(req as never)).then((r) => {
+        res.writeHead(r.valid ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(r));
+      });
+    });
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${(h2.address() as AddressInfo).port}`;
+    const { client, secret } = await s.kt.oauth.clients.create({ name: 'h2', audiences: ['https://api.example'] }, SYSTEM);
+    const open = async () => {
+      const session = connect(url, { ca: pem(certs.files['ca.pem']) });
+      await new Promise((resolve) => session.once('connect', resolve));
+      return session;
+    };
+    const send = (session: Awaited<ReturnType<typeof open>>, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const stream = session.request({ ':method': body === undefined ? 'GET' : 'POST', ':path': path, ...headers });
+        let status = 0;
+        let text = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('data', (c: Buffer) => (text += c.toString()));
+        stream.on('end', () => resolve({ status, body: text ? JSON.parse(text) : undefined }));
+        stream.on('error', reject);
+        stream.end(body);
+      });
+    const first = await open();
+    const second = await open();
+    try {
+      const body = form({ grant_type: 'client_credentials', tls_exporter: exporter(first.socket as TLSSocket) });
+      const issued = await send(first, '/oauth/token', { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}` }, body);
+      expect(issued.status).toBe(200);
+      const auth = { authorization: `Bearer ${issued.body.access_token}` };
+      const streams = await Promise.all([send(first, '/api', auth), send(first, '/api', auth), send(first, '/api', auth)]);
+      expect(streams.map((r) => r.status)).toEqual([200, 200, 200]);
+      const elsewhere = await send(second, '/api', auth);
+      expect([elsewhere.status, elsewhere.body.reason]).toEqual([401, 'tls_session']);
+    } finally {
+      first.close();
+      second.close();
+      h2.close();
+    }
+  });
+});
