@@ -139,6 +139,15 @@ describe('HTTPS and RFC 8705 mTLS', () => {
     expect([none.status, none.body.reason]).toEqual([401, 'certificate']);
   });
 
+  it('tls_client_auth at introspection too: the client introspects its own bound token (cnf shown) with its certificate only', async () => {
+    const id = await tlsClient('mtls-introspect', { subjectDn: certs.clientSubject });
+    const token = (await call(s.url, 'POST', '/oauth/token', { body: form({ grant_type: 'client_credentials', client_id: id }) })).body.access_token as string;
+    const seen = await call(s.url, 'POST', '/oauth/introspect', { body: form({ token, client_id: id }) });
+    expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ active: true, cnf: { 'x5t#S256': thumbprint(certs.files['client.pem']) } });
+    expect((await call(s.url, 'POST', '/oauth/introspect', { cert: other, body: form({ token, client_id: id }) })).status).toBe(401);
+  });
+
   it('tls_client_auth: another valid certificate (same subject, other CA) and no certificate are invalid_client, audited', async () => {
     const id = await tlsClient('mtls-dn-2', { subjectDn: 'O=keyturn dev, CN=keyturn-dev-client' });
     const wrong = await call(s.url, 'POST', '/oauth/token', { cert: other, body: form({ grant_type: 'client_credentials', client_id: id }) });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { socketChannel } from '../../core/channel.js';
 import { KeyturnError } from '../../core/errors.js';
 import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
 import { requestMeta } from '../auth.js';
@@ -47,6 +48,7 @@ export function oauthRoutes(app: FastifyInstance, services: Services, http?: Pic
     authorization: request.headers.authorization,
     endpoint: `${oauth.issuer()}${path}`,
     meta: requestMeta(request),
+    tls: socketChannel(request.raw.socket),
   });
 
   app.post(OAUTH_PATHS.introspection, async (request, reply) =>
