@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -12,6 +12,8 @@
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
  * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
+ * - token binding (`bench/binding.ts`): bearer, mTLS-bound and session-bound JWT verification side
+ *   by side, and the per-request cost of the certificate thumbprint and the exporter value;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
  *   valid-key throughput during the flood as a share of without it.
  *
@@ -37,7 +39,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -363,6 +365,13 @@ async function main(): Promise<void> {
   if (only.has('cli')) {
     const { runCliBench } = await import('./cli.js');
     results.cli = await runCliBench();
+  }
+  if (only.has('binding')) {
+    // Issue 13: bearer vs mTLS-bound vs session-bound verification; thumbprint and exporter cost.
+    const { printBinding, runBindingBench } = await import('./binding.js');
+    const binding = await runBindingBench();
+    results.binding = binding;
+    printBinding(binding);
   }
   if (only.has('flood')) {
     // Issue 9: store growth and valid-key throughput during a flood of invalid keys and oversized client ids.

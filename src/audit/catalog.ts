@@ -189,7 +189,7 @@ export const EVENT_CATALOG = {
     data: z.strictObject({
       principal: id('principal the client acts for'),
       name: id('client name'),
-      authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).describe('token endpoint authentication method'),
+      authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']).describe('token endpoint authentication method'),
       policy: id('policy name'),
     }),
   }),
@@ -253,6 +253,29 @@ export const EVENT_CATALOG = {
     data: z.strictObject({
       claimed: z.string().optional().describe('the client id claimed when it names no registered client: printable ASCII, at most 64 characters (`…` marks a cut)'),
     }),
+  }),
+  'binding.tls_failed': event({
+    description:
+      'A TLS binding was refused: a certificate-bound (RFC 8705) or TLS-session-bound (RFC 9266 tls-exporter) token asked for or presented without the connection it is bound to, or an API key used from outside its networks or without its certificate.',
+    category: 'authentication',
+    severity: 'medium',
+    outcomes: ['failure'],
+    target: 'the client id (token endpoint) or key id (API key), when known; else `null`',
+    reason:
+      '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks), `opaque_format` (a bound token asked for under a policy that issues opaque tokens)',
+    data: z.strictObject({
+      binding: z.enum(['mtls', 'tls-session', 'api-key']).describe('which binding'),
+      at: z.enum(['token', 'keys.verify']).describe('where: the token endpoint or `POST /v1/keys/verify`'),
+    }),
+  }),
+  'binding.client_cert_header_ignored': event({
+    description: 'A request carried a client certificate header (RFC 9440 `Client-Cert` or `x-forwarded-client-cert`) from an address that is not a configured certificate-forwarding proxy: the header was ignored.',
+    category: 'detection',
+    severity: 'medium',
+    outcomes: ['failure'],
+    target: '`null`',
+    reason: 'the header name',
+    data: none,
   }),
   'token.issued': event({
     description: 'Access token (and, by policy, refresh token) issued for the client credentials grant.',

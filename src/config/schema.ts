@@ -75,6 +75,32 @@ const server = z.strictObject({
     .describe(
       'Start even when other users can read the data directory (keyturn wants `0700`) or its files (the SQLite database and its `-wal`/`-shm`, `master.key`, `admin.key`: `0600`); a warning is logged instead. Off: such a start is refused with the `chmod` that fixes it.',
     ),
+  tlsCert: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM file of the server certificate (chain): keyturn then serves HTTPS itself. Needs `tlsKey`. `keyturn dev-certs <dir>` makes one for trying it.'),
+  tlsKey: z.string().min(1).optional().describe('PEM file of the private key of `tlsCert`.'),
+  tlsClientCa: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'PEM file of the CAs that issue client certificates (RFC 8705 `tls_client_auth`). Client certificates are requested, never required: each endpoint decides. Self-signed client certificates (`self_signed_tls_client_auth`) are accepted without it.',
+    ),
+  tlsMinVersion: z
+    .enum(['TLSv1.2', 'TLSv1.3'])
+    .default('TLSv1.2')
+    .describe('Oldest TLS version accepted. TLS-session-bound tokens (RFC 9266 `tls-exporter`) need TLSv1.3 on their connection whatever this says.'),
+  mtlsPort: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe(
+      'A second HTTPS port that requests client certificates (RFC 8705 `mtls_endpoint_aliases`; 0 picks a free one). The main port then never asks for one, so browsers are never prompted. Needs `tlsCert`.',
+    ),
   shutdownTimeout: duration(0, 300_000)
     .prefault('10s')
     .describe(
@@ -154,6 +180,25 @@ const http = z.strictObject({
     .describe(
       'Proxies allowed to name the client in `X-Forwarded-For`: `0` (none: the peer address is the client), a comma-separated list of their networks (`10.0.0.0/8,fd00::/8`, single addresses, or `loopback`, `linklocal`, `uniquelocal`), or the number of proxies in front of keyturn. The client is the right-most address not trusted. The old `true` is refused.',
     ),
+  clientCertHeader: z
+    .enum(['none', 'client-cert', 'xfcc'])
+    .default('none')
+    .describe(
+      'Behind a TLS-terminating proxy, where the client certificate is read from: `none` (off: only the TLS connection itself), `client-cert` (RFC 9440 `Client-Cert`) or `xfcc` (Envoy `x-forwarded-client-cert`). Accepted only from `clientCertProxies`; from anyone else the header is ignored and audited.',
+    ),
+  clientCertProxies: z
+    .union([z.string(), z.array(z.string())])
+    .transform((value, ctx): string[] => {
+      const items = (Array.isArray(value) ? value : value.trim() === 'none' ? [] : value.split(',')).map((item) => item.trim()).filter((item) => item !== '');
+      const bad = items.find((item) => !isProxyNetwork(item));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${bad.slice(0, 64)}" is not an address, a CIDR network or one of loopback, linklocal, uniquelocal` });
+        return z.NEVER;
+      }
+      return items;
+    })
+    .default([])
+    .describe('Networks of the TLS-terminating proxies whose client certificate header (`clientCertHeader`) is believed (comma-separated addresses, CIDRs, or `loopback`, `linklocal`, `uniquelocal`).'),
   changeStreamsPerSource: z.coerce
     .number()
     .int()
@@ -370,11 +415,18 @@ export const SETTINGS = {
   egressAllow: 'server.egressAllow',
   allowLoosePermissions: 'server.allowLoosePermissions',
   shutdownTimeout: 'server.shutdownTimeout',
+  tlsCert: 'server.tlsCert',
+  tlsKey: 'server.tlsKey',
+  tlsClientCa: 'server.tlsClientCa',
+  tlsMinVersion: 'server.tlsMinVersion',
+  mtlsPort: 'server.mtlsPort',
   db: 'store.db',
   dbPoolSize: 'store.poolSize',
   sqliteSynchronous: 'store.sqliteSynchronous',
   bodyLimit: 'http.bodyLimit',
   trustProxy: 'http.trustProxy',
+  clientCertHeader: 'http.clientCertHeader',
+  clientCertProxies: 'http.clientCertProxies',
   changeStreamsPerSource: 'http.changeStreamsPerSource',
   changeStreamsMax: 'http.changeStreamsMax',
   logLevel: 'logging.level',

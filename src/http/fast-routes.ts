@@ -7,7 +7,9 @@ import type { HotHandlers } from './hot/handlers.js';
 import { hotRequestLog } from './hot/log.js';
 import { errorAnswer, isForm, isJson, type HotAnswer, type HotRequest } from './hot/request.js';
 import { sourceAddress, type TrustProxy } from './hot/source.js';
-import { tlsChannel } from './hot/tls.js';
+import { channelResolver } from './hot/client-cert.js';
+
+type ChannelResolver = ReturnType<typeof channelResolver>;
 import { VERIFY_PATH } from './hot/verify.js';
 
 /**
@@ -37,12 +39,14 @@ class NodeHotRequest implements HotRequest {
   readonly #trust: TrustProxy | undefined;
   readonly #nextId: () => string;
   readonly #type: string | undefined;
+  readonly #channel: ChannelResolver;
   #id: string | undefined;
   #ip: string | null | undefined;
   readonly body: string;
 
-  constructor(req: IncomingMessage, type: string | undefined, body: string, trust: TrustProxy | undefined, nextId: () => string) {
+  constructor(req: IncomingMessage, type: string | undefined, body: string, trust: TrustProxy | undefined, nextId: () => string, channel: ChannelResolver) {
     this.#req = req;
+    this.#channel = channel;
     this.#type = type;
     this.#trust = trust;
     this.#nextId = nextId;
@@ -73,7 +77,7 @@ class NodeHotRequest implements HotRequest {
   }
 
   get tls(): TlsChannel | undefined {
-    return tlsChannel(this.#req.socket);
+    return this.#channel(this.#req, () => this.sourceIp);
   }
 }
 
@@ -126,6 +130,8 @@ export interface FastRoutesOptions {
   readonly logRequests: boolean;
   readonly logger: Logger;
   readonly nextRequestId: () => string;
+  /** The TLS channel of a request (its connection's, or a trusted proxy's forwarded certificate). */
+  readonly channel?: ChannelResolver;
 }
 
 /**
@@ -137,12 +143,13 @@ export interface FastRoutesOptions {
  */
 export function fastRoutes(options: FastRoutesOptions) {
   const { handlers, bodyLimit, trust, nextRequestId } = options;
+  const channel = options.channel ?? channelResolver(undefined);
   const log = hotRequestLog(options.logger, options.logRequests);
 
   function run(req: IncomingMessage, res: ServerResponse, type: string | undefined, handler: (request: HotRequest) => HotAnswer | Promise<HotAnswer>): void {
     const startedAt = log === undefined ? 0 : performance.now();
     readBody(req, res, bodyLimit, (body) => {
-      const request = new NodeHotRequest(req, type, body, trust, nextRequestId);
+      const request = new NodeHotRequest(req, type, body, trust, nextRequestId, channel);
       const answer = handler(request);
       if (answer instanceof Promise) {
         answer.then(

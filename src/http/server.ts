@@ -1,10 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { Logger } from 'pino';
 import { sendError, toKeyturnError, WIRE_ERRORS } from './errors.js';
 import { fastRoutes } from './fast-routes.js';
 import { parseForm } from './form.js';
 import { FailureLimits } from './rate-limit.js';
+import { channelResolver } from './hot/client-cert.js';
 import { hotHandlers } from './hot/handlers.js';
 import { trustFunction } from './hot/source.js';
 import { adminOAuthRoutes } from './routes/admin-oauth.js';
@@ -31,6 +33,10 @@ function requestIds(services: Services): () => string {
 export interface ServerOptions {
   /** Hears every route fastify registers (method and URL), e.g. for a test that enumerates them. */
   readonly onRoute?: (route: { method: string; url: string }) => void;
+  /** Serve HTTPS with these options (certificate, key, client CA, whether to ask for client certificates). */
+  readonly https?: HttpsOptions | undefined;
+  /** Hears the request handler (fast path, then fastify), e.g. to serve it on a second listener. */
+  readonly onDispatch?: (dispatch: (req: IncomingMessage, res: ServerResponse) => void) => void;
 }
 
 /**
@@ -44,10 +50,24 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   const limits = new FailureLimits(http.failedAuthRates, services.now, http.failureDelayMs);
   const handlers = hotHandlers(services, logger, limits);
   const trust = trustFunction(http.trustProxy);
-  const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId });
+  // Behind a TLS-terminating proxy (off by default): its forwarded client certificate, believed only from it.
+  const channel = channelResolver(
+    http.clientCert && {
+      ...http.clientCert,
+      ignored: (sourceIp, header) =>
+        void services.audit
+          .recordFailure?.({ type: 'binding.client_cert_header_ignored', target: null, outcome: 'failure', reason: header, data: {} }, { actor: null, actorKind: null, sourceIp, requestId: null })
+          .catch((err: unknown) => logger.error({ err }, 'recording an ignored client certificate header failed')),
+    },
+  );
+  const fast = fastRoutes({ handlers, bodyLimit: http.bodyLimit, trust, logRequests: http.logRequests, logger, nextRequestId, channel });
   const app = Fastify({
     // The two hot endpoints are answered before fastify's routing; everything else goes on.
-    serverFactory: (handler) => createServer((req, res) => fast(req, res) || handler(req, res)),
+    serverFactory: (handler) => {
+      const dispatch = (req: IncomingMessage, res: ServerResponse): void => void (fast(req, res) || handler(req, res));
+      options.onDispatch?.(dispatch);
+      return options.https ? createHttpsServer(options.https, dispatch) : createServer(dispatch);
+    },
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !http.logRequests, requestIdLogLabel: 'requestId' }),
     bodyLimit: http.bodyLimit,
@@ -93,11 +113,11 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
     (await services.health.ready()) ? { status: 'ready' } : reply.code(503).send({ status: 'unavailable' }),
   );
 
-  hotRoutes(app, handlers, http);
+  hotRoutes(app, handlers, http, channel);
   keyChangeRoutes(app, services, http);
   adminRoutes(app, services);
   leakRoutes(app, services, http);
-  oauthRoutes(app, services);
+  oauthRoutes(app, services, http);
   adminOAuthRoutes(app, services);
   rotationRoutes(app, services);
   webhookRoutes(app, services);

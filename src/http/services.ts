@@ -1,4 +1,5 @@
-import type { AuditEvent, EventQuery } from '../audit/events.js';
+import type { AuditEvent, EventQuery, RequestMeta } from '../audit/events.js';
+import type { AggregatedFailure } from '../audit/failure-log.js';
 import type { IdKind } from '../core/ids.js';
 import type { KeyService } from '../keys/service.js';
 import type { GitHubKeys } from '../leaks/respond/index.js';
@@ -35,6 +36,8 @@ export interface LeakServices {
 export interface AuditServices {
   /** Events in log order, filtered. */
   list(query: EventQuery): Promise<AuditEvent[]>;
+  /** Records a failure event, aggregated (the first of a burst in full, the rest in a summary). */
+  recordFailure?(input: AggregatedFailure, meta: RequestMeta): Promise<boolean>;
 }
 
 /** Whether this node can serve: the store answers. */
@@ -82,4 +85,8 @@ export interface HttpConfig {
   readonly failedAuthRates: FailureRates;
   /** How long a 429 answer to a failed authentication is held (ms). */
   readonly failureDelayMs: number;
+  /** Base URL of the separate mTLS listener (`mtlsPort`), once it listens; for `mtls_endpoint_aliases`. */
+  readonly mtlsBaseUrl?: () => string | undefined;
+  /** Behind a TLS-terminating proxy: which header carries the client certificate, and whose is believed. */
+  readonly clientCert?: { readonly header: 'none' | 'client-cert' | 'xfcc'; readonly proxies: readonly string[] };
 }

@@ -67,4 +67,9 @@ export const keyMigrations: readonly Migration[] = [
       ALTER TABLE api_keys ADD COLUMN expiry_noticed_at BIGINT;
       CREATE INDEX api_keys_expires_at ON api_keys (expires_at) WHERE expires_at IS NOT NULL AND expiry_noticed_at IS NULL;`,
   },
+  {
+    id: '0181_api_keys_binding',
+    description: 'where an API key may be used from: source networks and/or a client certificate thumbprint (JSON; NULL: anywhere)',
+    sql: 'ALTER TABLE api_keys ADD COLUMN binding TEXT;',
+  },
 ];

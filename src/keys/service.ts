@@ -8,6 +8,7 @@ import { API_KEY_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition, t
 import { checkCursor, newId } from '../core/ids.js';
 import { presetCatalog, type PolicyCatalog, type PolicyVersion } from '../core/policy.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
+import { keyBindingSchema, type KeyBinding } from '../binding/index.js';
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
 import { metadataSchema, PRINCIPALS_CHANNEL, principalStanding, recordExposure, type Principal, type PrincipalService } from '../principals/index.js';
@@ -47,6 +48,8 @@ export interface KeyView {
   readonly deadline: 'hard' | 'soft';
   /** While `rotating`: when its grace ends. */
   readonly graceEndsAt: string | null;
+  /** Where the key may be used from, when restricted. */
+  readonly binding?: KeyBinding;
 }
 
 /** A rotation's answer: the successor (its secret once) and the predecessor as it now is. */
@@ -128,6 +131,8 @@ export interface VerifiedKey {
   readonly expiresAt: string | null;
   /** Present when the key has a rotation schedule, a deadline, or is in its grace. */
   readonly rotation?: KeyRotationState;
+  /** Where the key may be used from (issue 13 item 7): source networks and/or a client certificate. */
+  readonly binding?: KeyBinding;
 }
 
 export const createKeySchema = z.strictObject({
@@ -140,6 +145,8 @@ export const createKeySchema = z.strictObject({
   metadata: metadataSchema.optional(),
   /** A lifetime policy name; default: the owner's, then the deployment default. */
   policy: z.string().min(1).max(64).optional(),
+  /** Restrict the key to source networks (CIDRs) and/or a client certificate (`x5t#S256`); successors keep it. */
+  binding: keyBindingSchema.optional(),
 });
 
 /** `POST /v1/keys/:id/rotate`: the grace in seconds (default: the policy's, which is also the most it allows). */
@@ -172,6 +179,7 @@ interface KeyRow {
   flagged_at: number | null;
   due_noticed_at?: number | string | null;
   expiry_noticed_at?: number | string | null;
+  binding?: string | null;
 }
 
 /** Channel on which the id of every changed key is announced. */
@@ -334,6 +342,7 @@ export class KeyService {
       predecessor: null,
       now,
       actor: meta.actor,
+      binding: data.binding ? JSON.stringify(data.binding) : null,
     });
     await this.#insert(tx, row);
     const scopes = JSON.parse(row.scopes) as string[];
@@ -366,6 +375,7 @@ export class KeyService {
     predecessor: string | null;
     now: number;
     actor: string | null;
+    binding: string | null;
   }): { row: KeyRow; secret: string } {
     const secret = generateSecret(this.#prefix, this.#ctx);
     const display = secretDisplay(parseSecret(secret));
@@ -395,6 +405,7 @@ export class KeyService {
       grace_ends_at: null,
       pickup: null,
       flagged_at: null,
+      binding: input.binding,
     };
     return { row, secret };
   }
@@ -402,8 +413,8 @@ export class KeyService {
   async #insert(tx: Transaction, row: KeyRow): Promise<void> {
     await tx.run(
       `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata,
-         policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, flagged_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, flagged_at, binding)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         row.id,
         row.principal_id,
@@ -429,6 +440,7 @@ export class KeyService {
         row.grace_ends_at,
         row.pickup,
         row.flagged_at,
+        row.binding ?? null,
       ],
     );
   }
@@ -492,6 +504,7 @@ export class KeyService {
       predecessor: row.id,
       now,
       actor: meta.actor,
+      binding: row.binding ?? null,
     });
     if (options.by === 'schedule') {
       if (!this.#sealer) throw new KeyturnError('ERR_CONFIG', 'scheduled rotation needs a sealer for successors');
@@ -919,6 +932,7 @@ export class KeyService {
           scopes: Object.freeze(JSON.parse(row.scopes) as string[]),
           expiresAt: iso(row.expires_at),
           ...(rotation ? { rotation } : {}),
+          ...(row.binding ? { binding: Object.freeze(JSON.parse(row.binding) as KeyBinding) } : {}),
         }),
       }),
     };
@@ -943,6 +957,14 @@ export class KeyService {
     const target = parsed && result.reason !== 'unknown' ? await this.#idOf(secretDigest(parsed.text)) : null;
     await this.#failures.record({ type, target, outcome: 'failure', reason: result.reason, data: parsed ? { prefix: parsed.prefix } : {} }, meta);
     return target;
+  }
+
+  /**
+   * Records a use of a bound key from where it may not be used (`binding.tls_failed`, aggregated
+   * like every failure): the key id, the reason (`network`, `missing_certificate`, …).
+   */
+  async recordBindingFailure(keyId: string, reason: string, meta: RequestMeta): Promise<void> {
+    await this.#failures.record({ type: 'binding.tls_failed', target: keyId, outcome: 'failure', reason, data: { binding: 'api-key', at: 'keys.verify' } }, meta);
   }
 
   async #idOf(digest: string): Promise<string | null> {
@@ -993,6 +1015,7 @@ export class KeyService {
       deadlineAt: iso(row.deadline_at == null ? null : Number(row.deadline_at)),
       deadline: row.deadline ?? 'hard',
       graceEndsAt: iso(row.grace_ends_at == null ? null : Number(row.grace_ends_at)),
+      ...(row.binding ? { binding: JSON.parse(row.binding) as KeyBinding } : {}),
     };
   }
 }

@@ -4,6 +4,8 @@ import { CLIENT_LIFECYCLE, isLive, PRINCIPAL_LIFECYCLE } from '../core/lifecycle
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { isUniqueViolation, type Store } from '../store/port.js';
+import { checkClientCertificate, type TlsClientAuthMetadata } from '../binding/index.js';
+import type { TlsChannel } from '../core/channel.js';
 import type { AuthMethod, Client, ClientService } from './clients.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -21,6 +23,8 @@ export interface ClientCredentials {
   readonly form: Readonly<Record<string, string>>;
   /** Audiences a client assertion may name: the issuer and this endpoint's URL. */
   readonly audiences: readonly string[];
+  /** The TLS connection the request came on (RFC 8705 client certificate), absent on plain HTTP. */
+  readonly tls?: TlsChannel | undefined;
 }
 
 function invalidClient(message: string): KeyturnError {
@@ -95,7 +99,7 @@ export class ClientAuthenticator {
       if (!isLive(CLIENT_LIFECYCLE, client.status)) throw invalidClient('client is disabled');
       if (!isLive(PRINCIPAL_LIFECYCLE, client.principalStatus)) throw invalidClient(`the client's principal is ${client.principalStatus}`);
       const allowed: readonly AuthMethod[] =
-        client.authMethod === 'private_key_jwt' ? ['private_key_jwt'] : ['client_secret_basic', 'client_secret_post'];
+        client.authMethod === 'client_secret_basic' || client.authMethod === 'client_secret_post' ? ['client_secret_basic', 'client_secret_post'] : [client.authMethod];
       if (!allowed.includes(method)) throw invalidClient(`client ${clientId} does not authenticate with ${method}`);
       return client;
     } catch (err) {
@@ -135,7 +139,24 @@ export class ClientAuthenticator {
       return { method: 'client_secret_post', clientId, client };
     }
     if (usesJwt) return this.#assertion(creds, claim);
+    if (form.client_id !== undefined) return this.#certificate(creds, form.client_id, claim);
     throw invalidClient('client authentication required');
+  }
+
+  /**
+   * RFC 8705 §2: only `client_id` in the form; the connection's certificate authenticates a
+   * `tls_client_auth` client (chains to the client CA, registered subject DN or SAN) or a
+   * `self_signed_tls_client_auth` client (registered thumbprint).
+   */
+  async #certificate(creds: ClientCredentials, clientId: string, claim: (clientId: string) => void): Promise<{ method: AuthMethod; clientId: string; client: Client }> {
+    claim(clientId);
+    const client = await this.#clients.find(clientId);
+    if (!client) throw invalidClient('unknown client');
+    const method = client.authMethod;
+    if (method !== 'tls_client_auth' && method !== 'self_signed_tls_client_auth') throw invalidClient('client authentication required');
+    const failure = checkClientCertificate(method, creds.tls, client.tlsClientAuth as TlsClientAuthMetadata | null, client.jwks);
+    if (failure !== null) throw invalidClient(`${method}: ${failure}`);
+    return { method, clientId, client };
   }
 
   async #assertion(creds: ClientCredentials, claim: (clientId: string) => void): Promise<{ method: AuthMethod; clientId: string; client: Client }> {

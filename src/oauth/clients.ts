@@ -10,6 +10,7 @@ import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../c
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
 import { PRINCIPALS_CHANNEL, principalStatus, recordExposure, type PrincipalService } from '../principals/index.js';
+import { registeredThumbprints, tlsClientAuthSchema } from '../binding/index.js';
 import { SIGNING_ALGS, type SigningAlg } from '../signing/index.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 import { revokeClientAccessTokens } from './access-tokens.js';
@@ -17,13 +18,21 @@ import { deleteClientGrants } from './refresh-tokens.js';
 
 export const GRANT_TYPES = ['client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
+/** RFC 8705 §2: methods where the TLS client certificate authenticates the client (no secret). */
+export const TLS_AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth'] as const;
+/** Whether a client authenticating with `method` holds a client secret. */
+export function hasSecret(method: AuthMethod): boolean {
+  return method === 'client_secret_basic' || method === 'client_secret_post';
+}
 
 /** Public JWKs a client registers for `private_key_jwt`: no private parts, no symmetric keys. */
 const publicJwk = z
   .looseObject({ kty: z.enum(['EC', 'OKP', 'RSA']), kid: z.string().max(256).optional(), alg: z.string().max(16).optional() })
   .refine((k) => !('d' in k) && !('p' in k) && !('k' in k), 'must be a public key (no private or symmetric parts)');
+/** Sizes only: the binding capability checks the content (`src/binding/mtls.ts`). */
+const tlsClientAuthInput = z.record(z.string().max(16), z.unknown());
 export const jwksSchema = z.strictObject({ keys: z.array(publicJwk).min(1).max(10) });
 
 const policyOverridesSchema = z
@@ -56,10 +65,24 @@ export const createClientSchema = z
     authMethod: z.enum(AUTH_METHODS).optional(),
     jwks: jwksSchema.optional(),
     accessTokenAlg: z.enum(SIGNING_ALGS).default('ES256'),
+    /** RFC 8705 §2.1.2 / §2.2: the certificate a `tls_client_auth` / `self_signed_tls_client_auth` client presents. */
+    tlsClientAuth: tlsClientAuthInput.optional(),
+    /** RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: default on for the TLS methods. */
+    certificateBoundAccessTokens: z.boolean().optional(),
   })
-  .refine((c) => (c.authMethod === 'private_key_jwt') === (c.jwks !== undefined) || (c.authMethod === undefined && c.jwks !== undefined), {
-    message: 'private_key_jwt needs jwks, and jwks is only for private_key_jwt',
-    path: ['jwks'],
+  .refine(
+    (c) =>
+      c.authMethod === 'self_signed_tls_client_auth' ||
+      (c.authMethod === 'private_key_jwt') === (c.jwks !== undefined) ||
+      (c.authMethod === undefined && c.jwks !== undefined),
+    {
+      message: 'private_key_jwt needs jwks, and jwks is only for private_key_jwt (or certificates of self_signed_tls_client_auth)',
+      path: ['jwks'],
+    },
+  )
+  .refine((c) => (c.tlsClientAuth !== undefined) === (c.authMethod === 'tls_client_auth' || (c.authMethod === 'self_signed_tls_client_auth' && c.jwks === undefined)), {
+    message: 'tls_client_auth needs tlsClientAuth (one of subjectDn, sanDns, sanUri, sanIp, sanEmail); self_signed_tls_client_auth needs tlsClientAuth.thumbprints or jwks with x5c; other methods take neither',
+    path: ['tlsClientAuth'],
   });
 
 export const updateClientSchema = z.strictObject({
@@ -94,6 +117,10 @@ export interface ClientView {
   readonly policyVersion: number | null;
   readonly accessTokenAlg: SigningAlg;
   readonly jwks: { keys: Record<string, unknown>[] } | null;
+  /** RFC 8705 registration of the TLS methods (validated by the binding capability), else `null`. */
+  readonly tlsClientAuth: Record<string, unknown> | null;
+  /** Access tokens are bound to the client certificate of the connection they were requested on (RFC 8705 §3). */
+  readonly certificateBoundAccessTokens: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -122,6 +149,8 @@ interface Row {
   policy_overrides: string;
   policy_version?: number | null;
   access_token_alg: SigningAlg;
+  tls_client_auth?: string | null;
+  certificate_bound_tokens?: number | string | boolean | null;
   created_at: number;
   updated_at: number;
 }
@@ -179,13 +208,19 @@ export class ClientService {
     const data = validate(createClientSchema, input);
     const { policy, version: policyVersion } = await this.#current(data.policy, data.policyOverrides);
     const authMethod: AuthMethod = data.authMethod ?? (data.jwks ? 'private_key_jwt' : 'client_secret_basic');
+    if (data.tlsClientAuth !== undefined) validate(tlsClientAuthSchema, data.tlsClientAuth);
+    if (authMethod === 'self_signed_tls_client_auth' && data.jwks !== undefined && registeredThumbprints(null, data.jwks).length === 0) {
+      throw new KeyturnError('ERR_VALIDATION', 'jwks: self_signed_tls_client_auth needs keys with x5c certificates');
+    }
     return this.#o.store.transaction(async (tx) => {
       const owner = data.owner
         ? await this.#o.principals.get(data.owner, tx)
         : await this.#o.principals.createIn(tx, { kind: 'service', name: data.name }, meta);
       if (!isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner.status}`);
       const now = this.#o.ctx.now().getTime();
-      const secret = authMethod === 'private_key_jwt' ? null : generateSecret(this.#o.secretPrefix, this.#o.ctx);
+      const secret = hasSecret(authMethod) ? generateSecret(this.#o.secretPrefix, this.#o.ctx) : null;
+      const isTls = (TLS_AUTH_METHODS as readonly string[]).includes(authMethod);
+      const certificateBound = data.certificateBoundAccessTokens ?? isTls;
       const row: Row = {
         id: newId('ktc', this.#o.ctx),
         principal_id: owner.id,
@@ -205,16 +240,20 @@ export class ClientService {
         policy_overrides: JSON.stringify(data.policyOverrides),
         policy_version: policyVersion,
         access_token_alg: data.accessTokenAlg,
+        tls_client_auth: data.tlsClientAuth ? JSON.stringify(data.tlsClientAuth) : null,
+        certificate_bound_tokens: certificateBound ? 1 : 0,
         created_at: now,
         updated_at: now,
       };
       await tx.run(
         `INSERT INTO oauth_clients (id, principal_id, name, status, auth_method, secret_digest, secret_last4, previous_secret_digest,
-           previous_secret_expires_at, jwks, scopes, grant_types, audiences, resource_server_for, policy, policy_overrides, policy_version, access_token_alg, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           previous_secret_expires_at, jwks, scopes, grant_types, audiences, resource_server_for, policy, policy_overrides, policy_version, access_token_alg,
+           tls_client_auth, certificate_bound_tokens, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           row.id, row.principal_id, row.name, row.status, row.auth_method, row.secret_digest, row.secret_last4, null, null, row.jwks,
-          row.scopes, row.grant_types, row.audiences, row.resource_server_for, row.policy, row.policy_overrides, policyVersion, row.access_token_alg, now, now,
+          row.scopes, row.grant_types, row.audiences, row.resource_server_for, row.policy, row.policy_overrides, policyVersion, row.access_token_alg,
+          row.tls_client_auth ?? null, certificateBound ? 1 : 0, now, now,
         ],
       );
       if (secret) await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
@@ -318,6 +357,7 @@ export class ClientService {
     let secret = '';
     const client = await this.#mutate(clientId, meta, 'client.secret_rotated', async (tx, row) => {
       if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
+      if (!hasSecret(row.auth_method)) throw new KeyturnError('ERR_CREDENTIAL_STATE', `a ${row.auth_method} client has no secret: its certificate authenticates it`);
       const policy = this.#resolve(row);
       const grace = graceSeconds ?? policy.secretRotationGrace;
       if (!Number.isInteger(grace) || grace < 0 || grace > policy.secretRotationGrace) {
@@ -414,7 +454,7 @@ export class ClientService {
   /** How many clients with a secret each version of `policy` governs (for `policies show`). */
   async policyCounts(policy: string): Promise<{ kind: 'client_secret'; version: number; count: number }[]> {
     const rows = await this.#o.store.all<{ version: number | string; n: number | string }>(
-      "SELECT policy_version AS version, COUNT(*) AS n FROM oauth_clients WHERE policy = ? AND policy_version IS NOT NULL AND auth_method <> 'private_key_jwt' GROUP BY policy_version",
+      "SELECT policy_version AS version, COUNT(*) AS n FROM oauth_clients WHERE policy = ? AND policy_version IS NOT NULL AND auth_method IN ('client_secret_basic', 'client_secret_post') GROUP BY policy_version",
       [policy],
     );
     return rows.map((r) => ({ kind: 'client_secret' as const, version: Number(r.version), count: Number(r.n) }));
@@ -438,6 +478,8 @@ export class ClientService {
       policyVersion: row.policy_version ?? null,
       accessTokenAlg: row.access_token_alg,
       jwks: row.jwks ? (JSON.parse(row.jwks) as { keys: Record<string, unknown>[] }) : null,
+      tlsClientAuth: row.tls_client_auth ? (JSON.parse(row.tls_client_auth) as Record<string, unknown>) : null,
+      certificateBoundAccessTokens: Number(row.certificate_bound_tokens ?? 0) === 1 || row.certificate_bound_tokens === true,
       createdAt: new Date(row.created_at).toISOString(),
       updatedAt: new Date(row.updated_at).toISOString(),
     };

@@ -10,14 +10,15 @@ export const OAUTH_PATHS = {
   jwks: '/oauth/jwks',
 } as const;
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
 
 /**
  * RFC 8414 authorization server metadata. keyturn serves machine clients: no authorization
  * endpoint, so no response types (`response_types_supported` is empty).
  */
-export function authorizationServerMetadata(issuer: string): Record<string, unknown> {
+export function authorizationServerMetadata(issuer: string, mtlsBase?: string): Record<string, unknown> {
   return {
+    ...mtlsMetadata(mtlsBase),
     issuer,
     token_endpoint: `${issuer}${OAUTH_PATHS.token}`,
     jwks_uri: `${issuer}${OAUTH_PATHS.jwks}`,
@@ -36,6 +37,23 @@ export function authorizationServerMetadata(issuer: string): Record<string, unkn
 }
 
 /** OpenID Connect discovery with the fields that apply to a server without end users or ID tokens. */
-export function openidConfiguration(issuer: string): Record<string, unknown> {
-  return { ...authorizationServerMetadata(issuer), subject_types_supported: ['public'], claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope'] };
+export function openidConfiguration(issuer: string, mtlsBase?: string): Record<string, unknown> {
+  return { ...authorizationServerMetadata(issuer, mtlsBase), subject_types_supported: ['public'], claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope'] };
+}
+
+/**
+ * RFC 8705 §3.3 and §5: certificate-bound tokens are supported; with a separate mTLS listener
+ * (`mtlsPort`), its endpoints as `mtls_endpoint_aliases`, so a client with a certificate goes there
+ * and browsers on the main port are never asked for one.
+ */
+function mtlsMetadata(mtlsBase: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { tls_client_certificate_bound_access_tokens: true };
+  if (mtlsBase !== undefined) {
+    out.mtls_endpoint_aliases = {
+      token_endpoint: `${mtlsBase}${OAUTH_PATHS.token}`,
+      introspection_endpoint: `${mtlsBase}${OAUTH_PATHS.introspection}`,
+      revocation_endpoint: `${mtlsBase}${OAUTH_PATHS.revocation}`,
+    };
+  }
+  return out;
 }

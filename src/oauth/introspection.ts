@@ -1,3 +1,4 @@
+import type { TlsChannel } from '../core/channel.js';
 import { appendEvent, type RequestMeta } from '../audit/index.js';
 import { isLive, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Context } from '../core/context.js';
@@ -41,6 +42,8 @@ export interface TokenOpsRequest {
   readonly authorization: string | undefined;
   readonly endpoint: string;
   readonly meta: RequestMeta;
+  /** The TLS connection the request came on (RFC 8705 client certificate), absent on plain HTTP. */
+  readonly tls?: TlsChannel | undefined;
 }
 
 export interface TokenOpsDeps {
@@ -74,7 +77,7 @@ export class TokenOperations {
   }
 
   async introspect(req: TokenOpsRequest): Promise<IntrospectionResponse> {
-    const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint] }, req.meta);
+    const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint], tls: req.tls }, req.meta);
     const token = req.form.token;
     if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
     const hint = req.form.token_type_hint;
@@ -160,7 +163,7 @@ export class TokenOperations {
    * and the grant's access tokens.
    */
   async revoke(req: TokenOpsRequest): Promise<void> {
-    const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint] }, req.meta);
+    const caller = await this.#d.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [this.#d.issuer(), req.endpoint], tls: req.tls }, req.meta);
     const token = req.form.token;
     if (!token) throw new KeyturnError('ERR_VALIDATION', 'token is required');
     // Both kinds are looked for whatever `token_type_hint` says (§2.1: it is only a hint).

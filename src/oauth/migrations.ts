@@ -127,4 +127,11 @@ export const oauthMigrations: readonly Migration[] = [
       ALTER TABLE oauth_access_tokens ADD COLUMN exchanged INTEGER NOT NULL DEFAULT 0;
       UPDATE oauth_access_tokens SET exchanged = 1 WHERE jti IN (SELECT jti FROM oauth_token_lineage);`,
   },
+  {
+    id: '0180_oauth_clients_tls_auth',
+    description: 'RFC 8705: the certificate a tls_client_auth or self_signed_tls_client_auth client registered, and whether its access tokens are bound to its certificate',
+    sql: `
+      ALTER TABLE oauth_clients ADD COLUMN tls_client_auth TEXT;
+      ALTER TABLE oauth_clients ADD COLUMN certificate_bound_tokens INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

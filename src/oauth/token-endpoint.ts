@@ -1,5 +1,6 @@
 import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { TlsChannel } from '../core/channel.js';
+import { tlsTokenBinding } from '../binding/index.js';
 import { KeyturnError } from '../core/errors.js';
 import type { Store } from '../store/port.js';
 import type { AccessTokenService, PreparedAccessToken } from './access-tokens.js';
@@ -65,7 +66,7 @@ export function parseGrantType(form: Readonly<Record<string, string>>): string {
  * audience may be the issuer or this endpoint. Every failure is `invalid_client`, audited.
  */
 export function authenticateClient(deps: Pick<TokenEndpointDeps, 'authenticator' | 'issuer'>, req: TokenRequest): Promise<Client> {
-  return deps.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [deps.issuer(), req.endpoint] }, req.meta);
+  return deps.authenticator.authenticate({ authorization: req.authorization, form: req.form, audiences: [deps.issuer(), req.endpoint], tls: req.tls }, req.meta);
 }
 
 /**
@@ -90,9 +91,37 @@ export function decide(deps: GrantDeps, grantType: string, client: Client, form:
  * Step 4, binding: what ties the token to its holder, from the request's `DPoP` header and TLS
  * channel. Empty today (every token is a bearer token); the binding capability fills it.
  */
-export function bind(_request: Pick<TokenRequest, 'dpop' | 'tls'>, _decision: GrantDecision): TokenBinding {
-  return UNBOUND;
+export function bind(request: Pick<TokenRequest, 'dpop' | 'tls'> & { form?: Readonly<Record<string, string>> }, decision: GrantDecision): TokenBinding {
+  return bindTls(request, decision) ?? UNBOUND;
 }
+
+/**
+ * The TLS part of {@link bind} (`src/binding/tls-session.ts`): certificate-bound (RFC 8705) and
+ * TLS-session-bound tokens. A request that asks for a binding it cannot have is refused
+ * (`invalid_request`), never answered with a weaker token.
+ */
+export function bindTls(request: Pick<TokenRequest, 'tls'> & { form?: Readonly<Record<string, string>> }, decision: GrantDecision): TokenBinding | undefined {
+  const bound = tlsTokenBinding(request.tls, request.form ?? {}, decision.client.certificateBoundAccessTokens);
+  if (bound === undefined) return undefined;
+  if ('refusal' in bound) {
+    const { kind, failure } = bound.refusal;
+    throw new KeyturnError('ERR_VALIDATION', TLS_REFUSALS[failure] ?? `${kind} binding refused: ${failure}`, { details: { binding: kind, failure } });
+  }
+  // `cnf` travels in the JWT only: an opaque token would silently become a bearer token.
+  if (decision.issue?.options.format === 'opaque') {
+    throw new KeyturnError('ERR_VALIDATION', "certificate- and TLS-session-bound tokens are JWTs: this client's policy issues opaque access tokens", {
+      details: { binding: 'cnf' in bound && bound.cnf['x5t#S256'] !== undefined ? 'mtls' : 'tls-session', failure: 'opaque_format' },
+    });
+  }
+  return { cnf: bound.cnf };
+}
+
+const TLS_REFUSALS: Readonly<Record<string, string>> = {
+  missing_certificate: 'this client\'s tokens are bound to its TLS client certificate: present one',
+  not_tls: 'a TLS-session-bound token needs a TLS connection',
+  tls_version: 'a TLS-session-bound token needs TLS 1.3 (RFC 9266 tls-exporter)',
+  middlebox: 'tls_exporter does not match this connection: something terminates TLS between the client and keyturn',
+};
 
 /**
  * Step 5, sign (JWT, on libuv's thread pool) or generate (opaque) the decided access token,
@@ -152,6 +181,12 @@ export class TokenEndpoint {
       return await persist(this.#d, decision, signed, meta);
     } catch (err) {
       if (err instanceof KeyturnError) await this.#failed(client, grantType, err, meta);
+      if (err instanceof KeyturnError && typeof err.details?.binding === 'string') {
+        await this.#d.authenticator.failures.record(
+          { type: 'binding.tls_failed', target: client.clientId, outcome: 'failure', reason: String(err.details.failure), data: { binding: err.details.binding as 'mtls' | 'tls-session', at: 'token' } },
+          meta,
+        );
+      }
       throw err;
     }
   }

@@ -110,6 +110,7 @@ function buildServices(parts: {
   leaks: Leaks;
   oauth: OAuth;
   issuer: () => string;
+  failures?: FailureLog;
 }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
@@ -130,7 +131,10 @@ function buildServices(parts: {
       watches: leaks.watches,
       githubKeys: leaks.githubKeys,
     },
-    audit: { list: (query) => listEvents(store, query) },
+    audit: {
+      list: (query) => listEvents(store, query),
+      ...(parts.failures ? { recordFailure: parts.failures.record.bind(parts.failures) } : {}),
+    },
     health: storeHealth(store),
     now: () => ctx.now().getTime(),
     newId: (kind) => newId(kind, ctx),
@@ -278,7 +282,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, webhooks, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, keys, policies, webhooks, leaks, oauth, issuer, failures });
   return {
     config,
     ctx,

@@ -8,7 +8,10 @@ import { DATA_DIR_MARKER, DATA_DIR_MARKER_TEXT } from '../core/data-dir.js';
 import { KeyturnError } from '../core/errors.js';
 import type { HttpConfig } from '../http/services.js';
 import { buildServer, type ServerOptions } from '../http/server.js';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bootstrapAdmin } from './bootstrap.js';
+import { tlsListeners } from './tls.js';
 import { announcer, createLogger } from './logger.js';
 import { openKeyturn, type Keyturn } from './open.js';
 
@@ -23,14 +26,17 @@ export function httpConfigOf(config: Config): HttpConfig {
     leakReportRate: config.leaks.reportRate,
     failedAuthRates: { verify: config.limits.failedVerifyRate, client: config.limits.failedClientAuthRate, admin: config.limits.failedAdminAuthRate },
     failureDelayMs: config.limits.failureDelay,
+    clientCert: { header: config.http.clientCertHeader, proxies: config.http.clientCertProxies },
   };
 }
 
 export interface RunningServer {
   readonly kt: Keyturn;
   readonly app: FastifyInstance;
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL, e.g. `http://127.0.0.1:8080` (`https://` with `tlsCert`). */
   readonly url: string;
+  /** Base URL of the mTLS listener (`mtlsPort`), when there is one. */
+  readonly mtlsUrl: string | undefined;
   /** Path of the bootstrap admin key when this start created it. */
   readonly adminKeyFile: string | undefined;
   close(): Promise<void>;
@@ -92,30 +98,54 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
   const announce = announcer(logger);
   const kt = await openKeyturn(config, { logger, ...(options.ctx ? { ctx: options.ctx } : {}) });
   let app: FastifyInstance | undefined;
+  let mtls: { server: HttpsServer; port: number } | undefined;
   try {
     markDataDirectory(config.server.dataDir);
     const adminKeyFile = await bootstrapAdmin(kt);
     if (adminKeyFile) announce.info({ file: adminKeyFile }, `bootstrap admin key written to ${adminKeyFile} (mode 0600)`);
-    app = await buildServer(kt.services, httpConfigOf(config), logger, options.http);
+    const tls = tlsListeners(config);
+    let dispatch: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    let mtlsUrl: string | undefined;
+    app = await buildServer(kt.services, { ...httpConfigOf(config), mtlsBaseUrl: () => mtlsUrl }, logger, {
+      ...options.http,
+      ...(tls ? { https: tls.main } : {}),
+      onDispatch: (d) => {
+        dispatch = d;
+        options.http?.onDispatch?.(d);
+      },
+    });
     await app.listen({ host: config.server.host, port: config.server.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.server.port;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const scheme = tls ? 'https' : 'http';
+    const url = `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    if (tls?.mtls !== undefined) {
+      mtls = await listenMtls(tls.mtls, dispatch!, config.server.host, config.server.mtlsPort ?? 0);
+      mtlsUrl = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${mtls.port}`;
+    }
     kt.setIssuer(url);
     kt.jobs.runner.start();
     const store = config.store.db?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite';
-    announce.info({ url, store }, `keyturn listening on ${url} (${store})`);
+    announce.info({ url, store, ...(mtlsUrl ? { mtlsUrl } : {}) }, `keyturn listening on ${url}${mtlsUrl ? ` and ${mtlsUrl} (mTLS)` : ''} (${store})`);
+    const mtlsServer = mtls?.server;
     const running = app;
     let closing: Promise<void> | undefined;
     return {
       kt,
       app: running,
       url,
+      mtlsUrl,
       adminKeyFile,
       close() {
         closing ??= (async () => {
           await kt.jobs.runner.stop();
+          if (mtlsServer) {
+            const closed = new Promise<void>((resolve) => mtlsServer.close(() => resolve()));
+            mtlsServer.closeIdleConnections();
+            setTimeout(() => mtlsServer.closeAllConnections(), config.server.shutdownTimeout).unref();
+            await closed;
+          }
           await drain(running, config.server.shutdownTimeout);
           await kt.close();
         })();
@@ -123,8 +153,26 @@ export async function startServer(config: Config, options: { ctx?: Context; logg
       },
     };
   } catch (err) {
+    mtls?.server.close();
     await app?.close().catch(() => undefined);
     await kt.close();
     throw err;
   }
+}
+
+/**
+ * The `mtlsPort` listener: the same handler (fast path, then fastify) on an HTTPS server that asks
+ * every client for a certificate (RFC 8705 §5 `mtls_endpoint_aliases`).
+ */
+async function listenMtls(options: HttpsOptions, dispatch: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number): Promise<{ server: HttpsServer; port: number }> {
+  const server = createHttpsServer(options, dispatch);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : port };
 }

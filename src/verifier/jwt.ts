@@ -1,4 +1,5 @@
 import { errors, importJWK, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { checkTlsConfirmation, type Presentation } from './tls-binding.js';
 import { KeyturnError } from '../core/errors.js';
 import {
   MAX_ACTORS,
@@ -80,7 +81,7 @@ export interface JwtVerifierOptions {
  */
 export interface JwtVerifier {
   /** Verifies one JWT access token. A bad token is a `{ valid: false, code: 'ERR_INVALID_TOKEN', reason }` result; throws `ERR_UPSTREAM` only when the JWKS is needed and cannot be fetched. */
-  verify(token: string): Promise<VerifyResult>;
+  verify(token: string, presentation?: Presentation): Promise<VerifyResult>;
   /** JWKS fetches so far. */
   readonly jwksFetches: number;
 }
@@ -422,9 +423,12 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     return scopes;
   };
 
-  const accept = (payload: JWTPayload): VerifyResult => {
+  const accept = (payload: JWTPayload, presentation?: Presentation): VerifyResult => {
     const { sub, client_id: clientId, jti, scope, exp, cnf, act } = payload;
-    if (cnf !== undefined) return TOKEN_FAILURES.bound;
+    if (cnf !== undefined) {
+      const refused = checkTlsConfirmation(cnf, presentation?.tls);
+      if (refused !== undefined) return TOKEN_FAILURES[refused];
+    }
     if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || !(exp < MAX_DATE_SEC)) return TOKEN_FAILURES.claims;
     if (scope !== undefined && typeof scope !== 'string') return TOKEN_FAILURES.claims;
     const scopes = scope === undefined ? NO_SCOPES : scopesOf(scope);
@@ -441,9 +445,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const accepted = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload);
 
   return {
-    verify(token: string): Promise<VerifyResult> {
+    verify(token: string, presentation?: Presentation): Promise<VerifyResult> {
       if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return Promise.resolve(TOKEN_FAILURES.malformed);
-      return jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks).then(accepted, refusalOf);
+      const verified = jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks);
+      return presentation === undefined ? verified.then(accepted, refusalOf) : verified.then((v) => accept(v.payload, presentation), refusalOf);
     },
     get jwksFetches() {
       return keys.fetches;

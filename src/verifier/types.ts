@@ -1,3 +1,4 @@
+import type { Presentation } from './tls-binding.js';
 /**
  * The shapes the verifier library exposes. Kept apart from the implementation so middleware and
  * callers can name them without pulling anything else in.
@@ -15,6 +16,7 @@ export const VERIFY_FAILURE_CODES = [
   'ERR_KEY_REVOKED',
   'ERR_KEY_SUSPENDED',
   'ERR_PRINCIPAL_INACTIVE',
+  'ERR_BINDING_MISMATCH',
   'ERR_INVALID_TOKEN',
 ] as const;
 
@@ -29,7 +31,12 @@ export const VERIFY_FAILURE_CODES = [
  * - `expired`, `not_yet_valid`: `exp` / `nbf` (beyond the clock tolerance);
  * - `claims`: a required claim (`sub`, `client_id`, `exp`, `iat`, `jti`) is missing or of the wrong type;
  * - `inactive`: introspection answered `active: false` (unknown, expired or revoked);
- * - `bound`: a sender-constrained token (`cnf`, RFC 9449/8705) presented as a plain Bearer token.
+ * - `bound`: a sender-constrained token (`cnf`, RFC 9449/8705) presented as a plain Bearer token,
+ *   or with a `cnf` member this verifier does not know (fail closed);
+ * - `certificate`: a certificate-bound token (`cnf["x5t#S256"]`, RFC 8705) presented on a
+ *   connection without that client certificate;
+ * - `tls_session`: a TLS-session-bound token (`cnf["tls_exporter#S256"]`) presented on another
+ *   connection than the one it was issued on (another socket, a reconnect, through a proxy).
  */
 export const TOKEN_FAILURE_REASONS = [
   'malformed',
@@ -44,6 +51,8 @@ export const TOKEN_FAILURE_REASONS = [
   'claims',
   'inactive',
   'bound',
+  'certificate',
+  'tls_session',
 ] as const;
 
 /**
@@ -94,6 +103,12 @@ export interface VerifiedKey {
    * `Sunset` (RFC 8594) and `Link: <…>; rel="sunset"` to the response, so the holder hears of it.
    */
   readonly rotation?: KeyRotation;
+  /**
+   * Where the key may be used from (source networks, a client certificate `x5t#S256`): checked
+   * against the request's socket on every use, cached or not; a use from elsewhere is
+   * `ERR_BINDING_MISMATCH`.
+   */
+  readonly binding?: { readonly networks?: readonly string[]; readonly 'x5t#S256'?: string };
 }
 
 /** What keyturn says about a key's rotation (all times ISO 8601). */
@@ -392,17 +407,18 @@ export interface Verifier {
    * introspection; anything else as an API key, locally for format, then from the cache or keyturn.
    * Throws only on an outage.
    */
-  verify(credential: string): Promise<VerifyResult>;
+  verify(credential: string, presentation?: Presentation): Promise<VerifyResult>;
   /**
    * Checks a JWT access token only (no kind detection): the fastest path, e.g. for benchmarks.
    * Throws `ERR_CONFIG` when no `audience` is configured, and `ERR_UPSTREAM` when the JWKS cannot be fetched.
    */
-  verifyJwt(token: string): Promise<VerifyResult>;
+  verifyJwt(token: string, presentation?: Presentation): Promise<VerifyResult>;
   /**
    * Checks the `Authorization: Bearer …` credential of a request (RFC 6750 §2.1) and, when given or
-   * configured, that it carries `requiredScopes`.
+   * configured, that it carries `requiredScopes`. A token bound to a TLS client certificate or to a
+   * TLS session is checked against the request's own socket (`req.socket`).
    */
-  verifyRequest(req: { readonly headers: { readonly authorization?: string | undefined } }, options?: { readonly requiredScopes?: readonly string[] }): Promise<RequestVerification>;
+  verifyRequest(req: { readonly headers: { readonly authorization?: string | undefined }; readonly socket?: object | null | undefined }, options?: { readonly requiredScopes?: readonly string[] }): Promise<RequestVerification>;
   /** Scopes configured at creation (empty when none). */
   readonly requiredScopes: readonly string[];
   stats(): VerifierStats;

@@ -1,3 +1,5 @@
+import { channelThumbprint } from '../core/channel.js';
+import { keyBindingHolds, presentationOf, type Presentation } from './tls-binding.js';
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest, tryParseSecret } from '../core/secret.js';
 import { readBearer } from './bearer.js';
@@ -183,7 +185,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         });
   stream?.start();
 
-  async function ask(digest: string, credential: string): Promise<VerifyResult> {
+  async function ask(digest: string, credential: string, presentation?: Presentation): Promise<VerifyResult> {
     const generation = cache.generation;
     const negativeGeneration = negatives.generation;
     upstreamRequests++;
@@ -192,7 +194,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       res = await doFetch(verifyUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ key: credential }),
+        body: JSON.stringify({
+          key: credential,
+          ...(presentation?.address === undefined ? {} : { address: presentation.address }),
+          ...(channelThumbprint(presentation?.tls) === undefined ? {} : { 'x5t#S256': channelThumbprint(presentation?.tls) }),
+        }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
@@ -214,14 +220,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const answer = readAnswer(text);
     if (answer === undefined) throw upstream('keyturn answer is not a verification result', res.status);
     if (answer.result.valid) cache.set(digest, answer.result, answer.expiresAtMs, now(), generation);
-    else negatives.set(digest, answer.result, now() + negativeTtlMs, now(), negativeGeneration);
+    // A binding refusal says where the key was used from, not what it is: another request may pass.
+    else if (answer.result.code !== 'ERR_BINDING_MISMATCH') negatives.set(digest, answer.result, now() + negativeTtlMs, now(), negativeGeneration);
     return answer.result;
   }
 
-  async function verify(credential: string): Promise<VerifyResult> {
+  async function verify(credential: string, presentation?: Presentation): Promise<VerifyResult> {
+    const result = await verifyAny(credential, presentation);
+    // A bound API key is checked against this request's socket on every use, cached or not.
+    if (result.valid && result.kind === 'api_key' && result.binding !== undefined && !keyBindingHolds(result.binding, presentation)) return FAILURES.ERR_BINDING_MISMATCH;
+    return result;
+  }
+
+  async function verifyAny(credential: string, presentation?: Presentation): Promise<VerifyResult> {
     if (closed) throw new KeyturnError('ERR_UPSTREAM', 'verifier is closed');
     if (typeof credential !== 'string') return FAILURES.ERR_SECRET_FORMAT;
-    if (isJwtShaped(credential)) return jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : jwt.verify(credential);
+    if (isJwtShaped(credential)) return jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : jwt.verify(credential, presentation);
     const parsed = tryParseSecret(credential);
     if (parsed === undefined) return FAILURES.ERR_SECRET_FORMAT;
     if (accessTokenPrefixes.has(parsed.prefix)) return introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : introspector.verify(parsed.text);
@@ -240,19 +254,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     misses++;
     const pending = inflight.get(digest);
     if (pending !== undefined) return pending;
-    const request = ask(digest, parsed.text).finally(() => inflight.delete(digest));
+    const request = ask(digest, parsed.text, presentation).finally(() => inflight.delete(digest));
     inflight.set(digest, request);
     return request;
   }
 
   async function verifyRequest(
-    req: { readonly headers: { readonly authorization?: string | undefined } },
+    req: { readonly headers: { readonly authorization?: string | undefined }; readonly socket?: object | null | undefined },
     opts: { readonly requiredScopes?: readonly string[] } = {},
   ): Promise<RequestVerification> {
     const bearer = readBearer(req.headers.authorization);
     if (bearer.kind === 'none') return UNAUTHENTICATED;
     if (bearer.kind === 'malformed') return MALFORMED_HEADER;
-    const result = await verify(bearer.token);
+    const result = await verify(bearer.token, presentationOf(req));
     if (!result.valid) return result;
     const needed = opts.requiredScopes ?? requiredScopes;
     if (needed.length > 0 && !hasScopes(result, needed)) {
@@ -264,7 +278,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const verifyJwt =
     jwt === undefined
       ? () => Promise.reject(new KeyturnError('ERR_CONFIG', 'verifier: JWT access tokens need the `audience` option'))
-      : (token: string) => (closed ? Promise.reject(new KeyturnError('ERR_UPSTREAM', 'verifier is closed')) : jwt.verify(token));
+      : (token: string, presentation?: Presentation) => (closed ? Promise.reject(new KeyturnError('ERR_UPSTREAM', 'verifier is closed')) : jwt.verify(token, presentation));
 
   return {
     verify,
@@ -346,6 +360,8 @@ function readAnswer(text: string): { result: VerifiedKey | VerifyFailure; expire
   }
   const rotation = readRotation(b.rotation);
   if (rotation === false) return undefined;
+  const binding = readBinding(b.binding);
+  if (binding === false) return undefined;
   const result: VerifiedKey = Object.freeze({
     valid: true,
     kind: 'api_key',
@@ -354,6 +370,7 @@ function readAnswer(text: string): { result: VerifiedKey | VerifyFailure; expire
     scopes: Object.freeze([...(scopes as string[])]),
     expiresAt: expiresAtMs === null ? null : (expiresAt as string),
     ...(rotation ? { rotation } : {}),
+    ...(binding ? { binding } : {}),
   });
   // A key in its grace is cached no longer than its sunset: never accepted past it.
   const sunsetMs = rotation?.sunset ? Date.parse(rotation.sunset) : null;
@@ -447,4 +464,15 @@ function discoverer(
     });
     return pending;
   };
+}
+
+/** A key's `binding` from keyturn's answer: `undefined` when absent, `false` when malformed (the answer is then refused). */
+function readBinding(value: unknown): VerifiedKey['binding'] | false {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') return false;
+  const { networks, 'x5t#S256': x5t } = value as Record<string, unknown>;
+  if (networks !== undefined && (!Array.isArray(networks) || !networks.every((n) => typeof n === 'string'))) return false;
+  if (x5t !== undefined && typeof x5t !== 'string') return false;
+  if (networks === undefined && x5t === undefined) return false;
+  return Object.freeze({ ...(networks ? { networks: Object.freeze([...(networks as string[])]) } : {}), ...(x5t ? { 'x5t#S256': x5t as string } : {}) });
 }

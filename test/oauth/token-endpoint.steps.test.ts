@@ -136,7 +136,7 @@ describeStore('token endpoint steps', (kind) => {
 
   it('bind: empty today, whatever DPoP header or TLS channel the request carries', () => {
     const decision = decideClientCredentials(client, {});
-    const tls = { protocol: 'TLSv1.3', peerCertificate: () => new Uint8Array([1]), exportKeyingMaterial: () => new Uint8Array(32) };
+    const tls = { protocol: 'TLSv1.3', peerCertificate: () => new Uint8Array([1]), peerVerified: () => false, exportKeyingMaterial: () => new Uint8Array(32) };
     expect(bind(request({}, { dpop: 'eyJ.proof.sig', tls }), decision).cnf).toBeUndefined();
     expect(bind(request({}), decision).cnf).toBeUndefined();
   });

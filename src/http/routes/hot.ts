@@ -3,16 +3,18 @@ import type { TlsChannel } from '../../core/channel.js';
 import { OAUTH_PATHS } from '../../oauth/discovery.js';
 import type { HotHandlers } from '../hot/handlers.js';
 import type { HotAnswer, HotRequest } from '../hot/request.js';
-import { tlsChannel } from '../hot/tls.js';
+import { channelResolver } from '../hot/client-cert.js';
 import { VERIFY_PATH } from '../hot/verify.js';
 import type { HttpConfig } from '../services.js';
 
 /** A {@link HotRequest} over a fastify request whose body a string parser kept as text. */
 class FastifyHotRequest implements HotRequest {
   readonly #request: FastifyRequest;
+  readonly #channel: ReturnType<typeof channelResolver>;
 
-  constructor(request: FastifyRequest) {
+  constructor(request: FastifyRequest, channel: ReturnType<typeof channelResolver>) {
     this.#request = request;
+    this.#channel = channel;
   }
 
   get method(): string {
@@ -41,7 +43,7 @@ class FastifyHotRequest implements HotRequest {
   }
 
   get tls(): TlsChannel | undefined {
-    return tlsChannel(this.#request.raw.socket);
+    return this.#channel(this.#request.raw, () => this.sourceIp);
   }
 }
 
@@ -51,7 +53,7 @@ class FastifyHotRequest implements HotRequest {
  * types; `inject`) with the very same handlers. Bodies reach the handler as text: this scope's
  * parsers keep JSON and forms unparsed, and any other media type is refused (415) as elsewhere.
  */
-export function hotRoutes(app: FastifyInstance, handlers: HotHandlers, http: HttpConfig): void {
+export function hotRoutes(app: FastifyInstance, handlers: HotHandlers, http: HttpConfig, channel = channelResolver(undefined)): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded'], { parseAs: 'string', bodyLimit: http.bodyLimit }, (_request, body, done) =>
@@ -62,7 +64,7 @@ export function hotRoutes(app: FastifyInstance, handlers: HotHandlers, http: Htt
       [OAUTH_PATHS.token, handlers.token],
     ] as const) {
       scope.post(path, async (request, reply) => {
-        const answer: HotAnswer = await handler(new FastifyHotRequest(request));
+        const answer: HotAnswer = await handler(new FastifyHotRequest(request, channel));
         void reply.code(answer.status);
         for (let i = 0; i < answer.headers.length; i += 2) {
           if (answer.headers[i] !== 'content-length') void reply.header(answer.headers[i]!, answer.headers[i + 1]);

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { socketChannel } from '../../core/channel.js';
 import { KeyturnError } from '../../core/errors.js';
 import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
 import { requestMeta } from '../auth.js';
 import { held, rateLimited } from '../rate-limit.js';
-import type { Services } from '../services.js';
+import type { HttpConfig, Services } from '../services.js';
 
 /** The parsed form of an OAuth request; anything but a form body is `invalid_request` (400, RFC 6749 §5.2). */
 export function formOf(request: FastifyRequest): Record<string, string> {
@@ -39,7 +40,7 @@ async function limitClientFailures<T>(request: FastifyRequest, call: () => Promi
  * Introspection, revocation, JWKS and discovery endpoints (RFC 7662, 7009, 7517, 8414). The token
  * endpoint is a hot endpoint: `src/http/hot/token.ts`.
  */
-export function oauthRoutes(app: FastifyInstance, services: Services): void {
+export function oauthRoutes(app: FastifyInstance, services: Services, http?: Pick<HttpConfig, 'mtlsBaseUrl'>): void {
   const { oauth } = services;
   /** What every OAuth endpoint hands its service: the form, the client's header, where, who. */
   const oauthRequest = (request: FastifyRequest, path: string) => ({
@@ -47,6 +48,7 @@ export function oauthRoutes(app: FastifyInstance, services: Services): void {
     authorization: request.headers.authorization,
     endpoint: `${oauth.issuer()}${path}`,
     meta: requestMeta(request),
+    tls: socketChannel(request.raw.socket),
   });
 
   app.post(OAUTH_PATHS.introspection, async (request, reply) =>
@@ -61,9 +63,9 @@ export function oauthRoutes(app: FastifyInstance, services: Services): void {
     reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(await oauth.ring.jwks()),
   );
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(oauth.issuer())),
+    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(oauth.issuer(), http?.mtlsBaseUrl?.())),
   );
   app.get('/.well-known/openid-configuration', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(oauth.issuer())),
+    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(oauth.issuer(), http?.mtlsBaseUrl?.())),
   );
 }

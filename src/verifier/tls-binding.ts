@@ -1,0 +1,87 @@
+import { timingSafeEqual } from 'node:crypto';
+import { channelExporterDigest, channelThumbprint, CNF_TLS_EXPORTER, CNF_X5T, socketChannel, type TlsChannel } from '../core/channel.js';
+import { NetworkList } from '../core/network.js';
+import type { TokenFailureReason } from './types.js';
+
+/**
+ * What the connection a credential arrived on can prove: its TLS channel (client certificate,
+ * exporter). Built by {@link presentationOf} from a request's socket; `undefined` members mean
+ * plain HTTP.
+ */
+export interface Presentation {
+  readonly tls?: TlsChannel | undefined;
+  /** The peer address the request came from (behind a proxy: the client address the proxy vouches for). */
+  readonly address?: string | undefined;
+}
+
+/** The {@link Presentation} of a node request (node `IncomingMessage`, express, fastify's `request.raw`): its socket's TLS channel. */
+export function presentationOf(req: { readonly socket?: object | null | undefined }): Presentation | undefined {
+  const socket = req.socket as { remoteAddress?: string } | null | undefined;
+  if (socket === undefined || socket === null) return undefined;
+  const tls = socketChannel(socket);
+  return { ...(tls === undefined ? {} : { tls }), ...(socket.remoteAddress === undefined ? {} : { address: socket.remoteAddress }) };
+}
+
+const networkLists = new WeakMap<readonly string[], NetworkList>();
+
+/**
+ * Whether an API key bound to `binding` may be used from `presentation` (its source address in
+ * one of the networks, its connection's client certificate the bound one). Fails closed: a bound
+ * key without a presentation is refused.
+ */
+export function keyBindingHolds(binding: { readonly networks?: readonly string[]; readonly 'x5t#S256'?: string }, presentation: Presentation | undefined): boolean {
+  if (binding.networks !== undefined) {
+    const address = presentation?.address;
+    if (address === undefined) return false;
+    let list = networkLists.get(binding.networks);
+    if (list === undefined) networkLists.set(binding.networks, (list = new NetworkList(binding.networks)));
+    if (!list.has(address)) return false;
+  }
+  const x5t = binding['x5t#S256'];
+  if (x5t !== undefined) {
+    const seen = channelThumbprint(presentation?.tls);
+    if (seen === undefined || !same(seen, x5t)) return false;
+  }
+  return true;
+}
+
+/** `cnf` members this verifier checks from the connection (fail closed on every other). */
+export const TLS_CNF_MEMBERS: readonly string[] = [CNF_X5T, CNF_TLS_EXPORTER];
+
+function same(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * Checks the TLS members of a token's `cnf` against the connection it was presented on:
+ * `x5t#S256` (RFC 8705 §3: the client certificate's thumbprint) and `tls_exporter#S256` (the
+ * SHA-256 of the RFC 9266 exporter value of the TLS 1.3 connection the token was issued on).
+ * Returns `undefined` when every member holds, else why not: `bound` when `cnf` is not an object
+ * or has a member this function does not know (fail closed — another binding, e.g. DPoP `jkt`,
+ * must be checked by its own step before this one sees the rest), `certificate` for a missing or
+ * other certificate, `tls_session` for another connection, a reconnect, a proxy in between or a
+ * plain-HTTP presentation.
+ *
+ * @example
+ * ```ts
+ * const r = checkTlsConfirmation(payload.cnf, presentationOf(req)?.tls);
+ * if (r !== undefined) refuse(r);
+ * ```
+ */
+export function checkTlsConfirmation(cnf: unknown, tls: TlsChannel | undefined, handled: readonly string[] = []): TokenFailureReason | undefined {
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return 'bound';
+  const members = Object.entries(cnf as Record<string, unknown>);
+  if (members.length === 0) return 'bound';
+  for (const [name, value] of members) {
+    if (handled.includes(name)) continue;
+    if (typeof value !== 'string') return 'bound';
+    if (name === CNF_X5T) {
+      const seen = channelThumbprint(tls);
+      if (seen === undefined || !same(seen, value)) return 'certificate';
+    } else if (name === CNF_TLS_EXPORTER) {
+      const seen = channelExporterDigest(tls);
+      if (seen === undefined || !same(seen, value)) return 'tls_session';
+    } else return 'bound';
+  }
+  return undefined;
+}
