@@ -3,7 +3,7 @@ import type { JobDefinition, JobLogger } from '../jobs/index.js';
 /** The runner's name for scheduled rotation. */
 export const ROTATION_JOB = 'rotation.schedule';
 
-/** What the scheduler works on: the key service's due work, in batches. */
+/** What the scheduler works on: one kind of credential's due work (API keys, client secrets), in batches. */
 export interface RotationWork {
   rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }>;
   settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }>;
@@ -23,7 +23,22 @@ export interface RotationRun {
  * lease is lost). Everything due since the last run is done, however long ago that was: a process
  * that was down catches up on start.
  */
-export async function rotateAllDue(work: RotationWork, options: { batch?: number; signal?: AbortSignal } = {}): Promise<RotationRun> {
+export async function rotateAllDue(works: RotationWork | readonly RotationWork[], options: { batch?: number; signal?: AbortSignal } = {}): Promise<RotationRun> {
+  let rotated = 0;
+  let skipped = 0;
+  let retired = 0;
+  let flagged = 0;
+  for (const work of Array.isArray(works) ? (works as readonly RotationWork[]) : [works as RotationWork]) {
+    const done = await rotateOne(work, options);
+    rotated += done.rotated;
+    skipped += done.skipped;
+    retired += done.retired;
+    flagged += done.flagged;
+  }
+  return { rotated, skipped, retired, flagged };
+}
+
+async function rotateOne(work: RotationWork, options: { batch?: number; signal?: AbortSignal }): Promise<RotationRun> {
   const batch = options.batch ?? 500;
   let rotated = 0;
   let skipped = 0;
@@ -51,7 +66,7 @@ export async function rotateAllDue(work: RotationWork, options: { batch?: number
  * through the store), and each key is rotated by a conditional update only one node can win, so
  * with any number of processes on one PostgreSQL each credential is rotated exactly once.
  */
-export function rotationJob(work: RotationWork, everyMs: number, logger?: JobLogger): JobDefinition {
+export function rotationJob(work: RotationWork | readonly RotationWork[], everyMs: number, logger?: JobLogger): JobDefinition {
   return {
     name: ROTATION_JOB,
     everyMs,

@@ -223,7 +223,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies, sealer: kek });
   policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
@@ -240,7 +240,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   };
   try {
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
-    if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
+    if (config.rotation.tick > 0) await runner.register(rotationJob([keys, clients], config.rotation.tick, logger));
   } catch (err) {
     keys.close();
     policies.close();
