@@ -160,6 +160,9 @@ interface KeyRow {
 /** Channel on which the id of every changed key is announced. */
 export const KEYS_CHANNEL = 'keys';
 
+/** Keys rotated per transaction by the scheduler: few commits, and short enough not to hold the writer long. */
+const ROTATION_CHUNK = 100;
+
 /** One key changed (see {@link KeyService.changes}). */
 export interface KeyChange {
   readonly keyId: string;
@@ -512,10 +515,13 @@ export class KeyService {
   }
 
   /**
-   * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, each
-   * in its own transaction (successor sealed for pick-up). Each key is rotated once even when
-   * several nodes run this at once: the conditional update lets one win, the others skip it.
-   * A due key that no longer verifies (past a hard deadline or expiry) is taken off the schedule.
+   * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, in
+   * transactions of `ROTATION_CHUNK` keys (successors sealed for pick-up), yielding to the event
+   * loop between them so that verification is not starved while 100,000 keys come due at once.
+   * Each key is rotated once even when several nodes run this at once: the conditional update
+   * lets one win, the others skip it (a key refused for an expected reason writes nothing, so its
+   * chunk still commits the others). A due key that no longer verifies (past a hard deadline or
+   * expiry) is taken off the schedule.
    */
   async rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }> {
     const now = this.#ctx.now().getTime();
@@ -525,22 +531,33 @@ export class KeyService {
     );
     let rotated = 0;
     let skipped = 0;
-    for (const { id } of due) {
-      try {
-        await this.#store.transaction(async (tx) => {
-          const row = await keyRow(tx, id);
-          if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
-          if (this.#endOf(row, now) <= now) {
-            await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
-            return;
+    for (let start = 0; start < due.length; start += ROTATION_CHUNK) {
+      const chunk = due.slice(start, start + ROTATION_CHUNK);
+      // Counted per attempt: a transaction the store runs again must not count twice.
+      const done = await this.#store.transaction(async (tx) => {
+        let r = 0;
+        let s = 0;
+        for (const { id } of chunk) {
+          try {
+            const row = await keyRow(tx, id);
+            if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
+            if (this.#endOf(row, now) <= now) {
+              await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
+              continue;
+            }
+            // rotateIn refuses before it writes anything, so a refusal leaves the chunk's other rotations intact.
+            await this.rotateIn(tx, row, { by: 'schedule' }, SYSTEM);
+            r++;
+          } catch (err) {
+            if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE', 'ERR_NOT_FOUND'].includes(err.code)) throw err;
+            s++;
           }
-          await this.rotateIn(tx, row, { by: 'schedule' }, SYSTEM);
-          rotated++;
-        });
-      } catch (err) {
-        if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE'].includes(err.code)) throw err;
-        skipped++;
-      }
+        }
+        return { r, s };
+      });
+      rotated += done.r;
+      skipped += done.s;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return { rotated, skipped, more: due.length === limit };
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
+import { appendEvent, SYSTEM, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -143,8 +143,6 @@ export interface ClientSecretSealer {
 
 /** Who rotated a client's secret (the event's reason). */
 export type SecretRotatedBy = 'admin' | 'self' | 'schedule';
-
-const SYSTEM: RequestMeta = { actor: null, actorKind: null, sourceIp: null, requestId: null };
 
 /** When the current secret of `row` stops working (ms; `Infinity`: not by a deadline). */
 function currentSecretEnd(row: Row): number {
