@@ -191,6 +191,12 @@ export interface KeyServiceOptions {
   /** Seals scheduled successors for pick-up; without it scheduled rotation is refused. */
   readonly sealer?: SecretSealer;
   /**
+   * The most of this process's time scheduled rotation may take while keys are due, between 0
+   * and 1 (default 0.2): after each transaction of keys it pauses for as long as that took times
+   * `(1 - share) / share`, so that verification keeps the rest. `1`: no pause.
+   */
+  readonly rotationShare?: number;
+  /**
    * Where failed verifications are recorded, aggregated (the runtime shares one with the OAuth
    * endpoints). Default: one of the service's own, with default settings, flushed at {@link KeyService.close}.
    */
@@ -229,6 +235,7 @@ export class KeyService {
   readonly #leakGuard: KeyLeakGuard | undefined;
   readonly #policies: PolicyCatalog;
   readonly #sealer: SecretSealer | undefined;
+  readonly #rotationPause: number;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -243,6 +250,8 @@ export class KeyService {
     this.#leakGuard = options.leakGuard;
     this.#policies = options.policies ?? presetCatalog();
     this.#sealer = options.sealer;
+    const share = Math.min(Math.max(options.rotationShare ?? 0.2, 0.01), 1);
+    this.#rotationPause = (1 - share) / share;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -516,8 +525,8 @@ export class KeyService {
 
   /**
    * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, in
-   * transactions of `ROTATION_CHUNK` keys (successors sealed for pick-up), yielding to the event
-   * loop between them so that verification is not starved while 100,000 keys come due at once.
+   * transactions of `ROTATION_CHUNK` keys (successors sealed for pick-up), pausing between them
+   * (`rotationShare`) so that verification is not starved while 100,000 keys come due at once.
    * Each key is rotated once even when several nodes run this at once: the conditional update
    * lets one win, the others skip it (a key refused for an expected reason writes nothing, so its
    * chunk still commits the others). A due key that no longer verifies (past a hard deadline or
@@ -533,6 +542,7 @@ export class KeyService {
     let skipped = 0;
     for (let start = 0; start < due.length; start += ROTATION_CHUNK) {
       const chunk = due.slice(start, start + ROTATION_CHUNK);
+      const began = performance.now();
       // Counted per attempt: a transaction the store runs again must not count twice.
       const done = await this.#store.transaction(async (tx) => {
         let r = 0;
@@ -557,7 +567,9 @@ export class KeyService {
       });
       rotated += done.r;
       skipped += done.s;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Bounded share: verification (and everything else) gets the event loop for the rest.
+      const pause = (performance.now() - began) * this.#rotationPause;
+      await new Promise<void>((resolve) => (pause >= 1 ? setTimeout(resolve, pause) : setImmediate(resolve)));
     }
     return { rotated, skipped, more: due.length === limit };
   }
