@@ -70,7 +70,8 @@ export function rotationJob(work: RotationWork | readonly RotationWork[], everyM
   return {
     name: ROTATION_JOB,
     everyMs,
-    leaseMs: 120_000,
+    // Renewed every 5 s while it runs; a node killed in the middle leaves the rest to the next node (or its own restart) 15 s later.
+    leaseMs: 15_000,
     run: async (run) => {
       const done = await rotateAllDue(work, { signal: run.signal });
       if (done.rotated + done.retired + done.flagged > 0) logger?.info({ ...done, node: run.node }, 'scheduled rotation');

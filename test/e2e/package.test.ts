@@ -9,8 +9,8 @@ const run = (code: string) => execFileSync(process.execPath, ['--input-type=modu
 describe('the npm package', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
-  it('exports exactly the server library and the verifier, and a keyturn bin', () => {
-    expect(Object.keys(pkg.exports)).toEqual(['.', './verifier']);
+  it('exports exactly the server library, the verifier and the key holder client, and a keyturn bin', () => {
+    expect(Object.keys(pkg.exports)).toEqual(['.', './verifier', './client']);
     expect(pkg.bin).toEqual({ keyturn: 'dist/cli/main.js' });
     expect(pkg.type).toBe('module');
     expect(pkg.engines.node).toBe('>=20.19');
@@ -24,5 +24,10 @@ describe('the npm package', () => {
       "const k = await import('keyturn'); const v = await import('keyturn/verifier'); console.log(typeof k.startServer, typeof k.parseSecret, typeof v.createVerifier, typeof v.expressMiddleware)",
     );
     expect(out.trim()).toBe('function function function function');
+  });
+
+  it('resolves keyturn/client through its exports (built dist)', () => {
+    const out = run("const c = await import('keyturn/client'); console.log(typeof c.createKeyHolder, typeof c.writeFileAtomic)");
+    expect(out.trim()).toBe('function function');
   });
 });
