@@ -62,7 +62,7 @@ async function seedDueKeys(store: Store, masterKey: Uint8Array, count: number, i
 }
 
 /** Rotations per second of `keys` keys due at once, in process on `db`. */
-async function rotationRate(db: string | undefined, dataDir: string, count: number): Promise<{ seeded: number; seconds: number; rotationsPerSec: number }> {
+export async function rotationRate(db: string | undefined, dataDir: string, count: number): Promise<{ seeded: number; seconds: number; rotationsPerSec: number }> {
   const store = await openStore(db, dataDir);
   try {
     await store.migrate(MIGRATIONS);
