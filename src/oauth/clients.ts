@@ -402,16 +402,21 @@ export class ClientService {
     const digest = secretDigest(secret);
     // A scheduled secret is shown to nobody: sealed, bound to the client and the secret's digest, until the client collects it.
     const pickup = by === 'schedule' ? this.#o.sealer!.seal(secret, `${row.id}:${digest}`) : null;
+    // A scheduled secret nobody collected yet was never in use: the secret the client knows stays
+    // the previous one, with its own grace, instead of being pushed out by a secret nobody has.
+    const undelivered = row.secret_pickup != null;
     const keep = grace > 0 && row.secret_digest !== null;
-    const previousUntil = keep ? now + grace * 1000 : null;
+    const previousDigest = undelivered ? row.previous_secret_digest : keep ? row.secret_digest : null;
+    const previousUntil = undelivered ? (row.previous_secret_expires_at == null ? null : Number(row.previous_secret_expires_at)) : keep ? now + grace * 1000 : null;
+    const previousDeadline = undelivered ? (row.previous_secret_deadline ?? 'hard') : (row.secret_deadline ?? 'hard');
     // Conditional on the secret read: of two concurrent rotations (two nodes, a retry) exactly one wins.
     const { changes } = await tx.run(
       `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, previous_secret_deadline = ?,
-         previous_secret_flagged_at = NULL, policy_version = ?, secret_issued_at = ?, secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?,
+         previous_secret_flagged_at = ${undelivered ? 'previous_secret_flagged_at' : 'NULL'}, policy_version = ?, secret_issued_at = ?, secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?,
          secret_pickup = ?, secret_flagged_at = NULL, updated_at = ?
        WHERE id = ? AND ${row.secret_digest === null ? 'secret_digest IS NULL' : 'secret_digest = ?'}`,
       [
-        digest, secret.slice(-4), keep ? row.secret_digest : null, previousUntil, row.secret_deadline ?? 'hard',
+        digest, secret.slice(-4), previousDigest, previousUntil, previousDeadline,
         next.version, now, ...scheduleOf(next.policy, now), pickup, now, row.id, ...(row.secret_digest === null ? [] : [row.secret_digest]),
       ],
     );

@@ -147,4 +147,19 @@ describeStore('client secret rotation on schedule', (kind) => {
     expect(await works(node, c.id, c.secret)).toBe(true);
     await expect(node.clients.selfRotateSecret(c.id, c.secret, admin)).rejects.toMatchObject({ code: 'ERR_CREDENTIAL_STATE' });
   });
+
+  it('an administrator rotating a secret the scheduler rotated but nobody collected keeps the secret the client knows working for its grace', async () => {
+    const c = await register('pending', 'banking');
+    ctx.advance(DAY);
+    expect(await rotateAllDue(node.clients)).toMatchObject({ rotated: 1 });
+    ctx.advance(10 * 60_000);
+    const byAdmin = await node.clients.rotateSecret(c.id, admin);
+    expect(await works(node, c.id, c.secret)).toBe(true);
+    expect(await works(node, c.id, byAdmin.secret)).toBe(true);
+    ctx.advance(50 * 60_000); // the grace of the first rotation (1 h) ends
+    expect(await works(node, c.id, c.secret)).toBe(false);
+    expect(await works(node, c.id, byAdmin.secret)).toBe(true);
+    // The uncollected secret is gone: its holder gets nothing for the old secret.
+    await expect(node.clients.selfRotateSecret(c.id, c.secret, admin)).rejects.toMatchObject({ code: 'ERR_INVALID_CLIENT' });
+  });
 });
