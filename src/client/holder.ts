@@ -198,14 +198,16 @@ export function createKeyHolder(options: KeyHolderOptions): KeyHolder {
     authorization: () => `Bearer ${current}`,
     async fetch(input, init = {}) {
       const send = (key: string) => {
+        if (init.headers === undefined) return doFetch(input, { ...init, headers: { authorization: `Bearer ${key}` } });
         const headers = new Headers(init.headers);
         headers.set('authorization', `Bearer ${key}`);
         return doFetch(input, { ...init, headers });
       };
       const used = current;
       const res = await send(used);
+      if (res.status !== 401 || current === used) return res;
       const replayable = init.body === undefined || init.body === null || typeof init.body === 'string' || init.body instanceof Uint8Array || init.body instanceof URLSearchParams;
-      if (res.status !== 401 || current === used || !replayable) return res;
+      if (!replayable) return res;
       await res.body?.cancel();
       return send(current);
     },

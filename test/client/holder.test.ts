@@ -151,6 +151,33 @@ describe('createKeyHolder (keyturn/client) against a listening server', () => {
     expect(stored).toEqual([cb.key()]);
   });
 
+  it('holder.fetch retries once with the new key a 401 answered to a key replaced while the call was in flight, never otherwise', async () => {
+    const seen: string[] = [];
+    let holder: KeyHolder | undefined;
+    const stub: typeof fetch = async (input, init) => {
+      const url = String(input);
+      const auth = new Headers(init?.headers).get('authorization') ?? '';
+      if (url.endsWith('/v1/keys/self/rotate')) {
+        return Response.json({ id: 'key_b', key: 'kt_live_B', predecessor: { id: 'key_a', graceEndsAt: null } });
+      }
+      seen.push(`${new Headers(init?.headers).get('x-trace') ?? '-'} ${auth}`);
+      if (auth === 'Bearer kt_live_A') {
+        await holder!.rotate(); // the key is replaced while this call is in flight, and the old one has stopped
+        return new Response('no', { status: 401 });
+      }
+      return new Response(auth === 'Bearer kt_live_B' ? 'ok' : 'no', { status: auth === 'Bearer kt_live_B' ? 200 : 401 });
+    };
+    holder = createKeyHolder({ url: 'http://keyturn.test', key: 'kt_live_A', persist: () => {}, checkEveryMs: 0, fetch: stub });
+    const res = await holder.fetch('http://api.test/x', { headers: { 'x-trace': 't1' } });
+    expect(res.status).toBe(200);
+    expect(seen).toEqual(['t1 Bearer kt_live_A', 't1 Bearer kt_live_B']);
+    // A 401 to the key still held is the answer: no retry.
+    const other = createKeyHolder({ url: 'http://keyturn.test', key: 'kt_live_C', persist: () => {}, checkEveryMs: 0, fetch: stub });
+    seen.length = 0;
+    expect((await other.fetch('http://api.test/y')).status).toBe(401);
+    expect(seen).toEqual(['- Bearer kt_live_C']);
+  });
+
   it('a key that does not verify is reported, never replaced by guesswork; a successor collected elsewhere names its id', async () => {
     const c = (await kt.api('POST', '/v1/keys', { owner: 'svc', name: 'lost', policy: 'fast' })).body as { id: string; key: string };
     const rotated = (await kt.api('POST', '/v1/keys/self/rotate', {}, c.key)).body as { id: string };
