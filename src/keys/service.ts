@@ -434,7 +434,12 @@ export class KeyService {
   }
 
   /** Same as {@link rotate}, inside a caller's transaction, given the key's row as read there. */
-  async rotateIn(tx: Transaction, row: KeyRow, options: { graceSeconds?: number; by: RotatedBy }, meta: RequestMeta): Promise<Rotation> {
+  async rotateIn(
+    tx: Transaction,
+    row: KeyRow,
+    options: { graceSeconds?: number; by: RotatedBy; owners?: Map<string, Promise<Principal | undefined>> },
+    meta: RequestMeta,
+  ): Promise<Rotation> {
     const now = this.#ctx.now().getTime();
     if (row.status === 'rotating') {
       const successor = await tx.get<{ id: string }>('SELECT id FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
@@ -444,7 +449,13 @@ export class KeyService {
     }
     transition(API_KEY_LIFECYCLE, row.status, 'rotate');
     if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_KEY_STATE', 'an expired key cannot be rotated; create a new one', { details: { state: 'expired', action: 'rotate' } });
-    const owner = await this.#principals.byId(row.principal_id, tx);
+    // The scheduler shares one read of each owner across a transaction of keys (`owners`).
+    let owning = options.owners?.get(row.principal_id);
+    if (!owning) {
+      owning = this.#principals.byId(row.principal_id, tx);
+      options.owners?.set(row.principal_id, owning);
+    }
+    const owner = await owning;
     if (!owner || !isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner?.status ?? 'missing'}`);
     const current = await this.#policyOf(tx, row);
     const allowed = current.policy.keyRotationGrace;
@@ -547,16 +558,22 @@ export class KeyService {
       const done = await this.#store.transaction(async (tx) => {
         let r = 0;
         let s = 0;
+        // One read for the chunk's rows and one per owner, not one each per key (round trips on PostgreSQL).
+        const rows = new Map(
+          (await tx.all<KeyRow>(`SELECT * FROM api_keys WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk.map((c) => c.id))).map((row) => [row.id, row]),
+        );
+        const owners = new Map<string, Promise<Principal | undefined>>();
         for (const { id } of chunk) {
           try {
-            const row = await keyRow(tx, id);
+            const row = rows.get(id);
+            if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
             if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
             if (this.#endOf(row, now) <= now) {
               await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
               continue;
             }
             // rotateIn refuses before it writes anything, so a refusal leaves the chunk's other rotations intact.
-            await this.rotateIn(tx, row, { by: 'schedule' }, SYSTEM);
+            await this.rotateIn(tx, row, { by: 'schedule', owners }, SYSTEM);
             r++;
           } catch (err) {
             if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE', 'ERR_NOT_FOUND'].includes(err.code)) throw err;
