@@ -122,75 +122,124 @@ describe('scheduled rotation across real processes (dist/bin)', () => {
     }, 180_000);
   });
 
-  describe('kill -9 in the middle of a rotation (SQLite)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keyturn-rot-kill-'));
-    const masterKey = randomBytes(32).toString('hex');
-    let server: Server | undefined;
-    afterAll(async () => {
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+  /** Reads what a kill must leave whole: the keys, the successors and the rotation events. */
+  interface Snapshot {
+    rows: { id: string; status: string }[];
+    successors: { predecessor_id: string; id: string; status: string; pickup: string | null }[];
+    events: { target: string; successor: string }[];
+  }
+  interface Database_ {
+    args: string[];
+    setDue(at: number): Promise<void>;
+    snapshot(): Promise<Snapshot>;
+    close(): Promise<void>;
+  }
 
-    it('loses neither the old nor the new key and leaves no half-done rotation; the restart finishes the rest once', async () => {
-      const args = ['--data-dir', dir, '--master-key', masterKey];
-      server = await serveBin([...args, '--rotation-tick', '0']);
-      const admin = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
-      expect((await api(server.url, admin, 'POST', '/v1/principals', { kind: 'service', name: 'bank', policy: 'banking' })).status).toBe(201);
-      const keys = await createKeys(server.url, admin, 'bank', 1200);
-      await server.stop();
-      const file = join(dir, 'keyturn.db');
-      const writer = new Database(file);
-      writer.prepare("UPDATE api_keys SET rotate_at = ? WHERE principal_id = (SELECT id FROM principals WHERE name = 'bank')").run(Date.now() - 1000);
-      writer.close();
-
-      const snapshot = () => {
-        const db = new Database(file, { readonly: true });
-        try {
-          const rows = db.prepare('SELECT id, status FROM api_keys').all() as { id: string; status: string }[];
-          const successors = db.prepare('SELECT predecessor_id, id, status, pickup FROM api_keys WHERE predecessor_id IS NOT NULL').all() as never[];
-          const events = (db.prepare("SELECT target, data FROM events WHERE type = 'key.rotated'").all() as { target: string; data: string }[]).map((e) => ({
+  const sqliteDb = (dir: string): Database_ => {
+    const file = join(dir, 'keyturn.db');
+    const read = <T>(fn: (db: Database.Database) => T): T => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return fn(db);
+      } finally {
+        db.close();
+      }
+    };
+    return {
+      args: [],
+      async setDue(at) {
+        const db = new Database(file);
+        db.prepare("UPDATE api_keys SET rotate_at = ? WHERE principal_id = (SELECT id FROM principals WHERE name = 'bank')").run(at);
+        db.close();
+      },
+      async snapshot() {
+        return read((db) => ({
+          rows: db.prepare('SELECT id, status FROM api_keys').all() as Snapshot['rows'],
+          successors: db.prepare('SELECT predecessor_id, id, status, pickup FROM api_keys WHERE predecessor_id IS NOT NULL').all() as Snapshot['successors'],
+          events: (db.prepare("SELECT target, data FROM events WHERE type = 'key.rotated'").all() as { target: string; data: string }[]).map((e) => ({
             target: e.target,
             successor: (JSON.parse(e.data) as { successor: string }).successor,
-          }));
-          return { rows, successors, events };
-        } finally {
-          db.close();
-        }
-      };
-      const rotatedCount = () => {
-        const db = new Database(file, { readonly: true });
-        try {
-          return (db.prepare("SELECT COUNT(*) AS n FROM api_keys WHERE status = 'rotating'").get() as { n: number }).n;
-        } finally {
-          db.close();
-        }
-      };
+          })),
+        }));
+      },
+      async close() {},
+    };
+  };
 
-      server = await serveBin([...args, '--rotation-tick', '50']);
-      const victim = server;
-      await until('a rotation under way', () => (rotatedCount() >= 100 ? true : undefined));
-      victim.child.kill('SIGKILL');
-      await new Promise((r) => victim.child.once('exit', r));
-      server = undefined;
+  const postgresDb = async (): Promise<Database_> => {
+    const schema = `kt_kill_${randomBytes(5).toString('hex')}`;
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    const q = (sql: string, params: unknown[] = []) => client.query(sql.replaceAll('$S', `"${schema}"`), params);
+    return {
+      args: ['--db', `${PG_URL}?schema=${schema}`, '--issuer', 'https://keyturn.test'],
+      async setDue(at) {
+        await q("UPDATE $S.api_keys SET rotate_at = $1 WHERE principal_id = (SELECT id FROM $S.principals WHERE name = 'bank')", [at]);
+      },
+      async snapshot() {
+        return {
+          rows: (await q('SELECT id, status FROM $S.api_keys')).rows,
+          successors: (await q('SELECT predecessor_id, id, status, pickup FROM $S.api_keys WHERE predecessor_id IS NOT NULL')).rows,
+          events: (await q("SELECT target, data FROM $S.events WHERE type = 'key.rotated'")).rows.map((e) => ({ target: e.target, successor: JSON.parse(e.data).successor })),
+        };
+      },
+      async close() {
+        await q('DROP SCHEMA IF EXISTS $S CASCADE');
+        await client.end();
+      },
+    };
+  };
 
-      const killed = snapshot();
-      const doneBefore = checkWhole(killed.rows, killed.successors, killed.events, keys.map((k) => k.id));
-      expect(doneBefore).toBeGreaterThanOrEqual(100);
-      expect(doneBefore, 'killed in the middle, not after the end').toBeLessThan(keys.length);
+  for (const kind of ['sqlite', 'postgres'] as const) {
+    describe.runIf(kind === 'sqlite' || PG_UP)(`kill -9 in the middle of a rotation [${kind}]`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'keyturn-rot-kill-'));
+      const masterKey = randomBytes(32).toString('hex');
+      let server: Server | undefined;
+      let db: Database_ | undefined;
+      afterAll(async () => {
+        await server?.stop();
+        await db?.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
 
-      server = await serveBin([...args, '--rotation-tick', '50']);
-      await until('the rest rotated after the restart', () => (rotatedCount() === keys.length ? true : undefined));
-      await new Promise((r) => setTimeout(r, 300));
-      const after = snapshot();
-      expect(checkWhole(after.rows, after.successors, after.events, keys.map((k) => k.id))).toBe(keys.length);
-      expect(after.events.length).toBe(keys.length);
+      it('loses neither the old nor the new key and leaves no half-done rotation; the restart finishes the rest once', async () => {
+        db = kind === 'sqlite' ? sqliteDb(dir) : await postgresDb();
+        const args = ['--data-dir', dir, '--master-key', masterKey, ...db.args];
+        server = await serveBin([...args, '--rotation-tick', '0']);
+        const admin = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+        expect((await api(server.url, admin, 'POST', '/v1/principals', { kind: 'service', name: 'bank', policy: 'banking' })).status).toBe(201);
+        const keys = await createKeys(server.url, admin, 'bank', 1200);
+        const ids = keys.map((k) => k.id);
+        await server.stop();
+        await db.setDue(Date.now() - 1000);
+        const rotatedCount = async () => (await db!.snapshot()).rows.filter((r) => r.status === 'rotating').length;
 
-      // A key rotated before the kill still verifies (its grace), and its holder collects the successor, which verifies.
-      const early = keys.find((k) => killed.rows.find((r) => r.id === k.id)?.status === 'rotating')!;
-      expect((await api(server.url, admin, 'POST', '/v1/keys/verify', { key: early.key })).body).toMatchObject({ valid: true, rotation: { status: 'rotating' } });
-      const picked = await api(server.url, early.key, 'POST', '/v1/keys/self/rotate');
-      expect(picked.status, JSON.stringify(picked.body)).toBe(200);
-      expect((await api(server.url, admin, 'POST', '/v1/keys/verify', { key: picked.body.key })).body).toMatchObject({ valid: true, keyId: picked.body.id });
-    }, 240_000);
-  });
+        server = await serveBin([...args, '--rotation-tick', '50']);
+        const victim = server;
+        await until('a rotation under way', async () => ((await rotatedCount()) >= 100 ? true : undefined));
+        victim.child.kill('SIGKILL');
+        await new Promise((r) => victim.child.once('exit', r));
+        server = undefined;
+
+        const killed = await db.snapshot();
+        const doneBefore = checkWhole(killed.rows, killed.successors, killed.events, ids);
+        expect(doneBefore).toBeGreaterThanOrEqual(100);
+        expect(doneBefore, 'killed in the middle, not after the end').toBeLessThan(keys.length);
+
+        server = await serveBin([...args, '--rotation-tick', '50']);
+        await until('the rest rotated after the restart', async () => ((await rotatedCount()) === keys.length ? true : undefined));
+        await new Promise((r) => setTimeout(r, 300));
+        const after = await db.snapshot();
+        expect(checkWhole(after.rows, after.successors, after.events, ids)).toBe(keys.length);
+        expect(after.events.length).toBe(keys.length);
+
+        // A key rotated before the kill still verifies (its grace), and its holder collects the successor, which verifies.
+        const early = keys.find((k) => killed.rows.find((r) => r.id === k.id)?.status === 'rotating')!;
+        expect((await api(server.url, admin, 'POST', '/v1/keys/verify', { key: early.key })).body).toMatchObject({ valid: true, rotation: { status: 'rotating' } });
+        const picked = await api(server.url, early.key, 'POST', '/v1/keys/self/rotate');
+        expect(picked.status, JSON.stringify(picked.body)).toBe(200);
+        expect((await api(server.url, admin, 'POST', '/v1/keys/verify', { key: picked.body.key })).body).toMatchObject({ valid: true, keyId: picked.body.id });
+      }, 240_000);
+    });
+  }
 });
