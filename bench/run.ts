@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -15,7 +15,10 @@
  * - token binding (`bench/binding.ts`): bearer, mTLS-bound and session-bound JWT verification side
  *   by side, and the per-request cost of the certificate thumbprint and the exporter value;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
- *   valid-key throughput during the flood as a share of without it.
+ *   valid-key throughput during the flood as a share of without it;
+ * - rotation (`bench/rotation.ts`): rotations per second when 100,000 keys come due at once (SQLite,
+ *   and PostgreSQL with `KEYTURN_TEST_PG_URL`), verify throughput over HTTP while they rotate as a
+ *   share of idle, and the key holder's overhead per call.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
@@ -39,7 +42,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -51,6 +54,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    'rotation-keys': { type: 'string', default: '100000' },
   },
 });
 
@@ -379,6 +383,14 @@ async function main(): Promise<void> {
     const flood = await runFloodBench({ durationSec: duration, connections, floodConnections: connections });
     results.flood = flood;
     printFlood(flood);
+  }
+
+  if (only.has('rotation')) {
+    // Issue 11: 100,000 keys due at once, verification while they rotate, the key holder's overhead.
+    const { printRotation, runRotationBench } = await import('./rotation.js');
+    const rotation = await runRotationBench({ keys: Number(flags['rotation-keys']), durationSec: duration, connections });
+    results.rotation = rotation;
+    printRotation(rotation);
   }
 
   console.log('');

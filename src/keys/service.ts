@@ -185,6 +185,9 @@ interface KeyRow {
 /** Channel on which the id of every changed key is announced. */
 export const KEYS_CHANNEL = 'keys';
 
+/** Keys rotated per transaction by the scheduler: few commits, and short enough not to hold the writer long. */
+const ROTATION_CHUNK = 100;
+
 /** One key changed (see {@link KeyService.changes}). */
 export interface KeyChange {
   readonly keyId: string;
@@ -220,6 +223,12 @@ export interface KeyServiceOptions {
   readonly policies?: PolicyCatalog;
   /** Seals scheduled successors for pick-up; without it scheduled rotation is refused. */
   readonly sealer?: SecretSealer;
+  /**
+   * The most of this process's time scheduled rotation may take while keys are due, between 0
+   * and 1 (default 0.2): after each transaction of keys it pauses for as long as that took times
+   * `(1 - share) / share`, so that verification keeps the rest. `1`: no pause.
+   */
+  readonly rotationShare?: number;
   /**
    * Where failed verifications are recorded, aggregated (the runtime shares one with the OAuth
    * endpoints). Default: one of the service's own, with default settings, flushed at {@link KeyService.close}.
@@ -267,6 +276,7 @@ export class KeyService {
   readonly #policies: PolicyCatalog;
   readonly #sealer: SecretSealer | undefined;
   readonly #onEvent: KeyEventHook | undefined;
+  readonly #rotationPause: number;
 
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
@@ -284,6 +294,8 @@ export class KeyService {
     this.#policies = options.policies ?? presetCatalog();
     this.#sealer = options.sealer;
     this.#onEvent = options.onEvent;
+    const share = Math.min(Math.max(options.rotationShare ?? 0.2, 0.01), 1);
+    this.#rotationPause = (1 - share) / share;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -470,7 +482,12 @@ export class KeyService {
   }
 
   /** Same as {@link rotate}, inside a caller's transaction, given the key's row as read there. */
-  async rotateIn(tx: Transaction, row: KeyRow, options: { graceSeconds?: number; by: RotatedBy }, meta: RequestMeta): Promise<Rotation> {
+  async rotateIn(
+    tx: Transaction,
+    row: KeyRow,
+    options: { graceSeconds?: number; by: RotatedBy; owners?: Map<string, Promise<Principal | undefined>> },
+    meta: RequestMeta,
+  ): Promise<Rotation> {
     const now = this.#ctx.now().getTime();
     if (row.status === 'rotating') {
       const successor = await tx.get<{ id: string }>('SELECT id FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
@@ -480,7 +497,13 @@ export class KeyService {
     }
     transition(API_KEY_LIFECYCLE, row.status, 'rotate');
     if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_KEY_STATE', 'an expired key cannot be rotated; create a new one', { details: { state: 'expired', action: 'rotate' } });
-    const owner = await this.#principals.byId(row.principal_id, tx);
+    // The scheduler shares one read of each owner across a transaction of keys (`owners`).
+    let owning = options.owners?.get(row.principal_id);
+    if (!owning) {
+      owning = this.#principals.byId(row.principal_id, tx);
+      options.owners?.set(row.principal_id, owning);
+    }
+    const owner = await owning;
     if (!owner || !isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner?.status ?? 'missing'}`);
     const current = await this.#policyOf(tx, row);
     const allowed = current.policy.keyRotationGrace;
@@ -567,10 +590,13 @@ export class KeyService {
   }
 
   /**
-   * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, each
-   * in its own transaction (successor sealed for pick-up). Each key is rotated once even when
-   * several nodes run this at once: the conditional update lets one win, the others skip it.
-   * A due key that no longer verifies (past a hard deadline or expiry) is taken off the schedule.
+   * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, in
+   * transactions of `ROTATION_CHUNK` keys (successors sealed for pick-up), pausing between them
+   * (`rotationShare`) so that verification is not starved while 100,000 keys come due at once.
+   * Each key is rotated once even when several nodes run this at once: the conditional update
+   * lets one win, the others skip it (a key refused for an expected reason writes nothing, so its
+   * chunk still commits the others). A due key that no longer verifies (past a hard deadline or
+   * expiry) is taken off the schedule.
    */
   async rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }> {
     const now = this.#ctx.now().getTime();
@@ -580,22 +606,42 @@ export class KeyService {
     );
     let rotated = 0;
     let skipped = 0;
-    for (const { id } of due) {
-      try {
-        await this.#store.transaction(async (tx) => {
-          const row = await keyRow(tx, id);
-          if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
-          if (this.#endOf(row, now) <= now) {
-            await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
-            return;
+    for (let start = 0; start < due.length; start += ROTATION_CHUNK) {
+      const chunk = due.slice(start, start + ROTATION_CHUNK);
+      const began = performance.now();
+      // Counted per attempt: a transaction the store runs again must not count twice.
+      const done = await this.#store.transaction(async (tx) => {
+        let r = 0;
+        let s = 0;
+        // One read for the chunk's rows and one per owner, not one each per key (round trips on PostgreSQL).
+        const rows = new Map(
+          (await tx.all<KeyRow>(`SELECT * FROM api_keys WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk.map((c) => c.id))).map((row) => [row.id, row]),
+        );
+        const owners = new Map<string, Promise<Principal | undefined>>();
+        for (const { id } of chunk) {
+          try {
+            const row = rows.get(id);
+            if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
+            if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
+            if (this.#endOf(row, now) <= now) {
+              await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
+              continue;
+            }
+            // rotateIn refuses before it writes anything, so a refusal leaves the chunk's other rotations intact.
+            await this.rotateIn(tx, row, { by: 'schedule', owners }, SYSTEM);
+            r++;
+          } catch (err) {
+            if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE', 'ERR_NOT_FOUND'].includes(err.code)) throw err;
+            s++;
           }
-          await this.rotateIn(tx, row, { by: 'schedule' }, SYSTEM);
-          rotated++;
-        });
-      } catch (err) {
-        if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE'].includes(err.code)) throw err;
-        skipped++;
-      }
+        }
+        return { r, s };
+      });
+      rotated += done.r;
+      skipped += done.s;
+      // Bounded share: verification (and everything else) gets the event loop for the rest.
+      const pause = (performance.now() - began) * this.#rotationPause;
+      await new Promise<void>((resolve) => (pause >= 1 ? setTimeout(resolve, pause) : setImmediate(resolve)));
     }
     return { rotated, skipped, more: due.length === limit };
   }

@@ -32,7 +32,7 @@ function invalidClient(message: string): KeyturnError {
 }
 
 /** RFC 6749 §2.3.1: client id and secret are form-urlencoded, then Basic-encoded. */
-function parseBasic(header: string): { clientId: string; secret: string } {
+export function parseBasic(header: string): { clientId: string; secret: string } {
   const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
   if (!match) throw invalidClient('malformed Basic authorization');
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appendEvent, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
+import { appendEvent, SYSTEM, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -153,6 +153,46 @@ interface Row {
   certificate_bound_tokens?: number | string | boolean | null;
   created_at: number;
   updated_at: number;
+  // Scheduled rotation (0150); absent on rows read before that migration ran.
+  secret_issued_at?: number | null;
+  secret_rotate_at?: number | null;
+  secret_deadline_at?: number | null;
+  secret_deadline?: 'hard' | 'soft';
+  previous_secret_deadline?: 'hard' | 'soft';
+  secret_pickup?: string | null;
+  secret_flagged_at?: number | null;
+  previous_secret_flagged_at?: number | null;
+}
+
+/** Seals a scheduled successor's secret until its client collects it (the master key's AES-256-GCM in the runtime). */
+export interface ClientSecretSealer {
+  seal(plaintext: string, associated: string): string;
+  open(sealed: string, associated: string): string;
+}
+
+/** Who rotated a client's secret (the event's reason). */
+export type SecretRotatedBy = 'admin' | 'self' | 'schedule';
+
+/** When the current secret of `row` stops working (ms; `Infinity`: not by a deadline). */
+function currentSecretEnd(row: Row): number {
+  return row.secret_deadline === 'hard' && row.secret_deadline_at != null ? Number(row.secret_deadline_at) : Infinity;
+}
+
+/**
+ * Whether the previous secret of `row` still works at `now`: until its grace ends (hard), or past
+ * it (soft: flagged and reported, until the next rotation replaces it).
+ */
+function previousSecretWorks(row: Row, now: number): boolean {
+  if (row.previous_secret_digest === null) return false;
+  if (row.previous_secret_deadline === 'soft') return true;
+  return isLiveAt(CLIENT_SECRET_LIFECYCLE, 'rotating', row.previous_secret_expires_at ?? 0, now);
+}
+
+/** Which of `row`'s working secrets has the digest `digest`, compared in constant time. */
+function matchingSecret(row: Row, digest: string, now: number): 'current' | 'previous' | undefined {
+  const current = row.secret_digest !== null && now < currentSecretEnd(row) && digestsEqual(digest, row.secret_digest);
+  const previous = previousSecretWorks(row, now) && digestsEqual(digest, row.previous_secret_digest!);
+  return current ? 'current' : previous ? 'previous' : undefined;
 }
 
 export const CLIENTS_CHANNEL = 'clients';
@@ -168,6 +208,8 @@ export interface ClientServiceOptions {
   readonly policies?: PolicyCatalog;
   /** Open leak findings of a client's secret guard enabling it (set by the composition root from the leak response). */
   readonly leakGuard?: ClientLeakGuard;
+  /** Seals secrets the scheduler issues until their client collects them; without it, secrets are not rotated on schedule. */
+  readonly sealer?: ClientSecretSealer;
 }
 
 /**
@@ -248,12 +290,14 @@ export class ClientService {
       await tx.run(
         `INSERT INTO oauth_clients (id, principal_id, name, status, auth_method, secret_digest, secret_last4, previous_secret_digest,
            previous_secret_expires_at, jwks, scopes, grant_types, audiences, resource_server_for, policy, policy_overrides, policy_version, access_token_alg,
-           tls_client_auth, certificate_bound_tokens, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           tls_client_auth, certificate_bound_tokens, created_at, updated_at,
+           secret_issued_at, secret_rotate_at, secret_deadline_at, secret_deadline)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           row.id, row.principal_id, row.name, row.status, row.auth_method, row.secret_digest, row.secret_last4, null, null, row.jwks,
           row.scopes, row.grant_types, row.audiences, row.resource_server_for, row.policy, row.policy_overrides, policyVersion, row.access_token_alg,
           row.tls_client_auth ?? null, certificateBound ? 1 : 0, now, now,
+          ...(secret ? [now, ...scheduleOf(policy, now)] : [null, null, null, 'hard']),
         ],
       );
       if (secret) await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
@@ -290,6 +334,11 @@ export class ClientService {
       // Naming a policy (again) moves the client to its current version; otherwise it keeps its own.
       const policyVersion = data.policy !== undefined ? (await this.#current(policyName, overrides)).version : (row.policy_version ?? null);
       if (data.jwks && row.auth_method !== 'private_key_jwt') throw new KeyturnError('ERR_VALIDATION', 'jwks: only for private_key_jwt clients');
+      // Naming a policy re-plans the current secret's schedule and deadline from its issue under that policy's current version.
+      if (data.policy !== undefined && row.secret_digest !== null) {
+        const schedule = scheduleOf((await this.#current(policyName, overrides as PolicyOverrides)).policy, Number(row.secret_issued_at ?? row.created_at));
+        await tx.run('UPDATE oauth_clients SET secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?, secret_flagged_at = NULL WHERE id = ?', [...schedule, clientId]);
+      }
       await tx.run(
         'UPDATE oauth_clients SET scopes = ?, grant_types = ?, audiences = ?, resource_server_for = ?, policy = ?, policy_overrides = ?, policy_version = ?, jwks = ?, updated_at = ? WHERE id = ?',
         [
@@ -350,34 +399,212 @@ export class ClientService {
   /**
    * Issues a new secret. The previous one keeps working (`rotating`) for `graceSeconds` (default:
    * the policy's `secretRotationGrace`, which is also the most it allows: a longer one is
-   * `ERR_VALIDATION` and changes nothing), then stops — authentication checks the grace end
-   * itself, on every node. The new secret is issued under the policy's current version.
+   * `ERR_VALIDATION` and changes nothing), then stops under a hard deadline — authentication
+   * checks the grace end itself, on every node — or keeps working, flagged and reported, under a
+   * soft one. The new secret is issued under the policy's current version, which also sets when
+   * it is due for scheduled rotation and when it reaches its maximum age.
    */
   async rotateSecret(clientId: string, meta: RequestMeta, graceSeconds?: number): Promise<{ client: ClientView; secret: string }> {
-    let secret = '';
-    const client = await this.#mutate(clientId, meta, 'client.secret_rotated', async (tx, row) => {
-      if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
-      if (!hasSecret(row.auth_method)) throw new KeyturnError('ERR_CREDENTIAL_STATE', `a ${row.auth_method} client has no secret: its certificate authenticates it`);
-      const policy = this.#resolve(row);
-      const grace = graceSeconds ?? policy.secretRotationGrace;
-      if (!Number.isInteger(grace) || grace < 0 || grace > policy.secretRotationGrace) {
-        throw new KeyturnError('ERR_VALIDATION', `grace: at most ${policy.secretRotationGrace} seconds under policy ${policy.name}`);
-      }
-      const next = await this.#current(row.policy, JSON.parse(row.policy_overrides) as PolicyOverrides);
-      const now = this.#o.ctx.now().getTime();
-      secret = generateSecret(this.#o.secretPrefix, this.#o.ctx);
-      await tx.run(
-        `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, policy_version = ?, updated_at = ?
-         WHERE id = ?`,
-        [secretDigest(secret), secret.slice(-4), grace > 0 ? row.secret_digest : null, grace > 0 ? now + grace * 1000 : null, next.version, now, clientId],
-      );
-      await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: clientId }, 'created');
-      return { event: { previousValidUntil: grace > 0 ? new Date(now + grace * 1000).toISOString() : null } };
+    return this.#o.store.transaction(async (tx) => {
+      const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
+      const secret = await this.#rotateIn(tx, row, 'admin', meta, graceSeconds);
+      const updated = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      return { client: this.#view(updated!), secret };
     });
-    return { client, secret };
   }
 
-  async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated'>(
+  /**
+   * `POST /v1/clients/self/rotate-secret`: the client authenticates with its secret and gets the
+   * new one once. With its current secret, the secret is rotated now (the policy's grace). With
+   * the previous secret after a scheduled rotation, it collects the sealed new secret, once
+   * (`client.secret_picked_up`). Any other call — a retry after a lost answer — is
+   * `ERR_CREDENTIAL_STATE` (the new secret was shown once). A secret that does not authenticate
+   * the client, a disabled client or an inactive owner is `ERR_INVALID_CLIENT`. Refusals change nothing.
+   */
+  async selfRotateSecret(clientId: string, presented: string, meta: RequestMeta): Promise<{ client: ClientView; secret: string }> {
+    if (clientId.length > 128 || presented.length > 512) throw new KeyturnError('ERR_INVALID_CLIENT', 'client authentication failed');
+    const parsed = tryParseSecret(presented);
+    const digest = secretDigest(parsed ? parsed.text : presented);
+    return this.#o.store.transaction(async (tx) => {
+      const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      const now = this.#o.ctx.now().getTime();
+      const which = row ? matchingSecret(row, digest, now) : undefined;
+      const owner = row && which ? await principalStatus(tx, row.principal_id) : undefined;
+      if (!row || !which || !isLive(CLIENT_LIFECYCLE, row.status) || !owner || !isLive(PRINCIPAL_LIFECYCLE, owner)) {
+        throw new KeyturnError('ERR_INVALID_CLIENT', 'client authentication failed');
+      }
+      const selfMeta: RequestMeta = { ...meta, actor: row.principal_id, actorKind: 'service' };
+      let secret: string;
+      if (which === 'current' && row.secret_pickup == null) {
+        secret = await this.#rotateIn(tx, row, 'self', selfMeta);
+      } else if (which === 'previous' && row.secret_pickup != null && this.#o.sealer) {
+        // Conditional: of two concurrent pick-ups exactly one gets the secret.
+        const taken = await tx.run('UPDATE oauth_clients SET secret_pickup = NULL WHERE id = ? AND secret_pickup = ?', [clientId, row.secret_pickup]);
+        if (taken.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
+        secret = this.#o.sealer.open(row.secret_pickup, `${clientId}:${row.secret_digest}`);
+        await recordExposure(tx, this.#o.ctx, selfMeta, { type: 'client_secret', id: clientId }, 'created');
+        await appendEvent(tx, this.#o.ctx, { type: 'client.secret_picked_up', target: clientId, outcome: 'success', data: {} }, selfMeta);
+        tx.notify(CLIENTS_CHANNEL, clientId);
+      } else {
+        throw new KeyturnError('ERR_CREDENTIAL_STATE', `the secret was already rotated; the new one (…${row.secret_last4 ?? ''}) was shown once`, {
+          details: { state: 'rotating', action: 'rotate' },
+        });
+      }
+      const updated = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      return { client: this.#view(updated!), secret };
+    });
+  }
+
+  /** Rotates `row`'s secret inside `tx` (see {@link rotateSecret}); returns the new secret. */
+  async #rotateIn(tx: Transaction, row: Row, by: SecretRotatedBy, meta: RequestMeta, graceSeconds?: number): Promise<string> {
+    if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
+    if (!hasSecret(row.auth_method)) throw new KeyturnError('ERR_CREDENTIAL_STATE', `a ${row.auth_method} client has no secret: its certificate authenticates it`);
+    const policy = this.#resolve(row);
+    const grace = graceSeconds ?? policy.secretRotationGrace;
+    if (!Number.isInteger(grace) || grace < 0 || grace > policy.secretRotationGrace) {
+      throw new KeyturnError('ERR_VALIDATION', `grace: at most ${policy.secretRotationGrace} seconds under policy ${policy.name}`);
+    }
+    if (by === 'schedule' && !this.#o.sealer) throw new KeyturnError('ERR_CONFIG', 'scheduled rotation needs a sealer for new secrets');
+    const next = await this.#current(row.policy, JSON.parse(row.policy_overrides) as PolicyOverrides);
+    const now = this.#o.ctx.now().getTime();
+    const secret = generateSecret(this.#o.secretPrefix, this.#o.ctx);
+    const digest = secretDigest(secret);
+    // A scheduled secret is shown to nobody: sealed, bound to the client and the secret's digest, until the client collects it.
+    const pickup = by === 'schedule' ? this.#o.sealer!.seal(secret, `${row.id}:${digest}`) : null;
+    // A scheduled secret nobody collected yet was never in use: the secret the client knows stays
+    // the previous one, with its own grace, instead of being pushed out by a secret nobody has.
+    const undelivered = row.secret_pickup != null;
+    const keep = grace > 0 && row.secret_digest !== null;
+    const previousDigest = undelivered ? row.previous_secret_digest : keep ? row.secret_digest : null;
+    const previousUntil = undelivered ? (row.previous_secret_expires_at == null ? null : Number(row.previous_secret_expires_at)) : keep ? now + grace * 1000 : null;
+    const previousDeadline = undelivered ? (row.previous_secret_deadline ?? 'hard') : (row.secret_deadline ?? 'hard');
+    // Conditional on the secret read: of two concurrent rotations (two nodes, a retry) exactly one wins.
+    const { changes } = await tx.run(
+      `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, previous_secret_deadline = ?,
+         previous_secret_flagged_at = ${undelivered ? 'previous_secret_flagged_at' : 'NULL'}, policy_version = ?, secret_issued_at = ?, secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?,
+         secret_pickup = ?, secret_flagged_at = NULL, updated_at = ?
+       WHERE id = ? AND ${row.secret_digest === null ? 'secret_digest IS NULL' : 'secret_digest = ?'}`,
+      [
+        digest, secret.slice(-4), previousDigest, previousUntil, previousDeadline,
+        next.version, now, ...scheduleOf(next.policy, now), pickup, now, row.id, ...(row.secret_digest === null ? [] : [row.secret_digest]),
+      ],
+    );
+    if (changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
+    if (by !== 'schedule') await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
+    await appendEvent(
+      tx,
+      this.#o.ctx,
+      { type: 'client.secret_rotated', target: row.id, outcome: 'success', reason: by, data: { previousValidUntil: previousUntil === null ? null : new Date(previousUntil).toISOString() } },
+      meta,
+    );
+    tx.notify(CLIENTS_CHANNEL, row.id);
+    return secret;
+  }
+
+  /**
+   * Scheduled rotation: rotates up to `limit` active clients whose secret is due, oldest first,
+   * each in its own transaction (the new secret sealed until the client collects it). Each
+   * secret is rotated once even when several nodes run this at once: the conditional update lets
+   * one win, the others skip it.
+   */
+  async rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }> {
+    if (!this.#o.sealer) return { rotated: 0, skipped: 0, more: false };
+    const now = this.#o.ctx.now().getTime();
+    const due = await this.#o.store.all<{ id: string }>(
+      "SELECT id FROM oauth_clients WHERE secret_rotate_at IS NOT NULL AND secret_rotate_at <= ? AND status = 'active' ORDER BY secret_rotate_at, id LIMIT ?",
+      [now, limit],
+    );
+    let rotated = 0;
+    let skipped = 0;
+    for (const { id } of due) {
+      try {
+        await this.#o.store.transaction(async (tx) => {
+          const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [id]);
+          if (!row || row.status !== 'active' || row.secret_rotate_at == null || Number(row.secret_rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
+          if (row.secret_digest === null || now >= currentSecretEnd(row)) {
+            // No working secret to rotate away from (revoked by the leak response, or past a hard deadline): off the schedule.
+            await tx.run('UPDATE oauth_clients SET secret_rotate_at = NULL WHERE id = ? AND secret_rotate_at = ?', [id, row.secret_rotate_at]);
+            return;
+          }
+          await this.#rotateIn(tx, row, 'schedule', SYSTEM);
+          rotated++;
+        });
+      } catch (err) {
+        if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_CREDENTIAL_STATE', 'ERR_VALIDATION'].includes(err.code)) throw err;
+        skipped++;
+      }
+    }
+    return { rotated, skipped, more: due.length === limit };
+  }
+
+  /**
+   * Ends what is past its time, up to `limit` of each: a previous secret at the end of its grace
+   * is dropped under a hard deadline (`client.secret_retired`; a scheduled new secret nobody
+   * collected loses its sealed copy) and reported once under a soft one; a current secret past
+   * its maximum age is reported once (`client.secret_deadline_missed`) — under a hard deadline it
+   * stopped working then, by itself.
+   */
+  async settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }> {
+    const now = this.#o.ctx.now().getTime();
+    let retired = 0;
+    let flagged = 0;
+    const ending = await this.#o.store.all<Row>(
+      `SELECT * FROM oauth_clients WHERE previous_secret_digest IS NOT NULL AND previous_secret_expires_at <= ?
+         AND (previous_secret_deadline = 'hard' OR previous_secret_flagged_at IS NULL) ORDER BY previous_secret_expires_at, id LIMIT ?`,
+      [now, limit],
+    );
+    for (const row of ending) {
+      await this.#o.store.transaction(async (tx) => {
+        if (row.previous_secret_deadline !== 'soft') {
+          const { changes } = await tx.run(
+            'UPDATE oauth_clients SET previous_secret_digest = NULL, previous_secret_expires_at = NULL, secret_pickup = NULL WHERE id = ? AND previous_secret_digest = ?',
+            [row.id, row.previous_secret_digest],
+          );
+          if (changes !== 1) return;
+          await appendEvent(tx, this.#o.ctx, { type: 'client.secret_retired', target: row.id, outcome: 'success', data: { uncollected: row.secret_pickup != null } }, SYSTEM);
+          tx.notify(CLIENTS_CHANNEL, row.id);
+          retired++;
+        } else {
+          const { changes } = await tx.run('UPDATE oauth_clients SET previous_secret_flagged_at = ? WHERE id = ? AND previous_secret_digest = ? AND previous_secret_flagged_at IS NULL', [
+            now,
+            row.id,
+            row.previous_secret_digest,
+          ]);
+          if (changes === 1 && (await this.#flag(tx, row, 'grace', Number(row.previous_secret_expires_at), 'soft'))) flagged++;
+        }
+      });
+    }
+    const overdue = await this.#o.store.all<Row>(
+      'SELECT * FROM oauth_clients WHERE secret_deadline_at IS NOT NULL AND secret_flagged_at IS NULL AND secret_deadline_at <= ? AND secret_digest IS NOT NULL ORDER BY secret_deadline_at, id LIMIT ?',
+      [now, limit],
+    );
+    for (const row of overdue) {
+      await this.#o.store.transaction(async (tx) => {
+        const { changes } = await tx.run('UPDATE oauth_clients SET secret_flagged_at = ? WHERE id = ? AND secret_digest = ? AND secret_flagged_at IS NULL', [now, row.id, row.secret_digest]);
+        if (changes === 1 && (await this.#flag(tx, row, 'max_age', Number(row.secret_deadline_at), row.secret_deadline ?? 'hard'))) flagged++;
+      });
+    }
+    return { retired, flagged, more: ending.length === limit || overdue.length === limit };
+  }
+
+  async #flag(tx: Transaction, row: Row, reason: 'grace' | 'max_age', deadline: number, enforced: 'hard' | 'soft'): Promise<boolean> {
+    await appendEvent(
+      tx,
+      this.#o.ctx,
+      {
+        type: 'client.secret_deadline_missed',
+        target: row.id,
+        outcome: 'success',
+        reason,
+        data: { deadline: new Date(deadline).toISOString(), enforced, policy: row.policy, policyVersion: Number(row.policy_version ?? 0) },
+      },
+      SYSTEM,
+    );
+    return true;
+  }
+
+  async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled'>(
     clientId: string,
     meta: RequestMeta,
     type: T,
@@ -405,14 +632,9 @@ export class ClientService {
     if (!entry || !row || !row.secret_digest) return undefined;
     const parsed = tryParseSecret(secret);
     const digest = secretDigest(parsed ? parsed.text : secret);
-    const now = this.#o.ctx.now().getTime();
-    const current = digestsEqual(digest, row.secret_digest);
-    // The previous secret is `rotating` until its grace ends (CLIENT_SECRET_LIFECYCLE).
-    const previous =
-      row.previous_secret_digest !== null &&
-      isLiveAt(CLIENT_SECRET_LIFECYCLE, 'rotating', row.previous_secret_expires_at ?? 0, now) &&
-      digestsEqual(digest, row.previous_secret_digest);
-    return current || previous ? entry.client : undefined;
+    // The deadlines are compared here, from the cached row: a grace end or a hard maximum age
+    // bites on every node at once, with no notification needed, and across restarts.
+    return matchingSecret(row, digest, this.#o.ctx.now().getTime()) ? entry.client : undefined;
   }
 
   /** The client with its principal's status, for authentication by assertion and introspection. */
@@ -486,6 +708,15 @@ export class ClientService {
   }
 }
 
+/** The schedule columns of a secret issued at `now` under `policy`: due, maximum age, deadline kind. */
+function scheduleOf(policy: Policy, now: number): [number | null, number | null, 'hard' | 'soft'] {
+  return [
+    policy.secretRotationInterval === null ? null : now + policy.secretRotationInterval * 1000,
+    policy.secretMaxAge === null ? null : now + policy.secretMaxAge * 1000,
+    policy.deadline,
+  ];
+}
+
 /** Channels that, when they fire, mean a client's authorization may have changed. */
 export const AUTHORIZATION_CHANNELS = [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL] as const;
 
@@ -510,7 +741,7 @@ export async function clientBySecretDigest(db: Queryable, digest: string, now: n
   const row = await db.get<Row>('SELECT * FROM oauth_clients WHERE secret_digest = ? OR previous_secret_digest = ?', [digest, digest]);
   if (!row) return undefined;
   const which = row.secret_digest === digest ? 'current' : 'previous';
-  const secretLive = which === 'current' || isLiveAt(CLIENT_SECRET_LIFECYCLE, 'rotating', row.previous_secret_expires_at ?? 0, now);
+  const secretLive = which === 'current' ? now < currentSecretEnd(row) : previousSecretWorks(row, now);
   return { clientId: row.id, name: row.name, principal: row.principal_id, status: row.status, which, works: secretLive && isLive(CLIENT_LIFECYCLE, row.status) };
 }
 

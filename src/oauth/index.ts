@@ -14,7 +14,7 @@ export {
   type Actor,
   type IssuedAccessToken,
 } from './access-tokens.js';
-export { ClientAuthenticator, type ClientCredentials } from './client-auth.js';
+export { ClientAuthenticator, parseBasic as parseClientBasic, type ClientCredentials } from './client-auth.js';
 export {
   AUTH_METHODS,
   AUTHORIZATION_CHANNELS,

@@ -128,6 +128,28 @@ export const oauthMigrations: readonly Migration[] = [
       UPDATE oauth_access_tokens SET exchanged = 1 WHERE jti IN (SELECT jti FROM oauth_token_lineage);`,
   },
   {
+    id: '0150_oauth_client_secret_schedule',
+    description: "scheduled rotation of client secrets: when the current secret was issued, is due and reaches its maximum age, under which deadline; the previous secret's deadline kind; a scheduled successor sealed until the client collects it; soft deadlines reported once",
+    // secret_issued_at: the current secret's issue (clients registered earlier: their creation);
+    // secret_rotate_at / secret_deadline_at: from the policy version at issue; secret_deadline and
+    // previous_secret_deadline: `hard` or `soft`, fixed at issue like the rest of the policy;
+    // secret_pickup: the scheduler's new secret sealed under the master key (bound to the client
+    // id) until collected, then NULL; *_flagged_at: a passed soft deadline reported.
+    sql: `
+      ALTER TABLE oauth_clients ADD COLUMN secret_issued_at BIGINT;
+      UPDATE oauth_clients SET secret_issued_at = created_at WHERE secret_digest IS NOT NULL;
+      ALTER TABLE oauth_clients ADD COLUMN secret_rotate_at BIGINT;
+      ALTER TABLE oauth_clients ADD COLUMN secret_deadline_at BIGINT;
+      ALTER TABLE oauth_clients ADD COLUMN secret_deadline TEXT NOT NULL DEFAULT 'hard';
+      ALTER TABLE oauth_clients ADD COLUMN previous_secret_deadline TEXT NOT NULL DEFAULT 'hard';
+      ALTER TABLE oauth_clients ADD COLUMN secret_pickup TEXT;
+      ALTER TABLE oauth_clients ADD COLUMN secret_flagged_at BIGINT;
+      ALTER TABLE oauth_clients ADD COLUMN previous_secret_flagged_at BIGINT;
+      CREATE INDEX oauth_clients_secret_rotate_at ON oauth_clients (secret_rotate_at) WHERE secret_rotate_at IS NOT NULL;
+      CREATE INDEX oauth_clients_previous_secret_ends ON oauth_clients (previous_secret_expires_at) WHERE previous_secret_digest IS NOT NULL;
+      CREATE INDEX oauth_clients_secret_deadline ON oauth_clients (secret_deadline_at) WHERE secret_deadline_at IS NOT NULL AND secret_flagged_at IS NULL;`,
+  },
+  {
     id: '0180_oauth_clients_tls_auth',
     description: 'RFC 8705: the certificate a tls_client_auth or self_signed_tls_client_auth client registered, and whether its access tokens are bound to its certificate',
     sql: `

@@ -3,7 +3,7 @@ import type { JobDefinition, JobLogger } from '../jobs/index.js';
 /** The runner's name for scheduled rotation. */
 export const ROTATION_JOB = 'rotation.schedule';
 
-/** What the scheduler works on: the key service's due work, in batches. */
+/** What the scheduler works on: one kind of credential's due work (API keys, client secrets), in batches. */
 export interface RotationWork {
   rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }>;
   settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }>;
@@ -27,7 +27,27 @@ export interface RotationRun {
  * lease is lost). Everything due since the last run is done, however long ago that was: a process
  * that was down catches up on start.
  */
-export async function rotateAllDue(work: RotationWork, options: { batch?: number; signal?: AbortSignal; noticeWindowMs?: number } = {}): Promise<RotationRun> {
+export async function rotateAllDue(
+  works: RotationWork | readonly RotationWork[],
+  options: { batch?: number; signal?: AbortSignal; noticeWindowMs?: number } = {},
+): Promise<RotationRun> {
+  let rotated = 0;
+  let skipped = 0;
+  let retired = 0;
+  let flagged = 0;
+  let noticed = 0;
+  for (const work of Array.isArray(works) ? (works as readonly RotationWork[]) : [works as RotationWork]) {
+    const done = await rotateOne(work, options);
+    rotated += done.rotated;
+    skipped += done.skipped;
+    retired += done.retired;
+    flagged += done.flagged;
+    noticed += done.noticed;
+  }
+  return { rotated, skipped, retired, flagged, noticed };
+}
+
+async function rotateOne(work: RotationWork, options: { batch?: number; signal?: AbortSignal; noticeWindowMs?: number }): Promise<RotationRun> {
   const batch = options.batch ?? 500;
   let noticed = 0;
   if (work.noticeDue && options.noticeWindowMs !== undefined) {
@@ -64,11 +84,12 @@ export async function rotateAllDue(work: RotationWork, options: { batch?: number
  * through the store), and each key is rotated by a conditional update only one node can win, so
  * with any number of processes on one PostgreSQL each credential is rotated exactly once.
  */
-export function rotationJob(work: RotationWork, everyMs: number, logger?: JobLogger, options: { noticeWindowMs?: number } = {}): JobDefinition {
+export function rotationJob(work: RotationWork | readonly RotationWork[], everyMs: number, logger?: JobLogger, options: { noticeWindowMs?: number } = {}): JobDefinition {
   return {
     name: ROTATION_JOB,
     everyMs,
-    leaseMs: 120_000,
+    // Renewed every 5 s while it runs; a node killed in the middle leaves the rest to the next node (or its own restart) 15 s later.
+    leaseMs: 15_000,
     run: async (run) => {
       const done = await rotateAllDue(work, { signal: run.signal, ...(options.noticeWindowMs === undefined ? {} : { noticeWindowMs: options.noticeWindowMs }) });
       if (done.rotated + done.retired + done.flagged + done.noticed > 0) logger?.info({ ...done, node: run.node }, 'scheduled rotation');

@@ -255,7 +255,16 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies, leakGuard: clientLeakGuard(ctx) });
+  const clients = new ClientService({
+    store,
+    ctx,
+    principals,
+    secretPrefix: config.oauth.clientSecretPrefix,
+    defaultAudience: issuer,
+    policies,
+    leakGuard: clientLeakGuard(ctx),
+    sealer: kek,
+  });
   policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
@@ -273,7 +282,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   try {
     webhooks.observe(LEAK_NOTIFICATION_TOPICS.owner);
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger, webhookSigner: webhooks.signer });
-    if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger, { noticeWindowMs: config.rotation.notice }));
+    if (config.rotation.tick > 0) await runner.register(rotationJob([keys, clients], config.rotation.tick, logger, { noticeWindowMs: config.rotation.notice }));
   } catch (err) {
     keys.close();
     policies.close();

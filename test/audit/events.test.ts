@@ -176,11 +176,18 @@ describe('recorded events match their declarations', () => {
     const scheduled = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'r2' })).body as { key: string };
     ok(await kt.api('PATCH', '/v1/policies/short', { deadline: 'soft' }));
     const soft = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'r3' })).body as { id: string };
+    const hardClient = (await kt.api('POST', '/v1/clients', { name: 'sched-hard', policy: 'banking' })).body as { client_id: string; client_secret: string };
+    ok(await kt.api('POST', '/v1/clients', { name: 'sched-soft', policy: 'short' }), 201);
     kt.ctx.advance(86_400_000 + 1000);
-    await kt.kt.jobs.runner.runNow('rotation.schedule'); // rotates r2 and r3 (due), retires r1's predecessor
+    await kt.kt.jobs.runner.runNow('rotation.schedule'); // rotates r2 and r3 (due), retires r1's predecessor; rotates both clients' secrets
     ok(await kt.api('POST', '/v1/keys/self/rotate', {}, scheduled.key)); // picks r2's successor up
+    const pickup = await fetch(`${kt.url}/v1/clients/self/rotate-secret`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${hardClient.client_id}:${hardClient.client_secret}`).toString('base64')}` },
+    });
+    expect(pickup.status).toBe(200); // client.secret_picked_up
     kt.ctx.advance(7 * 86_400_000);
-    await kt.kt.jobs.runner.runNow('rotation.schedule'); // r3's successor passes its soft deadline
+    await kt.kt.jobs.runner.runNow('rotation.schedule'); // r3's successor passes its soft deadline; the hard client's previous secret retires, the soft one's is reported
     expect(soft.id).toMatch(/^key_/);
 
     // Webhook endpoints: added (secret once), its secret rotated, removed.

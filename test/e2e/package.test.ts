@@ -9,7 +9,7 @@ const run = (code: string) => execFileSync(process.execPath, ['--input-type=modu
 describe('the npm package', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
-  it('exports exactly the server library, the verifier and the client, and a keyturn bin', () => {
+  it('exports exactly the server library, the verifier and the client (key holder, TLS-session client), and a keyturn bin', () => {
     expect(Object.keys(pkg.exports)).toEqual(['.', './verifier', './client']);
     expect(pkg.bin).toEqual({ keyturn: 'dist/cli/main.js' });
     expect(pkg.type).toBe('module');
@@ -26,8 +26,10 @@ describe('the npm package', () => {
     expect(out.trim()).toBe('function function function function');
   });
 
-  it('resolves keyturn/client (built dist): the TLS-session client, without server modules', () => {
-    const out = run("const c = await import('keyturn/client'); console.log(typeof c.SessionClient, typeof c.exporterDigestOf)");
-    expect(out.trim()).toBe('function function');
+  it('resolves keyturn/client through its exports (built dist): the key holder and the TLS-session client', () => {
+    const out = run(
+      "const c = await import('keyturn/client'); console.log(typeof c.createKeyHolder, typeof c.writeFileAtomic, typeof c.SessionClient, typeof c.exporterDigestOf)",
+    );
+    expect(out.trim()).toBe('function function function function');
   });
 });

@@ -29,6 +29,8 @@ const PUBLIC = new Set([
   'POST /v1/leaks/github',
   // Authenticated by the key it rotates, not an admin key: test/rotation/self-rotate.security.test.ts.
   'POST /v1/keys/self/rotate',
+  // Authenticated by the client's own secret (client_secret_basic): test/rotation/bad-input.error.test.ts.
+  'POST /v1/clients/self/rotate-secret',
 ]);
 
 /**

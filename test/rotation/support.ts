@@ -29,7 +29,7 @@ export async function rotationNode(store: Store, ctx: ManualContext, masterKey: 
   await (store as unknown as { feedReady?: () => Promise<void> }).feedReady?.();
   const principals = new PrincipalService(store, ctx, { policies });
   const keys = new KeyService({ store, ctx, principals, prefix: 'kt_test', policies, sealer: new KeyEncryption(masterKey, ctx) });
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: 'ktcs', defaultAudience: () => 'https://issuer.test', policies });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: 'ktcs', defaultAudience: () => 'https://issuer.test', policies, sealer: new KeyEncryption(masterKey, ctx) });
   policies.countWith((name) => keys.policyCounts(name));
   policies.countWith((name) => clients.policyCounts(name));
   return {

@@ -4,6 +4,7 @@ import { readBearer } from '../../core/bearer.js';
 import { KeyturnError } from '../../core/errors.js';
 import { validate } from '../../core/validate.js';
 import { rotateKeySchema, type Rotation } from '../../keys/index.js';
+import { parseClientBasic } from '../../oauth/index.js';
 import { requestMeta, requireScope } from '../auth.js';
 import type { Services } from '../services.js';
 
@@ -23,7 +24,8 @@ function rotationAnswer(rotation: Rotation) {
 
 /**
  * Rotation: stored lifetime policies and key rotation (scope `admin`), and
- * `POST /v1/keys/self/rotate`, which a key's holder calls with the key itself.
+ * `POST /v1/keys/self/rotate`, which a key's holder calls with the key itself, and
+ * `POST /v1/clients/self/rotate-secret`, which an OAuth client calls with its secret.
  */
 export function rotationRoutes(app: FastifyInstance, services: Services): void {
   const { keys, policies, principals } = services;
@@ -56,6 +58,17 @@ export function rotationRoutes(app: FastifyInstance, services: Services): void {
       if (credentials.kind === 'malformed') throw new KeyturnError('ERR_INVALID_TOKEN', 'malformed Authorization header: expected Bearer <token>');
       const rotation = await keys.selfRotate(credentials.token, requestMeta(request));
       return reply.header('cache-control', 'no-store').send(rotationAnswer(rotation));
+    });
+
+    // The client's own secret rotation, or its collection of a secret the scheduler rotated: client_secret_basic only.
+    holder.post('/v1/clients/self/rotate-secret', async (request, reply) => {
+      const authorization = request.headers.authorization;
+      if (authorization === undefined || !/^Basic /i.test(authorization)) {
+        throw new KeyturnError('ERR_INVALID_CLIENT', 'authenticate with client_secret_basic: Authorization: Basic <client id:secret>');
+      }
+      const { clientId, secret } = parseClientBasic(authorization);
+      const rotated = await services.oauth.clients.selfRotateSecret(clientId, secret, requestMeta(request));
+      return reply.header('cache-control', 'no-store').send({ ...rotated.client, client_id: rotated.client.clientId, client_secret: rotated.secret });
     });
   });
 }

@@ -174,9 +174,13 @@ export class PostgresStore implements Store {
       await client.query('BEGIN');
       const result = await fn(tx);
       await last; // a query the caller started but did not await still belongs before COMMIT
-      // NOTIFY inside the transaction: PostgreSQL delivers it only on commit.
-      for (const [channel, payload] of pending) {
-        await client.query('SELECT pg_notify($1, $2)', [this.#channel(channel), payload]);
+      // NOTIFY inside the transaction: PostgreSQL delivers it only on commit. All of them in one
+      // round trip, in the order they were made (a transaction rotating 100 keys makes hundreds).
+      if (pending.length > 0) {
+        await client.query('SELECT pg_notify(t.c, t.p) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(c, p, n) ORDER BY t.n', [
+          pending.map(([channel]) => this.#channel(channel)),
+          pending.map(([, payload]) => payload),
+        ]);
       }
       await client.query('COMMIT');
       // This node's listeners hear at once, as with SQLite; the LISTEN echo is skipped.
