@@ -157,6 +157,20 @@ export const EVENT_CATALOG = {
       claimed: z.string().optional().describe('the claimed identifier (sanitised), when it named nothing known'),
       }),
     }),
+  'audit.checkpoint': event({
+    description:
+      'A signed checkpoint of the audit log: the Merkle tree head (RFC 9162) of every record up to `lastSeq`, signed with the deployment\'s Ed25519 log key as a C2SP tlog-checkpoint. Keep these outside keyturn (a sink, a file, a witness) to catch a rewritten history; `keyturn audit verify --checkpoint` checks the log against them.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'the log origin (also the checkpoint key name)',
+    data: z.strictObject({
+      size: z.number().describe('tree size: records sealed since the tree began'),
+      lastSeq: z.number().describe('sequence number of the last record sealed'),
+      root: z.string().describe('root hash (base64), as in the note'),
+      note: z.string().describe('the signed checkpoint (c2sp.org/tlog-checkpoint in a c2sp.org/signed-note)'),
+    }),
+  }),
   'admin.recovered': event({
     description: 'A new admin key was minted by `keyturn admin recover`, run with direct access to the data directory or database (the way back in when every admin key is suspended, revoked or lost).',
     category: 'account_change',
