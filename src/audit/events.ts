@@ -215,6 +215,21 @@ export interface EventRetention {
 const PRUNE_BATCH = 5_000;
 
 /**
+ * Deletes every event with `seq <= through`, oldest first, in batches (at most `maxBatches` per
+ * call): what the tamper-evident log's pruning uses, which chooses `through` at the end of a
+ * checkpoint (see `AuditLog.prune` in `src/audit/log.ts`).
+ */
+export async function deleteEventsThrough(db: Queryable, through: number, maxBatches = 20): Promise<{ deleted: number; more: boolean }> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const result = await db.run(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ${PRUNE_BATCH})`, [through]);
+    deleted += result.changes;
+    if (result.changes < PRUNE_BATCH) return { deleted, more: false };
+  }
+  return { deleted, more: true };
+}
+
+/**
  * Deletes the oldest events beyond the retention: older than `maxAgeMs`, and beyond the newest
  * `maxCount` (by sequence number, so with gaps in the sequence fewer than `maxCount` may remain).
  * Works from the low end of the primary key only: no index on time is needed, and events newer

@@ -15,7 +15,7 @@ import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { deriveKey } from '../core/fingerprint.js';
 import type { Queryable, Store } from '../store/port.js';
-import { appendEvent, logHead, pruneEvents, readLog, SYSTEM, type AuditEvent, type EventRetention, type LoggedRow } from './events.js';
+import { appendEvent, deleteEventsThrough, logHead, readLog, SYSTEM, type AuditEvent, type EventRetention, type LoggedRow } from './events.js';
 import {
   checkpointTime,
   ed25519Signer,
@@ -251,19 +251,20 @@ export class AuditLog {
    * of deleted records go with them; checkpoints are kept.
    */
   async prune(retention: EventRetention, maxBatches?: number): Promise<{ deleted: number; more: boolean }> {
-    const now = this.#ctx.now().getTime();
-    // The newest checkpoint whose records are all old enough (by count or age) bounds the cut.
-    let keepAfter = 0;
-    const checkpoints = await this.#store.all<CheckpointRow>('SELECT size, last_seq FROM audit_checkpoints ORDER BY size DESC LIMIT 1000');
-    if (checkpoints.length === 0) return { deleted: 0, more: false };
-    keepAfter = Number((checkpoints[0] as CheckpointRow).last_seq);
-    const result = await pruneEvents(this.#store, now, retention, maxBatches, keepAfter);
-    // Leaves of records no longer stored, below the oldest record that remains.
-    const first = await readLog(this.#store, 0, 1);
-    const boundary = first.length === 0 ? keepAfter + 1 : (first[0] as LoggedRow).seq;
-    // Only up to a checkpoint's end: the verifier restarts from that checkpoint's edge.
-    const cut = await this.#store.get<{ size: number | string }>('SELECT MAX(size) AS size FROM audit_checkpoints WHERE last_seq < ?', [boundary]);
-    if (cut?.size != null) await this.#store.run('DELETE FROM audit_leaves WHERE idx < ?', [Number(cut.size)]);
+    if (retention.maxAgeMs <= 0 && retention.maxCount <= 0) return { deleted: 0, more: false };
+    const { seq: head } = await logHead(this.#store);
+    const countCut = retention.maxCount > 0 ? head - retention.maxCount : -1;
+    const ageCut = retention.maxAgeMs > 0 ? this.#ctx.now().getTime() - retention.maxAgeMs : -1;
+    // The newest checkpoint all of whose records are beyond the count, or that was signed before the
+    // age cut (its records are older than it): everything it seals may go, and nothing after it.
+    const row = await this.#store.get<{ size: number | string | null; last_seq: number | string | null }>(
+      'SELECT size, last_seq FROM audit_checkpoints WHERE last_seq <= ? OR time < ? ORDER BY size DESC LIMIT 1',
+      [countCut, ageCut],
+    );
+    if (row?.last_seq == null) return { deleted: 0, more: false };
+    const result = await deleteEventsThrough(this.#store, Number(row.last_seq), maxBatches);
+    // Their leaves go once the records are gone; the checkpoint (with its right edge) stays.
+    if (!result.more) await this.#store.run('DELETE FROM audit_leaves WHERE idx < ?', [Number(row.size)]);
     return result;
   }
 }
