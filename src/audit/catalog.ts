@@ -38,6 +38,7 @@ function event<const S extends EventSpec>(spec: S): S {
 }
 
 const id = (what: string) => z.string().describe(what);
+const credentialPrint = z.string().regex(/^hmac-sha256:[0-9a-f]{64}$/);
 const scopes = z.array(z.string()).describe('scopes granted');
 const none = z.strictObject({});
 const keyStatus = z.enum(['active', 'rotating', 'suspended', 'retired', 'revoked']);
@@ -110,6 +111,7 @@ export const EVENT_CATALOG = {
       name: id('key name'),
       scopes,
       expiresAt: z.string().nullable().describe('expiry (ISO 8601), or `null`'),
+      fingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the new secret under the deployment salt (match a leaked key to its events; never the secret)'),
     }),
   }),
   'key.revoked': event({
@@ -529,6 +531,7 @@ export const EVENT_CATALOG = {
       graceEndsAt: z.string().describe('end of the grace (ISO 8601)'),
       policy: id('the policy the successor is issued under'),
       policyVersion: z.number().describe('its version'),
+      successorFingerprint: credentialPrint.optional().describe("`hmac-sha256:` fingerprint of the successor's secret under the deployment salt"),
     }),
   }),
   'key.retired': event({

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseVerifierKey, type NoteVerifier } from '../audit/checkpoint.js';
+import { logHead } from '../audit/events.js';
 import { logKeyFromMaster, verifyLog, type LogReport } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import { KeyturnError } from '../core/errors.js';
@@ -48,7 +49,7 @@ export async function verifyAudit(config: Config, options: AuditVerifyOptions = 
   const store = await openDirect(config);
   try {
     try {
-      await store.get('SELECT seq FROM audit_head WHERE id = 1');
+      await logHead(store);
     } catch {
       throw new KeyturnError('ERR_NOT_FOUND', 'this database has no ordered audit log yet (start the server once to apply migration 0160)');
     }

@@ -181,6 +181,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     cacheMaxAgeMs: config.keys.cacheMaxAge,
     failures,
     leakGuard: keyLeakGuard(ctx),
+    // Events name new secrets by an HMAC under this salt (`hmac-sha256:`), never by the secret.
+    eventSalt: deriveKey(masterKey, 'event-fingerprints/v1'),
     policies,
     sealer: kek,
   });
