@@ -37,6 +37,8 @@ export const CHECKPOINT_EVENT = 'audit.checkpoint';
 const PAGE = 2_000;
 /** Most records one checkpoint seals: a backlog is sealed in several checkpoints, never one long read. */
 const MAX_PER_CHECKPOINT = 50_000;
+/** Leaves per INSERT (4 parameters each: well under SQLite's and PostgreSQL's limits). */
+const LEAF_BATCH = 250;
 
 /**
  * The bytes of a record as a Merkle leaf: the UTF-8 of the RFC 8785 canonical JSON of the event as
@@ -220,8 +222,13 @@ export class AuditLog {
     const rootText = Buffer.from(root).toString('base64');
     const edge = JSON.stringify(acc.state().edge.map(hexOf));
     return this.#store.transaction(async (tx) => {
-      for (const leaf of leaves) {
-        await tx.run('INSERT INTO audit_leaves (idx, seq, event_id, hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [leaf.idx, leaf.seq, leaf.id, leaf.hash]);
+      // Multi-row inserts: one round trip per LEAF_BATCH leaves, not per leaf.
+      for (let at = 0; at < leaves.length; at += LEAF_BATCH) {
+        const batch = leaves.slice(at, at + LEAF_BATCH);
+        await tx.run(
+          `INSERT INTO audit_leaves (idx, seq, event_id, hash) VALUES ${batch.map(() => '(?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+          batch.flatMap((leaf) => [leaf.idx, leaf.seq, leaf.id, leaf.hash]),
+        );
       }
       const inserted = await tx.run(
         'INSERT INTO audit_checkpoints (size, last_seq, root, edge, note, time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
