@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation|auditlog] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -19,6 +19,8 @@
  * - rotation (`bench/rotation.ts`): rotations per second when 100,000 keys come due at once (SQLite,
  *   and PostgreSQL with `KEYTURN_TEST_PG_URL`), verify throughput over HTTP while they rotate as a
  *   share of idle, and the key holder's overhead per call.
+ * - the audit log (`bench/auditlog.ts`): event appends per second alone and with the Merkle tree
+ *   and a signed checkpoint every 1,000 events, and `verifyLog` records per second.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
@@ -42,7 +44,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation', 'auditlog'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -376,6 +378,12 @@ async function main(): Promise<void> {
     const binding = await runBindingBench();
     results.binding = binding;
     printBinding(binding);
+  }
+  if (only.has('auditlog')) {
+    const { printAuditLog, runAuditLogBench } = await import('./auditlog.js');
+    const auditlog = await runAuditLogBench({ durationSec: duration });
+    results.auditlog = auditlog;
+    printAuditLog(auditlog);
   }
   if (only.has('flood')) {
     // Issue 9: store growth and valid-key throughput during a flood of invalid keys and oversized client ids.

@@ -38,6 +38,7 @@ function event<const S extends EventSpec>(spec: S): S {
 }
 
 const id = (what: string) => z.string().describe(what);
+const credentialPrint = z.string().regex(/^hmac-sha256:[0-9a-f]{64}$/);
 const scopes = z.array(z.string()).describe('scopes granted');
 const none = z.strictObject({});
 const keyStatus = z.enum(['active', 'rotating', 'suspended', 'retired', 'revoked']);
@@ -110,6 +111,7 @@ export const EVENT_CATALOG = {
       name: id('key name'),
       scopes,
       expiresAt: z.string().nullable().describe('expiry (ISO 8601), or `null`'),
+      fingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the new secret under the deployment salt (match a leaked key to its events; never the secret)'),
     }),
   }),
   'key.revoked': event({
@@ -157,6 +159,20 @@ export const EVENT_CATALOG = {
       claimed: z.string().optional().describe('the claimed identifier (sanitised), when it named nothing known'),
       }),
     }),
+  'audit.checkpoint': event({
+    description:
+      'A signed checkpoint of the audit log: the Merkle tree head (RFC 9162) of every record up to `lastSeq`, signed with the deployment\'s Ed25519 log key as a C2SP tlog-checkpoint. Keep these outside keyturn (a sink, a file, a witness) to catch a rewritten history; `keyturn audit verify --checkpoint` checks the log against them.',
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'the log origin (also the checkpoint key name)',
+    data: z.strictObject({
+      size: z.number().describe('tree size: records sealed since the tree began'),
+      lastSeq: z.number().describe('sequence number of the last record sealed'),
+      root: z.string().describe('root hash (base64), as in the note'),
+      note: z.string().describe('the signed checkpoint (c2sp.org/tlog-checkpoint in a c2sp.org/signed-note)'),
+    }),
+  }),
   'admin.recovered': event({
     description: 'A new admin key was minted by `keyturn admin recover`, run with direct access to the data directory or database (the way back in when every admin key is suspended, revoked or lost).',
     category: 'account_change',
@@ -575,6 +591,7 @@ export const EVENT_CATALOG = {
       graceEndsAt: z.string().describe('end of the grace (ISO 8601)'),
       policy: id('the policy the successor is issued under'),
       policyVersion: z.number().describe('its version'),
+      successorFingerprint: credentialPrint.optional().describe("`hmac-sha256:` fingerprint of the successor's secret under the deployment salt"),
     }),
   }),
   'key.retired': event({

@@ -1,4 +1,5 @@
 import type { Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { redactSecrets } from '../core/redact.js';
 import type { Queryable, Transaction } from '../store/port.js';
@@ -83,10 +84,12 @@ function clean(text: string | null | undefined): string | null {
  */
 export async function appendEvent(tx: Transaction, ctx: Context, input: EventInput, meta: RequestMeta): Promise<string> {
   const id = newId('evt', ctx);
+  const seq = await nextSeq(tx);
   await tx.run(
-    `INSERT INTO events (id, time, type, actor, target, outcome, reason, source_ip, request_id, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO events (seq, id, time, type, actor, target, outcome, reason, source_ip, request_id, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
+      seq,
       id,
       ctx.now().getTime(),
       input.type,
@@ -101,6 +104,26 @@ export async function appendEvent(tx: Transaction, ctx: Context, input: EventInp
   );
   tx.notify(EVENTS_CHANNEL, id);
   return id;
+}
+
+/**
+ * The next sequence number, taken from the one-row counter `audit_head`. The UPDATE locks that row
+ * until the transaction ends, so a second writer waits here until the first commits (and then reads
+ * the committed value) or rolls back (and then reuses the number): numbers are gap-free and become
+ * visible in order, so a reader that saw `seq = n` has already seen every number below it. The
+ * lock is held from the append to the commit; callers append as the last step of their change.
+ * On SQLite writers are serialised by `BEGIN IMMEDIATE` anyway; the same statement serves both.
+ */
+async function nextSeq(tx: Transaction): Promise<number> {
+  const row = await tx.get<{ seq: number | string }>('UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq');
+  if (row === undefined) throw new KeyturnError('ERR_INTERNAL', 'the audit log head is missing (migration 0160 not applied?)');
+  return Number(row.seq);
+}
+
+/** The log's head: the last sequence number handed out, and where the gap-free guarantee starts. */
+export async function logHead(db: Queryable): Promise<{ seq: number; baseSeq: number }> {
+  const row = await db.get<{ seq: number | string; base_seq: number | string }>('SELECT seq, base_seq FROM audit_head WHERE id = 1');
+  return { seq: Number(row?.seq ?? 0), baseSeq: Number(row?.base_seq ?? 0) };
 }
 
 interface EventRow {
@@ -138,8 +161,12 @@ export async function listEvents(db: Queryable, query: EventQuery = {}): Promise
   }
   params.push(Math.min(Math.max(query.limit ?? 100, 1), 1000));
   const rows = await db.all<EventRow>(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`, params);
-  return rows.map((row) => ({
-    seq: row.seq,
+  return rows.map(eventOfRow);
+}
+
+function eventOfRow(row: EventRow): AuditEvent {
+  return {
+    seq: Number(row.seq),
     id: row.id,
     time: new Date(row.time).toISOString(),
     type: row.type,
@@ -150,7 +177,32 @@ export async function listEvents(db: Queryable, query: EventQuery = {}): Promise
     sourceIp: row.source_ip,
     requestId: row.request_id,
     data: JSON.parse(row.data) as Record<string, unknown>,
-  }));
+  };
+}
+
+/** A stored row as the tamper check reads it: the event, or why it cannot be read as one. */
+export type LoggedRow = { readonly seq: number; readonly id: string } & ({ readonly event: AuditEvent } | { readonly unreadable: string });
+
+/**
+ * Reads every stored row with `seq > afterSeq` in sequence order, at most `limit`, without
+ * filtering or validation: what the checkpointer hashes and `keyturn audit verify` recomputes. A
+ * row whose `data` is not JSON comes back `unreadable` (only tampering makes one).
+ */
+export async function readLog(db: Queryable, afterSeq: number, limit: number): Promise<LoggedRow[]> {
+  const rows = await db.all<EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, limit]);
+  return rows.map((row) => {
+    try {
+      return { seq: Number(row.seq), id: row.id, event: eventOfRow(row) };
+    } catch {
+      return { seq: Number(row.seq), id: row.id, unreadable: 'its data is not JSON' };
+    }
+  });
+}
+
+/** The number of stored events and the lowest sequence number (`null` when empty). */
+export async function logExtent(db: Queryable): Promise<{ count: number; first: number | null; last: number | null }> {
+  const row = await db.get<{ n: number | string; lo: number | string | null; hi: number | string | null }>('SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM events');
+  return { count: Number(row?.n ?? 0), first: row?.lo == null ? null : Number(row.lo), last: row?.hi == null ? null : Number(row.hi) };
 }
 
 /** How long and how many events are kept (see {@link pruneEvents}); `0` turns a limit off. */
@@ -163,13 +215,36 @@ export interface EventRetention {
 const PRUNE_BATCH = 5_000;
 
 /**
+ * Deletes every event with `seq <= through`, oldest first, in batches (at most `maxBatches` per
+ * call): what the tamper-evident log's pruning uses, which chooses `through` at the end of a
+ * checkpoint (see `AuditLog.prune` in `src/audit/log.ts`).
+ */
+export async function deleteEventsThrough(db: Queryable, through: number, maxBatches = 20): Promise<{ deleted: number; more: boolean }> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const result = await db.run(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ${PRUNE_BATCH})`, [through]);
+    deleted += result.changes;
+    if (result.changes < PRUNE_BATCH) return { deleted, more: false };
+  }
+  return { deleted, more: true };
+}
+
+/**
  * Deletes the oldest events beyond the retention: older than `maxAgeMs`, and beyond the newest
  * `maxCount` (by sequence number, so with gaps in the sequence fewer than `maxCount` may remain).
  * Works from the low end of the primary key only: no index on time is needed, and events newer
  * than the cutoff are never read. At most `maxBatches` batches per call; resolves the rows deleted
- * and whether more are due.
+ * and whether more are due. Rows after `keepAfter` are kept whatever their age: the tamper-evident
+ * log passes the last sequence number of a stored checkpoint, so what remains starts where a
+ * checkpoint's tree ends and still verifies (see `src/audit/log.ts`).
  */
-export async function pruneEvents(db: Queryable, now: number, retention: EventRetention, maxBatches = 20): Promise<{ deleted: number; more: boolean }> {
+export async function pruneEvents(
+  db: Queryable,
+  now: number,
+  retention: EventRetention,
+  maxBatches = 20,
+  keepAfter = Number.MAX_SAFE_INTEGER,
+): Promise<{ deleted: number; more: boolean }> {
   if (retention.maxAgeMs <= 0 && retention.maxCount <= 0) return { deleted: 0, more: false };
   // Rows at or below `countCut` are beyond the newest `maxCount`; rows before `ageCut` are too old.
   let countCut = 0;
@@ -182,8 +257,8 @@ export async function pruneEvents(db: Queryable, now: number, retention: EventRe
   for (let batch = 0; batch < maxBatches; batch++) {
     // Looks only at the oldest rows by sequence; a batch that keeps any of them is the last.
     const result = await db.run(
-      `DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ${PRUNE_BATCH}) AND (seq <= ? OR time < ?)`,
-      [countCut, ageCut],
+      `DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ${PRUNE_BATCH}) AND (seq <= ? OR time < ?) AND seq <= ?`,
+      [countCut, ageCut, keepAfter],
     );
     deleted += result.changes;
     if (result.changes < PRUNE_BATCH) return { deleted, more: false };

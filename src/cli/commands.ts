@@ -27,5 +27,6 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   policies: { build: async (io) => (await import('./policies.js')).policiesCommand(io) },
   webhooks: { build: async (io) => (await import('./webhooks.js')).webhooksCommand(io) },
   admin: { build: async (io) => (await import('./admin.js')).adminCommand(io) },
+  audit: { build: async (io) => (await import('./audit.js')).auditCommand(io) },
   'dev-certs': { build: async (io) => (await import('./dev-certs.js')).devCertsCommand(io) },
 };

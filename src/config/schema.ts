@@ -359,6 +359,21 @@ const audit = z.strictObject({
     .describe(
       'Most events kept; the oldest beyond it are deleted by the housekeeping job (0: no limit). A limit bounds the disk, but lets a flood push old events out sooner: prefer the age limit.',
     ),
+  checkpointEvery: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(1_000)
+    .describe('A signed checkpoint of the audit log (Merkle tree head, C2SP tlog-checkpoint) is made once this many events were appended on a node since the last one (0: only on the interval).'),
+  checkpointInterval: duration(0, 86_400_000)
+    .prefault('1m')
+    .describe('Longest time between two checkpoints while events are appended (0 turns the timer off; with `checkpointEvery` 0 too, no checkpoint is made and `keyturn audit verify` checks order only).'),
+  logOrigin: z
+    .string()
+    .regex(/^[^\s+]{1,200}$/)
+    .optional()
+    .describe('The audit log\'s name in its checkpoints (C2SP origin, also the checkpoint key name), e.g. `keyturn.example.com/audit`. Default: `keyturn/audit/<16 hex digits of the log key>`. Changing it makes older checkpoints fail to verify.'),
 });
 
 /** Lifetime policies and scheduled rotation. */
@@ -457,6 +472,9 @@ export const SETTINGS = {
   failureMaxGroups: 'audit.failureMaxGroups',
   eventRetention: 'audit.eventRetention',
   eventMaxCount: 'audit.eventMaxCount',
+  checkpointEvery: 'audit.checkpointEvery',
+  checkpointInterval: 'audit.checkpointInterval',
+  logOrigin: 'audit.logOrigin',
   defaultPolicy: 'rotation.defaultPolicy',
   rotationTick: 'rotation.tick',
   rotationNotice: 'rotation.notice',

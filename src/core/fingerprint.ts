@@ -51,3 +51,21 @@ export function rekeyFingerprint(fingerprint: string, key: string | Uint8Array):
 export function deriveKey(material: Uint8Array, label: string): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', material, new Uint8Array(0), `keyturn/${label}`, FINGERPRINT_KEY_BYTES));
 }
+
+/** The scheme prefix of a credential fingerprint in events. */
+export const CREDENTIAL_FINGERPRINT_PREFIX = 'hmac-sha256:';
+
+/**
+ * How an event names a credential's secret besides its id: `hmac-sha256:<hex>` of the secret
+ * under the deployment's event salt (derived from the master key). Someone holding a leaked token
+ * and the salt finds its events; the events alone reveal nothing about the secret, not even its
+ * plain digest (which is what keyturn looks secrets up by).
+ *
+ * @example
+ * ```ts
+ * credentialFingerprint(secret, salt); // 'hmac-sha256:5f1c…'
+ * ```
+ */
+export function credentialFingerprint(secret: string, salt: Uint8Array): string {
+  return `${CREDENTIAL_FINGERPRINT_PREFIX}${createHmac('sha256', salt).update(secret, 'utf8').digest('hex')}`;
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { credentialFingerprint } from '../core/fingerprint.js';
 import { appendEvent, FailureLog, SYSTEM, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
@@ -238,6 +239,11 @@ export interface KeyServiceOptions {
   readonly leakGuard?: KeyLeakGuard;
   /** Hears key events in their transaction (the composition root fans them out to webhooks). */
   readonly onEvent?: KeyEventHook;
+  /**
+   * The deployment's event salt: with it, `key.created` and `key.rotated` name the new secret by an
+   * `hmac-sha256:` fingerprint (see `credentialFingerprint`), so a leaked key is matched to its events.
+   */
+  readonly eventSalt?: Uint8Array;
 }
 
 /**
@@ -273,6 +279,7 @@ export class KeyService {
   readonly #failures: FailureLog;
   readonly #ownsFailures: boolean;
   readonly #leakGuard: KeyLeakGuard | undefined;
+  readonly #eventSalt: Uint8Array | undefined;
   readonly #policies: PolicyCatalog;
   readonly #sealer: SecretSealer | undefined;
   readonly #onEvent: KeyEventHook | undefined;
@@ -291,6 +298,7 @@ export class KeyService {
     this.#ownsFailures = options.failures === undefined;
     this.#failures = options.failures ?? new FailureLog({ store: options.store, ctx: options.ctx });
     this.#leakGuard = options.leakGuard;
+    this.#eventSalt = options.eventSalt;
     this.#policies = options.policies ?? presetCatalog();
     this.#sealer = options.sealer;
     this.#onEvent = options.onEvent;
@@ -362,10 +370,20 @@ export class KeyService {
     await appendEvent(
       tx,
       this.#ctx,
-      { type: 'key.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, scopes, expiresAt: iso(expiresAt) } },
+      {
+        type: 'key.created',
+        target: row.id,
+        outcome: 'success',
+        data: { principal: owner.id, name: row.name, scopes, expiresAt: iso(expiresAt), ...this.#fingerprint('fingerprint', secret) },
+      },
       meta,
     );
     return { key: this.#view(row, now), secret };
+  }
+
+  /** `{ [field]: 'hmac-sha256:…' }` of a new secret for its event, or nothing without an event salt. */
+  #fingerprint<F extends string>(field: F, secret: string): { [K in F]?: string } {
+    return (this.#eventSalt ? { [field]: credentialFingerprint(secret, this.#eventSalt) } : {}) as { [K in F]?: string };
   }
 
   /** The policy a key follows: the one it names, else its owner's, else the deployment default — at its current version. */
@@ -543,7 +561,13 @@ export class KeyService {
         target: row.id,
         outcome: 'success',
         reason: options.by,
-        data: { successor: next.id, graceEndsAt: new Date(graceEndsAt).toISOString(), policy: governing.policy.name, policyVersion: governing.version },
+        data: {
+          successor: next.id,
+          graceEndsAt: new Date(graceEndsAt).toISOString(),
+          policy: governing.policy.name,
+          policyVersion: governing.version,
+          ...this.#fingerprint('successorFingerprint', secret),
+        },
       },
       meta,
     );

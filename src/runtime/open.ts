@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { listEvents } from '../audit/events.js';
 import { FailureLog } from '../audit/failure-log.js';
+import { AuditLog, logKeyFromMaster } from '../audit/log.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
@@ -29,7 +30,7 @@ import { PolicyService, rotationJob, rotationMigrations, WebhookService } from '
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
-import { registerJobs } from './housekeeping.js';
+import { checkpointNudge, registerJobs } from './housekeeping.js';
 import { deriveKey } from '../core/fingerprint.js';
 import { loadMasterKey } from './master-key.js';
 import { assertPrivateFiles } from './permissions.js';
@@ -91,6 +92,8 @@ export interface Keyturn {
   readonly jobs: Jobs;
   /** Failed authentications, aggregated (summaries are written as groups close, and at {@link close}). */
   readonly failures: FailureLog;
+  /** The tamper-evident audit log: signed checkpoints, verification-preserving pruning. */
+  readonly auditLog: AuditLog;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
   setIssuer(url: string): void;
@@ -197,6 +200,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     cacheMaxAgeMs: config.keys.cacheMaxAge,
     failures,
     leakGuard: keyLeakGuard(ctx),
+    // Events name new secrets by an HMAC under this salt (`hmac-sha256:`), never by the secret.
+    eventSalt: deriveKey(masterKey, 'event-fingerprints/v1'),
     policies,
     sealer: kek,
     onEvent: (tx, event) =>
@@ -279,9 +284,13 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
   };
+  // The checkpoint key comes from the master key, never from the database (see src/audit/log.ts).
+  const auditLog = new AuditLog({ store, ctx, key: logKeyFromMaster(masterKey, config.audit.logOrigin) });
+  let stopNudge: () => void = () => undefined;
   try {
     webhooks.observe(LEAK_NOTIFICATION_TOPICS.owner);
-    await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger, webhookSigner: webhooks.signer });
+    await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, auditLog, logger, webhookSigner: webhooks.signer });
+    if (config.audit.checkpointEvery > 0) stopNudge = checkpointNudge(store, runner, config.audit.checkpointEvery);
     if (config.rotation.tick > 0) await runner.register(rotationJob([keys, clients], config.rotation.tick, logger, { noticeWindowMs: config.rotation.notice }));
   } catch (err) {
     keys.close();
@@ -305,11 +314,13 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     oauth,
     jobs,
     failures,
+    auditLog,
     issuer,
     setIssuer(url: string) {
       if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
     },
     async close() {
+      stopNudge();
       await runner.stop();
       // Before the store closes: the summaries of open failure groups are written, no count lost.
       await failures.close().catch((err: unknown) => logger?.warn({ err }, 'writing failure summaries at close failed'));

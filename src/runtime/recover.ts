@@ -25,7 +25,7 @@ export interface Recovered {
  * The SQLite file opened beside a running server (no process hold: SQLite serialises the
  * writers, and a running server reads a key it has not cached from the file), or PostgreSQL.
  */
-async function openDirect(config: Config): Promise<Store> {
+export async function openDirect(config: Config): Promise<Store> {
   const db = config.store.db;
   if (db && /^[a-z]+:\/\//i.test(db)) return openStore(db, config.server.dataDir, { poolSize: 1 });
   const file = resolve(db ? db.replace(/^sqlite:/, '') : join(config.server.dataDir, 'keyturn.db'));

@@ -148,23 +148,26 @@ describeStore('no secret in an event, ever', (kind) => {
         const secret = secretOf(SECRET_KINDS[secretKind], bytes);
         const text = `${before}${secret}${after}`.replace(/\0/g, '');
         const [{ seq } = { seq: 0 }] = await handle.store.all<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM events');
+        // The server may append events of its own meanwhile (a checkpoint): only ours are compared.
+        const ours = new Set<string>();
         await handle.store.transaction(async (tx) => {
           for (const type of EVENT_TYPES) {
             const { input, meta } = eventWith(type, text);
-            await appendEvent(tx, ctx, input, meta);
+            ours.add(await appendEvent(tx, ctx, input, meta));
           }
         });
-        const stored = await listEvents(handle.store, { afterSeq: Number(seq), limit: 1000 });
+        const stored = (await listEvents(handle.store, { afterSeq: Number(seq), limit: 1000 })).filter((e) => ours.has(e.id));
         expect(stored.map((e) => e.type)).toEqual(EVENT_TYPES);
         expect(leaks(JSON.stringify(stored), secret)).toBe(false);
         const raw = await handle.store.all<Record<string, unknown>>('SELECT * FROM events WHERE seq > ?', [Number(seq)]);
         expect(leaks(JSON.stringify(raw), secret)).toBe(false);
         const served = await kt.api('GET', `/v1/events?after=${seq}&limit=1000`);
         expect(served.status).toBe(200);
-        expect(served.body.items).toHaveLength(EVENT_TYPES.length);
+        const servedOurs = served.body.items.filter((e: { id: string }) => ours.has(e.id));
+        expect(servedOurs).toHaveLength(EVENT_TYPES.length);
         expect(leaks(JSON.stringify(served.body), secret)).toBe(false);
         // The event still says what kind of secret it was.
-        expect(served.body.items[0].target).toContain(`${SECRET_KINDS[secretKind]}_[REDACTED]`);
+        expect(servedOurs[0].target).toContain(`${SECRET_KINDS[secretKind]}_[REDACTED]`);
       }),
       { numRuns: 15 },
     );

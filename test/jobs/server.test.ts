@@ -11,10 +11,11 @@ describe('the server runs its background work on the job runner', () => {
   });
   afterAll(async () => server.stop());
 
-  it('registers rotation, pruning, the leak watch scheduler and outbox delivery, and runs each once at start', async () => {
+  it('registers rotation, pruning, audit checkpoints, the leak watch scheduler and outbox delivery, and runs each once at start', async () => {
     const runner = server.kt.jobs.runner;
     await vi.waitFor(async () => expect((await runner.list()).every((j) => j.runs >= 1)).toBe(true), { timeout: 10_000, interval: 20 });
     expect((await runner.list()).map((j) => [j.name, j.everyMs, j.lastError])).toEqual([
+      ['audit.checkpoint', 60_000, null], // audit.checkpointInterval
       ['housekeeping.prune', 3_600_000, null], // a tenth of the rotation interval, at most an hour
       ['leaks.watch', 60_000, null],
       ['outbox.deliver', 5_000, null],

@@ -108,6 +108,20 @@ function activityOf(info: ClassInfo, type: string): { id: number; name: string }
 }
 
 /**
+ * The OCSF class and activity an event type maps to (what `docs/events.md` lists per type).
+ *
+ * @example
+ * ```ts
+ * ocsfClassOf('entity_management', 'key.revoked'); // { classUid: 3004, className: 'Entity Management', activityId: 11, activityName: 'Deactivate' }
+ * ```
+ */
+export function ocsfClassOf(category: EventCategory, type: string): { classUid: number; className: string; activityId: number; activityName: string } {
+  const info = OCSF_CLASSES[category];
+  const activity = activityOf(info, type);
+  return { classUid: info.classUid, className: info.className, activityId: activity.id, activityName: activity.name };
+}
+
+/**
  * The OCSF event of one canonical record, in the class its category names.
  *
  * @example

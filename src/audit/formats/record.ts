@@ -2,7 +2,7 @@
  * The canonical event record every SIEM format is made from: one flat, stable shape, whatever
  * the event type, with field names aligned with OCSF (severity, category, actor, target, outcome,
  * source endpoint). Formats are pure functions from this record to bytes; sinks and exports
- * share them.
+ * share them. `toCanonical` (`src/audit/canonical.ts`) makes one from a stored event.
  */
 import { KeyturnError } from '../../core/errors.js';
 
@@ -110,12 +110,14 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The bytes of a record as a Merkle leaf: the UTF-8 of its RFC 8785 canonical JSON, so anyone can
- * recompute a leaf hash from an exported record with any JCS implementation.
+ * The bytes of a whole canonical record: the UTF-8 of its RFC 8785 canonical JSON (for exports
+ * that are signed or hashed). The Merkle leaf is not this but the stored fields alone
+ * (`logRecordBytes` in `src/audit/log.ts`): severity and category are derived from the catalogue,
+ * and a later release that re-classified a type must not change old leaves.
  *
  * @example
  * ```ts
- * tree.append(leafHash(recordBytes(event)));
+ * const digest = createHash('sha256').update(recordBytes(event)).digest('hex');
  * ```
  */
 export function recordBytes(event: CanonicalEvent): Uint8Array {

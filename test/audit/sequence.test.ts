@@ -1,0 +1,145 @@
+/**
+ * The ordered log (issue 12 item 2): a reader that follows `after=` sees every committed event
+ * exactly once, in order, with concurrent writers on several stores (separate connection pools or
+ * one SQLite store whose transactions queue) — including a transaction deliberately held open
+ * after it appended, while later ones try to commit first.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { appendEvent, listEvents, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
+import { manualContext } from '../../src/core/context.js';
+import { MIGRATIONS } from '../../src/runtime/open.js';
+import type { Store, Transaction } from '../../src/store/port.js';
+import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
+
+const ctx = manualContext(new Date('2026-12-05T00:00:00Z'));
+
+function created(tx: Transaction, name: string): Promise<string> {
+  return appendEvent(tx, ctx, { type: 'principal.created', target: name, outcome: 'success', data: { kind: 'service', name } }, SYSTEM);
+}
+
+/** Follows the log with `after=` (as `GET /v1/events?after=` does) until `stop()`; keeps what it read. */
+function follow(store: Store): { seen: AuditEvent[]; stop: () => Promise<void> } {
+  const seen: AuditEvent[] = [];
+  let running = true;
+  const loop = (async () => {
+    let after = 0;
+    while (running) {
+      const page = await listEvents(store, { afterSeq: after, limit: 50 });
+      seen.push(...page);
+      if (page.length > 0) after = (page.at(-1) as AuditEvent).seq;
+      else await sleep(2);
+    }
+    // A last read after the writers are done.
+    for (;;) {
+      const page = await listEvents(store, { afterSeq: after, limit: 1000 });
+      if (page.length === 0) break;
+      seen.push(...page);
+      after = (page.at(-1) as AuditEvent).seq;
+    }
+  })();
+  return {
+    seen,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/**
+ * Another writer on the same database: a second pool on PostgreSQL (as another process has); on
+ * SQLite the same store, since one process holds the file (a second store in this process would
+ * block the event loop in SQLite's busy wait while the first awaits).
+ */
+async function second(kind: string, handle: StoreHandle): Promise<Store> {
+  return kind === 'postgres' ? handle.another() : handle.store;
+}
+
+describeStore('the ordered event log', (kind) => {
+  let handle: StoreHandle;
+  beforeEach(async () => {
+    handle = await freshStore(kind);
+    await handle.store.migrate(MIGRATIONS);
+  });
+  afterEach(async () => handle.dispose());
+
+  it('a transaction held open after appending: later writers wait, nothing is skipped, commit order is seq order', async () => {
+    const other = await second(kind, handle);
+    const reader = follow(handle.store);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let appendedA!: () => void;
+    const aAppended = new Promise<void>((resolve) => (appendedA = resolve));
+    const order: string[] = [];
+    // A takes the next number, then stays open.
+    const a = handle.store.transaction(async (tx) => {
+      await created(tx, 'held');
+      appendedA();
+      await held;
+      order.push('A');
+    });
+    await aAppended;
+    // B and C, on another store ("process"), try to commit while A is open.
+    const b = other.transaction(async (tx) => {
+      await created(tx, 'late-1');
+      order.push('B');
+    });
+    const c = other.transaction(async (tx) => {
+      await created(tx, 'late-2');
+      order.push('C');
+    });
+    await sleep(kind === 'postgres' ? 300 : 100);
+    // Nothing after A is visible while A is open: a reader cannot run past A's number.
+    expect((await listEvents(handle.store)).map((e) => e.target)).toEqual([]);
+    expect(order).toEqual([]);
+    release();
+    await Promise.all([a, b, c]);
+    await reader.stop();
+    expect(order[0]).toBe('A');
+    const seen = reader.seen.map((e) => [e.seq, e.target]);
+    expect(seen[0]).toEqual([1, 'held']);
+    expect(seen.map(([seq]) => seq)).toEqual([1, 2, 3]);
+    expect(new Set(seen.slice(1).map(([, t]) => t))).toEqual(new Set(['late-1', 'late-2']));
+  });
+
+  it('a rolled-back append leaves no gap: its number is reused', async () => {
+    await expect(
+      handle.store.transaction(async (tx) => {
+        await created(tx, 'doomed');
+        throw new Error('change failed');
+      }),
+    ).rejects.toThrow('change failed');
+    await handle.store.transaction((tx) => created(tx, 'kept'));
+    expect((await listEvents(handle.store)).map((e) => [e.seq, e.target])).toEqual([[1, 'kept']]);
+  });
+
+  it('concurrent writers on two stores with random delays before commit: the follower sees 1..n once each, in order', async () => {
+    const stores = [handle.store, await second(kind, handle)];
+    const reader = follow(handle.store);
+    const writers = 6;
+    const each = kind === 'postgres' ? 15 : 10;
+    let rolledBack = 0;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        const store = stores[w % 2] as Store;
+        for (let i = 0; i < each; i++) {
+          const fail = (w + i) % 7 === 3;
+          await store
+            .transaction(async (tx) => {
+              await created(tx, `w${w}-${i}`);
+              // Hold the transaction a little (a slow change after its event): others queue behind it.
+              await sleep((w * 7 + i * 3) % 5);
+              if (fail) throw new Error('rolled back');
+            })
+            .catch(() => void (rolledBack += 1));
+        }
+      }),
+    );
+    await reader.stop();
+    const committed = writers * each - rolledBack;
+    expect(rolledBack).toBeGreaterThan(0);
+    expect(reader.seen.map((e) => e.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
+    expect(new Set(reader.seen.map((e) => e.id)).size).toBe(committed);
+  });
+});
