@@ -559,7 +559,8 @@ export const EVENT_CATALOG = {
       count: z.number().describe('successful uses in the interval'),
       firstAt: z.string().describe('first use in the interval (ISO 8601)'),
       lastAt: z.string().describe('last use in the interval (ISO 8601)'),
-      newNetwork: z.boolean().describe('no earlier usage record of this key names this network'),
+      newNetwork: z.boolean().describe('no earlier usage record of this key names this network, while earlier records name others'),
+      firstUse: z.boolean().describe('no earlier usage record of this key at all'),
     }),
   }),
   'audit.sink_down': event({

@@ -1,4 +1,6 @@
 import type { AuditEvent, EventQuery } from '../audit/events.js';
+import type { SinkStatus } from '../audit/sinks/dispatcher.js';
+import type { UsageSummary } from '../audit/usage.js';
 import type { IdKind } from '../core/ids.js';
 import type { KeyService } from '../keys/service.js';
 import type { GitHubKeys } from '../leaks/respond/index.js';
@@ -35,6 +37,12 @@ export interface LeakServices {
 export interface AuditServices {
   /** Events in log order, filtered. */
   list(query: EventQuery): Promise<AuditEvent[]>;
+  /** When a credential was last used and from where (its usage records). */
+  usage(credential: string): Promise<UsageSummary>;
+  /** Every audit sink's cursor and state. */
+  sinks(): Promise<SinkStatus[]>;
+  /** Lifts a sink's backoff: it is tried at its next run. */
+  retrySink(name: string): Promise<void>;
 }
 
 /** Whether this node can serve: the store answers. */

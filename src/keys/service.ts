@@ -194,6 +194,13 @@ export interface KeyServiceOptions {
   readonly failures?: FailureLog;
   /** Open leak findings guard unsuspending (set by the composition root from the leak response). */
   readonly leakGuard?: KeyLeakGuard;
+  /** Where successful uses are counted (the audit usage log); none counted without it. */
+  readonly usage?: KeyUsageCounter;
+}
+
+/** Counts successful uses of keys, in memory (the audit capability's `UsageLog` fits). */
+export interface KeyUsageCounter {
+  note(keyId: string, sourceIp: string | null | undefined): void;
 }
 
 /**
@@ -227,6 +234,8 @@ export class KeyService {
   readonly #policies: PolicyCatalog;
   readonly #sealer: SecretSealer | undefined;
 
+  readonly #usage: KeyUsageCounter | undefined;
+
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
     this.#store = options.store;
@@ -240,6 +249,7 @@ export class KeyService {
     this.#leakGuard = options.leakGuard;
     this.#policies = options.policies ?? presetCatalog();
     this.#sealer = options.sealer;
+    this.#usage = options.usage;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -781,6 +791,14 @@ export class KeyService {
     const result = await this.check(presented);
     if (!result.valid) await this.recordFailure('key.verify_failed', result, presented, meta);
     return result;
+  }
+
+  /**
+   * Notes one successful use of key `id` from `sourceIp` (counted in memory, written per interval
+   * as a usage record): callers that answered a key as valid call it. Synchronous, cheap.
+   */
+  noteUse(id: string, sourceIp: string | null | undefined): void {
+    this.#usage?.note(id, sourceIp);
   }
 
   /** {@link verify} without the failure event: for callers that record their own. */

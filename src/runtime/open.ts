@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
-import { listEvents } from '../audit/events.js';
+import { listEvents, SYSTEM } from '../audit/events.js';
 import { FailureLog } from '../audit/failure-log.js';
+import { DetectionEngine } from '../audit/detections/engine.js';
+import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
+import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
+import { UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
@@ -71,6 +75,18 @@ export interface Jobs {
   readonly outbox: Outbox;
 }
 
+/** The audit parts the runtime starts and stops. */
+export interface AuditRuntime {
+  /** `undefined` when usage records are off (`audit.usageInterval` 0). */
+  readonly usage: UsageLog | undefined;
+  readonly sinks: SinkDispatcher;
+  /** `undefined` when detections are off. */
+  readonly detections: DetectionEngine | undefined;
+}
+
+/** keyturn's version, as the SIEM formats name the product. */
+export const PRODUCT = Object.freeze({ version: '0.1.0' });
+
 /**
  * One keyturn process wired to one store: the {@link Services} the edges use, and beside them
  * what only the runtime (and tests) may hold — the store, the context, the configuration, the jobs.
@@ -89,6 +105,8 @@ export interface Keyturn {
   readonly jobs: Jobs;
   /** Failed authentications, aggregated (summaries are written as groups close, and at {@link close}). */
   readonly failures: FailureLog;
+  /** Audit streaming: successful uses counted per interval, the sinks, the detection engine. */
+  readonly audit: AuditRuntime;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
   setIssuer(url: string): void;
@@ -98,7 +116,7 @@ export interface Keyturn {
 /**
  * The one place the edge's {@link Services} are built from the wired parts.
  */
-function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string; audit: AuditRuntime }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
@@ -117,7 +135,12 @@ function buildServices(parts: { store: Store; ctx: Context; principals: Principa
       watches: leaks.watches,
       githubKeys: leaks.githubKeys,
     },
-    audit: { list: (query) => listEvents(store, query) },
+    audit: {
+      list: (query) => listEvents(store, query),
+      usage: (credential) => usageOf(store, credential),
+      sinks: () => parts.audit.sinks.status(),
+      retrySink: (name) => parts.audit.sinks.retryNow(name),
+    },
     health: storeHealth(store),
     now: () => ctx.now().getTime(),
     newId: (kind) => newId(kind, ctx),
@@ -169,6 +192,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const principals = new PrincipalService(store, ctx, { egress, policies });
   // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
   const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
+  // Successful uses, counted in memory and written per interval by this node's own job.
+  const usage = config.audit.usageInterval > 0 ? new UsageLog({ store, ctx, intervalMs: config.audit.usageInterval }) : undefined;
+  let sinks: SinkDispatcher;
+  try {
+    sinks = new SinkDispatcher({ store, ctx, sinks: config.audit.sinks.map((spec) => buildSink(spec as SinkSpec, PRODUCT)), logger });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const keys = new KeyService({
     store,
     ctx,
@@ -180,8 +212,21 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     leakGuard: keyLeakGuard(ctx),
     policies,
     sealer: kek,
+    ...(usage ? { usage } : {}),
   });
   policies.countWith((name) => keys.policyCounts(name));
+  const detectionSettings = config.audit.detections;
+  const detections = detectionSettings.enabled
+    ? new DetectionEngine({
+        store,
+        ctx,
+        settings: detectionSettings,
+        suspendOn: detectionSettings.suspendOn,
+        suspendKey: async (id, reason) => void (await keys.suspend(id, SYSTEM, reason)),
+        logger,
+      })
+    : undefined;
+  const audit: AuditRuntime = { usage, sinks, detections };
   const response = new LeakResponder({
     store,
     ctx,
@@ -241,6 +286,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   try {
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
     if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
+    if (usage) await runner.register({ name: usageJobName(runner.nodeId), everyMs: usage.intervalMs, run: async () => void (await usage.flush()) });
+    await sinks.register(runner);
+    await detections?.register(runner);
   } catch (err) {
     keys.close();
     policies.close();
@@ -249,7 +297,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer, audit });
   return {
     config,
     ctx,
@@ -262,6 +310,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     oauth,
     jobs,
     failures,
+    audit,
     issuer,
     setIssuer(url: string) {
       if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
@@ -270,6 +319,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await runner.stop();
       // Before the store closes: the summaries of open failure groups are written, no count lost.
       await failures.close().catch((err: unknown) => logger?.warn({ err }, 'writing failure summaries at close failed'));
+      await usage?.flush().catch((err: unknown) => logger?.warn({ err }, 'writing usage records at close failed'));
+      detections?.close();
+      await sinks.close();
       jobs.outbox.close();
       await leaks.watches.stop();
       await leaks.response.idle();

@@ -34,6 +34,8 @@ const OWNERS: Readonly<Record<string, string>> = {
   outbox_messages: 'src/jobs/outbox.ts',
   outbox_attempts: 'src/jobs/outbox.ts',
   events: 'src/audit/events.ts',
+  audit_sink_cursors: 'src/audit/sinks/cursor.ts',
+  usage_records: 'src/audit/usage.ts',
   leak_findings: 'src/leaks/respond/findings-store.ts',
   leak_sightings: 'src/leaks/respond/findings-store.ts',
   leak_watches: 'src/leaks/watch.ts',

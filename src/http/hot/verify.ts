@@ -71,10 +71,16 @@ export function verifyHandler(keys: KeyService, onError: (err: unknown, requestI
     const key = presentedKey(request);
     if (typeof key !== 'string') return key;
     const hit = keys.peek(key);
-    if (hit) return validAnswer(hit.key);
+    if (hit) {
+      keys.noteUse(hit.key.id, request.sourceIp);
+      return validAnswer(hit.key);
+    }
     return keys.verify(key, hotMeta(request)).then(
       (result) => {
-        if (result.valid) return validAnswer(result.key);
+        if (result.valid) {
+          keys.noteUse(result.key.id, request.sourceIp);
+          return validAnswer(result.key);
+        }
         const wait = limits.fail('verify', request.sourceIp);
         return wait === undefined ? failureAnswers.get(result.reason)! : held(limits, errorAnswer(rateLimited(wait)));
       },
