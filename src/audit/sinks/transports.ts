@@ -35,6 +35,8 @@ export interface SyslogTransportOptions {
   /** TLS (RFC 5425) when set; plain TCP otherwise. */
   readonly tls?: TlsMaterial | undefined;
   readonly connectTimeoutMs?: number;
+  /** How long after a TLS handshake to watch for the collector refusing the client (ms, default 250). */
+  readonly tlsSettleMs?: number;
 }
 
 /**
@@ -63,10 +65,29 @@ export class SyslogTransport implements Transport {
     this.#broken = false;
     const ready = material ? 'secureConnect' : 'connect';
     const timer = setTimeout(() => socket.destroy(new KeyturnError('ERR_UPSTREAM', `syslog ${host}:${port}: no connection within ${timeout} ms`)), timeout);
+    // An error before the connection is up rejects `once` (the socket has no other listener yet).
     try {
       await once(socket, ready);
     } finally {
       clearTimeout(timer);
+    }
+    socket.on('error', () => undefined);
+    if (material) {
+      // TLS 1.3 completes the client's handshake before the collector has checked the client
+      // certificate; one it refuses is closed right after. Wait a moment for that verdict, so a
+      // refused sender fails here instead of writing into a connection about to be reset.
+      const refused = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          socket.off('close', onClose);
+          resolve(false);
+        }, this.#options.tlsSettleMs ?? 250);
+        const onClose = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        socket.once('close', onClose);
+      });
+      if (refused) throw new KeyturnError('ERR_UPSTREAM', `syslog ${host}:${port} closed the TLS connection after the handshake (client certificate refused?)`);
     }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
