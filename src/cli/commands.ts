@@ -26,4 +26,5 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   watch: { build: async (io) => (await import('./watch.js')).watchCommand(io) },
   policies: { build: async (io) => (await import('./policies.js')).policiesCommand(io) },
   admin: { build: async (io) => (await import('./admin.js')).adminCommand(io) },
+  audit: { build: async (io) => (await import('./audit.js')).auditCommand(io) },
 };

@@ -39,6 +39,8 @@ export interface AuditServices {
   list(query: EventQuery): Promise<AuditEvent[]>;
   /** When a credential was last used and from where (its usage records). */
   usage(credential: string): Promise<UsageSummary>;
+  /** The highest sequence number in the log (0 when empty). */
+  lastSeq(): Promise<number>;
   /** Every audit sink's cursor and state. */
   sinks(): Promise<SinkStatus[]>;
   /** Lifts a sink's backoff: it is tried at its next run. */

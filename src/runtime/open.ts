@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import { listEvents, SYSTEM } from '../audit/events.js';
+import { lastEventSeq, listEvents, SYSTEM } from '../audit/events.js';
 import { FailureLog } from '../audit/failure-log.js';
 import { DetectionEngine } from '../audit/detections/engine.js';
+import { PRODUCT } from '../audit/sinks/product.js';
 import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
 import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
 import { UsageLog, usageJobName, usageOf } from '../audit/usage.js';
@@ -84,8 +85,7 @@ export interface AuditRuntime {
   readonly detections: DetectionEngine | undefined;
 }
 
-/** keyturn's version, as the SIEM formats name the product. */
-export const PRODUCT = Object.freeze({ version: '0.1.0' });
+export { PRODUCT } from '../audit/sinks/product.js';
 
 /**
  * One keyturn process wired to one store: the {@link Services} the edges use, and beside them
@@ -137,6 +137,7 @@ function buildServices(parts: { store: Store; ctx: Context; principals: Principa
     },
     audit: {
       list: (query) => listEvents(store, query),
+      lastSeq: () => lastEventSeq(store),
       usage: (credential) => usageOf(store, credential),
       sinks: () => parts.audit.sinks.status(),
       retrySink: (name) => parts.audit.sinks.retryNow(name),

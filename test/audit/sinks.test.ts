@@ -27,7 +27,10 @@ class OctetReceiver {
   readonly messages: string[] = [];
   #server: net.Server | undefined;
   readonly #sockets = new Set<net.Socket>();
-  constructor(readonly port: number) {}
+  readonly port: number;
+  constructor(port: number) {
+    this.port = port;
+  }
 
   async start(): Promise<void> {
     this.#server = net.createServer((socket) => {
@@ -252,7 +255,10 @@ class HecReceiver {
   mode: 'ok' | 'never' | 'down' = 'ok';
   server!: http.Server;
   url = '';
-  constructor(readonly token: string) {}
+  readonly token: string;
+  constructor(token: string) {
+    this.token = token;
+  }
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {

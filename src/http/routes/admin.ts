@@ -81,6 +81,7 @@ export function adminRoutes(app: FastifyInstance, services: Services): void {
       const items = await audit.list({ ...query, ...(query.after === undefined ? {} : { afterSeq: query.after }) });
       return { items, next: items.length === (query.limit ?? 100) ? (items.at(-1)?.seq ?? null) : null };
     });
+    admin.get('/v1/events/last', async () => ({ seq: await audit.lastSeq() }));
     admin.get('/v1/audit/sinks', async () => ({ items: await audit.sinks() }));
     admin.post('/v1/audit/sinks/:name/retry', async (request, reply) => {
       const { name } = validate(sinkParam, request.params);
