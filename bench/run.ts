@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|audit] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -12,6 +12,7 @@
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
  * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
+ * - the audit sinks (`bench/audit-sinks.ts`): valid-key throughput with every sink on versus auditing off;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
  *   valid-key throughput during the flood as a share of without it.
  *
@@ -37,7 +38,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'audit'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -370,6 +371,13 @@ async function main(): Promise<void> {
     const flood = await runFloodBench({ durationSec: duration, connections, floodConnections: connections });
     results.flood = flood;
     printFlood(flood);
+  }
+  if (only.has('audit')) {
+    // Issue 12: verification throughput with every audit sink on versus auditing off.
+    const { printAudit, runAuditBench } = await import('./audit-sinks.js');
+    const audit = await runAuditBench({ durationSec: duration, connections, rounds: Math.max(1, Math.min(roundCount, 3)) });
+    results.audit = audit;
+    printAudit(audit);
   }
 
   console.log('');
