@@ -5,7 +5,7 @@ import { DetectionEngine } from '../audit/detections/engine.js';
 import { PRODUCT } from '../audit/sinks/product.js';
 import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
 import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
-import { UsageLog, usageJobName, usageOf } from '../audit/usage.js';
+import { pruneUsage, UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
@@ -287,7 +287,17 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   try {
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
     if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
-    if (usage) await runner.register({ name: usageJobName(runner.nodeId), everyMs: usage.intervalMs, run: async () => void (await usage.flush()) });
+    if (usage) {
+      await runner.register({
+        name: usageJobName(runner.nodeId),
+        everyMs: usage.intervalMs,
+        run: async () => {
+          await usage.flush();
+          // Usage records are kept as long as events are.
+          if (config.audit.eventRetention > 0) await pruneUsage(store, ctx.now().getTime() - config.audit.eventRetention);
+        },
+      });
+    }
     await sinks.register(runner);
     await detections?.register(runner);
   } catch (err) {

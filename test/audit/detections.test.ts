@@ -131,6 +131,8 @@ describe('detection rules', () => {
     const at = (n: number) => ({ ...ev('key.revoked'), seq: n });
     expect(run(rule, [at(11), at(12), at(15), at(16)]).map((f) => [f.count, f.severity])).toEqual([[2, 'critical']]);
     expect(run(sequenceGap(0), [at(1), at(2), at(3)])).toEqual([]);
+    // A batch read again (a retried run) is no gap.
+    expect(run(sequenceGap(0), [at(1), at(2), at(1), at(2), at(3)])).toEqual([]);
   });
 });
 

@@ -67,8 +67,18 @@ export class DetectionEngine {
     this.#unsubscribe?.();
   }
 
-  /** One run: processes every event after the cursor (up to 20 batches). Resolves the findings recorded. */
+  /** One run: processes every event after the cursor (up to 20 batches). */
   async run(run?: Pick<JobRun, 'signal'>): Promise<JobResult | void> {
+    try {
+      return await this.#run(run);
+    } catch (err) {
+      // The rules saw events whose findings were not recorded: rebuild them from the cursor next time.
+      this.#rules = undefined;
+      throw err;
+    }
+  }
+
+  async #run(run?: Pick<JobRun, 'signal'>): Promise<JobResult | void> {
     const { store, ctx } = this.#o;
     const batchSize = this.#o.batchSize ?? 500;
     const now = () => ctx.now().getTime();

@@ -278,6 +278,8 @@ export function sequenceGap(after: number): Rule & { position(): number } {
     position: () => last,
     observe(event) {
       const expected = last + 1;
+      // An event at or before the last one is a replay (a retried batch), not a gap.
+      if (event.seq < expected) return [];
       last = event.seq;
       if (event.seq === expected || expected === 1) return [];
       return [{ rule: 'sequence_gap', title: `sequence gap: ${event.seq - expected} event(s) missing before seq ${event.seq}`, severity: 'critical', target: null, evidence: [event.id], count: event.seq - expected }];
