@@ -77,6 +77,7 @@ describe('usage, sinks and detections in a running server', () => {
     dir = mkdtempSync(join(tmpdir(), 'keyturn-usage-'));
     kt = await startTestServer({
       usageInterval: '1h',
+      detections: JSON.stringify({ enabled: true }),
       auditSinks: JSON.stringify([{ kind: 'file', name: 'local', path: join(dir, 'audit.jsonl'), format: 'ocsf' }]),
     });
   });
