@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation|auditlog] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation|auditlog|audit] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -14,6 +14,7 @@
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
  * - token binding (`bench/binding.ts`): bearer, mTLS-bound and session-bound JWT verification side
  *   by side, and the per-request cost of the certificate thumbprint and the exporter value;
+ * - the audit sinks (`bench/audit-sinks.ts`): valid-key throughput with every sink on versus auditing off;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
  *   valid-key throughput during the flood as a share of without it;
  * - rotation (`bench/rotation.ts`): rotations per second when 100,000 keys come due at once (SQLite,
@@ -44,7 +45,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation', 'auditlog'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation', 'auditlog', 'audit'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -391,6 +392,13 @@ async function main(): Promise<void> {
     const flood = await runFloodBench({ durationSec: duration, connections, floodConnections: connections });
     results.flood = flood;
     printFlood(flood);
+  }
+  if (only.has('audit')) {
+    // Issue 12: verification throughput with every audit sink on versus auditing off.
+    const { printAudit, runAuditBench } = await import('./audit-sinks.js');
+    const audit = await runAuditBench({ durationSec: duration, connections, rounds: Math.max(1, Math.min(roundCount, 3)) });
+    results.audit = audit;
+    printAudit(audit);
   }
 
   if (only.has('rotation')) {

@@ -693,6 +693,63 @@ export const EVENT_CATALOG = {
     target: 'endpoint id',
     data: z.strictObject({ delivery: id('the delivery id'), previous: z.enum(['pending', 'delivered', 'dead']).describe('its status before') }),
   }),
+  'key.used': event({
+    description:
+      'Successful uses of an API key from one source network within one usage interval, aggregated: one event per key, network and interval (written when the interval closes, and at shutdown), never one per request. Gives every key its "last used" and "used from".',
+    category: 'authentication',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'key id',
+    data: z.strictObject({
+      network: z.string().describe('source network: an IPv4 address, an IPv6 /64, or `unknown`'),
+      count: z.number().describe('successful uses in the interval'),
+      firstAt: z.string().describe('first use in the interval (ISO 8601)'),
+      lastAt: z.string().describe('last use in the interval (ISO 8601)'),
+      newNetwork: z.boolean().describe('no earlier usage record of this key names this network, while earlier records name others'),
+      firstUse: z.boolean().describe('no earlier usage record of this key at all'),
+    }),
+  }),
+  'audit.sink_down': event({
+    description: 'An audit sink stopped accepting events (its delivery failed); nothing is lost: its cursor stays where it was and delivery is retried with backoff.',
+    category: 'api_activity',
+    severity: 'high',
+    outcomes: ['failure'],
+    target: 'sink name',
+    reason: 'the first line of the delivery error',
+    data: z.strictObject({
+      kind: z.string().describe('sink kind (`syslog`, `cef`, `ocsf`, `jsonl`, `splunk_hec`)'),
+      position: z.number().describe('sequence number the sink has received up to'),
+    }),
+  }),
+  'audit.sink_recovered': event({
+    description: 'An audit sink that was down accepted events again; it resumes from its cursor.',
+    category: 'api_activity',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.string().describe('sink kind'),
+      downForMs: z.number().describe('how long it was down (ms)'),
+      failures: z.number().describe('failed deliveries while it was down'),
+    }),
+  }),
+  'detection.finding': event({
+    description:
+      'A detection rule fired on the event stream: suspicious use of a credential, a burst of failures, a credential used from a new network or from several at once, excessive issuance, an admin key created, a policy weakened, an audit sink down or a gap in the sequence. Its `data.severity` is the severity of this finding.',
+    category: 'detection',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'what the finding is about: a key, client, principal, policy or sink id, or a source network',
+    reason: 'the rule title',
+    data: z.strictObject({
+      rule: z.string().describe('rule id, e.g. `failure_burst`'),
+      severity: z.enum(['informational', 'low', 'medium', 'high', 'critical']).describe('severity of this finding'),
+      evidence: z.array(z.string()).describe('ids of the events that made the rule fire (at most 20)'),
+      count: z.number().optional().describe('how many events counted towards the threshold'),
+      networks: z.array(z.string()).optional().describe('source networks involved'),
+      response: z.enum(['none', 'suspended', 'failed']).describe('automatic response: `suspended` the credential, or `failed` to'),
+    }),
+  }),
 } as const satisfies Record<string, EventSpec>;
 
 /** Every event type keyturn records. */

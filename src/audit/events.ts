@@ -265,3 +265,9 @@ export async function pruneEvents(
   }
   return { deleted, more: true };
 }
+
+/** The highest sequence number in the log (0 when empty): where a reader that wants only new events starts. */
+export async function lastEventSeq(db: Queryable): Promise<number> {
+  const row = await db.get<{ seq: number | string | null }>('SELECT MAX(seq) AS seq FROM events');
+  return Number(row?.seq ?? 0);
+}

@@ -1,19 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { addAuditStreamCommands } from './audit-stream.js';
 import { loadConfig } from '../config/load.js';
 import { printer, type Io } from './run.js';
 
 /**
- * `keyturn audit`: the audit log, read with direct access to the data directory or database.
+ * `keyturn audit`: the audit log — `tail` and `export` over the admin API (audit-stream.ts);
+ * `verify` and `vkey` with direct access to the data directory or database.
  *
  * @example
  * ```sh
+ * keyturn audit tail --follow
  * keyturn audit verify --data-dir /var/lib/keyturn            # exit 0 only when the log is intact
  * keyturn audit verify --db postgres://… --vkey "$VKEY" --checkpoint kept.note
  * ```
  */
 export function auditCommand(io: Io): Command {
-  const audit = new Command('audit').description('the tamper-evident audit log');
+  const audit = new Command('audit').description('the tamper-evident audit log: follow it, export it for a SIEM, verify it');
+  addAuditStreamCommands(audit, io);
   const direct = (cmd: Command): Command =>
     cmd
       .option('--data-dir <dir>', 'data directory (env KEYTURN_DATA_DIR, default ./.keyturn)')

@@ -56,7 +56,9 @@ export function keysCommand(io: Io): Command {
     .action(async (id: string, _opts: Common, cmd: Command) => {
       const [t, common] = target(cmd);
       const key = await call<KeyView>(t, 'GET', `/v1/keys/${encodeURIComponent(id)}`);
-      print(common, key, () => record(key));
+      // "used from": one network per entry, newest first, with its count of uses.
+      const usedFrom = Array.isArray(key['usedFrom']) ? (key['usedFrom'] as { network: string; count: number }[]).map((u) => `${u.network} (${u.count})`).join(', ') || null : key['usedFrom'];
+      print(common, key, () => record({ ...key, ...(key['usedFrom'] === undefined ? {} : { usedFrom }) }));
     });
   client(keys.command('revoke').description('revoke an API key for good').argument('<id>', 'key id'))
     .option('--reason <text>', 'why (recorded in the event)')

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { CONFIG_GROUPS, configSchema, envName, flagName, formatDuration, SETTING_NAMES, SETTINGS, settingSchema, type ConfigGroup } from './schema.js';
 
 /** Settings whose value is a duration (shown as one in the reference; milliseconds once parsed). */
-const DURATIONS = new Set(['keys.cacheMaxAge', 'signing.rotation', 'leaks.webhookTimeout', 'leaks.watchTick', 'limits.failureDelay', 'audit.failureWindow', 'audit.eventRetention']);
+const DURATIONS = new Set(['keys.cacheMaxAge', 'signing.rotation', 'leaks.webhookTimeout', 'leaks.watchTick', 'limits.failureDelay', 'audit.failureWindow', 'audit.eventRetention', 'audit.usageInterval']);
 
 /** The configuration reference, generated from {@link configSchema}'s descriptions. */
 export function configurationReference(): string {

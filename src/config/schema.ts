@@ -333,6 +333,69 @@ const limits = z.strictObject({
     ),
 });
 
+/** A JSON value given as text (environment, flag) or as JSON (the file). */
+function jsonText<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+      return z.NEVER;
+    }
+  }, schema);
+}
+
+const sinkName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'use [a-z][a-z0-9_-]*, at most 63 characters');
+const tlsFiles = z.strictObject({
+  ca: z.string().min(1).optional(),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  servername: z.string().min(1).max(255).optional(),
+});
+const sinkCommon = {
+  name: sinkName,
+  types: z.array(z.string().regex(/^[a-z_]+(\.[a-z_*]+)?$/)).max(200).optional(),
+  from: z.enum(['start', 'end']).optional(),
+  batchSize: z.number().int().min(1).max(1000).optional(),
+};
+const auditSink = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('syslog'),
+    ...sinkCommon,
+    host: z.string().min(1).max(255),
+    port: z.number().int().min(1).max(65535),
+    tls: tlsFiles.optional(),
+    format: z.enum(['rfc5424', 'cef']).optional(),
+    facility: z.enum(['kern', 'user', 'daemon', 'auth', 'syslog', 'authpriv', 'audit', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7']).optional(),
+    sdId: z.string().regex(/^[^= \]"]{1,32}$/).optional(),
+    hostname: z.string().min(1).max(255).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('file'),
+    ...sinkCommon,
+    path: z.string().min(1),
+    format: z.enum(['jsonl', 'cef', 'ocsf']).optional(),
+    maxBytes: z.number().int().min(1024).optional(),
+    maxFiles: z.number().int().min(1).max(1000).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('splunk_hec'),
+    ...sinkCommon,
+    url: httpUrl(),
+    token: z.string().min(1).max(200),
+    format: z.enum(['ocsf', 'jsonl']).optional(),
+    index: z.string().min(1).max(80).optional(),
+    sourcetype: z.string().min(1).max(80).optional(),
+    acks: z.boolean().optional(),
+    ackTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+    tls: tlsFiles.optional(),
+  }),
+]);
+
+const threshold = (count: number, window: string) =>
+  z.strictObject({ count: z.number().int().min(1).max(1_000_000).default(count), window: duration(1_000, 86_400_000).prefault(window) }).prefault({});
+
 /** The audit log: how failures are aggregated and how long events are kept. */
 const audit = z.strictObject({
   failureWindow: duration(1_000, 3_600_000)
@@ -374,6 +437,30 @@ const audit = z.strictObject({
     .regex(/^[^\s+]{1,200}$/)
     .optional()
     .describe('The audit log\'s name in its checkpoints (C2SP origin, also the checkpoint key name), e.g. `keyturn.example.com/audit`. Default: `keyturn/audit/<16 hex digits of the log key>`. Changing it makes older checkpoints fail to verify.'),
+  sinks: jsonText(z.array(auditSink).max(50))
+    .default([])
+    .describe(
+      'Audit sinks, each fed by its own durable cursor over the event log (see README "SIEM sinks and detections"): `{"kind": "syslog", "name", "host", "port", "tls"?: {"ca", "cert", "key"}, "format"?: "rfc5424"|"cef"}`, `{"kind": "file", "name", "path", "format"?: "jsonl"|"cef"|"ocsf", "maxBytes"?, "maxFiles"?}`, `{"kind": "splunk_hec", "name", "url", "token", "acks"?, "format"?: "ocsf"|"jsonl"}`; every kind takes `types`, `from` (`start`|`end`) and `batchSize`. In the environment: JSON text.',
+    ),
+  usageInterval: duration(0, 86_400_000)
+    .prefault('5m')
+    .describe('Successful uses of a credential are counted in memory and written as one usage record and one `key.used` event per credential, source network and interval (0 turns usage records off).'),
+  detections: jsonText(
+    z.strictObject({
+      enabled: z.boolean().default(true),
+      failureBurst: threshold(20, '5m'),
+      multiNetwork: threshold(2, '10m'),
+      issuanceBurst: threshold(100, '1h'),
+      offHours: z
+        .strictObject({ start: z.number().int().min(0).max(23).default(20), end: z.number().int().min(0).max(23).default(7), utcOffsetMinutes: z.number().int().min(-840).max(840).default(0) })
+        .prefault({}),
+      suspendOn: z.array(z.enum(['credential_misuse', 'multi_network', 'failure_burst'])).default([]),
+    }).prefault({}),
+  )
+    .prefault({})
+    .describe(
+      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
+    ),
 });
 
 /** Lifetime policies and scheduled rotation. */
@@ -475,6 +562,9 @@ export const SETTINGS = {
   checkpointEvery: 'audit.checkpointEvery',
   checkpointInterval: 'audit.checkpointInterval',
   logOrigin: 'audit.logOrigin',
+  auditSinks: 'audit.sinks',
+  usageInterval: 'audit.usageInterval',
+  detections: 'audit.detections',
   defaultPolicy: 'rotation.defaultPolicy',
   rotationTick: 'rotation.tick',
   rotationNotice: 'rotation.notice',

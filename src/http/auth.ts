@@ -69,6 +69,7 @@ export function requireScope(keys: KeyService, scope: string) {
       if (limits && wait !== undefined) throw await held(limits, rateLimited(wait));
       throw refusal(result.reason, keyId);
     }
+    keys.noteUse(result.key.id, request.ip);
     if (!result.key.scopes.includes(scope)) {
       throw new KeyturnError('ERR_INSUFFICIENT_SCOPE', `this request needs scope "${scope}"`, { details: { scope } });
     }

@@ -1,5 +1,7 @@
 import type { AuditEvent, EventQuery, RequestMeta } from '../audit/events.js';
 import type { AggregatedFailure } from '../audit/failure-log.js';
+import type { SinkStatus } from '../audit/sinks/dispatcher.js';
+import type { UsageSummary } from '../audit/usage.js';
 import type { IdKind } from '../core/ids.js';
 import type { KeyService } from '../keys/service.js';
 import type { GitHubKeys } from '../leaks/respond/index.js';
@@ -38,6 +40,14 @@ export interface AuditServices {
   list(query: EventQuery): Promise<AuditEvent[]>;
   /** Records a failure event, aggregated (the first of a burst in full, the rest in a summary). */
   recordFailure?(input: AggregatedFailure, meta: RequestMeta): Promise<boolean>;
+  /** When a credential was last used and from where (its usage records). */
+  usage(credential: string): Promise<UsageSummary>;
+  /** The highest sequence number in the log (0 when empty). */
+  lastSeq(): Promise<number>;
+  /** Every audit sink's cursor and state. */
+  sinks(): Promise<SinkStatus[]>;
+  /** Lifts a sink's backoff: it is tried at its next run. */
+  retrySink(name: string): Promise<void>;
 }
 
 /** Whether this node can serve: the store answers. */

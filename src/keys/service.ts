@@ -244,6 +244,13 @@ export interface KeyServiceOptions {
    * `hmac-sha256:` fingerprint (see `credentialFingerprint`), so a leaked key is matched to its events.
    */
   readonly eventSalt?: Uint8Array;
+  /** Where successful uses are counted (the audit usage log); none counted without it. */
+  readonly usage?: KeyUsageCounter;
+}
+
+/** Counts successful uses of keys, in memory (the audit capability's `UsageLog` fits). */
+export interface KeyUsageCounter {
+  note(keyId: string, sourceIp: string | null | undefined): void;
 }
 
 /**
@@ -285,6 +292,8 @@ export class KeyService {
   readonly #onEvent: KeyEventHook | undefined;
   readonly #rotationPause: number;
 
+  readonly #usage: KeyUsageCounter | undefined;
+
   constructor(options: KeyServiceOptions) {
     assertPrefix(options.prefix);
     this.#store = options.store;
@@ -304,6 +313,7 @@ export class KeyService {
     this.#onEvent = options.onEvent;
     const share = Math.min(Math.max(options.rotationShare ?? 0.2, 0.01), 1);
     this.#rotationPause = (1 - share) / share;
+    this.#usage = options.usage;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
       all: [PRINCIPALS_CHANNEL],
@@ -964,6 +974,14 @@ export class KeyService {
     const result = await this.check(presented);
     if (!result.valid) await this.recordFailure('key.verify_failed', result, presented, meta);
     return result;
+  }
+
+  /**
+   * Notes one successful use of key `id` from `sourceIp` (counted in memory, written per interval
+   * as a usage record): callers that answered a key as valid call it. Synchronous, cheap.
+   */
+  noteUse(id: string, sourceIp: string | null | undefined): void {
+    this.#usage?.note(id, sourceIp);
   }
 
   /** {@link verify} without the failure event: for callers that record their own. */

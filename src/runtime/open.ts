@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
-import { listEvents } from '../audit/events.js';
+import { lastEventSeq, listEvents, SYSTEM } from '../audit/events.js';
 import { FailureLog } from '../audit/failure-log.js';
 import { AuditLog, logKeyFromMaster } from '../audit/log.js';
+import { DetectionEngine } from '../audit/detections/engine.js';
+import { PRODUCT } from '../audit/sinks/product.js';
+import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
+import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
+import { pruneUsage, UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
@@ -72,6 +77,17 @@ export interface Jobs {
   readonly outbox: Outbox;
 }
 
+/** The audit parts the runtime starts and stops. */
+export interface AuditRuntime {
+  /** `undefined` when usage records are off (`audit.usageInterval` 0). */
+  readonly usage: UsageLog | undefined;
+  readonly sinks: SinkDispatcher;
+  /** `undefined` when detections are off. */
+  readonly detections: DetectionEngine | undefined;
+}
+
+export { PRODUCT } from '../audit/sinks/product.js';
+
 /**
  * One keyturn process wired to one store: the {@link Services} the edges use, and beside them
  * what only the runtime (and tests) may hold — the store, the context, the configuration, the jobs.
@@ -94,6 +110,8 @@ export interface Keyturn {
   readonly failures: FailureLog;
   /** The tamper-evident audit log: signed checkpoints, verification-preserving pruning. */
   readonly auditLog: AuditLog;
+  /** Audit streaming: successful uses counted per interval, the sinks, the detection engine. */
+  readonly audit: AuditRuntime;
   /** The OAuth issuer: configured, or the URL the server listens on (set once it listens). */
   issuer(): string;
   setIssuer(url: string): void;
@@ -114,6 +132,7 @@ function buildServices(parts: {
   oauth: OAuth;
   issuer: () => string;
   failures?: FailureLog;
+  audit: AuditRuntime;
 }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
@@ -137,6 +156,10 @@ function buildServices(parts: {
     audit: {
       list: (query) => listEvents(store, query),
       ...(parts.failures ? { recordFailure: parts.failures.record.bind(parts.failures) } : {}),
+      lastSeq: () => lastEventSeq(store),
+      usage: (credential) => usageOf(store, credential),
+      sinks: () => parts.audit.sinks.status(),
+      retrySink: (name) => parts.audit.sinks.retryNow(name),
     },
     health: storeHealth(store),
     now: () => ctx.now().getTime(),
@@ -191,6 +214,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const webhooks = new WebhookService({ store, ctx, outbox: jobs.outbox, sealer: kek, principals, egress });
   // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
   const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
+  // Successful uses, counted in memory and written per interval by this node's own job.
+  const usage = config.audit.usageInterval > 0 ? new UsageLog({ store, ctx, intervalMs: config.audit.usageInterval }) : undefined;
+  let sinks: SinkDispatcher;
+  try {
+    sinks = new SinkDispatcher({ store, ctx, sinks: config.audit.sinks.map((spec) => buildSink(spec as SinkSpec, PRODUCT)), logger });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const keys = new KeyService({
     store,
     ctx,
@@ -211,8 +243,21 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
         subject: event.key.id,
         data: { key: { id: event.key.id, name: event.key.name, start: event.key.start, status: event.key.status, policy: event.key.policyName }, ...event.data },
       }),
+    ...(usage ? { usage } : {}),
   });
   policies.countWith((name) => keys.policyCounts(name));
+  const detectionSettings = config.audit.detections;
+  const detections = detectionSettings.enabled
+    ? new DetectionEngine({
+        store,
+        ctx,
+        settings: detectionSettings,
+        suspendOn: detectionSettings.suspendOn,
+        suspendKey: async (id, reason) => void (await keys.suspend(id, SYSTEM, reason)),
+        logger,
+      })
+    : undefined;
+  const audit: AuditRuntime = { usage, sinks, detections };
   const response = new LeakResponder({
     store,
     ctx,
@@ -292,6 +337,19 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, auditLog, logger, webhookSigner: webhooks.signer });
     if (config.audit.checkpointEvery > 0) stopNudge = checkpointNudge(store, runner, config.audit.checkpointEvery);
     if (config.rotation.tick > 0) await runner.register(rotationJob([keys, clients], config.rotation.tick, logger, { noticeWindowMs: config.rotation.notice }));
+    if (usage) {
+      await runner.register({
+        name: usageJobName(runner.nodeId),
+        everyMs: usage.intervalMs,
+        run: async () => {
+          await usage.flush();
+          // Usage records are kept as long as events are.
+          if (config.audit.eventRetention > 0) await pruneUsage(store, ctx.now().getTime() - config.audit.eventRetention);
+        },
+      });
+    }
+    await sinks.register(runner);
+    await detections?.register(runner);
   } catch (err) {
     keys.close();
     policies.close();
@@ -300,7 +358,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, webhooks, leaks, oauth, issuer, failures });
+  const services = buildServices({ store, ctx, principals, keys, policies, webhooks, leaks, oauth, issuer, failures, audit });
   return {
     config,
     ctx,
@@ -315,6 +373,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     jobs,
     failures,
     auditLog,
+    audit,
     issuer,
     setIssuer(url: string) {
       if (!config.oauth.issuer) issuerUrl = url.replace(/\/+$/, '');
@@ -324,6 +383,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await runner.stop();
       // Before the store closes: the summaries of open failure groups are written, no count lost.
       await failures.close().catch((err: unknown) => logger?.warn({ err }, 'writing failure summaries at close failed'));
+      await usage?.flush().catch((err: unknown) => logger?.warn({ err }, 'writing usage records at close failed'));
+      detections?.close();
+      await sinks.close();
       jobs.outbox.close();
       await leaks.watches.stop();
       await leaks.response.idle();

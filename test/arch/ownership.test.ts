@@ -37,6 +37,8 @@ const OWNERS: Readonly<Record<string, string>> = {
   audit_head: 'src/audit/events.ts',
   audit_leaves: 'src/audit/log.ts',
   audit_checkpoints: 'src/audit/log.ts',
+  audit_sink_cursors: 'src/audit/sinks/cursor.ts',
+  usage_records: 'src/audit/usage.ts',
   leak_findings: 'src/leaks/respond/findings-store.ts',
   leak_sightings: 'src/leaks/respond/findings-store.ts',
   leak_watches: 'src/leaks/watch.ts',

@@ -213,6 +213,9 @@ describe('recorded events match their declarations', () => {
     // `audit.failures_summarized` is written when a failure window closes (test/audit/flood.security.test.ts).
     // `webhook.delivery_failed` and `webhook.delivery_replayed` need a receiver that fails and recovers (test/rotation/webhooks.e2e.test.ts checks them against the catalog).
     // The TLS binding events need real TLS connections and a proxy: test/binding/tls.e2e.test.ts records and reads them.
+    // `audit.sink_down` / `audit.sink_recovered` need a sink that fails (test/audit/sinks.test.ts);
+    // `key.used` is written when a usage interval ends and `detection.finding` by the detection
+    // engine, each on its own schedule (test/audit/usage.test.ts, test/audit/detections.test.ts).
     const notReached: EventType[] = [
       'server.bootstrapped',
       'leak.notified',
@@ -222,6 +225,10 @@ describe('recorded events match their declarations', () => {
       'webhook.delivery_replayed',
       'binding.tls_failed',
       'binding.client_cert_header_ignored',
+      'audit.sink_down',
+      'audit.sink_recovered',
+      'key.used',
+      'detection.finding',
     ];
     const seen = new Set(events.map((e) => e.type));
     expect(EVENT_TYPES.filter((t) => !seen.has(t) && !notReached.includes(t))).toEqual([]);

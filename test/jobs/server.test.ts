@@ -16,6 +16,7 @@ describe('the server runs its background work on the job runner', () => {
     await vi.waitFor(async () => expect((await runner.list()).every((j) => j.runs >= 1)).toBe(true), { timeout: 10_000, interval: 20 });
     expect((await runner.list()).map((j) => [j.name, j.everyMs, j.lastError])).toEqual([
       ['audit.checkpoint', 60_000, null], // audit.checkpointInterval
+      [expect.stringMatching(/^audit\.usage\.[0-9a-f]{16}$/), 300_000, null], // this node's usage counts
       ['housekeeping.prune', 3_600_000, null], // a tenth of the rotation interval, at most an hour
       ['leaks.watch', 60_000, null],
       ['outbox.deliver', 5_000, null],

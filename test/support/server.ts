@@ -46,7 +46,10 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-test-'));
   // Test receivers (webhooks, git remotes) listen on loopback: allowed here as an operator would
   // allow an internal network; a test of the refusal passes `egressAllow: 'none'`.
-  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', ...overrides, ...(await clusterSettings(overrides)) } });
+  // The detection engine adds findings about what a test does (a revoked key presented again) at a
+  // time of its own; tests that list events exactly would race it. Tests of detections turn it on.
+  const detections = JSON.stringify({ enabled: false });
+  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', detections, ...overrides, ...(await clusterSettings(overrides)) } });
   const server = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {

@@ -97,10 +97,16 @@ export function verifyHandler(keys: KeyService, onError: (err: unknown, requestI
     const key = presentedKey(request, seen);
     if (typeof key !== 'string') return key;
     const hit = keys.peek(key);
-    if (hit && hit.key.binding === undefined) return validAnswer(hit.key);
+    if (hit && hit.key.binding === undefined) {
+      keys.noteUse(hit.key.id, request.sourceIp);
+      return validAnswer(hit.key);
+    }
     const bound = (verified: VerifiedKey): HotAnswer | Promise<HotAnswer> => {
       const failure = checkKeyBinding(verified.binding, seen.value ?? {});
-      if (failure === null) return validAnswer(verified);
+      if (failure === null) {
+        keys.noteUse(verified.id, request.sourceIp);
+        return validAnswer(verified);
+      }
       return keys.recordBindingFailure(verified.id, failure, hotMeta(request)).then(() => BINDING_MISMATCH, () => BINDING_MISMATCH);
     };
     if (hit) return bound(hit.key);

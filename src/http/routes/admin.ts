@@ -15,6 +15,7 @@ const eventsQuery = z.strictObject({
   target: z.string().max(128).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
+const sinkParam = z.strictObject({ name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/) });
 const revokeBody = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
 /** `ackLeak: true` acknowledges the key's open leak findings (required to unsuspend a leaked key). */
 const unsuspendBody = z.strictObject({ ackLeak: z.boolean().optional() }).nullish();
@@ -55,7 +56,11 @@ export function adminRoutes(app: FastifyInstance, services: Services): void {
       const query = validate(keysQuery, request.query);
       return paged(await keys.list(query), query.limit);
     });
-    admin.get('/v1/keys/:id', async (request) => keys.get(validate(idParam, request.params).id));
+    admin.get('/v1/keys/:id', async (request) => {
+      const key = await keys.get(validate(idParam, request.params).id);
+      // "last used" and "used from": the key's usage records (uses are written once per interval).
+      return { ...key, ...(await audit.usage(key.id)) };
+    });
     admin.post('/v1/keys/:id/revoke', async (request) => {
       const { id } = validate(idParam, request.params);
       const body = validate(revokeBody, request.body);
@@ -75,6 +80,13 @@ export function adminRoutes(app: FastifyInstance, services: Services): void {
       const query = validate(eventsQuery, request.query);
       const items = await audit.list({ ...query, ...(query.after === undefined ? {} : { afterSeq: query.after }) });
       return { items, next: items.length === (query.limit ?? 100) ? (items.at(-1)?.seq ?? null) : null };
+    });
+    admin.get('/v1/events/last', async () => ({ seq: await audit.lastSeq() }));
+    admin.get('/v1/audit/sinks', async () => ({ items: await audit.sinks() }));
+    admin.post('/v1/audit/sinks/:name/retry', async (request, reply) => {
+      const { name } = validate(sinkParam, request.params);
+      await audit.retrySink(name);
+      return reply.code(202).send({ name, retry: 'scheduled' });
     });
   });
 }

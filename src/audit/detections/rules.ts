@@ -1,0 +1,304 @@
+/**
+ * Detection rules over the event stream. Each rule is a small state machine fed every event in log
+ * order ({@link Rule.observe}); it returns the findings that event completes. Rules do no I/O and
+ * read the time only from the events, so a stream replayed gives the same findings.
+ */
+import { sourceNetwork } from '../../core/network.js';
+import type { Severity } from '../catalog.js';
+import type { AuditEvent } from '../events.js';
+
+export const RULE_IDS = [
+  'refresh_token_reuse',
+  'credential_misuse',
+  'failure_burst',
+  'new_network',
+  'multi_network',
+  'issuance_burst',
+  'admin_key_created',
+  'policy_weakened',
+  'sink_down',
+  'sequence_gap',
+] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+
+/** What a rule found. */
+export interface Finding {
+  readonly rule: RuleId;
+  readonly title: string;
+  readonly severity: Severity;
+  /** What it is about: a key, client, grant, policy or sink id, or a source network. */
+  readonly target: string | null;
+  /** Ids of the events that made it fire (at most 20, newest last). */
+  readonly evidence: readonly string[];
+  readonly count?: number;
+  readonly networks?: readonly string[];
+  /** A key the response may suspend (only when the rule is in `suspendOn`). */
+  readonly suspendKey?: string;
+}
+
+export interface Rule {
+  readonly id: RuleId;
+  observe(event: AuditEvent): Finding[];
+}
+
+/** Thresholds, as `audit.detections` configures them (windows in ms). */
+export interface DetectionSettings {
+  readonly failureBurst: { readonly count: number; readonly window: number };
+  readonly multiNetwork: { readonly count: number; readonly window: number };
+  readonly issuanceBurst: { readonly count: number; readonly window: number };
+  /** Hours (0–23, local to `utcOffsetMinutes`) from `start` to `end` count as off-hours. */
+  readonly offHours: { readonly start: number; readonly end: number; readonly utcOffsetMinutes: number };
+}
+
+export const DEFAULT_DETECTION_SETTINGS: DetectionSettings = {
+  failureBurst: { count: 20, window: 300_000 },
+  multiNetwork: { count: 2, window: 600_000 },
+  issuanceBurst: { count: 100, window: 3_600_000 },
+  offHours: { start: 20, end: 7, utcOffsetMinutes: 0 },
+};
+
+const MAX_EVIDENCE = 20;
+/** Most subjects a windowed rule tracks; the stalest are dropped past it (bounded memory). */
+const MAX_SUBJECTS = 50_000;
+
+const timeOf = (event: AuditEvent) => Date.parse(event.time);
+
+/**
+ * Sliding-window counter per subject: fires once when the sum in the window reaches the
+ * threshold, then stays quiet for that subject until a window has passed.
+ */
+class WindowCounter {
+  readonly #entries = new Map<string, { hits: { at: number; n: number; id: string }[]; firedAt: number }>();
+  readonly threshold: number;
+  readonly windowMs: number;
+
+  constructor(threshold: number, windowMs: number) {
+    this.threshold = threshold;
+    this.windowMs = windowMs;
+  }
+
+  /** Adds `n` at `at`; resolves the total and evidence when this addition crosses the threshold. */
+  add(subject: string, at: number, n: number, id: string): { total: number; evidence: string[] } | undefined {
+    let entry = this.#entries.get(subject);
+    if (!entry) {
+      if (this.#entries.size >= MAX_SUBJECTS) this.#entries.delete(this.#entries.keys().next().value!);
+      entry = { hits: [], firedAt: -Infinity };
+      this.#entries.set(subject, entry);
+    }
+    entry.hits.push({ at, n, id });
+    entry.hits = entry.hits.filter((h) => h.at > at - this.windowMs);
+    const total = entry.hits.reduce((sum, h) => sum + h.n, 0);
+    if (total < this.threshold || at - entry.firedAt < this.windowMs) return undefined;
+    entry.firedAt = at;
+    return { total, evidence: entry.hits.slice(-MAX_EVIDENCE).map((h) => h.id) };
+  }
+}
+
+/** `detection.refresh_reuse` (recorded inline by the token endpoint) as a finding in the common stream. */
+export function refreshTokenReuse(): Rule {
+  return {
+    id: 'refresh_token_reuse',
+    observe(event) {
+      if (event.type !== 'detection.refresh_reuse') return [];
+      return [{ rule: 'refresh_token_reuse', title: 'refresh token reused: its family was revoked', severity: 'high', target: event.target, evidence: [event.id] }];
+    },
+  };
+}
+
+const MISUSE_REASONS: Readonly<Record<string, Severity>> = { revoked: 'high', suspended: 'high', expired: 'medium' };
+
+/**
+ * A revoked, suspended (a leaked key is suspended) or expired key presented again: once per key
+ * and reason per `window` (summaries of aggregated failures count too).
+ */
+export function credentialMisuse(windowMs: number): Rule {
+  const seen = new Map<string, number>();
+  return {
+    id: 'credential_misuse',
+    observe(event) {
+      const summarized = event.type === 'audit.failures_summarized';
+      const of = summarized ? String(event.data['of']) : event.type;
+      if (of !== 'key.verify_failed' && of !== 'admin.auth_failed') return [];
+      const severity = MISUSE_REASONS[event.reason ?? ''];
+      if (severity === undefined || event.target === null) return [];
+      const key = `${event.target}\u0000${event.reason}`;
+      const at = timeOf(event);
+      if (at - (seen.get(key) ?? -Infinity) < windowMs) return [];
+      if (seen.size >= MAX_SUBJECTS) seen.delete(seen.keys().next().value!);
+      seen.set(key, at);
+      return [{ rule: 'credential_misuse', title: `use of a ${event.reason} credential`, severity, target: event.target, evidence: [event.id] }];
+    },
+  };
+}
+
+/** Failed verifications per credential and per source network: `count` within `window`. */
+export function failureBurst(settings: DetectionSettings['failureBurst']): Rule {
+  const perCredential = new WindowCounter(settings.count, settings.window);
+  const perNetwork = new WindowCounter(settings.count, settings.window);
+  return {
+    id: 'failure_burst',
+    observe(event) {
+      const summarized = event.type === 'audit.failures_summarized';
+      const of = summarized ? String(event.data['of']) : event.type;
+      if (of !== 'key.verify_failed' && of !== 'admin.auth_failed' && of !== 'client.auth_failed' && of !== 'token.introspection_failed') return [];
+      const n = summarized ? Number(event.data['count']) || 0 : 1;
+      const network = summarized ? String(event.data['network'] ?? 'unknown') : sourceNetwork(event.sourceIp);
+      const at = timeOf(event);
+      const out: Finding[] = [];
+      if (event.target !== null) {
+        const hit = perCredential.add(event.target, at, n, event.id);
+        if (hit) {
+          const isKey = of === 'key.verify_failed' || of === 'admin.auth_failed';
+          out.push({ rule: 'failure_burst', title: `burst of failed verifications of one credential (${hit.total} in the window)`, severity: 'medium', target: event.target, evidence: hit.evidence, count: hit.total, ...(isKey ? { suspendKey: event.target } : {}) });
+        }
+      }
+      if (network !== 'unknown' && network !== 'many') {
+        const hit = perNetwork.add(network, at, n, event.id);
+        if (hit) out.push({ rule: 'failure_burst', title: `burst of failed verifications from one network (${hit.total} in the window)`, severity: 'medium', target: network, evidence: hit.evidence, count: hit.total, networks: [network] });
+      }
+      return out;
+    },
+  };
+}
+
+/** A key used from a network none of its earlier usage records names (its very first use excepted). */
+export function newNetwork(): Rule {
+  return {
+    id: 'new_network',
+    observe(event) {
+      if (event.type !== 'key.used' || event.data['newNetwork'] !== true) return [];
+      const network = String(event.data['network']);
+      return [{ rule: 'new_network', title: 'credential first seen from a new network', severity: 'low', target: event.target, evidence: [event.id], networks: [network], ...(event.target ? { suspendKey: event.target } : {}) }];
+    },
+  };
+}
+
+/** One key used from `count` or more networks within `window` (usage records' times). */
+export function multiNetwork(settings: DetectionSettings['multiNetwork']): Rule {
+  const keys = new Map<string, { networks: Map<string, { lastAt: number; id: string }>; firedAt: number }>();
+  return {
+    id: 'multi_network',
+    observe(event) {
+      if (event.type !== 'key.used' || event.target === null) return [];
+      const network = String(event.data['network']);
+      if (network === 'unknown' || network === 'many') return [];
+      const firstAt = Date.parse(String(event.data['firstAt'])) || timeOf(event);
+      const lastAt = Date.parse(String(event.data['lastAt'])) || timeOf(event);
+      let entry = keys.get(event.target);
+      if (!entry) {
+        if (keys.size >= MAX_SUBJECTS) keys.delete(keys.keys().next().value!);
+        entry = { networks: new Map(), firedAt: -Infinity };
+        keys.set(event.target, entry);
+      }
+      entry.networks.set(network, { lastAt, id: event.id });
+      for (const [n, seen] of entry.networks) if (seen.lastAt < firstAt - settings.window) entry.networks.delete(n);
+      if (entry.networks.size < settings.count || lastAt - entry.firedAt < settings.window) return [];
+      entry.firedAt = lastAt;
+      const networks = [...entry.networks.keys()].sort();
+      return [
+        {
+          rule: 'multi_network',
+          title: `one credential used from ${networks.length} networks within the window`,
+          severity: 'medium',
+          target: event.target,
+          evidence: [...entry.networks.values()].map((s) => s.id).slice(-MAX_EVIDENCE),
+          count: networks.length,
+          networks,
+          suspendKey: event.target,
+        },
+      ];
+    },
+  };
+}
+
+/** Tokens issued to one client: `count` within `window`. */
+export function issuanceBurst(settings: DetectionSettings['issuanceBurst']): Rule {
+  const counter = new WindowCounter(settings.count, settings.window);
+  return {
+    id: 'issuance_burst',
+    observe(event) {
+      if ((event.type !== 'token.issued' && event.type !== 'token.exchanged') || event.target === null) return [];
+      const hit = counter.add(event.target, timeOf(event), 1, event.id);
+      return hit ? [{ rule: 'issuance_burst', title: `excessive issuance to one client (${hit.total} tokens in the window)`, severity: 'medium', target: event.target, evidence: hit.evidence, count: hit.total }] : [];
+    },
+  };
+}
+
+/** Whether `at` falls in the off-hours of `settings` (a window may wrap past midnight). */
+export function isOffHours(at: number, settings: DetectionSettings['offHours']): boolean {
+  const hour = new Date(at + settings.utcOffsetMinutes * 60_000).getUTCHours();
+  return settings.start <= settings.end ? hour >= settings.start && hour < settings.end : hour >= settings.start || hour < settings.end;
+}
+
+/** An API key with scope `admin` created: medium, high off-hours. */
+export function adminKeyCreated(offHours: DetectionSettings['offHours']): Rule {
+  return {
+    id: 'admin_key_created',
+    observe(event) {
+      const scopes = event.data['scopes'];
+      const admin = (event.type === 'key.created' && Array.isArray(scopes) && scopes.includes('admin')) || event.type === 'admin.recovered';
+      if (!admin) return [];
+      const late = isOffHours(timeOf(event), offHours);
+      return [{ rule: 'admin_key_created', title: late ? 'admin key created off-hours' : 'admin key created', severity: late ? 'high' : 'medium', target: event.target, evidence: [event.id] }];
+    },
+  };
+}
+
+/** A lifetime policy weakened. */
+export function policyWeakened(): Rule {
+  return {
+    id: 'policy_weakened',
+    observe(event) {
+      if (event.type !== 'policy.weakened') return [];
+      const weakened = Array.isArray(event.data['weakened']) ? (event.data['weakened'] as string[]).join(', ') : '';
+      return [{ rule: 'policy_weakened', title: `policy weakened (${weakened})`, severity: 'medium', target: event.target, evidence: [event.id] }];
+    },
+  };
+}
+
+/** An audit sink went down. */
+export function sinkDown(): Rule {
+  return {
+    id: 'sink_down',
+    observe(event) {
+      if (event.type !== 'audit.sink_down') return [];
+      return [{ rule: 'sink_down', title: 'audit sink down: events are held until it recovers', severity: 'high', target: event.target, evidence: [event.id] }];
+    },
+  };
+}
+
+/**
+ * A hole in the sequence: the next event read is not the one after the last. Fed the position it
+ * starts after ({@link sequenceGap}`(position)`), so events pruned before the engine read them count.
+ */
+export function sequenceGap(after: number): Rule & { position(): number } {
+  let last = after;
+  return {
+    id: 'sequence_gap',
+    position: () => last,
+    observe(event) {
+      const expected = last + 1;
+      // An event at or before the last one is a replay (a retried batch), not a gap.
+      if (event.seq < expected) return [];
+      last = event.seq;
+      if (event.seq === expected || expected === 1) return [];
+      return [{ rule: 'sequence_gap', title: `sequence gap: ${event.seq - expected} event(s) missing before seq ${event.seq}`, severity: 'critical', target: null, evidence: [event.id], count: event.seq - expected }];
+    },
+  };
+}
+
+/** Every rule with `settings`; `after` is the sequence number the stream starts after. */
+export function allRules(settings: DetectionSettings, after: number): Rule[] {
+  return [
+    refreshTokenReuse(),
+    credentialMisuse(settings.failureBurst.window),
+    failureBurst(settings.failureBurst),
+    newNetwork(),
+    multiNetwork(settings.multiNetwork),
+    issuanceBurst(settings.issuanceBurst),
+    adminKeyCreated(settings.offHours),
+    policyWeakened(),
+    sinkDown(),
+    sequenceGap(after),
+  ];
+}
