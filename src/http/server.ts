@@ -14,6 +14,7 @@ import { keyChangeRoutes } from './routes/key-changes.js';
 import { leakRoutes } from './routes/leaks.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { rotationRoutes } from './routes/rotation.js';
+import { offboardingRoutes } from './routes/offboarding.js';
 import type { HttpConfig, Services } from './services.js';
 
 /**
@@ -99,6 +100,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   oauthRoutes(app, services);
   adminOAuthRoutes(app, services);
   rotationRoutes(app, services);
+  offboardingRoutes(app, services);
   await app.ready();
   return app;
 }

@@ -58,4 +58,9 @@ export const keyMigrations: readonly Migration[] = [
       CREATE INDEX api_keys_predecessor ON api_keys (predecessor_id) WHERE predecessor_id IS NOT NULL;
       CREATE INDEX api_keys_policy ON api_keys (policy_name, policy_version) WHERE policy_name IS NOT NULL;`,
   },
+  {
+    id: '0141_api_keys_pickup_by',
+    description: "who may collect a sealed successor: its holder with the old key (`holder`, scheduled rotation) or only an administrator (`admin`: the old key leaked or a person who saw it left)",
+    sql: "ALTER TABLE api_keys ADD COLUMN pickup_by TEXT NOT NULL DEFAULT 'holder' CHECK (pickup_by IN ('holder', 'admin'));",
+  },
 ];

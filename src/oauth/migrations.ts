@@ -120,4 +120,9 @@ export const oauthMigrations: readonly Migration[] = [
     description: "the version of the client's lifetime policy its secret was issued under (NULL: issued before stored policies)",
     sql: 'ALTER TABLE oauth_clients ADD COLUMN policy_version INTEGER;',
   },
+  {
+    id: '0142_oauth_clients_secret_pickup',
+    description: 'a client secret rotated because a person who saw it left: the new secret sealed under the master key until an administrator collects it once',
+    sql: 'ALTER TABLE oauth_clients ADD COLUMN secret_pickup TEXT;',
+  },
 ];

@@ -13,6 +13,7 @@ import { leakMigrations } from '../leaks/migrations.js';
 import { GitHubKeys, keyLeakGuard, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
+import { offboardingJob, OffboardingService, OFFBOARDING_JOB } from '../principals/index.js';
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
 import { ClientAuthenticator } from '../oauth/client-auth.js';
@@ -22,6 +23,7 @@ import { oauthMigrations } from '../oauth/migrations.js';
 import { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import { TokenLineage } from '../oauth/lineage.js';
 import { TokenEndpoint } from '../oauth/token-endpoint.js';
+import { oauthOffboarding } from '../oauth/offboarding.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
@@ -82,6 +84,7 @@ export interface Keyturn {
   /** What the HTTP edge receives: services only. */
   readonly services: Services;
   readonly principals: PrincipalService;
+  readonly offboarding: OffboardingService;
   readonly keys: KeyService;
   readonly policies: PolicyService;
   readonly leaks: Leaks;
@@ -98,10 +101,11 @@ export interface Keyturn {
 /**
  * The one place the edge's {@link Services} are built from the wired parts.
  */
-function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
+function buildServices(parts: { store: Store; ctx: Context; principals: PrincipalService; offboarding: OffboardingService; keys: KeyService; policies: PolicyService; leaks: Leaks; oauth: OAuth; issuer: () => string }): Services {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
+    offboarding: parts.offboarding,
     keys: parts.keys,
     policies: parts.policies,
     oauth: {
@@ -223,7 +227,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies });
+  const clients = new ClientService({ store, ctx, principals, secretPrefix: config.oauth.clientSecretPrefix, defaultAudience: issuer, policies, sealer: kek });
   policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
@@ -238,7 +242,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
   };
+  const offboarding = new OffboardingService({
+    store,
+    ctx,
+    principals,
+    participants: [keys.offboarding(), oauthOffboarding(ctx, clients)],
+    wake: (db) => runner.triggerIn(db, OFFBOARDING_JOB),
+  });
   try {
+    await runner.register(offboardingJob(offboarding, 30_000));
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
     if (config.rotation.tick > 0) await runner.register(rotationJob(keys, config.rotation.tick, logger));
   } catch (err) {
@@ -249,13 +261,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, leaks, oauth, issuer });
+  const services = buildServices({ store, ctx, principals, offboarding, keys, policies, leaks, oauth, issuer });
   return {
     config,
     ctx,
     store,
     services,
     principals,
+    offboarding,
     keys,
     policies,
     leaks,
