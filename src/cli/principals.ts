@@ -75,10 +75,16 @@ export function principalsCommand(io: Io): Command {
     .option('--transfer-to <principal>', 'hand the OAuth clients they own over to this principal (default: disable them)')
     .action(async (who: string, opts: Common & { dryRun?: boolean; transferTo?: string }, cmd: Command) => {
       const [t, common] = target(cmd);
-      const report = await call<OffboardingOut>(t, 'POST', `/v1/principals/${encodeURIComponent(who)}/offboard`, {
+      let report = await call<OffboardingOut>(t, 'POST', `/v1/principals/${encodeURIComponent(who)}/offboard`, {
         ...(opts.dryRun ? { dryRun: true } : {}),
         ...(opts.transferTo ? { transferTo: opts.transferTo } : {}),
       });
+      // A long offboarding goes on in the server's job: follow it to its end (interrupting this
+      // command does not stop it; `keyturn principals offboarding <id>` shows it later).
+      while (report.status === 'running') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        report = await call<OffboardingOut>(t, 'GET', `/v1/principals/${encodeURIComponent(report.principal)}/offboarding`);
+      }
       print(common, report, () => offboardingText(report));
     });
   client(principals.command('offboarding').description('show what the offboarding of a principal did (or is doing)').argument('<principal>', 'id or name'))
@@ -124,7 +130,7 @@ function offboardingText(r: OffboardingOut): string {
     return `  ${String(s.seq).padStart(6)}  ${s.action.padEnd(20)} ${s.target}${what}`;
   });
   const more = r.steps.length > 50 ? [`  … ${r.steps.length - 50} more (--json lists every step)`] : [];
-  const mark = `  ${r.dryRun ? 'then' : 'first'}: mark ${r.principalName} offboarded (nothing they hold works from then on)`;
+  const mark = `  first: ${r.dryRun ? 'mark' : 'marked'} ${r.principalName} offboarded (nothing they hold works from then on)`;
   const after = r.counts.rotate_key || r.counts.rotate_client_secret
     ? ['', 'Successors are sealed: hand them to their holders with keyturn keys reveal-successor <id> / keyturn clients reveal-secret <id> before the grace ends.']
     : [];

@@ -172,9 +172,12 @@ export class OffboardingService {
    * `transferTo` is `ERR_NOT_FOUND`; a principal already offboarded (or being offboarded) is
    * `ERR_CREDENTIAL_STATE`; a `transferTo` that is not active is `ERR_PRINCIPAL_INACTIVE`, the
    * person themself `ERR_VALIDATION`. A dry run answers the plan; a real one records it, marks the
-   * principal offboarded and (unless `run: false`) carries it out before answering.
+   * principal offboarded and (unless `run: false`) carries it out before answering — for at most
+   * `budgetMs` (real time) when given: what is left is finished by the job ({@link OFFBOARDING_JOB})
+   * and the answer says `running` (the HTTP edge gives a budget, so a long offboarding never holds
+   * a request open; the CLI then follows it to its end).
    */
-  async offboard(idOrName: string, input: unknown, meta: RequestMeta, options: { run?: boolean } = {}): Promise<OffboardingReport> {
+  async offboard(idOrName: string, input: unknown, meta: RequestMeta, options: { run?: boolean; budgetMs?: number } = {}): Promise<OffboardingReport> {
     const data = validate(offboardSchema, input) ?? {};
     if (data.dryRun === true) {
       const { subject, steps } = await this.#plan(this.#o.store, idOrName, data.transferTo);
@@ -217,7 +220,7 @@ export class OffboardingService {
       return offboardingId;
     });
     if (options.run === false) return this.report(id);
-    return this.run(id, { meta });
+    return this.run(id, { meta, ...(options.budgetMs === undefined ? {} : { until: Date.now() + options.budgetMs }) });
   }
 
   /** The plan for `idOrName`, read in `db`, checking the input as {@link offboard} says. */
@@ -262,7 +265,7 @@ export class OffboardingService {
    * crash: a step is claimed by the conditional update of its done marker in the transaction that
    * does it, and a batch that meets a step another node did is rolled back and read again.
    */
-  async run(id: string, options: { signal?: AbortSignal; meta?: RequestMeta } = {}): Promise<OffboardingReport> {
+  async run(id: string, options: { signal?: AbortSignal; meta?: RequestMeta; until?: number } = {}): Promise<OffboardingReport> {
     const row = await this.#row(this.#o.store, id);
     const principal = await this.#o.principals.byId(row.principal_id);
     const transferTo = row.transfer_to === null ? null : ((await this.#o.principals.byId(row.transfer_to)) ?? null);
@@ -272,7 +275,7 @@ export class OffboardingService {
     // No person is recorded as exposed to successors: they are sealed, and whoever collects them is recorded then.
     const meta: RequestMeta = { actor: options.meta?.actor ?? row.requested_by, actorKind: null, sourceIp: options.meta?.sourceIp ?? null, requestId: options.meta?.requestId ?? null };
     for (;;) {
-      if (options.signal?.aborted) return this.report(id);
+      if (options.signal?.aborted || (options.until !== undefined && Date.now() >= options.until)) return this.report(id);
       const pending = await this.#o.store.all<StepRow>('SELECT * FROM offboarding_steps WHERE offboarding_id = ? AND done_at IS NULL ORDER BY seq LIMIT ?', [id, this.#batch]);
       if (pending.length === 0) break;
       try {
