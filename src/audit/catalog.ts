@@ -227,11 +227,12 @@ export const EVENT_CATALOG = {
     data: z.strictObject({ name: id('client name') }),
   }),
   'client.secret_rotated': event({
-    description: "An OAuth client's secret was rotated (the new one was shown once, to the caller).",
+    description: "An OAuth client's secret was rotated: the new one was shown once, to the caller — or, when an offboarding rotated it, sealed until an administrator collects it (`client.secret_revealed`).",
     category: 'entity_management',
     severity: 'informational',
     outcomes: ['success'],
     target: 'client id',
+    reason: '`offboarding` when the offboarding of a person who saw it rotated it; none otherwise',
     data: z.strictObject({ previousValidUntil: z.string().nullable().describe('end of the previous secret\'s grace (ISO 8601), or `null`: no overlap') }),
   }),
   'client.secret_revoked': event({

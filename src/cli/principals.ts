@@ -119,20 +119,19 @@ const ACTION_TEXT: Record<string, string> = {
   rotate_client_secret: 'rotate client secret (new secret sealed for an administrator)',
 };
 
-/** The plan or the record, one line per step (long plans: the counts, then the first 50 steps). */
+/** The plan or the record: the counts, then one line per step (every step: the dry run prints the whole plan). */
 function offboardingText(r: OffboardingOut): string {
   const head = r.dryRun
     ? `plan to offboard ${r.principalName} (${r.principal}); nothing was changed`
     : `${r.status === 'done' ? 'offboarded' : 'offboarding'} ${r.principalName} (${r.principal}): ${r.id}, ${r.done} done, ${r.skipped} skipped, ${r.steps.length - r.done - r.skipped} to go`;
   const counts = Object.entries(r.counts).map(([a, n]) => `  ${String(n).padStart(6)}  ${ACTION_TEXT[a] ?? a}`);
-  const shown = r.steps.slice(0, 50).map((s) => {
+  const shown = r.steps.map((s) => {
     const what = s.outcome === null ? '' : `  ${s.outcome}${s.detail?.successor ? ` → ${s.detail.successor}` : ''}${s.detail?.reason ? ` (${s.detail.reason})` : ''}`;
     return `  ${String(s.seq).padStart(6)}  ${s.action.padEnd(20)} ${s.target}${what}`;
   });
-  const more = r.steps.length > 50 ? [`  … ${r.steps.length - 50} more (--json lists every step)`] : [];
   const mark = `  first: ${r.dryRun ? 'mark' : 'marked'} ${r.principalName} offboarded (nothing they hold works from then on)`;
   const after = r.counts.rotate_key || r.counts.rotate_client_secret
     ? ['', 'Successors are sealed: hand them to their holders with keyturn keys reveal-successor <id> / keyturn clients reveal-secret <id> before the grace ends.']
     : [];
-  return [head, mark, ...counts, '', ...(r.steps.length === 0 ? ['  no credentials to revoke or rotate'] : shown), ...more, ...after].join('\n');
+  return [head, mark, ...counts, '', ...(r.steps.length === 0 ? ['  no credentials to revoke or rotate'] : shown), ...after].join('\n');
 }

@@ -60,7 +60,7 @@ describeStore('offboarding survives kill -9 of the server', (kind) => {
       const secrets = new Map<string, string>();
       for (let i = 0; i < N; i += 1000) {
         await kt.store.transaction(async (tx) => {
-          for (let j = i; j < i + 1000; j++) {
+          for (let j = i; j < Math.min(i + 1000, N); j++) {
             const { key, secret } = await kt.keys.createIn(tx, { owner: billing.id, name: `k${j}`, scopes: [] }, meta);
             if (j % 500 === 0) secrets.set(key.id, secret);
           }
@@ -74,6 +74,12 @@ describeStore('offboarding survives kill -9 of the server', (kind) => {
       expect(dry.code, `${dry.stderr}\n${server.stderr()}`).toBe(0);
       const plan = JSON.parse(dry.stdout) as Report;
       expect(plan.steps).toHaveLength(N);
+      // As text: the whole plan, one line per step, in the same order.
+      const text = await runBin(['principals', 'offboard', 'bob', '--dry-run'], cli);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^plan to offboard bob \(prn_\w+\); nothing was changed\n/);
+      const lines = text.stdout.split('\n').filter((l) => /^\s+\d+\s+rotate_key\s+key_/.test(l));
+      expect(lines.map((l) => l.trim().split(/\s+/)[2])).toEqual(plan.steps.map((s) => s.target));
 
       // The real run through the CLI; the server is killed while its steps run.
       const running = runBin(['principals', 'offboard', 'bob', '--json'], cli);
