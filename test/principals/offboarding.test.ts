@@ -176,6 +176,16 @@ describeStore('offboarding', (kind) => {
         expect(res.status, `${who} ${JSON.stringify(b)}`).toBe(status);
       }
     }
+    // Only an administrator offboards or collects sealed secrets; no credential at all is 401.
+    for (const [method, path] of [
+      ['POST', `/v1/principals/${p.names.bob}/offboard`],
+      ['GET', `/v1/principals/${p.names.bob}/offboarding`],
+      ['POST', `/v1/keys/${p.seen.id}/reveal-successor`],
+      ['POST', `/v1/clients/${p.billingApp.id}/reveal-secret`],
+    ] as const) {
+      expect((await server.api(method, path, method === 'POST' ? {} : undefined, p.bobCli.key)).status, path).toBe(403);
+      expect((await server.api(method, path, method === 'POST' ? {} : undefined, null)).status, path).toBe(401);
+    }
     expect({ events: await eventCount(), offboardings: await offboardings() }).toEqual(before);
     expect(ok(await server.api('GET', `/v1/principals/${p.names.bob}`)).status).toBe('active');
     expect((await verify(p.bobCli.key)).valid).toBe(true);
