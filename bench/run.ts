@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|offboarding] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -13,7 +13,8 @@
  * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
- *   valid-key throughput during the flood as a share of without it.
+ *   valid-key throughput during the flood as a share of without it;
+ * - offboarding a person exposed to 10,000 keys (`bench/offboarding.ts`): plan and run time.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
@@ -37,7 +38,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'offboarding'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -370,6 +371,10 @@ async function main(): Promise<void> {
     const flood = await runFloodBench({ durationSec: duration, connections, floodConnections: connections });
     results.flood = flood;
     printFlood(flood);
+  }
+  if (only.has('offboarding')) {
+    const { runOffboardingBench } = await import('./offboarding.js');
+    results.offboarding = await runOffboardingBench();
   }
 
   console.log('');
