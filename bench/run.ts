@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation|auditlog|audit] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding|rotation|auditlog|audit|offboarding] [--rotation-keys 100000] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -22,6 +22,7 @@
  *   share of idle, and the key holder's overhead per call.
  * - the audit log (`bench/auditlog.ts`): event appends per second alone and with the Merkle tree
  *   and a signed checkpoint every 1,000 events, and `verifyLog` records per second.
+ * - offboarding a person exposed to 10,000 keys (`bench/offboarding.ts`): plan and run time.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
@@ -45,7 +46,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation', 'auditlog', 'audit'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding', 'rotation', 'auditlog', 'audit', 'offboarding'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -407,6 +408,11 @@ async function main(): Promise<void> {
     const rotation = await runRotationBench({ keys: Number(flags['rotation-keys']), durationSec: duration, connections });
     results.rotation = rotation;
     printRotation(rotation);
+  }
+
+  if (only.has('offboarding')) {
+    const { runOffboardingBench } = await import('./offboarding.js');
+    results.offboarding = await runOffboardingBench();
   }
 
   console.log('');

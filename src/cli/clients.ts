@@ -125,5 +125,11 @@ export function clientsCommand(io: Io): Command {
       const c = await call<ClientOut>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/rotate-secret`, graceSeconds === undefined ? {} : { graceSeconds });
       print(common, c, () => `client_secret  ${c.client_secret}\n\nStore the secret now: keyturn keeps only its digest and cannot show it again.`);
     });
+  client(clients.command('reveal-secret').description('collect a client secret an offboarding rotated and sealed: printed once, you are recorded as exposed to it').argument('<client_id>', 'client id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd);
+      const c = await call<{ clientSecret: string }>(t, 'POST', `/v1/clients/${encodeURIComponent(id)}/reveal-secret`, {});
+      print(common, c, () => `client_secret  ${c.clientSecret}\n\nHand the secret to the client's operator now: keyturn keeps only its digest and cannot show it again.`);
+    });
   return clients;
 }

@@ -117,5 +117,11 @@ export function keysCommand(io: Io): Command {
       print(common, answer, () => (answer.valid ? `valid: ${answer.keyId} scopes=${(answer.scopes ?? []).join(',') || '-'}` : `invalid: ${answer.code}`));
       if (!answer.valid) process.exitCode = 1;
     });
+  client(keys.command('reveal-successor').description('collect a sealed successor (an offboarding or leak rotated the key): printed once, you are recorded as exposed to it').argument('<id>', 'the successor key id'))
+    .action(async (id: string, _opts: Common, cmd: Command) => {
+      const [t, common] = target(cmd);
+      const revealed = await call<KeyView & { key: string; predecessor: string | null }>(t, 'POST', `/v1/keys/${encodeURIComponent(id)}/reveal-successor`, {});
+      print(common, revealed, () => `${revealed.key}\n\n${record({ id: revealed.id, name: revealed.name, predecessor: revealed.predecessor })}\n\nHand the key to its holder now: keyturn keeps only its digest and cannot show it again.`);
+    });
   return keys;
 }

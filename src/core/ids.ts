@@ -3,7 +3,7 @@ import type { Context } from './context.js';
 import { KeyturnError } from './errors.js';
 
 /** Kinds of identifier keyturn hands out; the tag makes an id's kind visible in logs. */
-export type IdKind = 'key' | 'prn' | 'evt' | 'exp' | 'req' | 'ktc' | 'grt' | 'rtk' | 'atk' | 'lkf' | 'lkw' | 'nod' | 'obx' | 'whe';
+export type IdKind = 'key' | 'prn' | 'evt' | 'exp' | 'req' | 'ktc' | 'grt' | 'rtk' | 'atk' | 'lkf' | 'lkw' | 'nod' | 'obx' | 'whe' | 'obd';
 
 /** Base62 of a non-negative integer below 2^53, left-padded to `width`. */
 function base62(value: number, width: number): string {

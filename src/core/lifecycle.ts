@@ -190,7 +190,8 @@ export const REFRESH_TOKEN_LIFECYCLE: Lifecycle<'active' | 'used' | 'revoked', '
 
 /**
  * A principal. Live: `active` (its keys verify, its clients get tokens). `offboarded` is terminal:
- * a person who left is not enabled again.
+ * a person who left is not enabled again, and not offboarded a second time (an offboarding is a
+ * recorded job with a plan; a second one would be a second plan, so it is refused, not a no-op).
  */
 export const PRINCIPAL_LIFECYCLE: Lifecycle<'active' | 'disabled' | 'offboarded', 'enable' | 'disable' | 'offboard'> = {
   noun: 'principal',
@@ -202,7 +203,7 @@ export const PRINCIPAL_LIFECYCLE: Lifecycle<'active' | 'disabled' | 'offboarded'
   table: {
     active: { enable: 'active', disable: 'disabled', offboard: 'offboarded' },
     disabled: { enable: 'active', disable: 'disabled', offboard: 'offboarded' },
-    offboarded: { offboard: 'offboarded' },
+    offboarded: {},
   },
 };
 

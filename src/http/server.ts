@@ -17,6 +17,7 @@ import { leakRoutes } from './routes/leaks.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { rotationRoutes } from './routes/rotation.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { offboardingRoutes } from './routes/offboarding.js';
 import type { HttpConfig, Services } from './services.js';
 
 /**
@@ -121,6 +122,7 @@ export async function buildServer(services: Services, http: HttpConfig, logger: 
   adminOAuthRoutes(app, services);
   rotationRoutes(app, services);
   webhookRoutes(app, services);
+  offboardingRoutes(app, services);
   await app.ready();
   return app;
 }

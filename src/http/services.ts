@@ -12,6 +12,7 @@ import type { TokenOperations } from '../oauth/introspection.js';
 import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import type { FailureRates } from './rate-limit.js';
+import type { OffboardingService } from '../principals/index.js';
 import type { PrincipalService } from '../principals/service.js';
 import type { PolicyService, WebhookService } from '../rotation/index.js';
 import type { SigningKeyRing } from '../signing/ring.js';
@@ -62,6 +63,8 @@ export interface HealthService {
  */
 export interface Services {
   readonly principals: PrincipalService;
+  /** Offboarding people: plan, record, run (a durable job). */
+  readonly offboarding: OffboardingService;
   readonly keys: KeyService;
   /** Stored lifetime policies. */
   readonly policies: PolicyService;

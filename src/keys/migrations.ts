@@ -68,6 +68,11 @@ export const keyMigrations: readonly Migration[] = [
       CREATE INDEX api_keys_expires_at ON api_keys (expires_at) WHERE expires_at IS NOT NULL AND expiry_noticed_at IS NULL;`,
   },
   {
+    id: '0141_api_keys_pickup_by',
+    description: "who may collect a sealed successor: its holder with the old key (`holder`, scheduled rotation) or only an administrator (`admin`: the old key leaked or a person who saw it left)",
+    sql: "ALTER TABLE api_keys ADD COLUMN pickup_by TEXT NOT NULL DEFAULT 'holder' CHECK (pickup_by IN ('holder', 'admin'));",
+  },
+  {
     id: '0181_api_keys_binding',
     description: 'where an API key may be used from: source networks and/or a client certificate thumbprint (JSON; NULL: anywhere)',
     sql: 'ALTER TABLE api_keys ADD COLUMN binding TEXT;',

@@ -12,7 +12,16 @@ import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDig
 import { keyBindingSchema, type KeyBinding } from '../binding/index.js';
 import { scopeSchema } from '../core/scopes.js';
 import { validate } from '../core/validate.js';
-import { metadataSchema, PRINCIPALS_CHANNEL, principalStanding, recordExposure, type Principal, type PrincipalService } from '../principals/index.js';
+import {
+  metadataSchema,
+  PRINCIPALS_CHANNEL,
+  principalStanding,
+  recordExposure,
+  type OffboardingParticipant,
+  type Principal,
+  type PrincipalService,
+  type PrincipalStanding,
+} from '../principals/index.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 
 /** A stored key status: the states of {@link API_KEY_LIFECYCLE}. */
@@ -75,8 +84,18 @@ export interface KeyLifecycleEvent {
 /** Hears {@link KeyLifecycleEvent}s in the change's transaction (a throw rolls the change back); resolves to the deliveries written. */
 export type KeyEventHook = (tx: Transaction, event: KeyLifecycleEvent) => Promise<number>;
 
-/** Who rotated a key: an admin, the holder with the key itself, or the scheduler. */
-export type RotatedBy = 'admin' | 'self' | 'schedule';
+/**
+ * Who rotated a key: an admin, the holder with the key itself, the scheduler, or the offboarding
+ * of a person who saw it (its successor is then sealed for an administrator only).
+ */
+export type RotatedBy = 'admin' | 'self' | 'schedule' | 'offboarding';
+
+/**
+ * Who may collect a sealed successor: the holder presenting the old key (`POST /v1/keys/self/rotate`),
+ * or only an administrator (`POST /v1/keys/:id/reveal-successor`) — when the old key may be known
+ * to someone who must not get the new one (it leaked, or a person who saw it left).
+ */
+export type PickupBy = 'holder' | 'admin';
 
 /**
  * Seals a scheduled successor's secret until its holder collects it (AES-256-GCM under the master
@@ -177,6 +196,7 @@ interface KeyRow {
   deadline: 'hard' | 'soft';
   grace_ends_at: number | null;
   pickup: string | null;
+  pickup_by?: PickupBy;
   flagged_at: number | null;
   due_noticed_at?: number | string | null;
   expiry_noticed_at?: number | string | null;
@@ -444,6 +464,7 @@ export class KeyService {
       deadline: policy.deadline,
       grace_ends_at: null,
       pickup: null,
+      pickup_by: 'holder',
       flagged_at: null,
       binding: input.binding,
     };
@@ -453,8 +474,8 @@ export class KeyService {
   async #insert(tx: Transaction, row: KeyRow): Promise<void> {
     await tx.run(
       `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata,
-         policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, flagged_at, binding)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, pickup_by, flagged_at, binding)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         row.id,
         row.principal_id,
@@ -479,6 +500,7 @@ export class KeyService {
         row.deadline,
         row.grace_ends_at,
         row.pickup,
+        row.pickup_by ?? 'holder',
         row.flagged_at,
         row.binding ?? null,
       ],
@@ -557,9 +579,11 @@ export class KeyService {
       actor: meta.actor,
       binding: row.binding ?? null,
     });
-    if (options.by === 'schedule') {
-      if (!this.#sealer) throw new KeyturnError('ERR_CONFIG', 'scheduled rotation needs a sealer for successors');
+    if (options.by === 'schedule' || options.by === 'offboarding') {
+      if (!this.#sealer) throw new KeyturnError('ERR_CONFIG', `${options.by === 'schedule' ? 'scheduled rotation' : 'offboarding'} needs a sealer for successors`);
       next.pickup = this.#sealer.seal(secret, next.id);
+      // A person who saw the old key left: they could present it, so only an administrator collects the new one.
+      next.pickup_by = options.by === 'offboarding' ? 'admin' : 'holder';
     }
     await this.#insert(tx, next);
     await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: next.id }, 'created');
@@ -608,6 +632,13 @@ export class KeyService {
       if (row.status !== 'rotating') return this.rotateIn(tx, row, { by: 'self' }, selfMeta);
       if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_INVALID_TOKEN', 'the key does not verify (revoked)');
       const successor = await tx.get<KeyRow>('SELECT * FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
+      if (successor && successor.pickup !== null && successor.pickup_by === 'admin') {
+        throw new KeyturnError(
+          'ERR_KEY_STATE',
+          `the key was rotated because someone who must not hold its successor may know it; an administrator hands out its successor ${successor.id} (keyturn keys reveal-successor ${successor.id})`,
+          { details: { state: row.status, action: 'rotate', successor: successor.id, pickup: 'admin' } },
+        );
+      }
       if (successor && successor.pickup !== null && this.#sealer) {
         // Conditional: of two concurrent pick-ups exactly one gets the secret.
         const taken = await tx.run('UPDATE api_keys SET pickup = NULL WHERE id = ? AND pickup IS NOT NULL', [successor.id]);
@@ -621,6 +652,118 @@ export class KeyService {
         details: { state: row.status, action: 'rotate', ...(successor ? { successor: successor.id } : {}) },
       });
     });
+  }
+
+  /**
+   * An administrator collects the sealed secret of successor `id` (issued by the scheduler, an
+   * offboarding or the leak response), once: `key.successor_revealed`, and the administrator is
+   * recorded as exposed to it. A successor with nothing sealed (collected already, or never
+   * sealed) is `ERR_KEY_STATE`; nothing changes.
+   */
+  async revealSuccessor(id: string, meta: RequestMeta): Promise<{ key: KeyView; secret: string }> {
+    return this.#store.transaction(async (tx) => {
+      const row = await keyRow(tx, id);
+      const now = this.#ctx.now().getTime();
+      if (row.pickup === null || !this.#sealer) {
+        throw new KeyturnError('ERR_KEY_STATE', `key ${id} has no sealed secret waiting (collected already, or it was shown when it was issued)`, {
+          details: { state: row.status, action: 'reveal' },
+        });
+      }
+      if (!isLive(API_KEY_LIFECYCLE, row.status)) throw new KeyturnError('ERR_KEY_STATE', `a ${row.status} key's secret is not handed out`, { details: { state: row.status, action: 'reveal' } });
+      // Conditional: of two concurrent reveals exactly one gets the secret.
+      const taken = await tx.run('UPDATE api_keys SET pickup = NULL WHERE id = ? AND pickup IS NOT NULL', [id]);
+      if (taken.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the secret was collected concurrently');
+      const secret = this.#sealer.open(row.pickup, row.id);
+      await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id }, 'revealed');
+      await appendEvent(tx, this.#ctx, { type: 'key.successor_revealed', target: id, outcome: 'success', data: { predecessor: row.predecessor_id, pickup: row.pickup_by ?? 'holder' } }, meta);
+      return { key: this.#view({ ...row, pickup: null }, now), secret };
+    });
+  }
+
+  /**
+   * The leak response's successor: for a leaked key it has just suspended or revoked (in `tx`),
+   * issues a successor with the same owner, scopes, expiry and policy, its secret sealed for an
+   * administrator only (`pickup: admin`: whoever found the leaked key must not be able to collect
+   * it). Its name is the key's, or, while the leaked key is suspended (and may be unsuspended as a
+   * false alarm), `<name> (successor of <id>)`. Answers the existing successor's id when the key
+   * already has one, and `null` when none is issued (its owner is not active, it has expired, or
+   * there is no sealer).
+   */
+  async issueLeakSuccessorIn(tx: Transaction, id: string, meta: RequestMeta): Promise<string | null> {
+    const row = await keyRow(tx, id);
+    const now = this.#ctx.now().getTime();
+    if (row.status !== 'suspended' && row.status !== 'revoked') return null;
+    const existing = await tx.get<{ id: string }>('SELECT id FROM api_keys WHERE predecessor_id = ? ORDER BY id DESC LIMIT 1', [row.id]);
+    if (existing) return existing.id;
+    if (!this.#sealer) return null;
+    if (row.expires_at !== null && Number(row.expires_at) <= now) return null;
+    const owner = await this.#principals.byId(row.principal_id, tx);
+    if (!owner || !isLive(PRINCIPAL_LIFECYCLE, owner.status)) return null;
+    const governing = await this.#governing(row.policy, owner);
+    const taken = await tx.get<{ id: string }>("SELECT id FROM api_keys WHERE principal_id = ? AND name = ? AND status IN ('active', 'suspended')", [owner.id, row.name]);
+    const { row: next, secret } = this.#issue({
+      principal: row.principal_id,
+      name: taken ? `${row.name} (successor of ${row.id})` : row.name,
+      scopes: JSON.parse(row.scopes) as string[],
+      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+      metadata: row.metadata,
+      policy: row.policy,
+      governing,
+      predecessor: row.id,
+      now,
+      actor: null,
+      // The successor keeps where the key may be used from, as a rotation's does.
+      binding: row.binding ?? null,
+    });
+    next.pickup = this.#sealer.seal(secret, next.id);
+    next.pickup_by = 'admin';
+    await this.#insert(tx, next);
+    await appendEvent(
+      tx,
+      this.#ctx,
+      { type: 'key.successor_issued', target: row.id, outcome: 'success', reason: 'leak', data: { successor: next.id, pickup: 'admin', policy: governing.policy.name, policyVersion: governing.version } },
+      meta,
+    );
+    return next.id;
+  }
+
+  /**
+   * The keys' part of offboarding a person: every key they hold that still matters is revoked
+   * (`revoke_key`); every key of someone else they created or revealed that a rotation can replace
+   * now (active, still verifying, its owner active) is rotated with its policy's grace, the
+   * successor sealed for an administrator (`rotate_key`).
+   */
+  offboarding(): OffboardingParticipant {
+    return {
+      actions: ['revoke_key', 'rotate_key'],
+      plan: async (db, subject, now) => {
+        const held = await db.all<{ id: string }>("SELECT id FROM api_keys WHERE principal_id = ? AND status IN ('active', 'rotating', 'suspended') ORDER BY id", [subject.principal.id]);
+        const exposed = subject.exposures.filter((e) => e.type === 'api_key').map((e) => e.id);
+        const owners = new Map<string, PrincipalStanding | undefined>();
+        const rotate: string[] = [];
+        for (let i = 0; i < exposed.length; i += 500) {
+          const chunk = exposed.slice(i, i + 500);
+          const rows = await db.all<KeyRow>(`SELECT * FROM api_keys WHERE status = 'active' AND principal_id <> ? AND id IN (${chunk.map(() => '?').join(', ')})`, [subject.principal.id, ...chunk]);
+          for (const row of rows) {
+            if (this.#endOf(row, now) <= now) continue;
+            if (!owners.has(row.principal_id)) owners.set(row.principal_id, await principalStanding(db, row.principal_id));
+            const owner = owners.get(row.principal_id);
+            if (owner && isLive(PRINCIPAL_LIFECYCLE, owner.status)) rotate.push(row.id);
+          }
+        }
+        return [...held.map((r) => ({ action: 'revoke_key' as const, target: r.id })), ...rotate.map((id) => ({ action: 'rotate_key' as const, target: id }))];
+      },
+      apply: async (tx, step, _subject, meta) => {
+        if (step.action === 'revoke_key') {
+          const before = await keyRow(tx, step.target);
+          if (before.status === 'revoked') return { outcome: 'skipped' as const, detail: { reason: 'already revoked' } as Record<string, string | null> };
+          await this.revokeIn(tx, step.target, meta, 'offboarding');
+          return { outcome: 'done' as const, detail: { previous: before.status } as Record<string, string | null> };
+        }
+        const rotation = await this.rotateIn(tx, await keyRow(tx, step.target), { by: 'offboarding' }, meta);
+        return { outcome: 'done' as const, detail: { successor: rotation.key.id, graceEndsAt: rotation.predecessor.graceEndsAt } as Record<string, string | null> };
+      },
+    };
   }
 
   /**

@@ -254,6 +254,15 @@ export async function revokeClientAccessTokens(tx: Transaction, clientId: string
   return (await tx.run("UPDATE oauth_access_tokens SET status = 'revoked' WHERE client_id = ? AND status = 'active'", [clientId])).changes;
 }
 
+/** The access tokens issued for `principalId` that still work at `now` (offboarding revokes them), by jti. */
+export async function activeAccessTokensOf(db: Queryable, principalId: string, now: number): Promise<{ jti: string; grantId: string | null }[]> {
+  const rows = await db.all<{ jti: string; grant_id: string | null }>(
+    "SELECT jti, grant_id FROM oauth_access_tokens WHERE principal_id = ? AND status = 'active' AND expires_at > ? ORDER BY jti",
+    [principalId, now],
+  );
+  return rows.map((r) => ({ jti: r.jti, grantId: r.grant_id }));
+}
+
 /** When the last token signed with `kid` expires (ms), for the signing key ring's retirement. */
 export async function lastExpiryOfKid(db: Queryable, kid: string): Promise<number | null> {
   const row = await db.get<{ m: number | null }>('SELECT MAX(expires_at) AS m FROM oauth_access_tokens WHERE kid = ?', [kid]);

@@ -160,6 +160,8 @@ interface Row {
   secret_deadline?: 'hard' | 'soft';
   previous_secret_deadline?: 'hard' | 'soft';
   secret_pickup?: string | null;
+  // Offboarding (0142): a secret rotated because a person who saw it left, sealed until an administrator collects it.
+  admin_secret_pickup?: string | null;
   secret_flagged_at?: number | null;
   previous_secret_flagged_at?: number | null;
 }
@@ -208,7 +210,7 @@ export interface ClientServiceOptions {
   readonly policies?: PolicyCatalog;
   /** Open leak findings of a client's secret guard enabling it (set by the composition root from the leak response). */
   readonly leakGuard?: ClientLeakGuard;
-  /** Seals secrets the scheduler issues until their client collects them; without it, secrets are not rotated on schedule. */
+  /** Seals secrets the scheduler issues until their client collects them, and those an offboarding rotates until an administrator does; without it, neither happens. */
   readonly sealer?: ClientSecretSealer;
 }
 
@@ -604,7 +606,77 @@ export class ClientService {
     return true;
   }
 
-  async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled'>(
+  /**
+   * Offboarding: rotates the secret of `clientId` inside `tx` because a person who saw it left. The
+   * previous secret keeps working for the policy's grace; the new one is sealed until an
+   * administrator collects it ({@link revealSecret}), never shown to the caller. A client with no
+   * secret (private_key_jwt, or one the leak response cleared) is `ERR_CREDENTIAL_STATE`.
+   */
+  async rotateSecretSealedIn(tx: Transaction, clientId: string, meta: RequestMeta): Promise<{ previousValidUntil: string | null }> {
+    if (!this.#o.sealer) throw new KeyturnError('ERR_CONFIG', 'offboarding needs a sealer for rotated client secrets');
+    const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+    if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
+    if (row.auth_method === 'private_key_jwt' || row.secret_digest === null) throw new KeyturnError('ERR_CREDENTIAL_STATE', 'the client has no secret to rotate');
+    const grace = this.#resolve(row).secretRotationGrace;
+    const next = await this.#current(row.policy, JSON.parse(row.policy_overrides) as PolicyOverrides);
+    const now = this.#o.ctx.now().getTime();
+    const secret = generateSecret(this.#o.secretPrefix, this.#o.ctx);
+    // Conditional on the digest read: a concurrent rotation wins, this one changes nothing.
+    // The new secret restarts the schedule (as any rotation does); a scheduled secret the client had
+    // not collected yet is dropped: the person who left may know the secret it would be collected with.
+    const { changes } = await tx.run(
+      `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, previous_secret_deadline = ?, previous_secret_flagged_at = NULL,
+         policy_version = ?, secret_issued_at = ?, secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?, secret_pickup = NULL, secret_flagged_at = NULL,
+         admin_secret_pickup = ?, updated_at = ?
+       WHERE id = ? AND secret_digest = ?`,
+      [
+        secretDigest(secret), secret.slice(-4), grace > 0 ? row.secret_digest : null, grace > 0 ? now + grace * 1000 : null, row.secret_deadline ?? 'hard',
+        next.version, now, ...scheduleOf(next.policy, now), this.#o.sealer.seal(secret, clientId), now, clientId, row.secret_digest,
+      ],
+    );
+    if (changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
+    const previousValidUntil = grace > 0 ? new Date(now + grace * 1000).toISOString() : null;
+    await appendEvent(tx, this.#o.ctx, { type: 'client.secret_rotated', target: clientId, outcome: 'success', reason: 'offboarding', data: { previousValidUntil } }, meta);
+    tx.notify(CLIENTS_CHANNEL, clientId);
+    return { previousValidUntil };
+  }
+
+  /**
+   * An administrator collects a client secret sealed by an offboarding, once
+   * (`client.secret_revealed`; the administrator is recorded as exposed to it). Nothing sealed is
+   * `ERR_CREDENTIAL_STATE`; nothing changes.
+   */
+  async revealSecret(clientId: string, meta: RequestMeta): Promise<{ client: ClientView; secret: string }> {
+    return this.#o.store.transaction(async (tx) => {
+      const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [clientId]);
+      if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such client');
+      if (!row.admin_secret_pickup || !this.#o.sealer) throw new KeyturnError('ERR_CREDENTIAL_STATE', 'the client has no sealed secret waiting (collected already, or it was shown when it was issued)');
+      const taken = await tx.run('UPDATE oauth_clients SET admin_secret_pickup = NULL WHERE id = ? AND admin_secret_pickup = ?', [clientId, row.admin_secret_pickup]);
+      if (taken.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the secret was collected concurrently');
+      const secret = this.#o.sealer.open(row.admin_secret_pickup, clientId);
+      // A sealed secret replaced since (rotated again) is not the client's any more.
+      if (!digestsEqual(secretDigest(secret), row.secret_digest ?? '')) throw new KeyturnError('ERR_CREDENTIAL_STATE', 'the sealed secret was replaced since; rotate the secret');
+      await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: clientId }, 'revealed');
+      await appendEvent(tx, this.#o.ctx, { type: 'client.secret_revealed', target: clientId, outcome: 'success', data: {} }, meta);
+      return { client: this.#view(row), secret };
+    });
+  }
+
+  /** Offboarding: of the clients `ids`, those with a secret that could be rotated now (not private_key_jwt, a current secret, active). */
+  async rotatableSecrets(db: Queryable, ids: readonly string[]): Promise<{ id: string; principal: string }[]> {
+    const out: { id: string; principal: string }[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = await db.all<Row>(
+        `SELECT * FROM oauth_clients WHERE auth_method <> 'private_key_jwt' AND secret_digest IS NOT NULL AND status = 'active' AND id IN (${chunk.map(() => '?').join(', ')})`,
+        [...chunk],
+      );
+      for (const r of rows) out.push({ id: r.id, principal: r.principal_id });
+    }
+    return out;
+  }
+
+  async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated'>(
     clientId: string,
     meta: RequestMeta,
     type: T,
@@ -785,6 +857,23 @@ export async function revokeClientSecretIn(
         );
   if (changes !== 1) return false;
   await appendEvent(tx, ctx, { type: 'client.secret_revoked', target: clientId, outcome: 'success', reason, data: { which } }, meta);
+  tx.notify(CLIENTS_CHANNEL, clientId);
+  return true;
+}
+
+/** The OAuth clients `principalId` owns, by id (offboarding disables or hands them over). */
+export async function clientsOwnedBy(db: Queryable, principalId: string): Promise<{ id: string; status: 'active' | 'disabled' }[]> {
+  return db.all<{ id: string; status: 'active' | 'disabled' }>('SELECT id, status FROM oauth_clients WHERE principal_id = ? ORDER BY id', [principalId]);
+}
+
+/**
+ * Hands the client `clientId` over from `from` to `to` inside the caller's transaction, with one
+ * `client.transferred` event; `false` when `from` no longer owns it (nothing written).
+ */
+export async function transferClientIn(tx: Transaction, ctx: Context, clientId: string, from: string, to: string, meta: RequestMeta): Promise<boolean> {
+  const { changes } = await tx.run('UPDATE oauth_clients SET principal_id = ?, updated_at = ? WHERE id = ? AND principal_id = ?', [to, ctx.now().getTime(), clientId, from]);
+  if (changes !== 1) return false;
+  await appendEvent(tx, ctx, { type: 'client.transferred', target: clientId, outcome: 'success', reason: 'offboarding', data: { from, to } }, meta);
   tx.notify(CLIENTS_CHANNEL, clientId);
   return true;
 }

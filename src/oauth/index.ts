@@ -4,6 +4,7 @@
  */
 export {
   AccessTokenService,
+  activeAccessTokensOf,
   lastExpiryOfKid,
   opaqueAccessTokenByDigest,
   revokeAccessTokenIn,
@@ -19,6 +20,8 @@ export {
   AUTH_METHODS,
   AUTHORIZATION_CHANNELS,
   clientBySecretDigest,
+  clientsOwnedBy,
+  transferClientIn,
   CLIENTS_CHANNEL,
   ClientService,
   createClientSchema,
@@ -39,6 +42,7 @@ export { TokenOperations, type IntrospectionResponse, type TokenOpsDeps, type To
 export { MAX_EXCHANGE_DEPTH, TokenLineage, type Standing, type TokenLineageOptions, type TokenParent } from './lineage.js';
 export { oauthMigrations } from './migrations.js';
 export {
+  activeFamiliesOf,
   refreshFamilyByDigest,
   RefreshTokenService,
   revokeClientFamiliesIn,
@@ -47,3 +51,4 @@ export {
   type RefreshFamilyHolder,
 } from './refresh-tokens.js';
 export { TokenEndpoint, type TokenEndpointDeps, type TokenRequest } from './token-endpoint.js';
+export { oauthOffboarding } from './offboarding.js';

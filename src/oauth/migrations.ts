@@ -128,6 +128,11 @@ export const oauthMigrations: readonly Migration[] = [
       UPDATE oauth_access_tokens SET exchanged = 1 WHERE jti IN (SELECT jti FROM oauth_token_lineage);`,
   },
   {
+    id: '0142_oauth_clients_admin_secret_pickup',
+    description: 'a client secret rotated because a person who saw it left: the new secret sealed under the master key until an administrator collects it once (never the client: the person who left may know the secret it would collect with)',
+    sql: 'ALTER TABLE oauth_clients ADD COLUMN admin_secret_pickup TEXT;',
+  },
+  {
     id: '0150_oauth_client_secret_schedule',
     description: "scheduled rotation of client secrets: when the current secret was issued, is due and reaches its maximum age, under which deadline; the previous secret's deadline kind; a scheduled successor sealed until the client collects it; soft deadlines reported once",
     // secret_issued_at: the current secret's issue (clients registered earlier: their creation);

@@ -291,6 +291,12 @@ export async function refreshFamilyByDigest(db: Queryable, digest: string, now: 
   return { grantId: grant.id, clientId: grant.client_id, principal: grant.principal_id, works: isLive(REFRESH_FAMILY_LIFECYCLE, grant.status) && grant.expires_at > now };
 }
 
+/** The refresh families (grants) of `principalId` that still work at `now` (offboarding revokes them), by id. */
+export async function activeFamiliesOf(db: Queryable, principalId: string, now: number): Promise<string[]> {
+  const rows = await db.all<{ id: string }>("SELECT id FROM oauth_grants WHERE principal_id = ? AND status = 'active' AND expires_at > ? ORDER BY id", [principalId, now]);
+  return rows.map((r) => r.id);
+}
+
 /**
  * Revokes the refresh family `grantId` with its refresh and access tokens inside the caller's
  * transaction, with one `grant.revoked` event carrying `reason`; `false` when it was not active.

@@ -4,6 +4,8 @@
  */
 export {
   createPrincipalSchema,
+  exposuresOf,
+  markOffboardedIn,
   metadataSchema,
   PRINCIPAL_KINDS,
   PRINCIPALS_CHANNEL,
@@ -12,8 +14,24 @@ export {
   principalStatus,
   recordExposure,
   type CreatePrincipalInput,
+  type Exposure,
   type Principal,
   type PrincipalKind,
   type PrincipalStanding,
   type PrincipalStatus,
 } from './service.js';
+export {
+  OFFBOARDING_ACTIONS,
+  OFFBOARDING_JOB,
+  offboardingJob,
+  OffboardingService,
+  offboardSchema,
+  type OffboardingAction,
+  type OffboardingParticipant,
+  type OffboardingReport,
+  type OffboardingServiceOptions,
+  type OffboardingStepView,
+  type OffboardingSubject,
+  type PlannedStep,
+  type StepResult,
+} from './offboarding.js';

@@ -224,6 +224,34 @@ export class PrincipalService {
   }
 }
 
+/**
+ * Marks `principal` offboarded inside the caller's transaction (the offboarding that records its
+ * plan in the same one). Refused by {@link PRINCIPAL_LIFECYCLE} for an offboarded principal
+ * (`ERR_CREDENTIAL_STATE`). Caches drop what they hold for it at commit: its keys stop verifying.
+ */
+export async function markOffboardedIn(tx: Transaction, principal: Principal): Promise<void> {
+  const step = transition(PRINCIPAL_LIFECYCLE, principal.status, 'offboard');
+  // Conditional on the status read: of two concurrent offboardings exactly one goes on.
+  const changed = await tx.run('UPDATE principals SET status = ? WHERE id = ? AND status = ?', [step.to, principal.id, principal.status]);
+  if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the principal changed concurrently; try again');
+  tx.notify(PRINCIPALS_CHANNEL, principal.id);
+}
+
+/** A credential a person was exposed to (created or revealed it), once per credential, however often. */
+export interface Exposure {
+  readonly type: 'api_key' | 'refresh_token' | 'client_secret';
+  readonly id: string;
+}
+
+/** Every credential `principalId` was exposed to, in a stable order (type, then id). */
+export async function exposuresOf(db: Queryable, principalId: string): Promise<Exposure[]> {
+  const rows = await db.all<{ credential_type: Exposure['type']; credential_id: string }>(
+    'SELECT DISTINCT credential_type, credential_id FROM exposures WHERE principal_id = ? ORDER BY credential_type, credential_id',
+    [principalId],
+  );
+  return rows.map((r) => ({ type: r.credential_type, id: r.credential_id }));
+}
+
 /** Records that a person saw a secret. Workloads are not recorded: they do not leave. */
 export async function recordExposure(
   tx: Transaction,

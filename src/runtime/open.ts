@@ -19,6 +19,7 @@ import { leakMigrations } from '../leaks/migrations.js';
 import { clientLeakGuard, GitHubKeys, keyLeakGuard, LEAK_NOTIFICATION_TOPICS, LeakResponder } from '../leaks/respond/index.js';
 import { WATCH_JOB, WatchService } from '../leaks/watch.js';
 import { principalMigrations } from '../principals/migrations.js';
+import { offboardingJob, OffboardingService, OFFBOARDING_JOB } from '../principals/index.js';
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
 import { ClientAuthenticator } from '../oauth/client-auth.js';
@@ -28,6 +29,7 @@ import { oauthMigrations } from '../oauth/migrations.js';
 import { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import { TokenLineage } from '../oauth/lineage.js';
 import { TokenEndpoint } from '../oauth/token-endpoint.js';
+import { oauthOffboarding } from '../oauth/offboarding.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
@@ -99,6 +101,7 @@ export interface Keyturn {
   /** What the HTTP edge receives: services only. */
   readonly services: Services;
   readonly principals: PrincipalService;
+  readonly offboarding: OffboardingService;
   readonly keys: KeyService;
   readonly policies: PolicyService;
   /** Signed webhooks to owners: endpoints, fan-out, delivery log. */
@@ -125,6 +128,7 @@ function buildServices(parts: {
   store: Store;
   ctx: Context;
   principals: PrincipalService;
+  offboarding: OffboardingService;
   keys: KeyService;
   policies: PolicyService;
   webhooks: WebhookService;
@@ -137,6 +141,7 @@ function buildServices(parts: {
   const { store, ctx, oauth, leaks } = parts;
   const services: Services = {
     principals: parts.principals,
+    offboarding: parts.offboarding,
     keys: parts.keys,
     policies: parts.policies,
     webhooks: parts.webhooks,
@@ -332,7 +337,15 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   // The checkpoint key comes from the master key, never from the database (see src/audit/log.ts).
   const auditLog = new AuditLog({ store, ctx, key: logKeyFromMaster(masterKey, config.audit.logOrigin) });
   let stopNudge: () => void = () => undefined;
+  const offboarding = new OffboardingService({
+    store,
+    ctx,
+    principals,
+    participants: [keys.offboarding(), oauthOffboarding(ctx, clients)],
+    wake: (db) => runner.triggerIn(db, OFFBOARDING_JOB),
+  });
   try {
+    await runner.register(offboardingJob(offboarding, 30_000));
     webhooks.observe(LEAK_NOTIFICATION_TOPICS.owner);
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, auditLog, logger, webhookSigner: webhooks.signer });
     if (config.audit.checkpointEvery > 0) stopNudge = checkpointNudge(store, runner, config.audit.checkpointEvery);
@@ -358,13 +371,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     await store.close();
     throw err;
   }
-  const services = buildServices({ store, ctx, principals, keys, policies, webhooks, leaks, oauth, issuer, failures, audit });
+  const services = buildServices({ store, ctx, principals, offboarding, keys, policies, webhooks, leaks, oauth, issuer, failures, audit });
   return {
     config,
     ctx,
     store,
     services,
     principals,
+    offboarding,
     keys,
     policies,
     webhooks,

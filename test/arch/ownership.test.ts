@@ -23,6 +23,8 @@ const OWNERS: Readonly<Record<string, string>> = {
   api_keys: 'src/keys/service.ts',
   principals: 'src/principals/service.ts',
   exposures: 'src/principals/service.ts',
+  offboardings: 'src/principals/offboarding.ts',
+  offboarding_steps: 'src/principals/offboarding.ts',
   oauth_clients: 'src/oauth/clients.ts',
   oauth_grants: 'src/oauth/refresh-tokens.ts',
   oauth_refresh_tokens: 'src/oauth/refresh-tokens.ts',

@@ -194,6 +194,16 @@ describe('recorded events match their declarations', () => {
     const hook = (await kt.api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/hook', owner: 'alice', events: ['key.rotated'] })).body as { id: string };
     ok(await kt.api('POST', `/v1/webhooks/${hook.id}/rotate-secret`, {}));
     ok(await kt.api('DELETE', `/v1/webhooks/${hook.id}`));
+    // Leak successor and offboarding: bob (a person with an admin key) creates a key and a client, then leaves.
+    const leakSuccessor = (await kt.api('GET', `/v1/events?type=key.successor_issued&target=${leaked.id}`)).body.items[0].data.successor as string;
+    ok(await kt.api('POST', `/v1/keys/${leakSuccessor}/reveal-successor`, {}));
+    ok(await kt.api('POST', '/v1/principals', { kind: 'user', name: 'bob' }), 201);
+    ok(await kt.api('POST', '/v1/principals', { kind: 'service', name: 'platform' }), 201);
+    const bobAdmin = (await kt.api('POST', '/v1/keys', { owner: 'bob', name: 'admin', scopes: ['admin'] })).body as { key: string };
+    ok(await kt.api('POST', '/v1/keys', { owner: 'platform', name: 'seen-by-bob' }, bobAdmin.key), 201);
+    const bobApp = (await kt.api('POST', '/v1/clients', { name: 'bob-app', owner: 'bob' }, bobAdmin.key)).body as { client_id: string };
+    ok(await kt.api('POST', '/v1/principals/bob/offboard', { transferTo: 'platform' }));
+    ok(await kt.api('POST', `/v1/clients/${bobApp.client_id}/reveal-secret`, {}));
 
     const events: AuditEvent[] = [];
     for (let after = 0; ; ) {

@@ -70,7 +70,7 @@ const EXPECTED: Record<keyof typeof LIFECYCLES, { code: string; live: string[]; 
       state      | enable | disable  | offboard
       active     | active | disabled | offboarded
       disabled   | active | disabled | offboarded
-      offboarded | -      | -        | offboarded`,
+      offboarded | -      | -        | -`,
   },
   signing_key: {
     code: 'ERR_CREDENTIAL_STATE',

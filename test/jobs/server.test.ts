@@ -11,7 +11,7 @@ describe('the server runs its background work on the job runner', () => {
   });
   afterAll(async () => server.stop());
 
-  it('registers rotation, pruning, audit checkpoints, the leak watch scheduler and outbox delivery, and runs each once at start', async () => {
+  it('registers rotation, pruning, audit checkpoints, the leak watch scheduler, outbox delivery and offboarding, and runs each once at start', async () => {
     const runner = server.kt.jobs.runner;
     await vi.waitFor(async () => expect((await runner.list()).every((j) => j.runs >= 1)).toBe(true), { timeout: 10_000, interval: 20 });
     expect((await runner.list()).map((j) => [j.name, j.everyMs, j.lastError])).toEqual([
@@ -20,6 +20,7 @@ describe('the server runs its background work on the job runner', () => {
       ['housekeeping.prune', 3_600_000, null], // a tenth of the rotation interval, at most an hour
       ['leaks.watch', 60_000, null],
       ['outbox.deliver', 5_000, null],
+      ['principals.offboard', 30_000, null], // finishes offboardings (after a crash, or longer than a request)
       ['rotation.schedule', 60_000, null],
       ['signing.rotate', 3_600_000, null],
     ]);

@@ -109,14 +109,21 @@ describeStore('leak response', (kind) => {
       finding: { fingerprint: secretDigest(secret), kind: 'keyturn', status: 'suspended' },
       key: { id, action: 'suspended' },
       where: { via: 'scan', source: '/srv/repo' },
-      successor: null,
+      successor: { id: expect.stringMatching(/^key_/), pickup: 'admin' },
     });
     expect(hooks.received[0]!.headers['content-type']).toBe('application/json');
     for (const r of hooks.received) expect(r.body).not.toContain(secret.slice(8));
 
     const events = (await server.api('GET', `/v1/events?target=${id}`)).body.items as { type: string; outcome: string; data: Record<string, unknown> }[];
     // Verification failures and usage records (written when a usage interval ends) come as they come.
-    expect(events.map((e) => e.type).filter((t) => t !== 'key.verify_failed' && t !== 'key.used')).toEqual(['key.created', 'key.suspended', 'leak.detected', 'leak.notified', 'leak.notified']);
+    expect(events.map((e) => e.type).filter((t) => t !== 'key.verify_failed' && t !== 'key.used')).toEqual([
+      'key.created',
+      'key.suspended',
+      'key.successor_issued',
+      'leak.detected',
+      'leak.notified',
+      'leak.notified',
+    ]);
     expect(events.filter((e) => e.type === 'leak.notified').every((e) => e.outcome === 'success')).toBe(true);
     expect(events.find((e) => e.type === 'leak.notified')!.data).toMatchObject({ origin: hooks.url, status: 204 });
 
@@ -254,7 +261,7 @@ describeStore('leak response in revoke mode', (kind) => {
     expect((await server.api('POST', '/v1/keys/verify', { key: k.key }, null)).body).toEqual({ valid: false, code: 'ERR_KEY_REVOKED' });
     expect((await server.api('POST', `/v1/keys/${k.id}/unsuspend`, {})).body.code).toBe('ERR_KEY_STATE');
     const events = (await server.api('GET', `/v1/events?target=${k.id}`)).body.items as { type: string; reason: string }[];
-    expect(events.map((e) => e.type)).toEqual(['key.created', 'key.revoked', 'leak.detected', 'key.verify_failed']);
+    expect(events.map((e) => e.type)).toEqual(['key.created', 'key.revoked', 'key.successor_issued', 'leak.detected', 'key.verify_failed']);
     expect(events[1]!.reason).toBe('leak detected');
   });
 

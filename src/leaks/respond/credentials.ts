@@ -122,7 +122,12 @@ export function statusOfResponse(response: CredentialResponse): 'suspended' | 'r
   return response === 'key_suspended' || response === 'client_disabled' ? 'suspended' : 'revoked';
 }
 
-/** Carries out `response` (see {@link planResponse}) inside the finding's transaction; each change appends its own event. */
+/**
+ * Carries out `response` (see {@link planResponse}) inside the finding's transaction; each change
+ * appends its own event. A leaked API key that is suspended or revoked gets a successor through the
+ * rotation path (sealed for an administrator: the finder of the leaked key must not be able to
+ * collect it); resolves to the successor's id, or `null` when none was issued.
+ */
 export async function applyResponse(
   tx: Transaction,
   ctx: Context,
@@ -131,30 +136,30 @@ export async function applyResponse(
   response: CredentialResponse,
   mode: LeakMode,
   meta: RequestMeta,
-): Promise<void> {
+): Promise<string | null> {
   const { id } = credential.ref;
   switch (response) {
     case 'key_suspended':
       await keys.suspendIn(tx, id, meta, LEAK_REASON);
-      return;
+      return keys.issueLeakSuccessorIn(tx, id, meta);
     case 'key_revoked':
       await keys.revokeIn(tx, id, meta, LEAK_REASON);
-      return;
+      return keys.issueLeakSuccessorIn(tx, id, meta);
     case 'client_disabled':
       await disableClientIn(tx, ctx, id, LEAK_REASON, meta);
-      return;
+      return null;
     case 'secret_revoked':
       await revokeClientSecretIn(tx, ctx, id, credential.which ?? 'current', LEAK_REASON, meta);
       if (mode === 'revoke') {
         await revokeClientFamiliesIn(tx, ctx, id, LEAK_REASON, meta);
         await revokeClientAccessTokens(tx, id);
       }
-      return;
+      return null;
     case 'grant_revoked':
       await revokeFamilyIn(tx, ctx, id, LEAK_REASON, meta);
-      return;
+      return null;
     case 'token_revoked':
       await revokeAccessTokenIn(tx, ctx, id, LEAK_REASON, meta);
-      return;
+      return null;
   }
 }

@@ -58,8 +58,12 @@ export interface LeakDetectedPayload {
   readonly untrusted: { readonly fields: readonly string[]; readonly note: string } | null;
   /** One plain-text paragraph for relays (chat, e-mail): no links, untrusted text labelled as such. */
   readonly text: string;
-  /** Offered once the rotation capability exists; until then the owner creates a new key. */
-  readonly successor: null;
+  /**
+   * The successor issued for a leaked API key (its id only, never its secret): an administrator
+   * collects its secret (`keyturn keys reveal-successor <id>`); presenting the leaked key never
+   * does (`pickup: admin`). `null` when none was issued.
+   */
+  readonly successor: { readonly id: string; readonly pickup: 'admin' } | null;
 }
 
 /** One webhook delivery to make. */
@@ -93,6 +97,8 @@ export interface NewFinding {
   readonly response?: CredentialResponse | null;
   /** Reported before, acted on (or held) again. */
   readonly repeat?: boolean;
+  /** The successor issued for a leaked API key, if any. */
+  readonly successor?: string | null;
   /** The keyturn credential the secret is, any type, with its owner's webhook. */
   readonly credential?: {
     readonly type: CredentialType;
@@ -137,7 +143,8 @@ export function leakText(found: NewFinding): string {
     .join(' ');
   const seen = `Seen via ${w.via}${place ? `: ${place}` : ''}.`;
   const reported = w.untrustedUrl === undefined ? '' : ` The reporter says it was at (${UNTRUSTED_NOTE}): ${w.untrustedUrl}`;
-  return `${what} ${verb}${done}. ${seen}${reported} Finding ${finding.id}.`;
+  const successor = found.successor ? ` A successor key ${found.successor} was issued; an administrator hands it out (keyturn keys reveal-successor ${found.successor}).` : '';
+  return `${what} ${verb}${done}.${successor} ${seen}${reported} Finding ${finding.id}.`;
 }
 
 /**
@@ -188,7 +195,7 @@ export function leakPayload(found: NewFinding): LeakDetectedPayload {
     where: found.where,
     untrusted: found.where.untrustedUrl === undefined ? null : { fields: ['where.untrustedUrl'], note: UNTRUSTED_NOTE },
     text: leakText(found),
-    successor: null,
+    successor: found.successor ? { id: found.successor, pickup: 'admin' } : null,
   };
 }
 

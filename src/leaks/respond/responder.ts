@@ -296,6 +296,7 @@ export class LeakResponder {
         action: recorded.action,
         response: recorded.response,
         repeat: !recorded.created,
+        successor: recorded.successor,
         where,
         at: now,
         ...(k ? { key: { id: k.id, name: k.name, start: k.start, principal: k.principal, ownerWebhook: credential.ownerWebhook } } : {}),
@@ -347,6 +348,8 @@ export class LeakResponder {
     credential: OurCredential | undefined;
     action: 'suspended' | 'revoked' | 'none';
     response: CredentialResponse | null;
+    /** The successor issued for a leaked API key, if any. */
+    successor: string | null;
   }> {
     let existing = await findingByFingerprint(tx, fingerprint);
     if (!existing) {
@@ -368,14 +371,14 @@ export class LeakResponder {
         acknowledgedAt: null,
       };
       if (await insertFinding(tx, candidate, now)) {
-        if (credential && response) await applyResponse(tx, this.#ctx, this.#keys, credential, response, this.#mode, meta);
-        return { finding: candidate, created: true, news: true, credential, action: response ? statusOfResponse(response) : 'none', response };
+        const successor = credential && response ? await applyResponse(tx, this.#ctx, this.#keys, credential, response, this.#mode, meta) : null;
+        return { finding: candidate, created: true, news: true, credential, action: response ? statusOfResponse(response) : 'none', response, successor };
       }
       existing = await findingByFingerprint(tx, fingerprint);
       if (!existing) throw new KeyturnError('ERR_INTERNAL', 'leak finding vanished');
     }
     // Seen before: someone else's secret only gains places; a keyturn one is decided again.
-    const unchanged = { finding: existing, created: false, news: false, credential: undefined, action: 'none' as const, response: null };
+    const unchanged = { finding: existing, created: false, news: false, credential: undefined, action: 'none' as const, response: null, successor: null };
     if (existing.kind !== 'keyturn') return unchanged;
     const locked = (await lockFinding(tx, existing.id)) ?? existing;
     const credential = await lookUpCredential(tx, this.#keys, fingerprint, now);
@@ -386,7 +389,7 @@ export class LeakResponder {
     const news = acting || (decision === 'hold' && (locked.held !== hold || locked.acknowledgedAt !== null));
     if (!credential || !news) return { ...unchanged, finding: locked };
     const response = acting ? planResponse(credential, decision) : null;
-    if (response) await applyResponse(tx, this.#ctx, this.#keys, credential, response, this.#mode, meta);
+    const successor = response ? await applyResponse(tx, this.#ctx, this.#keys, credential, response, this.#mode, meta) : null;
     const status = response ? statusOfResponse(response) : statusOf(decision as Exclude<LeakDecision, 'already_reported'>);
     await updateFindingResponse(tx, locked.id, { status, credential: credential.ref, principal: credential.principal, held: hold, reopen: true });
     const finding: FindingRecord = {
@@ -398,7 +401,7 @@ export class LeakResponder {
       held: hold,
       acknowledgedAt: null,
     };
-    return { finding, created: false, news: true, credential, action: response ? statusOfResponse(response) : 'none', response };
+    return { finding, created: false, news: true, credential, action: response ? statusOfResponse(response) : 'none', response, successor };
   }
 
   async #decide(tx: Transaction, recorded: boolean, kind: string, credential: OurCredential | undefined, meta: RequestMeta): Promise<LeakDecision> {
