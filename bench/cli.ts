@@ -1,5 +1,5 @@
 /**
- * How long a CLI command takes as a user meets it: the installed bin (`dist/cli/main.js`, run
+ * How long a CLI command takes as a user meets it: the installed bin (`package.json` `bin.keyturn`, run
  * through its shebang as `npm install -g` / `npm link` installs it) as a whole new process, against
  * a keyturn server on loopback. Time to the first byte on stdout, and to exit; median and p90 of
  * `runs` processes after one untimed run. `node -e 0` is the floor: a process that loads nothing.
@@ -11,7 +11,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureBuild, freePort, root, startChild, waitFor } from './support.js';
+import { ensureBuild, freePort, installedBin, root, startChild, waitFor } from './support.js';
 
 /** The target of the first-run issue: `keyturn keys list` to first byte. */
 export const CLI_TARGET_MS = 150;
@@ -75,7 +75,7 @@ export async function runCliBench(options: { runs?: number } = {}): Promise<CliR
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitFor(`${url}/healthz`);
-    const bin = join(root, 'dist/cli/main.js');
+    const bin = join(root, installedBin());
     chmodSync(bin, 0o755); // as `npm install -g` / `npm link` leave the bin; tsc writes it 0644
     const env = { KEYTURN_URL: url, KEYTURN_TOKEN: readFileSync(join(dataDir, 'admin.key'), 'utf8').trim() };
     // Something to list: a principal and ten keys.

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { systemContext } from '../src/core/context.js';
 import { generateSecret } from '../src/core/secret.js';
-import { ensureBuild, freePort, root, startChild, waitFor } from './support.js';
+import { ensureBuild, freePort, installedBin, root, startChild, waitFor } from './support.js';
 
 export const FLOOD_TARGETS = { validDuringFloodVsAlone: 0.7 } as const;
 
@@ -79,14 +79,6 @@ export interface FloodResults {
 
 function dbBytes(file: string): number {
   return [file, `${file}-wal`, `${file}-shm`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
-}
-
-/** The server's entry point as installed: `package.json` `bin.keyturn`. */
-function installedBin(): string {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  const bin = pkg.bin.keyturn;
-  if (!bin) throw new Error('package.json has no bin.keyturn');
-  return bin;
 }
 
 /** CPU seconds (user + system, all threads) a process has used, from /proc (Linux); `null` elsewhere. */

@@ -4,7 +4,7 @@
  * secretlint (recommended preset) and a plain ripgrep pass with equivalent patterns.
  *
  * What each figure times:
- * - `keyturnProcess*`: `node dist/cli/main.js scan <tree> --format json`, a whole process as a
+ * - `keyturnProcess*`: `keyturn scan <tree> --format json`, a whole process as a
  *   user runs it (node start-up, module loading, cold JIT on every thread, printing the findings
  *   into a pipe); the median of RUNS after one untimed run that warms the page cache.
  * - `secretlint*`: secretlint's whole process from its installed bin (`node_modules/.bin/secretlint`).
@@ -12,7 +12,7 @@
  * - `keyturnInProcess*`: the scan alone, inside a process that has already scanned once (warm
  *   JIT on the calling thread); no start-up. Kept for tracking the engine, not for comparison
  *   with the whole-process figures.
- * - `staged*`: `node dist/cli/main.js scan --staged` (a pre-commit hook's whole process) in the
+ * - `staged*`: `keyturn scan --staged` (a pre-commit hook's whole process) in the
  *   history repository with a commit of a few files staged; the median of STAGED_RUNS, beside
  *   `node -e 0` (`nodeStart*`) measured the same way.
  *
@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Fake, generateCorpus, score } from '../test/leaks/support/corpus.js';
-import { ensureBuild } from './support.js';
+import { ensureBuild, installedBin } from './support.js';
 
 /** One scan's outcome as a scan child reports it: findings without their secrets. */
 interface ChildScan {
@@ -72,7 +72,7 @@ const STAGED_RUNS = 10;
  * staged (three changed, two new, one planted secret); beside it, `node -e 0` timed the same way.
  */
 function stagedBench(repo: string): Record<string, number | boolean> {
-  const cli = join(ROOT, 'dist', 'cli', 'main.js');
+  const cli = join(ROOT, installedBin());
   const files = execFileSync('git', ['-C', repo, 'ls-files'], { encoding: 'utf8' }).split('\n').filter((f) => /\.(?:ts|js|py|ya?ml)$/.test(f)).slice(0, 3);
   for (const f of files) writeFileSync(join(repo, f), `${readFileSync(join(repo, f), 'utf8')}\n// changed for the staged benchmark\n`);
   writeTree(repo, new Map([
@@ -106,11 +106,11 @@ function stagedBench(repo: string): Record<string, number | boolean> {
 }
 
 /**
- * `node dist/cli/main.js scan <tree> --format json` as a whole process: the median of RUNS after
+ * `keyturn scan <tree> --format json` as a whole process: the median of RUNS after
  * one untimed run (page cache), with the findings it printed.
  */
 function keyturnProcess(tree: string): { seconds: number; findings: { file: string; kind: string; fingerprint: string }[] } {
-  const cli = join(ROOT, 'dist', 'cli', 'main.js');
+  const cli = join(ROOT, installedBin());
   // --no-redact: the labels are plain SHA-256 of each secret, the output's fingerprints are keyed.
   const args = [cli, 'scan', tree, '--format', 'json', '--no-redact'];
   processRun(process.execPath, args);

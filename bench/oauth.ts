@@ -2,7 +2,7 @@
  * OAuth benchmark: `npx tsx bench/oauth.ts [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--token-only] [--no-write]`
  *
  * In one run, on loopback, each server in its own child process, autocannon in this process:
- * - token endpoint: keyturn (`node dist/cli/main.js serve`, SQLite) against oidc-provider, both
+ * - token endpoint: keyturn (its installed bin, `node dist/cli/keyturn.cjs serve`, SQLite) against oidc-provider, both
  *   answering `client_credentials` with `client_secret_basic` and an ES256 JWT access token
  *   (RFC 9068) for one resource;
  * - introspection: keyturn introspecting its JWT and its opaque access tokens, oidc-provider
@@ -25,7 +25,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { measure } from 'mitata';
-import { ensureBuild, freePort, root, startChild, waitFor, type HttpFigure as BaseFigure } from './support.js';
+import { ensureBuild, freePort, installedBin, root, startChild, waitFor, type HttpFigure as BaseFigure } from './support.js';
 
 const self = fileURLToPath(import.meta.url);
 const AUDIENCE = 'https://api.example.com';
@@ -314,7 +314,7 @@ export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Re
   const [ktPort, opPort] = [await freePort(), await freePort()];
   const ktArgs = [
     ...(o.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-    join(root, 'dist/cli/main.js'),
+    join(root, installedBin()),
     'serve',
     '--data-dir',
     dataDir,

@@ -3,7 +3,7 @@
  * processes (so the load generator and the server each get a core), free ports, readiness.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,17 @@ function newestMtime(dir: string): number {
     newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : name.endsWith('.ts') ? stat.mtimeMs : 0);
   }
   return newest;
+}
+
+/**
+ * The server's entry point as installed: `package.json` `bin.keyturn` (`dist/cli/keyturn.cjs`,
+ * which sizes libuv's thread pool before loading `dist/cli/main.js`), relative to the root.
+ */
+export function installedBin(): string {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  const bin = pkg.bin.keyturn;
+  if (!bin) throw new Error('package.json has no bin.keyturn');
+  return bin;
 }
 
 /** Compiles `src` to `dist` when `dist` is missing or older than a source file. */

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The built `keyturn` bin as installed (`package.json` `bin.keyturn`). */
+export const CLI = join(ROOT, 'dist', 'cli', 'keyturn.cjs');
 
 /** Runs the built `keyturn` binary to completion. */
 export function runBin(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {

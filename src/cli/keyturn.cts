@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+/**
+ * The installed `keyturn` bin. CommonJS on purpose: node loads it synchronously, so it runs before
+ * libuv's thread pool starts (an ES module entry is read through that pool, which then has its
+ * size already). keyturn's pool signs access tokens (ES256/EdDSA off the event loop); libuv's
+ * default of 4 threads on a 2-core machine spends CPU waking and parking threads that have no
+ * core to run on: about 12% of the token endpoint's CPU per request measured there. The pool gets
+ * the machine's cores (at least 2, at most 4) unless `UV_THREADPOOL_SIZE` is set.
+ */
+const { availableParallelism } = require('node:os') as typeof import('node:os');
+
+process.env.UV_THREADPOOL_SIZE ??= String(Math.min(4, Math.max(2, availableParallelism())));
+void import('./main.js');
