@@ -3,7 +3,7 @@
  * (which are also what the Merkle leaf hashes, see `logRecordBytes`) plus what the event type's
  * declaration says — its severity and its category, which picks the OCSF class.
  */
-import { EVENT_CATALOG, type Category, type EventType } from './catalog.js';
+import { EVENT_CATALOG, SEVERITIES, type Category, type EventType, type Severity } from './catalog.js';
 import type { AuditEvent } from './events.js';
 import type { CanonicalEvent, EventCategory } from './formats/record.js';
 
@@ -14,7 +14,8 @@ export function recordCategory(category: Category): EventCategory {
 
 /**
  * The canonical record of a stored event. Types unknown to this release (an event written by a
- * newer one) are `api_activity`, `informational`.
+ * newer one) are `api_activity`, `informational`. A `detection.finding` carries its own severity
+ * in `data.severity`, which wins over its type's.
  *
  * @example
  * ```ts
@@ -23,12 +24,14 @@ export function recordCategory(category: Category): EventCategory {
  */
 export function toCanonical(event: AuditEvent): CanonicalEvent {
   const spec = (EVENT_CATALOG as Partial<Record<string, (typeof EVENT_CATALOG)[EventType]>>)[event.type];
+  const own = event.data['severity'];
+  const severity = typeof own === 'string' && (SEVERITIES as readonly string[]).includes(own) ? (own as Severity) : (spec?.severity ?? 'informational');
   return {
     seq: event.seq,
     id: event.id,
     time: event.time,
     type: event.type,
-    severity: spec?.severity ?? 'informational',
+    severity,
     category: spec ? recordCategory(spec.category) : 'api_activity',
     actor: event.actor,
     target: event.target,

@@ -10,6 +10,7 @@
  * Ownership: this file is the only SQL that names `audit_leaves` and `audit_checkpoints`; it reads
  * the events through `events.ts` (`readLog`).
  */
+import { toCanonical } from './canonical.js';
 import { createHash } from 'node:crypto';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -52,19 +53,8 @@ const LEAF_BATCH = 250;
  * ```
  */
 export function logRecordBytes(event: AuditEvent): Uint8Array {
-  const record = {
-    seq: event.seq,
-    id: event.id,
-    time: event.time,
-    type: event.type,
-    actor: event.actor,
-    target: event.target,
-    outcome: event.outcome,
-    reason: event.reason,
-    sourceIp: event.sourceIp,
-    requestId: event.requestId,
-    data: event.data,
-  };
+  // The stored fields only: what the catalogue adds (severity, category) may change between releases.
+  const { severity: _severity, category: _category, ...record } = toCanonical(event);
   return new TextEncoder().encode(canonicalJson(record));
 }
 
