@@ -1,6 +1,8 @@
 import { appendEvent, type RequestMeta } from '../audit/index.js';
+import type { DpopService } from '../binding/index.js';
 import type { TlsChannel } from '../core/channel.js';
 import { KeyturnError } from '../core/errors.js';
+import { satisfiesBinding } from '../core/policy.js';
 import type { Store } from '../store/port.js';
 import type { AccessTokenService, PreparedAccessToken } from './access-tokens.js';
 import type { ClientAuthenticator } from './client-auth.js';
@@ -21,6 +23,8 @@ export interface TokenRequest {
   readonly meta: RequestMeta;
   /** The raw `DPoP` header (RFC 9449), for the binding step; absent when the request had none. */
   readonly dpop?: string | undefined;
+  /** Every `DPoP` header value, when the edge saw more than one (a proof is refused then, RFC 9449 §4.3). */
+  readonly dpopProofs?: readonly string[] | undefined;
   /** The TLS connection the request came on, for certificate and channel binding; absent on plain HTTP. */
   readonly tls?: TlsChannel | undefined;
 }
@@ -29,6 +33,8 @@ export interface TokenEndpointDeps extends GrantDeps {
   readonly store: Store;
   readonly issuer: () => string;
   readonly authenticator: ClientAuthenticator;
+  /** DPoP proof checking, nonces and the replay store (the binding capability); without it a DPoP header is refused. */
+  readonly dpop?: DpopService | undefined;
 }
 
 /** What one grant type decided: what to issue, for whom, which scopes and audience, what to persist. */
@@ -86,12 +92,54 @@ export function decide(deps: GrantDeps, grantType: string, client: Client, form:
   }
 }
 
+/** The `DPoP` header values of a request: none, one, or several (each refused by the proof check). */
+export function dpopProofs(request: Pick<TokenRequest, 'dpop' | 'dpopProofs'>): readonly string[] {
+  if (request.dpopProofs !== undefined) return request.dpopProofs;
+  return request.dpop === undefined ? [] : [request.dpop];
+}
+
 /**
- * Step 4, binding: what ties the token to its holder, from the request's `DPoP` header and TLS
- * channel. Empty today (every token is a bearer token); the binding capability fills it.
+ * The DPoP key a request must prove it holds: a DPoP-bound refresh token's, or a DPoP-bound
+ * subject token's in an exchange (a stolen bound token cannot be exchanged for an unbound one).
+ * A subject bound in a way this step cannot check is refused (fail closed).
  */
-export function bind(_request: Pick<TokenRequest, 'dpop' | 'tls'>, _decision: GrantDecision): TokenBinding {
-  return UNBOUND;
+function boundKey(decision: GrantDecision): string | undefined {
+  if (decision.grantType === 'refresh_token') return decision.grant.jkt ?? undefined;
+  if (decision.grantType !== TOKEN_EXCHANGE || decision.subject.cnf === undefined) return undefined;
+  const { jkt, ...others } = decision.subject.cnf;
+  if (Object.keys(others).length > 0) throw new KeyturnError('ERR_BINDING_REQUIRED', 'subject_token is bound in a way this token request cannot prove');
+  return jkt;
+}
+
+/**
+ * Step 4, binding: what ties the token to its holder. A `DPoP` proof (RFC 9449) is checked when
+ * the request carries one, when the client's policy requires `dpop`, or when the refresh token
+ * presented is DPoP-bound (then the proof must be signed by the same key, RFC 9449 §5); the token
+ * is then bound to the proof's key (`cnf.jkt`). Finally the policy's required binding must be met
+ * (`ERR_BINDING_REQUIRED` otherwise): `mtls` and `tls-session` need the TLS binding step.
+ */
+export async function bind(
+  deps: Pick<TokenEndpointDeps, 'dpop'>,
+  request: Pick<TokenRequest, 'dpop' | 'dpopProofs' | 'tls' | 'endpoint'>,
+  decision: GrantDecision,
+  meta: RequestMeta,
+): Promise<TokenBinding> {
+  const policy = decision.grantType === 'refresh_token' ? decision.policy : decision.client.policy;
+  const boundJkt = boundKey(decision);
+  const proofs = dpopProofs(request);
+  let cnf: Record<string, string> | undefined;
+  if (proofs.length > 0 || policy.binding === 'dpop' || boundJkt !== undefined) {
+    const dpop = deps.dpop;
+    if (dpop === undefined) throw new KeyturnError('ERR_INVALID_DPOP_PROOF', 'DPoP is not enabled on this server');
+    const audit = { target: decision.client.clientId, grantType: decision.grantType, meta };
+    if (proofs.length === 0) await dpop.missing(audit);
+    const proof = await dpop.check({ proofs, method: 'POST', url: request.endpoint, tls: request.tls, boundJkt }, audit);
+    cnf = { jkt: proof.jkt };
+  }
+  if (!satisfiesBinding(policy.binding, cnf)) {
+    throw new KeyturnError('ERR_BINDING_REQUIRED', `the client's policy requires a ${policy.binding === 'any' ? 'bound' : policy.binding} token, which this request cannot provide`);
+  }
+  return cnf === undefined ? UNBOUND : { cnf };
 }
 
 /**
@@ -148,10 +196,14 @@ export class TokenEndpoint {
     try {
       const decided = decide(this.#d, grantType, client, req.form);
       const decision = decided instanceof Promise ? await decided : decided;
-      const signed = decision.issue === null ? null : await sign(this.#d.accessTokens, decision.issue, bind(req, decision));
-      return await persist(this.#d, decision, signed, meta);
+      const binding = await bind(this.#d, req, decision, meta);
+      const signed = decision.issue === null ? null : await sign(this.#d.accessTokens, decision.issue, binding);
+      const answer = await persist(this.#d, decision, signed, meta);
+      // RFC 9449 §5: a DPoP-bound access token is of type DPoP.
+      return binding.cnf?.jkt === undefined ? answer : { ...answer, token_type: 'DPoP' };
     } catch (err) {
-      if (err instanceof KeyturnError) await this.#failed(client, grantType, err, meta);
+      // DPoP refusals have their own, aggregated event (binding.dpop_failed); the nonce handshake none.
+      if (err instanceof KeyturnError && err.code !== 'ERR_INVALID_DPOP_PROOF' && err.code !== 'ERR_USE_DPOP_NONCE') await this.#failed(client, grantType, err, meta);
       throw err;
     }
   }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { listEvents } from '../audit/events.js';
 import { FailureLog } from '../audit/failure-log.js';
 import { auditMigrations } from '../audit/migrations.js';
+import { bindingMigrations, DpopService } from '../binding/index.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
@@ -44,6 +45,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...oauthMigrations,
   ...jobMigrations,
   ...rotationMigrations,
+  ...bindingMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The OAuth 2.0 authorization server's parts. */
@@ -56,6 +58,8 @@ export interface OAuth {
   readonly lineage: TokenLineage;
   readonly tokenEndpoint: TokenEndpoint;
   readonly tokenOps: TokenOperations;
+  /** DPoP (RFC 9449) at the token endpoint: proofs, nonces, the shared replay store. */
+  readonly dpop: DpopService;
 }
 
 /** Leak watch: the response to findings, the watch jobs, GitHub's signing keys. */
@@ -110,6 +114,7 @@ function buildServices(parts: { store: Store; ctx: Context; principals: Principa
       refreshTokens: oauth.refreshTokens,
       tokenEndpoint: oauth.tokenEndpoint,
       tokenOps: oauth.tokenOps,
+      dpop: oauth.dpop,
       issuer: parts.issuer,
     },
     leaks: {
@@ -229,14 +234,24 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
   const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
+  const dpop = new DpopService({
+    store,
+    ctx,
+    failures,
+    // Every node derives the same nonce key from the shared master key, unless one is configured.
+    nonceSecret: config.oauth.dpopNonceSecret === undefined ? deriveKey(masterKey, 'dpop-nonces/v1') : parseSecretSetting(config.oauth.dpopNonceSecret),
+    requireNonce: config.oauth.dpopNonce,
+    maxAgeSec: Math.floor(config.oauth.dpopProofMaxAge / 1000),
+  });
   const oauth: OAuth = {
     clients,
     ring,
     accessTokens,
     refreshTokens,
     lineage,
-    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage }),
+    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage, dpop }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
+    dpop,
   };
   try {
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, logger });
@@ -280,4 +295,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await store.close();
     },
   };
+}
+
+/** A secret setting given as hex (64+ digits) or base64url (43+ characters). */
+function parseSecretSetting(text: string): Uint8Array {
+  return /^[0-9a-fA-F]{64,}$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64url');
 }

@@ -134,16 +134,19 @@ describeStore('token endpoint steps', (kind) => {
     expect(err.message).toMatch(/^unsupported grant_type password\?\?\?$/);
   });
 
-  it('bind: empty today, whatever DPoP header or TLS channel the request carries', () => {
+  it('bind: no proof under a policy without binding is a bearer token; a proof without DPoP enabled is refused', async () => {
     const decision = decideClientCredentials(client, {});
     const tls = { protocol: 'TLSv1.3', peerCertificate: () => new Uint8Array([1]), exportKeyingMaterial: () => new Uint8Array(32) };
-    expect(bind(request({}, { dpop: 'eyJ.proof.sig', tls }), decision).cnf).toBeUndefined();
-    expect(bind(request({}), decision).cnf).toBeUndefined();
+    expect((await bind({}, request({}, { tls }), decision, SYSTEM)).cnf).toBeUndefined();
+    expect((await bind({}, request({}), decision, SYSTEM)).cnf).toBeUndefined();
+    expect((await refusal(() => bind({}, request({}, { dpop: 'eyJ.proof.sig', tls }), decision, SYSTEM))).code).toBe('ERR_INVALID_DPOP_PROOF');
+    const mtls = decideClientCredentials({ ...client, policy: { ...client.policy, binding: 'mtls' } } as Client, {});
+    expect((await refusal(() => bind({}, request({}), mtls, SYSTEM))).code).toBe('ERR_BINDING_REQUIRED');
   });
 
   it('sign writes nothing; persist records the token and its event in one transaction', async () => {
     const decision = decideClientCredentials({ ...client, grantTypes: ['client_credentials'] } as Client, { scope: 'write' });
-    const signed = await sign(kt.oauth.accessTokens, decision.issue, bind(request({}), decision));
+    const signed = await sign(kt.oauth.accessTokens, decision.issue, await bind({}, request({}), decision, SYSTEM));
     expect(claims(signed.token)).toMatchObject({ sub: client.principal, client_id: app.id, scope: 'write', aud: 'https://api.example' });
     expect(claims(signed.token).cnf).toBeUndefined();
     expect(await kt.oauth.accessTokens.inspect(signed.token)).toBeUndefined();
