@@ -4,8 +4,7 @@ import type { TlsChannel } from '../core/channel.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import type { Store } from '../store/port.js';
-import { channelDigest, checkChannelClaim } from './dpop-channel.js';
-import { checkDpopProof, DPOP_ALGORITHMS, DpopNonces, type DpopFailure, type DpopProof } from './dpop.js';
+import { channelDigest, checkChannelClaim, checkDpopProof, DPOP_ALGORITHMS, DpopNonces, type DpopFailure, type DpopProof } from './dpop.js';
 
 /** Why a proof was refused, as events record it: the §4.3 checks, a replayed `jti`, another TLS connection. */
 export type DpopRefusalReason = DpopFailure | 'replay' | 'channel';

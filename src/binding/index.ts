@@ -15,6 +15,6 @@ export {
   type DpopRefusal,
   type DpopRequest,
 } from './dpop.js';
-export { CHANNEL_CLAIM, channelDigest, checkChannelClaim, exporterDigest, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH } from './dpop-channel.js';
+export { CHANNEL_CLAIM, channelDigest, checkChannelClaim, exporterDigest, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH } from './dpop.js';
 export { DpopService, type DpopAuditContext, type DpopInput, type DpopRefusalReason, type DpopServiceOptions } from './dpop-service.js';
 export { bindingMigrations } from './migrations.js';

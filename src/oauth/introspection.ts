@@ -93,7 +93,7 @@ export class TokenOperations {
     if (!at || (at.clientId !== caller.clientId && !caller.resourceServerFor.includes(at.audience))) return { active: false };
     if (!(await this.#d.lineage.check(at)).stands) return { active: false };
     return {
-      ...this.#active(at, 'Bearer', at.expiresAt, at.issuedAt),
+      ...this.#active(at, at.cnf?.jkt === undefined ? 'Bearer' : 'DPoP', at.expiresAt, at.issuedAt),
       jti: at.jti,
       ...(at.act ? { act: at.act } : {}),
       ...(at.cnf ? { cnf: at.cnf } : {}),

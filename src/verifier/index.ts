@@ -58,3 +58,15 @@ export {
   type VerifyResult,
 } from './types.js';
 export { createVerifier, hasScopes } from './verifier.js';
+export {
+  MemoryReplayStore,
+  readAuthorization,
+  type AuthorizationCredentials,
+  type DpopReplayStore,
+  type DpopRequestFailure,
+  type DpopRequestReason,
+  type VerifiableRequest,
+  type VerifierDpopOptions,
+} from './dpop.js';
+export { accessTokenHash, DPOP_ALGORITHMS, normalizeHtu } from '../core/dpop.js';
+export { CHANNEL_CLAIM, exporterDigest, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH } from '../core/dpop-channel.js';

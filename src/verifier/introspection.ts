@@ -1,7 +1,7 @@
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest } from '../core/secret.js';
 import { DeadlineCache } from './cache.js';
-import { actOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
+import { actOf, cnfOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
 import type { VerifiedAccessToken, VerifyFailure, VerifyResult } from './types.js';
 
 /** Largest introspection answer read; keyturn's is a few hundred bytes. */
@@ -76,7 +76,14 @@ export class Introspector {
   }
 
   /** Checks one opaque token (already known to have an access-token prefix and a valid checksum). */
-  verify(token: string): Promise<VerifyResult> {
+  /** Checks an opaque access token; a sender-constrained one is refused (reason `bound`). */
+  async verify(token: string): Promise<VerifyResult> {
+    const result = await this.verifyBound(token);
+    return result.valid && result.kind !== 'api_key' && result.cnf !== undefined ? TOKEN_FAILURES.bound : result;
+  }
+
+  /** Checks an opaque access token that may be DPoP-bound: its `cnf` comes back on the result (any other binding is refused, reason `cnf`). */
+  verifyBound(token: string): Promise<VerifyResult> {
     const digest = secretDigest(token);
     const cached = this.#cache.get(digest, this.#o.now());
     if (cached !== undefined) {
@@ -127,8 +134,11 @@ export class Introspector {
   #read(b: Record<string, unknown>, now: number): VerifiedAccessToken | VerifyFailure {
     if (b.active !== true) return TOKEN_FAILURES.inactive;
     const { sub, client_id: clientId, scope, exp, iss, aud, jti, token_type: tokenType, cnf, act } = b;
-    if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) return TOKEN_FAILURES.type;
-    if (cnf !== undefined) return TOKEN_FAILURES.bound;
+    const confirmation = cnf === undefined ? undefined : cnfOf(cnf);
+    if (cnf !== undefined && confirmation === undefined) return TOKEN_FAILURES.cnf;
+    // RFC 9449 §6.2: a DPoP-bound token is introspected as token_type DPoP.
+    const type = typeof tokenType === 'string' ? tokenType.toLowerCase() : tokenType;
+    if (type !== undefined && type !== 'bearer' && !(type === 'dpop' && confirmation !== undefined)) return TOKEN_FAILURES.type;
     if (iss !== undefined && iss !== this.#o.issuer) return TOKEN_FAILURES.issuer;
     const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
     if (!audiences.some((a) => typeof a === 'string' && this.#audience.has(a))) return TOKEN_FAILURES.audience;
@@ -147,6 +157,7 @@ export class Introspector {
       expiresAt: new Date(exp * 1000).toISOString(),
       tokenId: jti ?? null,
       ...(actor === undefined ? {} : { act: actor }),
+      ...(confirmation === undefined ? {} : { cnf: confirmation }),
     };
     return Object.freeze(result);
   }

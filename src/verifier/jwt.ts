@@ -79,6 +79,12 @@ export interface JwtVerifierOptions {
 export interface JwtVerifier {
   /** Verifies one JWT access token. A bad token is a `{ valid: false, code: 'ERR_INVALID_TOKEN', reason }` result; throws `ERR_UPSTREAM` only when the JWKS is needed and cannot be fetched. */
   verify(token: string): Promise<VerifyResult>;
+  /**
+   * Verifies one JWT access token that may be sender-constrained: a `cnf` with a DPoP `jkt` comes
+   * back on the result for the caller to check the proof against; any other `cnf` member is refused
+   * (reason `cnf`: fail closed). {@link verify} refuses every bound token (reason `bound`).
+   */
+  verifyBound(token: string): Promise<VerifyResult>;
   /** JWKS fetches so far. */
   readonly jwksFetches: number;
 }
@@ -420,33 +426,67 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     return scopes;
   };
 
-  const accept = (payload: JWTPayload): VerifyResult => {
+  const accept = (payload: JWTPayload, bound: boolean): VerifyResult => {
     const { sub, client_id: clientId, jti, scope, exp, cnf, act } = payload;
-    if (cnf !== undefined) return TOKEN_FAILURES.bound;
+    let confirmation: VerifiedAccessToken['cnf'];
+    if (cnf !== undefined) {
+      if (!bound) return TOKEN_FAILURES.bound;
+      confirmation = cnfOf(cnf);
+      if (confirmation === undefined) return TOKEN_FAILURES.cnf;
+    }
     if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || !(exp < MAX_DATE_SEC)) return TOKEN_FAILURES.claims;
     if (scope !== undefined && typeof scope !== 'string') return TOKEN_FAILURES.claims;
     const scopes = scope === undefined ? NO_SCOPES : scopesOf(scope);
     const expiresAt = isoOf(exp);
-    if (act === undefined) {
+    if (act === undefined && confirmation === undefined) {
       return Object.freeze({ valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti } satisfies VerifiedAccessToken);
     }
-    const actor = actOf(act);
-    if (actor === undefined) return TOKEN_FAILURES.claims;
-    const result: VerifiedAccessToken = { valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti, act: actor };
+    const actor = act === undefined ? undefined : actOf(act);
+    if (act !== undefined && actor === undefined) return TOKEN_FAILURES.claims;
+    const result: VerifiedAccessToken = {
+      valid: true,
+      kind: 'jwt',
+      sub,
+      principal: sub,
+      clientId,
+      scopes,
+      expiresAt,
+      tokenId: jti,
+      ...(actor === undefined ? {} : { act: actor }),
+      ...(confirmation === undefined ? {} : { cnf: confirmation }),
+    };
     return Object.freeze(result);
   };
 
-  const accepted = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload);
+  const accepted = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload, false);
+  const acceptedBound = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload, true);
 
   return {
     verify(token: string): Promise<VerifyResult> {
       if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return Promise.resolve(TOKEN_FAILURES.malformed);
       return jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks).then(accepted, refusalOf);
     },
+    verifyBound(token: string): Promise<VerifyResult> {
+      if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return Promise.resolve(TOKEN_FAILURES.malformed);
+      return jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks).then(acceptedBound, refusalOf);
+    },
     get jwksFetches() {
       return keys.fetches;
     },
   };
+}
+
+/**
+ * RFC 7800 `cnf` as this verifier understands it: exactly a DPoP `jkt` (RFC 9449 §6) — a
+ * base64url SHA-256 thumbprint. `undefined` for anything else (another or an extra member, a
+ * wrong type), and the token is then refused: a binding the verifier cannot check fails closed.
+ */
+export function cnfOf(cnf: unknown): { readonly jkt: string } | undefined {
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return undefined;
+  const members = Object.keys(cnf);
+  const { jkt } = cnf as Record<string, unknown>;
+  if (members.length !== 1 || typeof jkt !== 'string' || !/^[\w-]{43}$/.test(jkt)) return undefined;
+  return Object.freeze({ jkt });
 }
 
 /** RFC 8693 §4.1 `act` (`{ sub, client_id? }`), or `undefined` when it is not one (the token is then refused). */

@@ -3,6 +3,8 @@
  * callers can name them without pulling anything else in.
  */
 
+import type { DpopRequestFailure, VerifiableRequest, VerifierDpopOptions } from './dpop.js';
+
 /**
  * Why a credential was refused: the codes keyturn's `POST /v1/keys/verify` answers for API keys,
  * and `ERR_INVALID_TOKEN` for an OAuth access token (JWT or opaque) — its {@link TokenFailureReason}
@@ -29,7 +31,9 @@ export const VERIFY_FAILURE_CODES = [
  * - `expired`, `not_yet_valid`: `exp` / `nbf` (beyond the clock tolerance);
  * - `claims`: a required claim (`sub`, `client_id`, `exp`, `iat`, `jti`) is missing or of the wrong type;
  * - `inactive`: introspection answered `active: false` (unknown, expired or revoked);
- * - `bound`: a sender-constrained token (`cnf`, RFC 9449/8705) presented as a plain Bearer token.
+ * - `bound`: a sender-constrained token (`cnf`, RFC 9449/8705) presented as a plain Bearer token;
+ * - `cnf`: a `cnf` member this verifier does not understand (anything but a DPoP `jkt`): refused, fail closed;
+ * - `not_bound`: a token that is not DPoP-bound (or an API key) sent with the `DPoP` scheme.
  */
 export const TOKEN_FAILURE_REASONS = [
   'malformed',
@@ -44,6 +48,8 @@ export const TOKEN_FAILURE_REASONS = [
   'claims',
   'inactive',
   'bound',
+  'cnf',
+  'not_bound',
 ] as const;
 
 /**
@@ -131,6 +137,8 @@ export interface VerifiedAccessToken {
   readonly tokenId: string | null;
   /** RFC 8693 actor, for a token obtained by token exchange on someone's behalf. */
   readonly act?: { readonly sub: string; readonly client_id?: string };
+  /** RFC 7800 confirmation of a DPoP-bound token (RFC 9449 §6): the thumbprint of the key its proof was signed with. */
+  readonly cnf?: { readonly jkt: string };
 }
 
 /**
@@ -184,7 +192,7 @@ export type VerifyResult = VerifiedCredential | VerifyFailure;
  * if (!r.valid && r.code === 'ERR_UNAUTHENTICATED') askForCredentials();
  * ```
  */
-export type RequestFailureCode = VerifyFailureCode | 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION';
+export type RequestFailureCode = VerifyFailureCode | 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION' | DpopRequestFailure['code'];
 
 /**
  * What {@link Verifier.verifyRequest} answers.
@@ -200,6 +208,7 @@ export type RequestVerification =
   | VerifiedCredential
   | VerifyFailure
   | { readonly valid: false; readonly code: 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION' }
+  | DpopRequestFailure
   | {
       readonly valid: false;
       readonly code: 'ERR_INSUFFICIENT_SCOPE';
@@ -337,6 +346,12 @@ export interface VerifierOptions {
   readonly introspectionCacheTtlMs?: number;
   /** Most cached introspection answers (default 10 000). */
   readonly introspectionMaxEntries?: number;
+  /**
+   * DPoP-bound access tokens (RFC 9449), always accepted by {@link Verifier.verifyRequest} with
+   * `Authorization: DPoP` and a valid proof: where `htu` comes from, proof age, algorithms, nonces
+   * and the replay store.
+   */
+  readonly dpop?: VerifierDpopOptions;
 }
 
 /** A public JSON Web Key as found in a JWK Set (RFC 7517). */
@@ -379,9 +394,15 @@ export interface Verifier {
   verifyJwt(token: string): Promise<VerifyResult>;
   /**
    * Checks the `Authorization: Bearer …` credential of a request (RFC 6750 §2.1) and, when given or
-   * configured, that it carries `requiredScopes`.
+   * configured, that it carries `requiredScopes`. A DPoP-bound access token is accepted only as
+   * `Authorization: DPoP …` with a valid `DPoP` proof for this request (RFC 9449 §7); as `Bearer`
+   * it is refused (reason `bound`).
    */
-  verifyRequest(req: { readonly headers: { readonly authorization?: string | undefined } }, options?: { readonly requiredScopes?: readonly string[] }): Promise<RequestVerification>;
+  verifyRequest(req: VerifiableRequest, options?: { readonly requiredScopes?: readonly string[] }): Promise<RequestVerification>;
+  /** The DPoP proof algorithms accepted (for `WWW-Authenticate: DPoP algs="…"`). */
+  readonly dpopAlgorithms?: readonly string[];
+  /** The DPoP nonce to hand out now, when the verifier requires nonces. */
+  dpopNonce?(): string | undefined;
   /** Scopes configured at creation (empty when none). */
   readonly requiredScopes: readonly string[];
   stats(): VerifierStats;

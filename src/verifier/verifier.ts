@@ -1,9 +1,9 @@
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest, tryParseSecret } from '../core/secret.js';
-import { readBearer } from './bearer.js';
+import { readAuthorization, ResourceDpop, type VerifiableRequest } from './dpop.js';
 import { AnswerCache, DeadlineCache } from './cache.js';
 import { Introspector } from './introspection.js';
-import { checkHttpUrl, createJwtVerifier, nonNegative, positive, type JwtVerifier } from './jwt.js';
+import { checkHttpUrl, createJwtVerifier, nonNegative, positive, TOKEN_FAILURES, type JwtVerifier } from './jwt.js';
 import { ChangeStream, type SseEvent } from './stream.js';
 import {
   VERIFY_FAILURE_CODES,
@@ -128,6 +128,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           fetch: doFetch,
           now,
         });
+  const dpop = new ResourceDpop(options.dpop ?? {}, now);
   let closed = false;
   let hits = 0;
   let misses = 0;
@@ -245,14 +246,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return request;
   }
 
-  async function verifyRequest(
-    req: { readonly headers: { readonly authorization?: string | undefined } },
-    opts: { readonly requiredScopes?: readonly string[] } = {},
-  ): Promise<RequestVerification> {
-    const bearer = readBearer(req.headers.authorization);
-    if (bearer.kind === 'none') return UNAUTHENTICATED;
-    if (bearer.kind === 'malformed') return MALFORMED_HEADER;
-    const result = await verify(bearer.token);
+  /**
+   * A credential sent with the `DPoP` scheme: an access token whose `cnf.jkt` the request's proof
+   * must match (RFC 9449 §7.1). Anything else (an API key, an unbound token) is refused.
+   */
+  async function verifyDpop(req: VerifiableRequest, token: string): Promise<RequestVerification> {
+    if (closed) throw new KeyturnError('ERR_UPSTREAM', 'verifier is closed');
+    let result: VerifyResult;
+    if (isJwtShaped(token)) result = jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : await jwt.verifyBound(token);
+    else {
+      const parsed = tryParseSecret(token);
+      if (parsed === undefined || !accessTokenPrefixes.has(parsed.prefix)) return TOKEN_FAILURES.not_bound;
+      result = introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : await introspector.verifyBound(parsed.text);
+    }
+    if (!result.valid) return result;
+    if (result.kind === 'api_key' || result.cnf === undefined) return TOKEN_FAILURES.not_bound;
+    return (await dpop.check(req, token, result.cnf.jkt)) ?? result;
+  }
+
+  async function verifyRequest(req: VerifiableRequest, opts: { readonly requiredScopes?: readonly string[] } = {}): Promise<RequestVerification> {
+    const credentials = readAuthorization(req.headers.authorization);
+    if (credentials.kind === 'none') return UNAUTHENTICATED;
+    if (credentials.kind === 'malformed') return MALFORMED_HEADER;
+    // As Bearer, a bound token is refused (`bound`): a stolen DPoP-bound token is useless without its key.
+    const result = credentials.scheme === 'dpop' ? await verifyDpop(req, credentials.token) : await verify(credentials.token);
     if (!result.valid) return result;
     const needed = opts.requiredScopes ?? requiredScopes;
     if (needed.length > 0 && !hasScopes(result, needed)) {
@@ -270,6 +287,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verify,
     verifyJwt,
     verifyRequest,
+    dpopAlgorithms: dpop.algorithms,
+    dpopNonce: () => dpop.nonce(),
     requiredScopes: requiredScopes.length === 0 ? NO_SCOPES : requiredScopes,
     stats: (): VerifierStats => ({
       stream: stream?.state ?? 'off',

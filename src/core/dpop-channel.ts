@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { TlsChannel } from '../core/channel.js';
+import type { TlsChannel } from './channel.js';
 
 /**
  * Channel-bound DPoP proofs (keyturn's extension; RFC 9449 §4.2 lets a proof carry more claims).
