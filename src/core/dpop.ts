@@ -84,6 +84,19 @@ export interface DpopRefusal {
 
 const refuse = (reason: DpopFailure, error: DpopRefusal['error'] = 'invalid_dpop_proof'): DpopRefusal => ({ valid: false, error, reason });
 
+/**
+ * The RFC 7638 SHA-256 thumbprint of a public JWK, as `cnf.jkt` carries it (RFC 9449 §6.1): the
+ * required members only, in lexicographic order, without white space.
+ *
+ * @example
+ * ```ts
+ * await dpopThumbprint({ kty: 'EC', crv: 'P-256', x: '…', y: '…' }); // '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'
+ * ```
+ */
+export function dpopThumbprint(jwk: JWK): Promise<string> {
+  return calculateJwkThumbprint(jwk, 'sha256');
+}
+
 /** `ath`: base64url SHA-256 of the access token's ASCII (RFC 9449 §4.2). */
 export function accessTokenHash(token: string): string {
   return createHash('sha256').update(token, 'ascii').digest('base64url');
@@ -172,7 +185,7 @@ export async function checkDpopProof(request: DpopRequest, policy: DpopPolicy): 
     const ath = claims.ath;
     if (typeof ath !== 'string' || !equal(ath, accessTokenHash(request.accessToken))) return refuse('ath');
   }
-  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  const jkt = await dpopThumbprint(jwk);
   if (request.boundJkt !== undefined && !equal(jkt, request.boundJkt)) return refuse('key_mismatch');
   return { valid: true, jkt, jti, iat, replayUntil: (iat + maxAge) * 1000 + (policy.maxSkewSec ?? 5) * 1000, claims };
 }
