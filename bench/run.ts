@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
+ * `npm run bench [-- --only http|verifier|oauth|leaks|cli|flood|binding] [--duration 10] [--warmup 3] [--rounds 3] [--connections 50] [--profile] [--no-write]`
  *
  * In one run, on loopback:
  * - HTTP (autocannon in this process, each server in its own child process, from `dist/`):
@@ -13,7 +13,8 @@
  * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
- *   valid-key throughput during the flood as a share of without it.
+ *   valid-key throughput during the flood as a share of without it;
+ * - binding (`bench/binding.ts`): verification of bearer and DPoP-bound tokens side by side.
  *
  * Prints a table and writes `bench/results/latest.json` (sections not run are kept from the
  * previous file). `--profile` runs keyturn under `node --cpu-prof` and prints where its time goes;
@@ -37,7 +38,7 @@ const resultsFile = join(root, 'bench/results/latest.json');
 /** Targets from the Foundation issue. */
 const TARGETS = { verifyVsHello: 0.6, cachedVerifyVsFloor: 0.25 } as const;
 
-const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood'] as const;
+const SECTIONS = ['http', 'verifier', 'oauth', 'leaks', 'cli', 'flood', 'binding'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -363,6 +364,11 @@ async function main(): Promise<void> {
   if (only.has('cli')) {
     const { runCliBench } = await import('./cli.js');
     results.cli = await runCliBench();
+  }
+  if (only.has('binding')) {
+    // Issue 13: bearer vs DPoP-bound verification in the verifier library.
+    const { runBindingBench } = await import('./binding.js');
+    results.binding = await runBindingBench({ rounds: roundCount });
   }
   if (only.has('flood')) {
     // Issue 9: store growth and valid-key throughput during a flood of invalid keys and oversized client ids.

@@ -1,5 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK } from 'jose';
+import { createHash, createHmac, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, decodeProtectedHeader, errors, jwtVerify, type JWK } from 'jose';
 
 /**
  * DPoP proofs (RFC 9449): the checks of §4.3 as one pure function of the proof, the request and
@@ -155,10 +155,21 @@ export async function checkDpopProof(request: DpopRequest, policy: DpopPolicy): 
   const jwk = header.jwk as JWK | undefined;
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk) || typeof jwk.kty !== 'string' || jwk.kty === 'oct') return refuse('jwk');
   if (PRIVATE_MEMBERS.some((member) => member in jwk)) return refuse('jwk');
+  // The thumbprint first: a proof by another key than the token's is refused before any signature
+  // work, and a client's key, imported once, is found again by it.
+  let jkt: string;
+  let key: KeyObject;
+  try {
+    jkt = await dpopThumbprint(jwk);
+    key = publicKeyFor(jkt, jwk);
+  } catch {
+    return refuse('jwk');
+  }
+  if (request.boundJkt !== undefined && !equal(jkt, request.boundJkt)) return refuse('key_mismatch');
   // 6. The signature, with the embedded key.
   let claims: Record<string, unknown>;
   try {
-    ({ payload: claims } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: allowed }));
+    ({ payload: claims } = await jwtVerify(proof, key, { typ: 'dpop+jwt', algorithms: allowed, currentDate: new Date(policy.now) }));
   } catch (err) {
     if (err instanceof errors.JWSSignatureVerificationFailed) return refuse('signature');
     if (err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTInvalid) return refuse('claims');
@@ -185,9 +196,23 @@ export async function checkDpopProof(request: DpopRequest, policy: DpopPolicy): 
     const ath = claims.ath;
     if (typeof ath !== 'string' || !equal(ath, accessTokenHash(request.accessToken))) return refuse('ath');
   }
-  const jkt = await dpopThumbprint(jwk);
-  if (request.boundJkt !== undefined && !equal(jkt, request.boundJkt)) return refuse('key_mismatch');
   return { valid: true, jkt, jti, iat, replayUntil: (iat + maxAge) * 1000 + (policy.maxSkewSec ?? 5) * 1000, claims };
+}
+
+/** Public keys of recent proofs by thumbprint: a client signs every proof with one key. */
+const keys = new Map<string, KeyObject>();
+const MAX_KEYS = 10_000;
+
+/** The key of `jwk` (whose thumbprint is `jkt`), imported once; throws for a JWK that is not a usable public key. */
+function publicKeyFor(jkt: string, jwk: JWK): KeyObject {
+  let key = keys.get(jkt);
+  if (key === undefined) {
+    key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    if (key.type !== 'public') throw new Error('not a public key');
+    if (keys.size >= MAX_KEYS) keys.clear();
+    keys.set(jkt, key);
+  }
+  return key;
 }
 
 function equal(a: string, b: string): boolean {

@@ -80,8 +80,8 @@ describe('DPoP with real clients (openid-client v6, oauth4webapi), nonces at key
     const res = await retrying(() => oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(`${rs.url}/orders`), undefined, undefined, { DPoP, [oauth.allowInsecureRequests]: true }));
     expect(res.status).toBe(200);
     // The API asks for its nonce (RFC 9449 §9): a proof without one gets use_dpop_nonce and a DPoP-Nonce to retry with.
-    const otherKey = await proofKey();
-    const noNonce = await fetch(`${rs.url}/orders`, { headers: { authorization: `DPoP ${refreshed.access_token}`, dpop: await makeProof(otherKey, 'GET', `${rs.url}/orders`, { accessToken: refreshed.access_token }) } });
+    const holder = { privateKey: keyPair.privateKey as never, jwk: await exportJWK(keyPair.publicKey), alg: 'Ed25519' };
+    const noNonce = await fetch(`${rs.url}/orders`, { headers: { authorization: `DPoP ${refreshed.access_token}`, dpop: await makeProof(holder, 'GET', `${rs.url}/orders`, { accessToken: refreshed.access_token }) } });
     expect(noNonce.status).toBe(401);
     expect(noNonce.headers.get('www-authenticate')).toMatch(/^DPoP realm="keyturn", error="use_dpop_nonce"/);
     expect(noNonce.headers.get('dpop-nonce')).toMatch(/^[\w-]{32}$/);
