@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { basic, startOAuthServer, type OAuthServer, type RawResponse, type RegisteredClient } from '../oauth/support.js';
+import { cli } from '../support/cli.js';
 import { PG_UP, PG_URL } from '../support/stores.js';
 import { makeProof, proofKey, startResourceServer, type ProofKey, type ResourceServer } from './support.js';
 
@@ -256,6 +257,12 @@ describe('DPoP at the token endpoint and the resource (attacks of RFC 9449 §4.3
     expect(events.body.items[0].data).toMatchObject({ weakened: ['binding'] });
     const bad = await kt.api('PATCH', '/v1/policies/weakened', { binding: 'token-binding' });
     expect(bad.status).toBe(400);
+    // The CLI names it too.
+    const env = { KEYTURN_URL: kt.url, KEYTURN_DATA_DIR: kt.dataDir };
+    const created = await cli(['policies', 'create', 'cli-dpop', '--binding', 'dpop', '--json'], env);
+    expect(created.code, created.err).toBe(0);
+    expect(JSON.parse(created.out)).toMatchObject({ policy: { binding: 'dpop' } });
+    expect(await cli(['policies', 'update', 'cli-dpop', '--binding', 'sometimes'], env)).toMatchObject({ code: 2 });
   });
 });
 
