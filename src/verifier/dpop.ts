@@ -87,6 +87,8 @@ export interface VerifiableRequest {
   readonly method?: string | undefined;
   /** Path and query, as node gives them. */
   readonly url?: string | undefined;
+  /** Express's path before mounting stripped its prefix (`app.use('/api', …)`): preferred to `url` for `htu`. */
+  readonly originalUrl?: string | undefined;
   readonly headers: {
     readonly authorization?: string | undefined;
     readonly dpop?: string | readonly string[] | undefined;
@@ -177,7 +179,7 @@ export class ResourceDpop {
 
   /** The `htu` of `req`: its path under the public origin (or `Host`), `undefined` when it has none. */
   htu(req: VerifiableRequest): string | undefined {
-    const path = req.url ?? '/';
+    const path = req.originalUrl ?? req.url ?? '/';
     if (!path.startsWith('/')) return undefined;
     if (this.#origin !== undefined) return `${this.#origin}${path}`;
     const host = req.headers.host;

@@ -1,4 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
+import { expressMiddleware } from '../../src/verifier/index.js';
 import { basic, startOAuthServer, type OAuthServer, type RawResponse, type RegisteredClient } from '../oauth/support.js';
 import { cli } from '../support/cli.js';
 import { PG_UP, PG_URL } from '../support/stores.js';
@@ -196,6 +200,23 @@ describe('DPoP at the token endpoint and the resource (attacks of RFC 9449 §4.3
       await watched.close();
     }
     expect(reasons).toEqual(['missing', 'key_mismatch']);
+  });
+
+  it('express: a middleware mounted under a prefix checks htu against the whole path (originalUrl)', async () => {
+    const { access_token: at } = await token();
+    const app = express();
+    app.use('/api', expressMiddleware(rs.verifier));
+    app.get('/api/orders', (_req, res) => void res.json({ ok: true }));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const call = async (htu: string) => (await fetch(`${base}/api/orders`, { headers: { authorization: `DPoP ${at}`, dpop: await makeProof(key, 'GET', htu, { accessToken: at }) } })).status;
+      expect(await call(`${base}/api/orders`)).toBe(200);
+      expect(await call(`${base}/orders`)).toBe(401);
+    } finally {
+      server.close();
+    }
   });
 
   it('an unbound token or an API key in the DPoP scheme is refused; a cnf member the verifier does not know fails closed', async () => {
