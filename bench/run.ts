@@ -12,8 +12,9 @@
  * - the leak scanner's benchmark, when `bench/leaks.ts` exports `runLeakBench`;
  * - precision and recall per provider on gitleaks' labelled examples and trufflehog's detector test inputs (`bench/leaks-vectors.ts`);
  * - the CLI from the installed bin (`bench/cli.ts`): time to first byte of `keyturn keys list`;
- * - token binding (`bench/binding.ts`): bearer, mTLS-bound and session-bound JWT verification side
- *   by side, and the per-request cost of the certificate thumbprint and the exporter value;
+ * - token binding (`bench/binding.ts`): bearer, DPoP-bound, mTLS-bound and session-bound JWT
+ *   verification side by side, and the per-request cost of the certificate thumbprint, the exporter
+ *   value and the DPoP proof;
  * - the audit sinks (`bench/audit-sinks.ts`): valid-key throughput with every sink on versus auditing off;
  * - a flood of invalid keys and oversized client ids (`bench/flood.ts`): event rows per minute and
  *   valid-key throughput during the flood as a share of without it;
@@ -375,9 +376,9 @@ async function main(): Promise<void> {
     results.cli = await runCliBench();
   }
   if (only.has('binding')) {
-    // Issue 13: bearer vs mTLS-bound vs session-bound verification; thumbprint and exporter cost.
+    // Issue 13: bearer vs DPoP-bound vs mTLS-bound vs session-bound verification; thumbprint, exporter and proof cost.
     const { printBinding, runBindingBench } = await import('./binding.js');
-    const binding = await runBindingBench();
+    const binding = await runBindingBench({ rounds: roundCount });
     results.binding = binding;
     printBinding(binding);
   }

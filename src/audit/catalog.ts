@@ -376,6 +376,20 @@ export const EVENT_CATALOG = {
     reason: 'the error code, e.g. `ERR_INVALID_GRANT`',
     data: z.strictObject({ grantType: z.string().describe('grant type asked for (first 80 characters)'), message: z.string().describe('the error description') }),
   }),
+  'binding.dpop_failed': event({
+    description:
+      'A DPoP proof (RFC 9449) was refused at the token endpoint, or a proof was missing where the client policy or a DPoP-bound refresh token requires one; aggregated like other failures (first in full, the rest summarised). A first request without the server nonce is the normal handshake and is not recorded; a stale nonce is. Resource servers get the same reasons from the verifier library.',
+    category: 'authentication',
+    severity: 'medium',
+    outcomes: ['failure'],
+    target: 'the client id, when the request named a registered client; else `null`',
+    reason:
+      'why: `missing` (no proof), `multiple`, `malformed`, `type` (not `dpop+jwt`), `algorithm` (not allow-listed: `none`, HS*), `jwk` (absent, private or symmetric key), `signature` (foreign signer), `claims`, `htm`, `htu`, `iat` (stale or future), `ath` (another token), `nonce` (stale or absent server nonce), `key_mismatch` (a stolen token with another key), `replay` (`jti` seen before, on any node), `channel` (the proof names another TLS connection)',
+    data: z.strictObject({
+      jkt: z.string().optional().describe('RFC 7638 thumbprint of the proof key, when the proof carried a readable public key'),
+      grantType: z.string().optional().describe('grant type asked for at the token endpoint (first 80 characters)'),
+    }),
+  }),
   'token.revoked': event({
     description: 'An access token was revoked: by its client (RFC 7009), or by the leak response (reason `leak detected`).',
     category: 'entity_management',

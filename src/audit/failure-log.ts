@@ -5,7 +5,7 @@ import { appendEvent, type EventInput, type RequestMeta } from './events.js';
 import { FailureAggregator, sanitizeClaimed, type FailureSummary } from './failures.js';
 
 /** The failure events that go through aggregation: anyone can cause them without a credential. */
-export type AggregatedFailure = Extract<EventInput, { type: 'key.verify_failed' | 'admin.auth_failed' | 'client.auth_failed' | 'token.introspection_failed' | 'binding.tls_failed' | 'binding.client_cert_header_ignored' }>;
+export type AggregatedFailure = Extract<EventInput, { type: 'key.verify_failed' | 'admin.auth_failed' | 'client.auth_failed' | 'token.introspection_failed' | 'binding.tls_failed' | 'binding.client_cert_header_ignored' | 'binding.dpop_failed' }>;
 
 /** Where a failed write of a failure event is reported (a pino logger fits). */
 export interface FailureLogLogger {

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { parseDuration } from '../core/duration.js';
+import { BINDINGS } from '../core/policy.js';
 
 /** Seconds as the largest unit that divides them (`2592000` → `30d`). */
 function formatSeconds(total: number): string {
@@ -45,13 +46,14 @@ const DURATION_FLAGS = [
   ['--exchange-token-ttl', 'exchangeTokenTtl', false, 'token exchange access token lifetime'],
 ] as const;
 
-type FieldFlags = Common & Record<string, unknown> & { deadline?: string; accessTokenFormat?: string; refreshTokens?: string };
+type FieldFlags = Common & Record<string, unknown> & { deadline?: string; accessTokenFormat?: string; refreshTokens?: string; binding?: string };
 
 function withFieldFlags(cmd: Command): Command {
   for (const [flag, , nullable, description] of DURATION_FLAGS) cmd.option(`${flag} <duration>`, description, seconds(flag, nullable));
   cmd.addOption(new Option('--deadline <kind>', 'at a deadline: hard (stops) or soft (keeps working, flagged and reported)').choices(['hard', 'soft']));
   cmd.addOption(new Option('--access-token-format <format>', 'jwt or opaque').choices(['jwt', 'opaque']));
   cmd.addOption(new Option('--refresh-tokens <on>', 'issue refresh tokens').choices(['on', 'off']));
+  cmd.addOption(new Option('--binding <kind>', 'binding every token must carry: none, dpop, mtls, tls-session or any').choices([...BINDINGS]));
   return cmd;
 }
 
@@ -65,6 +67,7 @@ function fieldsOf(opts: FieldFlags): Record<string, unknown> {
   if (opts.deadline) body.deadline = opts.deadline;
   if (opts.accessTokenFormat) body.accessTokenFormat = opts.accessTokenFormat;
   if (opts.refreshTokens) body.refreshTokens = opts.refreshTokens === 'on';
+  if (opts.binding) body.binding = opts.binding;
   return body;
 }
 

@@ -248,6 +248,19 @@ const oauth = z.strictObject({
   clientSecretPrefix: prefix().default('ktcs').describe('Prefix of OAuth client secrets.'),
   refreshTokenPrefix: prefix().default('ktr').describe('Prefix of refresh tokens.'),
   accessTokenPrefix: prefix().default('kta').describe('Prefix of opaque access tokens.'),
+  dpopNonce: bool()
+    .default(true)
+    .describe(
+      'Require the server nonce (RFC 9449 section 8) in DPoP proofs at the token endpoint: a proof without it is answered `use_dpop_nonce` with a `DPoP-Nonce` header. Nonces are stateless (an HMAC of the time window), so every node accepts every node\'s.',
+    ),
+  dpopNonceSecret: z
+    .string()
+    .regex(/^([0-9a-fA-F]{64,}|[\w-]{43,})$/, 'at least 32 bytes: 64+ hex or 43+ base64url characters')
+    .optional()
+    .describe('Secret DPoP nonces are HMAC\'d with, the same on every node: 32+ bytes as hex or base64url. Default: derived from the master key (`masterKey`), which every node of a cluster already shares.'),
+  dpopProofMaxAge: duration(1_000, 600_000)
+    .prefault('60s')
+    .describe('How old a DPoP proof (its `iat`) may be; proof ids (`jti`) are remembered, in the store every node shares, for as long.'),
 });
 
 /** The signing key ring. */
@@ -541,6 +554,9 @@ export const SETTINGS = {
   clientSecretPrefix: 'oauth.clientSecretPrefix',
   refreshTokenPrefix: 'oauth.refreshTokenPrefix',
   accessTokenPrefix: 'oauth.accessTokenPrefix',
+  dpopNonce: 'oauth.dpopNonce',
+  dpopNonceSecret: 'oauth.dpopNonceSecret',
+  dpopProofMaxAge: 'oauth.dpopProofMaxAge',
   masterKey: 'signing.masterKey',
   signingAlgs: 'signing.algs',
   signingKeyRotation: 'signing.rotation',

@@ -47,10 +47,43 @@ export interface Policy {
    */
   readonly deadline: 'hard' | 'soft';
   /**
-   * The binding a token must carry. Reserved for the binding issue: only `none` is accepted
-   * today, so that no policy claims a protection keyturn does not enforce yet.
+   * The binding (sender constraint) a token must carry: `none` (a bearer token; a client may still
+   * ask for a DPoP-bound one), `dpop` (RFC 9449 `cnf.jkt`), `mtls` (RFC 8705 `cnf["x5t#S256"]`),
+   * `tls-session` (the RFC 9266 exporter digest of the connection), or `any` (at least one of them).
+   * A token request that cannot produce the binding is refused.
    */
-  readonly binding: 'none';
+  readonly binding: Binding;
+}
+
+/** The bindings a policy may require, weakest first but for the three equally strong kinds. */
+export const BINDINGS = ['none', 'any', 'dpop', 'mtls', 'tls-session'] as const;
+export type Binding = (typeof BINDINGS)[number];
+
+/**
+ * The `cnf` member (RFC 7800) each kind of binding puts in a token. A verifier refuses a token
+ * whose `cnf` has a member it does not know (fail closed).
+ */
+export const CNF_MEMBERS = { dpop: 'jkt', mtls: 'x5t#S256', 'tls-session': 'tls_exporter#S256' } as const satisfies Record<Exclude<Binding, 'none' | 'any'>, string>;
+
+/** How strong a binding requirement is: none, any kind, one named kind. */
+function bindingRank(binding: Binding): number {
+  return binding === 'none' ? 0 : binding === 'any' ? 1 : 2;
+}
+
+/**
+ * Whether a token with confirmation `cnf` satisfies `required`. `any` takes any known member.
+ *
+ * @example
+ * ```ts
+ * satisfiesBinding('dpop', { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }); // true
+ * satisfiesBinding('dpop', undefined); // false
+ * ```
+ */
+export function satisfiesBinding(required: Binding, cnf: Readonly<Record<string, string>> | undefined): boolean {
+  if (required === 'none') return true;
+  if (cnf === undefined) return false;
+  if (required === 'any') return Object.values(CNF_MEMBERS).some((member) => typeof cnf[member] === 'string');
+  return typeof cnf[CNF_MEMBERS[required]] === 'string';
 }
 
 const MINUTE = 60;
@@ -192,7 +225,8 @@ const longer = (before: number | null, after: number | null) => (after === null 
 /**
  * What a change from `before` to `after` weakens, by field (longer lifetimes, intervals or grace,
  * more reuse allowed, refresh tokens turned on, opaque access tokens turned into JWTs that cannot
- * be revoked before they expire, a soft deadline). Empty when nothing is weaker.
+ * be revoked before they expire, a soft deadline, a weaker binding: a named kind to `any` or `none`,
+ * `any` to `none`). Empty when nothing is weaker.
  */
 export function policyWeakenings(before: Policy, after: Policy): string[] {
   const out: string[] = [];
@@ -215,5 +249,6 @@ export function policyWeakenings(before: Policy, after: Policy): string[] {
   if (!before.clientCredentialsRefresh && after.clientCredentialsRefresh) out.push('clientCredentialsRefresh');
   if (before.accessTokenFormat === 'opaque' && after.accessTokenFormat === 'jwt') out.push('accessTokenFormat');
   if (before.deadline === 'hard' && after.deadline === 'soft') out.push('deadline');
+  if (bindingRank(after.binding) < bindingRank(before.binding)) out.push('binding');
   return out;
 }

@@ -34,6 +34,9 @@ export const WIRE_ERRORS: Readonly<Record<KeyturnErrorCode, WireError>> = {
   ERR_CREDENTIAL_STATE: { error: 'conflict', status: 409, expose: true },
   ERR_PRINCIPAL_INACTIVE: { error: 'conflict', status: 409, expose: true },
   ERR_BINDING_MISMATCH: { error: 'invalid_token', status: 401, expose: true },
+  ERR_BINDING_REQUIRED: { error: 'invalid_request', status: 400, expose: true },
+  ERR_INVALID_DPOP_PROOF: { error: 'invalid_dpop_proof', status: 400, expose: true },
+  ERR_USE_DPOP_NONCE: { error: 'use_dpop_nonce', status: 400, expose: true },
   ERR_SIGNATURE_INVALID: { error: 'invalid_signature', status: 401, expose: true },
   ERR_INVALID_CLIENT: { error: 'invalid_client', status: 401, expose: true },
   ERR_INVALID_GRANT: { error: 'invalid_grant', status: 400, expose: true },
@@ -106,6 +109,9 @@ export function errorResponse(err: KeyturnError): ErrorResponse {
     headers['www-authenticate'] = err.code === 'ERR_UNAUTHENTICATED' ? bearerChallenge() : bearerChallenge({ error: 'invalid_token', description });
   } else if (err.code === 'ERR_RATE_LIMITED' && typeof err.details?.retryAfter === 'number') {
     headers['retry-after'] = String(Math.max(1, Math.ceil(err.details.retryAfter)));
+  } else if (err.code === 'ERR_USE_DPOP_NONCE' || err.code === 'ERR_INVALID_DPOP_PROOF') {
+    // RFC 9449 §8: the nonce to retry with; §12.2 errors at the token endpoint are 400 JSON.
+    if (typeof err.details?.nonce === 'string') headers['dpop-nonce'] = err.details.nonce;
   } else if (wire.status === 403 && err.code === 'ERR_INSUFFICIENT_SCOPE') {
     const scope = typeof err.details?.scope === 'string' ? err.details.scope : undefined;
     headers['www-authenticate'] = bearerChallenge({ error: 'insufficient_scope', description, ...(scope ? { scope } : {}) });

@@ -61,6 +61,13 @@ class NodeHotRequest implements HotRequest {
     return this.#req.url ?? '/';
   }
 
+  headerValues(name: string): string[] {
+    const raw = this.#req.rawHeaders;
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+    return out;
+  }
+
   header(name: string): string | undefined {
     // The media type was read to route the request: no second scan of the raw headers.
     return name === 'content-type' ? this.#type : rawHeader(this.#req, name);

@@ -24,6 +24,8 @@ export interface OAuthServices {
   readonly refreshTokens: RefreshTokenService;
   readonly tokenEndpoint: TokenEndpoint;
   readonly tokenOps: TokenOperations;
+  /** DPoP: the nonce to hand out with every token answer (`DPoP-Nonce`), when nonces are required. */
+  readonly dpop?: { nonce(): string | undefined } | undefined;
   /** The issuer URL (RFC 8414): configured, or the URL the server listens on once it listens. */
   issuer(): string;
 }

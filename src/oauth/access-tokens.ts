@@ -72,6 +72,7 @@ interface Row {
   expires_at: number;
   act: string | null;
   exchanged: number | boolean;
+  cnf: string | null;
 }
 
 export interface AccessTokenServiceOptions {
@@ -157,11 +158,11 @@ export class AccessTokenService {
   async record(tx: Transaction, prepared: PreparedAccessToken, grantId: string | null, options: { readonly exchanged?: boolean } = {}): Promise<IssuedAccessToken> {
     const { grant } = prepared;
     await tx.run(
-      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, kid, act, exchanged)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)`,
+      `INSERT INTO oauth_access_tokens (jti, client_id, principal_id, format, digest, scopes, audience, grant_id, status, issued_at, expires_at, kid, act, exchanged, cnf)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)`,
       [
         prepared.jti, grant.clientId, grant.principal, prepared.format, prepared.digest, JSON.stringify(grant.scopes), grant.audience, grantId,
-        prepared.issuedAt, prepared.expiresAt, prepared.kid, grant.act ? JSON.stringify(grant.act) : null, options.exchanged === true ? 1 : 0,
+        prepared.issuedAt, prepared.expiresAt, prepared.kid, grant.act ? JSON.stringify(grant.act) : null, options.exchanged === true ? 1 : 0, grant.cnf ? JSON.stringify(grant.cnf) : null,
       ],
     );
     return { token: prepared.token, jti: prepared.jti, expiresIn: prepared.expiresIn, expiresAt: prepared.expiresAt };
@@ -196,12 +197,13 @@ export class AccessTokenService {
     }
     if (!jti) return undefined;
     const found = await this.active(jti);
-    return found && (cnf ? { ...found, cnf } : found);
+    // The row's binding is authoritative (opaque tokens carry none in themselves).
+    return found && (found.cnf === undefined && cnf ? { ...found, cnf } : found);
   }
 
   /**
    * The access token `jti` if its row is active and unexpired (whatever its encoding), without the
-   * token itself: for walking an exchange chain up to its parents. `cnf` is in the JWT only.
+   * token itself: for walking an exchange chain up to its parents. `cnf` is the binding recorded with it.
    */
   async active(jti: string): Promise<ActiveAccessToken | undefined> {
     const row = await this.#o.store.get<Row>('SELECT * FROM oauth_access_tokens WHERE jti = ?', [jti]);
@@ -215,6 +217,7 @@ export class AccessTokenService {
       audience: row.audience,
       grantId: row.grant_id,
       act: row.act ? (JSON.parse(row.act) as Actor) : undefined,
+      ...(row.cnf ? { cnf: JSON.parse(row.cnf) as Record<string, string> } : {}),
       issuedAt: row.issued_at,
       expiresAt: row.expires_at,
       exchanged: Number(row.exchanged) === 1,

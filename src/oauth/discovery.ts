@@ -1,6 +1,7 @@
 import { ASSERTION_ALGS } from './client-auth.js';
 import { GRANT_TYPES } from './clients.js';
 import { SIGNING_ALGS } from '../signing/index.js';
+import { DPOP_ALGORITHMS } from '../binding/index.js';
 
 /** Endpoint paths, relative to the issuer. */
 export const OAUTH_PATHS = {
@@ -33,6 +34,8 @@ export function authorizationServerMetadata(issuer: string, mtlsBase?: string): 
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
     access_token_signing_alg_values_supported: [...SIGNING_ALGS],
+    // RFC 9449 §5.1: the proof algorithms the token endpoint accepts.
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
 }
 

@@ -118,7 +118,7 @@ export class TokenOperations {
     if (!(await this.#d.lineage.check(at)).stands) return INACTIVE;
     return {
       answer: {
-        ...this.#active(at, 'Bearer', at.expiresAt, at.issuedAt),
+        ...this.#active(at, at.cnf?.jkt === undefined ? 'Bearer' : 'DPoP', at.expiresAt, at.issuedAt),
         jti: at.jti,
         ...(at.act ? { act: at.act } : {}),
         ...(at.cnf ? { cnf: at.cnf } : {}),

@@ -161,4 +161,14 @@ export const oauthMigrations: readonly Migration[] = [
       ALTER TABLE oauth_clients ADD COLUMN tls_client_auth TEXT;
       ALTER TABLE oauth_clients ADD COLUMN certificate_bound_tokens INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    id: '0191_oauth_access_tokens_cnf',
+    description: 'the binding (RFC 7800 cnf: DPoP jkt, certificate or TLS-session digest) of each access token, so introspection reports it for opaque tokens too and an exchange of a bound token needs its proof',
+    sql: 'ALTER TABLE oauth_access_tokens ADD COLUMN cnf TEXT;',
+  },
+  {
+    id: '0192_oauth_grants_dpop_jkt',
+    description: 'the DPoP key (RFC 7638 thumbprint) a refresh token family is bound to (RFC 9449 section 5): a refresh needs a proof signed by it',
+    sql: 'ALTER TABLE oauth_grants ADD COLUMN dpop_jkt TEXT;',
+  },
 ];

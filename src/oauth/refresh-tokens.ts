@@ -21,6 +21,8 @@ export interface Grant {
   readonly expiresAt: string;
   readonly revokedAt: string | null;
   readonly revokeReason: string | null;
+  /** The DPoP key thumbprint the family is bound to (RFC 9449 §5), or `null`. */
+  readonly jkt: string | null;
 }
 
 interface GrantRow {
@@ -35,6 +37,7 @@ interface GrantRow {
   expires_at: number;
   revoked_at: number | null;
   revoke_reason: string | null;
+  dpop_jkt?: string | null;
 }
 
 interface TokenRow {
@@ -63,6 +66,7 @@ function toGrant(row: GrantRow): Grant {
     expiresAt: new Date(row.expires_at).toISOString(),
     revokedAt: row.revoked_at == null ? null : new Date(row.revoked_at).toISOString(),
     revokeReason: row.revoke_reason,
+    jkt: row.dpop_jkt ?? null,
   };
 }
 
@@ -95,7 +99,7 @@ export class RefreshTokenService {
   /** Starts a grant and returns its first refresh token. */
   async start(
     tx: Transaction,
-    input: { clientId: string; principal: string; scopes: readonly string[]; audience: string },
+    input: { clientId: string; principal: string; scopes: readonly string[]; audience: string; jkt?: string | undefined },
     policy: Policy,
   ): Promise<{ grant: Grant; refreshToken: string }> {
     const now = this.#ctx.now().getTime();
@@ -111,11 +115,12 @@ export class RefreshTokenService {
       expires_at: now + policy.refreshFamilyTtl * 1000,
       revoked_at: null,
       revoke_reason: null,
+      dpop_jkt: input.jkt ?? null,
     };
     await tx.run(
-      `INSERT INTO oauth_grants (id, client_id, principal_id, scopes, audience, generation, status, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [row.id, row.client_id, row.principal_id, row.scopes, row.audience, 1, 'active', now, row.expires_at],
+      `INSERT INTO oauth_grants (id, client_id, principal_id, scopes, audience, generation, status, created_at, expires_at, dpop_jkt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [row.id, row.client_id, row.principal_id, row.scopes, row.audience, 1, 'active', now, row.expires_at, row.dpop_jkt ?? null],
     );
     const refreshToken = await this.#mint(tx, row, null, 1, policy, now);
     return { grant: toGrant(row), refreshToken };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
-import { POLICY_PRESETS, policyWeakenings, unknownPolicy, type Policy, type PolicyCatalog, type PolicyVersion } from '../core/policy.js';
+import { BINDINGS, POLICY_PRESETS, policyWeakenings, unknownPolicy, type Policy, type PolicyCatalog, type PolicyVersion } from '../core/policy.js';
 import { validate } from '../core/validate.js';
 import { isUniqueViolation, type Store } from '../store/port.js';
 
@@ -31,7 +31,7 @@ const fields = {
   keyMaxAge: interval,
   keyRotationGrace: seconds(0, 30 * DAY),
   deadline: z.enum(['hard', 'soft']),
-  binding: z.enum(['none']),
+  binding: z.enum(BINDINGS),
 };
 
 /** A policy name: lower case, digits and dashes. */

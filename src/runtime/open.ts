@@ -8,6 +8,7 @@ import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
 import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
 import { pruneUsage, UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
+import { bindingMigrations, DpopService } from '../binding/index.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
@@ -52,6 +53,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...oauthMigrations,
   ...jobMigrations,
   ...rotationMigrations,
+  ...bindingMigrations,
 ].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The OAuth 2.0 authorization server's parts. */
@@ -64,6 +66,8 @@ export interface OAuth {
   readonly lineage: TokenLineage;
   readonly tokenEndpoint: TokenEndpoint;
   readonly tokenOps: TokenOperations;
+  /** DPoP (RFC 9449) at the token endpoint: proofs, nonces, the shared replay store. */
+  readonly dpop: DpopService;
 }
 
 /** Leak watch: the response to findings, the watch jobs, GitHub's signing keys. */
@@ -151,6 +155,7 @@ function buildServices(parts: {
       refreshTokens: oauth.refreshTokens,
       tokenEndpoint: oauth.tokenEndpoint,
       tokenOps: oauth.tokenOps,
+      dpop: oauth.dpop,
       issuer: parts.issuer,
     },
     leaks: {
@@ -325,14 +330,24 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
   const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
+  const dpop = new DpopService({
+    store,
+    ctx,
+    failures,
+    // Every node derives the same nonce key from the shared master key, unless one is configured.
+    nonceSecret: config.oauth.dpopNonceSecret === undefined ? deriveKey(masterKey, 'dpop-nonces/v1') : parseSecretSetting(config.oauth.dpopNonceSecret),
+    requireNonce: config.oauth.dpopNonce,
+    maxAgeSec: Math.floor(config.oauth.dpopProofMaxAge / 1000),
+  });
   const oauth: OAuth = {
     clients,
     ring,
     accessTokens,
     refreshTokens,
     lineage,
-    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage }),
+    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage, dpop }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
+    dpop,
   };
   // The checkpoint key comes from the master key, never from the database (see src/audit/log.ts).
   const auditLog = new AuditLog({ store, ctx, key: logKeyFromMaster(masterKey, config.audit.logOrigin) });
@@ -410,4 +425,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       await store.close();
     },
   };
+}
+
+/** A secret setting given as hex (64+ digits) or base64url (43+ characters). */
+function parseSecretSetting(text: string): Uint8Array {
+  return /^[0-9a-fA-F]{64,}$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64url');
 }

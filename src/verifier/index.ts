@@ -44,6 +44,7 @@ export {
   VERIFY_FAILURE_CODES,
   type PublicJwk,
   type TokenActor,
+  type TokenConfirmation,
   type RequestFailureCode,
   type RequestVerification,
   type StreamState,
@@ -62,3 +63,15 @@ export {
 export { createVerifier, hasScopes } from './verifier.js';
 export { checkTlsConfirmation, presentationOf, TLS_CNF_MEMBERS, type Presentation } from './tls-binding.js';
 export { CNF_TLS_EXPORTER, CNF_X5T, EXPORTER_LABEL, socketChannel, type TlsChannel } from '../core/channel.js';
+export {
+  MemoryReplayStore,
+  readAuthorization,
+  type AuthorizationCredentials,
+  type DpopReplayStore,
+  type DpopRequestFailure,
+  type DpopRequestReason,
+  type VerifiableRequest,
+  type VerifierDpopOptions,
+} from './dpop.js';
+export { accessTokenHash, DPOP_ALGORITHMS, normalizeHtu } from '../core/dpop.js';
+export { CHANNEL_CLAIM, exporterDigest, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH } from '../core/dpop-channel.js';

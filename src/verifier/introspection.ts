@@ -1,7 +1,8 @@
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest } from '../core/secret.js';
 import { DeadlineCache } from './cache.js';
-import { actorsOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
+import { actorsOf, cnfOf, MAX_DATE_SEC, TOKEN_FAILURES } from './jwt.js';
+import { checkConfirmation, type Presentation } from './tls-binding.js';
 import type { VerifiedAccessToken, VerifyFailure, VerifyResult } from './types.js';
 
 /** Largest introspection answer read; keyturn's is a few hundred bytes. */
@@ -37,7 +38,9 @@ export interface IntrospectorOptions {
  * with `client_secret_basic` (RFC 6749 §2.3.1: id and secret form-encoded, then Base64).
  *
  * - `active: false` is a refusal (`ERR_INVALID_TOKEN`, reason `inactive`); so is an active answer
- *   for another audience or issuer, for a refresh token, or for a sender-constrained token (`cnf`).
+ *   for another audience or issuer, or for a refresh token. A sender-constrained token (`cnf`) is
+ *   checked against each request (its DPoP proof, its connection), and refused (`cnf`) when it has
+ *   a member this verifier cannot check.
  * - `active: true` answers are cached by the token's SHA-256 digest for at most `ttlMs` and never
  *   past the token's `exp`, in at most `maxEntries` entries. Refusals are not cached.
  * - Concurrent checks of the same uncached token share one request.
@@ -75,8 +78,25 @@ export class Introspector {
     this.#cache.clear();
   }
 
-  /** Checks one opaque token (already known to have an access-token prefix and a valid checksum). */
-  verify(token: string): Promise<VerifyResult> {
+  /**
+   * Checks an opaque access token (already known to have an access-token prefix and a valid
+   * checksum). A DPoP-bound one is refused (reason `bound`); TLS-bound ones are checked against
+   * `presentation`'s connection (`certificate`, `tls_session`).
+   */
+  async verify(token: string, presentation?: Presentation): Promise<VerifyResult> {
+    return confirmed(await this.#verify(token), presentation, false);
+  }
+
+  /**
+   * Checks an opaque access token that may be DPoP-bound: its `cnf` comes back on the result for
+   * the caller to check the proof against `cnf.jkt`; TLS members are checked as by {@link verify}.
+   */
+  async verifyBound(token: string, presentation?: Presentation): Promise<VerifyResult> {
+    return confirmed(await this.#verify(token), presentation, true);
+  }
+
+  /** The cached or asked answer, the binding not checked yet (it depends on each request). */
+  #verify(token: string): Promise<VerifyResult> {
     const digest = secretDigest(token);
     const cached = this.#cache.get(digest, this.#o.now());
     if (cached !== undefined) {
@@ -127,8 +147,11 @@ export class Introspector {
   #read(b: Record<string, unknown>, now: number): VerifiedAccessToken | VerifyFailure {
     if (b.active !== true) return TOKEN_FAILURES.inactive;
     const { sub, client_id: clientId, scope, exp, iss, aud, jti, token_type: tokenType, cnf, act } = b;
-    if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) return TOKEN_FAILURES.type;
-    if (cnf !== undefined) return TOKEN_FAILURES.bound;
+    const confirmation = cnf === undefined ? undefined : cnfOf(cnf);
+    if (cnf !== undefined && confirmation === undefined) return TOKEN_FAILURES.cnf;
+    // RFC 9449 §6.2: a DPoP-bound token is introspected as token_type DPoP.
+    const type = typeof tokenType === 'string' ? tokenType.toLowerCase() : tokenType;
+    if (type !== undefined && type !== 'bearer' && !(type === 'dpop' && confirmation?.jkt !== undefined)) return TOKEN_FAILURES.type;
     if (iss !== undefined && iss !== this.#o.issuer) return TOKEN_FAILURES.issuer;
     const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
     if (!audiences.some((a) => typeof a === 'string' && this.#audience.has(a))) return TOKEN_FAILURES.audience;
@@ -147,7 +170,15 @@ export class Introspector {
       expiresAt: new Date(exp * 1000).toISOString(),
       tokenId: jti ?? null,
       ...(actors === undefined ? {} : { act: actors[0]!, actors }),
+      ...(confirmation === undefined ? {} : { cnf: confirmation }),
     };
     return Object.freeze(result);
   }
+}
+
+/** A valid answer whose `cnf` does not hold for this presentation becomes its refusal (checked on every use, cached or not). */
+function confirmed(result: VerifyResult, presentation: Presentation | undefined, viaDpop: boolean): VerifyResult {
+  if (!result.valid || result.kind === 'api_key' || result.cnf === undefined) return result;
+  const refused = checkConfirmation(result.cnf, presentation, viaDpop);
+  return refused === undefined ? result : TOKEN_FAILURES[refused];
 }

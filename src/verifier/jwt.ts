@@ -1,11 +1,13 @@
 import { errors, importJWK, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { checkTlsConfirmation, type Presentation } from './tls-binding.js';
+import { checkConfirmation, type Presentation } from './tls-binding.js';
+import { CNF_TLS_EXPORTER, CNF_X5T } from '../core/channel.js';
 import { KeyturnError } from '../core/errors.js';
 import {
   MAX_ACTORS,
   TOKEN_FAILURE_REASONS,
   type PublicJwk,
   type TokenActor,
+  type TokenConfirmation,
   type TokenFailureReason,
   type VerifiedAccessToken,
   type VerifyFailure,
@@ -82,6 +84,14 @@ export interface JwtVerifierOptions {
 export interface JwtVerifier {
   /** Verifies one JWT access token. A bad token is a `{ valid: false, code: 'ERR_INVALID_TOKEN', reason }` result; throws `ERR_UPSTREAM` only when the JWKS is needed and cannot be fetched. */
   verify(token: string, presentation?: Presentation): Promise<VerifyResult>;
+  /**
+   * Verifies one JWT access token that may be DPoP-bound: its `cnf` comes back on the result for
+   * the caller to check the DPoP proof against `cnf.jkt`. TLS members (`x5t#S256`,
+   * `tls_exporter#S256`) are checked against `presentation` as by {@link verify}; any other `cnf`
+   * member is refused (reason `cnf`: fail closed). {@link verify} refuses a DPoP-bound token
+   * (reason `bound`).
+   */
+  verifyBound(token: string, presentation?: Presentation): Promise<VerifyResult>;
   /** JWKS fetches so far. */
   readonly jwksFetches: number;
 }
@@ -423,37 +433,81 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     return scopes;
   };
 
-  const accept = (payload: JWTPayload, presentation?: Presentation): VerifyResult => {
+  const accept = (payload: JWTPayload, presentation: Presentation | undefined, bound: boolean): VerifyResult => {
     const { sub, client_id: clientId, jti, scope, exp, cnf, act } = payload;
+    let confirmation: TokenConfirmation | undefined;
     if (cnf !== undefined) {
-      const refused = checkTlsConfirmation(cnf, presentation?.tls);
+      // A DPoP-bound token outside the DPoP scheme: `bound`, whatever else its cnf holds.
+      if (!bound && hasJkt(cnf)) return TOKEN_FAILURES.bound;
+      confirmation = cnfOf(cnf);
+      if (confirmation === undefined) return TOKEN_FAILURES.cnf;
+      const refused = checkConfirmation(confirmation, presentation, bound);
       if (refused !== undefined) return TOKEN_FAILURES[refused];
     }
     if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || !(exp < MAX_DATE_SEC)) return TOKEN_FAILURES.claims;
     if (scope !== undefined && typeof scope !== 'string') return TOKEN_FAILURES.claims;
     const scopes = scope === undefined ? NO_SCOPES : scopesOf(scope);
     const expiresAt = isoOf(exp);
-    if (act === undefined) {
+    if (act === undefined && confirmation === undefined) {
       return Object.freeze({ valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti } satisfies VerifiedAccessToken);
     }
-    const actors = actorsOf(act);
-    if (actors === undefined) return TOKEN_FAILURES.claims;
-    const result: VerifiedAccessToken = { valid: true, kind: 'jwt', sub, principal: sub, clientId, scopes, expiresAt, tokenId: jti, act: actors[0]!, actors };
+    const actors = act === undefined ? undefined : actorsOf(act);
+    if (act !== undefined && actors === undefined) return TOKEN_FAILURES.claims;
+    const result: VerifiedAccessToken = {
+      valid: true,
+      kind: 'jwt',
+      sub,
+      principal: sub,
+      clientId,
+      scopes,
+      expiresAt,
+      tokenId: jti,
+      ...(actors === undefined ? {} : { act: actors[0]!, actors }),
+      ...(confirmation === undefined ? {} : { cnf: confirmation }),
+    };
     return Object.freeze(result);
   };
 
-  const accepted = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload);
+  const accepted = (verified: { payload: JWTPayload }): VerifyResult => accept(verified.payload, undefined, false);
 
   return {
     verify(token: string, presentation?: Presentation): Promise<VerifyResult> {
       if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return Promise.resolve(TOKEN_FAILURES.malformed);
       const verified = jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks);
-      return presentation === undefined ? verified.then(accepted, refusalOf) : verified.then((v) => accept(v.payload, presentation), refusalOf);
+      return presentation === undefined ? verified.then(accepted, refusalOf) : verified.then((v) => accept(v.payload, presentation, false), refusalOf);
+    },
+    verifyBound(token: string, presentation?: Presentation): Promise<VerifyResult> {
+      if (typeof token !== 'string' || token.length > MAX_JWT_LENGTH) return Promise.resolve(TOKEN_FAILURES.malformed);
+      return jwtVerify(token, keys.keyFor(token) ?? resolve, clocked ? { ...checks, currentDate: new Date(now()) } : checks).then((v) => accept(v.payload, presentation, true), refusalOf);
     },
     get jwksFetches() {
       return keys.fetches;
     },
   };
+}
+
+/**
+ * RFC 7800 `cnf` as this verifier understands it: one or more of a DPoP `jkt` (RFC 9449 §6), a
+ * certificate thumbprint `x5t#S256` (RFC 8705 §3) and a TLS-session digest `tls_exporter#S256`,
+ * each a base64url SHA-256 (43 characters). `undefined` for anything else (an unknown member, a
+ * wrong type, an empty object), and the token is then refused (reason `cnf`): a binding the
+ * verifier cannot check fails closed.
+ */
+export function cnfOf(cnf: unknown): TokenConfirmation | undefined {
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return undefined;
+  const members = Object.entries(cnf as Record<string, unknown>);
+  if (members.length === 0) return undefined;
+  for (const [name, value] of members) {
+    if (!CNF_MEMBERS.has(name) || typeof value !== 'string' || !/^[\w-]{43}$/.test(value)) return undefined;
+  }
+  return Object.freeze(Object.fromEntries(members) as TokenConfirmation);
+}
+
+const CNF_MEMBERS: ReadonlySet<string> = new Set(['jkt', CNF_X5T, CNF_TLS_EXPORTER]);
+
+/** Whether `cnf` claims a DPoP key (well-formed or not). */
+function hasJkt(cnf: unknown): boolean {
+  return cnf !== null && typeof cnf === 'object' && !Array.isArray(cnf) && Object.hasOwn(cnf, 'jkt');
 }
 
 /** RFC 8693 §4.1 `act` (`{ sub, client_id? }`): its outermost actor, or `undefined` when it is not one (the token is then refused). */

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import { KeyturnError } from '../core/errors.js';
+import { DPOP_ALGORITHMS } from '../core/dpop.js';
+import type { DpopRequestReason, VerifiableRequest } from './dpop.js';
 import type { RequestFailureCode, TokenFailureReason, VerifiedCredential, Verifier } from './types.js';
 
 /** `NODE_DEBUG=keyturn` prints one line per refused request: the code and exact reason, never the credential. */
@@ -77,6 +79,8 @@ export interface RefusalReason {
   readonly code: RequestFailureCode | 'ERR_INSUFFICIENT_SCOPE' | 'ERR_UPSTREAM';
   /** With `ERR_INVALID_TOKEN`: which check failed. */
   readonly reason?: TokenFailureReason;
+  /** With `ERR_INVALID_DPOP_PROOF` / `ERR_USE_DPOP_NONCE`: which DPoP check failed (missing proof, wrong key, replay, stale nonce, …). */
+  readonly dpopReason?: DpopRequestReason;
 }
 
 /**
@@ -88,7 +92,7 @@ export interface RefusalReason {
  * ```
  */
 export interface BearerErrorBody {
-  readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'unauthorized' | 'temporarily_unavailable';
+  readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'unauthorized' | 'temporarily_unavailable' | 'invalid_dpop_proof' | 'use_dpop_nonce';
   readonly error_description: string;
   /** With `insufficient_scope`: the scopes needed, space-separated (RFC 6749 §3.3). */
   readonly scope?: string;
@@ -122,6 +126,8 @@ const DESCRIPTIONS = {
   scope: 'the API key lacks a scope this request needs',
   scopeToken: 'the access token lacks a scope this request needs',
   outage: 'credential verification is temporarily unavailable',
+  dpopProof: 'the DPoP proof is missing or invalid for this request and token',
+  dpopNonce: 'the DPoP proof must carry the nonce of the DPoP-Nonce header',
 } as const;
 
 /** RFC 9110 quoted-string content we accept in a realm: visible ASCII and space, no `"` or `\`. */
@@ -144,6 +150,13 @@ function challenge(realm: string, error?: string, description?: string, scope?: 
   return value;
 }
 
+/** `DPoP [realm="…", ]error="…", error_description="…", algs="…"` (RFC 9449 §7.1). */
+function dpopChallenge(realm: string, algs: readonly string[], error: string, description: string, scope?: string): string {
+  let value = `DPoP realm="${realm}", error="${error}", error_description="${description}"`;
+  if (scope !== undefined) value += `, scope="${scope}"`;
+  return `${value}, algs="${algs.join(' ')}"`;
+}
+
 type Refusal = Extract<Decision, { ok: false }>;
 
 function refuse(why: RefusalReason, body: BearerErrorBody, wwwAuthenticate?: string): Refusal {
@@ -156,7 +169,8 @@ function refuse(why: RefusalReason, body: BearerErrorBody, wwwAuthenticate?: str
 /** Tells the API server why (hook and `NODE_DEBUG=keyturn`), then hands the refusal on. */
 function told(options: MiddlewareOptions, refusal: Refusal): Refusal {
   const { why } = refusal;
-  debug('refused: %d %s%s', why.status, why.code, why.reason === undefined ? '' : ` (${why.reason})`);
+  const detail = why.reason ?? why.dpopReason;
+  debug('refused: %d %s%s', why.status, why.code, detail === undefined ? '' : ` (${detail})`);
   options.onRefused?.(why);
   return refusal;
 }
@@ -177,7 +191,7 @@ function told(options: MiddlewareOptions, refusal: Refusal): Refusal {
  */
 export async function authorize(
   verifier: Verifier,
-  req: { readonly headers: { readonly authorization?: string | undefined } },
+  req: VerifiableRequest,
   options: MiddlewareOptions = {},
 ): Promise<Decision> {
   return decide(verifier, req, options, realmOf(options));
@@ -185,7 +199,7 @@ export async function authorize(
 
 async function decide(
   verifier: Verifier,
-  req: { readonly headers: { readonly authorization?: string | undefined } },
+  req: VerifiableRequest,
   options: MiddlewareOptions,
   realm: string,
 ): Promise<Decision> {
@@ -195,7 +209,7 @@ async function decide(
 
 async function judge(
   verifier: Verifier,
-  req: { readonly headers: { readonly authorization?: string | undefined } },
+  req: VerifiableRequest,
   options: MiddlewareOptions,
   realm: string,
 ): Promise<Decision> {
@@ -209,7 +223,18 @@ async function judge(
     throw err;
   }
   if (result.valid) return { ok: true, credential: result };
+  // A request in the DPoP scheme, or a DPoP-bound token sent as Bearer, is answered with a DPoP challenge.
+  const algs = verifier.dpopAlgorithms ?? DPOP_ALGORITHMS;
+  const dpop = /^\s*dpop\s/i.test(req.headers.authorization ?? '') || (result.code === 'ERR_INVALID_TOKEN' && result.reason === 'bound');
   switch (result.code) {
+    case 'ERR_INVALID_DPOP_PROOF':
+    case 'ERR_USE_DPOP_NONCE': {
+      const nonce = result.code === 'ERR_USE_DPOP_NONCE';
+      const error = nonce ? 'use_dpop_nonce' : 'invalid_dpop_proof';
+      const description = nonce ? DESCRIPTIONS.dpopNonce : DESCRIPTIONS.dpopProof;
+      const refusal = refuse({ status: 401, code: result.code, dpopReason: result.dpopReason }, { error, error_description: description }, dpopChallenge(realm, algs, error, description));
+      return result.nonce === undefined ? refusal : { ...refusal, headers: { ...refusal.headers, 'dpop-nonce': result.nonce } };
+    }
     case 'ERR_UNAUTHENTICATED':
       return refuse({ status: 401, code: result.code }, { error: 'unauthorized', error_description: DESCRIPTIONS.missing }, challenge(realm));
     case 'ERR_VALIDATION':
@@ -224,14 +249,16 @@ async function judge(
       return refuse(
         { status: 403, code: result.code },
         { error: 'insufficient_scope', error_description: description, scope },
-        challenge(realm, 'insufficient_scope', description, SAFE_QUOTED.test(scope) ? scope : undefined),
+        dpop
+          ? dpopChallenge(realm, algs, 'insufficient_scope', description, SAFE_QUOTED.test(scope) ? scope : undefined)
+          : challenge(realm, 'insufficient_scope', description, SAFE_QUOTED.test(scope) ? scope : undefined),
       );
     }
     default: {
       // The same description for every reason of a kind: the client learns nothing about which credentials exist.
       const description = result.code === 'ERR_INVALID_TOKEN' ? DESCRIPTIONS.invalidToken : DESCRIPTIONS.invalid;
       const why: RefusalReason = result.reason === undefined ? { status: 401, code: result.code } : { status: 401, code: result.code, reason: result.reason };
-      return refuse(why, { error: 'invalid_token', error_description: description }, challenge(realm, 'invalid_token', description));
+      return refuse(why, { error: 'invalid_token', error_description: description }, dpop ? dpopChallenge(realm, algs, 'invalid_token', description) : challenge(realm, 'invalid_token', description));
     }
   }
 }

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { channelExporterDigest, channelThumbprint, CNF_TLS_EXPORTER, CNF_X5T, socketChannel, type TlsChannel } from '../core/channel.js';
 import { NetworkList } from '../core/network.js';
-import type { TokenFailureReason } from './types.js';
+import type { TokenConfirmation, TokenFailureReason } from './types.js';
 
 /**
  * What the connection a credential arrived on can prove: its TLS channel (client certificate,
@@ -56,11 +56,12 @@ function same(a: string, b: string): boolean {
  * Checks the TLS members of a token's `cnf` against the connection it was presented on:
  * `x5t#S256` (RFC 8705 §3: the client certificate's thumbprint) and `tls_exporter#S256` (the
  * SHA-256 of the RFC 9266 exporter value of the TLS 1.3 connection the token was issued on).
- * Returns `undefined` when every member holds, else why not: `bound` when `cnf` is not an object
- * or has a member this function does not know (fail closed — another binding, e.g. DPoP `jkt`,
- * must be checked by its own step before this one sees the rest), `certificate` for a missing or
- * other certificate, `tls_session` for another connection, a reconnect, a proxy in between or a
- * plain-HTTP presentation.
+ * Members named in `handled` are skipped: another step checks them (DPoP's `jkt`, against the
+ * request's proof). Returns `undefined` when every member holds, else why not: `bound` for a DPoP
+ * `jkt` not in `handled` (a DPoP-bound token whose proof nobody checks), `cnf` when `cnf` is not an
+ * object, is empty or has a member neither this function nor `handled` knows (fail closed),
+ * `certificate` for a missing or other certificate, `tls_session` for another connection, a
+ * reconnect, a proxy in between or a plain-HTTP presentation.
  *
  * @example
  * ```ts
@@ -69,19 +70,34 @@ function same(a: string, b: string): boolean {
  * ```
  */
 export function checkTlsConfirmation(cnf: unknown, tls: TlsChannel | undefined, handled: readonly string[] = []): TokenFailureReason | undefined {
-  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return 'bound';
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return 'cnf';
   const members = Object.entries(cnf as Record<string, unknown>);
-  if (members.length === 0) return 'bound';
+  if (members.length === 0) return 'cnf';
+  if (Object.hasOwn(cnf, 'jkt') && !handled.includes('jkt')) return 'bound';
   for (const [name, value] of members) {
     if (handled.includes(name)) continue;
-    if (typeof value !== 'string') return 'bound';
+    if (typeof value !== 'string') return 'cnf';
     if (name === CNF_X5T) {
       const seen = channelThumbprint(tls);
       if (seen === undefined || !same(seen, value)) return 'certificate';
     } else if (name === CNF_TLS_EXPORTER) {
       const seen = channelExporterDigest(tls);
       if (seen === undefined || !same(seen, value)) return 'tls_session';
-    } else return 'bound';
+    } else return 'cnf';
   }
   return undefined;
+}
+
+const DPOP_HANDLED: readonly string[] = ['jkt'];
+
+/**
+ * Checks a token's (already read) confirmation as far as the presentation allows: a DPoP `jkt`
+ * needs the `DPoP` scheme (`viaDpop`; the proof itself is then checked by the caller, else `bound`),
+ * TLS members are checked against the connection (`certificate`, `tls_session`). A token bound both
+ * ways (a DPoP key and a certificate) needs both.
+ */
+export function checkConfirmation(cnf: TokenConfirmation, presentation: Presentation | undefined, viaDpop: boolean): TokenFailureReason | undefined {
+  if (cnf.jkt !== undefined && !viaDpop) return 'bound';
+  if (cnf.jkt !== undefined && cnf[CNF_X5T] === undefined && cnf[CNF_TLS_EXPORTER] === undefined) return undefined;
+  return checkTlsConfirmation(cnf, presentation?.tls, DPOP_HANDLED);
 }

@@ -4,6 +4,8 @@ import type { Presentation } from './tls-binding.js';
  * callers can name them without pulling anything else in.
  */
 
+import type { DpopRequestFailure, VerifiableRequest, VerifierDpopOptions } from './dpop.js';
+
 /**
  * Why a credential was refused: the codes keyturn's `POST /v1/keys/verify` answers for API keys,
  * and `ERR_INVALID_TOKEN` for an OAuth access token (JWT or opaque) — its {@link TokenFailureReason}
@@ -31,12 +33,15 @@ export const VERIFY_FAILURE_CODES = [
  * - `expired`, `not_yet_valid`: `exp` / `nbf` (beyond the clock tolerance);
  * - `claims`: a required claim (`sub`, `client_id`, `exp`, `iat`, `jti`) is missing or of the wrong type;
  * - `inactive`: introspection answered `active: false` (unknown, expired or revoked);
- * - `bound`: a sender-constrained token (`cnf`, RFC 9449/8705) presented as a plain Bearer token,
- *   or with a `cnf` member this verifier does not know (fail closed);
+ * - `bound`: a sender-constrained token presented without what its binding needs: a token whose
+ *   `cnf` claims a DPoP key (`jkt`, RFC 9449) presented as a plain Bearer token (or to `verify`);
  * - `certificate`: a certificate-bound token (`cnf["x5t#S256"]`, RFC 8705) presented on a
  *   connection without that client certificate;
  * - `tls_session`: a TLS-session-bound token (`cnf["tls_exporter#S256"]`) presented on another
- *   connection than the one it was issued on (another socket, a reconnect, through a proxy).
+ *   connection than the one it was issued on (another socket, a reconnect, through a proxy);
+ * - `cnf`: a `cnf` this verifier cannot check — a member other than `jkt`, `x5t#S256` and
+ *   `tls_exporter#S256`, a wrong type, an empty `cnf`: refused, fail closed;
+ * - `not_bound`: a token that is not DPoP-bound (or an API key) sent with the `DPoP` scheme.
  */
 export const TOKEN_FAILURE_REASONS = [
   'malformed',
@@ -53,6 +58,8 @@ export const TOKEN_FAILURE_REASONS = [
   'bound',
   'certificate',
   'tls_session',
+  'cnf',
+  'not_bound',
 ] as const;
 
 /**
@@ -158,6 +165,19 @@ export interface VerifiedAccessToken {
    * ```
    */
   readonly actors?: readonly TokenActor[];
+  /**
+   * RFC 7800 confirmation of a sender-constrained token, every member of which was checked: `jkt`
+   * (RFC 9449 §6: the thumbprint of the key its DPoP proof was signed with), `x5t#S256` (RFC 8705
+   * §3: the client certificate's thumbprint), `tls_exporter#S256` (the TLS session it was issued on).
+   */
+  readonly cnf?: TokenConfirmation;
+}
+
+/** A token's RFC 7800 `cnf` members this verifier checks (at least one present). Frozen. */
+export interface TokenConfirmation {
+  readonly jkt?: string;
+  readonly 'x5t#S256'?: string;
+  readonly 'tls_exporter#S256'?: string;
 }
 
 /** One RFC 8693 actor: who acted (`sub`) and, for keyturn's tokens, through which client. Frozen. */
@@ -220,7 +240,7 @@ export type VerifyResult = VerifiedCredential | VerifyFailure;
  * if (!r.valid && r.code === 'ERR_UNAUTHENTICATED') askForCredentials();
  * ```
  */
-export type RequestFailureCode = VerifyFailureCode | 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION';
+export type RequestFailureCode = VerifyFailureCode | 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION' | DpopRequestFailure['code'];
 
 /**
  * What {@link Verifier.verifyRequest} answers.
@@ -236,6 +256,7 @@ export type RequestVerification =
   | VerifiedCredential
   | VerifyFailure
   | { readonly valid: false; readonly code: 'ERR_UNAUTHENTICATED' | 'ERR_VALIDATION' }
+  | DpopRequestFailure
   | {
       readonly valid: false;
       readonly code: 'ERR_INSUFFICIENT_SCOPE';
@@ -373,6 +394,12 @@ export interface VerifierOptions {
   readonly introspectionCacheTtlMs?: number;
   /** Most cached introspection answers (default 10 000). */
   readonly introspectionMaxEntries?: number;
+  /**
+   * DPoP-bound access tokens (RFC 9449), always accepted by {@link Verifier.verifyRequest} with
+   * `Authorization: DPoP` and a valid proof: where `htu` comes from, proof age, algorithms, nonces
+   * and the replay store.
+   */
+  readonly dpop?: VerifierDpopOptions;
 }
 
 /** A public JSON Web Key as found in a JWK Set (RFC 7517). */
@@ -415,10 +442,17 @@ export interface Verifier {
   verifyJwt(token: string, presentation?: Presentation): Promise<VerifyResult>;
   /**
    * Checks the `Authorization: Bearer …` credential of a request (RFC 6750 §2.1) and, when given or
-   * configured, that it carries `requiredScopes`. A token bound to a TLS client certificate or to a
-   * TLS session is checked against the request's own socket (`req.socket`).
+   * configured, that it carries `requiredScopes`. A DPoP-bound access token is accepted only as
+   * `Authorization: DPoP …` with a valid `DPoP` proof for this request (RFC 9449 §7); as `Bearer`
+   * it is refused (reason `bound`). A token bound to a TLS client certificate or to a TLS session
+   * is checked against the request's own socket (`req.socket`); a token bound both ways (a DPoP
+   * key and a certificate) needs both.
    */
-  verifyRequest(req: { readonly headers: { readonly authorization?: string | undefined }; readonly socket?: object | null | undefined }, options?: { readonly requiredScopes?: readonly string[] }): Promise<RequestVerification>;
+  verifyRequest(req: VerifiableRequest, options?: { readonly requiredScopes?: readonly string[] }): Promise<RequestVerification>;
+  /** The DPoP proof algorithms accepted (for `WWW-Authenticate: DPoP algs="…"`). */
+  readonly dpopAlgorithms?: readonly string[];
+  /** The DPoP nonce to hand out now, when the verifier requires nonces. */
+  dpopNonce?(): string | undefined;
   /** Scopes configured at creation (empty when none). */
   readonly requiredScopes: readonly string[];
   stats(): VerifierStats;

@@ -2,10 +2,10 @@ import { channelThumbprint } from '../core/channel.js';
 import { keyBindingHolds, presentationOf, type Presentation } from './tls-binding.js';
 import { KeyturnError } from '../core/errors.js';
 import { secretDigest, tryParseSecret } from '../core/secret.js';
-import { readBearer } from './bearer.js';
+import { readAuthorization, ResourceDpop, type VerifiableRequest } from './dpop.js';
 import { AnswerCache, DeadlineCache } from './cache.js';
 import { Introspector } from './introspection.js';
-import { checkHttpUrl, createJwtVerifier, nonNegative, positive, type JwtVerifier } from './jwt.js';
+import { checkHttpUrl, createJwtVerifier, nonNegative, positive, TOKEN_FAILURES, type JwtVerifier } from './jwt.js';
 import { ChangeStream, type SseEvent } from './stream.js';
 import {
   VERIFY_FAILURE_CODES,
@@ -130,6 +130,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           fetch: doFetch,
           now,
         });
+  const dpop = new ResourceDpop(options.dpop ?? {}, now);
   let closed = false;
   let hits = 0;
   let misses = 0;
@@ -238,7 +239,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (isJwtShaped(credential)) return jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : jwt.verify(credential, presentation);
     const parsed = tryParseSecret(credential);
     if (parsed === undefined) return FAILURES.ERR_SECRET_FORMAT;
-    if (accessTokenPrefixes.has(parsed.prefix)) return introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : introspector.verify(parsed.text);
+    if (accessTokenPrefixes.has(parsed.prefix)) return introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : introspector.verify(parsed.text, presentation);
     if (prefixes !== undefined && !prefixes.has(parsed.prefix)) return FAILURES.ERR_SECRET_FORMAT;
     const digest = secretDigest(parsed.text);
     const cached = cache.get(digest, now());
@@ -259,14 +260,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return request;
   }
 
-  async function verifyRequest(
-    req: { readonly headers: { readonly authorization?: string | undefined }; readonly socket?: object | null | undefined },
-    opts: { readonly requiredScopes?: readonly string[] } = {},
-  ): Promise<RequestVerification> {
-    const bearer = readBearer(req.headers.authorization);
-    if (bearer.kind === 'none') return UNAUTHENTICATED;
-    if (bearer.kind === 'malformed') return MALFORMED_HEADER;
-    const result = await verify(bearer.token, presentationOf(req));
+  /**
+   * A credential sent with the `DPoP` scheme: an access token whose `cnf.jkt` the request's proof
+   * must match (RFC 9449 §7.1). Anything else (an API key, a token without `jkt`) is refused. A
+   * token also bound to the connection (`x5t#S256`, `tls_exporter#S256`) needs that too.
+   */
+  async function verifyDpop(req: VerifiableRequest, token: string, presentation: Presentation | undefined): Promise<RequestVerification> {
+    if (closed) throw new KeyturnError('ERR_UPSTREAM', 'verifier is closed');
+    let result: VerifyResult;
+    if (isJwtShaped(token)) result = jwt === undefined ? FAILURES.ERR_SECRET_FORMAT : await jwt.verifyBound(token, presentation);
+    else {
+      const parsed = tryParseSecret(token);
+      if (parsed === undefined || !accessTokenPrefixes.has(parsed.prefix)) return TOKEN_FAILURES.not_bound;
+      result = introspector === undefined ? FAILURES.ERR_SECRET_FORMAT : await introspector.verifyBound(parsed.text, presentation);
+    }
+    if (!result.valid) return result;
+    if (result.kind === 'api_key' || result.cnf?.jkt === undefined) return TOKEN_FAILURES.not_bound;
+    return (await dpop.check(req, token, result.cnf.jkt)) ?? result;
+  }
+
+  async function verifyRequest(req: VerifiableRequest, opts: { readonly requiredScopes?: readonly string[] } = {}): Promise<RequestVerification> {
+    const credentials = readAuthorization(req.headers.authorization);
+    if (credentials.kind === 'none') return UNAUTHENTICATED;
+    if (credentials.kind === 'malformed') return MALFORMED_HEADER;
+    const presentation = presentationOf(req);
+    // As Bearer, a DPoP-bound token is refused (`bound`): a stolen DPoP-bound token is useless without its key.
+    const result = credentials.scheme === 'dpop' ? await verifyDpop(req, credentials.token, presentation) : await verify(credentials.token, presentation);
     if (!result.valid) return result;
     const needed = opts.requiredScopes ?? requiredScopes;
     if (needed.length > 0 && !hasScopes(result, needed)) {
@@ -284,6 +303,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verify,
     verifyJwt,
     verifyRequest,
+    dpopAlgorithms: dpop.algorithms,
+    dpopNonce: () => dpop.nonce(),
     requiredScopes: requiredScopes.length === 0 ? NO_SCOPES : requiredScopes,
     stats: (): VerifierStats => ({
       stream: stream?.state ?? 'off',

@@ -27,6 +27,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   offboarding_steps: 'src/principals/offboarding.ts',
   oauth_clients: 'src/oauth/clients.ts',
   oauth_grants: 'src/oauth/refresh-tokens.ts',
+  binding_dpop_jtis: 'src/binding/dpop-service.ts',
   oauth_refresh_tokens: 'src/oauth/refresh-tokens.ts',
   oauth_access_tokens: 'src/oauth/access-tokens.ts',
   oauth_assertion_jtis: 'src/oauth/client-auth.ts',

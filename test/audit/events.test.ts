@@ -133,6 +133,8 @@ describe('recorded events match their declarations', () => {
     ok(refreshed);
     ok(await kt.form('/oauth/token', { grant_type: 'client_credentials' }, { basic: [client.id, 'wrong'] }), 401);
     ok(await kt.form('/oauth/token', { grant_type: 'password' }, { basic: as }), 400);
+    // A DPoP proof that is not one (binding.dpop_failed).
+    ok(await kt.form('/oauth/token', { grant_type: 'client_credentials' }, { basic: as, headers: { dpop: 'not.a.proof' } }), 400);
     const subject = (await kt.api('POST', '/v1/keys', { owner: 'alice', name: 'k2', scopes: ['read'] })).body as { key: string };
     ok(await kt.form('/oauth/token', { grant_type: TOKEN_EXCHANGE, subject_token: subject.key, subject_token_type: TT_API_KEY, audience: client.view.audiences ? (client.view.audiences as string[])[0]! : '' }, { basic: as }));
     ok(await kt.form('/oauth/introspect', { token: 'kta_unknown' }, { basic: as }));

@@ -33,8 +33,10 @@ describe('TLS binding, pure parts', () => {
   it('the verifier fails closed on cnf members it does not know, and on a cnf that is not an object', () => {
     const tls = channel('TLSv1.3', new Uint8Array(32));
     expect(checkTlsConfirmation({ jkt: 'abc' }, tls)).toBe('bound');
-    expect(checkTlsConfirmation({}, tls)).toBe('bound');
-    expect(checkTlsConfirmation('x', tls)).toBe('bound');
+    expect(checkTlsConfirmation({}, tls)).toBe('cnf');
+    expect(checkTlsConfirmation('x', tls)).toBe('cnf');
+    expect(checkTlsConfirmation({ 'tls-exp#S256': 'abc' }, tls)).toBe('cnf');
+    expect(checkTlsConfirmation({ 'x5t#S256': 42 }, tls)).toBe('cnf');
     expect(checkTlsConfirmation({ 'x5t#S256': 'abc' }, tls)).toBe('certificate');
     expect(checkTlsConfirmation({ 'tls_exporter#S256': 'abc' }, tls)).toBe('tls_session');
     expect(checkTlsConfirmation({ 'tls_exporter#S256': 'abc' }, channel('TLSv1.2', new Uint8Array(32)))).toBe('tls_session');

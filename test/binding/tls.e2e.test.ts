@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEvents, SYSTEM } from '../../src/audit/events.js';
 import { SessionClient } from '../../src/client/index.js';
 import { makeDevCerts, type DevCerts } from '../../src/runtime/dev-certs.js';
-import { createJwtVerifier, presentationOf } from '../../src/verifier/index.js';
+import { createJwtVerifier, createVerifier, presentationOf } from '../../src/verifier/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { makeProof, proofKey } from './support.js';
 
 /**
  * Real TLS, certificates made by the test (`keyturn dev-certs`): keyturn serving HTTPS with a client
@@ -36,6 +37,7 @@ interface Answer {
   status: number;
   body: any;
   socket: TLSSocket;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One HTTPS request; `agent` pins a connection, `body` may be computed from the connected socket. */
@@ -57,7 +59,7 @@ function call(url: string, method: string, path: string, options: { agent?: Agen
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, socket }));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, socket, headers: res.headers }));
       },
     );
     req.on('error', reject);
@@ -189,6 +191,57 @@ describe('HTTPS and RFC 8705 mTLS', () => {
     await expect(s.kt.oauth.clients.create({ name: 'bad1', authMethod: 'tls_client_auth', tlsClientAuth: { subjectDn: 'CN=a', sanDns: 'b' } }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
     await expect(s.kt.oauth.clients.create({ name: 'bad2', authMethod: 'tls_client_auth' }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
     await expect(s.kt.oauth.clients.create({ name: 'bad3', authMethod: 'self_signed_tls_client_auth', tlsClientAuth: { thumbprints: ['short'] } }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+});
+
+describe('DPoP and mTLS together: a token bound to a DPoP key and a client certificate', () => {
+  it('the token endpoint binds both (cnf jkt and x5t#S256); the verifier accepts it only with the proof and the certificate', async () => {
+    const id = await tlsClient('mtls-dpop', { subjectDn: certs.clientSubject });
+    const key = await proofKey();
+    const tokenRequest = async (nonce?: string) =>
+      call(s.url, 'POST', '/oauth/token', { headers: { dpop: await makeProof(key, 'POST', `${s.url}/oauth/token`, nonce === undefined ? {} : { nonce }) }, body: form({ grant_type: 'client_credentials', client_id: id }) });
+    const handshake = await tokenRequest();
+    expect([handshake.status, handshake.body.error]).toEqual([400, 'use_dpop_nonce']);
+    const res = await tokenRequest(handshake.headers['dpop-nonce'] as string);
+    expect([res.status, res.body.token_type]).toEqual([200, 'DPoP']);
+    const token = res.body.access_token as string;
+    const cnf = claims(token).cnf;
+    expect(Object.keys(cnf).sort()).toEqual(['jkt', 'x5t#S256']);
+    expect(cnf['x5t#S256']).toBe(thumbprint(certs.files['client.pem']));
+
+    // A resource server on its own TLS listener, verifying with verifyRequest (DPoP scheme, request socket).
+    const verifier = createVerifier({ url: s.url, issuer: s.kt.services.oauth.issuer(), audience: 'https://api.example', jwks: (await s.kt.oauth.ring.jwks()) as never, stream: false });
+    const rs = createHttpsServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']), ca: pem(certs.files['ca.pem']), requestCert: true, rejectUnauthorized: false }, (req, out) => {
+      void verifier.verifyRequest(req).then((r) => {
+        out.writeHead(r.valid ? 200 : 401, { 'content-type': 'application/json' });
+        out.end(JSON.stringify(r));
+      });
+    });
+    await new Promise<void>((resolve) => rs.listen(0, '127.0.0.1', resolve));
+    const rsUrl = `https://localhost:${(rs.address() as AddressInfo).port}`;
+    try {
+      const proved = async () => ({ authorization: `DPoP ${token}`, dpop: await makeProof(key, 'GET', `${rsUrl}/api`, { accessToken: token }) });
+      const both = await call(rsUrl, 'GET', '/api', { headers: await proved() });
+      expect([both.status, both.body.valid, both.body.cnf]).toEqual([200, true, cnf]);
+      // The proof without the certificate, or with another one: refused.
+      const noCert = await call(rsUrl, 'GET', '/api', { headers: await proved(), cert: null });
+      expect([noCert.status, noCert.body.reason]).toEqual([401, 'certificate']);
+      const otherCert = await call(rsUrl, 'GET', '/api', { headers: await proved(), cert: other });
+      expect([otherCert.status, otherCert.body.reason]).toEqual([401, 'certificate']);
+      // The certificate without the proof: as Bearer `bound`; with the DPoP scheme but no proof, or a proof by another key: refused.
+      const bearer = await call(rsUrl, 'GET', '/api', { headers: { authorization: `Bearer ${token}` } });
+      expect([bearer.status, bearer.body.reason]).toEqual([401, 'bound']);
+      const noProof = await call(rsUrl, 'GET', '/api', { headers: { authorization: `DPoP ${token}` } });
+      expect([noProof.status, noProof.body.valid]).toEqual([401, false]);
+      const thief = await proofKey();
+      const wrongKey = await call(rsUrl, 'GET', '/api', { headers: { authorization: `DPoP ${token}`, dpop: await makeProof(thief, 'GET', `${rsUrl}/api`, { accessToken: token }) } });
+      expect([wrongKey.status, wrongKey.body.valid]).toEqual([401, false]);
+      // And both again, with a fresh proof: still accepted (nothing above spent the token).
+      expect((await call(rsUrl, 'GET', '/api', { headers: await proved() })).status).toBe(200);
+    } finally {
+      rs.close();
+      await verifier.close();
+    }
   });
 });
 

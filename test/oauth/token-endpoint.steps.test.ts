@@ -6,6 +6,7 @@ import { listEvents, SYSTEM } from '../../src/audit/events.js';
 import { loadConfig } from '../../src/config/load.js';
 import { manualContext, type ManualContext } from '../../src/core/context.js';
 import { KeyturnError } from '../../src/core/errors.js';
+import { channelExporterDigest, channelThumbprint } from '../../src/core/channel.js';
 import { resolvePolicy } from '../../src/core/policy.js';
 import { ClientAuthenticator } from '../../src/oauth/client-auth.js';
 import type { Client } from '../../src/oauth/clients.js';
@@ -134,16 +135,41 @@ describeStore('token endpoint steps', (kind) => {
     expect(err.message).toMatch(/^unsupported grant_type password\?\?\?$/);
   });
 
-  it('bind: empty today, whatever DPoP header or TLS channel the request carries', () => {
+  it('bind: no proof under a policy without binding is a bearer token; a proof without DPoP enabled is refused', async () => {
     const decision = decideClientCredentials(client, {});
     const tls = { protocol: 'TLSv1.3', peerCertificate: () => new Uint8Array([1]), peerVerified: () => false, exportKeyingMaterial: () => new Uint8Array(32) };
-    expect(bind(request({}, { dpop: 'eyJ.proof.sig', tls }), decision).cnf).toBeUndefined();
-    expect(bind(request({}), decision).cnf).toBeUndefined();
+    expect((await bind({}, request({}, { tls }), decision, SYSTEM)).cnf).toBeUndefined();
+    expect((await bind({}, request({}), decision, SYSTEM)).cnf).toBeUndefined();
+    expect((await refusal(() => bind({}, request({}, { dpop: 'eyJ.proof.sig', tls }), decision, SYSTEM))).code).toBe('ERR_INVALID_DPOP_PROOF');
+    const mtls = decideClientCredentials({ ...client, policy: { ...client.policy, binding: 'mtls' } } as Client, {});
+    expect((await refusal(() => bind({}, request({}), mtls, SYSTEM))).code).toBe('ERR_BINDING_REQUIRED');
+    // mtls is satisfiable now: a certificate-bound client on a connection with its certificate.
+    const certBound = decideClientCredentials({ ...client, certificateBoundAccessTokens: true, policy: { ...client.policy, binding: 'mtls' } } as Client, {});
+    expect((await bind({}, request({}, { tls }), certBound, SYSTEM)).cnf).toEqual({ 'x5t#S256': expect.stringMatching(/^[\w-]{43}$/) });
+    expect((await refusal(() => bind({}, request({}), certBound, SYSTEM))).code).toBe('ERR_VALIDATION');
+    // tls-session is satisfiable too: the session digest (tls_exporter#S256, the member the policy names).
+    const session = decideClientCredentials({ ...client, policy: { ...client.policy, binding: 'tls-session' } } as Client, {});
+    const digest = channelExporterDigest(tls)!;
+    expect((await bind({}, request({ tls_exporter: digest }, { tls }), session, SYSTEM)).cnf).toEqual({ 'tls_exporter#S256': digest });
+    expect((await refusal(() => bind({}, request({}, { tls }), session, SYSTEM))).code).toBe('ERR_BINDING_REQUIRED');
+  });
+
+  it('bind: a subject token bound to a certificate or TLS session is exchanged on that connection only; another member is refused', async () => {
+    const tls = { protocol: 'TLSv1.3', peerCertificate: () => new Uint8Array([1]), peerVerified: () => false, exportKeyingMaterial: () => new Uint8Array(32) };
+    const otherTls = { ...tls, peerCertificate: () => new Uint8Array([2]), exportKeyingMaterial: () => new Uint8Array(32).fill(7) };
+    const exchange = (cnf: Record<string, string>) => ({ ...decideClientCredentials(client, {}), grantType: TOKEN_EXCHANGE, subject: { cnf } }) as unknown as Parameters<typeof bind>[2];
+    const subjects: Record<string, string>[] = [{ 'x5t#S256': channelThumbprint(tls)! }, { 'tls_exporter#S256': channelExporterDigest(tls)! }];
+    for (const cnf of subjects) {
+      expect((await bind({}, request({}, { tls }), exchange(cnf), SYSTEM)).cnf).toBeUndefined();
+      expect((await refusal(() => bind({}, request({}, { tls: otherTls }), exchange(cnf), SYSTEM))).code).toBe('ERR_BINDING_REQUIRED');
+      expect((await refusal(() => bind({}, request({}), exchange(cnf), SYSTEM))).code).toBe('ERR_BINDING_REQUIRED');
+    }
+    expect((await refusal(() => bind({}, request({}, { tls }), exchange({ 'tls-exp#S256': channelExporterDigest(tls)! }), SYSTEM))).code).toBe('ERR_BINDING_REQUIRED');
   });
 
   it('sign writes nothing; persist records the token and its event in one transaction', async () => {
     const decision = decideClientCredentials({ ...client, grantTypes: ['client_credentials'] } as Client, { scope: 'write' });
-    const signed = await sign(kt.oauth.accessTokens, decision.issue, bind(request({}), decision));
+    const signed = await sign(kt.oauth.accessTokens, decision.issue, await bind({}, request({}), decision, SYSTEM));
     expect(claims(signed.token)).toMatchObject({ sub: client.principal, client_id: app.id, scope: 'write', aud: 'https://api.example' });
     expect(claims(signed.token).cnf).toBeUndefined();
     expect(await kt.oauth.accessTokens.inspect(signed.token)).toBeUndefined();

@@ -51,7 +51,7 @@ describeStore('stored lifetime policies', (kind) => {
       code: 'ERR_VALIDATION',
       message: expect.stringMatching(/keyRotationInterval .* must be shorter than keyMaxAge/),
     });
-    await expect(node.policies.create({ name: 'x', binding: 'dpop' }, admin)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await expect(node.policies.create({ name: 'x', binding: 'token-binding' }, admin)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
     await expect(node.policies.create({ name: 'x', keyRotationGrace: -1 }, admin)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
     expect(await countRows(store, 'rotation_policies')).toBe(rows);
     expect(await countRows(store, 'events')).toBe(events);

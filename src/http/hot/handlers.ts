@@ -20,9 +20,12 @@ export interface HotHandlers {
 export function hotHandlers(services: Services, logger: Logger, limits: FailureLimits): HotHandlers {
   return {
     verify: verifyHandler(services.keys, (err, requestId) => logger.error({ err, requestId }, 'verification failed'), limits),
-    token: tokenHandler(services.oauth.tokenEndpoint, services.oauth.issuer, (err, requestId) =>
-      logger.error({ err, code: asKeyturnError(err).code, requestId }, 'request failed'),
+    token: tokenHandler(
+      services.oauth.tokenEndpoint,
+      services.oauth.issuer,
+      (err, requestId) => logger.error({ err, code: asKeyturnError(err).code, requestId }, 'request failed'),
       limits,
+      services.oauth.dpop,
     ),
   };
 }

@@ -12,6 +12,8 @@ export interface HotRequest {
   readonly url: string;
   /** The first value of header `name` (lower case), or `undefined`. */
   header(name: string): string | undefined;
+  /** Every value of header `name` (lower case), when the edge can tell repeated headers apart. */
+  headerValues?(name: string): string[];
   /** The whole body, decoded as UTF-8 (the edge has enforced the body limit). */
   readonly body: string;
   /**

@@ -13,7 +13,22 @@ import { asKeyturnError, errorAnswer, hotMeta, isForm, jsonAnswer, type HotAnswe
  * step. `onError` hears what answers 5xx or is not shown to the client, for the log
  * (the same rule as fastify's error handler).
  */
-export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onError: (err: unknown, requestId: string) => void, limits: FailureLimits) {
+/**
+ * Every `DPoP` header value of `request`: repeated headers arrive as several raw values, or joined
+ * with `,` by Node (a compact JWS never contains a comma), and each is refused by the proof check.
+ */
+export function dpopHeaders(request: HotRequest): string[] {
+  const values = request.headerValues?.('dpop') ?? [request.header('dpop')].filter((v): v is string => v !== undefined);
+  return values.flatMap((value) => value.split(',')).map((value) => value.trim());
+}
+
+export function tokenHandler(
+  endpoint: TokenEndpoint,
+  issuer: () => string,
+  onError: (err: unknown, requestId: string) => void,
+  limits: FailureLimits,
+  dpop?: { nonce(): string | undefined },
+) {
   const fail = (err: unknown, request: HotRequest): HotAnswer | Promise<HotAnswer> => {
     const requestId = request.requestId;
     const known = asKeyturnError(err);
@@ -32,16 +47,19 @@ export function tokenHandler(endpoint: TokenEndpoint, issuer: () => string, onEr
     }
     try {
       const form = parseForm(request.body);
-      const dpop = request.header('dpop');
+      const proofs = dpopHeaders(request);
       const answer = await endpoint.handle({
         form,
         authorization: request.header('authorization'),
+        // RFC 9449 htu: built from the configured public origin (the issuer), never from Host.
         endpoint: `${issuer()}${OAUTH_PATHS.token}`,
         meta: hotMeta(request),
-        ...(dpop === undefined ? {} : { dpop }),
+        ...(proofs.length === 0 ? {} : { dpop: proofs[0], dpopProofs: proofs }),
         ...(request.tls === undefined ? {} : { tls: request.tls }),
       });
-      return jsonAnswer(200, JSON.stringify(answer), ['pragma', 'no-cache']);
+      // RFC 9449 §8.2: a fresh nonce with every answer lets a client keep its next proof valid.
+      const nonce = answer.token_type === 'DPoP' ? dpop?.nonce() : undefined;
+      return jsonAnswer(200, JSON.stringify(answer), nonce === undefined ? ['pragma', 'no-cache'] : ['pragma', 'no-cache', 'dpop-nonce', nonce]);
     } catch (err) {
       return fail(err, request);
     }

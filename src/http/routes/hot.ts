@@ -25,6 +25,11 @@ class FastifyHotRequest implements HotRequest {
     return this.#request.url;
   }
 
+  headerValues(name: string): string[] {
+    const value = this.#request.headers[name];
+    return value === undefined ? [] : Array.isArray(value) ? value : [value];
+  }
+
   header(name: string): string | undefined {
     const value = this.#request.headers[name];
     return Array.isArray(value) ? value[0] : value;

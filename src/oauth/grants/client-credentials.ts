@@ -58,7 +58,8 @@ export async function persistClientCredentials(
   let refreshToken: string | undefined;
   let grantId: string | null = null;
   if (decision.refreshFamily) {
-    const started = await deps.refreshTokens.start(tx, grant, decision.refreshFamily);
+    // A family started with a DPoP proof is bound to its key (RFC 9449 §5).
+    const started = await deps.refreshTokens.start(tx, { ...grant, jkt: signed.grant.cnf?.jkt }, decision.refreshFamily);
     refreshToken = started.refreshToken;
     grantId = started.grant.id;
   }

@@ -9,7 +9,8 @@ import type { RefreshTokenService } from '../refresh-tokens.js';
 /** A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` for a DPoP-bound access token (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;

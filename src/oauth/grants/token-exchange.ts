@@ -25,6 +25,8 @@ export interface ExchangeSubject {
   readonly act?: Actor | undefined;
   /** How many exchanges the subject itself is from its root (0: an API key or a directly issued token). */
   readonly depth: number;
+  /** The subject access token's binding (RFC 7800): the exchange must prove it holds the key. */
+  readonly cnf?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What a token exchange (RFC 8693) is to issue and persist. */
@@ -67,7 +69,7 @@ export async function exchangeSubject(deps: Pick<GrantDeps, 'keys' | 'accessToke
   const at = await deps.accessTokens.inspect(token);
   const standing = at && (await deps.lineage.check(at));
   if (!at || !standing?.stands) throw invalidSubject('subject_token is invalid, expired or revoked');
-  return { kind: 'access_token', id: at.jti, principal: at.principal, scopes: at.scopes, expiresAt: at.expiresAt, act: at.act, depth: standing.depth };
+  return { kind: 'access_token', id: at.jti, principal: at.principal, scopes: at.scopes, expiresAt: at.expiresAt, act: at.act, depth: standing.depth, ...(at.cnf ? { cnf: at.cnf } : {}) };
 }
 
 /**
