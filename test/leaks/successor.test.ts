@@ -39,7 +39,8 @@ for (const mode of ['suspend', 'revoke'] as const) {
       expect(res.body.items[0]).toMatchObject({ action: mode === 'suspend' ? 'suspended' : 'revoked' });
 
       await server.kt.leaks.response.idle();
-      const payloads = hooks.received.filter((r) => r.path === '/owner').map((r) => JSON.parse(r.body) as Record<string, any>);
+      // An owner's notification is a signed `key.leaked` delivery: the leak payload is its `data`.
+      const payloads = hooks.received.filter((r) => r.path === '/owner').map((r) => (JSON.parse(r.body) as { type: string; data: Record<string, any> }).data);
       expect(payloads).toHaveLength(1);
       const successorId = payloads[0]!.successor.id as string;
       expect(payloads[0]!.successor).toEqual({ id: expect.stringMatching(/^key_/), pickup: 'admin' });
