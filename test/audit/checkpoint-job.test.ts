@@ -51,7 +51,9 @@ it('every N events: a checkpoint event follows, signed by the log key, and the l
 });
 
 it('every T: with the count off, the timer seals new events; an idle log gets no further checkpoint', async () => {
-  kt = await startTestServer({ checkpointEvery: 0, checkpointInterval: '1s' });
+  // Usage records off: the admin key's use would otherwise be written (`key.used`) on the usage
+  // interval, a new event the timer then rightly seals — the log would not be idle.
+  kt = await startTestServer({ checkpointEvery: 0, checkpointInterval: '1s', usageInterval: 0 });
   const server = kt;
   expect((await server.api('POST', '/v1/principals', { kind: 'service', name: 'timed' })).status).toBe(201);
   const [event] = (await server.api('GET', '/v1/events?type=principal.created&limit=1000')).body.items.slice(-1) as { seq: number }[];
