@@ -108,6 +108,18 @@ describe('detection rules', () => {
     expect(run(issuanceBurst({ count: 3, window: 60_000 }), [ev('token.issued', { target: 'ktc_1' }), ev('token.issued', { target: 'ktc_1', atMs: 61_000 })])).toEqual([]);
   });
 
+  it('issuance burst at volume: 300,000 tokens to one client fire once per window, each counting only its window, with the newest evidence', () => {
+    const rule = issuanceBurst({ count: 100_000, window: 3_600_000 });
+    const found: Finding[] = [];
+    // A token every 18 ms: 200,000 an hour, for an hour and a half.
+    for (let i = 0; i < 300_000; i++) found.push(...rule.observe(ev('token.issued', { target: 'ktc_busy', atMs: i * 18 })));
+    // The first at the 100,000th token; the next one window later, when the window holds 200,000.
+    expect(found.map((f) => f.count)).toEqual([100_000, 200_000]);
+    expect(found[0]!.evidence).toHaveLength(20);
+    expect(found[0]!.evidence.at(-1)).toBe('evt_100000');
+    expect(found[1]!.evidence.at(-1)).toBe('evt_300000');
+  });
+
   it('admin key created: medium in office hours, high off-hours (window wrapping midnight, offset applied); non-admin keys are not findings', () => {
     const offHours = { start: 20, end: 7, utcOffsetMinutes: 60 };
     const created = (scopes: string[], iso: string) => ({ ...ev('key.created', { target: 'key_a', data: { scopes } }), time: iso });

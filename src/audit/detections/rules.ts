@@ -63,18 +63,36 @@ const MAX_SUBJECTS = 50_000;
 
 const timeOf = (event: AuditEvent) => Date.parse(event.time);
 
+/** Time buckets per window: a window's edge is exact to a thousandth of the window. */
+const BUCKETS_PER_WINDOW = 1000;
+
+interface WindowEntry {
+  /** Counts per time bucket, oldest first, from `head` on (`at` is the bucket's first hit). */
+  buckets: { at: number; n: number }[];
+  head: number;
+  /** The sum of the buckets from `head` on: kept as hits come and go, never recounted. */
+  total: number;
+  /** The newest hits' ids (at most {@link MAX_EVIDENCE}). */
+  recent: { at: number; id: string }[];
+  firedAt: number;
+}
+
 /**
  * Sliding-window counter per subject: fires once when the sum in the window reaches the
- * threshold, then stays quiet for that subject until a window has passed.
+ * threshold, then stays quiet for that subject until a window has passed. Constant time per hit
+ * and bounded memory per subject (at most {@link BUCKETS_PER_WINDOW} buckets): a client issued a
+ * million tokens an hour costs as much to watch as one issued ten.
  */
 class WindowCounter {
-  readonly #entries = new Map<string, { hits: { at: number; n: number; id: string }[]; firedAt: number }>();
+  readonly #entries = new Map<string, WindowEntry>();
   readonly threshold: number;
   readonly windowMs: number;
+  readonly #bucketMs: number;
 
   constructor(threshold: number, windowMs: number) {
     this.threshold = threshold;
     this.windowMs = windowMs;
+    this.#bucketMs = Math.max(1, Math.floor(windowMs / BUCKETS_PER_WINDOW));
   }
 
   /** Adds `n` at `at`; resolves the total and evidence when this addition crosses the threshold. */
@@ -82,15 +100,24 @@ class WindowCounter {
     let entry = this.#entries.get(subject);
     if (!entry) {
       if (this.#entries.size >= MAX_SUBJECTS) this.#entries.delete(this.#entries.keys().next().value!);
-      entry = { hits: [], firedAt: -Infinity };
+      entry = { buckets: [], head: 0, total: 0, recent: [], firedAt: -Infinity };
       this.#entries.set(subject, entry);
     }
-    entry.hits.push({ at, n, id });
-    entry.hits = entry.hits.filter((h) => h.at > at - this.windowMs);
-    const total = entry.hits.reduce((sum, h) => sum + h.n, 0);
-    if (total < this.threshold || at - entry.firedAt < this.windowMs) return undefined;
+    const last = entry.buckets.length > entry.head ? entry.buckets[entry.buckets.length - 1]! : undefined;
+    if (last !== undefined && at >= last.at && at - last.at < this.#bucketMs) last.n += n;
+    else entry.buckets.push({ at, n });
+    entry.total += n;
+    const from = at - this.windowMs;
+    while (entry.head < entry.buckets.length && entry.buckets[entry.head]!.at <= from) entry.total -= entry.buckets[entry.head++]!.n;
+    if (entry.head > 64 && entry.head * 2 > entry.buckets.length) {
+      entry.buckets = entry.buckets.slice(entry.head);
+      entry.head = 0;
+    }
+    entry.recent.push({ at, id });
+    if (entry.recent.length > MAX_EVIDENCE) entry.recent.shift();
+    if (entry.total < this.threshold || at - entry.firedAt < this.windowMs) return undefined;
     entry.firedAt = at;
-    return { total, evidence: entry.hits.slice(-MAX_EVIDENCE).map((h) => h.id) };
+    return { total: entry.total, evidence: entry.recent.filter((h) => h.at > from).map((h) => h.id) };
   }
 }
 
