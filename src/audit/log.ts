@@ -36,8 +36,12 @@ export const CHECKPOINT_EVENT = 'audit.checkpoint';
 
 /** Rows read per query while sealing or verifying. */
 const PAGE = 2_000;
-/** Most records one checkpoint seals: a backlog is sealed in several checkpoints, never one long read. */
-const MAX_PER_CHECKPOINT = 50_000;
+/**
+ * Most records one checkpoint seals: a backlog is sealed in several checkpoints, never one long
+ * read, and the transaction storing the leaves holds SQLite's one writer (and this event loop) for
+ * a bounded time — a restart with 100,000 unsealed events must not starve verification.
+ */
+const MAX_PER_CHECKPOINT = 5_000;
 /** Leaves per INSERT (4 parameters each: well under SQLite's and PostgreSQL's limits). */
 const LEAF_BATCH = 250;
 
@@ -204,6 +208,8 @@ export class AuditLog {
         afterSeq = row.seq;
       }
       if (rows.length < PAGE) break;
+      // Let requests in between pages: hashing a page is CPU on this thread.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     if (!fresh) return undefined;
     const now = this.#ctx.now();

@@ -87,6 +87,8 @@ export class DetectionEngine {
     if (this.#rules === undefined || this.#seen !== cursor.position) await this.#warmUp(cursor.position);
     for (let batch = 0; batch < 20; batch++) {
       if (run?.signal.aborted) return;
+      // A backlog is read in batches: requests get the event loop between them.
+      if (batch > 0) await new Promise((resolve) => setImmediate(resolve));
       const events = await listEvents(store, { afterSeq: cursor.position, limit: batchSize });
       if (events.length === 0) return;
       const findings: { finding: Finding; response: 'none' | 'suspended' | 'failed' }[] = [];
@@ -162,6 +164,7 @@ export class DetectionEngine {
       for (const event of upTo) this.#observe(event);
       if (upTo.length < events.length || events.length < 1000 || upTo.length === 0) break;
       after = upTo[upTo.length - 1]!.seq;
+      await new Promise((resolve) => setImmediate(resolve));
     }
     // The gap rule starts at the cursor itself.
     this.#rules = this.#rules.map((r) => (r.id === 'sequence_gap' ? allRules(this.#o.settings, position).find((x) => x.id === 'sequence_gap')! : r));
