@@ -894,9 +894,12 @@ export class KeyService {
     const now = this.#ctx.now().getTime();
     const horizon = now + windowMs;
     let noticed = 0;
+    // Only rotations still to come: a key already due is rotated by this very run, and its owner
+    // hears `key.rotated` instead. (Noticing those too sent 100,000 notices before rotating 100,000
+    // keys due at once, and each pass rescanned the keys noticed before it.)
     const due = await this.#store.all<KeyRow>(
-      "SELECT * FROM api_keys WHERE status = 'active' AND rotate_at IS NOT NULL AND rotate_at <= ? AND (due_noticed_at IS NULL OR due_noticed_at <> rotate_at) ORDER BY rotate_at, id LIMIT ?",
-      [horizon, limit],
+      "SELECT * FROM api_keys WHERE status = 'active' AND rotate_at IS NOT NULL AND rotate_at > ? AND rotate_at <= ? AND (due_noticed_at IS NULL OR due_noticed_at <> rotate_at) ORDER BY rotate_at, id LIMIT ?",
+      [now, horizon, limit],
     );
     for (const row of due) {
       await this.#store.transaction(async (tx) => {
