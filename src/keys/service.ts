@@ -914,11 +914,13 @@ export class KeyService {
         noticed++;
       });
     }
+    // Not a key this run rotates anyway (due now: its successor has its own end), nor one already
+    // rotated (in its grace: its owner heard `key.rotated`, with the grace's end).
     const ending = await this.#store.all<KeyRow>(
-      `SELECT * FROM api_keys WHERE status IN ('active', 'rotating') AND expiry_noticed_at IS NULL
+      `SELECT * FROM api_keys WHERE status = 'active' AND expiry_noticed_at IS NULL AND (rotate_at IS NULL OR rotate_at > ?)
          AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (deadline_at IS NOT NULL AND deadline_at <= ?))
        ORDER BY id LIMIT ?`,
-      [horizon, horizon, limit],
+      [now, horizon, horizon, limit],
     );
     for (const row of ending) {
       const ends = [row.expires_at, row.deadline_at].filter((v): v is number => v !== null).map(Number);
