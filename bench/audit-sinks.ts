@@ -11,14 +11,14 @@
  * Figures are from a shared machine: compare them within one run only.
  */
 import autocannon from 'autocannon';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureBuild, freePort, startChild, waitFor } from './support.js';
+import { ensureBuild, freePort, startChild, waitFor, adminCaller } from './support.js';
 
 export const AUDIT_TARGETS = { sinksOnVsOff: 0.85 } as const;
 
@@ -89,12 +89,7 @@ async function measure(env: NodeJS.ProcessEnv, duration: number, connections: nu
   const server = startChild(['dist/cli/main.js', 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent'], { env: { ...env, KEYTURN_AUDIT_SINKS: env['KEYTURN_AUDIT_SINKS']?.replaceAll('@DIR@', dataDir) } });
   try {
     await waitFor(`${url}/healthz`);
-    const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-      return (await res.json()) as Record<string, unknown>;
-    };
+    const call = adminCaller(url, dataDir);
     await call('/v1/principals', { kind: 'service', name: 'bench' });
     const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;
     const valid = { url: `${url}/v1/keys/verify`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key }), connections };

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { systemContext } from '../src/core/context.js';
 import { generateSecret } from '../src/core/secret.js';
-import { ensureBuild, freePort, installedBin, root, startChild, waitFor } from './support.js';
+import { ensureBuild, freePort, installedBin, root, startChild, waitFor, adminCaller } from './support.js';
 
 export const FLOOD_TARGETS = { validDuringFloodVsAlone: 0.7 } as const;
 
@@ -160,12 +160,7 @@ export async function runFloodBench(options: FloodBenchOptions = {}): Promise<Fl
   const server = startChild([bin, 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent']);
   try {
     await waitFor(`${url}/healthz`);
-    const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-      return (await res.json()) as Record<string, unknown>;
-    };
+    const call = adminCaller(url, dataDir);
     await call('/v1/principals', { kind: 'service', name: 'bench' });
     const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;
     const json = { 'content-type': 'application/json' };

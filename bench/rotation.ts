@@ -15,7 +15,7 @@
 import autocannon, { type Result } from 'autocannon';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ import { MIGRATIONS } from '../src/runtime/open.js';
 import { KeyEncryption } from '../src/signing/kek.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/port.js';
-import { ensureBuild, freePort, startChild, waitFor, type Child } from './support.js';
+import { ensureBuild, freePort, startChild, waitFor, type Child, adminCaller } from './support.js';
 
 export const ROTATION_TARGETS = { verifyDuringRotationVsIdle: 0.8 } as const;
 
@@ -103,12 +103,7 @@ async function verifyDuringRotation(count: number, durationSec: number, connecti
     // A first start creates the database; the verify key is not due (policy `default`).
     let server = serve(dataDir, port, hex, '0');
     await waitFor(`${url}/healthz`);
-    const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-      return (await res.json()) as Record<string, unknown>;
-    };
+    const call = adminCaller(url, dataDir);
     await call('/v1/principals', { kind: 'service', name: 'bench' });
     await call('/v1/principals', { kind: 'service', name: 'due', policy: 'banking' });
     const key = (await call('/v1/keys', { owner: 'bench', name: 'bench', scopes: ['read'] })).key as string;

@@ -128,3 +128,17 @@ export interface HttpFigure {
   readonly non2xx: number;
   readonly errors: number;
 }
+
+/**
+ * POSTs JSON to a keyturn server started by a bench with `dataDir` as its data directory,
+ * authenticated with the bootstrap admin key it wrote there; the answer's JSON, or a throw naming
+ * the path and status.
+ */
+export function adminCaller(url: string, dataDir: string): (path: string, body: unknown) => Promise<Record<string, unknown>> {
+  const admin = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+  return async (path, body) => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+}

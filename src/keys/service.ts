@@ -424,6 +424,26 @@ export class KeyService {
   }
 
   /** A new key's row and secret (not yet written). */
+  /**
+   * The successor of `row`: the same owner, scopes, expiry, metadata, policy and binding (where
+   * it may be used from), recording its predecessor — what a rotation and a leak response issue.
+   */
+  #successor(row: KeyRow, o: { name: string; governing: PolicyVersion; now: number; actor: string | null }): { row: KeyRow; secret: string } {
+    return this.#issue({
+      principal: row.principal_id,
+      name: o.name,
+      scopes: JSON.parse(row.scopes) as string[],
+      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+      metadata: row.metadata,
+      policy: row.policy,
+      governing: o.governing,
+      predecessor: row.id,
+      now: o.now,
+      actor: o.actor,
+      binding: row.binding ?? null,
+    });
+  }
+
   #issue(input: {
     principal: string;
     name: string;
@@ -566,19 +586,7 @@ export class KeyService {
     const changed = await tx.run("UPDATE api_keys SET status = 'rotating', grace_ends_at = ?, rotate_at = NULL WHERE id = ? AND status = 'active'", [graceEndsAt, row.id]);
     if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
     const governing = await this.#governing(row.policy, owner);
-    const { row: next, secret } = this.#issue({
-      principal: row.principal_id,
-      name: row.name,
-      scopes: JSON.parse(row.scopes) as string[],
-      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-      metadata: row.metadata,
-      policy: row.policy,
-      governing,
-      predecessor: row.id,
-      now,
-      actor: meta.actor,
-      binding: row.binding ?? null,
-    });
+    const { row: next, secret } = this.#successor(row, { name: row.name, governing, now, actor: meta.actor });
     if (options.by === 'schedule' || options.by === 'offboarding') {
       if (!this.#sealer) throw new KeyturnError('ERR_CONFIG', `${options.by === 'schedule' ? 'scheduled rotation' : 'offboarding'} needs a sealer for successors`);
       next.pickup = this.#sealer.seal(secret, next.id);
@@ -701,20 +709,7 @@ export class KeyService {
     if (!owner || !isLive(PRINCIPAL_LIFECYCLE, owner.status)) return null;
     const governing = await this.#governing(row.policy, owner);
     const taken = await tx.get<{ id: string }>("SELECT id FROM api_keys WHERE principal_id = ? AND name = ? AND status IN ('active', 'suspended')", [owner.id, row.name]);
-    const { row: next, secret } = this.#issue({
-      principal: row.principal_id,
-      name: taken ? `${row.name} (successor of ${row.id})` : row.name,
-      scopes: JSON.parse(row.scopes) as string[],
-      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-      metadata: row.metadata,
-      policy: row.policy,
-      governing,
-      predecessor: row.id,
-      now,
-      actor: null,
-      // The successor keeps where the key may be used from, as a rotation's does.
-      binding: row.binding ?? null,
-    });
+    const { row: next, secret } = this.#successor(row, { name: taken ? `${row.name} (successor of ${row.id})` : row.name, governing, now, actor: null });
     next.pickup = this.#sealer.seal(secret, next.id);
     next.pickup_by = 'admin';
     await this.#insert(tx, next);
