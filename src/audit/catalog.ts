@@ -309,7 +309,7 @@ export const EVENT_CATALOG = {
     outcomes: ['failure'],
     target: 'the client id (token endpoint) or key id (API key), when known; else `null`',
     reason:
-      '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks), `opaque_format` (a bound token asked for under a policy that issues opaque tokens)',
+      '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks)',
     data: z.strictObject({
       binding: z.enum(['mtls', 'tls-session', 'api-key']).describe('which binding'),
       at: z.enum(['token', 'keys.verify']).describe('where: the token endpoint or `POST /v1/keys/verify`'),

@@ -185,12 +185,8 @@ export function bindTls(request: Pick<TokenRequest, 'tls'> & { form?: Readonly<R
     const { kind, failure } = bound.refusal;
     throw new KeyturnError('ERR_VALIDATION', TLS_REFUSALS[failure] ?? `${kind} binding refused: ${failure}`, { details: { binding: kind, failure } });
   }
-  // `cnf` travels in the JWT only: an opaque token would silently become a bearer token.
-  if (decision.issue?.options.format === 'opaque') {
-    throw new KeyturnError('ERR_VALIDATION', "certificate- and TLS-session-bound tokens are JWTs: this client's policy issues opaque access tokens", {
-      details: { binding: 'cnf' in bound && bound.cnf['x5t#S256'] !== undefined ? 'mtls' : 'tls-session', failure: 'opaque_format' },
-    });
-  }
+  // An opaque token carries its `cnf` in its row (recorded with it, migration 0191): introspection
+  // answers it and the verifier's introspection mode checks it, exactly as for a JWT's claim.
   return { cnf: bound.cnf };
 }
 
