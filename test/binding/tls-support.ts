@@ -72,7 +72,9 @@ export function caFetch(certs: DevCerts): typeof globalThis.fetch {
   return (async (input: string | URL, init: RequestInit = {}) => {
     const url = new URL(String(input));
     const headers = Object.fromEntries(new Headers(init.headers).entries());
-    const res = await call(certs, url.origin, init.method ?? 'GET', `${url.pathname}${url.search}`, { cert: null, headers, ...(typeof init.body === 'string' ? { body: init.body } : {}) });
+    const body = init.body instanceof URLSearchParams ? init.body.toString() : init.body;
+    if (body !== undefined && body !== null && typeof body !== 'string') throw new TypeError('caFetch: string or URLSearchParams bodies only');
+    const res = await call(certs, url.origin, init.method ?? 'GET', `${url.pathname}${url.search}`, { cert: null, headers, ...(typeof body === 'string' ? { body } : {}) });
     return new Response(res.body === undefined ? null : JSON.stringify(res.body), { status: res.status, headers: { 'content-type': 'application/json' } });
   }) as typeof globalThis.fetch;
 }
