@@ -89,6 +89,9 @@ export interface SessionResponse {
  * const api = new SessionClient({ url: 'https://api.example', clientId, clientSecret, tls: { ca } });
  * const res = await api.request('GET', '/v1/things');
  * api.close();
+ *
+ * // At an API server's session endpoint (keyturn/verifier's createSessionEndpoint), with a keyturn token or API key:
+ * const orders = new SessionClient({ url: 'https://orders.example', session: { path: '/session', credential: apiKey }, tls: { ca } });
  * ```
  */
 export class SessionClient {

@@ -341,3 +341,32 @@ describe('the express and fastify adapters', () => {
     }
   });
 });
+
+describe('SessionClient renewal', () => {
+  it('obtains a new token when the held one is about to expire, on the same connection', async () => {
+    let lifetime = 0;
+    let issued = 0;
+    const stub = createHttpsServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']) }, (r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (r.url === '/session') res.end(JSON.stringify({ access_token: `t${++issued}`, token_type: 'Bearer', expires_in: lifetime }));
+      else res.end(JSON.stringify({ authorization: r.headers.authorization }));
+      r.resume();
+    });
+    const url = await listen(stub);
+    const client = new SessionClient({ url, session: { path: '/session', credential: 'kt_anything' }, tls: { ca: pem(certs.files['ca.pem']) } });
+    try {
+      // A token that expires at once is renewed before every use.
+      expect(JSON.parse((await client.request('GET', '/api')).body)).toEqual({ authorization: 'Bearer t1' });
+      expect(JSON.parse((await client.request('GET', '/api')).body)).toEqual({ authorization: 'Bearer t2' });
+      // One that lives an hour is kept.
+      lifetime = 3600;
+      expect(JSON.parse((await client.request('GET', '/api')).body)).toEqual({ authorization: 'Bearer t3' });
+      expect(JSON.parse((await client.request('GET', '/api')).body)).toEqual({ authorization: 'Bearer t3' });
+      expect(client.tokens).toBe(3);
+    } finally {
+      client.close();
+      stub.closeAllConnections();
+      stub.close();
+    }
+  });
+});
