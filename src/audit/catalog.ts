@@ -309,7 +309,7 @@ export const EVENT_CATALOG = {
     outcomes: ['failure'],
     target: 'the client id (token endpoint) or key id (API key), when known; else `null`',
     reason:
-      '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks), `opaque_format` (a bound token asked for under a policy that issues opaque tokens)',
+      '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks; also for a bound API key given to a token exchange), and for a connection digest relayed by an API server\'s session endpoint (`holder_tls_exporter`): `not_exchange` (not a token exchange), `malformed_exporter`, `not_resource_server` (the caller is not the resource server of the token\'s audience), `bound_subject` (the subject is sender-constrained already), `relayed_dpop` (a DPoP proof with it)',
     data: z.strictObject({
       binding: z.enum(['mtls', 'tls-session', 'api-key']).describe('which binding'),
       at: z.enum(['token', 'keys.verify']).describe('where: the token endpoint or `POST /v1/keys/verify`'),

@@ -25,7 +25,16 @@ export {
   type MtlsFailure,
   type TlsClientAuthMetadata,
 } from './mtls.js';
-export { SESSION_BINDING_PARAM, SESSION_FAILURES, sessionCnf, tlsTokenBinding, type SessionFailure, type TlsBindingRefusal } from './tls-session.js';
+export {
+  RELAYED_SESSION_PARAM,
+  relayedSessionCnf,
+  SESSION_BINDING_PARAM,
+  SESSION_FAILURES,
+  sessionCnf,
+  tlsTokenBinding,
+  type SessionFailure,
+  type TlsBindingRefusal,
+} from './tls-session.js';
 export { checkKeyBinding, KEY_BINDING_FAILURES, keyBindingSchema, type KeyBinding, type KeyBindingFailure } from './api-keys.js';
 export { CHANNEL_CLAIM, channelDigest, checkChannelClaim, exporterDigest, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH } from './dpop.js';
 export { DpopService, type DpopAuditContext, type DpopInput, type DpopRefusalReason, type DpopServiceOptions } from './dpop-service.js';

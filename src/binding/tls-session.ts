@@ -12,8 +12,28 @@ import { channelExporterDigest, CNF_TLS_EXPORTER, type TlsChannel } from '../cor
 /** Form parameter (token endpoint) carrying the client's own exporter digest; asks for a session-bound token. */
 export const SESSION_BINDING_PARAM = 'tls_exporter';
 
+/**
+ * Form parameter (token exchange, RFC 8693) with which an API server's session endpoint relays the
+ * exporter digest of ITS TLS 1.3 connection to the holder (`keyturn/verifier`'s
+ * `createSessionEndpoint`): the exchanged token is bound to that connection, not to the API
+ * server's own connection to keyturn. Only a client registered as resource server of the token's
+ * audience may relay one (it vouches for a connection only it can see, to itself).
+ */
+export const RELAYED_SESSION_PARAM = 'holder_tls_exporter';
+
 /** Why a session binding was refused (recorded in `binding.tls_failed` events). */
-export const SESSION_FAILURES = ['not_tls', 'tls_version', 'middlebox', 'other_tls_session', 'missing_binding'] as const;
+export const SESSION_FAILURES = [
+  'not_tls',
+  'tls_version',
+  'middlebox',
+  'other_tls_session',
+  'missing_binding',
+  'malformed_exporter',
+  'not_exchange',
+  'not_resource_server',
+  'bound_subject',
+  'relayed_dpop',
+] as const;
 export type SessionFailure = (typeof SESSION_FAILURES)[number];
 
 /**
@@ -28,6 +48,19 @@ export function sessionCnf(channel: TlsChannel | undefined, clientDigest: string
   if (ours === undefined) return { failure: 'tls_version' };
   if (clientDigest !== ours) return { failure: 'middlebox' };
   return { cnf: { [CNF_TLS_EXPORTER]: ours } };
+}
+
+/** A digest as a `tls_exporter#S256` value: base64url SHA-256, 43 characters. */
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The `cnf` of a token bound to a connection the caller relays (see {@link RELAYED_SESSION_PARAM}),
+ * or `malformed_exporter`. Who may relay, and for which subject, is the token endpoint's to decide.
+ */
+export function relayedSessionCnf(digest: string, form: Readonly<Record<string, string>>): { cnf: Record<string, string> } | { failure: SessionFailure } {
+  // The caller's own connection is not the one bound: both at once is a confused request.
+  if (!DIGEST.test(digest) || form[SESSION_BINDING_PARAM] !== undefined) return { failure: 'malformed_exporter' };
+  return { cnf: { [CNF_TLS_EXPORTER]: digest } };
 }
 
 /** A TLS binding refused at the token endpoint: which kind and why. */

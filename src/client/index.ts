@@ -5,4 +5,4 @@
  */
 export { createKeyHolder, KeyHolderError, type KeyHolder, type KeyHolderOptions, type KeyPersistence, type RotatedKey } from './holder.js';
 export { writeEnvAssignment, writeFileAtomic } from './persist.js';
-export { exporterDigestOf, SessionClient, type SessionClientOptions, type SessionResponse } from './session.js';
+export { exporterDigestOf, SessionClient, SessionTokenError, type SessionClientOptions, type SessionResponse } from './session.js';

@@ -248,6 +248,11 @@ const oauth = z.strictObject({
   clientSecretPrefix: prefix().default('ktcs').describe('Prefix of OAuth client secrets.'),
   refreshTokenPrefix: prefix().default('ktr').describe('Prefix of refresh tokens.'),
   accessTokenPrefix: prefix().default('kta').describe('Prefix of opaque access tokens.'),
+  dpop: bool()
+    .default(true)
+    .describe(
+      'Accept DPoP proofs (RFC 9449) at the token endpoint and advertise `dpop_signing_alg_values_supported` in discovery. Off: a request with a `DPoP` header is refused (`invalid_dpop_proof`), and so is every token request of a policy requiring `dpop`.',
+    ),
   dpopNonce: bool()
     .default(true)
     .describe(
@@ -554,6 +559,7 @@ export const SETTINGS = {
   clientSecretPrefix: 'oauth.clientSecretPrefix',
   refreshTokenPrefix: 'oauth.refreshTokenPrefix',
   accessTokenPrefix: 'oauth.accessTokenPrefix',
+  dpop: 'oauth.dpop',
   dpopNonce: 'oauth.dpopNonce',
   dpopNonceSecret: 'oauth.dpopNonceSecret',
   dpopProofMaxAge: 'oauth.dpopProofMaxAge',

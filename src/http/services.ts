@@ -8,6 +8,7 @@ import type { GitHubKeys } from '../leaks/respond/index.js';
 import type { LeakResponder } from '../leaks/respond/index.js';
 import type { WatchService } from '../leaks/watch.js';
 import type { ClientService } from '../oauth/clients.js';
+import type { ServerFeatures } from '../oauth/discovery.js';
 import type { TokenOperations } from '../oauth/introspection.js';
 import type { RefreshTokenService } from '../oauth/refresh-tokens.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
@@ -102,6 +103,8 @@ export interface HttpConfig {
   readonly failureDelayMs: number;
   /** Base URL of the separate mTLS listener (`mtlsPort`), once it listens; for `mtls_endpoint_aliases`. */
   readonly mtlsBaseUrl?: () => string | undefined;
+  /** What discovery may advertise: how client certificates reach keyturn, and whether DPoP is on (default: plain HTTP with DPoP). */
+  readonly discovery?: Omit<ServerFeatures, 'mtlsBase'>;
   /** Behind a TLS-terminating proxy: which header carries the client certificate, and whose is believed. */
   readonly clientCert?: { readonly header: 'none' | 'client-cert' | 'xfcc'; readonly proxies: readonly string[] };
 }

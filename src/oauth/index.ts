@@ -37,7 +37,7 @@ export {
   type ClientView,
   type GrantType,
 } from './clients.js';
-export { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from './discovery.js';
+export { authMethods, authorizationServerMetadata, OAUTH_PATHS, openidConfiguration, PLAIN_HTTP, type ServerFeatures } from './discovery.js';
 export { TokenOperations, type IntrospectionResponse, type TokenOpsDeps, type TokenOpsRequest } from './introspection.js';
 export { MAX_EXCHANGE_DEPTH, TokenLineage, type Standing, type TokenLineageOptions, type TokenParent } from './lineage.js';
 export { oauthMigrations } from './migrations.js';

@@ -2,7 +2,7 @@ import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { DpopService } from '../binding/index.js';
 import { timingSafeEqual } from 'node:crypto';
 import { channelExporterDigest, channelThumbprint, CNF_TLS_EXPORTER, CNF_X5T, type TlsChannel } from '../core/channel.js';
-import { tlsTokenBinding } from '../binding/index.js';
+import { checkKeyBinding, RELAYED_SESSION_PARAM, relayedSessionCnf, tlsTokenBinding, type SessionFailure } from '../binding/index.js';
 import { KeyturnError } from '../core/errors.js';
 import { satisfiesBinding, type Policy } from '../core/policy.js';
 import type { Store } from '../store/port.js';
@@ -103,12 +103,20 @@ export function dpopProofs(request: Pick<TokenRequest, 'dpop' | 'dpopProofs'>): 
 /**
  * The DPoP key a request must prove it holds: a DPoP-bound refresh token's, or a DPoP-bound
  * subject token's in an exchange (a stolen bound token cannot be exchanged for an unbound one).
- * A subject bound to a certificate or TLS session must be exchanged on that connection; one bound
- * in a way this step cannot check is refused (fail closed).
+ * A subject bound to a certificate or TLS session must be exchanged on that connection, an API key
+ * bound to networks or a certificate from them; one bound in a way this step cannot check is
+ * refused (fail closed).
  */
-function boundKey(decision: GrantDecision, tls: TlsChannel | undefined): string | undefined {
+function boundKey(decision: GrantDecision, tls: TlsChannel | undefined, meta: RequestMeta): string | undefined {
   if (decision.grantType === 'refresh_token') return decision.grant.jkt ?? undefined;
-  if (decision.grantType !== TOKEN_EXCHANGE || decision.subject.cnf === undefined) return undefined;
+  if (decision.grantType !== TOKEN_EXCHANGE) return undefined;
+  if (decision.subject.keyBinding !== undefined) {
+    const failure = checkKeyBinding(decision.subject.keyBinding, { address: meta.sourceIp, thumbprint: channelThumbprint(tls) });
+    if (failure !== null) {
+      throw new KeyturnError('ERR_BINDING_REQUIRED', 'subject_token is an API key bound to networks or a certificate this request does not come from', { details: { binding: 'api-key', failure } });
+    }
+  }
+  if (decision.subject.cnf === undefined) return undefined;
   const { jkt, ...others } = decision.subject.cnf;
   // A subject bound to a certificate or a TLS session: exchanged only on that connection.
   for (const [member, value] of Object.entries(others)) {
@@ -131,6 +139,9 @@ function sameDigest(a: string, b: string): boolean {
  *   client's policy requires `dpop`, or when the refresh token presented is DPoP-bound (then the
  *   proof must be signed by the same key, RFC 9449 §5).
  *
+ * - `tls_exporter#S256` alone when an API server's session endpoint relays the holder's connection
+ *   ({@link bindRelayed}).
+ *
  * Finally the policy's required binding must be met by that `cnf` (`ERR_BINDING_REQUIRED` otherwise).
  */
 export function bind(
@@ -140,12 +151,40 @@ export function bind(
   meta: RequestMeta,
 ): TokenBinding | Promise<TokenBinding> {
   const policy = decision.grantType === 'refresh_token' ? decision.policy : decision.client.policy;
-  const boundJkt = boundKey(decision, request.tls);
-  const tls = bindTls(request, decision)?.cnf;
   const proofs = dpopProofs(request);
+  const relayed = request.form?.[RELAYED_SESSION_PARAM];
+  if (relayed !== undefined) return required(policy.binding, bindRelayed(relayed, request.form ?? {}, decision, proofs.length > 0));
+  const boundJkt = boundKey(decision, request.tls, meta);
+  const tls = bindTls(request, decision)?.cnf;
   // A bearer (or TLS-bound) token asked for under a policy that allows one: answered without awaiting (the benchmarked path).
   if (proofs.length === 0 && policy.binding !== 'dpop' && boundJkt === undefined) return required(policy.binding, tls);
   return bindDpop(deps, request, decision, proofs, boundJkt, meta).then((cnf) => required(policy.binding, { ...tls, ...cnf }));
+}
+
+/**
+ * A token exchange relayed by an API server's session endpoint (`keyturn/verifier`'s
+ * `createSessionEndpoint`): the token is bound to the TLS 1.3 connection between the holder and
+ * that API server, whose exporter digest the endpoint computed and compared with the holder's own
+ * ({@link RELAYED_SESSION_PARAM}). keyturn stays the authority (its policy, scopes, lineage, audit
+ * and revocation apply) and believes the digest only from the resource server of the token's
+ * audience: a connection only it can see, for tokens only it accepts. Refused for anything else,
+ * for a DPoP proof (the token is the holder's, not bound to the endpoint's key) and for a
+ * sender-constrained subject (its binding cannot be proven here; it is constrained already).
+ */
+function bindRelayed(digest: string, form: Readonly<Record<string, string>>, decision: GrantDecision, withProof: boolean): Record<string, string> {
+  const refuse = (failure: SessionFailure, code: 'ERR_VALIDATION' | 'ERR_UNAUTHORIZED_CLIENT' | 'ERR_BINDING_REQUIRED', message: string) =>
+    new KeyturnError(code, message, { details: { binding: 'tls-session', failure } });
+  if (decision.grantType !== TOKEN_EXCHANGE) throw refuse('not_exchange', 'ERR_VALIDATION', `${RELAYED_SESSION_PARAM} is for a session endpoint's token exchange (${TOKEN_EXCHANGE})`);
+  const session = relayedSessionCnf(digest, form);
+  if ('failure' in session) throw refuse(session.failure, 'ERR_VALIDATION', `${RELAYED_SESSION_PARAM}: one base64url SHA-256 digest (43 characters), without tls_exporter`);
+  if (!decision.client.resourceServerFor.includes(decision.issue.grant.audience)) {
+    throw refuse('not_resource_server', 'ERR_UNAUTHORIZED_CLIENT', "only the resource server of the token's audience may relay a holder's connection");
+  }
+  if (withProof) throw refuse('relayed_dpop', 'ERR_VALIDATION', 'a relayed session token is bound to the holder\'s connection: send no DPoP proof');
+  if (decision.subject.cnf !== undefined || decision.subject.keyBinding !== undefined) {
+    throw refuse('bound_subject', 'ERR_BINDING_REQUIRED', 'subject_token is sender-constrained: a session endpoint exchanges unbound access tokens and API keys');
+  }
+  return session.cnf;
 }
 
 /** The binding `cnf` makes, if it meets what the policy requires; `ERR_BINDING_REQUIRED` otherwise. */
@@ -185,12 +224,8 @@ export function bindTls(request: Pick<TokenRequest, 'tls'> & { form?: Readonly<R
     const { kind, failure } = bound.refusal;
     throw new KeyturnError('ERR_VALIDATION', TLS_REFUSALS[failure] ?? `${kind} binding refused: ${failure}`, { details: { binding: kind, failure } });
   }
-  // `cnf` travels in the JWT only: an opaque token would silently become a bearer token.
-  if (decision.issue?.options.format === 'opaque') {
-    throw new KeyturnError('ERR_VALIDATION', "certificate- and TLS-session-bound tokens are JWTs: this client's policy issues opaque access tokens", {
-      details: { binding: 'cnf' in bound && bound.cnf['x5t#S256'] !== undefined ? 'mtls' : 'tls-session', failure: 'opaque_format' },
-    });
-  }
+  // An opaque token carries its `cnf` in its row (recorded with it, migration 0191): introspection
+  // answers it and the verifier's introspection mode checks it, exactly as for a JWT's claim.
   return { cnf: bound.cnf };
 }
 
@@ -266,7 +301,7 @@ export class TokenEndpoint {
       if (err instanceof KeyturnError && err.code !== 'ERR_INVALID_DPOP_PROOF' && err.code !== 'ERR_USE_DPOP_NONCE') await this.#failed(client, grantType, err, meta);
       if (err instanceof KeyturnError && typeof err.details?.binding === 'string') {
         await this.#d.authenticator.failures.record(
-          { type: 'binding.tls_failed', target: client.clientId, outcome: 'failure', reason: String(err.details.failure), data: { binding: err.details.binding as 'mtls' | 'tls-session', at: 'token' } },
+          { type: 'binding.tls_failed', target: client.clientId, outcome: 'failure', reason: String(err.details.failure), data: { binding: err.details.binding as 'mtls' | 'tls-session' | 'api-key', at: 'token' } },
           meta,
         );
       }

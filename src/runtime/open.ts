@@ -345,7 +345,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     accessTokens,
     refreshTokens,
     lineage,
-    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage, dpop }),
+    tokenEndpoint: new TokenEndpoint({ store, ctx, issuer, authenticator, accessTokens, refreshTokens, principals, keys, lineage, dpop: config.oauth.dpop ? dpop : undefined }),
     tokenOps: new TokenOperations({ store, ctx, issuer, authenticator, clients, accessTokens, refreshTokens, keys, lineage }),
     dpop,
   };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DATA_DIR_MARKER, DATA_DIR_MARKER_TEXT } from '../core/data-dir.js';
 import { KeyturnError } from '../core/errors.js';
 import type { HttpConfig } from '../http/services.js';
+import type { ServerFeatures } from '../oauth/index.js';
 import { buildServer, type ServerOptions } from '../http/server.js';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,7 +28,19 @@ export function httpConfigOf(config: Config): HttpConfig {
     failedAuthRates: { verify: config.limits.failedVerifyRate, client: config.limits.failedClientAuthRate, admin: config.limits.failedAdminAuthRate },
     failureDelayMs: config.limits.failureDelay,
     clientCert: { header: config.http.clientCertHeader, proxies: config.http.clientCertProxies },
+    discovery: { clientCertificates: clientCertificatesOf(config), dpop: config.oauth.dpop },
   };
+}
+
+/**
+ * How client certificates reach keyturn (what discovery may advertise): verified ones through a
+ * client CA or a trusted certificate-forwarding proxy, self-signed ones on any HTTPS listener (it
+ * requests certificates), none on plain HTTP.
+ */
+export function clientCertificatesOf(config: Config): ServerFeatures['clientCertificates'] {
+  const proxied = config.http.clientCertHeader !== 'none' && config.http.clientCertProxies.length > 0;
+  if (proxied || (config.server.tlsCert !== undefined && config.server.tlsClientCa !== undefined)) return 'verified';
+  return config.server.tlsCert !== undefined ? 'self-signed' : 'none';
 }
 
 export interface RunningServer {

@@ -61,6 +61,16 @@ export {
   type VerifyResult,
 } from './types.js';
 export { createVerifier, hasScopes } from './verifier.js';
+export {
+  createSessionEndpoint,
+  SESSION_REFUSALS,
+  type SessionAnswer,
+  type SessionEndpoint,
+  type SessionEndpointOptions,
+  type SessionFastifyReply,
+  type SessionRefusal,
+  type SessionRefusalReason,
+} from './session.js';
 export { checkTlsConfirmation, presentationOf, TLS_CNF_MEMBERS, type Presentation } from './tls-binding.js';
 export { CNF_TLS_EXPORTER, CNF_X5T, EXPORTER_LABEL, socketChannel, type TlsChannel } from '../core/channel.js';
 export {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkKeyBinding, normalizeDn, sessionCnf } from '../../src/binding/index.js';
+import { checkKeyBinding, normalizeDn, relayedSessionCnf, sessionCnf } from '../../src/binding/index.js';
+import { authMethods, authorizationServerMetadata } from '../../src/oauth/index.js';
 import { makeDevCerts } from '../../src/runtime/dev-certs.js';
 import { checkTlsConfirmation } from '../../src/verifier/index.js';
 
@@ -67,5 +68,26 @@ describe('keyturn dev-certs', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('relayed session digests (a session endpoint’s holder_tls_exporter)', () => {
+  it('binds to a well-formed digest; refuses a malformed one and one sent with tls_exporter', () => {
+    const digest = 'C'.repeat(43);
+    expect(relayedSessionCnf(digest, {})).toEqual({ cnf: { 'tls_exporter#S256': digest } });
+    expect(relayedSessionCnf('C'.repeat(42), {})).toEqual({ failure: 'malformed_exporter' });
+    expect(relayedSessionCnf(`${'C'.repeat(42)}=`, {})).toEqual({ failure: 'malformed_exporter' });
+    expect(relayedSessionCnf(digest, { tls_exporter: digest })).toEqual({ failure: 'malformed_exporter' });
+  });
+});
+
+describe('discovery features', () => {
+  it('names RFC 8705 methods only where client certificates reach keyturn, tls_client_auth only where they are verified', () => {
+    const secret = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+    expect(authMethods({ clientCertificates: 'none', dpop: true })).toEqual(secret);
+    expect(authMethods({ clientCertificates: 'self-signed', dpop: true })).toEqual([...secret, 'self_signed_tls_client_auth']);
+    expect(authMethods({ clientCertificates: 'verified', dpop: true })).toEqual([...secret, 'tls_client_auth', 'self_signed_tls_client_auth']);
+    const plain = authorizationServerMetadata('https://as.example', { clientCertificates: 'none', mtlsBase: 'https://as.example:8443', dpop: false });
+    expect(Object.keys(plain).filter((k) => /tls|dpop/.test(k))).toEqual([]);
   });
 });

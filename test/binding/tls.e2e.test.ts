@@ -176,17 +176,6 @@ describe('HTTPS and RFC 8705 mTLS', () => {
     expect(wrong.status).toBe(401);
   });
 
-  it('never issues a certificate-bound token as an opaque token (cnf lives in the JWT): refused, audited', async () => {
-    const { client } = await s.kt.oauth.clients.create(
-      { name: 'mtls-opaque', authMethod: 'tls_client_auth', tlsClientAuth: { subjectDn: certs.clientSubject }, policyOverrides: { accessTokenFormat: 'opaque' } },
-      SYSTEM,
-    );
-    const res = await call(s.url, 'POST', '/oauth/token', { body: form({ grant_type: 'client_credentials', client_id: client.clientId }) });
-    expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
-    const events = (await listEvents(s.kt.store, { type: 'binding.tls_failed' })).filter((e) => e.target === client.clientId);
-    expect(events.map((e) => e.reason)).toEqual(['opaque_format']);
-  });
-
   it('refuses a registration that is not one subject DN or SAN, or thumbprints for the self-signed method', async () => {
     await expect(s.kt.oauth.clients.create({ name: 'bad1', authMethod: 'tls_client_auth', tlsClientAuth: { subjectDn: 'CN=a', sanDns: 'b' } }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
     await expect(s.kt.oauth.clients.create({ name: 'bad2', authMethod: 'tls_client_auth' }, SYSTEM)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });

@@ -55,7 +55,9 @@ describe('OAuth conformance with openid-client and oauth4webapi', () => {
           revocation_endpoint: `${kt.url}/oauth/revoke`,
         });
         expect(doc.grant_types_supported).toEqual(expect.arrayContaining(['client_credentials', 'refresh_token', TOKEN_EXCHANGE]));
-        expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']);
+        // Plain HTTP, no certificate-forwarding proxy: no RFC 8705 method (test/oauth/discovery.test.ts covers each configuration).
+        expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+        expect(doc.tls_client_certificate_bound_access_tokens).toBeUndefined();
         expect(doc.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
         expect(doc.token_endpoint_auth_signing_alg_values_supported?.some((a) => a.startsWith('HS'))).toBe(false);
       }

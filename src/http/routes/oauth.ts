@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { socketChannel } from '../../core/channel.js';
 import { KeyturnError } from '../../core/errors.js';
-import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration } from '../../oauth/discovery.js';
+import { authorizationServerMetadata, OAUTH_PATHS, openidConfiguration, PLAIN_HTTP, type ServerFeatures } from '../../oauth/discovery.js';
 import { requestMeta } from '../auth.js';
 import { held, rateLimited } from '../rate-limit.js';
 import type { HttpConfig, Services } from '../services.js';
@@ -40,8 +40,9 @@ async function limitClientFailures<T>(request: FastifyRequest, call: () => Promi
  * Introspection, revocation, JWKS and discovery endpoints (RFC 7662, 7009, 7517, 8414). The token
  * endpoint is a hot endpoint: `src/http/hot/token.ts`.
  */
-export function oauthRoutes(app: FastifyInstance, services: Services, http?: Pick<HttpConfig, 'mtlsBaseUrl'>): void {
+export function oauthRoutes(app: FastifyInstance, services: Services, http?: Pick<HttpConfig, 'mtlsBaseUrl' | 'discovery'>): void {
   const { oauth } = services;
+  const features = (): ServerFeatures => ({ ...(http?.discovery ?? PLAIN_HTTP), mtlsBase: http?.mtlsBaseUrl?.() });
   /** What every OAuth endpoint hands its service: the form, the client's header, where, who. */
   const oauthRequest = (request: FastifyRequest, path: string) => ({
     form: formOf(request),
@@ -63,9 +64,9 @@ export function oauthRoutes(app: FastifyInstance, services: Services, http?: Pic
     reply.header('cache-control', 'public, max-age=60').type('application/jwk-set+json').send(await oauth.ring.jwks()),
   );
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(oauth.issuer(), http?.mtlsBaseUrl?.())),
+    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(oauth.issuer(), features())),
   );
   app.get('/.well-known/openid-configuration', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(oauth.issuer(), http?.mtlsBaseUrl?.())),
+    reply.header('cache-control', 'public, max-age=300').send(openidConfiguration(oauth.issuer(), features())),
   );
 }

@@ -1,4 +1,5 @@
 import { appendEvent, type RequestMeta } from '../../audit/index.js';
+import type { KeyBinding } from '../../binding/index.js';
 import { KeyturnError } from '../../core/errors.js';
 import { tryParseSecret } from '../../core/secret.js';
 import type { Transaction } from '../../store/port.js';
@@ -27,6 +28,8 @@ export interface ExchangeSubject {
   readonly depth: number;
   /** The subject access token's binding (RFC 7800): the exchange must prove it holds the key. */
   readonly cnf?: Readonly<Record<string, string>> | undefined;
+  /** The subject API key's restriction (source networks, certificate): the exchange request must meet it. */
+  readonly keyBinding?: KeyBinding | undefined;
 }
 
 /** What a token exchange (RFC 8693) is to issue and persist. */
@@ -58,7 +61,7 @@ export async function exchangeSubject(deps: Pick<GrantDeps, 'keys' | 'accessToke
   if (type === TOKEN_TYPE_API_KEY) {
     if (asKey?.valid) {
       const k = asKey.key;
-      return { kind: 'api_key', id: k.id, principal: k.principal, scopes: k.scopes, expiresAt: k.expiresAt ? Date.parse(k.expiresAt) : null, depth: 0 };
+      return { kind: 'api_key', id: k.id, principal: k.principal, scopes: k.scopes, expiresAt: k.expiresAt ? Date.parse(k.expiresAt) : null, depth: 0, ...(k.binding ? { keyBinding: k.binding } : {}) };
     }
     if (asKey === undefined || asKey.reason === 'unknown') {
       if (await deps.accessTokens.inspect(token)) throw invalidSubject(`subject_token is an access token, not of subject_token_type ${TOKEN_TYPE_API_KEY}`);
