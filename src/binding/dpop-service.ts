@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FailureLog, RequestMeta } from '../audit/index.js';
 import type { TlsChannel } from '../core/channel.js';
 import type { Context } from '../core/context.js';
+import type { DpopReplayStore } from '../core/dpop-replay.js';
 import { KeyturnError } from '../core/errors.js';
 import type { Store } from '../store/port.js';
 import { channelDigest, checkChannelClaim, checkDpopProof, DPOP_ALGORITHMS, DpopNonces, type DpopFailure, type DpopProof } from './dpop.js';
@@ -40,6 +41,12 @@ export interface DpopServiceOptions {
   /** How old a proof's `iat` may be (seconds). */
   readonly maxAgeSec?: number;
   readonly algorithms?: readonly string[];
+  /**
+   * Where proof ids are remembered instead of the store's table (e.g. `redisReplayStore` when
+   * `dpopReplayStore` is `redis`). It must be shared by every node; when it cannot answer, the
+   * proof is refused (its error propagates).
+   */
+  readonly replay?: DpopReplayStore;
 }
 
 const MESSAGES: Record<DpopRefusalReason, string> = {
@@ -64,7 +71,7 @@ const MESSAGES: Record<DpopRefusalReason, string> = {
 /**
  * DPoP at the token endpoint: the pure §4.3 checks of {@link checkDpopProof}, then the server
  * nonce, the proof's TLS channel claim (see `dpop-channel.ts`) and the `jti` replay store — a
- * table every node shares, so a proof replayed on a second node is refused. A refusal is thrown
+ * table every node shares (or Redis, `options.replay`), so a proof replayed on a second node is refused. A refusal is thrown
  * as `ERR_INVALID_DPOP_PROOF` or `ERR_USE_DPOP_NONCE` (with `details.nonce` for the `DPoP-Nonce`
  * header) and recorded as a `binding.dpop_failed` event through the failure log (bounded).
  *
@@ -83,6 +90,7 @@ export class DpopService {
   readonly #requireNonce: boolean;
   readonly #maxAgeSec: number;
   readonly algorithms: readonly string[];
+  readonly #replay: DpopReplayStore | undefined;
   #lastPurge = 0;
 
   constructor(options: DpopServiceOptions) {
@@ -93,6 +101,7 @@ export class DpopService {
     this.#requireNonce = options.requireNonce;
     this.#maxAgeSec = options.maxAgeSec ?? 60;
     this.algorithms = Object.freeze([...(options.algorithms ?? DPOP_ALGORITHMS)].filter((alg) => alg !== 'none' && !/^HS/i.test(alg)));
+    this.#replay = options.replay;
   }
 
   /** The nonce to send in `DPoP-Nonce` now, or `undefined` when nonces are not required. */
@@ -132,6 +141,7 @@ export class DpopService {
   /** Records the `jti` (per key) until the proof could no longer be accepted; `false` when it was seen before. */
   async #firstUse(proof: DpopProof, now: number): Promise<boolean> {
     const id = createHash('sha256').update(`${proof.jkt}.${proof.jti}`).digest('base64url');
+    if (this.#replay !== undefined) return this.#replay.first(id, proof.replayUntil);
     if (now - this.#lastPurge > 60_000) {
       this.#lastPurge = now;
       // Why: ids past their window can never be replayed successfully (iat check); keep the table small.

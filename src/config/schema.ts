@@ -266,6 +266,16 @@ const oauth = z.strictObject({
   dpopProofMaxAge: duration(1_000, 600_000)
     .prefault('60s')
     .describe('How old a DPoP proof (its `iat`) may be; proof ids (`jti`) are remembered, in the store every node shares, for as long.'),
+  dpopReplayStore: z
+    .enum(['store', 'redis'])
+    .default('store')
+    .describe(
+      'Where DPoP proof ids (`jti`) are remembered so a proof is accepted once on any node: `store` (a table of the database every node shares) or `redis` (`SET NX PX` on `dpopRedisUrl`, keys `keyturn:dpop:as:<sha256>`; loaded only when chosen). Redis unreachable: DPoP token requests are refused (503), never accepted unchecked.',
+    ),
+  dpopRedisUrl: z
+    .url({ protocol: /^rediss?$/ })
+    .optional()
+    .describe('Redis for `dpopReplayStore: redis`: `redis://[:password@]host:port[/db]`, or `rediss://` for TLS. Every node names the same Redis.'),
 });
 
 /** The signing key ring. */
@@ -563,6 +573,8 @@ export const SETTINGS = {
   dpopNonce: 'oauth.dpopNonce',
   dpopNonceSecret: 'oauth.dpopNonceSecret',
   dpopProofMaxAge: 'oauth.dpopProofMaxAge',
+  dpopReplayStore: 'oauth.dpopReplayStore',
+  dpopRedisUrl: 'oauth.dpopRedisUrl',
   masterKey: 'signing.masterKey',
   signingAlgs: 'signing.algs',
   signingKeyRotation: 'signing.rotation',

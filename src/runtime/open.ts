@@ -9,6 +9,8 @@ import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
 import { pruneUsage, UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
 import { bindingMigrations, DpopService } from '../binding/index.js';
+import { openRedisReplay, type RedisReplay } from './dpop-redis.js';
+import { KeyturnError } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
@@ -330,7 +332,23 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
   const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
   const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
+  let redisReplay: RedisReplay | undefined;
+  if (config.oauth.dpopReplayStore === 'redis') {
+    try {
+      if (config.oauth.dpopRedisUrl === undefined) throw new KeyturnError('ERR_CONFIG', 'dpopReplayStore redis needs dpopRedisUrl');
+      // Only the message: an ioredis error object can carry its options, the URL's password among them.
+      redisReplay = await openRedisReplay(config.oauth.dpopRedisUrl, { onError: (err) => logger?.warn({ err: { message: err.message } }, 'DPoP replay store (Redis) connection error') });
+    } catch (err) {
+      keys.close();
+      policies.close();
+      clients.close();
+      ring.close();
+      await store.close();
+      throw err;
+    }
+  }
   const dpop = new DpopService({
+    ...(redisReplay === undefined ? {} : { replay: redisReplay.replay }),
     store,
     ctx,
     failures,
@@ -383,6 +401,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     policies.close();
     clients.close();
     ring.close();
+    await redisReplay?.close();
     await store.close();
     throw err;
   }
@@ -422,6 +441,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       policies.close();
       clients.close();
       ring.close();
+      await redisReplay?.close();
       await store.close();
     },
   };

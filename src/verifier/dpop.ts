@@ -3,21 +3,9 @@ import { CHANNEL_CLAIM, checkChannelClaim, exporterDigest, TLS_EXPORTER_LABEL, T
 import { checkDpopProof, DPOP_ALGORITHMS, DpopNonces, type DpopFailure } from '../core/dpop.js';
 import { KeyturnError } from '../core/errors.js';
 import { readBearer } from '../core/bearer.js';
+import type { DpopReplayStore } from '../core/dpop-replay.js';
 
-/**
- * Remembers DPoP proof ids (`jti`, per key) for as long as a proof could be accepted, so a proof is
- * accepted once (RFC 9449 §11.1). `first` resolves `false` for an id seen before. Several instances
- * of an API behind one load balancer share one (e.g. backed by Redis `SET NX PX`); the default keeps
- * them in this process.
- *
- * @example
- * ```ts
- * const replay: DpopReplayStore = { first: async (id, untilMs) => (await redis.set(`dpop:${id}`, '1', 'PX', untilMs - Date.now(), 'NX')) === 'OK' };
- * ```
- */
-export interface DpopReplayStore {
-  first(id: string, untilMs: number): boolean | Promise<boolean>;
-}
+export { redisReplayStore, type DpopReplayStore, type RedisReplayOptions, type RedisSetNx } from '../core/dpop-replay.js';
 
 /**
  * The default {@link DpopReplayStore}: ids in memory until they expire, at most `maxEntries`. A full
@@ -204,7 +192,14 @@ export class ResourceDpop {
       return undefined;
     }
     const id = createHash('sha256').update(`${result.jkt}.${result.jti}`).digest('base64url');
-    if (!(await this.#replay.first(id, result.replayUntil))) return this.#fail('replay', false);
+    let first: boolean;
+    try {
+      first = await this.#replay.first(id, result.replayUntil);
+    } catch (cause) {
+      // Fail closed: without the store's answer the proof may be a replay. An outage, as the verifier reports them.
+      throw new KeyturnError('ERR_UPSTREAM', 'the DPoP replay store is unavailable', { cause });
+    }
+    if (!first) return this.#fail('replay', false);
     return undefined;
   }
 

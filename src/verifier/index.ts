@@ -76,8 +76,11 @@ export { CNF_TLS_EXPORTER, CNF_X5T, EXPORTER_LABEL, socketChannel, type TlsChann
 export {
   MemoryReplayStore,
   readAuthorization,
+  redisReplayStore,
   type AuthorizationCredentials,
   type DpopReplayStore,
+  type RedisReplayOptions,
+  type RedisSetNx,
   type DpopRequestFailure,
   type DpopRequestReason,
   type VerifiableRequest,

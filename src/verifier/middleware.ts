@@ -61,8 +61,9 @@ export function sunsetHeaders(credential: VerifiedCredential, now: number, docsU
 }
 
 /** Adds {@link sunsetHeaders} to a node:http response. */
-function announce(res: ServerResponse, credential: VerifiedCredential, options: MiddlewareOptions): void {
-  for (const [name, value] of Object.entries(sunsetHeaders(credential, Date.now(), options.rotationDocsUrl))) res.setHeader(name, value);
+function announce(res: ServerResponse, decision: Extract<Decision, { ok: true }>, options: MiddlewareOptions): void {
+  for (const [name, value] of Object.entries(sunsetHeaders(decision.credential, Date.now(), options.rotationDocsUrl))) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(decision.headers ?? {})) res.setHeader(name, value);
 }
 
 /**
@@ -108,7 +109,12 @@ export interface BearerErrorBody {
  * ```
  */
 export type Decision =
-  | { readonly ok: true; readonly credential: VerifiedCredential }
+  | {
+      readonly ok: true;
+      readonly credential: VerifiedCredential;
+      /** Headers for the response: a fresh `DPoP-Nonce` when the verifier requires nonces (RFC 9449 §8.2), so clients need no 401 when the nonce window turns. */
+      readonly headers?: Readonly<Record<string, string>>;
+    }
   | {
       readonly ok: false;
       readonly status: 400 | 401 | 403 | 503;
@@ -222,7 +228,11 @@ async function judge(
     }
     throw err;
   }
-  if (result.valid) return { ok: true, credential: result };
+  if (result.valid) {
+    // A request in the DPoP scheme gets the current nonce with its answer (RFC 9449 §8.2): it is the next proof's.
+    const nonce = result.kind === 'api_key' || !/^\s*dpop\s/i.test(req.headers.authorization ?? '') ? undefined : verifier.dpopNonce?.();
+    return nonce === undefined ? { ok: true, credential: result } : { ok: true, credential: result, headers: { 'dpop-nonce': nonce } };
+  }
   // A request in the DPoP scheme, or a DPoP-bound token sent as Bearer, is answered with a DPoP challenge.
   const algs = verifier.dpopAlgorithms ?? DPOP_ALGORITHMS;
   const dpop = /^\s*dpop\s/i.test(req.headers.authorization ?? '') || (result.code === 'ERR_INVALID_TOKEN' && result.reason === 'bound');
@@ -293,7 +303,7 @@ export function nodeMiddleware(
       (decision) => {
         if (decision.ok) {
           req.keyturn = decision.credential;
-          announce(res, decision.credential, options);
+          announce(res, decision, options);
           next();
         } else send(res, decision);
       },
@@ -328,7 +338,7 @@ export function withKeyturn(
       async (decision) => {
         if (!decision.ok) return send(res, decision);
         req.keyturn = decision.credential;
-        announce(res, decision.credential, options);
+        announce(res, decision, options);
         try {
           await handler(req, res, decision.credential);
         } catch {
@@ -397,7 +407,7 @@ export function fastifyHook(
     if (decision.ok) {
       request.keyturn = decision.credential;
       request.raw.keyturn = decision.credential;
-      const headers = sunsetHeaders(decision.credential, Date.now(), options.rotationDocsUrl);
+      const headers = { ...sunsetHeaders(decision.credential, Date.now(), options.rotationDocsUrl), ...decision.headers };
       if (Object.keys(headers).length > 0) reply.headers(headers);
       return undefined;
     }

@@ -148,3 +148,69 @@ describe('the verifier fails closed on cnf members it does not understand', () =
     await v.close();
   });
 });
+
+describe('server nonces at a resource server (RFC 9449 §9) shared with keyturn through the nonce secret', () => {
+  let kt: OAuthServer;
+  let app: RegisteredClient;
+  let shared: ResourceServer;
+  let own: ResourceServer;
+
+  beforeAll(async () => {
+    const secret = randomBytes(32);
+    kt = await startOAuthServer({ dpopNonceSecret: secret.toString('hex') });
+    await kt.api('POST', '/v1/policies', { name: 'dpop-nonces', from: 'default', binding: 'dpop' });
+    app = await kt.createClient({ name: 'nonce-sharing', scopes: ['read'], policy: 'dpop-nonces' });
+    shared = await startResourceServer({ url: kt.url, audience: kt.url, dpop: { nonceSecret: secret } });
+    own = await startResourceServer({ url: kt.url, audience: kt.url, dpop: { nonceSecret: randomBytes(32) } });
+  });
+  afterAll(async () => {
+    await shared?.close();
+    await own?.close();
+    await kt?.stop();
+  });
+  beforeEach(() => kt.ctx.set(new Date()));
+
+  it('a nonce keyturn handed out is accepted by the API sharing its secret, refused (use_dpop_nonce) by one with its own; a successful answer carries the next nonce', async () => {
+    const key = await proofKey('ed25519');
+    const handshake = await kt.form('/oauth/token', { grant_type: 'client_credentials' }, { basic: [app.id, app.secret], headers: { dpop: await makeProof(key, 'POST', kt.tokenUrl) } });
+    expect(handshake.body.error).toBe('use_dpop_nonce');
+    const nonce = handshake.headers.get('dpop-nonce')!;
+    const issued = await kt.form('/oauth/token', { grant_type: 'client_credentials' }, { basic: [app.id, app.secret], headers: { dpop: await makeProof(key, 'POST', kt.tokenUrl, { nonce }) } });
+    expect(issued.status, issued.text).toBe(200);
+    const token = issued.body.access_token as string;
+    const call = async (rs: ResourceServer, n: string | undefined) =>
+      fetch(`${rs.url}/orders`, { headers: { authorization: `DPoP ${token}`, dpop: await makeProof(key, 'GET', `${rs.url}/orders`, { accessToken: token, ...(n === undefined ? {} : { nonce: n }) }) } });
+    const ok = await call(shared, nonce);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('dpop-nonce')).toBe(nonce);
+    const refused = await call(own, nonce);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^DPoP realm="keyturn", error="use_dpop_nonce"/);
+    const ownNonce = refused.headers.get('dpop-nonce')!;
+    expect(ownNonce).not.toBe(nonce);
+    const retried = await call(own, ownNonce);
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('dpop-nonce')).toBe(ownNonce);
+    // A Bearer request never gets a DPoP nonce.
+    expect((await fetch(`${own.url}/orders`, { headers: { authorization: `Bearer ${token}` } })).headers.get('dpop-nonce')).toBeNull();
+  });
+
+  it('openid-client at an API with its own nonces: one use_dpop_nonce round trip, then the nonce it keeps serves the next calls', async () => {
+    const config = await client.discovery(new URL(kt.url), app.id, undefined, client.ClientSecretBasic(app.secret), { execute: [client.allowInsecureRequests] });
+    const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' }, { DPoP });
+    let refusals = 0;
+    // Every request the client makes goes through this fetch: count the API's refusals.
+    config[client.customFetch] = async (url: string, init: RequestInit) => {
+      const res = await fetch(url, init);
+      if (url.startsWith(own.url) && res.status === 401) refusals++;
+      return res;
+    };
+    const get = () => client.fetchProtectedResource(config, tokens.access_token, new URL(`${own.url}/orders`), 'GET', undefined, undefined, { DPoP });
+    expect((await get()).status).toBe(200);
+    expect(refusals).toBe(1);
+    expect((await get()).status).toBe(200);
+    expect((await get()).status).toBe(200);
+    expect(refusals).toBe(1);
+  });
+});

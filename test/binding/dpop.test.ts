@@ -1,7 +1,7 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportJWK, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { accessTokenHash, checkDpopProof, DpopNonces, normalizeHtu, type DpopRequest } from '../../src/binding/dpop.js';
 
@@ -180,6 +180,101 @@ describe('checkDpopProof: §4.3 and §11 attacks', () => {
   it('says how long to remember the jti', async () => {
     const r = await checkDpopProof(token([await proof()]), { now: NOW, maxAgeSec: 60, maxSkewSec: 5 });
     expect(r).toMatchObject({ valid: true, replayUntil: NOW + 65_000 });
+  });
+});
+
+describe('checkDpopProof: every allow-listed algorithm, each with the key type it needs', () => {
+  const sign = (alg: string, privateKey: KeyObject, jwk: JWK, claims: Record<string, unknown> = {}) =>
+    new SignJWT({ jti: randomBytes(12).toString('base64url'), htm: 'POST', htu: URL_TOKEN, iat: Math.floor(NOW / 1000), ...claims })
+      .setProtectedHeader({ typ: 'dpop+jwt', alg, jwk })
+      .sign(privateKey);
+  const pairs = {
+    'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+    'P-521': generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+    ed25519: generateKeyPairSync('ed25519'),
+    rsa2048: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  };
+  const cases: readonly [string, keyof typeof pairs][] = [
+    ['ES256', 'P-256'],
+    ['ES384', 'P-384'],
+    ['ES512', 'P-521'],
+    ['EdDSA', 'ed25519'],
+    ['Ed25519', 'ed25519'],
+    ['PS256', 'rsa2048'],
+    ['PS384', 'rsa2048'],
+    ['PS512', 'rsa2048'],
+    ['RS256', 'rsa2048'],
+    ['RS384', 'rsa2048'],
+    ['RS512', 'rsa2048'],
+  ];
+
+  it.each(cases)('%s with a %s key: accepted, with the RFC 7638 thumbprint jose computes; a flipped signature bit is refused', async (alg, kind) => {
+    const pair = pairs[kind];
+    const jwk = await exportJWK(pair.publicKey);
+    const good = await sign(alg, pair.privateKey, jwk);
+    expect(await checkDpopProof(token([good]), { now: NOW })).toMatchObject({ valid: true, jkt: await calculateJwkThumbprint(jwk, 'sha256') });
+    const [h, p, sig] = good.split('.') as [string, string, string];
+    const bytes = Buffer.from(sig, 'base64url');
+    bytes[5]! ^= 1;
+    expect(await checkDpopProof(token([`${h}.${p}.${bytes.toString('base64url')}`]), { now: NOW })).toMatchObject({ reason: 'signature' });
+    // The same header (now cached) with a payload it did not sign.
+    const forged = Buffer.from(JSON.stringify({ jti: 'forged', htm: 'POST', htu: URL_TOKEN, iat: Math.floor(NOW / 1000) })).toString('base64url');
+    expect(await checkDpopProof(token([`${h}.${forged}.${sig}`]), { now: NOW })).toMatchObject({ reason: 'signature' });
+  });
+
+  it('an algorithm whose key type the jwk does not have, an EC key on another curve, a short RSA key: refused (jwk)', async () => {
+    const ec = pairs['P-256'];
+    const ed = pairs.ed25519;
+    // alg ES256 over an Ed25519 key, EdDSA over an EC key, ES384 over a P-256 key, RS256 over an EC key.
+    expect(await checkDpopProof(token([await sign('ES256', ec.privateKey, await exportJWK(ec.publicKey))]), { now: NOW, algorithms: ['ES384', 'ES256'] })).toMatchObject({ valid: true });
+    const ecJwk = await exportJWK(ec.publicKey);
+    const header = (h: object) => Buffer.from(JSON.stringify(h)).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ jti: 'x', htm: 'POST', htu: URL_TOKEN, iat: NOW / 1000 })).toString('base64url');
+    for (const alg of ['EdDSA', 'ES384', 'RS256', 'PS256']) {
+      expect(await checkDpopProof(token([`${header({ typ: 'dpop+jwt', alg, jwk: ecJwk })}.${body}.c2ln`]), { now: NOW }), alg).toMatchObject({ reason: 'jwk' });
+    }
+    const edJwk = await exportJWK(ed.publicKey);
+    for (const alg of ['ES256', 'RS256']) {
+      expect(await checkDpopProof(token([`${header({ typ: 'dpop+jwt', alg, jwk: edJwk })}.${body}.c2ln`]), { now: NOW }), alg).toMatchObject({ reason: 'jwk' });
+    }
+    const short = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    // jose will not sign with it: sign by hand.
+    const input = `${header({ typ: 'dpop+jwt', alg: 'RS256', jwk: await exportJWK(short.publicKey) })}.${body}`;
+    const shortProof = `${input}.${nodeSign('sha256', Buffer.from(input), short.privateKey).toString('base64url')}`;
+    expect(await checkDpopProof(token([shortProof]), { now: NOW })).toMatchObject({ reason: 'jwk' });
+    // An X25519 key is not a signing key; an EC point off its curve does not import.
+    const x = generateKeyPairSync('x25519');
+    expect(await checkDpopProof(token([`${header({ typ: 'dpop+jwt', alg: 'EdDSA', jwk: await exportJWK(x.publicKey) })}.${body}.c2ln`]), { now: NOW })).toMatchObject({ reason: 'jwk' });
+    const offCurve = { ...ecJwk, y: Buffer.alloc(32, 7).toString('base64url') };
+    expect(await checkDpopProof(token([`${header({ typ: 'dpop+jwt', alg: 'ES256', jwk: offCurve })}.${body}.c2ln`]), { now: NOW })).toMatchObject({ reason: 'jwk' });
+  });
+
+  it('a header with crit, a header or payload that is not a JSON object, an expired or not-yet-valid proof: refused', async () => {
+    const pair = pairs['P-256'];
+    const jwk = await exportJWK(pair.publicKey);
+    // jose refuses to sign with an unknown crit: build such proofs by hand.
+    const hand = async (h: object, payload: string) => {
+      const input = `${Buffer.from(JSON.stringify(h)).toString('base64url')}.${payload}`;
+      return `${input}.${nodeSign('sha256', Buffer.from(input), { key: pair.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    };
+    const claims = (c: object) => Buffer.from(JSON.stringify(c)).toString('base64url');
+    const base = { jti: 'x', htm: 'POST', htu: URL_TOKEN, iat: Math.floor(NOW / 1000) };
+    expect(await checkDpopProof(token([await hand({ typ: 'dpop+jwt', alg: 'ES256', jwk, crit: ['b64'], b64: false }, claims(base))]), { now: NOW })).toMatchObject({ reason: 'malformed' });
+    expect(await checkDpopProof(token([await hand({ typ: 'dpop+jwt', alg: 'ES256', jwk }, Buffer.from('[1]').toString('base64url'))]), { now: NOW })).toMatchObject({ reason: 'claims' });
+    expect(await checkDpopProof(token([`${Buffer.from('[1]').toString('base64url')}.${claims(base)}.c2ln`]), { now: NOW })).toMatchObject({ reason: 'malformed' });
+    expect(await checkDpopProof(token([await hand({ typ: 'dpop+jwt', alg: 'ES256', jwk }, claims({ ...base, exp: NOW / 1000 - 1 }))]), { now: NOW })).toMatchObject({ reason: 'claims' });
+    expect(await checkDpopProof(token([await hand({ typ: 'dpop+jwt', alg: 'ES256', jwk }, claims({ ...base, nbf: NOW / 1000 + 30 }))]), { now: NOW })).toMatchObject({ reason: 'claims' });
+    expect(await checkDpopProof(token([await hand({ typ: 'dpop+jwt', alg: 'ES256', jwk }, claims({ ...base, exp: NOW / 1000 + 30 }))]), { now: NOW })).toMatchObject({ valid: true });
+  });
+
+  it('the allow-list is the policy\u2019s on every call, though the header is read once', async () => {
+    const pair = pairs.ed25519;
+    const p = await sign('EdDSA', pair.privateKey, await exportJWK(pair.publicKey));
+    expect(await checkDpopProof(token([p]), { now: NOW })).toMatchObject({ valid: true });
+    expect(await checkDpopProof(token([p]), { now: NOW, algorithms: ['ES256'] })).toMatchObject({ reason: 'algorithm' });
+    expect(await checkDpopProof(token([p]), { now: NOW, algorithms: ['Ed25519'] })).toMatchObject({ reason: 'algorithm' });
+    expect(await checkDpopProof(token([p]), { now: NOW, algorithms: ['EdDSA'] })).toMatchObject({ valid: true });
   });
 });
 
