@@ -1,7 +1,16 @@
 import type { RuleSpec } from '../types.js';
 
+/** An API token: `00` + 40 base64url characters, alone; a random one mixes both cases and digits. */
+const API_TOKEN =
+  '(?<![A-Za-z0-9_-])(00(?=[A-Za-z0-9_-]{0,39}[a-z])(?=[A-Za-z0-9_-]{0,39}[A-Z])(?=[A-Za-z0-9_-]{0,39}[0-9])[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])';
+/** An Okta org's domain, which a token is only used with. */
+const ORG_DOMAIN = '[A-Za-z0-9-]+\\.(?:okta|oktapreview|okta-emea)\\.com(?![A-Za-z0-9-])';
+const GAP = '[\\s\\S]{1,300}?';
+
 /**
- * Okta API tokens: 42 characters starting `00`, no other prefix, recognised next to an Okta name.
+ * Okta API tokens: 42 characters starting `00`, no other prefix, recognised next to an Okta name
+ * or beside the org domain they are used with (`dev-123.okta.com`, before or after), when the
+ * token's own name does not say digest or identifier.
  * Written from the provider's published token format.
  */
 export const rules: readonly RuleSpec[] = [
@@ -13,6 +22,17 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:okta)[\\w.-]{0,30}?(?:(?:api[_.-]?)?(?:token|key|secret))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?(00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.5,
+    validate: 'provider-value',
+    priority: 10,
+  },
+  {
+    id: 'okta-api-token-with-domain',
+    kind: 'okta',
+    description: 'Okta API token beside an Okta org domain',
+    keywords: ['okta.com', 'oktapreview.com', 'okta-emea.com'],
+    pattern: `${ORG_DOMAIN}${GAP}${API_TOKEN}|${API_TOKEN}${GAP}${ORG_DOMAIN}`,
+    entropy: 3.5,
+    validate: 'provider-value',
     priority: 10,
   },
 ];
