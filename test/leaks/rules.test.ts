@@ -122,6 +122,11 @@ const EXAMPLES: Record<string, () => [line: string, secret: string, also?: Reado
   'twitch-client-credentials-pair': () => {
     const id = twitch30();
     const s = twitch30();
+    return [`twitch:\n  - ${id}\n  - ${s}`, id, [['twitch-client-credentials-pair-second', s]]];
+  },
+  'twitch-client-credentials-pair-second': () => {
+    const id = twitch30();
+    const s = twitch30();
     return [`twitch:\n  - ${id}\n  - ${s}`, s, [['twitch-client-credentials-pair', id]]];
   },
   'twitch-chat-oauth-token': () => { const s = twitch30(); return [`PASS oauth:${s}`, s]; },

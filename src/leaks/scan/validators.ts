@@ -219,6 +219,9 @@ export function nameBefore(text: string, at: number): string[] {
   return nameWordsAt(text, i - 1);
 }
 
+/** How far before a match a pair rule's value may stand (its gap, at most 300, and the value). */
+const PAIR_REACH = 400;
+
 /**
  * A provider's value without a prefix of its own, recognised by what stands beside it — the
  * provider's name, or the identifier it pairs with (a Twilio account SID, an Alibaba AccessKey
@@ -230,7 +233,9 @@ export function nameBefore(text: string, at: number): string[] {
 function providerValue(secret: string, text?: string, index?: number): string | undefined {
   if (/^[0-9a-f]+$/i.test(secret) && trivialHex(secret)) return undefined;
   if (text === undefined || index === undefined) return secret;
-  const at = text.indexOf(secret, index);
+  // The match starts at the provider's name or at the identifier the value pairs with; a value
+  // before that identifier (captured in a look-behind) is at most a pair's gap before it.
+  const at = text.indexOf(secret, Math.max(0, index - PAIR_REACH));
   if (at === -1) return secret;
   const words = nameBefore(text, at);
   return words.length > 0 && (namesDigest(words) || namesNonSecret(words)) ? undefined : secret;

@@ -1,10 +1,13 @@
 import type { RuleSpec } from '../types.js';
 
-/** An AccessKey ID: `LTAI` + 12–20 letters and digits, alone. */
-const ACCESS_KEY_ID = '(?<![A-Za-z0-9_-])LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9_-])';
-/** An AccessKey secret: 30 letters and digits, no prefix; a random one mixes both cases and digits. */
+/** An AccessKey ID: `LTAI` + 12–20 letters and digits. */
+const ACCESS_KEY_ID = 'LTAI[A-Za-z0-9]{12,20}';
+/**
+ * An AccessKey secret: 30 letters and digits, no prefix; a random one mixes both cases and digits
+ * (checked behind the value once it has matched, not ahead of every word).
+ */
 const ACCESS_KEY_SECRET =
-  '(?<![A-Za-z0-9_-])((?=[A-Za-z0-9]{0,29}[a-z])(?=[A-Za-z0-9]{0,29}[A-Z])(?=[A-Za-z0-9]{0,29}[0-9])[A-Za-z0-9]{30})(?![A-Za-z0-9_-])';
+  '(?<![A-Za-z0-9_-])([A-Za-z0-9]{30})(?![A-Za-z0-9_-])(?<=[a-z][A-Za-z0-9]{0,29})(?<=[A-Z][A-Za-z0-9]{0,29})(?<=[0-9][A-Za-z0-9]{0,29})';
 const GAP = '[\\s\\S]{1,200}?';
 
 /**
@@ -28,7 +31,8 @@ export const rules: readonly RuleSpec[] = [
     kind: 'alibaba',
     description: 'Alibaba Cloud AccessKey secret beside its AccessKey ID',
     keywords: ['LTAI'],
-    pattern: `${ACCESS_KEY_ID}${GAP}${ACCESS_KEY_SECRET}|${ACCESS_KEY_SECRET}${GAP}${ACCESS_KEY_ID}`,
+    // From the ID's literal (quick to find); a secret before the ID is captured in a look-behind.
+    pattern: `LTAI(?<![A-Za-z0-9_-]LTAI)[A-Za-z0-9]{12,20}(?![A-Za-z0-9_-])(?:${GAP}${ACCESS_KEY_SECRET}|(?<=${ACCESS_KEY_SECRET}${GAP}${ACCESS_KEY_ID}))`,
     entropy: 4.0,
     validate: 'provider-value',
     priority: 10,
