@@ -118,6 +118,7 @@ const EXAMPLES: Record<string, () => [line: string, secret: string, also?: Reado
   'square-access-token': () => { const s = `EAAA${f.chars(URLSAFE, 60)}`; return [`SQUARE=${s}`, s]; },
   'square-oauth-secret': () => { const s = `sq0csp-${f.chars(URLSAFE, 43)}`; return [`sq: ${s}`, s]; },
   'braintree-access-token': () => { const s = `access_token$production$${f.chars(LOWER36, 16)}$${hex(32)}`; return [`bt = "${s}"`, s]; },
+  'facebook-app-access-token': () => { const s = `${f.digits(16)}|${f.chars(URLSAFE, 27)}`; return [`curl "https://graph.facebook.com/debug_token?access_token=${s}"`, s]; },
   'twitch-token': () => { const s = f.chars(LOWER36, 30); return [`TWITCH_CLIENT_SECRET=${s}`, s]; },
   'twitch-client-credentials-pair': () => {
     const id = twitch30();
@@ -269,6 +270,7 @@ const NEGATIVES: Record<string, readonly string[]> = {
   'okta-api-token-with-domain': [`okta: https://dev-1.okta.com\nsession_id: 00${mixed(40)}`, `https://dev-1.okta.com 00${'0'.repeat(40)}`],
   'heroku-legacy-api-key': [`heroku_app_id: "${uuid()}"`, 'HEROKU_API_KEY=00000000-0000-0000-0000-000000000000', `heroku_key_id = ${uuid()}`],
   'npm-legacy-token': [`npm_token_id = "${uuid()}"`, `package_id = "${uuid()}"`],
+  'facebook-app-access-token': [`facebook: { app_id: ${f.digits(16)} }`, `facebook version ${f.digits(16)}|${'a'.repeat(27)}`],
   'mailgun-private-key': ['mailgun: 00000000000000000000000000000000-00000000-00000000', `mailgun_key_sha: ${hex(32)}-${hex(8)}-${hex(8)}`],
 };
 

@@ -69,8 +69,8 @@ describe('gitleaks examples (third-party labelled set)', () => {
     for (const p of rule?.positives ?? []) expect(detect(engine, p, 'example.txt').filter((f) => f.rule === 'heroku-legacy-api-key'), p).toHaveLength(1);
   });
 
-  it('finds every hand-written OpenAI, Anthropic, 1Password and Sentry example gitleaks keeps', () => {
-    for (const id of ['openai-api-key', 'anthropic-api-key', 'anthropic-admin-api-key', 'sentry-org-token', 'pypi-upload-token', 'shopify-access-token']) {
+  it('finds every hand-written OpenAI, Anthropic, 1Password, Sentry and Facebook (app id|token) example gitleaks keeps', () => {
+    for (const id of ['openai-api-key', 'anthropic-api-key', 'anthropic-admin-api-key', 'sentry-org-token', 'pypi-upload-token', 'shopify-access-token', 'facebook-access-token']) {
       const rule = scores.perRule[id];
       expect(rule, id).toBeDefined();
       expect(rule?.recall, id).toBe(1);
