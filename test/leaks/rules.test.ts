@@ -271,7 +271,7 @@ const NEGATIVES: Record<string, readonly string[]> = {
   'heroku-legacy-api-key': [`heroku_app_id: "${uuid()}"`, 'HEROKU_API_KEY=00000000-0000-0000-0000-000000000000', `heroku_key_id = ${uuid()}`],
   'npm-legacy-token': [`npm_token_id = "${uuid()}"`, `package_id = "${uuid()}"`],
   'facebook-app-access-token': [`facebook: { app_id: ${f.digits(16)} }`, `facebook version ${f.digits(16)}|${'a'.repeat(27)}`],
-  'mailgun-private-key': ['mailgun: 00000000000000000000000000000000-00000000-00000000', `mailgun_key_sha: ${hex(32)}-${hex(8)}-${hex(8)}`],
+  'mailgun-private-key': ['mailgun: 00000000000000000000000000000000-00000000-00000000', 'mailgun: 0123456789abcdef0123456789abcdef-01234567-89abcdef', `mailgun_key_sha: ${hex(32)}-${hex(8)}-${hex(8)}`],
 };
 
 describe('built-in rules', () => {

@@ -231,7 +231,8 @@ const PAIR_REACH = 400;
  * repeated, a counting run). The rule's regex already placed the value beside the provider.
  */
 function providerValue(secret: string, text?: string, index?: number): string | undefined {
-  if (/^[0-9a-f]+$/i.test(secret) && trivialHex(secret)) return undefined;
+  // Hex, also in groups (`…-5eeb6406-757a4247`, a UUID), must not be trivial.
+  if (/^[0-9a-f][0-9a-f-]*$/i.test(secret) && trivialHex(secret.replace(/-/g, ''))) return undefined;
   if (text === undefined || index === undefined) return secret;
   // The match starts at the provider's name or at the identifier the value pairs with; a value
   // before that identifier (captured in a look-behind) is at most a pair's gap before it.

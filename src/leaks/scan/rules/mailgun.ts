@@ -33,7 +33,9 @@ export const rules: readonly RuleSpec[] = [
     kind: 'mailgun',
     description: 'Mailgun private API key (32-8-8 hex) in a file that names Mailgun',
     keywords: ['mailgun'],
-    pattern: '(?<![A-Za-z0-9_-])([0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})(?![A-Za-z0-9_-])',
+    // From the `-` before the 8-digit groups (rarer than a hex digit, so quick to find); the key,
+    // its 32 hex digits included, is captured in a look-behind.
+    pattern: '-[0-9a-f]{8}-[0-9a-f]{8}(?![A-Za-z0-9_-])(?<=(?<![A-Za-z0-9_-])([0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}))',
     entropy: 3.0,
     validate: 'provider-value',
     priority: 10,
