@@ -22,7 +22,9 @@ export const rules: readonly RuleSpec[] = [
     kind: 'facebook',
     description: 'Meta / Facebook app access token (app id|app secret) in a file that names Facebook',
     keywords: ['facebook'],
-    pattern: '(?<![A-Za-z0-9_.-])([0-9]{15,16}\\|(?:[0-9a-f]{32}|[A-Za-z0-9_-]{27}))(?![A-Za-z0-9_-])',
+    // From the `|` (rarer than a digit, so quick to find); the token, app id included, is captured
+    // in a look-behind.
+    pattern: '\\|(?:[0-9a-f]{32}|[A-Za-z0-9_-]{27})(?![A-Za-z0-9_-])(?<=(?<![A-Za-z0-9_.-])([0-9]{15,16}\\|(?:[0-9a-f]{32}|[A-Za-z0-9_-]{27})))',
     entropy: 3.5,
     validate: 'provider-value',
     priority: 10,
