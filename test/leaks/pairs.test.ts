@@ -113,3 +113,14 @@ describe('Okta: API token beside the org domain', () => {
     expect(found(`rookTable = 00${mixed(40)}`, 'okta')).toEqual([]);
   });
 });
+
+describe('Square: every secret has a prefix, sandbox ones included', () => {
+  const body = (n: number): string => f.chars(`${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'}_-`, n);
+  it('finds sandbox application secrets and access tokens, never application ids', () => {
+    const secret = `sandbox-sq0csb-${body(43)}`;
+    const token = `sandbox-sq0atb-${body(22)}`;
+    const text = `SQUARE_APPLICATION_ID=sandbox-sq0idb-${body(22)}\nSQUARE_APPLICATION_SECRET=${secret}\nSQUARE_ACCESS_TOKEN=${token}\nSQUARE_PROD_APP_ID=sq0idp-${body(22)}\n`;
+    expect(found(text, 'square').sort()).toEqual([secret, token].sort());
+    expect(detect(engine, text, '.env').filter((x) => x.kind !== 'square')).toEqual([]);
+  });
+});

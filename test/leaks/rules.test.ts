@@ -117,6 +117,7 @@ const EXAMPLES: Record<string, () => [line: string, secret: string, also?: Reado
   'shopify-shared-secret': () => { const s = `shpss_${hex(32)}`; return [`s: ${s}`, s]; },
   'square-access-token': () => { const s = `EAAA${f.chars(URLSAFE, 60)}`; return [`SQUARE=${s}`, s]; },
   'square-oauth-secret': () => { const s = `sq0csp-${f.chars(URLSAFE, 43)}`; return [`sq: ${s}`, s]; },
+  'square-sandbox-access-token': () => { const s = `sandbox-sq0atb-${f.chars(URLSAFE, 22)}`; return [`SQUARE_SANDBOX_TOKEN=${s}`, s]; },
   'braintree-access-token': () => { const s = `access_token$production$${f.chars(LOWER36, 16)}$${hex(32)}`; return [`bt = "${s}"`, s]; },
   'facebook-app-access-token': () => { const s = `${f.digits(16)}|${f.chars(URLSAFE, 27)}`; return [`curl "https://graph.facebook.com/debug_token?access_token=${s}"`, s]; },
   'twitch-token': () => { const s = f.chars(LOWER36, 30); return [`TWITCH_CLIENT_SECRET=${s}`, s]; },
