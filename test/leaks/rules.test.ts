@@ -46,8 +46,17 @@ function bech32Encode(hrp: string, data: number[]): string {
   return `${hrp}1${[...data, ...check].map((d) => charset[d]).join('')}`;
 }
 
-/** rule id → a line holding one synthetic secret of that rule, and the secret. */
-const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
+/** 32 letters and digits mixing both cases and digits, as a random Twilio API key secret does. */
+const mixed = (n: number): string => `a${f.chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ', 1)}${f.digits(1)}${b62(n - 3)}`;
+/** 30 lower-case letters and digits with a digit and a letter past `f`, as a random Twitch value has. */
+const twitch30 = (): string => `g${f.digits(1)}${f.chars(LOWER36, 28)}`;
+
+/**
+ * rule id → a line holding one synthetic secret of that rule, and the secret; for a rule that finds
+ * a secret beside the identifier it pairs with, also the other findings that line holds (the
+ * identifier's own rule, or the other half of a pair whose halves cannot be told apart).
+ */
+const EXAMPLES: Record<string, () => [line: string, secret: string, also?: ReadonlyArray<readonly [rule: string, secret: string]>]> = {
   'aws-access-key-id': () => { const s = `AKIA${f.chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`; return [`id = ${s}`, s]; },
   'aws-secret-access-key': () => { const s = f.awsSecret(); return [`aws_secret_access_key = ${s}`, s]; },
   'github-classic-token': () => { const s = f.githubClassic(); return [`t: ${s}`, s]; },
@@ -70,11 +79,19 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'azure-ad-client-secret': () => { const s = `${f.chars(URLSAFE, 3)}8Q~${f.chars(`${URLSAFE}.~`, 34)}`; return [`AZURE_CLIENT_SECRET=${s}`, s]; },
   'twilio-api-key': () => { const s = `SK${hex(32)}`; return [`TWILIO_API_KEY_SID = "${s}"`, s]; },
   'twilio-auth-token': () => { const s = hex(32); return [`twilio_auth_token = "${s}"`, s]; },
+  'twilio-auth-token-pair': () => { const s = hex(32); return [`client = twilio.rest.Client("AC${hex(32)}", "${s}")`, s]; },
+  'twilio-api-key-secret-pair': () => {
+    const sid = `SK${hex(32)}`;
+    const s = mixed(32);
+    return [`client = twilio.rest.Client("${sid}", "${s}", account_sid)`, s, [['twilio-api-key', sid]]];
+  },
   'sendgrid-api-key': () => { const s = `SG.${f.chars(URLSAFE, 22)}.${f.chars(URLSAFE, 43)}`; return [`SENDGRID=${s}`, s]; },
   'mailgun-api-key': () => { const s = `key-${hex(32)}`; return [`mg: ${s}`, s]; },
   'mailgun-named-key': () => { const s = `${hex(32)}-${hex(8)}-${hex(8)}`; return [`MAILGUN_API_KEY=${s}`, s]; },
+  'mailgun-private-key': () => { const s = `${hex(32)}-${hex(8)}-${hex(8)}`; return [`mg = mailgun.Client(auth=("api", "${s}"))`, s]; },
   'mailchimp-api-key': () => { const s = `${hex(32)}-us${1 + f.int(20)}`; return [`mc = "${s}"`, s]; },
   'npm-access-token': () => { const s = crcToken('npm_'); return [`//registry.npmjs.org/:_authToken=${s}`, s]; },
+  'npm-legacy-token': () => { const s = uuid(); return [`//registry.npmjs.org/:_authToken=${s}`, s]; },
   'pypi-token': () => { const s = `pypi-AgEIcHlwaS5vcmc${f.chars(URLSAFE, 150)}`; return [`password = ${s}`, s]; },
   'rubygems-api-key': () => { const s = `rubygems_${hex(48)}`; return [`:rubygems_api_key: ${s}`, s]; },
   'nuget-api-key': () => { const s = `oy2${f.chars(LOWER36, 43)}`; return [`nuget push -k ${s}`, s]; },
@@ -87,6 +104,7 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'atlassian-api-token': () => { const s = `ATATT3xFfGF0${f.chars(URLSAFE, 171)}=${f.chars('0123456789ABCDEF', 8)}`; return [`JIRA_API_TOKEN=${s}`, s]; },
   'bitbucket-app-password': () => { const s = `ATBB${b62(32)}`; return [`pw: ${s}`, s]; },
   'heroku-api-key': () => { const s = `HRKU-AA${f.chars(URLSAFE, 58)}`; return [`HEROKU_API_KEY=${s}`, s]; },
+  'heroku-legacy-api-key': () => { const s = uuid(); return [`HEROKU_API_KEY=${s}`, s]; },
   'digitalocean-token': () => { const s = `dop_v1_${hex(64)}`; return [`DO=${s}`, s]; },
   'cloudflare-origin-ca-key': () => { const s = `v1.0-${hex(24)}-${hex(146)}`; return [`key: ${s}`, s]; },
   'cloudflare-api-token': () => { const s = f.chars(URLSAFE, 40); return [`CLOUDFLARE_API_TOKEN=${s}`, s]; },
@@ -99,8 +117,21 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'shopify-shared-secret': () => { const s = `shpss_${hex(32)}`; return [`s: ${s}`, s]; },
   'square-access-token': () => { const s = `EAAA${f.chars(URLSAFE, 60)}`; return [`SQUARE=${s}`, s]; },
   'square-oauth-secret': () => { const s = `sq0csp-${f.chars(URLSAFE, 43)}`; return [`sq: ${s}`, s]; },
+  'square-sandbox-access-token': () => { const s = `sandbox-sq0atb-${f.chars(URLSAFE, 22)}`; return [`SQUARE_SANDBOX_TOKEN=${s}`, s]; },
   'braintree-access-token': () => { const s = `access_token$production$${f.chars(LOWER36, 16)}$${hex(32)}`; return [`bt = "${s}"`, s]; },
+  'facebook-app-access-token': () => { const s = `${f.digits(16)}|${f.chars(URLSAFE, 27)}`; return [`curl "https://graph.facebook.com/debug_token?access_token=${s}"`, s]; },
   'twitch-token': () => { const s = f.chars(LOWER36, 30); return [`TWITCH_CLIENT_SECRET=${s}`, s]; },
+  'twitch-client-credentials-pair': () => {
+    const id = twitch30();
+    const s = twitch30();
+    return [`twitch:\n  - ${id}\n  - ${s}`, id, [['twitch-client-credentials-pair-second', s]]];
+  },
+  'twitch-client-credentials-pair-second': () => {
+    const id = twitch30();
+    const s = twitch30();
+    return [`twitch:\n  - ${id}\n  - ${s}`, s, [['twitch-client-credentials-pair', id]]];
+  },
+  'twitch-chat-oauth-token': () => { const s = twitch30(); return [`PASS oauth:${s}`, s]; },
   'discord-bot-token': () => {
     const id = Buffer.from(f.digits(18)).toString('base64url');
     const s = `${id}.${f.chars(URLSAFE, 6)}.${f.chars(URLSAFE, 38)}`;
@@ -143,8 +174,14 @@ const EXAMPLES: Record<string, () => [line: string, secret: string]> = {
   'linear-api-key': () => { const s = `lin_api_${b62(40)}`; return [`LINEAR=${s}`, s]; },
   'notion-token': () => { const s = `ntn_${f.digits(11)}${b62(35)}`; return [`NOTION=${s}`, s]; },
   'okta-api-token': () => { const s = `00${f.chars(URLSAFE, 40)}`; return [`OKTA_API_TOKEN=${s}`, s]; },
+  'okta-api-token-with-domain': () => { const s = `00${mixed(40)}`; return [`client = okta.Client(orgUrl: "https://dev-${f.digits(6)}.okta.com", token: "${s}")`, s]; },
   'auth0-client-secret': () => { const s = f.chars(URLSAFE, 64); return [`AUTH0_CLIENT_SECRET=${s}`, s]; },
   'alibaba-access-key-id': () => { const s = `LTAI${b62(20)}`; return [`ak: ${s}`, s]; },
+  'alibaba-access-key-secret-pair': () => {
+    const id = `LTAI${b62(20)}`;
+    const s = mixed(30);
+    return [`credentials = AccessKeyCredential("${id}", "${s}")`, s, [['alibaba-access-key-id', id]]];
+  },
   'facebook-access-token': () => { const s = `EAAG${b62(180)}`; return [`fb = "${s}"`, s]; },
   'dropbox-access-token': () => { const s = `sl.${f.chars(URLSAFE, 138)}`; return [`DROPBOX=${s}`, s]; },
   'airtable-pat': () => { const s = `pat${b62(14)}.${hex(64)}`; return [`AIRTABLE=${s}`, s]; },
@@ -218,6 +255,24 @@ const NEGATIVES: Record<string, readonly string[]> = {
   'azure-devops-pat': [`AZURE_DEVOPS_PAT=${'x'.repeat(52)}`, `azure_build_id: ${'1'.repeat(52)}`],
   'teams-workflow-webhook': [`https://default${hex(30)}.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/${hex(32)}/triggers/manual/paths/invoke?sig=short`],
   'newrelic-license-key': [`license_key: ${'f'.repeat(32)}FFFFNRAL`],
+  // Values without a prefix, found beside their provider's name or the identifier they pair with:
+  // not when their own name says digest or identifier, nor when they are trivial.
+  'twilio-auth-token': [`TWILIO_AUTH_TOKEN_SHA256 = "${hex(32)}"`, `twilio_token_checksum: ${hex(32)}`],
+  'twilio-auth-token-pair': [
+    `twilio:\n  account_sid: AC${hex(32)}\n  webhook_sha: ${hex(32)}`,
+    `twilio: { sid: "AC${hex(32)}", request_id: "${hex(32)}" }`,
+    `twilio_account_sid: AC${hex(32)}\ntwilio_token: 0123456789abcdef0123456789abcdef`,
+  ],
+  'twitch-client-credentials-pair': [
+    `twitch:\n  user_id: ${twitch30()}\n  channel_id: ${twitch30()}`,
+    `twitch: ${hex(30)} ${hex(30)}`,
+    `twitch: ${'abcdefghijklmno'.repeat(2)} ${'pqrstuvwxyzabcd'.repeat(2)}`,
+  ],
+  'okta-api-token-with-domain': [`okta: https://dev-1.okta.com\nsession_id: 00${mixed(40)}`, `https://dev-1.okta.com 00${'0'.repeat(40)}`],
+  'heroku-legacy-api-key': [`heroku_app_id: "${uuid()}"`, 'HEROKU_API_KEY=00000000-0000-0000-0000-000000000000', `heroku_key_id = ${uuid()}`],
+  'npm-legacy-token': [`npm_token_id = "${uuid()}"`, `package_id = "${uuid()}"`],
+  'facebook-app-access-token': [`facebook: { app_id: ${f.digits(16)} }`, `facebook version ${f.digits(16)}|${'a'.repeat(27)}`],
+  'mailgun-private-key': ['mailgun: 00000000000000000000000000000000-00000000-00000000', 'mailgun: 0123456789abcdef0123456789abcdef-01234567-89abcdef', `mailgun_key_sha: ${hex(32)}-${hex(8)}-${hex(8)}`],
 };
 
 describe('built-in rules', () => {
@@ -235,9 +290,12 @@ describe('built-in rules', () => {
       const example = EXAMPLES[rule.id];
       if (!example) throw new Error(`no example for ${rule.id}`);
       for (let i = 0; i < 3; i++) {
-        const [line, secret] = example();
+        const [line, secret, also = []] = example();
         const found = detect(engine, `# settings\n${line}\n`, 'config.txt');
-        expect(found.map((x) => [x.rule, x.kind, x.secret]), line).toEqual([[rule.id, rule.kind, secret]]);
+        const kindOf = (id: string): string | undefined => BUILTIN_RULES.find((r) => r.id === id)?.kind;
+        const expected = [[rule.id, rule.kind, secret], ...also.map(([id, s]) => [id, kindOf(id), s])];
+        const byText = (a: readonly unknown[], b: readonly unknown[]): number => String(a).localeCompare(String(b));
+        expect(found.map((x) => [x.rule, x.kind, x.secret]).sort(byText), line).toEqual(expected.sort(byText));
       }
       for (const line of NEGATIVES[rule.id] ?? []) expect(detect(engine, line, 'config.txt'), line).toEqual([]);
     });

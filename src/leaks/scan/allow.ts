@@ -11,16 +11,24 @@ const PLACEHOLDER_PARTS = [
 ];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** True for values that stand in for a secret rather than being one. */
+/**
+ * True for values that stand in for a secret rather than being one. A UUID is one too (an
+ * identifier), except where a rule knows the provider's keys are UUIDs: see
+ * {@link isPlaceholderText}.
+ */
 export function isPlaceholder(value: string): boolean {
+  return isPlaceholderText(value) || UUID.test(value);
+}
+
+/** {@link isPlaceholder} without its UUID clause: words, markers and templates that stand in for a secret. */
+export function isPlaceholderText(value: string): boolean {
   const lower = value.toLowerCase();
   for (const part of PLACEHOLDER_PARTS) if (lower.includes(part.toLowerCase())) return true;
   if (/^<[^>]*>$/.test(value) || (value.includes('<') && value.includes('>'))) return true;
   if (/^(.)\1+$/.test(value) || /(.)\1{5,}/.test(value)) return true;
   if (/^\$[A-Za-z_{(]/.test(value) || /^%[A-Za-z_]+%$/.test(value)) return true;
   // "…TokenHere" and values elided with "...".
-  if (/(?:token|key|string|secret|password|value)here/i.test(value) || value.endsWith('...')) return true;
-  return UUID.test(value);
+  return /(?:token|key|string|secret|password|value)here/i.test(value) || value.endsWith('...');
 }
 
 /** A half-open span `[start, end)` of a text. */

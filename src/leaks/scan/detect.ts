@@ -6,7 +6,7 @@ import type { AllowSpec, EngineConfig, Finding, RuleSpec } from './types.js';
 import { shannonEntropy, VALIDATOR_TABLE, type Validator } from './validators.js';
 
 /** Validators whose check is strong enough that placeholder heuristics would only lose findings. */
-const STRUCTURAL = new Set(['keyturn', 'github-classic', 'private-key', 'jwt', 'crc32-base62', 'bech32', 'embedded-json']);
+const STRUCTURAL = new Set(['keyturn', 'github-classic', 'private-key', 'jwt', 'crc32-base62', 'bech32', 'embedded-json', 'provider-uuid']);
 
 interface CompiledAllow {
   readonly paths: readonly RegExp[];

@@ -19,6 +19,8 @@ export const VALIDATORS = [
   'embedded-json',
   'discord-bot',
   'bech32',
+  'provider-value',
+  'provider-uuid',
 ] as const;
 export type ValidatorName = (typeof VALIDATORS)[number];
 

@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { encodeBase62 } from '../../core/base62.js';
 import { tryParseSecret } from '../../core/secret.js';
+import { isPlaceholderText } from './allow.js';
 import type { ValidatorName } from './types.js';
 
 /**
@@ -138,13 +139,18 @@ export function nameWordsAt(text: string, index: number): string[] {
     .map((w) => w.toLowerCase());
 }
 
+/** True when a word of the name speaks of a digest or an identifier (`commit`, `sha256`, `checksum`, `etag`, `nonce`, …). */
+export function namesDigest(words: readonly string[]): boolean {
+  return words.some((w) => DIGEST_WORDS.has(w) || /^(?:sha|md)\d+$/.test(w));
+}
+
 /**
  * True when the name is a secret's by its last words (`X_API_SECRET`, `partnerApiKey`,
  * `APP_SECRET`, `SECRET_KEY_BASE`) and none of its words speaks of a digest or an identifier
  * (`commit`, `sha256`, `checksum`, `integrity`, `etag`, `fingerprint`, …).
  */
 export function namesSecret(words: readonly string[]): boolean {
-  if (words.some((w) => DIGEST_WORDS.has(w) || /^(?:sha|md)\d+$/.test(w))) return false;
+  if (namesDigest(words)) return false;
   const last = words.at(-1) ?? '';
   const before = words.at(-2) ?? '';
   if (SECRET_LAST.has(last)) return true;
@@ -195,6 +201,56 @@ function generic(secret: string, text?: string, index?: number): string | undefi
   if (URN.test(secret)) return undefined;
   if (/^(?:https?|file|ftp):\/\//i.test(secret) || (PATH.test(secret) && !/[A-Za-z0-9+]{12}/.test(secret))) return undefined;
   return classCount(secret) >= 3 || (classCount(secret) === 2 && /[0-9]/.test(secret) && secret.length >= 16) ? secret : undefined;
+}
+
+/** Between a name and its value: quotes, brackets, blanks and an assignment operator (`" = '`, `: `, ` - `, `=>`, `:=`). */
+function isBetweenNameAndValue(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x22 || c === 0x27 || c === 0x60 || c === 0x5d || c === 0x29 || c === 0x3d || c === 0x3a || c === 0x3e || c === 0x2c || c === 0x2d || c === 0x3f;
+}
+
+/**
+ * The words of the name a value at `at` is assigned to on its own line (`TWILIO_TOKEN_SHA = "…"` →
+ * twilio, token, sha); none for a value standing alone or after a word that is not its name.
+ */
+export function nameBefore(text: string, at: number): string[] {
+  let i = at;
+  while (i > 0 && at - i < 12 && isBetweenNameAndValue(text.charCodeAt(i - 1))) i--;
+  if (i === at || i === 0 || !isNameChar(text.charCodeAt(i - 1))) return [];
+  return nameWordsAt(text, i - 1);
+}
+
+/** How far before a match a pair rule's value may stand (its gap, at most 300, and the value). */
+const PAIR_REACH = 400;
+
+/**
+ * A provider's value without a prefix of its own, recognised by what stands beside it — the
+ * provider's name, or the identifier it pairs with (a Twilio account SID, an Alibaba AccessKey
+ * ID, an Okta org's domain): the name it is assigned to, if it has one, must not say that it is a
+ * digest or something about a secret rather than one (`TWILIO_TOKEN_SHA`, `checksum`, `etag`,
+ * `request_id`, `token_url`, `publicKey`), and hexadecimal must not be trivial (one unit
+ * repeated, a counting run). The rule's regex already placed the value beside the provider.
+ */
+function providerValue(secret: string, text?: string, index?: number): string | undefined {
+  // Hex, also in groups (`…-5eeb6406-757a4247`, a UUID), must not be trivial.
+  if (/^[0-9a-f][0-9a-f-]*$/i.test(secret) && trivialHex(secret.replace(/-/g, ''))) return undefined;
+  if (text === undefined || index === undefined) return secret;
+  // The match starts at the provider's name or at the identifier the value pairs with; a value
+  // before that identifier (captured in a look-behind) is at most a pair's gap before it.
+  const at = text.indexOf(secret, Math.max(0, index - PAIR_REACH));
+  if (at === -1) return secret;
+  const words = nameBefore(text, at);
+  return words.length > 0 && (namesDigest(words) || namesNonSecret(words)) ? undefined : secret;
+}
+
+/**
+ * A provider's key that is a UUID (Heroku's and npm's legacy API keys): {@link providerValue}'s
+ * checks, and the placeholder checks except the one that takes every UUID for an identifier — the
+ * rule has already placed this one where a key of that provider is written. Trivial UUIDs (the
+ * nil UUID, a digit repeated) are placeholders all the same.
+ */
+function providerUuid(secret: string, text?: string, index?: number): string | undefined {
+  if (isPlaceholderText(secret) || /^[0-]+$/.test(secret)) return undefined;
+  return providerValue(secret, text, index);
 }
 
 /** AWS secret access keys are 40 base64 characters mixing cases and digits. */
@@ -299,4 +355,6 @@ export const VALIDATOR_TABLE: Readonly<Record<ValidatorName, Validator>> = {
   'embedded-json': embeddedJson,
   'discord-bot': discordBot,
   bech32,
+  'provider-value': providerValue,
+  'provider-uuid': providerUuid,
 };

@@ -14,6 +14,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:auth0)[\\w.-]{0,30}?(?:(?:client[_.-]?)?secret|(?:api[_.-]?)?(?:key|token))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([A-Za-z0-9_-]{64})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 4.0,
+    validate: 'provider-value',
     priority: 10,
   },
 ];

@@ -45,6 +45,7 @@ export const rules: readonly RuleSpec[] = [
     keywords: ['azure', 'ado_', 'azdo'],
     pattern: '(?:[Aa]zure|AZURE|\\b[Aa]do|\\bADO|[Aa]zdo|AZDO)[\\w.-]{0,30}?[\\s"\'`:=>{}(),]{1,20}?([a-z0-9]{52}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9_-])',
     entropy: 3.5,
+    validate: 'provider-value',
     priority: 10,
   },
   {

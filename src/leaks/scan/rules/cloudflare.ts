@@ -24,6 +24,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:cloudflare|\\bcf)[\\w.-]{0,30}?(?:(?:api[_.-]?)?(?:token|key|secret))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.5,
+    validate: 'provider-value',
     priority: 10,
   },
   {
@@ -34,6 +35,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:cloudflare|\\bcf)[\\w.-]{0,30}?(?:(?:api[_.-]?)?(?:token|key|secret))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([a-f0-9]{37})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.0,
+    validate: 'provider-value',
     priority: 10,
   },
 ];

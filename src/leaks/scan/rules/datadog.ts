@@ -14,6 +14,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:datadog|\\bdd)[\\w.-]{0,20}?api[_.-]?key["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([a-f0-9]{32})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.0,
+    validate: 'provider-value',
     priority: 10,
   },
   {
@@ -24,6 +25,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:datadog|\\bdd)[\\w.-]{0,20}?app(?:lication)?[_.-]?key["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([a-f0-9]{40})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.0,
+    validate: 'provider-value',
     priority: 10,
   },
 ];

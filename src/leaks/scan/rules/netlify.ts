@@ -23,6 +23,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:netlify)[\\w.-]{0,30}?(?:(?:auth[_.-]?)?(?:token|key|secret))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([A-Za-z0-9_-]{40,46})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.5,
+    validate: 'provider-value',
     priority: 10,
   },
 ];

@@ -13,6 +13,7 @@ export const rules: readonly RuleSpec[] = [
     pattern: '(?:vercel)[\\w.-]{0,30}?(?:(?:api[_.-]?)?(?:token|key|secret))(?:[_.-][A-Za-z0-9]+)?["\\\'`]?\\]?[ \\t]*(?::=|=>|=|:|,)[ \\t]*["\\\'`]?([A-Za-z0-9]{24})(?![A-Za-z0-9_-])',
     flags: 'i',
     entropy: 3.5,
+    validate: 'provider-value',
     priority: 10,
   },
 ];
