@@ -84,36 +84,24 @@ function clean(text: string | null | undefined): string | null {
  */
 export async function appendEvent(tx: Transaction, ctx: Context, input: EventInput, meta: RequestMeta): Promise<string> {
   const id = newId('evt', ctx);
-  const fields = [
-    id,
-    ctx.now().getTime(),
-    input.type,
-    clean(meta.actor),
-    clean(input.target),
-    input.outcome,
-    clean(input.reason),
-    clean(meta.sourceIp),
-    clean(meta.requestId),
-    redactSecrets(JSON.stringify(input.data ?? {})),
-  ];
-  if (tx.commit === undefined && tx.dialect === 'postgres') {
-    // The number and the row in one statement: the head's row lock is held from here to COMMIT,
-    // one round trip shorter than an UPDATE … RETURNING followed by the INSERT.
-    const row = await tx.get<{ seq: number | string }>(
-      `WITH head AS (UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq)
-       INSERT INTO events (seq, id, time, type, actor, target, outcome, reason, source_ip, request_id, data)
-       SELECT head.seq, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ? FROM head RETURNING seq`,
-      fields,
-    );
-    if (row === undefined) throw missingHead();
-  } else {
-    const seq = await nextSeq(tx);
-    await tx.run(
-      `INSERT INTO events (seq, id, time, type, actor, target, outcome, reason, source_ip, request_id, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [seq, ...fields],
-    );
-  }
+  const seq = await nextSeq(tx);
+  await tx.run(
+    `INSERT INTO events (seq, id, time, type, actor, target, outcome, reason, source_ip, request_id, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      seq,
+      id,
+      ctx.now().getTime(),
+      input.type,
+      clean(meta.actor),
+      clean(input.target),
+      input.outcome,
+      clean(input.reason),
+      clean(meta.sourceIp),
+      clean(meta.requestId),
+      redactSecrets(JSON.stringify(input.data ?? {})),
+    ],
+  );
   tx.notify(EVENTS_CHANNEL, id);
   return id;
 }
@@ -135,7 +123,6 @@ export async function appendEvent(tx: Transaction, ctx: Context, input: EventInp
  */
 async function nextSeq(tx: Transaction): Promise<number> {
   const commit = tx.commit;
-  // Outside a group commit (PostgreSQL takes its number inside the INSERT, see appendEvent).
   if (commit === undefined) {
     const row = await tx.get<{ seq: number | string }>('UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq');
     if (row === undefined) throw missingHead();
