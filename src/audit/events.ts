@@ -112,12 +112,46 @@ export async function appendEvent(tx: Transaction, ctx: Context, input: EventInp
  * the committed value) or rolls back (and then reuses the number): numbers are gap-free and become
  * visible in order, so a reader that saw `seq = n` has already seen every number below it. The
  * lock is held from the append to the commit; callers append as the last step of their change.
- * On SQLite writers are serialised by `BEGIN IMMEDIATE` anyway; the same statement serves both.
+ *
+ * On SQLite the one writer commits several transactions together (group commit, see
+ * `src/store/sqlite`), so the counter lives in that commit ({@link Transaction.commit}): read from
+ * `audit_head` by the commit's first append, counted in memory by each append after it, and written
+ * back once, as the commit's last statement. A transaction that rolls back gives its numbers back
+ * (the next append reuses them), and the row is committed with the events it counts, so a restart
+ * (or another process writing the file, such as `keyturn admin recover`) continues from it. Same
+ * guarantee, one UPDATE per commit instead of one per event.
  */
 async function nextSeq(tx: Transaction): Promise<number> {
-  const row = await tx.get<{ seq: number | string }>('UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq');
-  if (row === undefined) throw new KeyturnError('ERR_INTERNAL', 'the audit log head is missing (migration 0160 not applied?)');
-  return Number(row.seq);
+  const commit = tx.commit;
+  if (commit === undefined) {
+    const row = await tx.get<{ seq: number | string }>('UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq');
+    if (row === undefined) throw missingHead();
+    return Number(row.seq);
+  }
+  let head = commit.get<{ seq: number }>(HEAD_KEY);
+  if (head === undefined) {
+    const row = await tx.get<{ seq: number | string }>('SELECT seq FROM audit_head WHERE id = 1');
+    if (row === undefined) throw missingHead();
+    const counted = { seq: Number(row.seq) };
+    head = counted;
+    commit.set(HEAD_KEY, counted);
+    commit.beforeCommit(HEAD_KEY, (db) => db.run('UPDATE audit_head SET seq = ? WHERE id = 1', [counted.seq]));
+  }
+  const counter = head;
+  const before = counter.seq;
+  // Transactions of one commit run one after another: one that rolls back took the last numbers.
+  commit.onRollback(() => {
+    if (counter.seq > before) counter.seq = before;
+  });
+  counter.seq = before + 1;
+  return counter.seq;
+}
+
+/** Where a group commit keeps the log's head (see {@link nextSeq}). */
+const HEAD_KEY = 'audit.head';
+
+function missingHead(): KeyturnError {
+  return new KeyturnError('ERR_INTERNAL', 'the audit log head is missing (migration 0160 not applied?)');
 }
 
 /** The log's head: the last sequence number handed out, and where the gap-free guarantee starts. */

@@ -10,7 +10,6 @@
  * Ownership: this file is the only SQL that names `audit_leaves` and `audit_checkpoints`; it reads
  * the events through `events.ts` (`readLog`).
  */
-import { toCanonical } from './canonical.js';
 import { createHash } from 'node:crypto';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
@@ -29,7 +28,7 @@ import {
   type NoteVerifier,
 } from './checkpoint.js';
 import { canonicalJson } from './formats/record.js';
-import { equalHashes, HASH_SIZE, leafHash, MerkleAccumulator } from './merkle.js';
+import { equalHashes, HASH_SIZE, leafHashOfText, MerkleAccumulator } from './merkle.js';
 
 /** The event type a checkpoint is recorded as. */
 export const CHECKPOINT_EVENT = 'audit.checkpoint';
@@ -57,14 +56,39 @@ const LEAF_BATCH = 250;
  * ```
  */
 export function logRecordBytes(event: AuditEvent): Uint8Array {
-  // The stored fields only: what the catalogue adds (severity, category) may change between releases.
-  const { severity: _severity, category: _category, ...record } = toCanonical(event);
-  return new TextEncoder().encode(canonicalJson(record));
+  return new TextEncoder().encode(logRecordText(event));
 }
 
-/** The RFC 9162 leaf hash of one record. */
+/**
+ * The canonical JSON text of a record, written directly: the record's member names are fixed, so
+ * their RFC 8785 order is too (`actor`, `data`, `id`, `outcome`, `reason`, `requestId`, `seq`,
+ * `sourceIp`, `target`, `time`, `type`), and only `data` goes through the general
+ * {@link canonicalJson}. The same text as `canonicalJson` of the record (a test holds them equal),
+ * without building the canonical record, sorting its members or looking its type up in the
+ * catalogue: the checkpointer hashes every event once.
+ */
+function logRecordText(event: AuditEvent): string {
+  const { seq, id, time, type, actor, target, outcome, reason, sourceIp, requestId, data } = event;
+  // Anything but text, null and a finite seq (only a hand-made record): the general path decides.
+  if (
+    !(typeof seq === 'number' && Number.isFinite(seq)) ||
+    !plain(id) || !plain(time) || !plain(type) || !plain(actor) || !plain(target) || !plain(outcome) || !plain(reason) || !plain(sourceIp) || !plain(requestId)
+  ) {
+    return canonicalJson({ seq, id, time, type, actor, target, outcome, reason, sourceIp, requestId, data });
+  }
+  return (
+    `{"actor":${JSON.stringify(event.actor)},"data":${canonicalJson(event.data)},"id":${JSON.stringify(event.id)}` +
+    `,"outcome":${JSON.stringify(event.outcome)},"reason":${JSON.stringify(event.reason)},"requestId":${JSON.stringify(event.requestId)}` +
+    `,"seq":${JSON.stringify(event.seq)},"sourceIp":${JSON.stringify(event.sourceIp)},"target":${JSON.stringify(event.target)}` +
+    `,"time":${JSON.stringify(event.time)},"type":${JSON.stringify(event.type)}}`
+  );
+}
+
+const plain = (value: unknown): boolean => value === null || typeof value === 'string';
+
+/** The RFC 9162 leaf hash of one record (its text hashed as UTF-8 without an intermediate copy). */
 export function recordLeaf(event: AuditEvent): Uint8Array {
-  return leafHash(logRecordBytes(event));
+  return leafHashOfText(logRecordText(event));
 }
 
 /** The deployment's checkpoint key: signer, log origin and the verifier key third parties keep. */

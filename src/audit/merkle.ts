@@ -49,6 +49,11 @@ export function leafHash(entry: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(entry).digest());
 }
 
+/** {@link leafHash} of the UTF-8 bytes of `text`, without encoding them into a buffer of their own first. */
+export function leafHashOfText(text: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(text, 'utf8').digest());
+}
+
 /**
  * The hash of an interior node: `SHA-256(0x01 || left || right)` (RFC 9162 §2.1.1).
  */

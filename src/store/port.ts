@@ -30,6 +30,34 @@ export interface Queryable {
 /** An open transaction. Notifications queued with `notify` are delivered only if it commits. */
 export interface Transaction extends Queryable {
   notify(channel: string, payload: string): void;
+  /**
+   * The commit this transaction will share, on an adapter with one writer that commits several
+   * transactions together (SQLite's group commit); `undefined` where each transaction commits on
+   * its own (PostgreSQL). See {@link CommitScope}.
+   */
+  readonly commit?: CommitScope | undefined;
+}
+
+/**
+ * What the transactions of one SQLite group commit share: they run one after another on the one
+ * writer, each in its own savepoint, and end in one COMMIT. A capability may keep a value there for
+ * the length of the commit (a counter it would otherwise UPDATE in every transaction), give back
+ * what a transaction rolled back ({@link onRollback}), and write the value once, as the last
+ * statement before COMMIT ({@link beforeCommit}). Everything kept is dropped when the commit ends,
+ * whether it committed or not: the next commit starts again from the stored rows.
+ */
+export interface CommitScope {
+  /** The value kept under `key` in this commit, if any. */
+  get<T>(key: string): T | undefined;
+  /** Keeps `value` under `key` until this commit ends. */
+  set(key: string, value: unknown): void;
+  /**
+   * Runs `fn` once (the first registration per `key` wins) after every transaction of this commit
+   * has run and before its COMMIT, inside it: a statement failing there fails the whole commit.
+   */
+  beforeCommit(key: string, fn: (db: Queryable) => Promise<unknown>): void;
+  /** Runs `fn` if this transaction rolls back (to its savepoint), latest registered first. */
+  onRollback(fn: () => void): void;
 }
 
 /**

@@ -6,10 +6,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { appendEvent, listEvents, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
+import { appendEvent, listEvents, logHead, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
 import { manualContext } from '../../src/core/context.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
 import type { Store, Transaction } from '../../src/store/port.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
 
 const ctx = manualContext(new Date('2026-12-05T00:00:00Z'));
@@ -141,5 +142,112 @@ describeStore('the ordered event log', (kind) => {
     expect(rolledBack).toBeGreaterThan(0);
     expect(reader.seen.map((e) => e.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
     expect(new Set(reader.seen.map((e) => e.id)).size).toBe(committed);
+  });
+});
+
+/**
+ * SQLite commits the transactions waiting for its one writer together (group commit), and the
+ * sequence is counted in that commit instead of an UPDATE of `audit_head` per event: these check
+ * that the guarantee is the same — a transaction rolled back in the middle of a commit gives its
+ * numbers back, the head row is committed with the events it counts, and a new commit (after a
+ * restart, or after another process wrote the file) continues from the row.
+ */
+describeStore('the ordered event log within one SQLite group commit', (kind) => {
+  let handle: StoreHandle;
+  beforeEach(async () => {
+    handle = await freshStore(kind);
+    await handle.store.migrate(MIGRATIONS);
+  });
+  afterEach(async () => handle.dispose());
+
+  /** Transactions started in the same turn of the event loop: on SQLite they share one commit. */
+  function together(store: Store, bodies: Array<(tx: Transaction) => Promise<unknown>>): Promise<PromiseSettledResult<unknown>[]> {
+    return Promise.allSettled(bodies.map((body) => store.transaction(body)));
+  }
+
+  it('rolled-back transactions between committed ones in one commit leave no gap; the head row equals the last number', async () => {
+    const shared: boolean[] = [];
+    const results = await together(handle.store, [
+      (tx) => created(tx, 'a'),
+      async (tx) => {
+        shared.push(tx.commit?.get('audit.head') !== undefined);
+        await created(tx, 'doomed-1');
+        await created(tx, 'doomed-2');
+        throw new Error('change failed');
+      },
+      (tx) => created(tx, 'b'),
+      async (tx) => {
+        await created(tx, 'doomed-3');
+        throw new Error('change failed');
+      },
+      (tx) => created(tx, 'c'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    // On SQLite the second transaction ran in the commit the first opened (the case under test).
+    if (kind === 'sqlite') expect(shared).toEqual([true]);
+    const events = await listEvents(handle.store);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    // SQLite runs a commit's transactions in the order they were started; PostgreSQL's race.
+    if (kind === 'sqlite') expect(events.map((e) => e.target)).toEqual(['a', 'b', 'c']);
+    else expect(new Set(events.map((e) => e.target))).toEqual(new Set(['a', 'b', 'c']));
+    expect(await logHead(handle.store)).toEqual({ seq: 3, baseSeq: 0 });
+    // The next commit continues from the committed head.
+    await handle.store.transaction((tx) => created(tx, 'd'));
+    expect((await listEvents(handle.store)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect((await logHead(handle.store)).seq).toBe(4);
+  });
+
+  it('a commit whose every transaction rolls back leaves the head where it was', async () => {
+    await handle.store.transaction((tx) => created(tx, 'first'));
+    await together(handle.store, [
+      async (tx) => {
+        await created(tx, 'doomed-1');
+        throw new Error('no');
+      },
+      async (tx) => {
+        await created(tx, 'doomed-2');
+        throw new Error('no');
+      },
+    ]);
+    expect((await logHead(handle.store)).seq).toBe(1);
+    await handle.store.transaction((tx) => created(tx, 'second'));
+    expect((await listEvents(handle.store)).map((e) => [e.seq, e.target])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+    ]);
+  });
+
+  it('after a restart the sequence continues from the stored head', async () => {
+    await together(handle.store, [(tx) => created(tx, 'a'), (tx) => created(tx, 'b')]);
+    // SQLite: the process stops and starts again; PostgreSQL: another node takes over.
+    if (kind === 'sqlite') await handle.store.close();
+    const reopened = kind === 'sqlite' ? new SqliteStore({ filename: handle.db }) : await handle.another();
+    try {
+      await together(reopened, [(tx) => created(tx, 'c'), (tx) => created(tx, 'd')]);
+      const events = await listEvents(reopened);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(new Set(events.slice(0, 2).map((e) => e.target))).toEqual(new Set(['a', 'b']));
+      expect(new Set(events.slice(2).map((e) => e.target))).toEqual(new Set(['c', 'd']));
+      expect((await logHead(reopened)).seq).toBe(4);
+    } finally {
+      if (kind === 'sqlite') await reopened.close();
+    }
+  });
+
+  it('events another writer of the file committed between two commits are counted (nothing is remembered across commits)', async () => {
+    await handle.store.transaction((tx) => created(tx, 'here-1'));
+    // Another process on the same file, as `keyturn admin recover` opens it (beside the server).
+    const beside = kind === 'sqlite' ? new SqliteStore({ filename: handle.db, beside: true }) : await handle.another();
+    try {
+      await beside.transaction((tx) => created(tx, 'beside'));
+    } finally {
+      if (kind === 'sqlite') await beside.close();
+    }
+    await handle.store.transaction((tx) => created(tx, 'here-2'));
+    expect((await listEvents(handle.store)).map((e) => [e.seq, e.target])).toEqual([
+      [1, 'here-1'],
+      [2, 'beside'],
+      [3, 'here-2'],
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import { ListenerRegistry } from '../listeners.js';
 import { holdDatabaseFile } from './lock.js';
 import {
   assertMigrationOrder,
+  type CommitScope,
   migrationSql,
   type Migration,
   type Queryable,
@@ -35,6 +36,32 @@ interface Job {
   readonly fn: (tx: Transaction) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: unknown) => void;
+}
+
+/**
+ * The values and pre-commit work the transactions of one group commit share (see
+ * {@link CommitScope}); a fresh one for every commit, and whenever SQLite abandons the open one.
+ */
+class GroupCommit {
+  readonly #values = new Map<string, unknown>();
+  readonly #before = new Map<string, (db: Queryable) => Promise<unknown>>();
+
+  get<T>(key: string): T | undefined {
+    return this.#values.get(key) as T | undefined;
+  }
+
+  set(key: string, value: unknown): void {
+    this.#values.set(key, value);
+  }
+
+  beforeCommit(key: string, fn: (db: Queryable) => Promise<unknown>): void {
+    if (!this.#before.has(key)) this.#before.set(key, fn);
+  }
+
+  /** Runs the pre-commit work, in the order it was first registered. */
+  async finish(db: Queryable): Promise<void> {
+    for (const fn of this.#before.values()) await fn(db);
+  }
 }
 
 /** Most transactions that share one commit. */
@@ -129,6 +156,10 @@ export class SqliteStore implements Store {
       this.#writer.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       this.#writer.pragma('foreign_keys = ON');
       this.#writer.pragma('busy_timeout = 5000');
+      // Each transaction of a group commit runs in a savepoint, whose journal is a temporary file:
+      // kept in memory, a token issuance makes no journal writes (measured: ~15 µs of system CPU
+      // per token on the token endpoint). It holds a transaction's changed pages, a bounded size.
+      this.#writer.pragma('temp_store = MEMORY');
       this.#reader = memory ? this.#writer : new Database(options.filename, { readonly: false });
       if (!memory) {
         this.#reader.pragma('busy_timeout = 5000');
@@ -192,6 +223,7 @@ export class SqliteStore implements Store {
       return;
     }
     const done: Array<{ job: Job; result: unknown; pending: Array<[string, string]> }> = [];
+    let group = new GroupCommit();
     const fail = (err: unknown) => {
       for (const d of done) d.job.reject(err);
       done.length = 0;
@@ -206,7 +238,8 @@ export class SqliteStore implements Store {
     let job: Job | undefined;
     for (let taken = 0; taken < MAX_BATCH && (job = this.#jobs.shift()); taken++) {
       const pending: Array<[string, string]> = [];
-      const { tx, finish } = this.#transactionHandle(pending);
+      const rollbacks: Array<() => void> = [];
+      const { tx, finish } = this.#transactionHandle(pending, group, rollbacks);
       this.#statement('SAVEPOINT kt_tx').run();
       try {
         const result = await job.fn(tx);
@@ -216,9 +249,13 @@ export class SqliteStore implements Store {
         if (this.#writer.inTransaction) {
           this.#statement('ROLLBACK TO kt_tx').run();
           this.#statement('RELEASE kt_tx').run();
+          // What the transaction took from the commit's shared values goes back with its rows.
+          for (let i = rollbacks.length - 1; i >= 0; i--) rollbacks[i]!();
         } else {
-          // SQLite abandoned the whole transaction (e.g. disk full): the batch is lost.
+          // SQLite abandoned the whole transaction (e.g. disk full): the batch is lost, and with
+          // it every value the commit kept; the transactions still waiting start a fresh one.
           fail(err);
+          group = new GroupCommit();
         }
         job.reject(err);
       } finally {
@@ -227,6 +264,7 @@ export class SqliteStore implements Store {
       if (!this.#writer.inTransaction) this.#statement('BEGIN IMMEDIATE').run();
     }
     try {
+      await group.finish({ dialect: 'sqlite', ...queryable(this.#writer, this.#writerStatements) });
       this.#statement('COMMIT').run();
     } catch (err) {
       if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
@@ -243,11 +281,20 @@ export class SqliteStore implements Store {
     return prepared(this.#writer, this.#writerStatements, sql);
   }
 
-  #transactionHandle(pending: Array<[string, string]>): { tx: Transaction; finish: () => void } {
+  #transactionHandle(pending: Array<[string, string]>, group: GroupCommit, rollbacks: Array<() => void>): { tx: Transaction; finish: () => void } {
     let open = true;
     const base = queryable(this.#writer, this.#writerStatements);
     const guard = () => {
       if (!open) throw new Error('transaction already finished');
+    };
+    const commit: CommitScope = {
+      get: (key) => group.get(key),
+      set: (key, value) => (guard(), group.set(key, value)),
+      beforeCommit: (key, fn) => (guard(), group.beforeCommit(key, fn)),
+      onRollback: (fn) => {
+        guard();
+        rollbacks.push(fn);
+      },
     };
     const tx: Transaction = {
       dialect: 'sqlite',
@@ -258,6 +305,7 @@ export class SqliteStore implements Store {
         guard();
         pending.push([channel, payload]);
       },
+      commit,
     };
     return { tx, finish: () => (open = false) };
   }
