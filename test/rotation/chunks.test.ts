@@ -7,43 +7,11 @@ import { PrincipalService } from '../../src/principals/index.js';
 import { PolicyService, rotateAllDue, WebhookService, type WebhookEvent } from '../../src/rotation/index.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
 import { KeyEncryption } from '../../src/signing/kek.js';
-import type { Store, Transaction } from '../../src/store/port.js';
 import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
-import { admin, countRows, eventsOf } from './support.js';
+import { admin, counting, countRows, eventsOf } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-/** `store`, counting the statements of each transaction (each one a round trip on PostgreSQL). */
-function counting(store: Store): { store: Store; perTransaction: number[] } {
-  const perTransaction: number[] = [];
-  const wrapped: Store = {
-    dialect: store.dialect,
-    all: (sql, params) => store.all(sql, params),
-    get: (sql, params) => store.get(sql, params),
-    run: (sql, params) => store.run(sql, params),
-    subscribe: (channel, listener) => store.subscribe(channel, listener),
-    migrate: (migrations) => store.migrate(migrations),
-    close: () => store.close(),
-    transaction: (fn) =>
-      store.transaction(async (tx) => {
-        let n = 0;
-        const counted: Transaction = {
-          dialect: tx.dialect,
-          all: (sql, params) => (n++, tx.all(sql, params)),
-          get: (sql, params) => (n++, tx.get(sql, params)),
-          run: (sql, params) => (n++, tx.run(sql, params)),
-          notify: (channel, payload) => tx.notify(channel, payload),
-        };
-        try {
-          return await fn(counted);
-        } finally {
-          perTransaction.push(n);
-        }
-      }),
-  };
-  return { store: wrapped, perTransaction };
-}
 
 const toWebhook = (event: KeyLifecycleEvent): WebhookEvent => ({ type: event.type, principal: event.key.principal, subject: event.key.id, data: { ...event.data } });
 
