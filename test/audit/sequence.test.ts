@@ -6,8 +6,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { appendEvent, listEvents, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
+import { appendEvent, appendEvents, EVENTS_CHANNEL, listEvents, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
 import { manualContext } from '../../src/core/context.js';
+import { generateSecret } from '../../src/core/secret.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
 import type { Store, Transaction } from '../../src/store/port.js';
 import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
@@ -141,5 +142,41 @@ describeStore('the ordered event log', (kind) => {
     expect(rolledBack).toBeGreaterThan(0);
     expect(reader.seen.map((e) => e.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
     expect(new Set(reader.seen.map((e) => e.id)).size).toBe(committed);
+  });
+
+  it('appendEvents: several events in one claim, consecutive numbers between single appends, redacted, announced after commit, gone with a rollback', async () => {
+    const heard: (string | null)[] = [];
+    const stop = handle.store.subscribe(EVENTS_CHANNEL, (id) => heard.push(id));
+    const secret = generateSecret('ktr', ctx);
+    try {
+      await handle.store.transaction((tx) => created(tx, 'before'));
+      const ids = await handle.store.transaction(async (tx) => {
+        const appended = await appendEvents(
+          tx,
+          ctx,
+          Array.from({ length: 300 }, (_, i) => ({ type: 'principal.created' as const, target: `p${i}`, outcome: 'success' as const, reason: i === 0 ? `leaked ${secret}` : null, data: { kind: 'service' as const, name: `p${i}` } })),
+          SYSTEM,
+        );
+        expect(heard).toHaveLength(1); // not before the commit
+        return appended;
+      });
+      await handle.store.transaction((tx) => created(tx, 'after'));
+      const all = await listEvents(handle.store, { limit: 1000 });
+      expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+      expect(all.slice(1, 301).map((e) => e.id)).toEqual(ids);
+      expect(all.slice(1, 301).map((e) => e.target)).toEqual(Array.from({ length: 300 }, (_, i) => `p${i}`));
+      expect(all[1]!.reason).toBe('leaked ktr_[REDACTED]');
+      expect(heard.slice(1, 301)).toEqual(ids);
+      await expect(
+        handle.store.transaction(async (tx) => {
+          await appendEvents(tx, ctx, [{ type: 'principal.created', target: 'x', outcome: 'success', data: { kind: 'service', name: 'x' } }], SYSTEM);
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      await handle.store.transaction((tx) => created(tx, 'last'));
+      expect((await listEvents(handle.store, { afterSeq: 302 })).map((e) => [e.seq, e.target])).toEqual([[303, 'last']]);
+    } finally {
+      stop();
+    }
   });
 });
