@@ -1,5 +1,5 @@
 /**
- * Rotation benchmark (issue 11): `npx tsx bench/rotation.ts [--keys 100000] [--duration 10] [--connections 50] [--pg URL]`,
+ * Rotation benchmark (issue 11): `npx tsx bench/rotation.ts [--keys 100000] [--duration 10] [--connections 50] [--pg URL] [--profile] [--http-only]`,
  * or `npm run bench -- --only rotation [--rotation-keys N]`.
  *
  * 1. Rotations per second when `keys` API keys come due at once (policy `banking`), in process,
@@ -15,7 +15,7 @@
 import autocannon, { type Result } from 'autocannon';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import { MIGRATIONS } from '../src/runtime/open.js';
 import { KeyEncryption } from '../src/signing/kek.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/port.js';
+import { printProfile, summariseProfile } from './profile.js';
 import { ensureBuild, freePort, startChild, waitFor, type Child, adminCaller } from './support.js';
 
 export const ROTATION_TARGETS = { verifyDuringRotationVsIdle: 0.8 } as const;
@@ -40,6 +41,10 @@ export interface RotationBenchOptions {
   readonly connections?: number;
   /** PostgreSQL for the in-process figure (default: `KEYTURN_TEST_PG_URL`; none: SQLite only). */
   readonly pgUrl?: string;
+  /** Runs the server of the "during rotation" window under `node --cpu-prof` and summarises where its time goes. */
+  readonly profile?: boolean;
+  /** Only the HTTP figure (with `profile`: while looking at where the server's time goes). */
+  readonly httpOnly?: boolean;
 }
 
 const META = { actor: null, actorKind: null, sourceIp: null, requestId: 'bench' } as const;
@@ -62,7 +67,7 @@ async function seedDueKeys(store: Store, masterKey: Uint8Array, count: number, i
 }
 
 /** Rotations per second of `keys` keys due at once, in process on `db`. */
-export async function rotationRate(db: string | undefined, dataDir: string, count: number): Promise<{ seeded: number; seconds: number; rotationsPerSec: number }> {
+export async function rotationRate(db: string | undefined, dataDir: string, count: number): Promise<{ seeded: number; seconds: number; rotationsPerSec: number; cpuUsPerRotation: number }> {
   const store = await openStore(db, dataDir);
   try {
     await store.migrate(MIGRATIONS);
@@ -76,23 +81,27 @@ export async function rotationRate(db: string | undefined, dataDir: string, coun
     // Unpaced: the rate the store allows (the server paces it to `rotationShare` of its time, see the HTTP figure).
     const keys = new KeyService({ store, ctx, principals, prefix: 'kt_live', policies, sealer: new KeyEncryption(masterKey, ctx), rotationShare: 1 });
     const started = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     const run = await rotateAllDue(keys);
+    const cpu = process.cpuUsage(cpu0);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     keys.close();
     policies.close();
     if (run.rotated !== count) throw new Error(`expected ${count} rotations, did ${run.rotated}`);
-    return { seeded: count, seconds: Math.round(seconds * 100) / 100, rotationsPerSec: Math.round(count / seconds) };
+    // CPU time of this process per rotation (user + system; PostgreSQL's own work is not in it): comparable across runs on a loaded machine.
+    const cpuUsPerRotation = Math.round(((cpu.user + cpu.system) / count) * 10) / 10;
+    return { seeded: count, seconds: Math.round(seconds * 100) / 100, rotationsPerSec: Math.round(count / seconds), cpuUsPerRotation };
   } finally {
     await store.close();
   }
 }
 
-function serve(dataDir: string, port: number, masterKeyHex: string, tick: string): Child {
-  return startChild(['dist/cli/main.js', 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent', '--master-key', masterKeyHex, '--rotation-tick', tick]);
+function serve(dataDir: string, port: number, masterKeyHex: string, tick: string, nodeFlags: string[] = []): Child {
+  return startChild([...nodeFlags, 'dist/cli/main.js', 'serve', '--data-dir', dataDir, '--port', String(port), '--log-level', 'silent', '--master-key', masterKeyHex, '--rotation-tick', tick]);
 }
 
 /** Verify throughput over HTTP idle, then while the scheduler rotates `count` due keys. */
-async function verifyDuringRotation(count: number, durationSec: number, connections: number) {
+async function verifyDuringRotation(count: number, durationSec: number, connections: number, profile = false) {
   ensureBuild();
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-rotbench-'));
   const masterKey = randomBytes(32);
@@ -121,10 +130,13 @@ async function verifyDuringRotation(count: number, durationSec: number, connecti
     await server.stop();
 
     // The scheduler catches up on start: every key is due.
-    server = serve(dataDir, port, hex, '1s');
+    const profileDir = join(dataDir, 'profile');
+    server = serve(dataDir, port, hex, '1s', profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
     await waitFor(`${url}/healthz`);
     const during: Result = await autocannon({ ...valid, duration: durationSec });
     await server.stop();
+    const profileFile = profile ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+    const summary = profileFile ? summariseProfile(join(profileDir, profileFile)) : undefined;
     const db = new Database(join(dataDir, 'keyturn.db'), { readonly: true });
     const rotated = (db.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'key.rotated'").get() as { n: number }).n;
     db.close();
@@ -139,6 +151,7 @@ async function verifyDuringRotation(count: number, durationSec: number, connecti
       non2xxDuringRotation: during.non2xx,
       rotatedDuringWindow: rotated,
       targetMet: share >= ROTATION_TARGETS.verifyDuringRotationVsIdle,
+      ...(summary ? { profile: summary } : {}),
     };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
@@ -172,10 +185,13 @@ export async function runRotationBench(options: RotationBenchOptions = {}) {
   const pgUrl = options.pgUrl ?? process.env.KEYTURN_TEST_PG_URL;
   const dir = mkdtempSync(join(tmpdir(), 'keyturn-rotrate-'));
   try {
-    console.log(`rotation: ${count} keys due at once, SQLite …`);
-    const sqlite = await rotationRate(undefined, dir, count);
+    let sqlite: Awaited<ReturnType<typeof rotationRate>> | null = null;
+    if (!options.httpOnly) {
+      console.log(`rotation: ${count} keys due at once, SQLite …`);
+      sqlite = await rotationRate(undefined, dir, count);
+    }
     let postgres: Awaited<ReturnType<typeof rotationRate>> | null = null;
-    if (pgUrl) {
+    if (pgUrl && !options.httpOnly) {
       const schema = `bench_rotation_${randomBytes(4).toString('hex')}`;
       const url = new URL(pgUrl);
       url.searchParams.set('schema', schema);
@@ -189,7 +205,7 @@ export async function runRotationBench(options: RotationBenchOptions = {}) {
       }
     }
     console.log('rotation: verify over HTTP idle, then while the scheduler rotates …');
-    const http = await verifyDuringRotation(count, durationSec, connections);
+    const http = await verifyDuringRotation(count, durationSec, connections, options.profile ?? false);
     const holder = await holderOverhead();
     return { keysDue: count, sqlite, postgres, http, holder, note: 'one machine shared with other work; autocannon and keyturn share its cores' };
   } finally {
@@ -201,17 +217,18 @@ export async function runRotationBench(options: RotationBenchOptions = {}) {
 export function printRotation(r: Awaited<ReturnType<typeof runRotationBench>>): void {
   const pct = (x: number) => `${Math.round(x * 100)}%`;
   console.log(`rotation (${r.keysDue} API keys due at once):`);
-  console.log(`  SQLite:     ${r.sqlite.rotationsPerSec} rotations/s (${r.sqlite.seconds} s)`);
-  console.log(`  PostgreSQL: ${r.postgres ? `${r.postgres.rotationsPerSec} rotations/s (${r.postgres.seconds} s)` : 'not run (no --pg / KEYTURN_TEST_PG_URL)'}`);
+  console.log(`  SQLite:     ${r.sqlite ? `${r.sqlite.rotationsPerSec} rotations/s (${r.sqlite.seconds} s; ${r.sqlite.cpuUsPerRotation} µs CPU per rotation)` : 'not run (--http-only)'}`);
+  console.log(`  PostgreSQL: ${r.postgres ? `${r.postgres.rotationsPerSec} rotations/s (${r.postgres.seconds} s; ${r.postgres.cpuUsPerRotation} µs CPU per rotation in keyturn's process)` : 'not run (no --pg / KEYTURN_TEST_PG_URL)'}`);
   console.log(
     `  verify over HTTP: idle ${r.http.verifyIdleReqPerSec} req/s, during rotation ${r.http.verifyDuringRotationReqPerSec} req/s = ${pct(r.http.verifyDuringRotationVsIdle)} (target ≥ ${pct(ROTATION_TARGETS.verifyDuringRotationVsIdle)}: ${r.http.targetMet ? 'met' : 'MISSED'}), ${r.http.non2xxDuringRotation} non-2xx, ${r.http.rotatedDuringWindow} rotated in the window`,
   );
+  if (r.http.profile) printProfile(r.http.profile, 30);
   console.log(`  key holder: ${r.holder.overheadNsPerCall} ns overhead per call (holder.fetch ${r.holder.holderFetchNsPerCall} ns vs fetch ${r.holder.plainNsPerCall} ns on a stub; authorization() ${r.holder.authorizationNs} ns)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { keys: { type: 'string', default: '100000' }, duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, pg: { type: 'string' } } });
+  const { values } = parseArgs({ options: { keys: { type: 'string', default: '100000' }, duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, pg: { type: 'string' }, profile: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } } });
   printRotation(
-    await runRotationBench({ keys: Number(values.keys), durationSec: Number(values.duration), connections: Number(values.connections), ...(values.pg ? { pgUrl: values.pg } : {}) }),
+    await runRotationBench({ keys: Number(values.keys), durationSec: Number(values.duration), connections: Number(values.connections), ...(values.pg ? { pgUrl: values.pg } : {}), profile: values.profile, httpOnly: values['http-only'] }),
   );
 }

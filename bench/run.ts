@@ -406,7 +406,7 @@ async function main(): Promise<void> {
   if (only.has('rotation')) {
     // Issue 11: 100,000 keys due at once, verification while they rotate, the key holder's overhead.
     const { printRotation, runRotationBench } = await import('./rotation.js');
-    const rotation = await runRotationBench({ keys: Number(flags['rotation-keys']), durationSec: duration, connections });
+    const rotation = await runRotationBench({ keys: Number(flags['rotation-keys']), durationSec: duration, connections, profile: flags.profile === true });
     results.rotation = rotation;
     printRotation(rotation);
   }

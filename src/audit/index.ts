@@ -5,6 +5,7 @@
  */
 export {
   appendEvent,
+  appendEvents,
   EVENT_TYPES,
   EVENTS_CHANNEL,
   listEvents,

@@ -9,6 +9,7 @@ export {
   KeyService,
   type KeyChange,
   type KeyEventHook,
+  type KeyEventsHook,
   type KeyLifecycleEvent,
   type KeyLeakGuard,
   type KeyRotationState,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { credentialFingerprint } from '../core/fingerprint.js';
-import { appendEvent, FailureLog, SYSTEM, type RequestMeta } from '../audit/index.js';
+import { appendEvent, appendEvents, FailureLog, SYSTEM, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { parseDuration } from '../core/duration.js';
@@ -83,6 +83,14 @@ export interface KeyLifecycleEvent {
 
 /** Hears {@link KeyLifecycleEvent}s in the change's transaction (a throw rolls the change back); resolves to the deliveries written. */
 export type KeyEventHook = (tx: Transaction, event: KeyLifecycleEvent) => Promise<number>;
+
+/**
+ * Hears several {@link KeyLifecycleEvent}s of one transaction at once (a chunk of scheduled
+ * rotations), in order; resolves to the deliveries written for each. When set, it is used instead
+ * of {@link KeyEventHook} wherever a change has several events, so a chunk costs one lookup of the
+ * owners' endpoints instead of one per key.
+ */
+export type KeyEventsHook = (tx: Transaction, events: readonly KeyLifecycleEvent[]) => Promise<readonly number[]>;
 
 /**
  * Who rotated a key: an admin, the holder with the key itself, the scheduler, or the offboarding
@@ -209,6 +217,26 @@ export const KEYS_CHANNEL = 'keys';
 /** Keys rotated per transaction by the scheduler: few commits, and short enough not to hold the writer long. */
 const ROTATION_CHUNK = 100;
 
+/** New key rows per INSERT (26 parameters each: well under SQLite's 32,766 and PostgreSQL's 65,535). */
+const INSERT_BATCH = 200;
+
+/** Why a due key is passed over by the scheduler without failing its chunk. */
+const EXPECTED_REFUSALS: readonly string[] = ['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE', 'ERR_NOT_FOUND'];
+
+/** A rotation checked but not yet written: the key, its owner, when its grace ends. */
+interface PlannedRotation {
+  readonly row: KeyRow;
+  readonly owner: Principal;
+  readonly graceEndsAt: number;
+}
+
+/** A rotation whose successor is built (its secret sealed when the scheduler or an offboarding rotates). */
+interface IssuedRotation extends PlannedRotation {
+  readonly next: KeyRow;
+  readonly secret: string;
+  readonly governing: PolicyVersion;
+}
+
 /** One key changed (see {@link KeyService.changes}). */
 export interface KeyChange {
   readonly keyId: string;
@@ -259,6 +287,8 @@ export interface KeyServiceOptions {
   readonly leakGuard?: KeyLeakGuard;
   /** Hears key events in their transaction (the composition root fans them out to webhooks). */
   readonly onEvent?: KeyEventHook;
+  /** The same for several events of one transaction at once (see {@link KeyEventsHook}); default: `onEvent` for each. */
+  readonly onEvents?: KeyEventsHook;
   /**
    * The deployment's event salt: with it, `key.created` and `key.rotated` name the new secret by an
    * `hmac-sha256:` fingerprint (see `credentialFingerprint`), so a leaked key is matched to its events.
@@ -310,6 +340,7 @@ export class KeyService {
   readonly #policies: PolicyCatalog;
   readonly #sealer: SecretSealer | undefined;
   readonly #onEvent: KeyEventHook | undefined;
+  readonly #onEvents: KeyEventsHook | undefined;
   readonly #rotationPause: number;
 
   readonly #usage: KeyUsageCounter | undefined;
@@ -331,6 +362,7 @@ export class KeyService {
     this.#policies = options.policies ?? presetCatalog();
     this.#sealer = options.sealer;
     this.#onEvent = options.onEvent;
+    this.#onEvents = options.onEvents;
     const share = Math.min(Math.max(options.rotationShare ?? 0.2, 0.01), 1);
     this.#rotationPause = (1 - share) / share;
     this.#usage = options.usage;
@@ -492,50 +524,56 @@ export class KeyService {
   }
 
   async #insert(tx: Transaction, row: KeyRow): Promise<void> {
-    await tx.run(
-      `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata,
-         policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, pickup_by, flagged_at, binding)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        row.id,
-        row.principal_id,
-        row.name,
-        row.prefix,
-        row.digest,
-        row.start,
-        row.last4,
-        row.scopes,
-        row.status,
-        row.created_at,
-        row.created_by,
-        row.expires_at,
-        row.revoked_at,
-        row.metadata,
-        row.policy,
-        row.policy_name,
-        row.policy_version,
-        row.predecessor_id,
-        row.rotate_at,
-        row.deadline_at,
-        row.deadline,
-        row.grace_ends_at,
-        row.pickup,
-        row.pickup_by ?? 'holder',
-        row.flagged_at,
-        row.binding ?? null,
-      ],
-    );
+    await this.#insertMany(tx, [row]);
+  }
+
+  /** Writes new keys' rows, up to {@link INSERT_BATCH} per statement (one round trip each on PostgreSQL). */
+  async #insertMany(tx: Transaction, rows: readonly KeyRow[]): Promise<void> {
+    for (let at = 0; at < rows.length; at += INSERT_BATCH) {
+      const batch = rows.slice(at, at + INSERT_BATCH);
+      await tx.run(
+        `INSERT INTO api_keys (id, principal_id, name, prefix, digest, start, last4, scopes, status, created_at, created_by, expires_at, revoked_at, metadata,
+           policy, policy_name, policy_version, predecessor_id, rotate_at, deadline_at, deadline, grace_ends_at, pickup, pickup_by, flagged_at, binding)
+         VALUES ${batch.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        batch.flatMap((row) => [
+          row.id,
+          row.principal_id,
+          row.name,
+          row.prefix,
+          row.digest,
+          row.start,
+          row.last4,
+          row.scopes,
+          row.status,
+          row.created_at,
+          row.created_by,
+          row.expires_at,
+          row.revoked_at,
+          row.metadata,
+          row.policy,
+          row.policy_name,
+          row.policy_version,
+          row.predecessor_id,
+          row.rotate_at,
+          row.deadline_at,
+          row.deadline,
+          row.grace_ends_at,
+          row.pickup,
+          row.pickup_by ?? 'holder',
+          row.flagged_at,
+          row.binding ?? null,
+        ]),
+      );
+    }
   }
 
   /** The policy version `row` was issued under (or, for a key older than stored policies, what it would follow now). */
-  async #policyOf(db: Queryable, row: KeyRow): Promise<PolicyVersion> {
+  async #policyOf(row: KeyRow, owner: Principal): Promise<PolicyVersion> {
     if (row.policy_name !== null && row.policy_version !== null) {
       await this.#policies.ensure?.(row.policy_name, Number(row.policy_version));
       const found = this.#policies.at(row.policy_name, Number(row.policy_version));
       if (found) return found;
     }
-    const owner = await this.#principals.byId(row.principal_id, db);
-    if (!owner) throw new KeyturnError('ERR_NOT_FOUND', 'the key has no owner');
     return this.#governing(row.policy, owner);
   }
 
@@ -565,62 +603,115 @@ export class KeyService {
         details: { state: row.status, action: 'rotate', ...(successor ? { successor: successor.id } : {}) },
       });
     }
-    transition(API_KEY_LIFECYCLE, row.status, 'rotate');
-    if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_KEY_STATE', 'an expired key cannot be rotated; create a new one', { details: { state: 'expired', action: 'rotate' } });
-    // The scheduler shares one read of each owner across a transaction of keys (`owners`).
+    // A caller rotating several keys in one transaction may share one read of each owner (`owners`).
     let owning = options.owners?.get(row.principal_id);
     if (!owning) {
       owning = this.#principals.byId(row.principal_id, tx);
       options.owners?.set(row.principal_id, owning);
     }
-    const owner = await owning;
+    const plan = await this.#planRotation(row, () => owning, options.graceSeconds, now);
+    // Conditional on `active`: of two concurrent rotations (two nodes, a retry) exactly one wins.
+    const changed = await tx.run("UPDATE api_keys SET status = 'rotating', grace_ends_at = ?, rotate_at = NULL WHERE id = ? AND status = 'active'", [plan.graceEndsAt, row.id]);
+    if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
+    const [done] = await this.#recordRotations(tx, await this.#issueSuccessors([plan], options.by, meta, now), options.by, meta, now);
+    return { key: this.#view(done!.next, now), secret: done!.secret, predecessor: done!.predecessor };
+  }
+
+  /**
+   * Checks that `row` may be rotated now (before anything is written): an `active` key that still
+   * verifies, its owner active, a grace within its policy's. Throws the refusal otherwise.
+   */
+  async #planRotation(row: KeyRow, owning: () => Promise<Principal | undefined> | Principal | undefined, graceSeconds: number | undefined, now: number): Promise<PlannedRotation> {
+    transition(API_KEY_LIFECYCLE, row.status, 'rotate');
+    if (this.#endOf(row, now) <= now) throw new KeyturnError('ERR_KEY_STATE', 'an expired key cannot be rotated; create a new one', { details: { state: 'expired', action: 'rotate' } });
+    const owner = await owning();
     if (!owner || !isLive(PRINCIPAL_LIFECYCLE, owner.status)) throw new KeyturnError('ERR_PRINCIPAL_INACTIVE', `owner is ${owner?.status ?? 'missing'}`);
-    const current = await this.#policyOf(tx, row);
+    const current = await this.#policyOf(row, owner);
     const allowed = current.policy.keyRotationGrace;
-    const grace = options.graceSeconds ?? allowed;
+    const grace = graceSeconds ?? allowed;
     if (!Number.isInteger(grace) || grace < 0 || grace > allowed) {
       throw new KeyturnError('ERR_VALIDATION', `grace: at most ${allowed} seconds under policy ${current.policy.name} (version ${current.version})`);
     }
-    const graceEndsAt = now + grace * 1000;
-    // Conditional on `active`: of two concurrent rotations (two nodes, a retry) exactly one wins.
-    const changed = await tx.run("UPDATE api_keys SET status = 'rotating', grace_ends_at = ?, rotate_at = NULL WHERE id = ? AND status = 'active'", [graceEndsAt, row.id]);
-    if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the key changed concurrently; try again');
-    const governing = await this.#governing(row.policy, owner);
-    const { row: next, secret } = this.#successor(row, { name: row.name, governing, now, actor: meta.actor });
-    if (options.by === 'schedule' || options.by === 'offboarding') {
-      if (!this.#sealer) throw new KeyturnError('ERR_CONFIG', `${options.by === 'schedule' ? 'scheduled rotation' : 'offboarding'} needs a sealer for successors`);
-      next.pickup = this.#sealer.seal(secret, next.id);
-      // A person who saw the old key left: they could present it, so only an administrator collects the new one.
-      next.pickup_by = options.by === 'offboarding' ? 'admin' : 'holder';
+    return { row, owner, graceEndsAt: now + grace * 1000 };
+  }
+
+  /** The successors of rotations that won their conditional update (secrets sealed for pick-up when the scheduler or an offboarding rotates). */
+  async #issueSuccessors(planned: readonly PlannedRotation[], by: RotatedBy, meta: RequestMeta, now: number): Promise<IssuedRotation[]> {
+    const sealed = by === 'schedule' || by === 'offboarding';
+    if (sealed && !this.#sealer) throw new KeyturnError('ERR_CONFIG', `${by === 'schedule' ? 'scheduled rotation' : 'offboarding'} needs a sealer for successors`);
+    const issued: IssuedRotation[] = [];
+    for (const plan of planned) {
+      const governing = await this.#governing(plan.row.policy, plan.owner);
+      const { row: next, secret } = this.#successor(plan.row, { name: plan.row.name, governing, now, actor: meta.actor });
+      if (sealed) {
+        next.pickup = this.#sealer!.seal(secret, next.id);
+        // A person who saw the old key left: they could present it, so only an administrator collects the new one.
+        next.pickup_by = by === 'offboarding' ? 'admin' : 'holder';
+      }
+      issued.push({ ...plan, next, secret, governing });
     }
-    await this.#insert(tx, next);
-    await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: next.id }, 'created');
-    await appendEvent(
+    return issued;
+  }
+
+  /**
+   * Writes rotations whose predecessors are already `rotating` (in `tx`): the successors' rows in
+   * multi-row inserts, exposures, one `key.rotated` event each (appended together), a change
+   * notification per predecessor, and the owners' webhooks — a constant number of statements for
+   * a chunk of keys when no exposure is recorded (the scheduler's case), not a few per key.
+   */
+  async #recordRotations(
+    tx: Transaction,
+    issued: readonly IssuedRotation[],
+    by: RotatedBy,
+    meta: RequestMeta,
+    now: number,
+  ): Promise<{ next: KeyRow; secret: string; predecessor: KeyView }[]> {
+    if (issued.length === 0) return [];
+    await this.#insertMany(
+      tx,
+      issued.map((r) => r.next),
+    );
+    for (const r of issued) await recordExposure(tx, this.#ctx, meta, { type: 'api_key', id: r.next.id }, 'created');
+    await appendEvents(
       tx,
       this.#ctx,
-      {
-        type: 'key.rotated',
-        target: row.id,
-        outcome: 'success',
-        reason: options.by,
+      issued.map((r) => ({
+        type: 'key.rotated' as const,
+        target: r.row.id,
+        outcome: 'success' as const,
+        reason: by,
         data: {
-          successor: next.id,
-          graceEndsAt: new Date(graceEndsAt).toISOString(),
-          policy: governing.policy.name,
-          policyVersion: governing.version,
-          ...this.#fingerprint('successorFingerprint', secret),
+          successor: r.next.id,
+          graceEndsAt: new Date(r.graceEndsAt).toISOString(),
+          policy: r.governing.policy.name,
+          policyVersion: r.governing.version,
+          ...this.#fingerprint('successorFingerprint', r.secret),
         },
-      },
+      })),
       meta,
     );
-    tx.notify(KEYS_CHANNEL, row.id);
-    const predecessor = this.#view({ ...row, status: 'rotating', grace_ends_at: graceEndsAt, rotate_at: null }, now);
-    await this.#onEvent?.(tx, {
-      type: 'key.rotated',
-      key: predecessor,
-      data: { by: options.by, successor: next.id, graceEndsAt: predecessor.graceEndsAt, awaitingPickup: next.pickup !== null },
-    });
-    return { key: this.#view(next, now), secret, predecessor };
+    for (const r of issued) tx.notify(KEYS_CHANNEL, r.row.id);
+    const done = issued.map((r) => ({
+      next: r.next,
+      secret: r.secret,
+      predecessor: this.#view({ ...r.row, status: 'rotating', grace_ends_at: r.graceEndsAt, rotate_at: null }, now),
+    }));
+    await this.#tell(
+      tx,
+      done.map((d) => ({
+        type: 'key.rotated' as const,
+        key: d.predecessor,
+        data: { by, successor: d.next.id, graceEndsAt: d.predecessor.graceEndsAt, awaitingPickup: d.next.pickup !== null },
+      })),
+    );
+    return done;
+  }
+
+  /** Hands key events to the hooks: all at once when a batch hook is set, else one by one. */
+  async #tell(tx: Transaction, events: readonly KeyLifecycleEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.#onEvents) await this.#onEvents(tx, events);
+    else if (this.#onEvent) for (const event of events) await this.#onEvent(tx, event);
   }
 
   /**
@@ -765,10 +856,13 @@ export class KeyService {
    * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, in
    * transactions of `ROTATION_CHUNK` keys (successors sealed for pick-up), pausing between them
    * (`rotationShare`) so that verification is not starved while 100,000 keys come due at once.
+   * A chunk is a constant number of statements whatever its size (its rows and their owners read
+   * at once, one conditional update claiming every key, multi-row inserts of the successors and
+   * of the events): on PostgreSQL a few round trips per 100 keys, not three or more per key.
    * Each key is rotated once even when several nodes run this at once: the conditional update
-   * lets one win, the others skip it (a key refused for an expected reason writes nothing, so its
-   * chunk still commits the others). A due key that no longer verifies (past a hard deadline or
-   * expiry) is taken off the schedule.
+   * (`… AND status = 'active' RETURNING id`) gives each key to one of them, the others skip it; a
+   * key refused for an expected reason writes nothing, so its chunk still commits the others. A
+   * due key that no longer verifies (past a hard deadline or expiry) is taken off the schedule.
    */
   async rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }> {
     const now = this.#ctx.now().getTime();
@@ -779,43 +873,61 @@ export class KeyService {
     let rotated = 0;
     let skipped = 0;
     for (let start = 0; start < due.length; start += ROTATION_CHUNK) {
-      const chunk = due.slice(start, start + ROTATION_CHUNK);
+      const chunk = due.slice(start, start + ROTATION_CHUNK).map((d) => d.id);
       const began = performance.now();
       // Counted per attempt: a transaction the store runs again must not count twice.
-      const done = await this.#store.transaction(async (tx) => {
-        let r = 0;
-        let s = 0;
-        // One read for the chunk's rows and one per owner, not one each per key (round trips on PostgreSQL).
-        const rows = new Map(
-          (await tx.all<KeyRow>(`SELECT * FROM api_keys WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk.map((c) => c.id))).map((row) => [row.id, row]),
-        );
-        const owners = new Map<string, Promise<Principal | undefined>>();
-        for (const { id } of chunk) {
-          try {
-            const row = rows.get(id);
-            if (!row) throw new KeyturnError('ERR_NOT_FOUND', 'no such key');
-            if (row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
-            if (this.#endOf(row, now) <= now) {
-              await tx.run("UPDATE api_keys SET rotate_at = NULL WHERE id = ? AND status = 'active'", [id]);
-              continue;
-            }
-            // rotateIn refuses before it writes anything, so a refusal leaves the chunk's other rotations intact.
-            await this.rotateIn(tx, row, { by: 'schedule', owners }, SYSTEM);
-            r++;
-          } catch (err) {
-            if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_KEY_STATE', 'ERR_PRINCIPAL_INACTIVE', 'ERR_NOT_FOUND'].includes(err.code)) throw err;
-            s++;
-          }
-        }
-        return { r, s };
-      });
-      rotated += done.r;
-      skipped += done.s;
+      const done = await this.#store.transaction((tx) => this.#rotateChunk(tx, chunk, now));
+      rotated += done.rotated;
+      skipped += done.skipped;
       // Bounded share: verification (and everything else) gets the event loop for the rest.
       const pause = (performance.now() - began) * this.#rotationPause;
       await new Promise<void>((resolve) => (pause >= 1 ? setTimeout(resolve, pause) : setImmediate(resolve)));
     }
     return { rotated, skipped, more: due.length === limit };
+  }
+
+  /** One transaction of scheduled rotations (see {@link rotateDue}). */
+  async #rotateChunk(tx: Transaction, ids: readonly string[], now: number): Promise<{ rotated: number; skipped: number }> {
+    const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+    const rows = new Map((await tx.all<KeyRow>(`SELECT * FROM api_keys WHERE id IN (${marks(ids.length)})`, ids)).map((row) => [row.id, row]));
+    let skipped = 0;
+    const expired: string[] = [];
+    const candidates: KeyRow[] = [];
+    for (const id of ids) {
+      const row = rows.get(id);
+      // Gone, rotated meanwhile (another node), or rescheduled: not this run's.
+      if (!row || row.status !== 'active' || row.rotate_at === null || Number(row.rotate_at) > now) skipped++;
+      else if (this.#endOf(row, now) <= now) expired.push(id);
+      else candidates.push(row);
+    }
+    const owners = await this.#principals.byIds(
+      candidates.map((row) => row.principal_id),
+      tx,
+    );
+    const planned: PlannedRotation[] = [];
+    for (const row of candidates) {
+      try {
+        planned.push(await this.#planRotation(row, () => owners.get(row.principal_id), undefined, now));
+      } catch (err) {
+        if (!(err instanceof KeyturnError) || !EXPECTED_REFUSALS.includes(err.code)) throw err;
+        skipped++;
+      }
+    }
+    if (expired.length > 0) await tx.run(`UPDATE api_keys SET rotate_at = NULL WHERE status = 'active' AND id IN (${marks(expired.length)})`, expired);
+    if (planned.length === 0) return { rotated: 0, skipped };
+    // One conditional update claims the chunk: a key another node rotated meanwhile is not
+    // `active` any more (on PostgreSQL the update waits for that node's commit, then re-reads), so
+    // it is not returned here and gets no second successor.
+    const ends = new Set(planned.map((p) => p.graceEndsAt));
+    const grace = ends.size === 1 ? '?' : `CASE id ${planned.map(() => 'WHEN ? THEN CAST(? AS BIGINT)').join(' ')} END`;
+    const claimed = await tx.all<{ id: string }>(
+      `UPDATE api_keys SET status = 'rotating', grace_ends_at = ${grace}, rotate_at = NULL WHERE status = 'active' AND id IN (${marks(planned.length)}) RETURNING id`,
+      [...(ends.size === 1 ? [planned[0]!.graceEndsAt] : planned.flatMap((p) => [p.row.id, p.graceEndsAt])), ...planned.map((p) => p.row.id)],
+    );
+    const won = new Set(claimed.map((c) => c.id));
+    const winners = planned.filter((p) => won.has(p.row.id));
+    await this.#recordRotations(tx, await this.#issueSuccessors(winners, 'schedule', SYSTEM, now), 'schedule', SYSTEM, now);
+    return { rotated: winners.length, skipped: skipped + planned.length - winners.length };
   }
 
   /**

@@ -225,6 +225,9 @@ export interface ClientLeakGuard {
   acknowledge(tx: Transaction, clientId: string, findings: readonly string[], meta: RequestMeta): Promise<void>;
 }
 
+/** Client secrets rotated per transaction by the scheduler (as keys: few commits, the writer held briefly). */
+const SECRET_ROTATION_CHUNK = 100;
+
 /** OAuth 2.0 clients: registration, secrets (digest at rest, rotation with overlap), status. */
 export class ClientService {
   readonly #o: ClientServiceOptions;
@@ -519,23 +522,38 @@ export class ClientService {
     );
     let rotated = 0;
     let skipped = 0;
-    for (const { id } of due) {
-      try {
-        await this.#o.store.transaction(async (tx) => {
-          const row = await tx.get<Row>('SELECT * FROM oauth_clients WHERE id = ?', [id]);
-          if (!row || row.status !== 'active' || row.secret_rotate_at == null || Number(row.secret_rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
-          if (row.secret_digest === null || now >= currentSecretEnd(row)) {
-            // No working secret to rotate away from (revoked by the leak response, or past a hard deadline): off the schedule.
-            await tx.run('UPDATE oauth_clients SET secret_rotate_at = NULL WHERE id = ? AND secret_rotate_at = ?', [id, row.secret_rotate_at]);
-            return;
+    // Transactions of SECRET_ROTATION_CHUNK clients, like keys: one commit (and on PostgreSQL one
+    // BEGIN/COMMIT) per chunk instead of per client, the chunk's rows read at once.
+    for (let start = 0; start < due.length; start += SECRET_ROTATION_CHUNK) {
+      const ids = due.slice(start, start + SECRET_ROTATION_CHUNK).map((d) => d.id);
+      // Counted per attempt: a transaction the store runs again must not count twice.
+      const done = await this.#o.store.transaction(async (tx) => {
+        const rows = new Map((await tx.all<Row>(`SELECT * FROM oauth_clients WHERE id IN (${ids.map(() => '?').join(', ')})`, ids)).map((row) => [row.id, row]));
+        let r = 0;
+        let s = 0;
+        for (const id of ids) {
+          try {
+            const row = rows.get(id);
+            if (!row || row.status !== 'active' || row.secret_rotate_at == null || Number(row.secret_rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
+            if (row.secret_digest === null || now >= currentSecretEnd(row)) {
+              // No working secret to rotate away from (revoked by the leak response, or past a hard deadline): off the schedule.
+              await tx.run('UPDATE oauth_clients SET secret_rotate_at = NULL WHERE id = ? AND secret_rotate_at = ?', [id, row.secret_rotate_at]);
+              continue;
+            }
+            // #rotateIn refuses before it writes anything (its update is conditional), so a refusal leaves the chunk's other rotations intact.
+            await this.#rotateIn(tx, row, 'schedule', SYSTEM);
+            r++;
+          } catch (err) {
+            if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_CREDENTIAL_STATE', 'ERR_VALIDATION'].includes(err.code)) throw err;
+            s++;
           }
-          await this.#rotateIn(tx, row, 'schedule', SYSTEM);
-          rotated++;
-        });
-      } catch (err) {
-        if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_CREDENTIAL_STATE', 'ERR_VALIDATION'].includes(err.code)) throw err;
-        skipped++;
-      }
+        }
+        return { r, s };
+      });
+      rotated += done.r;
+      skipped += done.s;
+      // Requests get the event loop between chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return { rotated, skipped, more: due.length === limit };
   }

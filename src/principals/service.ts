@@ -161,6 +161,18 @@ export class PrincipalService {
     return row && toPrincipal(row);
   }
 
+  /** {@link byId} for several ids in one read (ids without a principal are absent from the map). */
+  async byIds(ids: readonly string[], db: Queryable = this.#store): Promise<Map<string, Principal>> {
+    const found = new Map<string, Principal>();
+    const unique = [...new Set(ids)];
+    for (let at = 0; at < unique.length; at += 500) {
+      const part = unique.slice(at, at + 500);
+      const rows = await db.all<PrincipalRow>(`SELECT * FROM principals WHERE id IN (${part.map(() => '?').join(', ')})`, part);
+      for (const row of rows) found.set(row.id, toPrincipal(row));
+    }
+    return found;
+  }
+
   /** Like {@link find}, or `ERR_NOT_FOUND`. */
   async get(idOrName: string, db: Queryable = this.#store): Promise<Principal> {
     const found = await this.find(idOrName, db);

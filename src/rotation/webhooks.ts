@@ -334,6 +334,47 @@ export class WebhookService {
   }
 
   /**
+   * {@link fanOut} for several events of one transaction (a chunk of scheduled rotations): the
+   * endpoints of all their principals are read once, and the deliveries written together, in the
+   * events' order. Resolves to how many deliveries each event got.
+   */
+  async fanOutMany(tx: Transaction, events: readonly WebhookEvent[], options: { topic?: string } = {}): Promise<number[]> {
+    if (events.length === 0) return [];
+    const principals = [...new Set(events.map((e) => e.principal))];
+    const rows: EndpointRow[] = [];
+    for (let at = 0; at < principals.length; at += 500) {
+      const part = principals.slice(at, at + 500);
+      rows.push(
+        ...(await tx.all<EndpointRow>(
+          `SELECT * FROM webhook_endpoints WHERE status = 'active' AND (owner_id IS NULL OR owner_id IN (${part.map(() => '?').join(', ')})) ORDER BY id`,
+          part,
+        )),
+      );
+    }
+    if (rows.length === 0) return events.map(() => 0);
+    // Endpoints of every principal were read with each part: keep one copy, in id order.
+    const endpoints = [...new Map(rows.map((row) => [row.id, { row, types: JSON.parse(row.event_types) as string[] }])).values()].sort((a, b) => (a.row.id < b.row.id ? -1 : 1));
+    const timestamp = this.#ctx.now().toISOString();
+    const messages: Parameters<Outbox['enqueueMany']>[1][number][] = [];
+    const counts = events.map((event) => {
+      const body = { type: event.type, timestamp, data: { subject: event.subject, principal: event.principal, ...event.data } };
+      let sent = 0;
+      for (const { row, types } of endpoints) {
+        if ((row.owner_id !== null && row.owner_id !== event.principal) || !types.includes(event.type)) continue;
+        messages.push({
+          ...webhookMessage({ url: row.url, body, headers: { 'user-agent': 'keyturn-webhooks', 'keyturn-event': event.type }, signWith: row.id }),
+          topic: options.topic ?? WEBHOOK_TOPIC,
+          subject: row.id,
+        });
+        sent++;
+      }
+      return sent;
+    });
+    await this.#outbox.enqueueMany(tx, messages);
+    return counts;
+  }
+
+  /**
    * Takes a principal's `webhookUrl` (where its leak notifications went before endpoints existed)
    * over as an endpoint for `key.leaked`, once, in `tx`: its deliveries are then signed like every
    * other (the secret is made now and shown by `rotate-secret`). Nothing when the owner has, or had,

@@ -16,7 +16,7 @@ import { systemContext, type Context } from '../core/context.js';
 import { newId } from '../core/ids.js';
 import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
-import { KeyService } from '../keys/service.js';
+import { KeyService, type KeyLifecycleEvent } from '../keys/service.js';
 import { EgressGuard, jobMigrations, JobRunner, Outbox } from '../jobs/index.js';
 import { leakMigrations } from '../leaks/migrations.js';
 import { clientLeakGuard, GitHubKeys, keyLeakGuard, LEAK_NOTIFICATION_TOPICS, LeakResponder } from '../leaks/respond/index.js';
@@ -36,7 +36,7 @@ import { oauthOffboarding } from '../oauth/offboarding.js';
 import { KeyEncryption } from '../signing/kek.js';
 import { signingMigrations } from '../signing/migrations.js';
 import { SigningKeyRing, type SigningAlg } from '../signing/ring.js';
-import { PolicyService, rotationJob, rotationMigrations, WebhookService } from '../rotation/index.js';
+import { PolicyService, rotationJob, rotationMigrations, WebhookService, type WebhookEvent } from '../rotation/index.js';
 import { openStore } from '../store/open.js';
 import type { Migration, Store } from '../store/port.js';
 import { storeHealth } from './health.js';
@@ -180,6 +180,16 @@ function buildServices(parts: {
   return Object.freeze(services);
 }
 
+/** A key event as its owner's webhooks carry it: the key's id, name, display start, status and policy, never a secret. */
+function keyWebhookEvent(event: KeyLifecycleEvent): WebhookEvent {
+  return {
+    type: event.type,
+    principal: event.key.principal,
+    subject: event.key.id,
+    data: { key: { id: event.key.id, name: event.key.name, start: event.key.start, status: event.key.status, policy: event.key.policyName }, ...event.data },
+  };
+}
+
 /** Opens the store named in `config`, runs migrations and wires the services. */
 export async function openKeyturn(config: Config, options: { ctx?: Context; logger?: Logger } = {}): Promise<Keyturn> {
   const ctx = options.ctx ?? systemContext;
@@ -248,13 +258,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     eventSalt: deriveKey(masterKey, 'event-fingerprints/v1'),
     policies,
     sealer: kek,
-    onEvent: (tx, event) =>
-      webhooks.fanOut(tx, {
-        type: event.type,
-        principal: event.key.principal,
-        subject: event.key.id,
-        data: { key: { id: event.key.id, name: event.key.name, start: event.key.start, status: event.key.status, policy: event.key.policyName }, ...event.data },
-      }),
+    onEvent: (tx, event) => webhooks.fanOut(tx, keyWebhookEvent(event)),
+    // A chunk of scheduled rotations: the owners' endpoints read once, not once per key.
+    onEvents: (tx, events) => webhooks.fanOutMany(tx, events.map(keyWebhookEvent)),
     ...(usage ? { usage } : {}),
   });
   policies.countWith((name) => keys.policyCounts(name));

@@ -6,8 +6,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { appendEvent, listEvents, logHead, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
+import { appendEvent, appendEvents, EVENTS_CHANNEL, listEvents, logHead, SYSTEM, type AuditEvent } from '../../src/audit/events.js';
 import { manualContext } from '../../src/core/context.js';
+import { generateSecret } from '../../src/core/secret.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
 import type { Store, Transaction } from '../../src/store/port.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
@@ -143,6 +144,42 @@ describeStore('the ordered event log', (kind) => {
     expect(reader.seen.map((e) => e.seq)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
     expect(new Set(reader.seen.map((e) => e.id)).size).toBe(committed);
   });
+
+  it('appendEvents: several events in one claim, consecutive numbers between single appends, redacted, announced after commit, gone with a rollback', async () => {
+    const heard: (string | null)[] = [];
+    const stop = handle.store.subscribe(EVENTS_CHANNEL, (id) => heard.push(id));
+    const secret = generateSecret('ktr', ctx);
+    try {
+      await handle.store.transaction((tx) => created(tx, 'before'));
+      const ids = await handle.store.transaction(async (tx) => {
+        const appended = await appendEvents(
+          tx,
+          ctx,
+          Array.from({ length: 300 }, (_, i) => ({ type: 'principal.created' as const, target: `p${i}`, outcome: 'success' as const, reason: i === 0 ? `leaked ${secret}` : null, data: { kind: 'service' as const, name: `p${i}` } })),
+          SYSTEM,
+        );
+        expect(heard).toHaveLength(1); // not before the commit
+        return appended;
+      });
+      await handle.store.transaction((tx) => created(tx, 'after'));
+      const all = await listEvents(handle.store, { limit: 1000 });
+      expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+      expect(all.slice(1, 301).map((e) => e.id)).toEqual(ids);
+      expect(all.slice(1, 301).map((e) => e.target)).toEqual(Array.from({ length: 300 }, (_, i) => `p${i}`));
+      expect(all[1]!.reason).toBe('leaked ktr_[REDACTED]');
+      expect(heard.slice(1, 301)).toEqual(ids);
+      await expect(
+        handle.store.transaction(async (tx) => {
+          await appendEvents(tx, ctx, [{ type: 'principal.created', target: 'x', outcome: 'success', data: { kind: 'service', name: 'x' } }], SYSTEM);
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      await handle.store.transaction((tx) => created(tx, 'last'));
+      expect((await listEvents(handle.store, { afterSeq: 302 })).map((e) => [e.seq, e.target])).toEqual([[303, 'last']]);
+    } finally {
+      stop();
+    }
+  });
 });
 
 /**
@@ -195,6 +232,27 @@ describeStore('the ordered event log within one SQLite group commit', (kind) => 
     await handle.store.transaction((tx) => created(tx, 'd'));
     expect((await listEvents(handle.store)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect((await logHead(handle.store)).seq).toBe(4);
+  });
+
+  it('batches (appendEvents) and single appends in one commit share the counter: consecutive, no number twice, a rolled-back batch gives its numbers back', async () => {
+    const batch = (tx: Transaction, names: string[]) =>
+      appendEvents(tx, ctx, names.map((name) => ({ type: 'principal.created' as const, target: name, outcome: 'success' as const, data: { kind: 'service' as const, name } })), SYSTEM);
+    const results = await together(handle.store, [
+      (tx) => created(tx, 'a'),
+      (tx) => batch(tx, ['b1', 'b2', 'b3']),
+      async (tx) => {
+        await batch(tx, ['doomed-1', 'doomed-2']);
+        throw new Error('change failed');
+      },
+      (tx) => created(tx, 'c'),
+      (tx) => batch(tx, ['d1', 'd2']),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const events = await listEvents(handle.store);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    if (kind === 'sqlite') expect(events.map((e) => e.target)).toEqual(['a', 'b1', 'b2', 'b3', 'c', 'd1', 'd2']);
+    else expect(new Set(events.map((e) => e.target))).toEqual(new Set(['a', 'b1', 'b2', 'b3', 'c', 'd1', 'd2']));
+    expect((await logHead(handle.store)).seq).toBe(7);
   });
 
   it('a commit whose every transaction rolls back leaves the head where it was', async () => {

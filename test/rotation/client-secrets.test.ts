@@ -4,7 +4,7 @@ import { manualContext, type ManualContext } from '../../src/core/context.js';
 import { rotateAllDue } from '../../src/rotation/index.js';
 import type { Store } from '../../src/store/port.js';
 import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
-import { admin, countRows, eventsOf, rotationNode, type RotationNode } from './support.js';
+import { admin, counting, countRows, eventsOf, rotationNode, type RotationNode } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -101,6 +101,24 @@ describeStore('client secret rotation on schedule', (kind) => {
     ctx.advance(HOUR);
     expect(await rotateAllDue(node.clients)).toMatchObject({ rotated: 0, retired: 3 });
     expect((await eventsOf(store, 'client.secret_rotated')).length).toBe(3);
+  });
+
+  it('due secrets are rotated in transactions of many clients, not one each', async () => {
+    const counted = counting(store);
+    const chunked = await rotationNode(counted.store, ctx, masterKey, false);
+    try {
+      const due = await Promise.all([1, 2, 3, 4, 5].map((n) => register(`t${n}`, 'banking')));
+      ctx.advance(DAY);
+      counted.perTransaction.length = 0;
+      expect(await rotateAllDue(chunked.clients)).toMatchObject({ rotated: 5, skipped: 0 });
+      expect(counted.perTransaction).toHaveLength(1);
+      expect((await eventsOf(store, 'client.secret_rotated')).map((e) => e.target).sort()).toEqual(due.map((c) => c.id).sort());
+      // Each still works with the secret it knows, for the grace.
+      for (const c of due) expect(await works(node, c.id, c.secret)).toBe(true);
+      expect(await rotateAllDue(chunked.clients)).toMatchObject({ rotated: 0 });
+    } finally {
+      chunked.close();
+    }
   });
 
   it('soft: the old secret keeps working past its grace, flagged and reported once; hard maximum age: the secret stops and is reported', async () => {

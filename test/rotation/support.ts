@@ -7,7 +7,7 @@ import { PrincipalService } from '../../src/principals/service.js';
 import { PolicyService } from '../../src/rotation/index.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
 import { KeyEncryption } from '../../src/signing/kek.js';
-import type { Store } from '../../src/store/port.js';
+import type { Store, Transaction } from '../../src/store/port.js';
 
 export const admin: RequestMeta = { actor: null, actorKind: null, sourceIp: '127.0.0.1', requestId: 'req_test' };
 
@@ -54,4 +54,35 @@ export async function eventsOf(store: Store, type: string): Promise<{ target: st
 /** How many rows `table` has (to prove a refused call wrote nothing). */
 export async function countRows(store: Store, table: string): Promise<number> {
   return Number((await store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n);
+}
+
+/** `store`, counting the statements of each transaction (each one a round trip on PostgreSQL). */
+export function counting(store: Store): { store: Store; perTransaction: number[] } {
+  const perTransaction: number[] = [];
+  const wrapped: Store = {
+    dialect: store.dialect,
+    all: (sql, params) => store.all(sql, params),
+    get: (sql, params) => store.get(sql, params),
+    run: (sql, params) => store.run(sql, params),
+    subscribe: (channel, listener) => store.subscribe(channel, listener),
+    migrate: (migrations) => store.migrate(migrations),
+    close: () => store.close(),
+    transaction: (fn) =>
+      store.transaction(async (tx) => {
+        let n = 0;
+        const counted: Transaction = {
+          dialect: tx.dialect,
+          all: (sql, params) => (n++, tx.all(sql, params)),
+          get: (sql, params) => (n++, tx.get(sql, params)),
+          run: (sql, params) => (n++, tx.run(sql, params)),
+          notify: (channel, payload) => tx.notify(channel, payload),
+        };
+        try {
+          return await fn(counted);
+        } finally {
+          perTransaction.push(n);
+        }
+      }),
+  };
+  return { store: wrapped, perTransaction };
 }
