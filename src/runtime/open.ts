@@ -324,6 +324,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     policies,
     leakGuard: clientLeakGuard(ctx),
     sealer: kek,
+    // The scheduler's notices of client secrets reach the owners' endpoints like those of keys.
+    onEvent: (tx, event) => webhooks.fanOut(tx, { type: event.type, principal: event.client.principal, subject: event.client.id, data: { client: event.client, ...event.data } }),
   });
   policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);

@@ -184,7 +184,7 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
     const created = JSON.parse(run.out) as { id: string; secret: string; owner: string; events: string[]; url: string };
     expect(created.id).toMatch(/^whe_/);
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    expect(created.events).toEqual(['key.rotation_due', 'key.rotated', 'key.expiring', 'key.revoked', 'key.leaked']);
+    expect(created.events).toEqual(['key.rotation_due', 'key.rotated', 'key.expiring', 'key.revoked', 'key.leaked', 'client.secret_rotation_due', 'client.secret_expiring']);
     endpoint = created;
     receiver.secret = created.secret;
     const shown = await node.api('GET', `/v1/webhooks/${created.id}`);
@@ -245,6 +245,17 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
       },
       { timeout: 15_000, interval: 100 },
     );
+    // The endpoint is down while the retries go on: GET /v1/webhooks, `webhooks list` and `webhooks show` say so, and since when.
+    const listed = (await node.api('GET', '/v1/webhooks?owner=billing')).body.items.find((e: { id: string }) => e.id === endpoint.id);
+    expect(listed.health).toMatchObject({ state: 'down', lastError: 'unreachable', lastStatus: null });
+    expect(listed.health.consecutiveFailures).toBeGreaterThanOrEqual(3);
+    const since = listed.health.since as string;
+    expect((await cli(['webhooks', 'list', '--owner', 'billing'], env)).out).toMatch(new RegExp(`${endpoint.id}.*\\sdown\\s+${since}\\s+\\d+\\s+unreachable`));
+    expect((await cli(['webhooks', 'show', endpoint.id], env)).out).toMatch(/^health\s+down$/m);
+    const wentDown = (await node.events('webhook.endpoint_down')).filter((e) => e.target === endpoint.id);
+    expect(wentDown).toHaveLength(1);
+    expect(wentDown[0]).toMatchObject({ outcome: 'failure', reason: 'unreachable', data: { status: null } });
+    expect(EVENT_CATALOG['webhook.endpoint_down'].data.safeParse(wentDown[0]!.data).success).toBe(true);
     // Restart keyturn while they are pending, then bring the receiver back.
     await node.stop();
     await node.start();
@@ -254,6 +265,12 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
     await node.deliver();
     await vi.waitFor(() => expect(receiver.of('key.rotated').map((g) => g.body.data.subject)).toEqual(expect.arrayContaining(ids)), { timeout: 15_000, interval: 50 });
     expect(receiver.accepted.length - before).toBeGreaterThanOrEqual(3);
+    // Recovered once, across the restart; the endpoint is up again.
+    await vi.waitFor(async () => expect((await node.api('GET', `/v1/webhooks/${endpoint.id}`)).body.health).toMatchObject({ state: 'up', consecutiveFailures: 0, lastError: null }), { timeout: 15_000, interval: 50 });
+    const recovered = (await node.events('webhook.endpoint_recovered')).filter((e) => e.target === endpoint.id);
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0]!.data.failures).toBeGreaterThanOrEqual(3);
+    expect(EVENT_CATALOG['webhook.endpoint_recovered'].data.safeParse(recovered[0]!.data).success).toBe(true);
     // Every delivery to the endpoint is settled as delivered; the same webhook-id was kept across attempts.
     const all = (await node.api('GET', `/v1/webhooks/${endpoint.id}/deliveries?limit=1000`)).body.items as { id: string; status: string }[];
     expect(all.every((d) => d.status === 'delivered')).toBe(true);
