@@ -271,9 +271,11 @@ export class WebhookService {
       const row = await this.#row(tx, id);
       if (row.status === 'removed') return toView(row);
       const now = this.#ctx.now().getTime();
+      // Why the deliveries first: recording an attempt locks its message, then the endpoint (its health); taking the
+      // locks in that same order here means a removal and a delivery in flight never deadlock on PostgreSQL.
+      const cancelled = await this.#outbox.cancel(tx, id);
       const changed = await tx.run("UPDATE webhook_endpoints SET status = 'removed', removed_at = ? WHERE id = ? AND status = 'active'", [now, id]);
       if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the endpoint changed concurrently; try again');
-      const cancelled = await this.#outbox.cancel(tx, id);
       await appendEvent(tx, this.#ctx, { type: 'webhook.endpoint_removed', target: id, outcome: 'success', data: { owner: row.owner_id, cancelled } }, meta);
       return toView({ ...row, status: 'removed', removed_at: now });
     });
@@ -406,7 +408,10 @@ export class WebhookService {
    * `webhook.endpoint_down` on the first failure of an endpoint that was not down and
    * `webhook.endpoint_recovered` on the first success of one that was (each once per transition:
    * the conditional update lets one attempt win), and `webhook.delivery_failed` when a delivery is
-   * given up (its attempts exhausted, or a permanent failure).
+   * given up (its attempts exhausted, or a permanent failure). Register it before any other observer
+   * of `topic` that appends events: the endpoint row must be locked before the audit head (locked by
+   * the first append until commit), or an attempt and an endpoint change (rotate-secret, remove) can
+   * deadlock on PostgreSQL.
    */
   observe(topic: string): void {
     this.#outbox.observe(topic, async (tx, message, attempt) => {
