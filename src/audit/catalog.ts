@@ -655,6 +655,29 @@ export const EVENT_CATALOG = {
     reason: '`expiry` or `max_age`',
     data: z.strictObject({ at: z.string().describe('when it ends (ISO 8601)'), endpoints: z.number().describe('webhook deliveries written') }),
   }),
+  'client.secret_rotation_due': event({
+    description:
+      "An OAuth client secret's scheduled rotation comes within the notice window (`rotationNotice`): its owner's webhooks are told (`client.secret_rotation_due`). Recorded once per client per due date; not for a secret the scheduler rotates in the same run.",
+    category: 'entity_management',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'client id',
+    data: z.strictObject({ dueAt: z.string().describe('when the scheduler rotates it (ISO 8601)'), endpoints: z.number().describe('webhook deliveries written') }),
+  }),
+  'client.secret_expiring': event({
+    description:
+      "An OAuth client secret's maximum age (its policy's deadline, hard or soft) comes within the notice window (`rotationNotice`), or has come: its owner's webhooks are told (`client.secret_expiring`). Recorded once per client per deadline; not for a secret the scheduler rotates in the same run.",
+    category: 'entity_management',
+    severity: 'low',
+    outcomes: ['success'],
+    target: 'client id',
+    reason: '`max_age`',
+    data: z.strictObject({
+      at: z.string().describe('when the deadline comes (ISO 8601)'),
+      enforced: z.enum(['hard', 'soft']).describe('`hard`: the secret stops then; `soft`: it keeps working, flagged'),
+      endpoints: z.number().describe('webhook deliveries written'),
+    }),
+  }),
   'webhook.endpoint_created': event({
     description: "A webhook endpoint was added (its secret shown once), or a principal's `webhookUrl` was taken over as one for its leak notifications (`adopted`).",
     category: 'entity_management',
@@ -697,6 +720,34 @@ export const EVENT_CATALOG = {
       attempts: z.number().describe('attempts made'),
       origin: id('origin of the URL (never its path or query)'),
       status: z.number().nullable().describe('HTTP status of the last answer, or `null`'),
+    }),
+  }),
+  'webhook.endpoint_down': event({
+    description:
+      "A webhook endpoint's delivery failed while it was not already down: the endpoint is `down` (shown by `keyturn webhooks list` and `GET /v1/webhooks`) and the outbox keeps retrying. Recorded once per outage, in the transaction that records the failed attempt; `webhook.endpoint_recovered` ends it.",
+    category: 'api_activity',
+    severity: 'medium',
+    outcomes: ['failure'],
+    target: 'endpoint id',
+    reason: 'the failure: `HTTP <status>`, `timeout`, `unreachable`, `forbidden-address`, …',
+    data: z.strictObject({
+      delivery: id('the delivery (outbox message) whose attempt failed'),
+      event: id('its webhook event type'),
+      origin: id('origin of the URL (never its path or query)'),
+      status: z.number().nullable().describe('HTTP status of the answer, or `null` (no answer)'),
+    }),
+  }),
+  'webhook.endpoint_recovered': event({
+    description: 'A webhook endpoint that was down accepted a delivery again. Recorded once per outage, in the transaction that records the successful attempt.',
+    category: 'api_activity',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'endpoint id',
+    data: z.strictObject({
+      delivery: id('the delivery that got through'),
+      origin: id('origin of the URL (never its path or query)'),
+      downForMs: z.number().describe('how long it was down (ms)'),
+      failures: z.number().describe('failed attempts while it was down'),
     }),
   }),
   'webhook.delivery_replayed': event({

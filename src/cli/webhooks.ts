@@ -4,11 +4,18 @@ import { listing, record, table } from './format.js';
 import { checked, limitOption } from './options.js';
 import { printer, type Io } from './run.js';
 
-type Endpoint = Record<string, unknown> & { id: string; url: string; events: string[] };
+type Health = { state: string; since: string | null; consecutiveFailures: number; lastError: string | null; lastStatus: number | null };
+type Endpoint = Record<string, unknown> & { id: string; url: string; events: string[]; health?: Health };
 type Delivery = Record<string, unknown> & { id: string; log: Record<string, unknown>[] };
 type Page<T> = { items: T[]; next: string | null };
 
-const ENDPOINT_COLUMNS = ['id', 'owner', 'url', 'events', 'origin', 'status', 'createdAt'];
+const ENDPOINT_COLUMNS = ['id', 'owner', 'url', 'events', 'origin', 'status', 'health', 'since', 'failures', 'lastError', 'createdAt'];
+
+/** An endpoint with its health as flat columns (`health` down/up/unknown, `since`, `failures` in a row, `lastError`), for text output. */
+function flat(endpoint: Endpoint): Record<string, unknown> {
+  const { health, ...rest } = endpoint;
+  return { ...rest, health: health?.state, since: health?.since, failures: health?.consecutiveFailures, lastError: health?.lastError };
+}
 const DELIVERY_COLUMNS = ['id', 'event', 'status', 'attempts', 'createdAt', 'settledAt', 'nextAttemptAt', 'lastError'];
 
 /** The pages of a listing query, from the common flags. */
@@ -37,7 +44,7 @@ export function webhooksCommand(io: Io): Command {
   const hooks = new Command('webhooks').description('signed webhooks to credential owners (Standard Webhooks)');
   client(hooks.command('add').description('add an endpoint; its signing secret is printed once').argument('<url>', 'http(s) URL the events are POSTed to'))
     .option('--owner <principal>', "only this principal's credentials (id or name; default: every principal's)")
-    .option('--events <list>', 'comma-separated: key.rotation_due, key.rotated, key.expiring, key.revoked, key.leaked (default: all)')
+    .option('--events <list>', 'comma-separated: key.rotation_due, key.rotated, key.expiring, key.revoked, key.leaked, client.secret_rotation_due, client.secret_expiring (default: all)')
     .action(async (url: string, opts: Common & { owner?: string; events?: string }, cmd: Command) => {
       const [t, common] = target(cmd);
       const events = opts.events?.split(',').map((e) => e.trim()).filter((e) => e !== '');
@@ -57,12 +64,12 @@ export function webhooksCommand(io: Io): Command {
     .action(async (opts: Common & { owner?: string; all?: boolean; limit?: string; after?: string }, cmd: Command) => {
       const [t, common] = target(cmd);
       const page = await call<Page<Endpoint>>(t, 'GET', `/v1/webhooks${pageQuery(opts, { owner: opts.owner, all: opts.all ? 'true' : undefined })}`);
-      print(common, page, () => listing(page, ENDPOINT_COLUMNS, 'no webhook endpoints', `keyturn webhooks list${opts.owner ? ` --owner ${opts.owner}` : ''}${opts.all ? ' --all' : ''}${opts.limit ? ` --limit ${opts.limit}` : ''}`));
+      print(common, page, () => listing({ ...page, items: page.items.map(flat) }, ENDPOINT_COLUMNS, 'no webhook endpoints', `keyturn webhooks list${opts.owner ? ` --owner ${opts.owner}` : ''}${opts.all ? ' --all' : ''}${opts.limit ? ` --limit ${opts.limit}` : ''}`));
     });
   client(hooks.command('show').description('show one endpoint').argument('<endpoint-id>', 'endpoint id')).action(async (id: string, _opts: Common, cmd: Command) => {
     const [t, common] = target(cmd);
     const endpoint = await call<Endpoint>(t, 'GET', `/v1/webhooks/${encodeURIComponent(id)}`);
-    print(common, endpoint, () => record(endpoint));
+    print(common, endpoint, () => record(flat(endpoint)));
   });
   client(hooks.command('remove').description('remove an endpoint: nothing more is sent to it, pending deliveries are cancelled').argument('<endpoint-id>', 'endpoint id')).action(
     async (id: string, _opts: Common, cmd: Command) => {

@@ -503,7 +503,9 @@ const rotation = z.strictObject({
     .describe('How often the server looks for credentials whose rotation is due or whose grace or deadline has passed (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
   notice: duration(0, 31_536_000_000)
     .prefault('7d')
-    .describe("How long before a key's scheduled rotation, expiry or maximum age its owner's webhooks are told (`key.rotation_due`, `key.expiring`; once per key per deadline)."),
+    .describe(
+      "How long before a credential's scheduled rotation, expiry or maximum age its owner's webhooks are told (`key.rotation_due`, `key.expiring` for API keys; `client.secret_rotation_due`, `client.secret_expiring` for OAuth client secrets; once per credential per deadline).",
+    ),
 });
 
 /** The groups of the configuration, one per capability, in the order the reference lists them. */

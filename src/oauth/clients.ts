@@ -164,6 +164,9 @@ interface Row {
   admin_secret_pickup?: string | null;
   secret_flagged_at?: number | null;
   previous_secret_flagged_at?: number | null;
+  // Owner notices (0216): the secret_rotate_at / secret_deadline_at its owner was told of.
+  secret_due_noticed_at?: number | string | null;
+  secret_expiry_noticed_at?: number | string | null;
 }
 
 /** Seals a scheduled successor's secret until its client collects it (the master key's AES-256-GCM in the runtime). */
@@ -171,6 +174,21 @@ export interface ClientSecretSealer {
   seal(plaintext: string, associated: string): string;
   open(sealed: string, associated: string): string;
 }
+
+/**
+ * A client event told to the outside (webhooks to the client's owner), in the transaction of the
+ * change, after its audit event: the scheduler's notices `client.secret_rotation_due` (the secret's
+ * scheduled rotation comes within the notice window) and `client.secret_expiring` (its maximum age
+ * does, or has come). Never carries a secret.
+ */
+export interface ClientLifecycleEvent {
+  readonly type: 'client.secret_rotation_due' | 'client.secret_expiring';
+  readonly client: { readonly id: string; readonly name: string; readonly principal: string; readonly policy: string };
+  readonly data: Record<string, unknown>;
+}
+
+/** Hears {@link ClientLifecycleEvent}s in the change's transaction (a throw rolls it back); resolves to the deliveries written. */
+export type ClientEventHook = (tx: Transaction, event: ClientLifecycleEvent) => Promise<number>;
 
 /** Who rotated a client's secret (the event's reason). */
 export type SecretRotatedBy = 'admin' | 'self' | 'schedule';
@@ -212,6 +230,8 @@ export interface ClientServiceOptions {
   readonly leakGuard?: ClientLeakGuard;
   /** Seals secrets the scheduler issues until their client collects them, and those an offboarding rotates until an administrator does; without it, neither happens. */
   readonly sealer?: ClientSecretSealer;
+  /** Tells owners of the scheduler's notices (webhooks); without it, {@link ClientService.noticeDue} tells nothing. */
+  readonly onEvent?: ClientEventHook;
 }
 
 /**
@@ -608,6 +628,74 @@ export class ClientService {
     return { retired, flagged, more: ending.length === limit || overdue.length === limit };
   }
 
+  /**
+   * Tells owners, once per client per deadline, what is coming within `windowMs`, as for API keys:
+   * `client.secret_rotation_due` for an active client whose secret's scheduled rotation comes by
+   * then (still to come: one due now is rotated by this very run), `client.secret_expiring` for an
+   * active client whose current secret reaches its maximum age (the policy's hard or soft deadline)
+   * by then, or has, unless the secret is due for rotation now (its successor has its own). Each
+   * notice is claimed by a conditional update storing the date told of, so with several nodes (or a
+   * retry) it is sent once; a new secret's new dates are told again. Up to `limit` of each per call.
+   */
+  async noticeDue(limit: number, windowMs: number): Promise<{ noticed: number; more: boolean }> {
+    const onEvent = this.#o.onEvent;
+    if (!onEvent) return { noticed: 0, more: false };
+    const now = this.#o.ctx.now().getTime();
+    const horizon = now + windowMs;
+    let noticed = 0;
+    const due = await this.#o.store.all<Row>(
+      `SELECT * FROM oauth_clients WHERE status = 'active' AND secret_digest IS NOT NULL AND secret_rotate_at IS NOT NULL AND secret_rotate_at > ? AND secret_rotate_at <= ?
+         AND (secret_due_noticed_at IS NULL OR secret_due_noticed_at <> secret_rotate_at)
+       ORDER BY secret_rotate_at, id LIMIT ?`,
+      [now, horizon, limit],
+    );
+    for (const row of due) {
+      await this.#o.store.transaction(async (tx) => {
+        const claimed = await tx.run(
+          `UPDATE oauth_clients SET secret_due_noticed_at = secret_rotate_at
+           WHERE id = ? AND status = 'active' AND secret_rotate_at = ? AND (secret_due_noticed_at IS NULL OR secret_due_noticed_at <> secret_rotate_at)`,
+          [row.id, Number(row.secret_rotate_at)],
+        );
+        if (claimed.changes !== 1) return;
+        const dueAt = new Date(Number(row.secret_rotate_at)).toISOString();
+        const endpoints = await onEvent(tx, { type: 'client.secret_rotation_due', client: noticeClient(row), data: { dueAt, policy: row.policy } });
+        await appendEvent(tx, this.#o.ctx, { type: 'client.secret_rotation_due', target: row.id, outcome: 'success', data: { dueAt, endpoints } }, SYSTEM);
+        noticed++;
+      });
+    }
+    const ending = await this.#o.store.all<Row>(
+      `SELECT * FROM oauth_clients WHERE status = 'active' AND secret_digest IS NOT NULL AND secret_deadline_at IS NOT NULL AND secret_deadline_at <= ?
+         AND (secret_rotate_at IS NULL OR secret_rotate_at > ?) AND (secret_expiry_noticed_at IS NULL OR secret_expiry_noticed_at <> secret_deadline_at)
+       ORDER BY secret_deadline_at, id LIMIT ?`,
+      [horizon, now, limit],
+    );
+    for (const row of ending) {
+      await this.#o.store.transaction(async (tx) => {
+        const claimed = await tx.run(
+          `UPDATE oauth_clients SET secret_expiry_noticed_at = secret_deadline_at
+           WHERE id = ? AND status = 'active' AND secret_deadline_at = ? AND (secret_expiry_noticed_at IS NULL OR secret_expiry_noticed_at <> secret_deadline_at)`,
+          [row.id, Number(row.secret_deadline_at)],
+        );
+        if (claimed.changes !== 1) return;
+        const at = Number(row.secret_deadline_at);
+        const enforced = row.secret_deadline ?? 'hard';
+        const endpoints = await onEvent(tx, {
+          type: 'client.secret_expiring',
+          client: noticeClient(row),
+          data: { at: new Date(at).toISOString(), enforced, passed: at <= now, policy: row.policy },
+        });
+        await appendEvent(
+          tx,
+          this.#o.ctx,
+          { type: 'client.secret_expiring', target: row.id, outcome: 'success', reason: 'max_age', data: { at: new Date(at).toISOString(), enforced, endpoints } },
+          SYSTEM,
+        );
+        noticed++;
+      });
+    }
+    return { noticed, more: due.length === limit || ending.length === limit };
+  }
+
   async #flag(tx: Transaction, row: Row, reason: 'grace' | 'max_age', deadline: number, enforced: 'hard' | 'soft'): Promise<boolean> {
     await appendEvent(
       tx,
@@ -796,6 +884,11 @@ export class ClientService {
       updatedAt: new Date(row.updated_at).toISOString(),
     };
   }
+}
+
+/** What a notice says about its client: never any part of a secret. */
+function noticeClient(row: Row): ClientLifecycleEvent['client'] {
+  return { id: row.id, name: row.name, principal: row.principal_id, policy: row.policy };
 }
 
 /** The schedule columns of a secret issued at `now` under `policy`: due, maximum age, deadline kind. */

@@ -24,6 +24,8 @@ export {
   transferClientIn,
   CLIENTS_CHANNEL,
   ClientService,
+  type ClientEventHook,
+  type ClientLifecycleEvent,
   createClientSchema,
   disableClientIn,
   revokeClientSecretIn,

@@ -171,4 +171,13 @@ export const oauthMigrations: readonly Migration[] = [
     description: 'the DPoP key (RFC 7638 thumbprint) a refresh token family is bound to (RFC 9449 section 5): a refresh needs a proof signed by it',
     sql: 'ALTER TABLE oauth_grants ADD COLUMN dpop_jkt TEXT;',
   },
+  {
+    id: '0216_oauth_clients_notices',
+    description: "which deadline each client's owner was told about (client.secret_rotation_due, client.secret_expiring webhooks): once per client per deadline, however many nodes run the scheduler",
+    // secret_due_noticed_at: the secret_rotate_at told of; secret_expiry_noticed_at: the secret_deadline_at told of.
+    // A new secret has new dates, so it is told again; the same dates are never told twice.
+    sql: `
+      ALTER TABLE oauth_clients ADD COLUMN secret_due_noticed_at BIGINT;
+      ALTER TABLE oauth_clients ADD COLUMN secret_expiry_noticed_at BIGINT;`,
+  },
 ];

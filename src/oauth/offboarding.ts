@@ -2,7 +2,7 @@ import type { Context } from '../core/context.js';
 import type { OffboardingParticipant, PlannedStep, StepResult } from '../principals/index.js';
 import { activeAccessTokensOf, revokeAccessTokenIn } from './access-tokens.js';
 import { clientsOwnedBy, disableClientIn, transferClientIn, type ClientService } from './clients.js';
-import { activeFamiliesOf, revokeFamilyIn } from './refresh-tokens.js';
+import { activeFamiliesOf, activeFamiliesOfClients, revokeFamilyIn } from './refresh-tokens.js';
 
 const REASON = 'offboarding';
 
@@ -10,8 +10,10 @@ const done = (detail: Record<string, string | null> = {}): StepResult => ({ outc
 const skipped = (reason: string): StepResult => ({ outcome: 'skipped', detail: { reason } });
 
 /**
- * OAuth's part of offboarding a person: their refresh-token families (with their access tokens)
- * and their other access tokens are revoked; the clients they own are disabled, or handed over to
+ * OAuth's part of offboarding a person: their refresh-token families (with their access tokens),
+ * every refresh-token family of a client they own (whoever it was issued for: the person ran that
+ * client and could have copied its refresh tokens; there are no exposure records for them), and
+ * their other access tokens are revoked; the clients they own are disabled, or handed over to
  * `transferTo`; every client secret they created or revealed, of a client still working (and
  * owned by someone else, or handed over), is rotated with its policy's grace and the new secret
  * sealed for an administrator.
@@ -21,10 +23,13 @@ export function oauthOffboarding(ctx: Context, clients: ClientService): Offboard
     actions: ['revoke_grant', 'revoke_access_token', 'disable_client', 'transfer_client', 'rotate_client_secret'],
     async plan(db, subject, now) {
       const p = subject.principal.id;
-      const families = await activeFamiliesOf(db, p, now);
-      const inFamilies = new Set(families);
-      const tokens = (await activeAccessTokensOf(db, p, now)).filter((t) => t.grantId === null || !inFamilies.has(t.grantId));
       const owned = await clientsOwnedBy(db, p);
+      // Why the owned clients' families too: a family is the client's grant, not only its principal's, and the new owner
+      // (or nobody, once disabled) must not inherit sessions the person could have copied. Revoked before the handover,
+      // as steps of their own, so the dry run lists each one.
+      const inFamilies = new Set([...(await activeFamiliesOf(db, p, now)), ...(await activeFamiliesOfClients(db, owned.map((c) => c.id), now))]);
+      const families = [...inFamilies];
+      const tokens = (await activeAccessTokensOf(db, p, now)).filter((t) => t.grantId === null || !inFamilies.has(t.grantId));
       const steps: PlannedStep[] = [
         ...families.map((id) => ({ action: 'revoke_grant' as const, target: id })),
         ...tokens.map((t) => ({ action: 'revoke_access_token' as const, target: t.jti })),

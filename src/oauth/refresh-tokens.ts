@@ -303,6 +303,24 @@ export async function activeFamiliesOf(db: Queryable, principalId: string, now: 
 }
 
 /**
+ * The refresh families of the clients `clientIds` that still work at `now`, whoever they were
+ * issued for (offboarding revokes those of the clients a person owned), by id.
+ */
+export async function activeFamiliesOfClients(db: Queryable, clientIds: readonly string[], now: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < clientIds.length; i += 500) {
+    const chunk = clientIds.slice(i, i + 500);
+    if (chunk.length === 0) break;
+    const rows = await db.all<{ id: string }>(
+      `SELECT id FROM oauth_grants WHERE client_id IN (${chunk.map(() => '?').join(', ')}) AND status = 'active' AND expires_at > ? ORDER BY id`,
+      [...chunk, now],
+    );
+    out.push(...rows.map((r) => r.id));
+  }
+  return out;
+}
+
+/**
  * Revokes the refresh family `grantId` with its refresh and access tokens inside the caller's
  * transaction, with one `grant.revoked` event carrying `reason`; `false` when it was not active.
  */

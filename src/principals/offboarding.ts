@@ -26,7 +26,7 @@ import { exposuresOf, markOffboardedIn, type Exposure, type Principal, type Prin
 export const OFFBOARDING_ACTIONS = [
   /** An API key the person holds: revoked. */
   'revoke_key',
-  /** A refresh-token family (grant) of the person: revoked, with its access tokens. */
+  /** A refresh-token family (grant) of the person, or of a client they own (whoever it was issued for): revoked, with its access tokens. */
   'revoke_grant',
   /** An access token of the person not in one of those families: revoked. */
   'revoke_access_token',

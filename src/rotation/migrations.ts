@@ -37,4 +37,23 @@ export const rotationMigrations: readonly Migration[] = [
       );
       CREATE INDEX webhook_endpoints_owner ON webhook_endpoints (owner_id, status);`,
   },
+  {
+    id: '0215_webhook_endpoint_health',
+    description: "each webhook endpoint's health (up or down, since when, failed attempts in a row, the last failure's class): the first failure of a healthy endpoint and the first success of a down one are each recorded once",
+    // health 'unknown': nothing tried yet. last_error is a class (`HTTP 503`, `timeout`, `unreachable`), never a URL, body or secret.
+    sql: `
+      ALTER TABLE webhook_endpoints ADD COLUMN health TEXT NOT NULL DEFAULT 'unknown' CHECK (health IN ('unknown', 'up', 'down'));
+      ALTER TABLE webhook_endpoints ADD COLUMN health_since BIGINT;
+      ALTER TABLE webhook_endpoints ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE webhook_endpoints ADD COLUMN last_error TEXT;
+      ALTER TABLE webhook_endpoints ADD COLUMN last_status INTEGER;`,
+  },
+  {
+    id: '0217_webhook_endpoints_client_events',
+    description: 'endpoints that asked for every event there was (the default when added) also get the client secret notices added since (client.secret_rotation_due, client.secret_expiring)',
+    // Exactly the stored default list of 0130's time: an endpoint that chose fewer keeps its choice.
+    sql: `
+      UPDATE webhook_endpoints SET event_types = '["key.rotation_due","key.rotated","key.expiring","key.revoked","key.leaked","client.secret_rotation_due","client.secret_expiring"]'
+      WHERE event_types = '["key.rotation_due","key.rotated","key.expiring","key.revoked","key.leaked"]';`,
+  },
 ];

@@ -7,7 +7,7 @@ export const ROTATION_JOB = 'rotation.schedule';
 export interface RotationWork {
   rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }>;
   settleDeadlines(limit: number): Promise<{ retired: number; flagged: number; more: boolean }>;
-  /** Tells owners what comes within `windowMs` (`key.rotation_due`, `key.expiring` webhooks), once per key per deadline. */
+  /** Tells owners what comes within `windowMs` (`key.rotation_due` / `key.expiring`, `client.secret_rotation_due` / `client.secret_expiring` webhooks), once per credential per deadline. */
   noticeDue?(limit: number, windowMs: number): Promise<{ noticed: number; more: boolean }>;
 }
 

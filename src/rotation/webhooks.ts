@@ -18,7 +18,15 @@ import { newWebhookSecret, webhookHeaders } from './standard-webhooks.js';
  */
 
 /** The events an endpoint can ask for. */
-export const WEBHOOK_EVENT_TYPES = ['key.rotation_due', 'key.rotated', 'key.expiring', 'key.revoked', 'key.leaked'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'key.rotation_due',
+  'key.rotated',
+  'key.expiring',
+  'key.revoked',
+  'key.leaked',
+  'client.secret_rotation_due',
+  'client.secret_expiring',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** The outbox topic of key webhooks (leak notifications to owners keep their own, see `fanOut`). */
@@ -55,14 +63,34 @@ export interface WebhookEndpointView {
   /** While a rotated secret still signs beside the new one: until when. */
   readonly previousSecretUntil: string | null;
   readonly removedAt: string | null;
+  /** Whether deliveries to it get through (see {@link WebhookEndpointHealth}). */
+  readonly health: WebhookEndpointHealth;
+}
+
+/**
+ * An endpoint's health, from its delivery attempts: `down` from its first failed attempt (while
+ * the outbox keeps retrying) until an attempt succeeds, `up` after a success, `unknown` before any
+ * attempt. The first failure of an endpoint not down records `webhook.endpoint_down`, the first
+ * success of a down one `webhook.endpoint_recovered`: once per transition, whatever the number of nodes.
+ */
+export interface WebhookEndpointHealth {
+  readonly state: 'unknown' | 'up' | 'down';
+  /** When it went into this state (`null`: `unknown`). */
+  readonly since: string | null;
+  /** Failed attempts since the last success. */
+  readonly consecutiveFailures: number;
+  /** The last failure while down: `HTTP <status>`, `timeout`, `unreachable`, … (never a URL, body or secret). */
+  readonly lastError: string | null;
+  /** HTTP status of the last failed attempt's answer, when there was one. */
+  readonly lastStatus: number | null;
 }
 
 /** One event to fan out: what happened to which credential of which principal. Never a secret. */
 export interface WebhookEvent {
   readonly type: WebhookEventType;
-  /** The principal owning the credential. */
+  /** The principal owning the credential (a key's owner, a client's). */
   readonly principal: string;
-  /** The credential's id (the `subject` of the body). */
+  /** The credential's id: a key id, or a client id for `client.*` (the `subject` of the body). */
   readonly subject: string;
   readonly data: Record<string, unknown>;
 }
@@ -96,6 +124,12 @@ interface EndpointRow {
   created_by: string | null;
   secret_rotated_at: number | string | null;
   removed_at: number | string | null;
+  // Health (0215).
+  health: 'unknown' | 'up' | 'down';
+  health_since: number | string | null;
+  consecutive_failures: number | string;
+  last_error: string | null;
+  last_status: number | string | null;
 }
 
 const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
@@ -186,6 +220,11 @@ export class WebhookService {
       created_by: meta.actor,
       secret_rotated_at: null,
       removed_at: null,
+      health: 'unknown',
+      health_since: null,
+      consecutive_failures: 0,
+      last_error: null,
+      last_status: null,
     };
     await tx.run(
       `INSERT INTO webhook_endpoints (id, owner_id, url, event_types, origin, secret, previous_secret, previous_until, status, created_at, created_by, secret_rotated_at, removed_at)
@@ -232,9 +271,11 @@ export class WebhookService {
       const row = await this.#row(tx, id);
       if (row.status === 'removed') return toView(row);
       const now = this.#ctx.now().getTime();
+      // Why the deliveries first: recording an attempt locks its message, then the endpoint (its health); taking the
+      // locks in that same order here means a removal and a delivery in flight never deadlock on PostgreSQL.
+      const cancelled = await this.#outbox.cancel(tx, id);
       const changed = await tx.run("UPDATE webhook_endpoints SET status = 'removed', removed_at = ? WHERE id = ? AND status = 'active'", [now, id]);
       if (changed.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the endpoint changed concurrently; try again');
-      const cancelled = await this.#outbox.cancel(tx, id);
       await appendEvent(tx, this.#ctx, { type: 'webhook.endpoint_removed', target: id, outcome: 'success', data: { owner: row.owner_id, cancelled } }, meta);
       return toView({ ...row, status: 'removed', removed_at: now });
     });
@@ -403,13 +444,23 @@ export class WebhookService {
   };
 
   /**
-   * Records a `webhook.delivery_failed` event when a delivery of `topic` to an endpoint is given
-   * up (its attempts exhausted, or a permanent failure), in the transaction that records the attempt.
+   * Follows the deliveries of `topic` to endpoints, in the transaction that records each attempt:
+   * keeps the endpoint's health (a failed attempt marks it down, a delivered one up), records
+   * `webhook.endpoint_down` on the first failure of an endpoint that was not down and
+   * `webhook.endpoint_recovered` on the first success of one that was (each once per transition:
+   * the conditional update lets one attempt win), and `webhook.delivery_failed` when a delivery is
+   * given up (its attempts exhausted, or a permanent failure). Register it before any other observer
+   * of `topic` that appends events: the endpoint row must be locked before the audit head (locked by
+   * the first append until commit), or an attempt and an endpoint change (rotate-secret, remove) can
+   * deadlock on PostgreSQL.
    */
   observe(topic: string): void {
     this.#outbox.observe(topic, async (tx, message, attempt) => {
-      if (message.status !== 'dead' || message.subject === null || !isIdOf('whe', message.subject)) return;
+      if (message.subject === null || !isIdOf('whe', message.subject)) return;
       const data = message.data as { url: string; headers?: Record<string, string> };
+      const event = data.headers?.['keyturn-event'] ?? 'unknown';
+      await this.#health(tx, message.subject, message.id, event, originOf(data.url), attempt);
+      if (message.status !== 'dead') return;
       await appendEvent(
         tx,
         this.#ctx,
@@ -418,11 +469,60 @@ export class WebhookService {
           target: message.subject,
           outcome: 'failure',
           reason: attempt.error ?? 'failed',
-          data: { delivery: message.id, event: data.headers?.['keyturn-event'] ?? 'unknown', attempts: attempt.attempt, origin: originOf(data.url), status: attempt.status },
+          data: { delivery: message.id, event, attempts: attempt.attempt, origin: originOf(data.url), status: attempt.status },
         },
         SYSTEM,
       );
     });
+  }
+
+  async #health(tx: Transaction, endpoint: string, delivery: string, event: string, origin: string, attempt: DeliveryAttempt): Promise<void> {
+    const now = this.#ctx.now().getTime();
+    if (attempt.outcome === 'failed') {
+      const error = attempt.error ?? 'failed';
+      // Why conditional: of several attempts failing at once (nodes, concurrency), one finds the endpoint not down yet and records the transition.
+      const wentDown = await tx.run(
+        "UPDATE webhook_endpoints SET health = 'down', health_since = ?, consecutive_failures = 1, last_error = ?, last_status = ? WHERE id = ? AND health <> 'down'",
+        [now, error, attempt.status, endpoint],
+      );
+      if (wentDown.changes === 1) {
+        await appendEvent(
+          tx,
+          this.#ctx,
+          { type: 'webhook.endpoint_down', target: endpoint, outcome: 'failure', reason: error, data: { delivery, event, origin, status: attempt.status } },
+          SYSTEM,
+        );
+        return;
+      }
+      await tx.run("UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, last_error = ?, last_status = ? WHERE id = ? AND health = 'down'", [
+        error,
+        attempt.status,
+        endpoint,
+      ]);
+      return;
+    }
+    const before = await tx.get<Pick<EndpointRow, 'health' | 'health_since' | 'consecutive_failures'>>(
+      'SELECT health, health_since, consecutive_failures FROM webhook_endpoints WHERE id = ?',
+      [endpoint],
+    );
+    if (!before || before.health === 'up') return;
+    // Conditional on the state read: of two successes at once, one records the recovery.
+    const changed = await tx.run(
+      "UPDATE webhook_endpoints SET health = 'up', health_since = ?, consecutive_failures = 0, last_error = NULL, last_status = NULL WHERE id = ? AND health = ?",
+      [now, endpoint, before.health],
+    );
+    if (changed.changes !== 1 || before.health !== 'down') return;
+    await appendEvent(
+      tx,
+      this.#ctx,
+      {
+        type: 'webhook.endpoint_recovered',
+        target: endpoint,
+        outcome: 'success',
+        data: { delivery, origin, downForMs: Math.max(0, now - Number(before.health_since ?? now)), failures: Number(before.consecutive_failures) },
+      },
+      SYSTEM,
+    );
   }
 }
 
@@ -438,5 +538,12 @@ function toView(row: EndpointRow): WebhookEndpointView {
     secretRotatedAt: iso(row.secret_rotated_at),
     previousSecretUntil: row.previous_secret === null ? null : iso(row.previous_until),
     removedAt: iso(row.removed_at),
+    health: {
+      state: row.health,
+      since: iso(row.health_since),
+      consecutiveFailures: Number(row.consecutive_failures),
+      lastError: row.health === 'down' ? row.last_error : null,
+      lastStatus: row.health === 'down' && row.last_status !== null ? Number(row.last_status) : null,
+    },
   };
 }

@@ -234,6 +234,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const principals = new PrincipalService(store, ctx, { egress, policies });
   // Key events reach the owners' endpoints through one hook, in the transaction of the change.
   const webhooks = new WebhookService({ store, ctx, outbox: jobs.outbox, sealer: kek, principals, egress });
+  // Before the leak notifier's observer of the same topic (observers run in registration order): the endpoint's health
+  // row is updated before any event of the attempt is appended, as every change does (the audit head is locked last).
+  webhooks.observe(LEAK_NOTIFICATION_TOPICS.owner);
   // One failure log per process: failed authentications everywhere are aggregated, summaries written at close.
   const failures = new FailureLog({ store, ctx, windowMs: config.audit.failureWindow, maxGroups: config.audit.failureMaxGroups, logger });
   // Successful uses, counted in memory and written per interval by this node's own job.
@@ -332,6 +335,8 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     policies,
     leakGuard: clientLeakGuard(ctx),
     sealer: kek,
+    // The scheduler's notices of client secrets reach the owners' endpoints like those of keys.
+    onEvent: (tx, event) => webhooks.fanOut(tx, { type: event.type, principal: event.client.principal, subject: event.client.id, data: { client: event.client, ...event.data } }),
   });
   policies.countWith((name) => clients.policyCounts(name));
   const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
@@ -385,7 +390,6 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   });
   try {
     await runner.register(offboardingJob(offboarding, 30_000));
-    webhooks.observe(LEAK_NOTIFICATION_TOPICS.owner);
     await registerJobs({ config, store, ctx, ...jobs, ring, accessTokens, lineage, watches: leaks.watches, auditLog, logger, webhookSigner: webhooks.signer });
     if (config.audit.checkpointEvery > 0) stopNudge = checkpointNudge(store, runner, config.audit.checkpointEvery);
     if (config.rotation.tick > 0) await runner.register(rotationJob([keys, clients], config.rotation.tick, logger, { noticeWindowMs: config.rotation.notice }));

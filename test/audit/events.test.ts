@@ -235,6 +235,9 @@ describe('recorded events match their declarations', () => {
       'audit.failures_summarized',
       'webhook.delivery_failed',
       'webhook.delivery_replayed',
+      // Need a receiver that goes down and comes back (test/rotation/webhook-health.test.ts, test/rotation/webhooks.e2e.test.ts check them against the catalog).
+      'webhook.endpoint_down',
+      'webhook.endpoint_recovered',
       'binding.tls_failed',
       'binding.client_cert_header_ignored',
       'audit.sink_down',
@@ -244,6 +247,9 @@ describe('recorded events match their declarations', () => {
       // Told only ahead of a rotation or an end still to come, on the scheduler's clock: test/rotation/webhooks.e2e.test.ts.
       'key.rotation_due',
       'key.expiring',
+      // The same for client secrets: test/rotation/client-notices.test.ts.
+      'client.secret_rotation_due',
+      'client.secret_expiring',
     ];
     const seen = new Set(events.map((e) => e.type));
     expect(EVENT_TYPES.filter((t) => !seen.has(t) && !notReached.includes(t))).toEqual([]);

@@ -151,6 +151,48 @@ describeStore('offboarding', (kind) => {
     expect((await token(server, { grant_type: 'client_credentials', scope: 'read' }, p.bobApp)).status).toBe(401);
   });
 
+  for (const handover of [true, false]) {
+    it(`every refresh-token family of a client they own is revoked, whoever it was issued for, ${handover ? 'before the handover' : 'when the client is disabled'}; the dry run lists each; a client whose secret they only saw keeps its families`, async () => {
+      const p = await person();
+      const store = server.kt.store;
+      const second = ok(await token(server, { grant_type: 'client_credentials', scope: 'read' }, p.bobApp)) as { refresh_token: string };
+      // A family bob's client holds for another principal (no grant type mints one today; written as an older owner's would be).
+      const foreign = ok(await token(server, { grant_type: 'client_credentials', scope: 'read' }, p.bobApp)) as { refresh_token: string };
+      const platformId = (ok(await server.api('GET', `/v1/principals/${p.names.platform}`)) as { id: string }).id;
+      const families = await store.all<{ id: string }>("SELECT id FROM oauth_grants WHERE client_id = ? AND status = 'active' ORDER BY id", [p.bobApp.id]);
+      expect(families).toHaveLength(3);
+      await store.run('UPDATE oauth_grants SET principal_id = ? WHERE id = ?', [platformId, families[2]!.id]);
+      // billing's client, whose secret bob created: its family (billing's) is not his to lose.
+      const billingFamily = ok(await token(server, { grant_type: 'client_credentials', scope: 'read' }, p.billingApp)) as { refresh_token: string };
+
+      const input = handover ? { transferTo: p.names.platform } : {};
+      const dry = ok(await server.api('POST', `/v1/principals/${p.names.bob}/offboard`, { ...input, dryRun: true })) as Report;
+      expect(dry.steps.filter((s) => s.action === 'revoke_grant').map((s) => s.target)).toEqual(families.map((f) => f.id));
+      const real = ok(await server.api('POST', `/v1/principals/${p.names.bob}/offboard`, input)) as Report;
+      expect(real.steps.map((s) => [s.seq, s.action, s.target])).toEqual(dry.steps.map((s) => [s.seq, s.action, s.target]));
+      expect(real.steps.every((s) => s.outcome === 'done')).toBe(true);
+
+      // No family of bob's client still works, each revoked once with its event, before the client changed hands (or was disabled).
+      expect(await store.all("SELECT id FROM oauth_grants WHERE client_id = ? AND status = 'active'", [p.bobApp.id])).toEqual([]);
+      const revoked = await store.all<{ target: string; reason: string; seq: number | string }>("SELECT target, reason, seq FROM events WHERE type = 'grant.revoked' AND target IN (?, ?, ?) ORDER BY seq", families.map((f) => f.id));
+      expect(revoked.map((e) => [e.target, e.reason]).sort()).toEqual(families.map((f) => [f.id, 'offboarding']).sort());
+      const moved = await store.get<{ seq: number | string }>('SELECT seq FROM events WHERE type = ? AND target = ?', [handover ? 'client.transferred' : 'client.disabled', p.bobApp.id]);
+      expect(revoked.every((e) => Number(e.seq) < Number(moved!.seq))).toBe(true);
+
+      // The client's new owner gets no session bob could have copied (invalid_grant). A disabled client enabled again
+      // still authenticates for nobody (its principal is offboarded: 401), and its families stay revoked in the store.
+      if (!handover) ok(await server.api('POST', `/v1/clients/${p.bobApp.id}/enable`, {}));
+      for (const refresh of [p.tokens.refresh_token, second.refresh_token, foreign.refresh_token]) {
+        const refused = await token(server, { grant_type: 'refresh_token', refresh_token: refresh }, p.bobApp);
+        expect(refused.status).toBe(handover ? 400 : 401);
+        expect(refused.body.error).toBe(handover ? 'invalid_grant' : 'invalid_client');
+      }
+      // billing's family works on, with billing's new secret (the old one, bob's copy, is rotated with its grace).
+      const newSecret = (ok(await server.api('POST', `/v1/clients/${p.billingApp.id}/reveal-secret`, {})) as { clientSecret: string }).clientSecret;
+      expect((await token(server, { grant_type: 'refresh_token', refresh_token: billingFamily.refresh_token }, { id: p.billingApp.id, secret: newSecret })).status).toBe(200);
+    });
+  }
+
   it('bad input: a clear error with a stable code, and nothing changes', async () => {
     const p = await person();
     ok(await server.api('POST', '/v1/principals', { kind: 'user', name: `gone${n}` }), 201);

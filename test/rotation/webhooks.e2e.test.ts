@@ -184,7 +184,7 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
     const created = JSON.parse(run.out) as { id: string; secret: string; owner: string; events: string[]; url: string };
     expect(created.id).toMatch(/^whe_/);
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    expect(created.events).toEqual(['key.rotation_due', 'key.rotated', 'key.expiring', 'key.revoked', 'key.leaked']);
+    expect(created.events).toEqual(['key.rotation_due', 'key.rotated', 'key.expiring', 'key.revoked', 'key.leaked', 'client.secret_rotation_due', 'client.secret_expiring']);
     endpoint = created;
     receiver.secret = created.secret;
     const shown = await node.api('GET', `/v1/webhooks/${created.id}`);
@@ -218,12 +218,17 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
     expect(receiver.of('key.revoked').map((g) => g.body.data.subject)).toEqual([rotated.id]);
     expect(receiver.accepted.every((g) => g.body.data.principal !== foreign.id && g.body.data.subject !== foreign.id)).toBe(true);
     expect(receiver.refused).toEqual([]);
-    // The delivery log of the endpoint, over the CLI.
-    const log = JSON.parse((await cli(['webhooks', 'deliveries', endpoint.id, '--json'], env)).out) as { items: { id: string; event: string; status: string; log: { outcome: string }[] }[] };
-    expect(log.items.map((d) => [d.event, d.status, d.log.map((a) => a.outcome)]).sort()).toEqual([
-      ['key.revoked', 'delivered', ['delivered']],
-      ['key.rotated', 'delivered', ['delivered']],
-    ]);
+    // The delivery log of the endpoint, over the CLI (the runner may still be recording an attempt the receiver already answered).
+    await vi.waitFor(
+      async () => {
+        const log = JSON.parse((await cli(['webhooks', 'deliveries', endpoint.id, '--json'], env)).out) as { items: { id: string; event: string; status: string; log: { outcome: string }[] }[] };
+        expect(log.items.map((d) => [d.event, d.status, d.log.map((a) => a.outcome)]).sort()).toEqual([
+          ['key.revoked', 'delivered', ['delivered']],
+          ['key.rotated', 'delivered', ['delivered']],
+        ]);
+      },
+      { timeout: 15_000, interval: 50 },
+    );
   });
 
   it('a receiver that is down, across a keyturn restart, gets everything once it is back (at least once, nothing lost)', async () => {
@@ -245,6 +250,17 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
       },
       { timeout: 15_000, interval: 100 },
     );
+    // The endpoint is down while the retries go on: GET /v1/webhooks, `webhooks list` and `webhooks show` say so, and since when.
+    const listed = (await node.api('GET', '/v1/webhooks?owner=billing')).body.items.find((e: { id: string }) => e.id === endpoint.id);
+    expect(listed.health).toMatchObject({ state: 'down', lastError: 'unreachable', lastStatus: null });
+    expect(listed.health.consecutiveFailures).toBeGreaterThanOrEqual(3);
+    const since = listed.health.since as string;
+    expect((await cli(['webhooks', 'list', '--owner', 'billing'], env)).out).toMatch(new RegExp(`${endpoint.id}.*\\sdown\\s+${since}\\s+\\d+\\s+unreachable`));
+    expect((await cli(['webhooks', 'show', endpoint.id], env)).out).toMatch(/^health\s+down$/m);
+    const wentDown = (await node.events('webhook.endpoint_down')).filter((e) => e.target === endpoint.id);
+    expect(wentDown).toHaveLength(1);
+    expect(wentDown[0]).toMatchObject({ outcome: 'failure', reason: 'unreachable', data: { status: null } });
+    expect(EVENT_CATALOG['webhook.endpoint_down'].data.safeParse(wentDown[0]!.data).success).toBe(true);
     // Restart keyturn while they are pending, then bring the receiver back.
     await node.stop();
     await node.start();
@@ -254,6 +270,12 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
     await node.deliver();
     await vi.waitFor(() => expect(receiver.of('key.rotated').map((g) => g.body.data.subject)).toEqual(expect.arrayContaining(ids)), { timeout: 15_000, interval: 50 });
     expect(receiver.accepted.length - before).toBeGreaterThanOrEqual(3);
+    // Recovered once, across the restart; the endpoint is up again.
+    await vi.waitFor(async () => expect((await node.api('GET', `/v1/webhooks/${endpoint.id}`)).body.health).toMatchObject({ state: 'up', consecutiveFailures: 0, lastError: null }), { timeout: 15_000, interval: 50 });
+    const recovered = (await node.events('webhook.endpoint_recovered')).filter((e) => e.target === endpoint.id);
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0]!.data.failures).toBeGreaterThanOrEqual(3);
+    expect(EVENT_CATALOG['webhook.endpoint_recovered'].data.safeParse(recovered[0]!.data).success).toBe(true);
     // Every delivery to the endpoint is settled as delivered; the same webhook-id was kept across attempts.
     const all = (await node.api('GET', `/v1/webhooks/${endpoint.id}/deliveries?limit=1000`)).body.items as { id: string; status: string }[];
     expect(all.every((d) => d.status === 'delivered')).toBe(true);
@@ -274,6 +296,25 @@ describeStore('signed webhooks to owners, end to end', (kind) => {
     expect(receiver.of('key.expiring').find((g) => g.body.data.subject === key.id)!.body.data).toMatchObject({ why: 'expiry', passed: false });
     expect((await node.events('key.rotation_due')).filter((e) => e.target === key.id)).toHaveLength(1);
     expect((await node.events('key.expiring')).filter((e) => e.target === key.id)).toHaveLength(1);
+  });
+
+  it('the scheduler tells client.secret_rotation_due and client.secret_expiring once per client per deadline, signed like the rest', async () => {
+    // banking: the secret rotates every day and reaches its maximum age (hard) in 7 days, both within the 7-day notice window.
+    const client = (await node.api('POST', '/v1/clients', { name: 'sched-app', owner: 'billing', policy: 'banking' })).body as { client_id: string; client_secret: string };
+    await node.server.kt.jobs.runner.runNow('rotation.schedule');
+    await node.server.kt.jobs.runner.runNow('rotation.schedule');
+    await node.deliver();
+    await vi.waitFor(() => expect(receiver.of('client.secret_expiring').filter((g) => g.body.data.subject === client.client_id)).toHaveLength(1), { timeout: 15_000, interval: 50 });
+    const due = receiver.of('client.secret_rotation_due').filter((g) => g.body.data.subject === client.client_id);
+    expect(due).toHaveLength(1);
+    expect(due[0]!.body.data).toMatchObject({ client: { id: client.client_id, name: 'sched-app', policy: 'banking' }, dueAt: new Date(ctx.now().getTime() + 86_400_000).toISOString() });
+    expect(receiver.of('client.secret_expiring').find((g) => g.body.data.subject === client.client_id)!.body.data).toMatchObject({ enforced: 'hard', passed: false });
+    expect(JSON.stringify(receiver.accepted.filter((g) => g.body.data.subject === client.client_id))).not.toContain(client.client_secret.slice(5));
+    for (const type of ['client.secret_rotation_due', 'client.secret_expiring'] as const) {
+      const events = (await node.events(type)).filter((e) => e.target === client.client_id);
+      expect(events).toHaveLength(1);
+      expect(EVENT_CATALOG[type].data.safeParse(events[0]!.data).success).toBe(true);
+    }
   });
 
   it('key.leaked reaches the owner with the same signature; the principal’s legacy webhookUrl becomes a signed endpoint', async () => {
