@@ -747,6 +747,45 @@ export const EVENT_CATALOG = {
       failures: z.number().describe('failed deliveries while it was down'),
     }),
   }),
+  'audit.sink_created': event({
+    description: 'An audit sink was added through the admin API; its cursor starts at `position` (it receives the events after it, this one included when it started before it).',
+    category: 'entity_management',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.enum(['syslog', 'file', 'splunk_hec', 'webhook']).describe('sink kind'),
+      destination: z.string().describe('where it sends: `host:port`, a URL\'s origin (never its path or query), or a file name'),
+      position: z.number().describe('sequence number its cursor starts after'),
+      secret: z.boolean().describe('whether a secret (Splunk token, webhook secret) is kept, sealed'),
+    }),
+  }),
+  'audit.sink_updated': event({
+    description: 'The settings of an audit sink added through the admin API changed (its cursor stays where it was).',
+    category: 'entity_management',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.enum(['syslog', 'file', 'splunk_hec', 'webhook']).describe('sink kind'),
+      version: z.number().describe('the sink\'s version after the change'),
+      fields: z.array(z.string()).describe('settings changed (names only)'),
+      secretReplaced: z.boolean().describe('whether its secret was replaced'),
+      destination: z.string().describe('where it sends now (as in `audit.sink_created`)'),
+    }),
+  }),
+  'audit.sink_removed': event({
+    description: 'An audit sink added through the admin API was removed, with its cursor: nothing more is sent to it.',
+    category: 'entity_management',
+    severity: 'high',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.enum(['syslog', 'file', 'splunk_hec', 'webhook']).describe('sink kind'),
+      position: z.number().describe('sequence number it had received up to'),
+      delivered: z.number().describe('events delivered to it'),
+    }),
+  }),
   'detection.finding': event({
     description:
       'A detection rule fired on the event stream: suspicious use of a credential, a burst of failures, a credential used from a new network or from several at once, excessive issuance, an admin key created, a policy weakened, an audit sink down or a gap in the sequence. Its `data.severity` is the severity of this finding.',

@@ -404,6 +404,12 @@ const auditSink = z.discriminatedUnion('kind', [
     ackTimeoutMs: z.number().int().min(100).max(600_000).optional(),
     tls: tlsFiles.optional(),
   }),
+  z.strictObject({
+    kind: z.literal('webhook'),
+    ...sinkCommon,
+    url: httpUrl(),
+    secret: z.string().regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'a Standard Webhooks secret: whsec_<base64 of 24 to 64 bytes>'),
+  }),
 ]);
 
 const threshold = (count: number, window: string) =>
@@ -453,7 +459,7 @@ const audit = z.strictObject({
   sinks: jsonText(z.array(auditSink).max(50))
     .default([])
     .describe(
-      'Audit sinks, each fed by its own durable cursor over the event log (see README "SIEM sinks and detections"): `{"kind": "syslog", "name", "host", "port", "tls"?: {"ca", "cert", "key"}, "format"?: "rfc5424"|"cef"}`, `{"kind": "file", "name", "path", "format"?: "jsonl"|"cef"|"ocsf", "maxBytes"?, "maxFiles"?}`, `{"kind": "splunk_hec", "name", "url", "token", "acks"?, "format"?: "ocsf"|"jsonl"}`; every kind takes `types`, `from` (`start`|`end`) and `batchSize`. In the environment: JSON text.',
+      'Audit sinks, each fed by its own durable cursor over the event log (see README "SIEM sinks and detections"); more can be added at run time through the admin API (`/v1/audit/sinks`), names unique across both: `{"kind": "syslog", "name", "host", "port", "tls"?: {"ca", "cert", "key"}, "format"?: "rfc5424"|"cef"}`, `{"kind": "file", "name", "path", "format"?: "jsonl"|"cef"|"ocsf", "maxBytes"?, "maxFiles"?}`, `{"kind": "splunk_hec", "name", "url", "token", "acks"?, "format"?: "ocsf"|"jsonl"}`, `{"kind": "webhook", "name", "url", "secret": "whsec_…"}` (batches of canonical records, signed per Standard Webhooks); every kind takes `types`, `from` (`start`|`end`) and `batchSize`. In the environment: JSON text.',
     ),
   usageInterval: duration(0, 86_400_000)
     .prefault('5m')
