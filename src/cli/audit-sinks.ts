@@ -10,7 +10,7 @@ type Status = Record<string, unknown> & { name: string };
 const STATUS_COLUMNS = ['name', 'kind', 'origin', 'state', 'position', 'lag', 'delivered', 'lastError'];
 
 interface SettingFlags {
-  url?: string;
+  sinkUrl?: string;
   host?: string;
   port?: string;
   file?: string;
@@ -31,7 +31,7 @@ const integer = (flag: string) => (value: string) => {
 /** The settings the flags name, as the admin API takes them. */
 function settingsOf(opts: SettingFlags, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (opts.url !== undefined) out['url'] = opts.url;
+  if (opts.sinkUrl !== undefined) out['url'] = opts.sinkUrl;
   if (opts.host !== undefined) out['host'] = opts.host;
   if (opts.port !== undefined) out['port'] = Number(opts.port);
   if (opts.file !== undefined) out['file'] = opts.file;
@@ -49,7 +49,7 @@ function settingsOf(opts: SettingFlags, env: NodeJS.ProcessEnv): Record<string, 
 
 function settingOptions(cmd: Command): Command {
   return cmd
-    .option('--url <url>', 'splunk_hec, webhook: where to send')
+    .option('--sink-url <url>', 'splunk_hec, webhook: where to send (--url names the keyturn server)')
     .option('--host <host>', 'syslog: collector host')
     .option('--port <port>', 'syslog: collector port', integer('--port'))
     .option('--file <name>', 'file: a file name, written under <dataDir>/audit')
@@ -69,8 +69,8 @@ function settingOptions(cmd: Command): Command {
  *
  * @example
  * ```sh
- * keyturn audit sinks add webhook soc --url https://soc.example.com/keyturn --from now
- * keyturn audit sinks add splunk_hec splunk --url https://splunk.example.com:8088 --token-file hec.token
+ * keyturn audit sinks add webhook soc --sink-url https://soc.example.com/keyturn --from now
+ * keyturn audit sinks add splunk_hec splunk --sink-url https://splunk.example.com:8088 --token-file hec.token
  * keyturn audit sinks list
  * keyturn audit sinks remove soc
  * ```
@@ -97,7 +97,7 @@ export function addAuditSinkCommands(audit: Command, io: Io): void {
           : `${secret}\n\n${record(view)}\n\nStore the secret now: keyturn signs every batch with it (webhook-signature) and cannot show it again.`,
       );
     });
-  client(sinks.command('list').description('every sink and its state: position, lag, up or down (never a secret)')).action(async (opts: Common, cmd: Command) => {
+  client(sinks.command('list').description('every sink and its state: position, lag, up or down (never a secret)')).action(async (_opts: Common, cmd: Command) => {
     const [t, common] = target(cmd);
     const page = await call<{ items: Status[] }>(t, 'GET', '/v1/audit/sinks');
     print(common, page, () => (page.items.length ? table(page.items, STATUS_COLUMNS) : 'no audit sinks'));

@@ -113,6 +113,9 @@ describe('recorded events match their declarations', () => {
     ok(await kt.api('GET', '/v1/keys', undefined, key.key), 401);
     ok(await kt.api('POST', '/v1/principals/alice/disable', {}));
     ok(await kt.api('POST', '/v1/principals/alice/enable', {}));
+    ok(await kt.api('POST', '/v1/audit/sinks', { kind: 'file', name: 'catalog', file: 'catalog.jsonl', from: 'now' }), 201);
+    ok(await kt.api('PATCH', '/v1/audit/sinks/catalog', { batchSize: 10 }));
+    ok(await kt.api('DELETE', '/v1/audit/sinks/catalog'));
 
     const client = await kt.createClient({
       name: 'app',
