@@ -231,6 +231,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   }
   // Fingerprints of found non-keyturn secrets are HMACs under this key (never plain hashes).
   const fingerprintKey = deriveKey(masterKey, 'leak-fingerprints/v1');
+  // Events name new secrets (API keys, client secrets, refresh tokens) by an HMAC under this salt
+  // (`hmac-sha256:`), never by the secret: a leaked one is matched to its events without storing it.
+  const eventSalt = deriveKey(masterKey, 'event-fingerprints/v1');
   let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
@@ -282,7 +285,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     failures,
     leakGuard: keyLeakGuard(ctx),
     // Events name new secrets by an HMAC under this salt (`hmac-sha256:`), never by the secret.
-    eventSalt: deriveKey(masterKey, 'event-fingerprints/v1'),
+    eventSalt,
     policies,
     sealer: kek,
     onEvent: (tx, event) =>
@@ -363,11 +366,12 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     policies,
     leakGuard: clientLeakGuard(ctx),
     sealer: kek,
+    eventSalt,
   });
   policies.countWith((name) => clients.policyCounts(name));
-  const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
+  const authenticator = new ClientAuthenticator(clients, store, ctx, failures, usage);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
-  const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
+  const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix, { eventSalt, ...(usage ? { usage } : {}) });
   const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
   const dpop = new DpopService({
     store,

@@ -149,6 +149,8 @@ describe('recorded events match their declarations', () => {
     ok(third);
     kt.ctx.advance(60_000);
     ok(await kt.form('/oauth/token', { grant_type: 'refresh_token', refresh_token: second.body.refresh_token }, { basic: as }), 400);
+    // Uses of client secrets and refresh families, written as `credential.used` when the interval closes.
+    await kt.kt.audit.usage!.flush();
     const grants = (await kt.api('GET', `/v1/clients/${client.id}/grants`)).body as { items: { id: string; status: string }[] };
     const live = grants.items.find((g) => g.status === 'active');
     if (live) ok(await kt.api('POST', `/v1/grants/${live.id}/revoke`, {}));
