@@ -473,12 +473,13 @@ const audit = z.strictObject({
       offHours: z
         .strictObject({ start: z.number().int().min(0).max(23).default(20), end: z.number().int().min(0).max(23).default(7), utcOffsetMinutes: z.number().int().min(-840).max(840).default(0) })
         .prefault({}),
-      suspendOn: z.array(z.enum(['credential_misuse', 'multi_network', 'failure_burst'])).default([]),
+      bindingMismatch: threshold(1, '10m'),
+      suspendOn: z.array(z.enum(['credential_misuse', 'multi_network', 'failure_burst', 'binding_mismatch'])).default([]),
     }).prefault({}),
   )
     .prefault({})
     .describe(
-      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
+      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `bindingMismatch` (bound tokens or keys presented with the wrong DPoP key, certificate or TLS session, or a replayed proof, per credential; default 1 in 10 minutes), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
     ),
 });
 
