@@ -148,6 +148,15 @@ describe('detection rules', () => {
     expect(run(sequenceGap(0), [at(1), at(2), at(1), at(2), at(3)])).toEqual([]);
   });
 
+  it('new and multi network also watch client secrets and refresh families (credential.used), naming no key to suspend', () => {
+    const used = (network: string, atMs: number, over: Record<string, unknown> = {}) =>
+      ev('credential.used', { target: 'grt_1', atMs, data: { credential: 'refresh_token', network, count: 1, firstAt: new Date(T0 + atMs).toISOString(), lastAt: new Date(T0 + atMs).toISOString(), newNetwork: false, firstUse: false, ...over } });
+    const fresh = run(newNetwork(), [used('192.0.2.1', 0, { firstUse: true }), used('198.51.100.9', 1_000, { newNetwork: true })]);
+    expect(fresh.map((f) => [f.target, f.networks, f.suspendKey])).toEqual([['grt_1', ['198.51.100.9'], undefined]]);
+    const multi = run(multiNetwork({ count: 2, window: 600_000 }), [used('192.0.2.1', 0), used('198.51.100.9', 60_000)]);
+    expect(multi.map((f) => [f.target, f.count, f.suspendKey])).toEqual([['grt_1', 2, undefined]]);
+  });
+
   it('binding mismatch: a stolen bound token (wrong DPoP key, replayed proof, wrong certificate, other TLS session) is a high finding; misconfigured clients are not', () => {
     const key = 'key_0UZ7aXk2Qm3nT8pLr5vWxY';
     const stolen = [

@@ -193,25 +193,26 @@ export function failureBurst(settings: DetectionSettings['failureBurst']): Rule 
   };
 }
 
-/** A key used from a network none of its earlier usage records names (its very first use excepted). */
+/** A credential (API key, client secret, refresh family) used from a network none of its earlier usage records names (its very first use excepted). */
 export function newNetwork(): Rule {
   return {
     id: 'new_network',
     observe(event) {
-      if (event.type !== 'key.used' || event.data['newNetwork'] !== true) return [];
+      if ((event.type !== 'key.used' && event.type !== 'credential.used') || event.data['newNetwork'] !== true) return [];
       const network = String(event.data['network']);
-      return [{ rule: 'new_network', title: 'credential first seen from a new network', severity: 'low', target: event.target, evidence: [event.id], networks: [network], ...(event.target ? { suspendKey: event.target } : {}) }];
+      const key = event.type === 'key.used' && event.target ? { suspendKey: event.target } : {};
+      return [{ rule: 'new_network', title: 'credential first seen from a new network', severity: 'low', target: event.target, evidence: [event.id], networks: [network], ...key }];
     },
   };
 }
 
-/** One key used from `count` or more networks within `window` (usage records' times). */
+/** One credential (API key, client secret, refresh family) used from `count` or more networks within `window` (usage records' times); only a key is suspended. */
 export function multiNetwork(settings: DetectionSettings['multiNetwork']): Rule {
   const keys = new Map<string, { networks: Map<string, { lastAt: number; id: string }>; firedAt: number }>();
   return {
     id: 'multi_network',
     observe(event) {
-      if (event.type !== 'key.used' || event.target === null) return [];
+      if ((event.type !== 'key.used' && event.type !== 'credential.used') || event.target === null) return [];
       const network = String(event.data['network']);
       if (network === 'unknown' || network === 'many') return [];
       const firstAt = Date.parse(String(event.data['firstAt'])) || timeOf(event);
@@ -236,7 +237,7 @@ export function multiNetwork(settings: DetectionSettings['multiNetwork']): Rule 
           evidence: [...entry.networks.values()].map((s) => s.id).slice(-MAX_EVIDENCE),
           count: networks.length,
           networks,
-          suspendKey: event.target,
+          ...(event.type === 'key.used' ? { suspendKey: event.target } : {}),
         },
       ];
     },
