@@ -207,6 +207,7 @@ export const EVENT_CATALOG = {
       name: id('client name'),
       authMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']).describe('token endpoint authentication method'),
       policy: id('policy name'),
+      secretFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of its secret (secret-authenticated clients) under the deployment salt (match a leaked secret to its events)'),
     }),
   }),
   'client.updated': event({
@@ -249,7 +250,10 @@ export const EVENT_CATALOG = {
     outcomes: ['success'],
     target: 'client id',
     reason: 'who rotated it: `admin`, `self` (the client, with its secret), `schedule`, or `offboarding` (the offboarding of a person who saw it); none on events recorded before scheduled rotation',
-    data: z.strictObject({ previousValidUntil: z.string().nullable().describe('end of the previous secret\'s grace (ISO 8601), or `null`: no overlap') }),
+    data: z.strictObject({
+      previousValidUntil: z.string().nullable().describe('end of the previous secret\'s grace (ISO 8601), or `null`: no overlap'),
+      secretFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the new secret under the deployment salt (match a leaked secret to its events)'),
+    }),
   }),
   'client.secret_picked_up': event({
     description: "A client whose secret was rotated on schedule collected the new secret (`POST /v1/clients/self/rotate-secret`); it is shown once.",
@@ -257,7 +261,7 @@ export const EVENT_CATALOG = {
     severity: 'informational',
     outcomes: ['success'],
     target: 'client id',
-    data: none,
+    data: z.strictObject({ secretFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the secret collected under the deployment salt (match a leaked secret to its events)'), }),
   }),
   'client.secret_retired': event({
     description: "A client's previous secret reached the end of its grace under a hard deadline and stopped working.",
@@ -336,6 +340,7 @@ export const EVENT_CATALOG = {
       grant: z.string().nullable().describe('refresh family started, or `null`'),
       scopes,
       audience: id('audience of the access token'),
+      refreshTokenFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the refresh token issued, under the deployment salt'),
     }),
   }),
   'token.refreshed': event({
@@ -351,6 +356,8 @@ export const EVENT_CATALOG = {
       graceReuse: z.boolean().describe('the previous generation presented again within the grace'),
       scopes,
       narrowed: z.boolean().describe('fewer scopes than the original grant'),
+      presentedFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the refresh token presented'),
+      refreshTokenFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the refresh token issued'),
     }),
   }),
   'token.exchanged': event({
@@ -432,6 +439,7 @@ export const EVENT_CATALOG = {
       principal: id('principal of the grant'),
       presentedGeneration: z.number().describe('generation of the token presented'),
       currentGeneration: z.number().describe('newest generation of the family'),
+      presentedFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the token presented, under the deployment salt'),
     }),
   }),
   'key.suspended': event({
@@ -774,6 +782,23 @@ export const EVENT_CATALOG = {
       firstUse: z.boolean().describe('no earlier usage record of this key at all'),
     }),
   }),
+  'credential.used': event({
+    description:
+      'Successful uses of a client secret (counted per client, at client authentication) or of a refresh-token family (per grant, at each refresh) from one source network within one usage interval, aggregated as for API keys (`key.used`): one event per credential, network and interval, never one per request.',
+    category: 'authentication',
+    severity: 'informational',
+    outcomes: ['success'],
+    target: 'client id (client secret) or grant id (refresh tokens)',
+    data: z.strictObject({
+      credential: z.enum(['client_secret', 'refresh_token']).describe('what was used'),
+      network: z.string().describe('source network: an IPv4 address, an IPv6 /64, or `unknown`'),
+      count: z.number().describe('successful uses in the interval'),
+      firstAt: z.string().describe('first use in the interval (ISO 8601)'),
+      lastAt: z.string().describe('last use in the interval (ISO 8601)'),
+      newNetwork: z.boolean().describe('no earlier usage record of this credential names this network, while earlier records name others'),
+      firstUse: z.boolean().describe('no earlier usage record of this credential at all'),
+    }),
+  }),
   'audit.sink_down': event({
     description: 'An audit sink stopped accepting events (its delivery failed); nothing is lost: its cursor stays where it was and delivery is retried with backoff.',
     category: 'api_activity',
@@ -796,6 +821,45 @@ export const EVENT_CATALOG = {
       kind: z.string().describe('sink kind'),
       downForMs: z.number().describe('how long it was down (ms)'),
       failures: z.number().describe('failed deliveries while it was down'),
+    }),
+  }),
+  'audit.sink_created': event({
+    description: 'An audit sink was added through the admin API; its cursor starts at `position` (it receives the events after it, this one included when it started before it).',
+    category: 'entity_management',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.enum(['syslog', 'file', 'splunk_hec', 'webhook']).describe('sink kind'),
+      destination: z.string().describe('where it sends: `host:port`, a URL\'s origin (never its path or query), or a file name'),
+      position: z.number().describe('sequence number its cursor starts after'),
+      secret: z.boolean().describe('whether a secret (Splunk token, webhook secret) is kept, sealed'),
+    }),
+  }),
+  'audit.sink_updated': event({
+    description: 'The settings of an audit sink added through the admin API changed (its cursor stays where it was).',
+    category: 'entity_management',
+    severity: 'medium',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.enum(['syslog', 'file', 'splunk_hec', 'webhook']).describe('sink kind'),
+      version: z.number().describe('the sink\'s version after the change'),
+      fields: z.array(z.string()).describe('settings changed (names only)'),
+      secretReplaced: z.boolean().describe('whether its secret was replaced'),
+      destination: z.string().describe('where it sends now (as in `audit.sink_created`)'),
+    }),
+  }),
+  'audit.sink_removed': event({
+    description: 'An audit sink added through the admin API was removed, with its cursor: nothing more is sent to it.',
+    category: 'entity_management',
+    severity: 'high',
+    outcomes: ['success'],
+    target: 'sink name',
+    data: z.strictObject({
+      kind: z.enum(['syslog', 'file', 'splunk_hec', 'webhook']).describe('sink kind'),
+      position: z.number().describe('sequence number it had received up to'),
+      delivered: z.number().describe('events delivered to it'),
     }),
   }),
   'detection.finding': event({
@@ -882,7 +946,7 @@ export const EVENT_CATALOG = {
     severity: 'low',
     outcomes: ['success'],
     target: 'client id',
-    data: none,
+    data: z.strictObject({ secretFingerprint: credentialPrint.optional().describe('`hmac-sha256:` fingerprint of the secret revealed under the deployment salt (match a leaked secret to its events)'), }),
   }),
 } as const satisfies Record<string, EventSpec>;
 

@@ -105,4 +105,19 @@ export const auditMigrations: readonly Migration[] = [
       );
       CREATE INDEX usage_records_last ON usage_records (credential_id, last_at);`,
   },
+  {
+    id: '0220_audit_sinks',
+    description: 'audit sinks created through the admin API: settings as JSON, any secret sealed under the master key (beside the config-file sinks)',
+    sql: `
+      CREATE TABLE audit_sinks (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        secret TEXT,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at BIGINT NOT NULL,
+        created_by TEXT,
+        updated_at BIGINT NOT NULL
+      );`,
+  },
 ];

@@ -1,7 +1,8 @@
 /**
  * Usage records: successful uses of a credential, aggregated like failures. The hot path only
  * counts in memory ({@link UsageLog.note}: one map lookup); a job writes what was counted, one
- * usage record (`usage_records`) and one `key.used` event per credential, source network and
+ * usage record (`usage_records`) and one `key.used` event (API keys) or `credential.used` event
+ * (client secrets, per client; refresh tokens, per family) per credential, source network and
  * interval. That gives every credential its "last used" and "used from" ({@link usageOf}) and
  * feeds the detections (a `key.used` event says whether the network is new for the credential).
  * The only SQL that names `usage_records`.
@@ -12,9 +13,13 @@ import { sourceNetwork } from '../core/network.js';
 import type { Queryable, Store } from '../store/port.js';
 import { appendEvent } from './events.js';
 
+/** What kind of credential a usage record counts. */
+export type UsedCredential = 'api_key' | 'client_secret' | 'refresh_token';
+
 /** Uses of one credential from one address, since the last flush. */
 interface Tally {
   readonly credential: string;
+  readonly kind: UsedCredential;
   readonly address: string | null;
   count: number;
   readonly firstAt: number;
@@ -72,8 +77,12 @@ export class UsageLog {
     return this.#tallies.size;
   }
 
-  /** Counts one successful use of `credential` from `address`. Synchronous and allocation-light. */
-  note(credential: string, address: string | null | undefined): void {
+  /**
+   * Counts one successful use of `credential` (an API key by default; a client for its secret, a
+   * refresh family for its tokens) from `address`. Synchronous and allocation-light: one map
+   * lookup, no write.
+   */
+  note(credential: string, address: string | null | undefined, kind: UsedCredential = 'api_key'): void {
     const now = this.#ctx.now().getTime();
     const key = `${credential}\u0000${address ?? ''}`;
     const tally = this.#tallies.get(key);
@@ -88,10 +97,10 @@ export class UsageLog {
       if (folded) {
         folded.count++;
         folded.lastAt = now;
-      } else this.#tallies.set(overflow, { credential, address: 'many', count: 1, firstAt: now, lastAt: now });
+      } else this.#tallies.set(overflow, { credential, kind, address: 'many', count: 1, firstAt: now, lastAt: now });
       return;
     }
-    this.#tallies.set(key, { credential, address: address ?? null, count: 1, firstAt: now, lastAt: now });
+    this.#tallies.set(key, { credential, kind, address: address ?? null, count: 1, firstAt: now, lastAt: now });
   }
 
   /** Writes everything counted so far (one at a time). Resolves the number of usage records written. */
@@ -106,7 +115,7 @@ export class UsageLog {
     const taken = this.#tallies;
     this.#tallies = new Map();
     // Addresses of one network (an IPv6 /64) become one record.
-    const groups = new Map<string, { credential: string; network: string; address: string | null; count: number; firstAt: number; lastAt: number }>();
+    const groups = new Map<string, { credential: string; kind: UsedCredential; network: string; address: string | null; count: number; firstAt: number; lastAt: number }>();
     for (const t of taken.values()) {
       const network = t.address === 'many' ? 'many' : sourceNetwork(t.address);
       const key = `${t.credential}\u0000${network}`;
@@ -116,7 +125,7 @@ export class UsageLog {
         g.firstAt = Math.min(g.firstAt, t.firstAt);
         if (t.lastAt >= g.lastAt) g.address = t.address;
         g.lastAt = Math.max(g.lastAt, t.lastAt);
-      } else groups.set(key, { credential: t.credential, network, address: t.address, count: t.count, firstAt: t.firstAt, lastAt: t.lastAt });
+      } else groups.set(key, { credential: t.credential, kind: t.kind, network, address: t.address, count: t.count, firstAt: t.firstAt, lastAt: t.lastAt });
     }
     try {
       await this.#store.transaction(async (tx) => {
@@ -132,15 +141,20 @@ export class UsageLog {
                last_at = CASE WHEN excluded.last_at > usage_records.last_at THEN excluded.last_at ELSE usage_records.last_at END`,
             [g.credential, g.network, interval, g.count, g.firstAt, g.lastAt],
           );
+          const used = {
+            network: g.network,
+            count: g.count,
+            firstAt: new Date(g.firstAt).toISOString(),
+            lastAt: new Date(g.lastAt).toISOString(),
+            newNetwork: seen === undefined && any !== undefined,
+            firstUse: any === undefined,
+          };
           await appendEvent(
             tx,
             this.#ctx,
-            {
-              type: 'key.used',
-              target: g.credential,
-              outcome: 'success',
-              data: { network: g.network, count: g.count, firstAt: new Date(g.firstAt).toISOString(), lastAt: new Date(g.lastAt).toISOString(), newNetwork: seen === undefined && any !== undefined, firstUse: any === undefined },
-            },
+            g.kind === 'api_key'
+              ? { type: 'key.used', target: g.credential, outcome: 'success', data: used }
+              : { type: 'credential.used', target: g.credential, outcome: 'success', data: { credential: g.kind, ...used } },
             { actor: null, actorKind: null, sourceIp: g.address === 'many' ? null : g.address, requestId: null },
           );
         }

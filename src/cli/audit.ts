@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { addAuditSinkCommands } from './audit-sinks.js';
 import { addAuditStreamCommands } from './audit-stream.js';
 import { loadConfig } from '../config/load.js';
 import { printer, type Io } from './run.js';
@@ -18,6 +19,7 @@ import { printer, type Io } from './run.js';
 export function auditCommand(io: Io): Command {
   const audit = new Command('audit').description('the tamper-evident audit log: follow it, export it for a SIEM, verify it');
   addAuditStreamCommands(audit, io);
+  addAuditSinkCommands(audit, io);
   const direct = (cmd: Command): Command =>
     cmd
       .option('--data-dir <dir>', 'data directory (env KEYTURN_DATA_DIR, default ./.keyturn)')

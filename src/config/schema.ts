@@ -419,6 +419,12 @@ const auditSink = z.discriminatedUnion('kind', [
     ackTimeoutMs: z.number().int().min(100).max(600_000).optional(),
     tls: tlsFiles.optional(),
   }),
+  z.strictObject({
+    kind: z.literal('webhook'),
+    ...sinkCommon,
+    url: httpUrl(),
+    secret: z.string().regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'a Standard Webhooks secret: whsec_<base64 of 24 to 64 bytes>'),
+  }),
 ]);
 
 const threshold = (count: number, window: string) =>
@@ -468,7 +474,7 @@ const audit = z.strictObject({
   sinks: jsonText(z.array(auditSink).max(50))
     .default([])
     .describe(
-      'Audit sinks, each fed by its own durable cursor over the event log (see README "SIEM sinks and detections"): `{"kind": "syslog", "name", "host", "port", "tls"?: {"ca", "cert", "key"}, "format"?: "rfc5424"|"cef"}`, `{"kind": "file", "name", "path", "format"?: "jsonl"|"cef"|"ocsf", "maxBytes"?, "maxFiles"?}`, `{"kind": "splunk_hec", "name", "url", "token", "acks"?, "format"?: "ocsf"|"jsonl"}`; every kind takes `types`, `from` (`start`|`end`) and `batchSize`. In the environment: JSON text.',
+      'Audit sinks, each fed by its own durable cursor over the event log (see README "SIEM sinks and detections"); more can be added at run time through the admin API (`/v1/audit/sinks`), names unique across both: `{"kind": "syslog", "name", "host", "port", "tls"?: {"ca", "cert", "key"}, "format"?: "rfc5424"|"cef"}`, `{"kind": "file", "name", "path", "format"?: "jsonl"|"cef"|"ocsf", "maxBytes"?, "maxFiles"?}`, `{"kind": "splunk_hec", "name", "url", "token", "acks"?, "format"?: "ocsf"|"jsonl"}`, `{"kind": "webhook", "name", "url", "secret": "whsec_…"}` (batches of canonical records, signed per Standard Webhooks); every kind takes `types`, `from` (`start`|`end`) and `batchSize`. In the environment: JSON text.',
     ),
   usageInterval: duration(0, 86_400_000)
     .prefault('5m')
@@ -482,12 +488,13 @@ const audit = z.strictObject({
       offHours: z
         .strictObject({ start: z.number().int().min(0).max(23).default(20), end: z.number().int().min(0).max(23).default(7), utcOffsetMinutes: z.number().int().min(-840).max(840).default(0) })
         .prefault({}),
-      suspendOn: z.array(z.enum(['credential_misuse', 'multi_network', 'failure_burst'])).default([]),
+      bindingMismatch: threshold(1, '10m'),
+      suspendOn: z.array(z.enum(['credential_misuse', 'multi_network', 'failure_burst', 'binding_mismatch'])).default([]),
     }).prefault({}),
   )
     .prefault({})
     .describe(
-      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
+      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `bindingMismatch` (bound tokens or keys presented with the wrong DPoP key, certificate or TLS session, or a replayed proof, per credential; default 1 in 10 minutes), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
     ),
 });
 

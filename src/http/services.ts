@@ -1,6 +1,7 @@
 import type { AuditEvent, EventQuery, RequestMeta } from '../audit/events.js';
 import type { AggregatedFailure } from '../audit/failure-log.js';
 import type { SinkStatus } from '../audit/sinks/dispatcher.js';
+import type { StoredSinkView } from '../audit/sinks/registry.js';
 import type { UsageSummary } from '../audit/usage.js';
 import type { IdKind } from '../core/ids.js';
 import type { KeyService } from '../keys/service.js';
@@ -52,6 +53,14 @@ export interface AuditServices {
   sinks(): Promise<SinkStatus[]>;
   /** Lifts a sink's backoff: it is tried at its next run. */
   retrySink(name: string): Promise<void>;
+  /** Adds a sink (admin API); a webhook sink's secret is in the answer, once. */
+  addSink(input: unknown, meta: RequestMeta): Promise<{ sink: StoredSinkView; secret?: string }>;
+  /** One sink: a stored one's settings (never its secret) and state, or a configured one's state. */
+  showSink(name: string): Promise<Record<string, unknown>>;
+  /** Changes a stored sink's settings. */
+  updateSink(name: string, input: unknown, meta: RequestMeta): Promise<{ sink: StoredSinkView; secret?: string }>;
+  /** Removes a stored sink and its cursor. */
+  removeSink(name: string, meta: RequestMeta): Promise<StoredSinkView>;
 }
 
 /** Whether this node can serve: the store answers. */

@@ -74,17 +74,25 @@ function assertionKeys(jwks: { keys: Record<string, unknown>[] }): { keys: JWK[]
  * burst in full, the rest in a summary). The claimed client id is the target only when it names a
  * registered client; otherwise it is recorded sanitised and bounded, as `data.claimed`.
  */
+/** Where successful client-secret authentications are counted (the audit usage log). */
+export interface ClientUsageCounter {
+  note(credential: string, address: string | null | undefined, kind: 'client_secret'): void;
+}
+
 export class ClientAuthenticator {
   readonly #clients: ClientService;
   readonly #store: Store;
   readonly #ctx: Context;
   readonly #failures: FailureLog;
+  readonly #usage: ClientUsageCounter | undefined;
 
-  constructor(clients: ClientService, store: Store, ctx: Context, failures?: FailureLog) {
+  /** `usage`: where successful secret authentications are counted per client (in memory; written per interval). */
+  constructor(clients: ClientService, store: Store, ctx: Context, failures?: FailureLog, usage?: ClientUsageCounter) {
     this.#clients = clients;
     this.#store = store;
     this.#ctx = ctx;
     this.#failures = failures ?? new FailureLog({ store, ctx });
+    this.#usage = usage;
   }
 
   /** Where failures at the client-authenticated endpoints are recorded, aggregated. */
@@ -101,6 +109,7 @@ export class ClientAuthenticator {
       const allowed: readonly AuthMethod[] =
         client.authMethod === 'client_secret_basic' || client.authMethod === 'client_secret_post' ? ['client_secret_basic', 'client_secret_post'] : [client.authMethod];
       if (!allowed.includes(method)) throw invalidClient(`client ${clientId} does not authenticate with ${method}`);
+      if (method === 'client_secret_basic' || method === 'client_secret_post') this.#usage?.note(client.clientId, meta.sourceIp, 'client_secret');
       return client;
     } catch (err) {
       if (err instanceof KeyturnError && err.code === 'ERR_INVALID_CLIENT') {

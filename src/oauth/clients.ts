@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { credentialFingerprint } from '../core/fingerprint.js';
 import { appendEvent, SYSTEM, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
@@ -232,6 +233,11 @@ export interface ClientServiceOptions {
   readonly sealer?: ClientSecretSealer;
   /** Tells owners of the scheduler's notices (webhooks); without it, {@link ClientService.noticeDue} tells nothing. */
   readonly onEvent?: ClientEventHook;
+  /**
+   * The deployment's event salt: events that issue or hand out a secret carry its
+   * `hmac-sha256:` fingerprint (`secretFingerprint`), so a leaked secret is matched to its events.
+   */
+  readonly eventSalt?: Uint8Array;
 }
 
 /**
@@ -329,7 +335,7 @@ export class ClientService {
       await appendEvent(
         tx,
         this.#o.ctx,
-        { type: 'client.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, authMethod, policy: policy.name } },
+        { type: 'client.created', target: row.id, outcome: 'success', data: { principal: owner.id, name: row.name, authMethod, policy: policy.name, ...this.#fingerprint(secret) } },
         meta,
       );
       return { client: this.#view(row), secret };
@@ -469,7 +475,7 @@ export class ClientService {
         if (taken.changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
         secret = this.#o.sealer.open(row.secret_pickup, `${clientId}:${row.secret_digest}`);
         await recordExposure(tx, this.#o.ctx, selfMeta, { type: 'client_secret', id: clientId }, 'created');
-        await appendEvent(tx, this.#o.ctx, { type: 'client.secret_picked_up', target: clientId, outcome: 'success', data: {} }, selfMeta);
+        await appendEvent(tx, this.#o.ctx, { type: 'client.secret_picked_up', target: clientId, outcome: 'success', data: { ...this.#fingerprint(secret) } }, selfMeta);
         tx.notify(CLIENTS_CHANNEL, clientId);
       } else {
         throw new KeyturnError('ERR_CREDENTIAL_STATE', `the secret was already rotated; the new one (…${row.secret_last4 ?? ''}) was shown once`, {
@@ -520,7 +526,13 @@ export class ClientService {
     await appendEvent(
       tx,
       this.#o.ctx,
-      { type: 'client.secret_rotated', target: row.id, outcome: 'success', reason: by, data: { previousValidUntil: previousUntil === null ? null : new Date(previousUntil).toISOString() } },
+      {
+        type: 'client.secret_rotated',
+        target: row.id,
+        outcome: 'success',
+        reason: by,
+        data: { previousValidUntil: previousUntil === null ? null : new Date(previousUntil).toISOString(), ...this.#fingerprint(secret) },
+      },
       meta,
     );
     tx.notify(CLIENTS_CHANNEL, row.id);
@@ -742,7 +754,7 @@ export class ClientService {
     );
     if (changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
     const previousValidUntil = grace > 0 ? new Date(now + grace * 1000).toISOString() : null;
-    await appendEvent(tx, this.#o.ctx, { type: 'client.secret_rotated', target: clientId, outcome: 'success', reason: 'offboarding', data: { previousValidUntil } }, meta);
+    await appendEvent(tx, this.#o.ctx, { type: 'client.secret_rotated', target: clientId, outcome: 'success', reason: 'offboarding', data: { previousValidUntil, ...this.#fingerprint(secret) } }, meta);
     tx.notify(CLIENTS_CHANNEL, clientId);
     return { previousValidUntil };
   }
@@ -763,7 +775,7 @@ export class ClientService {
       // A sealed secret replaced since (rotated again) is not the client's any more.
       if (!digestsEqual(secretDigest(secret), row.secret_digest ?? '')) throw new KeyturnError('ERR_CREDENTIAL_STATE', 'the sealed secret was replaced since; rotate the secret');
       await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: clientId }, 'revealed');
-      await appendEvent(tx, this.#o.ctx, { type: 'client.secret_revealed', target: clientId, outcome: 'success', data: {} }, meta);
+      await appendEvent(tx, this.#o.ctx, { type: 'client.secret_revealed', target: clientId, outcome: 'success', data: { ...this.#fingerprint(secret) } }, meta);
       return { client: this.#view(row), secret };
     });
   }
@@ -780,6 +792,11 @@ export class ClientService {
       for (const r of rows) out.push({ id: r.id, principal: r.principal_id });
     }
     return out;
+  }
+
+  /** `{ secretFingerprint }` of `secret` under the event salt (nothing without a salt or a secret). */
+  #fingerprint(secret: string | null | undefined): { secretFingerprint?: string } {
+    return this.#o.eventSalt && secret ? { secretFingerprint: credentialFingerprint(secret, this.#o.eventSalt) } : {};
   }
 
   async #mutate<T extends 'client.updated' | 'client.enabled' | 'client.disabled' | 'client.secret_rotated'>(

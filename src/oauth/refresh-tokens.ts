@@ -1,12 +1,18 @@
 import { appendEvent, type RequestMeta } from '../audit/index.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
+import { credentialFingerprint } from '../core/fingerprint.js';
 import { newId } from '../core/ids.js';
 import { isLive, REFRESH_FAMILY_LIFECYCLE, REFRESH_TOKEN_LIFECYCLE } from '../core/lifecycle.js';
 import type { Policy } from '../core/policy.js';
 import { generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import type { Queryable, Store, Transaction } from '../store/port.js';
 import { revokeGrantAccessTokens } from './access-tokens.js';
+
+/** Where successful refreshes are counted (the audit usage log). */
+export interface RefreshUsageCounter {
+  note(credential: string, address: string | null | undefined, kind: 'refresh_token'): void;
+}
 
 /** A grant: the family of refresh tokens that descend from one client_credentials issuance. */
 export interface Grant {
@@ -90,10 +96,24 @@ export class RefreshTokenService {
   readonly #ctx: Context;
   readonly #prefix: string;
 
-  constructor(store: Store, ctx: Context, prefix: string) {
+  readonly #eventSalt: Uint8Array | undefined;
+  readonly #usage: RefreshUsageCounter | undefined;
+
+  /**
+   * `options.eventSalt`: events name refresh tokens by their `hmac-sha256:` fingerprint under it;
+   * `options.usage`: successful refreshes are counted there per family (in memory; written per interval).
+   */
+  constructor(store: Store, ctx: Context, prefix: string, options: { eventSalt?: Uint8Array; usage?: RefreshUsageCounter } = {}) {
     this.#store = store;
     this.#ctx = ctx;
     this.#prefix = prefix;
+    this.#eventSalt = options.eventSalt;
+    this.#usage = options.usage;
+  }
+
+  /** `{ [field]: fingerprint }` of a refresh token under the event salt (nothing without a salt). */
+  fingerprint<F extends string>(field: F, token: string | undefined): { [K in F]?: string } {
+    return (this.#eventSalt && token ? { [field]: credentialFingerprint(token, this.#eventSalt) } : {}) as { [K in F]?: string };
   }
 
   /** Starts a grant and returns its first refresh token. */
@@ -168,6 +188,7 @@ export class RefreshTokenService {
       ]);
       await tx.run('UPDATE oauth_grants SET generation = ? WHERE id = ?', [row.generation + 1, grant.id]);
       const refreshToken = await this.#mint(tx, grant, row.id, row.generation + 1, policy, now);
+      this.#usage?.note(grant.id, meta.sourceIp, 'refresh_token');
       return { ok: true, grant: toGrant({ ...grant, generation: row.generation + 1 }), refreshToken, graceReuse: false };
     }
 
@@ -180,14 +201,15 @@ export class RefreshTokenService {
     if (withinGrace) {
       await tx.run('UPDATE oauth_refresh_tokens SET reuse_count = reuse_count + 1 WHERE id = ?', [row.id]);
       const refreshToken = await this.#mint(tx, grant, row.id, grant.generation, policy, now);
+      this.#usage?.note(grant.id, meta.sourceIp, 'refresh_token');
       return { ok: true, grant: toGrant(grant), refreshToken, graceReuse: true };
     }
 
-    await this.#revokeOnReuse(tx, grant, row, meta);
+    await this.#revokeOnReuse(tx, grant, row, meta, token);
     return { ok: false, reason: 'reuse' };
   }
 
-  async #revokeOnReuse(tx: Transaction, grant: GrantRow, row: TokenRow, meta: RequestMeta): Promise<void> {
+  async #revokeOnReuse(tx: Transaction, grant: GrantRow, row: TokenRow, meta: RequestMeta, presented: string): Promise<void> {
     await this.revokeGrantIn(tx, grant.id, 'refresh token reuse');
     await appendEvent(
         tx,
@@ -197,7 +219,13 @@ export class RefreshTokenService {
           target: grant.id,
           outcome: 'failure',
           reason: 'a refresh token of an older generation was presented',
-          data: { client: grant.client_id, principal: grant.principal_id, presentedGeneration: row.generation, currentGeneration: grant.generation },
+          data: {
+            client: grant.client_id,
+            principal: grant.principal_id,
+            presentedGeneration: row.generation,
+            currentGeneration: grant.generation,
+            ...this.fingerprint('presentedFingerprint', presented),
+          },
         },
         meta,
       );

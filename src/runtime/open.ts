@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { lastEventSeq, listEvents, SYSTEM } from '../audit/events.js';
 import { FailureLog } from '../audit/failure-log.js';
@@ -6,13 +7,14 @@ import { DetectionEngine } from '../audit/detections/engine.js';
 import { PRODUCT } from '../audit/sinks/product.js';
 import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
 import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
+import { SinkRegistry, type SinkEgress } from '../audit/sinks/registry.js';
 import { pruneUsage, UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
 import { bindingMigrations, DpopService } from '../binding/index.js';
 import { openRedisReplay, type RedisReplay } from './dpop-redis.js';
-import { KeyturnError } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
 import { systemContext, type Context } from '../core/context.js';
+import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Services } from '../http/services.js';
 import { keyMigrations } from '../keys/migrations.js';
@@ -90,6 +92,8 @@ export interface AuditRuntime {
   /** `undefined` when usage records are off (`audit.usageInterval` 0). */
   readonly usage: UsageLog | undefined;
   readonly sinks: SinkDispatcher;
+  /** The sinks added through the admin API (beside the configuration file's). */
+  readonly sinkRegistry: SinkRegistry;
   /** `undefined` when detections are off. */
   readonly detections: DetectionEngine | undefined;
 }
@@ -172,6 +176,28 @@ function buildServices(parts: {
       usage: (credential) => usageOf(store, credential),
       sinks: () => parts.audit.sinks.status(),
       retrySink: (name) => parts.audit.sinks.retryNow(name),
+      addSink: async (input, meta) => {
+        const added = await parts.audit.sinkRegistry.add(input, meta);
+        await parts.audit.sinks.sync();
+        return added;
+      },
+      showSink: async (name) => {
+        const status = (await parts.audit.sinks.status()).find((s) => s.name === name && s.origin !== null);
+        if (status?.origin === 'config') return { name, kind: status.kind, origin: 'config', status };
+        const sink = await parts.audit.sinkRegistry.get(name);
+        return { ...sink, status: status ?? null };
+      },
+      updateSink: async (name, input, meta) => {
+        if (parts.audit.sinks.configuredNames.has(name)) throw new KeyturnError('ERR_CONFLICT', `audit sink ${name} comes from the configuration file: change it there`);
+        const updated = await parts.audit.sinkRegistry.update(name, input, meta);
+        await parts.audit.sinks.sync();
+        return updated;
+      },
+      removeSink: async (name, meta) => {
+        const removed = await parts.audit.sinkRegistry.remove(name, meta);
+        await parts.audit.sinks.sync();
+        return removed;
+      },
     },
     health: storeHealth(store),
     now: () => ctx.now().getTime(),
@@ -216,6 +242,9 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   }
   // Fingerprints of found non-keyturn secrets are HMACs under this key (never plain hashes).
   const fingerprintKey = deriveKey(masterKey, 'leak-fingerprints/v1');
+  // Events name new secrets (API keys, client secrets, refresh tokens) by an HMAC under this salt
+  // (`hmac-sha256:`), never by the secret: a leaked one is matched to its events without storing it.
+  const eventSalt = deriveKey(masterKey, 'event-fingerprints/v1');
   let issuerUrl = config.oauth.issuer?.replace(/\/+$/, '') ?? `http://${config.server.host}:${config.server.port}`;
   const issuer = () => issuerUrl;
   const runner = new JobRunner({ store, ctx, ...(logger ? { logger } : {}) });
@@ -242,8 +271,20 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   // Successful uses, counted in memory and written per interval by this node's own job.
   const usage = config.audit.usageInterval > 0 ? new UsageLog({ store, ctx, intervalMs: config.audit.usageInterval }) : undefined;
   let sinks: SinkDispatcher;
+  let sinkRegistry: SinkRegistry;
   try {
-    sinks = new SinkDispatcher({ store, ctx, sinks: config.audit.sinks.map((spec) => buildSink(spec as SinkSpec, PRODUCT)), logger });
+    const configured: ReadonlySet<string> = new Set(config.audit.sinks.map((spec) => spec.name));
+    sinkRegistry = new SinkRegistry({
+      store,
+      ctx,
+      sealer: kek,
+      product: PRODUCT,
+      fileDir: join(config.server.dataDir, 'audit'),
+      reserved: () => configured,
+      // Sinks added through the API connect only where webhooks may (egressAllow), checked again at each connection.
+      egress: { check: (url, what) => egress.check(url, what), checkHost: (host, what) => egress.checkHost(host, what), lookup: egress.lookup as SinkEgress['lookup'] },
+    });
+    sinks = new SinkDispatcher({ store, ctx, sinks: config.audit.sinks.map((spec) => buildSink(spec as SinkSpec, PRODUCT)), logger, stored: sinkRegistry.stored });
   } catch (err) {
     await store.close();
     throw err;
@@ -258,7 +299,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     failures,
     leakGuard: keyLeakGuard(ctx),
     // Events name new secrets by an HMAC under this salt (`hmac-sha256:`), never by the secret.
-    eventSalt: deriveKey(masterKey, 'event-fingerprints/v1'),
+    eventSalt,
     policies,
     sealer: kek,
     onEvent: (tx, event) => webhooks.fanOut(tx, keyWebhookEvent(event)),
@@ -278,7 +319,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
         logger,
       })
     : undefined;
-  const audit: AuditRuntime = { usage, sinks, detections };
+  const audit: AuditRuntime = { usage, sinks, sinkRegistry, detections };
   const response = new LeakResponder({
     store,
     ctx,
@@ -337,11 +378,12 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     sealer: kek,
     // The scheduler's notices of client secrets reach the owners' endpoints like those of keys.
     onEvent: (tx, event) => webhooks.fanOut(tx, { type: event.type, principal: event.client.principal, subject: event.client.id, data: { client: event.client, ...event.data } }),
+    eventSalt,
   });
   policies.countWith((name) => clients.policyCounts(name));
-  const authenticator = new ClientAuthenticator(clients, store, ctx, failures);
+  const authenticator = new ClientAuthenticator(clients, store, ctx, failures, usage);
   const accessTokens = new AccessTokenService({ store, ctx, ring, issuer, opaquePrefix: config.oauth.accessTokenPrefix });
-  const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix);
+  const refreshTokens = new RefreshTokenService(store, ctx, config.oauth.refreshTokenPrefix, { eventSalt, ...(usage ? { usage } : {}) });
   const lineage = new TokenLineage({ store, ctx, clients, keys, accessTokens });
   let redisReplay: RedisReplay | undefined;
   if (config.oauth.dpopReplayStore === 'redis') {

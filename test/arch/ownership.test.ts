@@ -41,6 +41,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   audit_leaves: 'src/audit/log.ts',
   audit_checkpoints: 'src/audit/log.ts',
   audit_sink_cursors: 'src/audit/sinks/cursor.ts',
+  audit_sinks: 'src/audit/sinks/registry.ts',
   usage_records: 'src/audit/usage.ts',
   leak_findings: 'src/leaks/respond/findings-store.ts',
   leak_sightings: 'src/leaks/respond/findings-store.ts',

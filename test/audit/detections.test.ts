@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetectionEngine } from '../../src/audit/detections/engine.js';
 import {
   adminKeyCreated,
+  bindingMismatch,
   credentialMisuse,
   DEFAULT_DETECTION_SETTINGS,
   failureBurst,
@@ -146,6 +147,59 @@ describe('detection rules', () => {
     // A batch read again (a retried run) is no gap.
     expect(run(sequenceGap(0), [at(1), at(2), at(1), at(2), at(3)])).toEqual([]);
   });
+
+  it('new and multi network also watch client secrets and refresh families (credential.used), naming no key to suspend', () => {
+    const used = (network: string, atMs: number, over: Record<string, unknown> = {}) =>
+      ev('credential.used', { target: 'grt_1', atMs, data: { credential: 'refresh_token', network, count: 1, firstAt: new Date(T0 + atMs).toISOString(), lastAt: new Date(T0 + atMs).toISOString(), newNetwork: false, firstUse: false, ...over } });
+    const fresh = run(newNetwork(), [used('192.0.2.1', 0, { firstUse: true }), used('198.51.100.9', 1_000, { newNetwork: true })]);
+    expect(fresh.map((f) => [f.target, f.networks, f.suspendKey])).toEqual([['grt_1', ['198.51.100.9'], undefined]]);
+    const multi = run(multiNetwork({ count: 2, window: 600_000 }), [used('192.0.2.1', 0), used('198.51.100.9', 60_000)]);
+    expect(multi.map((f) => [f.target, f.count, f.suspendKey])).toEqual([['grt_1', 2, undefined]]);
+  });
+
+  it('binding mismatch: a stolen bound token (wrong DPoP key, replayed proof, wrong certificate, other TLS session) is a high finding; misconfigured clients are not', () => {
+    const key = 'key_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const stolen = [
+      ev('binding.dpop_failed', { target: 'app', outcome: 'failure', reason: 'key_mismatch', sourceIp: '203.0.113.5', data: { jkt: 'x', grantType: 'refresh_token' } }),
+      ev('binding.dpop_failed', { target: 'app', outcome: 'failure', reason: 'replay', sourceIp: '203.0.113.5', atMs: 1_000 }),
+      ev('binding.tls_failed', { target: key, outcome: 'failure', reason: 'wrong_certificate', sourceIp: '198.51.100.7', data: { binding: 'api-key', at: 'keys.verify' } }),
+      ev('binding.tls_failed', { target: null, outcome: 'failure', reason: 'other_tls_session', sourceIp: '198.51.100.8', data: { binding: 'tls-session', at: 'token' } }),
+    ];
+    const found = run(bindingMismatch(), stolen);
+    // One per credential per window (the replay right after the key mismatch on `app` is evidence-only quiet), a key can be suspended.
+    expect(found.map((f) => [f.rule, f.severity, f.target, f.suspendKey, f.networks])).toEqual([
+      ['binding_mismatch', 'high', 'app', undefined, ['203.0.113.5']],
+      ['binding_mismatch', 'high', key, key, ['198.51.100.7']],
+      ['binding_mismatch', 'high', '198.51.100.8', undefined, ['198.51.100.8']],
+    ]);
+    expect(found[0]!.title).toMatch(/key_mismatch.*stolen bound token/);
+    // Negative: handshakes and misconfiguration — a missing proof, a stale nonce, a bad signature,
+    // no certificate, plain TCP, a middlebox — are no theft; nor are other failures with like reasons.
+    const benign = [
+      ev('binding.dpop_failed', { target: 'app', outcome: 'failure', reason: 'missing' }),
+      ev('binding.dpop_failed', { target: 'app', outcome: 'failure', reason: 'nonce' }),
+      ev('binding.dpop_failed', { target: 'app', outcome: 'failure', reason: 'signature' }),
+      ev('binding.tls_failed', { target: 'app', outcome: 'failure', reason: 'missing_certificate' }),
+      ev('binding.tls_failed', { target: 'app', outcome: 'failure', reason: 'not_tls' }),
+      ev('binding.tls_failed', { target: 'app', outcome: 'failure', reason: 'middlebox' }),
+      ev('client.auth_failed', { target: 'app', outcome: 'failure', reason: 'replay' }),
+      ev('audit.failures_summarized', { target: 'app', outcome: 'failure', reason: 'nonce', data: { of: 'binding.dpop_failed', count: 50, network: '203.0.113.0' } }),
+    ];
+    expect(run(bindingMismatch(), benign)).toEqual([]);
+  });
+
+  it('binding mismatch thresholds: count within the window per credential, summaries counting with their number; quiet for a window after firing', () => {
+    const rule = bindingMismatch({ count: 5, window: 60_000 });
+    const mismatch = (atMs: number, target = 'app') => ev('binding.dpop_failed', { target, outcome: 'failure', reason: 'key_mismatch', sourceIp: '203.0.113.5', atMs });
+    // Four, spread over more than a window: nothing.
+    expect(run(rule, [mismatch(0), mismatch(30_000), mismatch(61_000), mismatch(200_000)])).toEqual([]);
+    // The first in full, then a summary of four more within the window: five, one finding.
+    const summary = ev('audit.failures_summarized', { target: 'other', outcome: 'failure', reason: 'key_mismatch', atMs: 310_000, data: { of: 'binding.dpop_failed', count: 4, network: '203.0.113.5' } });
+    const first = mismatch(300_000, 'other');
+    const found = run(rule, [first, summary, mismatch(320_000, 'other')]);
+    expect(found.map((f) => [f.target, f.count])).toEqual([['other', 5]]);
+    expect(found[0]!.evidence).toEqual([first.id, summary.id]);
+  });
 });
 
 describeStore('detection engine', (kind) => {
@@ -164,7 +218,7 @@ describeStore('detection engine', (kind) => {
         store: handle.store,
         ctx,
         settings: { ...DEFAULT_DETECTION_SETTINGS, failureBurst: { count: 3, window: 60_000 } },
-        suspendOn: ['failure_burst'],
+        suspendOn: ['failure_burst', 'binding_mismatch'],
         suspendKey: async (id) => void suspended.push(id),
         from: 'start',
       });
@@ -190,5 +244,23 @@ describeStore('detection engine', (kind) => {
     await other.run();
     expect(await listEvents(handle.store, { type: 'detection.finding' })).toHaveLength(3);
     expect((await readCursor(handle.store, 'detections'))!.position).toBe(8);
+  });
+
+  it('a key presented with the wrong certificate is a binding_mismatch finding; with the rule in suspendOn the key is suspended, otherwise not', async () => {
+    const key = 'key_0UZ7aXk2Qm3nT8pLr5vWxY';
+    await handle.store.transaction(async (tx) => {
+      await appendEvent(tx, ctx, { type: 'binding.tls_failed', target: key, outcome: 'failure', reason: 'wrong_certificate', data: { binding: 'api-key', at: 'keys.verify' } }, { actor: null, sourceIp: '198.51.100.7' });
+      await appendEvent(tx, ctx, { type: 'binding.dpop_failed', target: 'cl_app', outcome: 'failure', reason: 'nonce', data: {} }, { actor: null, sourceIp: '198.51.100.7' });
+    });
+    for (const suspendOn of [[], ['binding_mismatch']] as const) {
+      const suspended: string[] = [];
+      const engine = new DetectionEngine({ store: handle.store, ctx, settings: DEFAULT_DETECTION_SETTINGS, suspendOn, suspendKey: async (id) => void suspended.push(id), from: 'start' });
+      await handle.store.run('DELETE FROM audit_sink_cursors');
+      const before = (await listEvents(handle.store, { type: 'detection.finding' })).length;
+      await engine.run();
+      const findings = (await listEvents(handle.store, { type: 'detection.finding' })).slice(before);
+      expect(findings.map((f) => [f.data['rule'], f.target, f.data['severity'], f.data['response']])).toEqual([['binding_mismatch', key, 'high', suspendOn.length ? 'suspended' : 'none']]);
+      expect(suspended).toEqual(suspendOn.length ? [key] : []);
+    }
   });
 });

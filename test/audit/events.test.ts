@@ -113,6 +113,9 @@ describe('recorded events match their declarations', () => {
     ok(await kt.api('GET', '/v1/keys', undefined, key.key), 401);
     ok(await kt.api('POST', '/v1/principals/alice/disable', {}));
     ok(await kt.api('POST', '/v1/principals/alice/enable', {}));
+    ok(await kt.api('POST', '/v1/audit/sinks', { kind: 'file', name: 'catalog', file: 'catalog.jsonl', from: 'now' }), 201);
+    ok(await kt.api('PATCH', '/v1/audit/sinks/catalog', { batchSize: 10 }));
+    ok(await kt.api('DELETE', '/v1/audit/sinks/catalog'));
 
     const client = await kt.createClient({
       name: 'app',
@@ -146,6 +149,8 @@ describe('recorded events match their declarations', () => {
     ok(third);
     kt.ctx.advance(60_000);
     ok(await kt.form('/oauth/token', { grant_type: 'refresh_token', refresh_token: second.body.refresh_token }, { basic: as }), 400);
+    // Uses of client secrets and refresh families, written as `credential.used` when the interval closes.
+    await kt.kt.audit.usage!.flush();
     const grants = (await kt.api('GET', `/v1/clients/${client.id}/grants`)).body as { items: { id: string; status: string }[] };
     const live = grants.items.find((g) => g.status === 'active');
     if (live) ok(await kt.api('POST', `/v1/grants/${live.id}/revoke`, {}));

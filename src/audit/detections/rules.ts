@@ -3,6 +3,7 @@
  * order ({@link Rule.observe}); it returns the findings that event completes. Rules do no I/O and
  * read the time only from the events, so a stream replayed gives the same findings.
  */
+import { isIdOf } from '../../core/ids.js';
 import { sourceNetwork } from '../../core/network.js';
 import type { Severity } from '../catalog.js';
 import type { AuditEvent } from '../events.js';
@@ -18,6 +19,7 @@ export const RULE_IDS = [
   'policy_weakened',
   'sink_down',
   'sequence_gap',
+  'binding_mismatch',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
@@ -48,6 +50,8 @@ export interface DetectionSettings {
   readonly issuanceBurst: { readonly count: number; readonly window: number };
   /** Hours (0–23, local to `utcOffsetMinutes`) from `start` to `end` count as off-hours. */
   readonly offHours: { readonly start: number; readonly end: number; readonly utcOffsetMinutes: number };
+  /** Bound credentials presented with the wrong binding: `count` within `window` per credential (default 1 in 10 minutes). */
+  readonly bindingMismatch?: { readonly count: number; readonly window: number };
 }
 
 export const DEFAULT_DETECTION_SETTINGS: DetectionSettings = {
@@ -55,6 +59,7 @@ export const DEFAULT_DETECTION_SETTINGS: DetectionSettings = {
   multiNetwork: { count: 2, window: 600_000 },
   issuanceBurst: { count: 100, window: 3_600_000 },
   offHours: { start: 20, end: 7, utcOffsetMinutes: 0 },
+  bindingMismatch: { count: 1, window: 600_000 },
 };
 
 const MAX_EVIDENCE = 20;
@@ -188,25 +193,26 @@ export function failureBurst(settings: DetectionSettings['failureBurst']): Rule 
   };
 }
 
-/** A key used from a network none of its earlier usage records names (its very first use excepted). */
+/** A credential (API key, client secret, refresh family) used from a network none of its earlier usage records names (its very first use excepted). */
 export function newNetwork(): Rule {
   return {
     id: 'new_network',
     observe(event) {
-      if (event.type !== 'key.used' || event.data['newNetwork'] !== true) return [];
+      if ((event.type !== 'key.used' && event.type !== 'credential.used') || event.data['newNetwork'] !== true) return [];
       const network = String(event.data['network']);
-      return [{ rule: 'new_network', title: 'credential first seen from a new network', severity: 'low', target: event.target, evidence: [event.id], networks: [network], ...(event.target ? { suspendKey: event.target } : {}) }];
+      const key = event.type === 'key.used' && event.target ? { suspendKey: event.target } : {};
+      return [{ rule: 'new_network', title: 'credential first seen from a new network', severity: 'low', target: event.target, evidence: [event.id], networks: [network], ...key }];
     },
   };
 }
 
-/** One key used from `count` or more networks within `window` (usage records' times). */
+/** One credential (API key, client secret, refresh family) used from `count` or more networks within `window` (usage records' times); only a key is suspended. */
 export function multiNetwork(settings: DetectionSettings['multiNetwork']): Rule {
   const keys = new Map<string, { networks: Map<string, { lastAt: number; id: string }>; firedAt: number }>();
   return {
     id: 'multi_network',
     observe(event) {
-      if (event.type !== 'key.used' || event.target === null) return [];
+      if ((event.type !== 'key.used' && event.type !== 'credential.used') || event.target === null) return [];
       const network = String(event.data['network']);
       if (network === 'unknown' || network === 'many') return [];
       const firstAt = Date.parse(String(event.data['firstAt'])) || timeOf(event);
@@ -231,7 +237,7 @@ export function multiNetwork(settings: DetectionSettings['multiNetwork']): Rule 
           evidence: [...entry.networks.values()].map((s) => s.id).slice(-MAX_EVIDENCE),
           count: networks.length,
           networks,
-          suspendKey: event.target,
+          ...(event.type === 'key.used' ? { suspendKey: event.target } : {}),
         },
       ];
     },
@@ -314,6 +320,56 @@ export function sequenceGap(after: number): Rule & { position(): number } {
   };
 }
 
+/**
+ * The binding failures that mean a bound credential was presented by someone who does not hold
+ * what it is bound to — a stolen bound token in use — rather than a client misconfigured:
+ * a DPoP proof by another key (`key_mismatch`), a proof replayed (`replay`) or naming another TLS
+ * connection (`channel`); a certificate-bound token or key with another certificate
+ * (`wrong_certificate`), a session-bound token on another TLS session (`other_tls_session`).
+ */
+export const BINDING_MISMATCH_REASONS: Readonly<Record<string, readonly string[]>> = {
+  'binding.dpop_failed': ['key_mismatch', 'replay', 'channel'],
+  'binding.tls_failed': ['wrong_certificate', 'other_tls_session'],
+};
+
+/**
+ * A bound credential presented with the wrong binding (see {@link BINDING_MISMATCH_REASONS}):
+ * `count` such failures within `window` per credential (per source network when the credential
+ * is unknown) make one high finding, then quiet for that credential for a window. Summaries of
+ * aggregated failures count with their number. An API key among them may be suspended.
+ */
+export function bindingMismatch(settings: { readonly count: number; readonly window: number } = { count: 1, window: 600_000 }): Rule {
+  const counter = new WindowCounter(settings.count, settings.window);
+  return {
+    id: 'binding_mismatch',
+    observe(event) {
+      const summarized = event.type === 'audit.failures_summarized';
+      const of = summarized ? String(event.data['of']) : event.type;
+      const reasons = BINDING_MISMATCH_REASONS[of];
+      if (reasons === undefined || !reasons.includes(event.reason ?? '')) return [];
+      const n = summarized ? Number(event.data['count']) || 0 : 1;
+      if (n <= 0) return [];
+      const network = summarized ? String(event.data['network'] ?? 'unknown') : sourceNetwork(event.sourceIp);
+      const subject = event.target ?? `network:${network}`;
+      const hit = counter.add(subject, timeOf(event), n, event.id);
+      if (!hit) return [];
+      const key = event.target !== null && isIdOf('key', event.target) ? event.target : undefined;
+      return [
+        {
+          rule: 'binding_mismatch',
+          title: `bound credential presented with the wrong binding (${event.reason}${hit.total > 1 ? `, ${hit.total} in the window` : ''}): a stolen bound token in use`,
+          severity: 'high',
+          target: event.target ?? (network === 'unknown' ? null : network),
+          evidence: hit.evidence,
+          count: hit.total,
+          ...(network === 'unknown' || network === 'many' ? {} : { networks: [network] }),
+          ...(key ? { suspendKey: key } : {}),
+        },
+      ];
+    },
+  };
+}
+
 /** Every rule with `settings`; `after` is the sequence number the stream starts after. */
 export function allRules(settings: DetectionSettings, after: number): Rule[] {
   return [
@@ -327,5 +383,6 @@ export function allRules(settings: DetectionSettings, after: number): Rule[] {
     policyWeakened(),
     sinkDown(),
     sequenceGap(after),
+    bindingMismatch(settings.bindingMismatch),
   ];
 }

@@ -101,3 +101,8 @@ export async function failCursor(db: Queryable, name: string, error: string, nex
 export async function retryCursorNow(db: Queryable, name: string, now: number): Promise<boolean> {
   return (await db.run('UPDATE audit_sink_cursors SET next_attempt_at = 0, updated_at = ? WHERE name = ?', [now, name])).changes === 1;
 }
+
+/** Deletes the cursor `name` (its sink was removed); resolves whether there was one. */
+export async function deleteCursor(db: Queryable, name: string): Promise<boolean> {
+  return (await db.run('DELETE FROM audit_sink_cursors WHERE name = ?', [name])).changes === 1;
+}

@@ -37,12 +37,27 @@ export interface SinkDispatcherOptions {
   /** Batches per run before yielding to other jobs (default 20). */
   readonly maxBatches?: number;
   readonly logger?: { warn(obj: object, msg: string): void } | undefined;
+  /**
+   * The sinks added through the admin API (see {@link SinkRegistry}), read again by {@link sync}
+   * whenever one changes on any node; `version` changes with every update.
+   */
+  readonly stored?: StoredSinks | undefined;
+}
+
+/** Where the dispatcher finds the sinks added through the admin API. */
+export interface StoredSinks {
+  /** The change-feed channel a change of a stored sink is announced on. */
+  readonly channel: string;
+  /** Every stored sink, built (its secret opened, its TLS files read), with its version. */
+  load(): Promise<readonly { sink: Sink; version: number }[]>;
 }
 
 /** A sink's state as the admin API shows it. */
 export interface SinkStatus extends SinkCursor {
   /** Whether this process has the sink configured (a cursor can outlive its sink). */
   readonly configured: boolean;
+  /** `config`: from the configuration file; `api`: added through the admin API; `null`: neither (a leftover cursor). */
+  readonly origin: 'config' | 'api' | null;
   /** Events in the log after the cursor (at most 1 000 are counted). */
   readonly lag: number;
 }
@@ -58,7 +73,16 @@ function firstLine(err: unknown): string {
 export class SinkDispatcher {
   readonly #store: Store;
   readonly #ctx: Context;
-  readonly #sinks: ReadonlyMap<string, Sink>;
+  /** Every sink this node delivers to: the configured ones, then the stored ones. */
+  readonly #sinks = new Map<string, Sink>();
+  readonly #configured: ReadonlySet<string>;
+  /** Stored sinks' versions, as built here. */
+  readonly #versions = new Map<string, number>();
+  readonly #stored: StoredSinks | undefined;
+  #host: SinkJobHost | undefined;
+  readonly #registered = new Set<string>();
+  #syncing: Promise<void> = Promise.resolve();
+  #unsubscribeStored: (() => void) | undefined;
   readonly #everyMs: number;
   readonly #retryBaseMs: number;
   readonly #maxRetryMs: number;
@@ -70,12 +94,12 @@ export class SinkDispatcher {
   constructor(options: SinkDispatcherOptions) {
     this.#store = options.store;
     this.#ctx = options.ctx;
-    const sinks = new Map<string, Sink>();
     for (const sink of options.sinks) {
-      if (sinks.has(sink.name)) throw new KeyturnError('ERR_CONFIG', `two audit sinks are named ${sink.name}`);
-      sinks.set(sink.name, sink);
+      if (this.#sinks.has(sink.name)) throw new KeyturnError('ERR_CONFIG', `two audit sinks are named ${sink.name}`);
+      this.#sinks.set(sink.name, sink);
     }
-    this.#sinks = sinks;
+    this.#configured = new Set(this.#sinks.keys());
+    this.#stored = options.stored;
     this.#everyMs = options.everyMs ?? 1_000;
     this.#retryBaseMs = options.retryBaseMs ?? 1_000;
     this.#maxRetryMs = options.maxRetryMs ?? 300_000;
@@ -92,17 +116,75 @@ export class SinkDispatcher {
     return [...this.#sinks.keys()];
   }
 
+  /** The names of the sinks of the configuration file (stored sinks may not take them). */
+  get configuredNames(): ReadonlySet<string> {
+    return this.#configured;
+  }
+
+  /**
+   * Reads the stored sinks again: builds the new and the updated ones (closing the transport an
+   * update replaces), drops the removed ones, and registers a job for each sink not yet
+   * registered on this node. A stored sink named like a configured one is ignored (the
+   * configuration file wins; the admin API refuses such a name). Runs one at a time.
+   */
+  sync(): Promise<void> {
+    const run = this.#syncing.then(() => this.#sync());
+    this.#syncing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sync(): Promise<void> {
+    if (!this.#stored) return;
+    const loaded = await this.#stored.load();
+    const seen = new Set<string>();
+    for (const { sink, version } of loaded) {
+      if (this.#configured.has(sink.name)) {
+        this.#logger?.warn({ sink: sink.name }, 'a stored audit sink has the name of a configured one; the configured one is used');
+        void sink.transport.close();
+        continue;
+      }
+      seen.add(sink.name);
+      const old = this.#sinks.get(sink.name);
+      if (old && this.#versions.get(sink.name) === version) {
+        void sink.transport.close();
+        continue;
+      }
+      this.#sinks.set(sink.name, sink);
+      this.#versions.set(sink.name, version);
+      if (old) await old.transport.close().catch(() => undefined);
+      await this.#registerJob(sink.name);
+    }
+    for (const name of [...this.#versions.keys()]) {
+      if (seen.has(name)) continue;
+      const old = this.#sinks.get(name);
+      this.#sinks.delete(name);
+      this.#versions.delete(name);
+      await old?.transport.close().catch(() => undefined);
+    }
+  }
+
+  async #registerJob(name: string): Promise<void> {
+    if (!this.#host || this.#registered.has(name)) return;
+    this.#registered.add(name);
+    await this.#host.register({ name: SinkDispatcher.jobName(name), everyMs: this.#everyMs, leaseMs: 120_000, run: (run) => this.deliver(name, run) });
+  }
+
   /**
    * Registers one job per sink on `host`, and wakes them (at most every 200 ms) when events commit
    * on this node or, on PostgreSQL, on any node.
    */
   async register(host: SinkJobHost): Promise<void> {
-    for (const sink of this.#sinks.values()) {
-      await host.register({ name: SinkDispatcher.jobName(sink.name), everyMs: this.#everyMs, leaseMs: 120_000, run: (run) => this.deliver(sink.name, run) });
+    this.#host = host;
+    for (const name of this.#sinks.keys()) await this.#registerJob(name);
+    if (this.#stored) {
+      await this.sync();
+      // A change on any node (or a feed that reconnected: `null`) makes every node read them again.
+      this.#unsubscribeStored = this.#store.subscribe(this.#stored.channel, () => {
+        this.sync().catch((err: unknown) => this.#logger?.warn({ err: firstLine(err) }, 'reading the stored audit sinks failed'));
+      });
     }
-    if (this.#sinks.size === 0) return;
     this.#unsubscribe = this.#store.subscribe(EVENTS_CHANNEL, () => {
-      if (this.#nudgeTimer !== undefined) return;
+      if (this.#nudgeTimer !== undefined || this.#sinks.size === 0) return;
       this.#nudgeTimer = setTimeout(() => {
         this.#nudgeTimer = undefined;
         for (const name of this.#sinks.keys()) host.nudge(SinkDispatcher.jobName(name));
@@ -118,7 +200,8 @@ export class SinkDispatcher {
    */
   async deliver(name: string, run?: Pick<JobRun, 'signal'>): Promise<JobResult | void> {
     const sink = this.#sinks.get(name);
-    if (!sink) throw new KeyturnError('ERR_NOT_FOUND', `no audit sink ${name}`);
+    // A stored sink removed since its job was registered: nothing to deliver (its cursor is gone too).
+    if (!sink) return;
     const signal = run?.signal ?? new AbortController().signal;
     const now = () => this.#ctx.now().getTime();
     let cursor = await this.#cursor(sink);
@@ -183,7 +266,7 @@ export class SinkDispatcher {
       const cursor = cursors.get(name) ?? (sink ? await this.#cursor(sink) : undefined);
       if (!cursor) continue;
       const lag = (await listEvents(this.#store, { afterSeq: cursor.position, limit: 1000 })).length;
-      out.push({ ...cursor, configured: sink !== undefined, lag });
+      out.push({ ...cursor, configured: sink !== undefined, origin: sink === undefined ? null : this.#configured.has(name) ? 'config' : 'api', lag });
     }
     return out;
   }
@@ -198,6 +281,7 @@ export class SinkDispatcher {
   /** Stops listening and closes every transport. */
   async close(): Promise<void> {
     this.#unsubscribe?.();
+    this.#unsubscribeStored?.();
     if (this.#nudgeTimer !== undefined) clearTimeout(this.#nudgeTimer);
     await Promise.allSettled([...this.#sinks.values()].map((s) => s.transport.close()));
   }

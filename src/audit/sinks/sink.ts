@@ -9,7 +9,17 @@ import { formatCef } from '../formats/cef.js';
 import { toOcsf } from '../formats/ocsf.js';
 import type { CanonicalEvent, ProductInfo } from '../formats/record.js';
 import { FACILITIES, formatSyslog, formatSyslogFields, headerField, SYSLOG_SEVERITY, type Facility } from '../formats/syslog.js';
+import type { LookupFunction } from 'node:net';
 import { FileTransport, HecTransport, SyslogTransport, type TlsMaterial, type Transport } from './transports.js';
+import { WebhookTransport } from './webhook.js';
+
+/** How a sink reaches the network. */
+export interface SinkBuildOptions {
+  /** The clock of webhook timestamps (default: the real one). */
+  readonly now?: () => Date;
+  /** Resolves host names (the egress guard's `lookup` for sinks added through the admin API). */
+  readonly lookup?: LookupFunction | undefined;
+}
 
 /** Files holding TLS material (PEM). */
 export interface TlsFiles {
@@ -69,7 +79,18 @@ export interface SplunkHecSinkSpec extends SinkBase {
   readonly tls?: TlsFiles | undefined;
 }
 
-export type SinkSpec = SyslogSinkSpec | FileSinkSpec | SplunkHecSinkSpec;
+/**
+ * Signed webhooks: batches of canonical records POSTed as Standard Webhooks payloads, signed like
+ * the rotation webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+ */
+export interface WebhookSinkSpec extends SinkBase {
+  readonly kind: 'webhook';
+  readonly url: string;
+  /** `whsec_<base64>`: made by keyturn for a sink added through the admin API. */
+  readonly secret: string;
+}
+
+export type SinkSpec = SyslogSinkSpec | FileSinkSpec | SplunkHecSinkSpec | WebhookSinkSpec;
 export type SinkKind = SinkSpec['kind'];
 
 /** A sink ready to run: its formatter and its transport. */
@@ -114,7 +135,7 @@ function typeFilter(types: readonly string[] | undefined): (type: string) => boo
  * const sink = buildSink({ kind: 'syslog', name: 'siem', host: 'siem.internal', port: 6514, tls: { ca: '/etc/keyturn/ca.pem' } }, { version: '0.1.0' });
  * ```
  */
-export function buildSink(spec: SinkSpec, product: ProductInfo): Sink {
+export function buildSink(spec: SinkSpec, product: ProductInfo, options: SinkBuildOptions = {}): Sink {
   const base = { name: spec.name, kind: spec.kind, batchSize: spec.batchSize ?? 100, from: spec.from ?? 'start', accepts: typeFilter(spec.types) } as const;
   switch (spec.kind) {
     case 'syslog': {
@@ -138,7 +159,7 @@ export function buildSink(spec: SinkSpec, product: ProductInfo): Sink {
                 bom: false,
               })
           : (event: CanonicalEvent) => formatSyslog(event, { facility, hostname, procId, ...(spec.sdId ? { sdId: spec.sdId } : {}) });
-      return { ...base, format, transport: new SyslogTransport({ host: spec.host, port: spec.port, tls: readTls(spec.tls, spec.name) }) };
+      return { ...base, format, transport: new SyslogTransport({ host: spec.host, port: spec.port, tls: readTls(spec.tls, spec.name), lookup: options.lookup }) };
     }
     case 'file': {
       const format =
@@ -167,8 +188,13 @@ export function buildSink(spec: SinkSpec, product: ProductInfo): Sink {
         ...(spec.acks === undefined ? {} : { acks: spec.acks }),
         ...(spec.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: spec.ackTimeoutMs }),
         tls: readTls(spec.tls, spec.name),
+        lookup: options.lookup,
       });
       return { ...base, format, transport };
+    }
+    case 'webhook': {
+      const transport = new WebhookTransport({ url: spec.url, secret: spec.secret, sink: spec.name, now: options.now ?? (() => new Date()), lookup: options.lookup });
+      return { ...base, format: (event: CanonicalEvent) => JSON.stringify(event), transport };
     }
   }
 }

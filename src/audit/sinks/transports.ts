@@ -37,6 +37,8 @@ export interface SyslogTransportOptions {
   readonly connectTimeoutMs?: number;
   /** How long after a TLS handshake to watch for the collector refusing the client (ms, default 250). */
   readonly tlsSettleMs?: number;
+  /** Resolves the host (the egress guard's, for sinks added through the admin API). */
+  readonly lookup?: net.LookupFunction | undefined;
 }
 
 /**
@@ -59,9 +61,10 @@ export class SyslogTransport implements Transport {
     const { host, port } = this.#options;
     const timeout = this.#options.connectTimeoutMs ?? 5_000;
     const material = this.#options.tls;
+    const lookup = this.#options.lookup ? { lookup: this.#options.lookup } : {};
     const socket = material
-      ? tls.connect({ host, port, ca: material.ca, cert: material.cert, key: material.key, servername: material.servername ?? (net.isIP(host) ? undefined : host) })
-      : net.connect({ host, port });
+      ? tls.connect({ host, port, ca: material.ca, cert: material.cert, key: material.key, servername: material.servername ?? (net.isIP(host) ? undefined : host), ...lookup })
+      : net.connect({ host, port, ...lookup });
     this.#broken = false;
     const ready = material ? 'secureConnect' : 'connect';
     const timer = setTimeout(() => socket.destroy(new KeyturnError('ERR_UPSTREAM', `syslog ${host}:${port}: no connection within ${timeout} ms`)), timeout);
@@ -201,6 +204,8 @@ export interface HecTransportOptions {
   readonly tls?: TlsMaterial | undefined;
   /** Request timeout (ms, default 10 s). */
   readonly timeoutMs?: number;
+  /** Resolves the host (the egress guard's, for sinks added through the admin API). */
+  readonly lookup?: net.LookupFunction | undefined;
 }
 
 interface HecReply {
@@ -270,6 +275,7 @@ export class HecTransport implements Transport {
             'x-splunk-request-channel': this.#channel,
           },
           ...(url.protocol === 'https:' && material ? { ca: material.ca, cert: material.cert, key: material.key, servername: material.servername } : {}),
+          ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -28,7 +28,11 @@ export function adminOAuthRoutes(app: FastifyInstance, services: Services): void
       const items = await clients.list(query);
       return { items, next: items.length === (query.limit ?? 100) ? (items.at(-1)?.clientId ?? null) : null };
     });
-    admin.get('/v1/clients/:id', async (request) => clients.get(validate(idParam, request.params).id));
+    admin.get('/v1/clients/:id', async (request) => {
+      const client = await clients.get(validate(idParam, request.params).id);
+      // "last used" and "used from" of its secret: the usage records of client authentication.
+      return { ...client, ...(await services.audit.usage(client.clientId)) };
+    });
     admin.patch('/v1/clients/:id', async (request) => clients.update(validate(idParam, request.params).id, request.body, requestMeta(request)));
     admin.post('/v1/clients/:id/disable', async (request) => clients.setStatus(validate(idParam, request.params).id, 'disabled', requestMeta(request)));
     admin.post('/v1/clients/:id/enable', async (request) => {

@@ -83,6 +83,16 @@ export function adminRoutes(app: FastifyInstance, services: Services): void {
     });
     admin.get('/v1/events/last', async () => ({ seq: await audit.lastSeq() }));
     admin.get('/v1/audit/sinks', async () => ({ items: await audit.sinks() }));
+    admin.post('/v1/audit/sinks', async (request, reply) => {
+      const { sink, secret } = await audit.addSink(request.body, requestMeta(request));
+      return reply.code(201).send(secret === undefined ? sink : { ...sink, secret });
+    });
+    admin.get('/v1/audit/sinks/:name', async (request) => audit.showSink(validate(sinkParam, request.params).name));
+    admin.patch('/v1/audit/sinks/:name', async (request) => {
+      const { sink, secret } = await audit.updateSink(validate(sinkParam, request.params).name, request.body, requestMeta(request));
+      return secret === undefined ? sink : { ...sink, secret };
+    });
+    admin.delete('/v1/audit/sinks/:name', async (request) => audit.removeSink(validate(sinkParam, request.params).name, requestMeta(request)));
     admin.post('/v1/audit/sinks/:name/retry', async (request, reply) => {
       const { name } = validate(sinkParam, request.params);
       await audit.retrySink(name);

@@ -71,7 +71,7 @@ export async function persistClientCredentials(
       type: 'token.issued',
       target: decision.client.clientId,
       outcome: 'success',
-      data: { grantType: 'client_credentials', jti: at.jti, grant: grantId, scopes: grant.scopes, audience: grant.audience },
+      data: { grantType: 'client_credentials', jti: at.jti, grant: grantId, scopes: grant.scopes, audience: grant.audience, ...deps.refreshTokens.fingerprint('refreshTokenFingerprint', refreshToken) },
     },
     meta,
   );

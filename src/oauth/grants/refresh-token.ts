@@ -119,7 +119,16 @@ export async function persistRefresh(
       type: 'token.refreshed',
       target: grant.id,
       outcome: 'success',
-      data: { client: decision.client.clientId, jti: at.jti, generation: grant.generation, graceReuse: use.graceReuse, scopes, narrowed: scopes.length < grant.scopes.length },
+      data: {
+        client: decision.client.clientId,
+        jti: at.jti,
+        generation: grant.generation,
+        graceReuse: use.graceReuse,
+        scopes,
+        narrowed: scopes.length < grant.scopes.length,
+        ...deps.refreshTokens.fingerprint('presentedFingerprint', decision.presented),
+        ...deps.refreshTokens.fingerprint('refreshTokenFingerprint', use.refreshToken),
+      },
     },
     meta,
   );
