@@ -241,6 +241,8 @@ describeStore('audit sinks through the admin API', (kind) => {
     });
     try {
       for (const n of nodes) await n.dispatcher.register(n.runner);
+      // PostgreSQL: both feed connections LISTEN before the sink is added (a NOTIFY sent earlier reaches nobody).
+      for (const n of nodes) await (n.store as unknown as { feedReady?: () => Promise<void> }).feedReady?.();
       await addEvents(handle.store, ctx, 4);
       await nodes[0]!.registry.add({ kind: 'file', name: 'shared', file: 'shared.jsonl', from: 'start' }, admin);
       // The other node hears of it through the store's change feed (PostgreSQL: LISTEN/NOTIFY; an
