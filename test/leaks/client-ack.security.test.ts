@@ -77,7 +77,7 @@ describeStore('enabling a client whose secret leaked needs an acknowledgement', 
     expect((await server.api('POST', `/v1/clients/${id}/enable`, {})).status).toBe(200);
   });
 
-  it.runIf(kind === 'sqlite')('CLI: keyturn clients enable refuses without --ack-leak, and enables with it', async () => {
+  it('CLI: keyturn clients enable refuses without --ack-leak, and enables with it', async () => {
     const c = await leakedClient();
     const env = { KEYTURN_URL: server.url, KEYTURN_DATA_DIR: server.dataDir };
     const refused = await cli(['clients', 'enable', c.id], env);
