@@ -114,6 +114,10 @@ export interface SessionResponse {
  *
  * // At an API server's session endpoint (keyturn/verifier's createSessionEndpoint), with a keyturn token or API key:
  * const orders = new SessionClient({ url: 'https://orders.example', session: { path: '/session', credential: apiKey }, tls: { ca } });
+ *
+ * // Over one HTTP/2 session: concurrent requests are its streams, all with the one token.
+ * const h2 = new SessionClient({ url: 'https://orders.example', http2: true, session: { path: '/session', credential: apiKey }, tls: { ca } });
+ * await Promise.all([h2.request('GET', '/orders'), h2.request('GET', '/stock')]);
  * ```
  */
 export class SessionClient {

@@ -81,6 +81,7 @@ describe.each([false, true])('node:http2 secure server (allowHTTP1: %s)', (allow
   /** `/session`: the endpoint; `/api`: who called (verifier on the request's connection); `/channel`: the id of its TLS channel. */
   function route(req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse): void {
     if (req.url === '/session') return session.handle(req, res);
+    if (req.url === '/raw') return; // answered by the core stream API listener below
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -104,6 +105,14 @@ describe.each([false, true])('node:http2 secure server (allowHTTP1: %s)', (allow
   beforeAll(async () => {
     // node's default minVersion (TLS 1.2) on purpose: the endpoint itself refuses 1.2.
     api = createSecureServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']), allowHTTP1, unknownProtocolTimeout: 500 }, route);
+    // The core stream API: no request object; the connection is `stream.session.socket`.
+    api.on('stream', (stream, headers) => {
+      if (headers[':path'] !== '/raw') return;
+      void verifier.verifyRequest({ method: headers[':method'], url: headers[':path'], headers, socket: stream.session?.socket }).then((r) => {
+        stream.respond({ ':status': r.valid ? 200 : 401, 'content-type': 'application/json' });
+        stream.end(JSON.stringify(r));
+      });
+    });
     api.on('session', (x: ServerHttp2Session) => {
       sessions.add(x);
       x.once('close', () => sessions.delete(x));
@@ -158,6 +167,10 @@ describe.each([false, true])('node:http2 secure server (allowHTTP1: %s)', (allow
       expect((await h2call(first, 'GET', '/api', { headers: auth })).status).toBe(200);
       const elsewhere = await h2call(second, 'GET', '/api', { headers: auth });
       expect([elsewhere.status, elsewhere.body.code, elsewhere.body.reason]).toEqual([401, 'ERR_INVALID_TOKEN', 'tls_session']);
+      // The same through the core stream API (verifyRequest given stream.session.socket).
+      expect((await h2call(first, 'GET', '/raw', { headers: auth })).status).toBe(200);
+      const raw = await h2call(second, 'GET', '/raw', { headers: auth });
+      expect([raw.status, raw.body.reason]).toEqual([401, 'tls_session']);
     } finally {
       first.close();
       second.close();
