@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Agent, request, type AgentOptions } from 'node:https';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { connect, constants as h2, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 
 /**
  * The client side of TLS-session-bound tokens: one pinned TLS 1.3 connection (a keep-alive agent
- * with a single socket), a token obtained on it whose `cnf` carries the SHA-256 of that
- * connection's RFC 9266 `tls-exporter` value, and a new token after every reconnect. Imports no
- * server code.
+ * with a single socket, or one HTTP/2 session), a token obtained on it whose `cnf` carries the
+ * SHA-256 of that connection's RFC 9266 `tls-exporter` value, and a new token after every
+ * reconnect. Imports no server code.
  */
 
 /** RFC 9266: label and length of the `tls-exporter` channel binding. */
@@ -41,18 +42,39 @@ export interface SessionClientOptions {
   readonly params?: Readonly<Record<string, string>>;
   /** TLS options of the pinned connection (`ca`, `cert`, `key`, `servername`…); TLS 1.3 is forced. */
   readonly tls?: Omit<AgentOptions, 'keepAlive' | 'maxSockets' | 'minVersion'>;
+  /**
+   * Pin one HTTP/2 session (node:http2 `connect`, ALPN `h2`) instead of a keep-alive agent with one
+   * socket: concurrent requests become streams of that session, all carrying the one token bound to
+   * it. The server must speak HTTP/2 (`http2.createSecureServer`, with or without `allowHTTP1`).
+   * When the session ends (the server's GOAWAY or idle timeout, a network error, {@link SessionClient.close}),
+   * the next request opens a new one and obtains a new token on it. Default `false`.
+   */
+  readonly http2?: boolean;
   /** A new token is obtained this long before the current one expires, ms (default 5 000). */
   readonly renewBeforeMs?: number;
 }
 
-/** A request error, marked when it happened on a kept-alive connection (node's `request.reusedSocket`). */
-type ReconnectableError = Error & { reusedSocket?: boolean };
+/** A request error, marked `unsent` when the request cannot have reached the server (so repeating it is safe). */
+type ReconnectableError = Error & { unsent?: boolean };
 
 /** A held session token: its value, the connection it is bound to, when to obtain the next one (epoch ms). */
 interface Held {
   readonly value: string;
-  readonly socket: TLSSocket;
+  /** The TLS socket (agent) or the HTTP/2 session the token is bound to. */
+  readonly connection: object;
   readonly renewAt: number;
+}
+
+/** A request body, or one made from the TLS socket of the connection it goes out on (after the handshake). */
+type Body = string | ((socket: TLSSocket) => string) | undefined;
+
+/** How requests reach the server over one pinned connection. */
+interface Pin {
+  /** One request; `onConnection` hears the connection it goes out on (the identity a token is bound to). */
+  send(method: string, url: URL, body: Body, headers: Record<string, string>, onConnection: (connection: object) => void): Promise<SessionResponse>;
+  /** Whether `connection` is still open (its token still usable). */
+  open(connection: object): boolean;
+  close(): void;
 }
 
 /** The token request was refused: the status and the server's error (`error` of its JSON answer, if any). */
@@ -92,12 +114,18 @@ export interface SessionResponse {
  *
  * // At an API server's session endpoint (keyturn/verifier's createSessionEndpoint), with a keyturn token or API key:
  * const orders = new SessionClient({ url: 'https://orders.example', session: { path: '/session', credential: apiKey }, tls: { ca } });
+ *
+ * // Over one HTTP/2 session: concurrent requests are its streams, all with the one token.
+ * const h2 = new SessionClient({ url: 'https://orders.example', http2: true, session: { path: '/session', credential: apiKey }, tls: { ca } });
+ * await Promise.all([h2.request('GET', '/orders'), h2.request('GET', '/stock')]);
  * ```
  */
 export class SessionClient {
   readonly #o: SessionClientOptions;
-  readonly #agent: Agent;
+  readonly #pin: Pin;
   #token: Held | undefined;
+  /** The token request under way: concurrent requests wait for it rather than each obtaining one. */
+  #obtaining: Promise<Held> | undefined;
   /** Tokens obtained so far (one per connection). */
   tokens = 0;
 
@@ -106,7 +134,7 @@ export class SessionClient {
     if (url.protocol !== 'https:') throw new TypeError('SessionClient: url must be https (TLS 1.3)');
     if (options.session === undefined && !options.clientId) throw new TypeError('SessionClient: give clientId (keyturn\'s token endpoint) or session (an API server\'s session endpoint)');
     this.#o = options;
-    this.#agent = new Agent({ ...options.tls, keepAlive: true, maxSockets: 1, maxFreeSockets: 1, minVersion: 'TLSv1.3' });
+    this.#pin = options.http2 === true ? new Http2Pin(url, options.tls) : new AgentPin(options.tls);
   }
 
   /**
@@ -117,21 +145,21 @@ export class SessionClient {
    */
   async request(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<SessionResponse> {
     for (let attempt = 0; ; attempt++) {
-      const token = this.#usable() ?? (await this.#obtain());
-      let used: TLSSocket | undefined;
+      const token = this.#usable() ?? (await this.#next());
+      let used: object | undefined;
       let res: SessionResponse;
       try {
-        res = await this.#send(method, path, body, { ...headers, authorization: `Bearer ${token.value}` }, (s) => (used = s));
+        res = await this.#pin.send(method, new URL(path, this.#o.url), body, { ...headers, authorization: `Bearer ${token.value}` }, (c) => (used = c));
       } catch (err) {
-        // The server closed the idle pinned connection as the request went out on it (keep-alive race):
-        // nothing reached the server; a new connection needs a new token anyway.
-        if (attempt === 0 && (err as ReconnectableError).reusedSocket === true && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        // The server closed the pinned connection as the request went out on it (a keep-alive race,
+        // an HTTP/2 GOAWAY or refused stream): nothing reached the server; a new connection needs a new token anyway.
+        if (attempt === 0 && (err as ReconnectableError).unsent === true) {
           this.#token = undefined;
           continue;
         }
         throw err;
       }
-      if (res.status === 401 && used !== token.socket && attempt === 0) {
+      if (res.status === 401 && used !== token.connection && attempt === 0) {
         this.#token = undefined;
         continue;
       }
@@ -141,19 +169,27 @@ export class SessionClient {
 
   /** The current session token, obtained on the pinned connection (a new one after a reconnect or near its expiry). */
   async token(): Promise<string> {
-    return (this.#usable() ?? (await this.#obtain())).value;
+    return (this.#usable() ?? (await this.#next())).value;
   }
 
   /** The held token while its connection is open and it is not about to expire. */
   #usable(): Held | undefined {
     const t = this.#token;
-    if (t === undefined || t.socket.destroyed || Date.now() >= t.renewAt) return undefined;
+    if (t === undefined || !this.#pin.open(t.connection) || Date.now() >= t.renewAt) return undefined;
     return t;
   }
 
-  /** Closes the pinned connection. */
+  /** One token request at a time: every caller that finds no usable token waits for the same one. */
+  #next(): Promise<Held> {
+    this.#obtaining ??= this.#obtain().finally(() => {
+      this.#obtaining = undefined;
+    });
+    return this.#obtaining;
+  }
+
+  /** Closes the pinned connection (the agent's socket or the HTTP/2 session); a later request opens a new one. */
   close(): void {
-    this.#agent.destroy();
+    this.#pin.close();
   }
 
   async #obtain(): Promise<Held> {
@@ -167,42 +203,53 @@ export class SessionClient {
       const form = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
       headers.authorization = `Basic ${Buffer.from(`${form(this.#o.clientId!)}:${form(this.#o.clientSecret)}`).toString('base64')}`;
     } else params.set('client_id', this.#o.clientId!);
-    let socket: TLSSocket | undefined;
+    let connection: object | undefined;
     const path = session?.path ?? this.#o.tokenPath ?? '/oauth/token';
-    const res = await this.#send('POST', path, (s) => {
+    const res = await this.#pin.send('POST', new URL(path, this.#o.url), (s) => {
       const digest = exporterDigestOf(s);
       if (digest === undefined) throw new Error('SessionClient: the connection is not TLS 1.3');
       params.set('tls_exporter', digest);
       return params.toString();
-    }, headers, (s) => (socket = s));
+    }, headers, (c) => (connection = c));
     if (res.status !== 200) throw new SessionTokenError(res.status, res.body);
     const answer = JSON.parse(res.body) as { access_token: string; expires_in?: number };
     this.tokens++;
     const lifetimeMs = typeof answer.expires_in === 'number' ? answer.expires_in * 1000 : Infinity;
-    this.#token = { value: answer.access_token, socket: socket!, renewAt: Date.now() + lifetimeMs - Math.min(this.#o.renewBeforeMs ?? 5_000, lifetimeMs / 2) };
+    this.#token = { value: answer.access_token, connection: connection!, renewAt: Date.now() + lifetimeMs - Math.min(this.#o.renewBeforeMs ?? 5_000, lifetimeMs / 2) };
     return this.#token;
   }
+}
 
-  /** One request on the agent; `body` may be computed from the socket once it is connected (TLS done). */
-  #send(
-    method: string,
-    path: string,
-    body: string | ((socket: TLSSocket) => string) | undefined,
-    headers: Record<string, string>,
-    onSocket: (socket: TLSSocket) => void,
-  ): Promise<SessionResponse> {
+/** One keep-alive socket (node:https `Agent`, `maxSockets: 1`); the connection is the TLS socket. */
+class AgentPin implements Pin {
+  readonly #agent: Agent;
+
+  constructor(tls: SessionClientOptions['tls']) {
+    this.#agent = new Agent({ ...tls, keepAlive: true, maxSockets: 1, maxFreeSockets: 1, minVersion: 'TLSv1.3' });
+  }
+
+  open(connection: object): boolean {
+    return !(connection as TLSSocket).destroyed;
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  send(method: string, url: URL, body: Body, headers: Record<string, string>, onConnection: (connection: object) => void): Promise<SessionResponse> {
     return new Promise((resolve, reject) => {
-      const req = request(new URL(path, this.#o.url), { method, headers, agent: this.#agent }, (res) => {
+      const req = request(url, { method, headers, agent: this.#agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
-      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+      // ECONNRESET on a reused socket: the server closed the idle connection as the request went out.
+      req.on('error', (err) => reject(Object.assign(err, { unsent: req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' })));
       req.on('socket', (raw) => {
         const socket = raw as TLSSocket;
         const go = (): void => {
-          onSocket(socket);
+          onConnection(socket);
           try {
             const text = typeof body === 'function' ? body(socket) : body;
             if (text !== undefined) req.setHeader('content-length', Buffer.byteLength(text));
@@ -218,4 +265,107 @@ export class SessionClient {
       });
     });
   }
+}
+
+/** Errors node:http2 gives a request that never reached the server: repeating it is safe (RFC 9113 §8.7). */
+const UNSENT_CODES = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION']);
+
+/**
+ * One HTTP/2 session (node:http2 `connect`); the connection is the session. Its TLS socket is
+ * `session.socket` (a proxy node:http2 hands out), whose exporter is the one the server sees for
+ * every stream of the session. Opened on first use and again after it ends; kept referenced only
+ * while requests are in flight, so an idle pinned session does not hold the process open.
+ */
+class Http2Pin implements Pin {
+  readonly #origin: string;
+  readonly #tls: SessionClientOptions['tls'];
+  #session: ClientHttp2Session | undefined;
+  #opening: Promise<ClientHttp2Session> | undefined;
+  #inFlight = 0;
+
+  constructor(url: URL, tls: SessionClientOptions['tls']) {
+    this.#origin = url.origin;
+    this.#tls = tls;
+  }
+
+  open(connection: object): boolean {
+    const session = connection as ClientHttp2Session;
+    return !session.closed && !session.destroyed;
+  }
+
+  close(): void {
+    this.#session?.close();
+    this.#session = undefined;
+  }
+
+  #current(): Promise<ClientHttp2Session> {
+    const held = this.#session;
+    if (held !== undefined && this.open(held)) return Promise.resolve(held);
+    this.#opening ??= new Promise<ClientHttp2Session>((resolve, reject) => {
+      const session = connect(this.#origin, { ...(this.#tls as SecureClientSessionOptions), minVersion: 'TLSv1.3' });
+      const failed = (err: Error): void => reject(err);
+      session.once('error', failed);
+      session.once('connect', () => {
+        session.off('error', failed);
+        // Later session errors reach the streams in flight (and end the session: the next request reconnects).
+        session.on('error', () => undefined);
+        if (this.#inFlight === 0) session.unref();
+        this.#session = session;
+        resolve(session);
+      });
+    }).finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  async send(method: string, url: URL, body: Body, headers: Record<string, string>, onConnection: (connection: object) => void): Promise<SessionResponse> {
+    this.#inFlight++;
+    let session: ClientHttp2Session | undefined;
+    try {
+      session = await this.#current();
+      session.ref();
+      onConnection(session);
+      const text = typeof body === 'function' ? body(session.socket as TLSSocket) : body;
+      return await exchange(session, method, url, text, headers);
+    } finally {
+      if (--this.#inFlight === 0 && session !== undefined && this.open(session)) session.unref();
+    }
+  }
+}
+
+/** One request as a stream of `session`. */
+function exchange(session: ClientHttp2Session, method: string, url: URL, body: string | undefined, headers: Record<string, string>): Promise<SessionResponse> {
+  return new Promise((resolve, reject) => {
+    const unsent = (err: Error): Error => Object.assign(err, { unsent: true });
+    let stream;
+    try {
+      stream = session.request({
+        ...headers,
+        [h2.HTTP2_HEADER_METHOD]: method,
+        [h2.HTTP2_HEADER_PATH]: `${url.pathname}${url.search}`,
+        ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+      });
+    } catch (err) {
+      // The session is closing (GOAWAY) or gone: the stream was never opened.
+      reject(UNSENT_CODES.has((err as NodeJS.ErrnoException).code ?? '') ? unsent(err as Error) : err);
+      return;
+    }
+    let status = 0;
+    let responseHeaders: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => {
+      status = Number(h[h2.HTTP2_HEADER_STATUS]);
+      const { [h2.HTTP2_HEADER_STATUS]: _status, ...rest } = h;
+      responseHeaders = rest as IncomingHttpHeaders;
+    });
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') }));
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      // REFUSED_STREAM, or a GOAWAY that left this stream unprocessed: the server did not act on it.
+      const refused = stream.rstCode === h2.NGHTTP2_REFUSED_STREAM || UNSENT_CODES.has(err.code ?? '');
+      reject(refused && status === 0 ? unsent(err) : err);
+    });
+    stream.end(body);
+  });
 }

@@ -60,7 +60,14 @@ export function exporterDigest(material: Uint8Array): string {
  */
 export function socketChannel(socket: object): TlsChannel | undefined {
   const tls = socket as Partial<TLSSocket>;
-  if (!tls.encrypted) return undefined;
+  let encrypted: boolean | undefined;
+  try {
+    encrypted = tls.encrypted;
+  } catch {
+    // node:http2's socket proxy of a session whose socket is gone (ERR_HTTP2_SOCKET_UNBOUND): nothing to bind to.
+    return undefined;
+  }
+  if (!encrypted) return undefined;
   let channel = channels.get(socket);
   if (channel === undefined) {
     channel = channelOf(socket as TLSSocket);
@@ -71,17 +78,52 @@ export function socketChannel(socket: object): TlsChannel | undefined {
 
 const channels = new WeakMap<object, TlsChannel>();
 
+/** What {@link requestConnection} reads of a request: its socket, and node:http2's stream. */
+export interface ConnectionOfRequest {
+  readonly socket?: object | null | undefined;
+  readonly stream?: unknown;
+}
+
+/**
+ * The object that stands for the connection a request came on, to hand to {@link socketChannel}.
+ * node:http and node:https (and express, fastify's `request.raw`): `req.socket`, the TLS socket.
+ * node:http2's compatibility API (`Http2ServerRequest`): every stream has its own `req.socket`, a
+ * proxy of the session's TLS socket, so the session's own proxy (`req.stream.session.socket`, one
+ * per connection) is used instead: the exporter and the certificate are then read once per
+ * HTTP/2 connection, not once per stream. Both proxies answer for the same TLS socket, so the
+ * values are the same either way.
+ */
+export function requestConnection(req: ConnectionOfRequest): object | null | undefined {
+  const stream = req.stream as { readonly session?: { readonly socket?: unknown } | undefined } | null | undefined;
+  if (stream !== null && typeof stream === 'object') {
+    const socket = stream.session?.socket;
+    if (socket !== null && typeof socket === 'object') return socket;
+  }
+  return req.socket;
+}
+
 function channelOf(socket: TLSSocket): TlsChannel {
   let peer: { der: Uint8Array | undefined } | undefined;
   const exported = new Map<string, Uint8Array | undefined>();
   return {
     protocol: socket.getProtocol() ?? null,
     peerCertificate() {
-      peer ??= { der: socket.getPeerX509Certificate()?.raw };
+      if (peer === undefined) {
+        try {
+          peer = { der: socket.getPeerX509Certificate()?.raw };
+        } catch {
+          // An HTTP/2 session whose socket is gone (its proxy throws): no certificate, and not remembered.
+          return undefined;
+        }
+      }
       return peer.der;
     },
     peerVerified() {
-      return socket.authorized === true;
+      try {
+        return socket.authorized === true;
+      } catch {
+        return false;
+      }
     },
     exportKeyingMaterial(length, label) {
       const id = `${length}:${label}`;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { CHANNEL_CLAIM, checkChannelClaim, exporterDigest, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH } from '../core/dpop-channel.js';
+import { CHANNEL_CLAIM, checkChannelClaim } from '../core/dpop-channel.js';
 import { checkDpopProof, DPOP_ALGORITHMS, DpopNonces, type DpopFailure } from '../core/dpop.js';
+import { channelExporterDigest, requestConnection, socketChannel } from '../core/channel.js';
 import { KeyturnError } from '../core/errors.js';
 import { readBearer } from '../core/bearer.js';
 import type { DpopReplayStore } from '../core/dpop-replay.js';
@@ -81,16 +82,13 @@ export interface VerifiableRequest {
     readonly authorization?: string | undefined;
     readonly dpop?: string | readonly string[] | undefined;
     readonly host?: string | undefined;
+    /** HTTP/2's `Host` (RFC 9113 §8.3.1), used for `htu` when there is no `host`. */
+    readonly ':authority'?: string | undefined;
   };
   /** The connection (a `net.Socket` or `tls.TLSSocket`): TLS or not, and its RFC 9266 exporter. */
   readonly socket?: object | null | undefined;
-}
-
-/** What the verifier reads of a socket. */
-interface SocketLike {
-  readonly encrypted?: boolean;
-  getProtocol?(): string | null;
-  exportKeyingMaterial?(length: number, label: string, context: Buffer): Buffer;
+  /** node:http2's stream (`Http2ServerRequest`): its session's socket stands for the connection. */
+  readonly stream?: unknown;
 }
 
 /** An `Authorization` header read as RFC 6750 `Bearer` or RFC 9449 `DPoP`. */
@@ -170,9 +168,9 @@ export class ResourceDpop {
     const path = req.originalUrl ?? req.url ?? '/';
     if (!path.startsWith('/')) return undefined;
     if (this.#origin !== undefined) return `${this.#origin}${path}`;
-    const host = req.headers.host;
+    const host = req.headers.host ?? req.headers[':authority'];
     if (typeof host !== 'string' || host.length === 0 || /[\s/\\@?#]/.test(host)) return undefined;
-    return `${(req.socket as SocketLike | null | undefined)?.encrypted === true ? 'https' : 'http'}://${host}${path}`;
+    return `${socketChannel(requestConnection(req) ?? {}) !== undefined ? 'https' : 'http'}://${host}${path}`;
   }
 
   /** Checks the proof of `req` for the access token `token`, bound to `jkt`. */
@@ -188,7 +186,9 @@ export class ResourceDpop {
     if (!result.valid) return this.#fail(result.reason, result.error === 'use_dpop_nonce');
     if (Object.hasOwn(result.claims, CHANNEL_CLAIM)) {
       // A channel-bound proof: valid on the connection it names only, and then needs no replay state.
-      if (checkChannelClaim(result.claims, socketDigest(req.socket)) !== 'bound') return this.#fail('channel', false);
+      const connection = requestConnection(req);
+      const digest = connection === undefined || connection === null ? undefined : channelExporterDigest(socketChannel(connection));
+      if (checkChannelClaim(result.claims, digest) !== 'bound') return this.#fail('channel', false);
       return undefined;
     }
     const id = createHash('sha256').update(`${result.jkt}.${result.jti}`).digest('base64url');
@@ -207,22 +207,4 @@ export class ResourceDpop {
     const value = this.nonce();
     return Object.freeze({ valid: false, code: nonce ? 'ERR_USE_DPOP_NONCE' : 'ERR_INVALID_DPOP_PROOF', dpopReason: reason, ...(value === undefined ? {} : { nonce: value }) });
   }
-}
-
-const digests = new WeakMap<object, string | null>();
-
-/** The RFC 9266 exporter digest of a TLS 1.3 socket (kept per connection), `undefined` otherwise. */
-function socketDigest(connection: VerifiableRequest['socket']): string | undefined {
-  const socket = connection as SocketLike | null | undefined;
-  if (socket === undefined || socket === null || socket.encrypted !== true || typeof socket.exportKeyingMaterial !== 'function') return undefined;
-  let digest = digests.get(socket);
-  if (digest === undefined) {
-    try {
-      digest = socket.getProtocol?.() === 'TLSv1.3' ? exporterDigest(socket.exportKeyingMaterial(TLS_EXPORTER_LENGTH, TLS_EXPORTER_LABEL, Buffer.alloc(0))) : null;
-    } catch {
-      digest = null;
-    }
-    digests.set(socket, digest);
-  }
-  return digest ?? undefined;
 }

@@ -70,6 +70,8 @@ export {
   type SessionFastifyReply,
   type SessionRefusal,
   type SessionRefusalReason,
+  type SessionRequest,
+  type SessionServerResponse,
 } from './session.js';
 export { checkTlsConfirmation, presentationOf, TLS_CNF_MEMBERS, type Presentation } from './tls-binding.js';
 export { CNF_TLS_EXPORTER, CNF_X5T, EXPORTER_LABEL, socketChannel, type TlsChannel } from '../core/channel.js';

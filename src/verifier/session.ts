@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { channelExporterDigest, socketChannel } from '../core/channel.js';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { channelExporterDigest, requestConnection, socketChannel } from '../core/channel.js';
 import { KeyturnError } from '../core/errors.js';
 import { readAuthorization } from './dpop.js';
 import { checkHttpUrl, positive } from './jwt.js';
@@ -78,17 +79,30 @@ export interface SessionAnswer {
   readonly body: Readonly<Record<string, unknown>>;
 }
 
-/** A mounted session endpoint: one decision function and adapters for node:http, express and fastify. */
+/**
+ * A request the session endpoint answers: node:http(s)'s (express's, fastify's `request.raw`) or
+ * node:http2's compatibility request, whose connection is its stream's HTTP/2 session.
+ */
+export type SessionRequest = IncomingMessage | Http2ServerRequest;
+/** The response `handle` writes: node:http(s)'s or node:http2's. */
+export type SessionServerResponse = ServerResponse | Http2ServerResponse;
+
+/** A mounted session endpoint: one decision function and adapters for node:http, node:http2, express and fastify. */
 export interface SessionEndpoint {
   /**
    * Decides one request (any framework): `body` is the request body when the framework has read it
    * already (a string, or a parsed form object); otherwise it is read from `req` (at most 8 KiB).
    */
-  answer(req: IncomingMessage, body?: unknown): Promise<SessionAnswer>;
-  /** node:http request handler; as express middleware or route (`app.post('/session', endpoint.handle)`), it reads `req.body` when a parser ran. */
-  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  answer(req: SessionRequest, body?: unknown): Promise<SessionAnswer>;
+  /**
+   * node:http(s) and node:http2 request handler (`http2.createSecureServer(options, handler)`, with
+   * or without `allowHTTP1`: on HTTP/2 the token is bound to the session, so every stream of it may
+   * use it); as express middleware or route (`app.post('/session', endpoint.handle)`), it reads
+   * `req.body` when a parser ran.
+   */
+  readonly handle: (req: SessionRequest, res: SessionServerResponse) => void;
   /** fastify route handler (`app.post('/session', endpoint.fastify)`); register a form-body parser (string or object) for the route. */
-  readonly fastify: (request: { readonly raw: IncomingMessage; readonly body?: unknown }, reply: SessionFastifyReply) => Promise<unknown>;
+  readonly fastify: (request: { readonly raw: SessionRequest; readonly body?: unknown }, reply: SessionFastifyReply) => Promise<unknown>;
 }
 
 /** The part of a fastify reply the session handler uses. */
@@ -136,9 +150,11 @@ export function createSessionEndpoint(options: SessionEndpointOptions): SessionE
     return { status, headers: { ...JSON_HEADERS, ...extra }, body: { error, error_description: description } };
   };
 
-  async function answer(req: IncomingMessage, given?: unknown): Promise<SessionAnswer> {
+  async function answer(req: SessionRequest, given?: unknown): Promise<SessionAnswer> {
     if (req.method !== 'POST') return refuse(405, 'method', 'invalid_request', 'use POST', undefined, { allow: 'POST' });
-    const channel = socketChannel(req.socket);
+    // On HTTP/2 the connection is the stream's session: the token binds to it, not to one stream.
+    const connection = requestConnection(req);
+    const channel = connection === undefined || connection === null ? undefined : socketChannel(connection);
     if (channel === undefined) return refuse(400, 'not_tls', 'invalid_request', 'a session token needs a TLS 1.3 connection to this server');
     if (channel.protocol !== 'TLSv1.3') return refuse(400, 'tls_version', 'invalid_request', 'a session token needs TLS 1.3 (RFC 9266 tls-exporter)');
     const form = await readForm(req, given);
@@ -209,7 +225,7 @@ export function createSessionEndpoint(options: SessionEndpointOptions): SessionE
     return refuse(500, 'keyturn', 'server_error', 'this server cannot obtain session tokens', error ?? `HTTP ${status}`);
   }
 
-  const send = (res: ServerResponse, a: SessionAnswer) => {
+  const send = (res: SessionServerResponse, a: SessionAnswer) => {
     const text = JSON.stringify(a.body);
     res.writeHead(a.status, { ...a.headers, 'content-length': String(Buffer.byteLength(text)) });
     res.end(text);
@@ -237,7 +253,7 @@ export function createSessionEndpoint(options: SessionEndpointOptions): SessionE
  * The form, from what a framework parsed (a string or an object of strings) or from the request
  * itself; `undefined` when it is not one (too large, a repeated or non-string parameter).
  */
-async function readForm(req: IncomingMessage, given: unknown): Promise<Map<string, string> | undefined> {
+async function readForm(req: SessionRequest, given: unknown): Promise<Map<string, string> | undefined> {
   if (given !== undefined && given !== null) {
     if (typeof given === 'string') return formOf(given);
     if (Buffer.isBuffer(given)) return formOf(given.toString('utf8'));

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { channelExporterDigest, channelThumbprint, CNF_TLS_EXPORTER, CNF_X5T, socketChannel, type TlsChannel } from '../core/channel.js';
+import { channelExporterDigest, channelThumbprint, CNF_TLS_EXPORTER, CNF_X5T, requestConnection, socketChannel, type ConnectionOfRequest, type TlsChannel } from '../core/channel.js';
 import { NetworkList } from '../core/network.js';
 import type { TokenConfirmation, TokenFailureReason } from './types.js';
 
@@ -14,12 +14,24 @@ export interface Presentation {
   readonly address?: string | undefined;
 }
 
-/** The {@link Presentation} of a node request (node `IncomingMessage`, express, fastify's `request.raw`): its socket's TLS channel. */
-export function presentationOf(req: { readonly socket?: object | null | undefined }): Presentation | undefined {
-  const socket = req.socket as { remoteAddress?: string } | null | undefined;
+/**
+ * The {@link Presentation} of a node request (node `IncomingMessage`, express, fastify's
+ * `request.raw`, node:http2's `Http2ServerRequest`): its connection's TLS channel and peer address.
+ * On HTTP/2 the connection is the stream's session (`req.stream.session.socket`), so every stream
+ * of one session presents the same channel.
+ */
+export function presentationOf(req: ConnectionOfRequest): Presentation | undefined {
+  const socket = requestConnection(req) as { remoteAddress?: string } | null | undefined;
   if (socket === undefined || socket === null) return undefined;
   const tls = socketChannel(socket);
-  return { ...(tls === undefined ? {} : { tls }), ...(socket.remoteAddress === undefined ? {} : { address: socket.remoteAddress }) };
+  let address: string | undefined;
+  try {
+    address = socket.remoteAddress;
+  } catch {
+    // node:http2's proxy of a session whose socket is gone.
+    address = undefined;
+  }
+  return { ...(tls === undefined ? {} : { tls }), ...(address === undefined ? {} : { address }) };
 }
 
 const networkLists = new WeakMap<readonly string[], NetworkList>();

@@ -233,6 +233,42 @@ describe('DPoP at the token endpoint and the resource (attacks of RFC 9449 §4.3
     expect(r).toMatchObject({ valid: false, code: 'ERR_INVALID_TOKEN', reason: 'not_bound' });
   });
 
+  it('over HTTP/2 (no Host header) htu is built from :authority: the right proof is accepted, one for another host refused', async () => {
+    const { connect, createServer } = await import('node:http2');
+    // Cleartext HTTP/2 (h2c): the request carries :authority and no host.
+    const h2 = createServer((req, res) => {
+      void rs.verifier.verifyRequest(req).then((r) => {
+        res.writeHead(r.valid ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ...r, host: req.headers.host ?? null }));
+      });
+    });
+    h2.listen(0, '127.0.0.1');
+    await once(h2, 'listening');
+    const origin = `http://127.0.0.1:${(h2.address() as AddressInfo).port}`;
+    const session = connect(origin);
+    try {
+      const { access_token: at } = await token();
+      const get = (proof: string) =>
+        new Promise<{ status: number; body: any }>((resolve, reject) => {
+          const stream = session.request({ ':method': 'GET', ':path': '/orders', authorization: `DPoP ${at}`, dpop: proof });
+          let status = 0;
+          let text = '';
+          stream.on('response', (h) => (status = Number(h[':status'])));
+          stream.on('data', (c: Buffer) => (text += c.toString()));
+          stream.on('end', () => resolve({ status, body: JSON.parse(text) }));
+          stream.on('error', reject);
+          stream.end();
+        });
+      const ok = await get(await makeProof(key, 'GET', `${origin}/orders`, { accessToken: at }));
+      expect([ok.status, ok.body.valid, ok.body.host]).toEqual([200, true, null]);
+      const elsewhere = await get(await makeProof(key, 'GET', 'http://api.example/orders', { accessToken: at }));
+      expect([elsewhere.status, elsewhere.body.dpopReason]).toEqual([401, 'htu']);
+    } finally {
+      session.close();
+      h2.close();
+    }
+  });
+
   it('a DPoP-bound refresh token needs a proof by the same key; a stolen one with the thief’s key is refused', async () => {
     const c = await another();
     const first = await token(c);

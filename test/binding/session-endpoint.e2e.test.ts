@@ -163,6 +163,17 @@ describe('a session endpoint mounted by the API server', () => {
     }
   });
 
+  it('SessionClient: concurrent first requests wait for one token request (one token for the pinned connection)', async () => {
+    const client = new SessionClient({ url: apiUrl, session: { path: '/session', credential: holderToken }, tls: { ca: pem(certs.files['ca.pem']) } });
+    try {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => client.request('GET', '/api')));
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      expect(client.tokens).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
+
   it('an API key is exchanged too (subject type api_key)', async () => {
     const { id: owner } = await s.kt.principals.create({ kind: 'service', name: 'key-holder' }, SYSTEM);
     const { secret } = await s.kt.keys.create({ owner, name: 'session-key', scopes: ['read'] }, SYSTEM);

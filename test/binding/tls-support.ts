@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { DevCerts } from '../../src/runtime/dev-certs.js';
@@ -77,4 +78,29 @@ export function caFetch(certs: DevCerts): typeof globalThis.fetch {
     const res = await call(certs, url.origin, init.method ?? 'GET', `${url.pathname}${url.search}`, { cert: null, headers, ...(typeof body === 'string' ? { body } : {}) });
     return new Response(res.body === undefined ? null : JSON.stringify(res.body), { status: res.status, headers: { 'content-type': 'application/json' } });
   }) as typeof globalThis.fetch;
+}
+
+/** Opens an HTTP/2 session trusting `certs`'s CA (no client certificate) and waits for its TLS handshake. */
+export async function h2open(certs: DevCerts, url: string, options: { maxVersion?: 'TLSv1.2' } = {}): Promise<ClientHttp2Session> {
+  const session = h2connect(url, { ca: pem(certs.files['ca.pem']), ...options });
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+  });
+  return session;
+}
+
+/** One request as a stream of `session`: status and JSON body. */
+export function h2call(session: ClientHttp2Session, method: string, path: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': method, ':path': path, 'content-type': 'application/x-www-form-urlencoded', ...options.headers });
+    let headers: Record<string, unknown> = {};
+    let text = '';
+    stream.on('response', (h) => (headers = h));
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (text += c));
+    stream.on('end', () => resolve({ status: Number(headers[':status']), body: text ? JSON.parse(text) : undefined, headers }));
+    stream.on('error', reject);
+    stream.end(options.body);
+  });
 }
