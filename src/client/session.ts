@@ -270,6 +270,9 @@ class AgentPin implements Pin {
 /** Errors node:http2 gives a request that never reached the server: repeating it is safe (RFC 9113 §8.7). */
 const UNSENT_CODES = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION']);
 
+/** The TLS alert a server that offers no HTTP/2 answers node:http2's ALPN offer (`h2` alone) with. */
+const noHttp2 = (err: Error): boolean => (err as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
+
 /**
  * One HTTP/2 session (node:http2 `connect`); the connection is the session. Its TLS socket is
  * `session.socket` (a proxy node:http2 hands out), whose exporter is the one the server sees for
@@ -303,7 +306,7 @@ class Http2Pin implements Pin {
     if (held !== undefined && this.open(held)) return Promise.resolve(held);
     this.#opening ??= new Promise<ClientHttp2Session>((resolve, reject) => {
       const session = connect(this.#origin, { ...(this.#tls as SecureClientSessionOptions), minVersion: 'TLSv1.3' });
-      const failed = (err: Error): void => reject(err);
+      const failed = (err: Error): void => reject(noHttp2(err) ? new Error(`SessionClient: ${this.#origin} does not offer HTTP/2 (ALPN h2); use http2: false there`, { cause: err }) : err);
       session.once('error', failed);
       session.once('connect', () => {
         session.off('error', failed);

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -284,6 +285,19 @@ describe.each([false, true])('node:http2 secure server (allowHTTP1: %s)', (allow
     } finally {
       h2.close();
       other.close();
+    }
+  });
+
+  it('SessionClient with http2 against a server that offers no HTTP/2 fails with an error saying so, and obtains no token', async () => {
+    const http1 = createHttpsServer({ cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']) }, (_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => http1.listen(0, '127.0.0.1', resolve));
+    const client = new SessionClient({ url: `https://localhost:${(http1.address() as AddressInfo).port}`, http2: true, session: { path: '/session', credential: holderToken }, tls: { ca: pem(certs.files['ca.pem']) } });
+    try {
+      await expect(client.request('GET', '/api')).rejects.toThrow(/does not offer HTTP\/2 \(ALPN h2\); use http2: false/);
+      expect(client.tokens).toBe(0);
+    } finally {
+      client.close();
+      await new Promise((resolve) => http1.close(resolve));
     }
   });
 
