@@ -13,7 +13,7 @@ import { SessionClient, SessionTokenError } from '../../src/client/index.js';
 import { makeDevCerts, type DevCerts } from '../../src/runtime/dev-certs.js';
 import { createSessionEndpoint, createVerifier, type SessionEndpoint, type SessionRefusal, type Verifier } from '../../src/verifier/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { call, caFetch, claims, exporter, form, pem, type CallOptions } from './tls-support.js';
+import { call, caFetch, claims, exporter, form, h2call, h2open, pem, type CallOptions } from './tls-support.js';
 
 /**
  * TLS-session binding at an API server that embeds the verifier and mounts its session endpoint
@@ -348,6 +348,38 @@ describe('the express and fastify adapters', () => {
       expect([elsewhere.status, elsewhere.body.reason]).toEqual([401, 'tls_session']);
     } finally {
       client.close();
+      await app.close();
+    }
+  });
+});
+
+describe('the fastify adapter over HTTP/2', () => {
+  it('fastify({ http2: true, https }): endpoint.fastify issues on an HTTP/2 session; its streams use the token, another session cannot', async () => {
+    const app = Fastify({ http2: true, https: { cert: pem(certs.files['server.pem']), key: pem(certs.files['server.key']), minVersion: 'TLSv1.3' } });
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_r, body, done) => done(null, body));
+    app.post('/session', session.fastify as never);
+    app.get('/api', async (request, reply) => {
+      const r = await verifier.verifyRequest(request.raw as never);
+      return reply.code(r.valid ? 200 : 401).send(r);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `https://localhost:${(app.server.address() as AddressInfo).port}`;
+    const client = new SessionClient({ url, http2: true, session: { path: '/session', credential: await holderToken() }, tls: { ca: pem(certs.files['ca.pem']) } });
+    const other = await h2open(certs, url);
+    try {
+      const streams = await Promise.all([client.request('GET', '/api'), client.request('GET', '/api'), client.request('GET', '/api')]);
+      expect(streams.map((r) => [r.status, JSON.parse(r.body).valid])).toEqual([
+        [200, true],
+        [200, true],
+        [200, true],
+      ]);
+      expect(client.tokens).toBe(1);
+      // Another HTTP/2 session presenting the first one's token: refused.
+      const elsewhere = await h2call(other, 'GET', '/api', { headers: { authorization: `Bearer ${await client.token()}` } });
+      expect([elsewhere.status, elsewhere.body.reason]).toEqual([401, 'tls_session']);
+    } finally {
+      client.close();
+      other.close();
       await app.close();
     }
   });
