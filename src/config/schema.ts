@@ -508,6 +508,14 @@ const rotation = z.strictObject({
   tick: duration(0, 86_400_000)
     .prefault('1m')
     .describe('How often the server looks for credentials whose rotation is due or whose grace or deadline has passed (a duration, or milliseconds); 0 turns the scheduler off on this node.'),
+  share: z.coerce
+    .number()
+    .min(0.01)
+    .max(1)
+    .default(0.2)
+    .describe(
+      "The most of a process's time scheduled rotation may take while credentials are due (0.01–1). After each transaction of 100 keys or client secrets the scheduler pauses for as long as that took times (1 − share) / share, plus the event loop's busy time during the pause divided by the share, so the work a transaction triggers afterwards (sealing its events into audit checkpoints, cache invalidations, webhook deliveries, garbage collection) counts as rotation's; while other work such as verification keeps the process busy the pause grows, up to what leaves rotation a quarter of its share. 1: no pause.",
+    ),
   notice: duration(0, 31_536_000_000)
     .prefault('7d')
     .describe(
@@ -611,6 +619,7 @@ export const SETTINGS = {
   defaultPolicy: 'rotation.defaultPolicy',
   rotationTick: 'rotation.tick',
   rotationNotice: 'rotation.notice',
+  rotationShare: 'rotation.share',
 } as const satisfies Record<string, `${ConfigGroup}.${string}`>;
 
 /** A setting's flat name (flag and environment variable are made from it). */

@@ -8,6 +8,7 @@ import { KeyturnError } from '../core/errors.js';
 import { API_KEY_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition, type StateOf } from '../core/lifecycle.js';
 import { checkCursor, newId } from '../core/ids.js';
 import { presetCatalog, type PolicyCatalog, type PolicyVersion } from '../core/policy.js';
+import { Pacer, type PacerClock } from '../core/pacing.js';
 import { assertPrefix, generateSecret, MAX_SECRET_LENGTH, parseSecret, secretDigest, secretDisplay, tryParseSecret } from '../core/secret.js';
 import { keyBindingSchema, type KeyBinding } from '../binding/index.js';
 import { scopeSchema } from '../core/scopes.js';
@@ -275,9 +276,13 @@ export interface KeyServiceOptions {
   /**
    * The most of this process's time scheduled rotation may take while keys are due, between 0
    * and 1 (default 0.2): after each transaction of keys it pauses for as long as that took times
-   * `(1 - share) / share`, so that verification keeps the rest. `1`: no pause.
+   * `(1 - share) / share`, plus the event loop's busy time during the pause divided by the share
+   * (the audit checkpoint, feed invalidations, deliveries and garbage collection the transaction
+   * caused), so that verification keeps the rest (see {@link Pacer}). `1`: no pause.
    */
   readonly rotationShare?: number;
+  /** Where the pacing reads time and busy time and how it waits (default: this process's); tests pass their own. */
+  readonly pacerClock?: PacerClock;
   /**
    * Where failed verifications are recorded, aggregated (the runtime shares one with the OAuth
    * endpoints). Default: one of the service's own, with default settings, flushed at {@link KeyService.close}.
@@ -341,7 +346,7 @@ export class KeyService {
   readonly #sealer: SecretSealer | undefined;
   readonly #onEvent: KeyEventHook | undefined;
   readonly #onEvents: KeyEventsHook | undefined;
-  readonly #rotationPause: number;
+  readonly #pacer: Pacer;
 
   readonly #usage: KeyUsageCounter | undefined;
 
@@ -363,8 +368,7 @@ export class KeyService {
     this.#sealer = options.sealer;
     this.#onEvent = options.onEvent;
     this.#onEvents = options.onEvents;
-    const share = Math.min(Math.max(options.rotationShare ?? 0.2, 0.01), 1);
-    this.#rotationPause = (1 - share) / share;
+    this.#pacer = new Pacer(options.rotationShare ?? 0.2, options.pacerClock);
     this.#usage = options.usage;
     this.#unsubscribe = followChanges((channel, listener) => this.#store.subscribe(channel, listener), this.#cache, {
       byId: [KEYS_CHANNEL],
@@ -855,7 +859,8 @@ export class KeyService {
   /**
    * Scheduled rotation: rotates up to `limit` active keys whose rotation is due, oldest first, in
    * transactions of `ROTATION_CHUNK` keys (successors sealed for pick-up), pausing between them
-   * (`rotationShare`) so that verification is not starved while 100,000 keys come due at once.
+   * (`rotationShare`, the work a chunk triggers afterwards counted as its own) so that verification
+   * is not starved while 100,000 keys come due at once.
    * A chunk is a constant number of statements whatever its size (its rows and their owners read
    * at once, one conditional update claiming every key, multi-row inserts of the successors and
    * of the events): on PostgreSQL a few round trips per 100 keys, not three or more per key.
@@ -874,14 +879,12 @@ export class KeyService {
     let skipped = 0;
     for (let start = 0; start < due.length; start += ROTATION_CHUNK) {
       const chunk = due.slice(start, start + ROTATION_CHUNK).map((d) => d.id);
-      const began = performance.now();
-      // Counted per attempt: a transaction the store runs again must not count twice.
-      const done = await this.#store.transaction((tx) => this.#rotateChunk(tx, chunk, now));
+      // Counted per attempt: a transaction the store runs again must not count twice. Bounded
+      // share: verification (and everything else) gets the event loop for the rest, the work the
+      // chunk triggers afterwards counted as the chunk's.
+      const { result: done } = await this.#pacer.run(() => this.#store.transaction((tx) => this.#rotateChunk(tx, chunk, now)));
       rotated += done.rotated;
       skipped += done.skipped;
-      // Bounded share: verification (and everything else) gets the event loop for the rest.
-      const pause = (performance.now() - began) * this.#rotationPause;
-      await new Promise<void>((resolve) => (pause >= 1 ? setTimeout(resolve, pause) : setImmediate(resolve)));
     }
     return { rotated, skipped, more: due.length === limit };
   }

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { credentialFingerprint } from '../core/fingerprint.js';
-import { appendEvent, SYSTEM, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
+import { appendEvent, appendEvents, SYSTEM, type EventData, type EventInput, type RequestMeta } from '../audit/index.js';
 import { ChangeCache, followChanges } from '../core/change-cache.js';
 import type { Context } from '../core/context.js';
 import { KeyturnError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { CLIENT_LIFECYCLE, CLIENT_SECRET_LIFECYCLE, isLive, isLiveAt, PRINCIPAL_LIFECYCLE, transition } from '../core/lifecycle.js';
+import { Pacer, type PacerClock } from '../core/pacing.js';
 import { presetCatalog, type Policy, type PolicyCatalog, type PolicyOverrides } from '../core/policy.js';
 import { digestsEqual, generateSecret, secretDigest, tryParseSecret } from '../core/secret.js';
 import { scopeSchema } from '../core/scopes.js';
@@ -238,6 +239,25 @@ export interface ClientServiceOptions {
    * `hmac-sha256:` fingerprint (`secretFingerprint`), so a leaked secret is matched to its events.
    */
   readonly eventSalt?: Uint8Array;
+  /** The most of this process's time scheduled secret rotation may take while secrets are due (default 0.2; see `KeyServiceOptions.rotationShare`). */
+  readonly rotationShare?: number;
+  /** Where the pacing reads time and busy time and how it waits (default: this process's); tests pass their own. */
+  readonly pacerClock?: PacerClock;
+}
+
+/** A secret rotation checked and worked out, not yet written (see `ClientService.#planSecret`). */
+interface PlannedSecret {
+  readonly row: Row;
+  readonly secret: string;
+  readonly digest: string;
+  readonly pickup: string | null;
+  /** The current secret is a scheduled one nobody collected: the previous secret (and its flag) stays. */
+  readonly undelivered: boolean;
+  readonly previousDigest: string | null;
+  readonly previousUntil: number | null;
+  readonly previousDeadline: 'hard' | 'soft';
+  readonly version: number;
+  readonly schedule: [number | null, number | null, 'hard' | 'soft'];
 }
 
 /**
@@ -258,6 +278,7 @@ const SECRET_ROTATION_CHUNK = 100;
 export class ClientService {
   readonly #o: ClientServiceOptions;
   readonly #policies: PolicyCatalog;
+  readonly #pacer: Pacer;
 
   /** Authenticated clients by id: invalidated by the change feed, re-read at least every 5 minutes. */
   readonly #cache = new ChangeCache<{ readonly row: Row & { principal_status: string }; readonly client: Client }>({ maxEntries: 10_000 });
@@ -266,6 +287,7 @@ export class ClientService {
   constructor(options: ClientServiceOptions) {
     this.#o = options;
     this.#policies = options.policies ?? presetCatalog();
+    this.#pacer = new Pacer(options.rotationShare ?? 0.2, options.pacerClock);
     this.#unsubscribe = followChanges((channel, listener) => options.store.subscribe(channel, listener), this.#cache, {
       all: [CLIENTS_CHANNEL, PRINCIPALS_CHANNEL],
     });
@@ -489,6 +511,31 @@ export class ClientService {
 
   /** Rotates `row`'s secret inside `tx` (see {@link rotateSecret}); returns the new secret. */
   async #rotateIn(tx: Transaction, row: Row, by: SecretRotatedBy, meta: RequestMeta, graceSeconds?: number): Promise<string> {
+    const now = this.#o.ctx.now().getTime();
+    const plan = await this.#planSecret(row, by, now, graceSeconds);
+    // Conditional on the secret read: of two concurrent rotations (two nodes, a retry) exactly one wins.
+    const { changes } = await tx.run(
+      `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, previous_secret_deadline = ?,
+         previous_secret_flagged_at = ${plan.undelivered ? 'previous_secret_flagged_at' : 'NULL'}, policy_version = ?, secret_issued_at = ?, secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?,
+         secret_pickup = ?, secret_flagged_at = NULL, updated_at = ?
+       WHERE id = ? AND ${row.secret_digest === null ? 'secret_digest IS NULL' : 'secret_digest = ?'}`,
+      [
+        plan.digest, plan.secret.slice(-4), plan.previousDigest, plan.previousUntil, plan.previousDeadline,
+        plan.version, now, ...plan.schedule, plan.pickup, now, row.id, ...(row.secret_digest === null ? [] : [row.secret_digest]),
+      ],
+    );
+    if (changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
+    if (by !== 'schedule') await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
+    await appendEvent(tx, this.#o.ctx, this.#rotatedEvent(plan, by), meta);
+    tx.notify(CLIENTS_CHANNEL, row.id);
+    return plan.secret;
+  }
+
+  /**
+   * Checks that `row`'s secret may be rotated now and works out its new columns, writing nothing
+   * (a refusal throws before any write, so a chunk's other rotations stay intact).
+   */
+  async #planSecret(row: Row, by: SecretRotatedBy, now: number, graceSeconds?: number): Promise<PlannedSecret> {
     if (row.auth_method === 'private_key_jwt') throw new KeyturnError('ERR_CREDENTIAL_STATE', 'a private_key_jwt client has no secret; update its jwks');
     if (!hasSecret(row.auth_method)) throw new KeyturnError('ERR_CREDENTIAL_STATE', `a ${row.auth_method} client has no secret: its certificate authenticates it`);
     const policy = this.#resolve(row);
@@ -498,7 +545,6 @@ export class ClientService {
     }
     if (by === 'schedule' && !this.#o.sealer) throw new KeyturnError('ERR_CONFIG', 'scheduled rotation needs a sealer for new secrets');
     const next = await this.#current(row.policy, JSON.parse(row.policy_overrides) as PolicyOverrides);
-    const now = this.#o.ctx.now().getTime();
     const secret = generateSecret(this.#o.secretPrefix, this.#o.ctx);
     const digest = secretDigest(secret);
     // A scheduled secret is shown to nobody: sealed, bound to the client and the secret's digest, until the client collects it.
@@ -507,43 +553,40 @@ export class ClientService {
     // the previous one, with its own grace, instead of being pushed out by a secret nobody has.
     const undelivered = row.secret_pickup != null;
     const keep = grace > 0 && row.secret_digest !== null;
-    const previousDigest = undelivered ? row.previous_secret_digest : keep ? row.secret_digest : null;
-    const previousUntil = undelivered ? (row.previous_secret_expires_at == null ? null : Number(row.previous_secret_expires_at)) : keep ? now + grace * 1000 : null;
-    const previousDeadline = undelivered ? (row.previous_secret_deadline ?? 'hard') : (row.secret_deadline ?? 'hard');
-    // Conditional on the secret read: of two concurrent rotations (two nodes, a retry) exactly one wins.
-    const { changes } = await tx.run(
-      `UPDATE oauth_clients SET secret_digest = ?, secret_last4 = ?, previous_secret_digest = ?, previous_secret_expires_at = ?, previous_secret_deadline = ?,
-         previous_secret_flagged_at = ${undelivered ? 'previous_secret_flagged_at' : 'NULL'}, policy_version = ?, secret_issued_at = ?, secret_rotate_at = ?, secret_deadline_at = ?, secret_deadline = ?,
-         secret_pickup = ?, secret_flagged_at = NULL, updated_at = ?
-       WHERE id = ? AND ${row.secret_digest === null ? 'secret_digest IS NULL' : 'secret_digest = ?'}`,
-      [
-        digest, secret.slice(-4), previousDigest, previousUntil, previousDeadline,
-        next.version, now, ...scheduleOf(next.policy, now), pickup, now, row.id, ...(row.secret_digest === null ? [] : [row.secret_digest]),
-      ],
-    );
-    if (changes !== 1) throw new KeyturnError('ERR_CONFLICT', 'the client changed concurrently; try again');
-    if (by !== 'schedule') await recordExposure(tx, this.#o.ctx, meta, { type: 'client_secret', id: row.id }, 'created');
-    await appendEvent(
-      tx,
-      this.#o.ctx,
-      {
-        type: 'client.secret_rotated',
-        target: row.id,
-        outcome: 'success',
-        reason: by,
-        data: { previousValidUntil: previousUntil === null ? null : new Date(previousUntil).toISOString(), ...this.#fingerprint(secret) },
-      },
-      meta,
-    );
-    tx.notify(CLIENTS_CHANNEL, row.id);
-    return secret;
+    return {
+      row,
+      secret,
+      digest,
+      pickup,
+      undelivered,
+      previousDigest: undelivered ? row.previous_secret_digest : keep ? row.secret_digest : null,
+      previousUntil: undelivered ? (row.previous_secret_expires_at == null ? null : Number(row.previous_secret_expires_at)) : keep ? now + grace * 1000 : null,
+      previousDeadline: undelivered ? (row.previous_secret_deadline ?? 'hard') : (row.secret_deadline ?? 'hard'),
+      version: next.version,
+      schedule: scheduleOf(next.policy, now),
+    };
+  }
+
+  /** The `client.secret_rotated` event of `plan`. */
+  #rotatedEvent(plan: PlannedSecret, by: SecretRotatedBy): EventInput {
+    return {
+      type: 'client.secret_rotated',
+      target: plan.row.id,
+      outcome: 'success',
+      reason: by,
+      data: { previousValidUntil: plan.previousUntil === null ? null : new Date(plan.previousUntil).toISOString(), ...this.#fingerprint(plan.secret) },
+    };
   }
 
   /**
-   * Scheduled rotation: rotates up to `limit` active clients whose secret is due, oldest first,
-   * each in its own transaction (the new secret sealed until the client collects it). Each
-   * secret is rotated once even when several nodes run this at once: the conditional update lets
-   * one win, the others skip it.
+   * Scheduled rotation: rotates up to `limit` active clients whose secret is due, oldest first, in
+   * transactions of {@link SECRET_ROTATION_CHUNK} clients (the new secrets sealed until their
+   * clients collect them), paced like keys (`rotationShare`, see {@link Pacer}). A chunk is a
+   * constant number of statements whatever its size, as for keys: its rows read at once, one
+   * conditional multi-row update claiming every rotation, one multi-row insert of the events.
+   * Each secret is rotated once even when several nodes run this at once: the update is
+   * conditional on each client's secret as read (`… AND secret_digest = <read> RETURNING id`), so
+   * a client another node rotated meanwhile is not returned and gets no second secret.
    */
   async rotateDue(limit: number): Promise<{ rotated: number; skipped: number; more: boolean }> {
     if (!this.#o.sealer) return { rotated: 0, skipped: 0, more: false };
@@ -554,40 +597,74 @@ export class ClientService {
     );
     let rotated = 0;
     let skipped = 0;
-    // Transactions of SECRET_ROTATION_CHUNK clients, like keys: one commit (and on PostgreSQL one
-    // BEGIN/COMMIT) per chunk instead of per client, the chunk's rows read at once.
     for (let start = 0; start < due.length; start += SECRET_ROTATION_CHUNK) {
       const ids = due.slice(start, start + SECRET_ROTATION_CHUNK).map((d) => d.id);
       // Counted per attempt: a transaction the store runs again must not count twice.
-      const done = await this.#o.store.transaction(async (tx) => {
-        const rows = new Map((await tx.all<Row>(`SELECT * FROM oauth_clients WHERE id IN (${ids.map(() => '?').join(', ')})`, ids)).map((row) => [row.id, row]));
-        let r = 0;
-        let s = 0;
-        for (const id of ids) {
-          try {
-            const row = rows.get(id);
-            if (!row || row.status !== 'active' || row.secret_rotate_at == null || Number(row.secret_rotate_at) > now) throw new KeyturnError('ERR_CONFLICT', 'no longer due');
-            if (row.secret_digest === null || now >= currentSecretEnd(row)) {
-              // No working secret to rotate away from (revoked by the leak response, or past a hard deadline): off the schedule.
-              await tx.run('UPDATE oauth_clients SET secret_rotate_at = NULL WHERE id = ? AND secret_rotate_at = ?', [id, row.secret_rotate_at]);
-              continue;
-            }
-            // #rotateIn refuses before it writes anything (its update is conditional), so a refusal leaves the chunk's other rotations intact.
-            await this.#rotateIn(tx, row, 'schedule', SYSTEM);
-            r++;
-          } catch (err) {
-            if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_CREDENTIAL_STATE', 'ERR_VALIDATION'].includes(err.code)) throw err;
-            s++;
-          }
-        }
-        return { r, s };
-      });
-      rotated += done.r;
-      skipped += done.s;
-      // Requests get the event loop between chunks.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      const { result: done } = await this.#pacer.run(() => this.#o.store.transaction((tx) => this.#rotateChunk(tx, ids, now)));
+      rotated += done.rotated;
+      skipped += done.skipped;
     }
     return { rotated, skipped, more: due.length === limit };
+  }
+
+  /** One transaction of scheduled secret rotations (see {@link rotateDue}). */
+  async #rotateChunk(tx: Transaction, ids: readonly string[], now: number): Promise<{ rotated: number; skipped: number }> {
+    const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+    const rows = new Map((await tx.all<Row>(`SELECT * FROM oauth_clients WHERE id IN (${marks(ids.length)})`, ids)).map((row) => [row.id, row]));
+    let skipped = 0;
+    const unscheduled: string[] = [];
+    const planned: PlannedSecret[] = [];
+    for (const id of ids) {
+      const row = rows.get(id);
+      // Gone, disabled, rotated meanwhile (another node) or rescheduled: not this run's.
+      if (!row || row.status !== 'active' || row.secret_rotate_at == null || Number(row.secret_rotate_at) > now) skipped++;
+      // No working secret to rotate away from (revoked by the leak response, or past a hard deadline): off the schedule.
+      else if (row.secret_digest === null || now >= currentSecretEnd(row)) unscheduled.push(id);
+      else {
+        try {
+          planned.push(await this.#planSecret(row, 'schedule', now));
+        } catch (err) {
+          if (!(err instanceof KeyturnError) || !['ERR_CONFLICT', 'ERR_CREDENTIAL_STATE', 'ERR_VALIDATION'].includes(err.code)) throw err;
+          skipped++;
+        }
+      }
+    }
+    if (unscheduled.length > 0) {
+      await tx.run(`UPDATE oauth_clients SET secret_rotate_at = NULL WHERE secret_rotate_at IS NOT NULL AND secret_rotate_at <= ? AND id IN (${marks(unscheduled.length)})`, [now, ...unscheduled]);
+    }
+    if (planned.length === 0) return { rotated: 0, skipped };
+    // One conditional update claims the chunk, each row's new columns from a VALUES list (column1…
+    // column13 on both databases; text on PostgreSQL, hence the casts). A client whose secret is no
+    // longer the one read (another node rotated it: on PostgreSQL the update waits for that node's
+    // commit, then re-checks) is not returned, and gets no second secret.
+    const claimed = await tx.all<{ id: string }>(
+      `UPDATE oauth_clients SET secret_digest = v.column2, secret_last4 = v.column3, previous_secret_digest = v.column4,
+         previous_secret_expires_at = CAST(v.column5 AS BIGINT), previous_secret_deadline = v.column6,
+         previous_secret_flagged_at = CASE WHEN CAST(v.column7 AS INTEGER) = 1 THEN oauth_clients.previous_secret_flagged_at ELSE NULL END,
+         policy_version = CAST(v.column8 AS INTEGER), secret_issued_at = ?, secret_rotate_at = CAST(v.column9 AS BIGINT),
+         secret_deadline_at = CAST(v.column10 AS BIGINT), secret_deadline = v.column11, secret_pickup = v.column12, secret_flagged_at = NULL, updated_at = ?
+       FROM (VALUES ${planned.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}) AS v
+       WHERE oauth_clients.id = v.column1 AND oauth_clients.secret_digest = v.column13 AND oauth_clients.status = 'active'
+       RETURNING oauth_clients.id`,
+      [
+        now,
+        now,
+        ...planned.flatMap((p) => [
+          p.row.id, p.digest, p.secret.slice(-4), p.previousDigest, p.previousUntil, p.previousDeadline,
+          p.undelivered ? 1 : 0, p.version, ...p.schedule.slice(0, 2), p.schedule[2], p.pickup, p.row.secret_digest,
+        ]),
+      ],
+    );
+    const won = new Set(claimed.map((c) => c.id));
+    const winners = planned.filter((p) => won.has(p.row.id));
+    await appendEvents(
+      tx,
+      this.#o.ctx,
+      winners.map((p) => this.#rotatedEvent(p, 'schedule')),
+      SYSTEM,
+    );
+    for (const p of winners) tx.notify(CLIENTS_CHANNEL, p.row.id);
+    return { rotated: winners.length, skipped: skipped + planned.length - winners.length };
   }
 
   /**

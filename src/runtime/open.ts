@@ -305,6 +305,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     onEvent: (tx, event) => webhooks.fanOut(tx, keyWebhookEvent(event)),
     // A chunk of scheduled rotations: the owners' endpoints read once, not once per key.
     onEvents: (tx, events) => webhooks.fanOutMany(tx, events.map(keyWebhookEvent)),
+    rotationShare: config.rotation.share,
     ...(usage ? { usage } : {}),
   });
   policies.countWith((name) => keys.policyCounts(name));
@@ -376,6 +377,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
     policies,
     leakGuard: clientLeakGuard(ctx),
     sealer: kek,
+    rotationShare: config.rotation.share,
     // The scheduler's notices of client secrets reach the owners' endpoints like those of keys.
     onEvent: (tx, event) => webhooks.fanOut(tx, { type: event.type, principal: event.client.principal, subject: event.client.id, data: { client: event.client, ...event.data } }),
     eventSalt,

@@ -73,10 +73,18 @@ describe('configuration grouped per capability', () => {
     expect(config.leaks.watchTick).toBe(0);
   });
 
+  it('rotation.share: a fifth by default, a fraction from the environment or a flag', () => {
+    expect(loadConfig({}).rotation.share).toBe(0.2);
+    expect(loadConfig({ env: { KEYTURN_ROTATION_SHARE: '0.5' } }).rotation.share).toBe(0.5);
+    expect(loadConfig({ flags: { rotationShare: '1' } }).rotation.share).toBe(1);
+  });
+
   it.each([
     [{ signingKeyRotation: 'forever' }, /^configuration: signingKeyRotation \(signing\.rotation\): expected a duration/],
     [{ leakWebhookTimeout: '10m' }, /^configuration: leakWebhookTimeout \(leaks\.webhookTimeout\): expected a duration from 100ms to 1m/],
     [{ port: 'abc' }, /^configuration: port \(server\.port\): /],
+    [{ rotationShare: '0' }, /^configuration: rotationShare \(rotation\.share\): /],
+    [{ rotationShare: '1.5' }, /^configuration: rotationShare \(rotation\.share\): /],
   ])('refuses %j naming the flag and the grouped place', (flags, message) => {
     expect(() => loadConfig({ flags })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringMatching(message) }));
   });
