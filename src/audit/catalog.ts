@@ -389,12 +389,13 @@ export const EVENT_CATALOG = {
     category: 'authentication',
     severity: 'medium',
     outcomes: ['failure'],
-    target: 'the client id, when the request named a registered client; else `null`',
+    target: 'the refresh family (grant) id when the refresh token presented is DPoP-bound; else the client id, when the request named a registered client; else `null`',
     reason:
       'why: `missing` (no proof), `multiple`, `malformed`, `type` (not `dpop+jwt`), `algorithm` (not allow-listed: `none`, HS*), `jwk` (absent, private or symmetric key), `signature` (foreign signer), `claims`, `htm`, `htu`, `iat` (stale or future), `ath` (another token), `nonce` (stale or absent server nonce), `key_mismatch` (a stolen token with another key), `replay` (`jti` seen before, on any node), `channel` (the proof names another TLS connection)',
     data: z.strictObject({
       jkt: z.string().optional().describe('RFC 7638 thumbprint of the proof key, when the proof carried a readable public key'),
       grantType: z.string().optional().describe('grant type asked for at the token endpoint (first 80 characters)'),
+      client: z.string().optional().describe('the client id, when the target is its DPoP-bound refresh family'),
     }),
   }),
   'token.revoked': event({
@@ -876,7 +877,9 @@ export const EVENT_CATALOG = {
       evidence: z.array(z.string()).describe('ids of the events that made the rule fire (at most 20)'),
       count: z.number().optional().describe('how many events counted towards the threshold'),
       networks: z.array(z.string()).optional().describe('source networks involved'),
-      response: z.enum(['none', 'suspended', 'failed']).describe('automatic response: `suspended` the credential, or `failed` to'),
+      response: z
+        .enum(['none', 'suspended', 'revoked', 'disabled', 'failed'])
+        .describe('automatic response (rules in `audit.detections.suspendOn`): `suspended` the API key, `revoked` the refresh family (grant) with its access tokens, `disabled` the OAuth client, or `failed` to'),
     }),
   }),
   'key.successor_issued': event({

@@ -494,7 +494,7 @@ const audit = z.strictObject({
   )
     .prefault({})
     .describe(
-      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `bindingMismatch` (bound tokens or keys presented with the wrong DPoP key, certificate or TLS session, or a replayed proof, per credential; default 1 in 10 minutes), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
+      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `bindingMismatch` (bound tokens or keys presented with the wrong DPoP key, certificate or TLS session, or a replayed proof, per credential; default 1 in 10 minutes), `suspendOn` (rules whose findings act on the credential they name: suspend the API key; for `binding_mismatch` also revoke a DPoP-bound refresh family with its access tokens, or disable a client that authenticated and then failed its binding). In the environment: JSON text.',
     ),
 });
 

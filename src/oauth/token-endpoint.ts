@@ -206,7 +206,10 @@ async function bindDpop(
 ): Promise<Record<string, string>> {
   const dpop = deps.dpop;
   if (dpop === undefined) throw new KeyturnError('ERR_INVALID_DPOP_PROOF', 'DPoP is not enabled on this server');
-  const audit = { target: decision.client.clientId, grantType: decision.grantType, meta };
+  // A refusal for a DPoP-bound refresh token names the family (the stolen credential), with its
+  // client in the event's data: the binding_mismatch response revokes that family, not the client.
+  const family = decision.grantType === 'refresh_token' && boundJkt !== undefined ? decision.grant.id : undefined;
+  const audit = family === undefined ? { target: decision.client.clientId, grantType: decision.grantType, meta } : { target: family, client: decision.client.clientId, grantType: decision.grantType, meta };
   if (proofs.length === 0) await dpop.missing(audit);
   const proof = await dpop.check({ proofs, method: 'POST', url: request.endpoint, tls: request.tls, boundJkt }, audit);
   return { jkt: proof.jkt };

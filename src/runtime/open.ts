@@ -28,10 +28,10 @@ import { offboardingJob, OffboardingService, OFFBOARDING_JOB } from '../principa
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
 import { ClientAuthenticator } from '../oauth/client-auth.js';
-import { ClientService } from '../oauth/clients.js';
+import { ClientService, disableClientIn } from '../oauth/clients.js';
 import { TokenOperations } from '../oauth/introspection.js';
 import { oauthMigrations } from '../oauth/migrations.js';
-import { RefreshTokenService } from '../oauth/refresh-tokens.js';
+import { RefreshTokenService, revokeFamilyIn } from '../oauth/refresh-tokens.js';
 import { TokenLineage } from '../oauth/lineage.js';
 import { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { oauthOffboarding } from '../oauth/offboarding.js';
@@ -316,6 +316,10 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
         settings: detectionSettings,
         suspendOn: detectionSettings.suspendOn,
         suspendKey: async (id, reason) => void (await keys.suspend(id, SYSTEM, reason)),
+        // A stolen DPoP-bound refresh token: its family goes with its access tokens (`grant.revoked`).
+        revokeGrant: (id, reason) => store.transaction((tx) => revokeFamilyIn(tx, ctx, id, reason, SYSTEM)),
+        // A client that authenticated and then failed its binding: disabled (`client.disabled`) until an admin enables it.
+        disableClient: (id, reason) => store.transaction((tx) => disableClientIn(tx, ctx, id, reason, SYSTEM)),
         logger,
       })
     : undefined;
