@@ -838,7 +838,7 @@ export const EVENT_CATALOG = {
     }),
   }),
   'audit.sink_updated': event({
-    description: 'The settings of an audit sink added through the admin API changed (its cursor stays where it was).',
+    description: 'The settings of an audit sink added through the admin API changed, or its cursor was moved to a new start (`from`: start, now or a sequence number); otherwise its cursor stays where it was.',
     category: 'entity_management',
     severity: 'medium',
     outcomes: ['success'],
@@ -849,6 +849,10 @@ export const EVENT_CATALOG = {
       fields: z.array(z.string()).describe('settings changed (names only)'),
       secretReplaced: z.boolean().describe('whether its secret was replaced'),
       destination: z.string().describe('where it sends now (as in `audit.sink_created`)'),
+      position: z
+        .strictObject({ from: z.number().describe('sequence number it had been given up to'), to: z.number().describe('sequence number it now continues after') })
+        .optional()
+        .describe('the cursor moved (only when `from` was given)'),
     }),
   }),
   'audit.sink_removed': event({
