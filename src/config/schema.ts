@@ -68,7 +68,7 @@ const server = z.strictObject({
     })
     .default([])
     .describe(
-      'Networks (comma-separated addresses or CIDRs, e.g. `127.0.0.1,10.20.0.0/16`; `none` for none) that webhook URLs and watched git remotes may reach although they are loopback, link-local (cloud metadata), private or reserved addresses. Such URLs are refused otherwise: when registered (the host and every address it resolves to) and again before each delivery or run. Local paths stay scannable.',
+      'Networks (comma-separated addresses or CIDRs, e.g. `127.0.0.1,10.20.0.0/16`; `none` for none) that webhook URLs, watched git remotes and audit sinks added through the admin API or configured as webhook sinks may reach although they are loopback, link-local (cloud metadata), private or reserved addresses. Such URLs are refused otherwise: when registered (the host and every address it resolves to; a configured webhook sink at start) and again before each delivery, connection or run. Local paths stay scannable.',
     ),
   allowLoosePermissions: bool()
     .default(false)

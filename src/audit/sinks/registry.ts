@@ -439,6 +439,30 @@ export class SinkRegistry {
   }
 }
 
+/**
+ * Checks the webhook sinks of the configuration file against the egress guard, as stored sinks are
+ * checked when added: a destination keyturn must not reach (loopback, private, link-local or
+ * reserved, unless `egressAllow` allows its network) is `ERR_CONFIG` naming the sink, so the server
+ * does not start with it. Each connection is checked again by building the sink with the guard's
+ * `lookup` ({@link configuredSinkOptions}).
+ */
+export async function checkConfiguredWebhooks(specs: readonly SinkSpec[], egress: Pick<SinkEgress, 'check'>): Promise<void> {
+  for (const spec of specs) {
+    if (spec.kind !== 'webhook') continue;
+    try {
+      await egress.check(spec.url, 'url');
+    } catch (err) {
+      if (!(err instanceof KeyturnError)) throw err;
+      throw new KeyturnError('ERR_CONFIG', `audit.sinks: webhook sink ${spec.name}: ${err.message}`);
+    }
+  }
+}
+
+/** How a configured sink is built: a webhook sink resolves through the egress guard at each connection. */
+export function configuredSinkOptions(spec: SinkSpec, egress: Pick<SinkEgress, 'lookup'>): { lookup?: SinkEgress['lookup'] } {
+  return spec.kind === 'webhook' ? { lookup: egress.lookup } : {};
+}
+
 /** Makes (or resets: a leftover cursor of a sink once named so) the cursor of a new sink at `position`. */
 async function startCursor(tx: Transaction, name: string, kind: string, position: number, now: number): Promise<void> {
   await deleteCursor(tx, name);
