@@ -311,12 +311,13 @@ export const EVENT_CATALOG = {
     category: 'authentication',
     severity: 'medium',
     outcomes: ['failure'],
-    target: 'the client id (token endpoint) or key id (API key), when known; else `null`',
+    target: 'the key id (an API key at `POST /v1/keys/verify`, or given as the subject of a token exchange), else the client id (token endpoint), when known; else `null`',
     reason:
       '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks; also for a bound API key given to a token exchange), and for a connection digest relayed by an API server\'s session endpoint (`holder_tls_exporter`): `not_exchange` (not a token exchange), `malformed_exporter`, `not_resource_server` (the caller is not the resource server of the token\'s audience), `bound_subject` (the subject is sender-constrained already), `relayed_dpop` (a DPoP proof with it)',
     data: z.strictObject({
       binding: z.enum(['mtls', 'tls-session', 'api-key']).describe('which binding'),
       at: z.enum(['token', 'keys.verify']).describe('where: the token endpoint or `POST /v1/keys/verify`'),
+      client: z.string().optional().describe('the client that gave the API key as a token-exchange subject'),
     }),
   }),
   'binding.client_cert_header_ignored': event({
