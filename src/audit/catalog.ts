@@ -311,12 +311,13 @@ export const EVENT_CATALOG = {
     category: 'authentication',
     severity: 'medium',
     outcomes: ['failure'],
-    target: 'the client id (token endpoint) or key id (API key), when known; else `null`',
+    target: 'the key id (an API key at `POST /v1/keys/verify`, or given as the subject of a token exchange), else the client id (token endpoint), when known; else `null`',
     reason:
       '`missing_certificate`, `wrong_certificate`, `unverified_certificate`, `not_tls`, `tls_version` (not TLS 1.3), `middlebox` (the client saw another exporter value), `other_tls_session`, `missing_binding`, `network` (source address outside the key\'s networks; also for a bound API key given to a token exchange), and for a connection digest relayed by an API server\'s session endpoint (`holder_tls_exporter`): `not_exchange` (not a token exchange), `malformed_exporter`, `not_resource_server` (the caller is not the resource server of the token\'s audience), `bound_subject` (the subject is sender-constrained already), `relayed_dpop` (a DPoP proof with it)',
     data: z.strictObject({
       binding: z.enum(['mtls', 'tls-session', 'api-key']).describe('which binding'),
       at: z.enum(['token', 'keys.verify']).describe('where: the token endpoint or `POST /v1/keys/verify`'),
+      client: z.string().optional().describe('the client that gave the API key as a token-exchange subject'),
     }),
   }),
   'binding.client_cert_header_ignored': event({
@@ -389,12 +390,13 @@ export const EVENT_CATALOG = {
     category: 'authentication',
     severity: 'medium',
     outcomes: ['failure'],
-    target: 'the client id, when the request named a registered client; else `null`',
+    target: 'the refresh family (grant) id when the refresh token presented is DPoP-bound; else the client id, when the request named a registered client; else `null`',
     reason:
       'why: `missing` (no proof), `multiple`, `malformed`, `type` (not `dpop+jwt`), `algorithm` (not allow-listed: `none`, HS*), `jwk` (absent, private or symmetric key), `signature` (foreign signer), `claims`, `htm`, `htu`, `iat` (stale or future), `ath` (another token), `nonce` (stale or absent server nonce), `key_mismatch` (a stolen token with another key), `replay` (`jti` seen before, on any node), `channel` (the proof names another TLS connection)',
     data: z.strictObject({
       jkt: z.string().optional().describe('RFC 7638 thumbprint of the proof key, when the proof carried a readable public key'),
       grantType: z.string().optional().describe('grant type asked for at the token endpoint (first 80 characters)'),
+      client: z.string().optional().describe('the client id, when the target is its DPoP-bound refresh family'),
     }),
   }),
   'token.revoked': event({
@@ -837,7 +839,7 @@ export const EVENT_CATALOG = {
     }),
   }),
   'audit.sink_updated': event({
-    description: 'The settings of an audit sink added through the admin API changed (its cursor stays where it was).',
+    description: 'The settings of an audit sink added through the admin API changed, or its cursor was moved to a new start (`from`: start, now or a sequence number); otherwise its cursor stays where it was.',
     category: 'entity_management',
     severity: 'medium',
     outcomes: ['success'],
@@ -848,6 +850,10 @@ export const EVENT_CATALOG = {
       fields: z.array(z.string()).describe('settings changed (names only)'),
       secretReplaced: z.boolean().describe('whether its secret was replaced'),
       destination: z.string().describe('where it sends now (as in `audit.sink_created`)'),
+      position: z
+        .strictObject({ from: z.number().describe('sequence number it had been given up to'), to: z.number().describe('sequence number it now continues after') })
+        .optional()
+        .describe('the cursor moved (only when `from` was given)'),
     }),
   }),
   'audit.sink_removed': event({
@@ -876,7 +882,9 @@ export const EVENT_CATALOG = {
       evidence: z.array(z.string()).describe('ids of the events that made the rule fire (at most 20)'),
       count: z.number().optional().describe('how many events counted towards the threshold'),
       networks: z.array(z.string()).optional().describe('source networks involved'),
-      response: z.enum(['none', 'suspended', 'failed']).describe('automatic response: `suspended` the credential, or `failed` to'),
+      response: z
+        .enum(['none', 'suspended', 'revoked', 'disabled', 'failed'])
+        .describe('automatic response (rules in `audit.detections.suspendOn`): `suspended` the API key, `revoked` the refresh family (grant) with its access tokens, `disabled` the OAuth client, or `failed` to'),
     }),
   }),
   'key.successor_issued': event({

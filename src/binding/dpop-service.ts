@@ -23,7 +23,10 @@ export interface DpopInput {
 
 /** Who asked and for what, for the event of a refusal. */
 export interface DpopAuditContext {
+  /** What the proof was refused for: the DPoP-bound refresh family, else the client (or `null`). */
   readonly target: string | null;
+  /** The client, when `target` names its refresh family. */
+  readonly client?: string;
   readonly grantType?: string;
   readonly meta: RequestMeta;
 }
@@ -160,7 +163,11 @@ export class DpopService {
           target: audit.target,
           outcome: 'failure',
           reason,
-          data: { ...(jkt === undefined ? {} : { jkt }), ...(audit.grantType === undefined ? {} : { grantType: audit.grantType.slice(0, 80) }) },
+          data: {
+            ...(jkt === undefined ? {} : { jkt }),
+            ...(audit.grantType === undefined ? {} : { grantType: audit.grantType.slice(0, 80) }),
+            ...(audit.client === undefined ? {} : { client: audit.client }),
+          },
         },
         audit.meta,
       );

@@ -75,6 +75,17 @@ function settingOptions(cmd: Command): Command {
  * keyturn audit sinks remove soc
  * ```
  */
+/** `--from`: `start`, `now` or a positive sequence number (anything else is a usage error, sent nowhere). */
+function fromFlag(value: string): string {
+  if (value !== 'start' && value !== 'now' && !/^[1-9]\d{0,15}$/.test(value)) throw usageError('--from is start, now or a sequence number');
+  return value;
+}
+
+/** `--from` as the API takes it: a number for a sequence number. */
+function fromBody(value: string | undefined): { from?: string | number } {
+  return value === undefined ? {} : { from: /^\d+$/.test(value) ? Number(value) : value };
+}
+
 export function addAuditSinkCommands(audit: Command, io: Io): void {
   const print = printer(io);
   const target = (cmd: Command) => commandTarget(cmd, io.env);
@@ -82,13 +93,10 @@ export function addAuditSinkCommands(audit: Command, io: Io): void {
   settingOptions(client(sinks.command('add').description('add a sink (syslog, file, splunk_hec, webhook); a webhook sink\'s signing secret is printed once')))
     .argument('<kind>', 'syslog, file, splunk_hec or webhook')
     .argument('<name>', 'unique among all sinks: [a-z][a-z0-9_-]*')
-    .option('--from <where>', 'where its cursor starts: start (the first event, default), now (new events only) or a sequence number', (value: string) => {
-      if (value !== 'start' && value !== 'now' && !/^[1-9]\d{0,15}$/.test(value)) throw usageError('--from is start, now or a sequence number');
-      return value;
-    })
+    .option('--from <where>', 'where its cursor starts: start (the first event, default), now (new events only) or a sequence number', fromFlag)
     .action(async (kind: string, name: string, opts: Common & SettingFlags & { from?: string }, cmd: Command) => {
       const [t, common] = target(cmd);
-      const from = opts.from === undefined ? {} : { from: /^\d+$/.test(opts.from) ? Number(opts.from) : opts.from };
+      const from = fromBody(opts.from);
       const created = await call<SinkView & { secret?: string }>(t, 'POST', '/v1/audit/sinks', { kind, name, ...from, ...settingsOf(opts, io.env) });
       const { secret, ...view } = created;
       print(common, created, () =>
@@ -107,11 +115,12 @@ export function addAuditSinkCommands(audit: Command, io: Io): void {
     const sink = await call<SinkView>(t, 'GET', `/v1/audit/sinks/${encodeURIComponent(name)}`);
     print(common, sink, () => record(sink));
   });
-  settingOptions(client(sinks.command('update').description('change a sink added through the API (its cursor stays)').argument('<name>', 'sink name')))
+  settingOptions(client(sinks.command('update').description('change a sink added through the API (its cursor stays unless --from moves it)').argument('<name>', 'sink name')))
     .option('--rotate-secret', 'webhook: a new signing secret, printed once (the old one stops signing)')
-    .action(async (name: string, opts: Common & SettingFlags & { rotateSecret?: boolean }, cmd: Command) => {
+    .option('--from <where>', 'move its cursor: start (deliver the whole log again), now (skip to new events) or the sequence number to deliver next', fromFlag)
+    .action(async (name: string, opts: Common & SettingFlags & { rotateSecret?: boolean; from?: string }, cmd: Command) => {
       const [t, common] = target(cmd);
-      const body = { ...settingsOf(opts, io.env), ...(opts.rotateSecret ? { rotateSecret: true } : {}) };
+      const body = { ...settingsOf(opts, io.env), ...(opts.rotateSecret ? { rotateSecret: true } : {}), ...fromBody(opts.from) };
       const updated = await call<SinkView & { secret?: string }>(t, 'PATCH', `/v1/audit/sinks/${encodeURIComponent(name)}`, body);
       const { secret, ...view } = updated;
       print(common, updated, () => (secret === undefined ? record(view) : `${secret}\n\n${record(view)}\n\nStore the new secret now: it is not shown again.`));

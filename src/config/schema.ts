@@ -68,7 +68,7 @@ const server = z.strictObject({
     })
     .default([])
     .describe(
-      'Networks (comma-separated addresses or CIDRs, e.g. `127.0.0.1,10.20.0.0/16`; `none` for none) that webhook URLs and watched git remotes may reach although they are loopback, link-local (cloud metadata), private or reserved addresses. Such URLs are refused otherwise: when registered (the host and every address it resolves to) and again before each delivery or run. Local paths stay scannable.',
+      'Networks (comma-separated addresses or CIDRs, e.g. `127.0.0.1,10.20.0.0/16`; `none` for none) that webhook URLs, watched git remotes and audit sinks added through the admin API or configured as webhook sinks may reach although they are loopback, link-local (cloud metadata), private or reserved addresses. Such URLs are refused otherwise: when registered (the host and every address it resolves to; a configured webhook sink at start) and again before each delivery, connection or run. Local paths stay scannable.',
     ),
   allowLoosePermissions: bool()
     .default(false)
@@ -494,7 +494,7 @@ const audit = z.strictObject({
   )
     .prefault({})
     .describe(
-      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `bindingMismatch` (bound tokens or keys presented with the wrong DPoP key, certificate or TLS session, or a replayed proof, per credential; default 1 in 10 minutes), `suspendOn` (rules whose findings suspend the key). In the environment: JSON text.',
+      'Detection rules on the event stream and their thresholds: `failureBurst` (failed verifications per credential or source network), `multiNetwork` (networks per credential), `issuanceBurst` (tokens issued per client), `offHours` (admin keys created then are high severity), `bindingMismatch` (bound tokens or keys presented with the wrong DPoP key, certificate or TLS session, or a replayed proof, per credential; default 1 in 10 minutes), `suspendOn` (rules whose findings act on the credential they name: suspend the API key; for `binding_mismatch` also revoke a DPoP-bound refresh family with its access tokens, or disable a client that authenticated and then failed its binding). In the environment: JSON text.',
     ),
 });
 

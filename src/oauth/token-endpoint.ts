@@ -113,7 +113,9 @@ function boundKey(decision: GrantDecision, tls: TlsChannel | undefined, meta: Re
   if (decision.subject.keyBinding !== undefined) {
     const failure = checkKeyBinding(decision.subject.keyBinding, { address: meta.sourceIp, thumbprint: channelThumbprint(tls) });
     if (failure !== null) {
-      throw new KeyturnError('ERR_BINDING_REQUIRED', 'subject_token is an API key bound to networks or a certificate this request does not come from', { details: { binding: 'api-key', failure } });
+      throw new KeyturnError('ERR_BINDING_REQUIRED', 'subject_token is an API key bound to networks or a certificate this request does not come from', {
+        details: { binding: 'api-key', failure, key: decision.subject.id },
+      });
     }
   }
   if (decision.subject.cnf === undefined) return undefined;
@@ -206,7 +208,10 @@ async function bindDpop(
 ): Promise<Record<string, string>> {
   const dpop = deps.dpop;
   if (dpop === undefined) throw new KeyturnError('ERR_INVALID_DPOP_PROOF', 'DPoP is not enabled on this server');
-  const audit = { target: decision.client.clientId, grantType: decision.grantType, meta };
+  // A refusal for a DPoP-bound refresh token names the family (the stolen credential), with its
+  // client in the event's data: the binding_mismatch response revokes that family, not the client.
+  const family = decision.grantType === 'refresh_token' && boundJkt !== undefined ? decision.grant.id : undefined;
+  const audit = family === undefined ? { target: decision.client.clientId, grantType: decision.grantType, meta } : { target: family, client: decision.client.clientId, grantType: decision.grantType, meta };
   if (proofs.length === 0) await dpop.missing(audit);
   const proof = await dpop.check({ proofs, method: 'POST', url: request.endpoint, tls: request.tls, boundJkt }, audit);
   return { jkt: proof.jkt };
@@ -300,8 +305,17 @@ export class TokenEndpoint {
       // DPoP refusals have their own, aggregated event (binding.dpop_failed); the nonce handshake none.
       if (err instanceof KeyturnError && err.code !== 'ERR_INVALID_DPOP_PROOF' && err.code !== 'ERR_USE_DPOP_NONCE') await this.#failed(client, grantType, err, meta);
       if (err instanceof KeyturnError && typeof err.details?.binding === 'string') {
+        // A bound API key given as a subject from the wrong place names the key (the credential
+        // refused, which the binding_mismatch response suspends), its presenting client in data.
+        const key = typeof err.details.key === 'string' ? err.details.key : undefined;
         await this.#d.authenticator.failures.record(
-          { type: 'binding.tls_failed', target: client.clientId, outcome: 'failure', reason: String(err.details.failure), data: { binding: err.details.binding as 'mtls' | 'tls-session' | 'api-key', at: 'token' } },
+          {
+            type: 'binding.tls_failed',
+            target: key ?? client.clientId,
+            outcome: 'failure',
+            reason: String(err.details.failure),
+            data: { binding: err.details.binding as 'mtls' | 'tls-session' | 'api-key', at: 'token', ...(key === undefined ? {} : { client: client.clientId }) },
+          },
           meta,
         );
       }

@@ -7,7 +7,7 @@ import { DetectionEngine } from '../audit/detections/engine.js';
 import { PRODUCT } from '../audit/sinks/product.js';
 import { buildSink, type SinkSpec } from '../audit/sinks/sink.js';
 import { SinkDispatcher } from '../audit/sinks/dispatcher.js';
-import { SinkRegistry, type SinkEgress } from '../audit/sinks/registry.js';
+import { checkConfiguredWebhooks, configuredSinkOptions, SinkRegistry, type SinkEgress } from '../audit/sinks/registry.js';
 import { pruneUsage, UsageLog, usageJobName, usageOf } from '../audit/usage.js';
 import { auditMigrations } from '../audit/migrations.js';
 import { bindingMigrations, DpopService } from '../binding/index.js';
@@ -28,10 +28,10 @@ import { offboardingJob, OffboardingService, OFFBOARDING_JOB } from '../principa
 import { PrincipalService } from '../principals/service.js';
 import { AccessTokenService, lastExpiryOfKid } from '../oauth/access-tokens.js';
 import { ClientAuthenticator } from '../oauth/client-auth.js';
-import { ClientService } from '../oauth/clients.js';
+import { ClientService, disableClientIn } from '../oauth/clients.js';
 import { TokenOperations } from '../oauth/introspection.js';
 import { oauthMigrations } from '../oauth/migrations.js';
-import { RefreshTokenService } from '../oauth/refresh-tokens.js';
+import { RefreshTokenService, revokeFamilyIn } from '../oauth/refresh-tokens.js';
 import { TokenLineage } from '../oauth/lineage.js';
 import { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { oauthOffboarding } from '../oauth/offboarding.js';
@@ -272,6 +272,7 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
   const usage = config.audit.usageInterval > 0 ? new UsageLog({ store, ctx, intervalMs: config.audit.usageInterval }) : undefined;
   let sinks: SinkDispatcher;
   let sinkRegistry: SinkRegistry;
+  const sinkEgress: SinkEgress = { check: (url, what) => egress.check(url, what), checkHost: (host, what) => egress.checkHost(host, what), lookup: egress.lookup as SinkEgress['lookup'] };
   try {
     const configured: ReadonlySet<string> = new Set(config.audit.sinks.map((spec) => spec.name));
     sinkRegistry = new SinkRegistry({
@@ -282,10 +283,14 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
       fileDir: join(config.server.dataDir, 'audit'),
       reserved: () => configured,
       // Sinks added through the API connect only where webhooks may (egressAllow), checked again at each connection.
-      egress: { check: (url, what) => egress.check(url, what), checkHost: (host, what) => egress.checkHost(host, what), lookup: egress.lookup as SinkEgress['lookup'] },
+      egress: sinkEgress,
     });
-    sinks = new SinkDispatcher({ store, ctx, sinks: config.audit.sinks.map((spec) => buildSink(spec as SinkSpec, PRODUCT)), logger, stored: sinkRegistry.stored });
+    // Webhook sinks of the configuration file go through the same guard: at start (refused, naming the sink) and at each connection.
+    const specs = config.audit.sinks as readonly SinkSpec[];
+    await checkConfiguredWebhooks(specs, sinkEgress);
+    sinks = new SinkDispatcher({ store, ctx, sinks: specs.map((spec) => buildSink(spec, PRODUCT, configuredSinkOptions(spec, sinkEgress))), logger, stored: sinkRegistry.stored });
   } catch (err) {
+    policies.close();
     await store.close();
     throw err;
   }
@@ -317,6 +322,10 @@ export async function openKeyturn(config: Config, options: { ctx?: Context; logg
         settings: detectionSettings,
         suspendOn: detectionSettings.suspendOn,
         suspendKey: async (id, reason) => void (await keys.suspend(id, SYSTEM, reason)),
+        // A stolen DPoP-bound refresh token: its family goes with its access tokens (`grant.revoked`).
+        revokeGrant: (id, reason) => store.transaction((tx) => revokeFamilyIn(tx, ctx, id, reason, SYSTEM)),
+        // A client that authenticated and then failed its binding: disabled (`client.disabled`) until an admin enables it.
+        disableClient: (id, reason) => store.transaction((tx) => disableClientIn(tx, ctx, id, reason, SYSTEM)),
         logger,
       })
     : undefined;

@@ -264,3 +264,75 @@ describeStore('detection engine', (kind) => {
     }
   });
 });
+
+describe('binding mismatch: what the response may act on', () => {
+  it('names the key to suspend, the refresh family to revoke, or the client to disable, by the kind of the credential refused; nothing for a network', () => {
+    const key = 'key_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const grant = 'grt_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const client = 'ktc_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const found = run(bindingMismatch(), [
+      ev('binding.dpop_failed', { target: grant, outcome: 'failure', reason: 'key_mismatch', sourceIp: '203.0.113.5', data: { jkt: 'x', grantType: 'refresh_token', client } }),
+      ev('binding.dpop_failed', { target: client, outcome: 'failure', reason: 'replay', sourceIp: '203.0.113.5' }),
+      ev('binding.tls_failed', { target: key, outcome: 'failure', reason: 'wrong_certificate', sourceIp: '198.51.100.7', data: { binding: 'api-key', at: 'keys.verify' } }),
+      ev('binding.tls_failed', { target: null, outcome: 'failure', reason: 'other_tls_session', sourceIp: '198.51.100.8', data: { binding: 'tls-session', at: 'token' } }),
+    ]);
+    expect(found.map((f) => [f.target, f.suspendKey, f.revokeGrant, f.disableClient])).toEqual([
+      [grant, undefined, grant, undefined],
+      [client, undefined, undefined, client],
+      [key, key, undefined, undefined],
+      ['198.51.100.8', undefined, undefined, undefined],
+    ]);
+  });
+});
+
+describeStore('detection engine responses to binding mismatches', (kind) => {
+  let handle: StoreHandle;
+  const ctx = manualContext(new Date('2026-12-05T12:00:00Z'));
+  beforeEach(async () => {
+    handle = await freshStore(kind);
+    await handle.store.migrate(MIGRATIONS);
+  });
+  afterEach(async () => handle.dispose());
+
+  it('revokes the family or disables the client through the given functions when the rule is in suspendOn; reports `none` when there was nothing left to do, `failed` when it threw', async () => {
+    const grant = 'grt_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const client = 'ktc_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const gone = 'grt_1UZ7aXk2Qm3nT8pLr5vWxY';
+    const broken = 'ktc_1UZ7aXk2Qm3nT8pLr5vWxY';
+    await handle.store.transaction(async (tx) => {
+      const at = { actor: null, sourceIp: '198.51.100.7' };
+      await appendEvent(tx, ctx, { type: 'binding.dpop_failed', target: grant, outcome: 'failure', reason: 'key_mismatch', data: { client } }, at);
+      await appendEvent(tx, ctx, { type: 'binding.dpop_failed', target: client, outcome: 'failure', reason: 'replay', data: {} }, at);
+      await appendEvent(tx, ctx, { type: 'binding.dpop_failed', target: gone, outcome: 'failure', reason: 'key_mismatch', data: {} }, at);
+      await appendEvent(tx, ctx, { type: 'binding.dpop_failed', target: broken, outcome: 'failure', reason: 'channel', data: {} }, at);
+    });
+    for (const suspendOn of [[], ['binding_mismatch']] as const) {
+      const acted: string[] = [];
+      const engine = new DetectionEngine({
+        store: handle.store,
+        ctx,
+        settings: DEFAULT_DETECTION_SETTINGS,
+        suspendOn,
+        revokeGrant: async (id) => (acted.push(`revoke ${id}`), id !== gone),
+        disableClient: async (id) => {
+          if (id === broken) throw new Error('store down');
+          acted.push(`disable ${id}`);
+          return true;
+        },
+        from: 'start',
+      });
+      await handle.store.run('DELETE FROM audit_sink_cursors');
+      const before = (await listEvents(handle.store, { type: 'detection.finding' })).length;
+      await engine.run();
+      const findings = (await listEvents(handle.store, { type: 'detection.finding' })).slice(before);
+      const on = suspendOn.length > 0;
+      expect(findings.map((f) => [f.target, f.data['response']])).toEqual([
+        [grant, on ? 'revoked' : 'none'],
+        [client, on ? 'disabled' : 'none'],
+        [gone, 'none'],
+        [broken, on ? 'failed' : 'none'],
+      ]);
+      expect(acted).toEqual(on ? [`revoke ${grant}`, `disable ${client}`, `revoke ${gone}`] : []);
+    }
+  });
+});

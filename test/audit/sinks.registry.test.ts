@@ -263,4 +263,59 @@ describeStore('audit sinks through the admin API', (kind) => {
       }
     }
   });
+
+  it('an update moves the cursor to start, now or a sequence number, once for the cluster, recorded with from/to; bad positions change nothing', async () => {
+    const store = handle.store;
+    const other = await handle.another();
+    await addEvents(store, ctx, 5);
+    const registry = registryOn(store);
+    const mine = new SinkDispatcher({ store, ctx, sinks: [], stored: registry.stored });
+    const theirs = new SinkDispatcher({ store: other, ctx, sinks: [], stored: registryOn(other).stored });
+    const delivered = () => readFileSync(join(dir, 'audit', 'moved.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+    try {
+      await registry.add({ kind: 'file', name: 'moved', file: 'moved.jsonl', from: 'now' }, admin);
+      await mine.sync();
+      await theirs.sync();
+      await mine.deliver('moved');
+      expect(delivered()).toEqual([6]);
+
+      // Back to the start: the other node (it reads the cursor from the store) delivers the log again.
+      const back = await registry.update('moved', { from: 'start' }, admin);
+      expect(back.sink.version).toBe(2);
+      expect((await readCursor(store, 'moved'))!.position).toBe(0);
+      await theirs.sync();
+      await theirs.deliver('moved');
+      await mine.deliver('moved');
+      expect(delivered()).toEqual([6, 1, 2, 3, 4, 5, 6, 7]);
+      // To a sequence number (the event delivered next), and to now.
+      await registry.update('moved', { from: 3 }, admin);
+      expect((await readCursor(store, 'moved'))!.position).toBe(2);
+      await registry.update('moved', { from: 'now', batchSize: 50 }, admin);
+      const head = Number((await store.get<{ n: number | string }>('SELECT MAX(seq) AS n FROM events'))!.n);
+      expect((await readCursor(store, 'moved'))!.position).toBe(head - 1);
+      const updates = await listEvents(store, { type: 'audit.sink_updated' });
+      expect(updates.map((e) => [e.data['fields'], e.data['position']])).toEqual([
+        [[], { from: 6, to: 0 }],
+        [[], { from: 7, to: 2 }],
+        [['batchSize'], { from: 2, to: head - 1 }],
+      ]);
+      expect(updates.map((e) => e.actor)).toEqual(['prn_admin', 'prn_admin', 'prn_admin']);
+
+      // Beyond the head, zero, negative, fractional, a string, anything else: ERR_VALIDATION, nothing changes.
+      const state = async () => [await readCursor(store, 'moved'), (await registry.get('moved')).version, await count(store, 'events')];
+      const before = await state();
+      const last = Number((await store.get<{ n: number | string }>('SELECT MAX(seq) AS n FROM events'))!.n);
+      for (const from of [last + 2, 10_000, 0, -1, 2.5, '3', 'later', null, Number.MAX_SAFE_INTEGER + 2]) {
+        await expect(registry.update('moved', { from }, admin), JSON.stringify(from)).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: expect.stringMatching(/^from/) });
+      }
+      await expect(registry.update('moved', { from: last + 2, batchSize: 7 }, admin)).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: expect.stringMatching(/beyond the log's head/) });
+      expect(await state()).toEqual(before);
+      // One past the newest is the next event: allowed.
+      await registry.update('moved', { from: last + 1 }, admin);
+      expect((await readCursor(store, 'moved'))!.position).toBe(last);
+    } finally {
+      await mine.close();
+      await theirs.close();
+    }
+  });
 });

@@ -295,13 +295,15 @@ describe('keyturn: a relayed connection digest only from the audience’s resour
   it('an API key bound to networks is exchanged only from them (also directly at keyturn, not only here)', async () => {
     const { id: owner } = await s.kt.principals.create({ kind: 'service', name: 'bound-key-holder' }, SYSTEM);
     const keyExchange = (secret: string) => form({ grant_type: EXCHANGE, subject_token: secret, subject_token_type: 'urn:keyturn:params:oauth:token-type:api_key', audience: AUDIENCE });
-    const outside = (await s.kt.keys.create({ owner, name: 'outside', scopes: ['read'], binding: { networks: ['10.0.0.0/8'] } }, SYSTEM)).secret;
+    const { key: outsideKey, secret: outside } = await s.kt.keys.create({ owner, name: 'outside', scopes: ['read'], binding: { networks: ['10.0.0.0/8'] } }, SYSTEM);
     const refused = await req(s.url, 'POST', '/oauth/token', { headers: basic(broker.id, broker.secret), body: keyExchange(outside) });
     expect([refused.status, refused.body.error]).toEqual([400, 'invalid_request']);
     const inside = (await s.kt.keys.create({ owner, name: 'inside', scopes: ['read'], binding: { networks: ['127.0.0.0/8'] } }, SYSTEM)).secret;
     expect((await req(s.url, 'POST', '/oauth/token', { headers: basic(broker.id, broker.secret), body: keyExchange(inside) })).status).toBe(200);
     const events = (await listEvents(s.kt.store, { type: 'binding.tls_failed' })).filter((e) => (e.data as { binding?: string }).binding === 'api-key' && (e.data as { at?: string }).at === 'token');
     expect(events.map((e) => e.reason)).toEqual(['network']);
+    // The event names the key refused (what a binding_mismatch response would suspend) and the client that gave it.
+    expect(events.map((e) => [e.target, e.data['client']])).toEqual([[outsideKey.id, broker.id]]);
     // Through the session endpoint a bound key is refused before keyturn is asked (it is constrained already).
     const client = new SessionClient({ url: apiUrl, session: { path: '/session', credential: inside }, tls: { ca: pem(certs.files['ca.pem']) } });
     try {

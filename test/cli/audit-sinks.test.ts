@@ -90,4 +90,40 @@ describe('keyturn audit sinks', () => {
     expect(anonymous.status).toBe(401);
     expect(((await kt.api('GET', '/v1/audit/sinks')).body as { items: unknown[] }).items).toEqual(before.items);
   });
+
+  it('update --from moves the cursor (start, now, a sequence number), recorded with from/to; a position beyond the head or not a number is refused and moves nothing', async () => {
+    const add = await cli(['audit', 'sinks', 'add', 'file', 'replay', '--file', 'replay.jsonl', '--from', 'now'], env);
+    expect(add.code, add.err).toBe(0);
+    const cursor = async () => ((await kt.api('GET', '/v1/audit/sinks')).body.items as { name: string; position: number }[]).find((s) => s.name === 'replay')!.position;
+    const back = await cli(['audit', 'sinks', 'update', 'replay', '--from', 'start', '--json'], env);
+    expect(back.code, back.err).toBe(0);
+    expect(JSON.parse(back.out)).toMatchObject({ name: 'replay', version: 2 });
+    expect(await cursor()).toBe(0);
+    const to = await cli(['audit', 'sinks', 'update', 'replay', '--from', '2'], env);
+    expect(to.code, to.err).toBe(0);
+    expect(await cursor()).toBe(1);
+    const updated = ((await kt.api('GET', '/v1/events?type=audit.sink_updated&limit=100')).body.items as { target: string; data: { position?: { from: number; to: number } } }[]).filter((e) => e.target === 'replay');
+    expect(updated.map((e) => e.data.position?.to)).toEqual([0, 1]);
+    expect(updated[1]!.data.position!.from).toBe(0);
+    const before = [await cursor(), (await kt.api('GET', '/v1/audit/sinks/replay')).body.version];
+    for (const [args, message] of [
+      [['--from', '999999999'], /ERR_VALIDATION|beyond the log's head/],
+      [['--from', '-3'], /--from is start, now or a sequence number|argument/],
+      [['--from', '1.5'], /--from is start, now or a sequence number/],
+      [['--from', 'later'], /--from is start, now or a sequence number/],
+    ] as const) {
+      const run = await cli(['audit', 'sinks', 'update', 'replay', ...args], env);
+      expect(run.code, args.join(' ')).not.toBe(0);
+      expect(run.out).toBe('');
+      expect(run.err).toMatch(/^keyturn: /);
+      expect(run.err).toMatch(message);
+    }
+    // The API refuses the same with a stable code.
+    for (const from of [999_999_999, -3, 1.5, 'later']) {
+      const res = await kt.api('PATCH', '/v1/audit/sinks/replay', { from });
+      expect(res.status, JSON.stringify(from)).toBe(400);
+      expect(res.body).toMatchObject({ code: 'ERR_VALIDATION' });
+    }
+    expect([await cursor(), (await kt.api('GET', '/v1/audit/sinks/replay')).body.version]).toEqual(before);
+  });
 });

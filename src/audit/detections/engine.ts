@@ -3,7 +3,8 @@
  * event log with its own durable cursor, feeds each event to the rules in order, and records each
  * finding as a `detection.finding` event (OCSF 2004 Detection Finding) — in the same transaction
  * that moves the cursor, so a finding is recorded exactly once. Rules named in `suspendOn` also
- * suspend the key a finding names (before the finding is recorded; the finding says whether it did).
+ * act on the credential a finding names — suspend the key, revoke the refresh family, disable the
+ * client — before the finding is recorded; the finding says whether it did.
  *
  * Rules keep their windows in memory. When a node takes the job over (or starts), it first replays
  * the last `warmupEvents` events before the cursor without recording anything, so a window that
@@ -28,6 +29,10 @@ export interface DetectionEngineOptions {
   readonly suspendOn?: readonly RuleId[];
   /** Suspends a key (the key service's `suspend`); rejects when it cannot (already suspended, revoked). */
   readonly suspendKey?: (keyId: string, reason: string) => Promise<void>;
+  /** Revokes a refresh family with its refresh and access tokens (the refresh-token service's); resolves `false` when it was not active. */
+  readonly revokeGrant?: (grantId: string, reason: string) => Promise<boolean>;
+  /** Disables an OAuth client (the client module's); resolves `false` when it was already disabled. */
+  readonly disableClient?: (clientId: string, reason: string) => Promise<boolean>;
   /** Events per batch (default 500). */
   readonly batchSize?: number;
   /** Events replayed, unrecorded, to warm the rules' windows on takeover (default 5 000). */
@@ -91,7 +96,7 @@ export class DetectionEngine {
       if (batch > 0) await new Promise((resolve) => setImmediate(resolve));
       const events = await listEvents(store, { afterSeq: cursor.position, limit: batchSize });
       if (events.length === 0) return;
-      const findings: { finding: Finding; response: 'none' | 'suspended' | 'failed' }[] = [];
+      const findings: { finding: Finding; response: Response }[] = [];
       for (const event of events) for (const finding of this.#observe(event)) findings.push({ finding, response: await this.#respond(finding) });
       const from = cursor.position;
       const to = events[events.length - 1]!.seq;
@@ -142,13 +147,28 @@ export class DetectionEngine {
     return out;
   }
 
-  async #respond(finding: Finding): Promise<'none' | 'suspended' | 'failed'> {
-    if (finding.suspendKey === undefined || !this.#o.suspendOn?.includes(finding.rule) || !this.#o.suspendKey) return 'none';
+  /**
+   * The automatic response to a finding of a rule in `suspendOn`, through the owning module's own
+   * function (each records its event): suspend the key, revoke the refresh family, or disable the
+   * client the finding names. `none` when it names nothing to act on, or it was done already.
+   */
+  async #respond(finding: Finding): Promise<Response> {
+    if (!this.#o.suspendOn?.includes(finding.rule)) return 'none';
+    const reason = `detection ${finding.rule}: ${finding.title}`;
+    const o = this.#o;
+    const act: { on: string; run: () => Promise<Response> } | undefined =
+      finding.suspendKey !== undefined && o.suspendKey
+        ? { on: finding.suspendKey, run: async () => (await o.suspendKey!(finding.suspendKey!, reason), 'suspended') }
+        : finding.revokeGrant !== undefined && o.revokeGrant
+          ? { on: finding.revokeGrant, run: async () => ((await o.revokeGrant!(finding.revokeGrant!, reason)) ? 'revoked' : 'none') }
+          : finding.disableClient !== undefined && o.disableClient
+            ? { on: finding.disableClient, run: async () => ((await o.disableClient!(finding.disableClient!, reason)) ? 'disabled' : 'none') }
+            : undefined;
+    if (act === undefined) return 'none';
     try {
-      await this.#o.suspendKey(finding.suspendKey, `detection ${finding.rule}: ${finding.title}`);
-      return 'suspended';
+      return await act.run();
     } catch (err) {
-      this.#o.logger?.warn({ err, key: finding.suspendKey, rule: finding.rule }, 'automatic suspension failed');
+      o.logger?.warn({ err, credential: act.on, rule: finding.rule }, 'automatic response failed');
       return 'failed';
     }
   }
@@ -173,3 +193,6 @@ export class DetectionEngine {
 }
 
 class Lost extends Error {}
+
+/** What the automatic response did (`detection.finding`'s `data.response`). */
+type Response = 'none' | 'suspended' | 'revoked' | 'disabled' | 'failed';

@@ -36,6 +36,10 @@ export interface Finding {
   readonly networks?: readonly string[];
   /** A key the response may suspend (only when the rule is in `suspendOn`). */
   readonly suspendKey?: string;
+  /** A refresh family (grant) the response may revoke with its tokens (only when the rule is in `suspendOn`). */
+  readonly revokeGrant?: string;
+  /** An OAuth client the response may disable (only when the rule is in `suspendOn`). */
+  readonly disableClient?: string;
 }
 
 export interface Rule {
@@ -336,7 +340,11 @@ export const BINDING_MISMATCH_REASONS: Readonly<Record<string, readonly string[]
  * A bound credential presented with the wrong binding (see {@link BINDING_MISMATCH_REASONS}):
  * `count` such failures within `window` per credential (per source network when the credential
  * is unknown) make one high finding, then quiet for that credential for a window. Summaries of
- * aggregated failures count with their number. An API key among them may be suspended.
+ * aggregated failures count with their number. The finding names what the response may act on:
+ * an API key (suspended), a DPoP-bound refresh family (revoked with its access tokens: the
+ * stolen credential, while the client's other families keep working), or a client that
+ * authenticated and then failed its binding (disabled: whoever holds its credentials lacks its
+ * key or connection).
  */
 export function bindingMismatch(settings: { readonly count: number; readonly window: number } = { count: 1, window: 600_000 }): Rule {
   const counter = new WindowCounter(settings.count, settings.window);
@@ -353,7 +361,17 @@ export function bindingMismatch(settings: { readonly count: number; readonly win
       const subject = event.target ?? `network:${network}`;
       const hit = counter.add(subject, timeOf(event), n, event.id);
       if (!hit) return [];
-      const key = event.target !== null && isIdOf('key', event.target) ? event.target : undefined;
+      const target = event.target;
+      const response =
+        target === null
+          ? {}
+          : isIdOf('key', target)
+            ? { suspendKey: target }
+            : isIdOf('grt', target)
+              ? { revokeGrant: target }
+              : isIdOf('ktc', target)
+                ? { disableClient: target }
+                : {};
       return [
         {
           rule: 'binding_mismatch',
@@ -363,7 +381,7 @@ export function bindingMismatch(settings: { readonly count: number; readonly win
           evidence: hit.evidence,
           count: hit.total,
           ...(network === 'unknown' || network === 'many' ? {} : { networks: [network] }),
-          ...(key ? { suspendKey: key } : {}),
+          ...response,
         },
       ];
     },

@@ -102,6 +102,15 @@ export async function retryCursorNow(db: Queryable, name: string, now: number): 
   return (await db.run('UPDATE audit_sink_cursors SET next_attempt_at = 0, updated_at = ? WHERE name = ?', [now, name])).changes === 1;
 }
 
+/**
+ * Moves the cursor `name` to `position` (an operator's new start: back to replay, ahead to skip),
+ * due at once; a delivery in flight from the old position then cannot move it (see
+ * {@link advanceCursor}). Resolves whether it exists.
+ */
+export async function moveCursor(db: Queryable, name: string, position: number, now: number): Promise<boolean> {
+  return (await db.run('UPDATE audit_sink_cursors SET position = ?, next_attempt_at = 0, updated_at = ? WHERE name = ?', [position, now, name])).changes === 1;
+}
+
 /** Deletes the cursor `name` (its sink was removed); resolves whether there was one. */
 export async function deleteCursor(db: Queryable, name: string): Promise<boolean> {
   return (await db.run('DELETE FROM audit_sink_cursors WHERE name = ?', [name])).changes === 1;

@@ -18,7 +18,7 @@ import { newWebhookSecret } from '../../rotation/index.js';
 import type { Queryable, Store, Transaction } from '../../store/port.js';
 import { appendEvent, lastEventSeq, type RequestMeta } from '../events.js';
 import type { ProductInfo } from '../formats/record.js';
-import { deleteCursor, ensureCursor, readCursor } from './cursor.js';
+import { deleteCursor, ensureCursor, moveCursor, readCursor } from './cursor.js';
 import type { StoredSinks } from './dispatcher.js';
 import { buildSink, type Sink, type SinkSpec } from './sink.js';
 
@@ -102,11 +102,14 @@ export const createSinkSchema = z.discriminatedUnion('kind', [
 
 /** `PATCH /v1/audit/sinks/:name`: fields to change, per kind (a field set to `null` is cleared). */
 const updateSchemas: Record<StoredSinkKind, z.ZodType<Record<string, unknown>>> = {
-  syslog: z.strictObject(partial({ ...common, ...SETTINGS.syslog })),
-  file: z.strictObject(partial({ ...common, ...SETTINGS.file })),
-  splunk_hec: z.strictObject({ ...partial({ ...common, ...SETTINGS.splunk_hec }), token: hecToken.optional() }),
-  webhook: z.strictObject({ ...partial({ ...common, ...SETTINGS.webhook }), rotateSecret: z.literal(true).optional() }),
+  syslog: z.strictObject({ ...partial({ ...common, ...SETTINGS.syslog }), from: fromSchema.optional() }),
+  file: z.strictObject({ ...partial({ ...common, ...SETTINGS.file }), from: fromSchema.optional() }),
+  splunk_hec: z.strictObject({ ...partial({ ...common, ...SETTINGS.splunk_hec }), token: hecToken.optional(), from: fromSchema.optional() }),
+  webhook: z.strictObject({ ...partial({ ...common, ...SETTINGS.webhook }), rotateSecret: z.literal(true).optional(), from: fromSchema.optional() }),
 };
+
+/** Update fields that are not settings: a new secret, a new start. */
+const NOT_SETTINGS = new Set(['token', 'rotateSecret', 'from']);
 
 /** Every field optional, and nullable (null: back to the default) unless required by the kind. */
 function partial(shape: Record<string, z.ZodType>): Record<string, z.ZodType> {
@@ -277,12 +280,17 @@ export class SinkRegistry {
   /**
    * Changes a sink's settings (its name and kind stay; `null` clears an optional field). A Splunk
    * `token` replaces the sealed one; `rotateSecret: true` gives a webhook sink a new secret, shown
-   * once in the answer (the old one stops signing at once). Its cursor stays where it is.
+   * once in the answer (the old one stops signing at once). Its cursor stays where it is unless
+   * `from` moves it — `start` (the whole log again), `now` (after the newest event) or the sequence
+   * number to deliver next, at most one past the newest (`ERR_VALIDATION` beyond it: nothing
+   * changes) — in the same transaction, durably and once for the cluster; every node's dispatcher
+   * reads the cursor from the store, and the version change reaches them through the change feed.
    */
   async update(name: string, input: unknown, meta: RequestMeta): Promise<{ sink: StoredSinkView; secret?: string }> {
     const current = await this.get(name);
     const changes = validate(updateSchemas[current.kind], input);
-    const fields = Object.keys(changes).filter((k) => k !== 'token' && k !== 'rotateSecret');
+    const fields = Object.keys(changes).filter((k) => !NOT_SETTINGS.has(k));
+    const from = changes['from'] as 'start' | 'now' | number | undefined;
     if (Object.keys(changes).length === 0) throw new KeyturnError('ERR_VALIDATION', 'body: nothing to change');
     const merged: Record<string, unknown> = { ...current.settings };
     for (const key of fields) {
@@ -303,6 +311,20 @@ export class SinkRegistry {
     const view = await this.#store.transaction(async (tx) => {
       const row = await this.#row(tx, name);
       if (!row || Number(row.version) !== current.version) throw new KeyturnError('ERR_CONFLICT', `audit sink ${name} changed concurrently; try again`);
+      let moved: { from: number; to: number } | undefined;
+      if (from !== undefined) {
+        const last = await lastEventSeq(tx);
+        if (typeof from === 'number' && from > last + 1) {
+          throw new KeyturnError('ERR_VALIDATION', `from: ${from} is beyond the log's head (the newest event is ${last}): give at most ${last + 1}, start or now`, {
+            details: { from, head: last },
+          });
+        }
+        const to = from === 'start' ? 0 : from === 'now' ? last : from - 1;
+        const cursor = await readCursor(tx, name);
+        moved = { from: cursor?.position ?? 0, to };
+        if (cursor === undefined) await startCursor(tx, name, current.kind, to, now);
+        else await moveCursor(tx, name, to, now);
+      }
       const sealed = newSecret === undefined ? row.secret : this.#sealer.seal(newSecret, `audit-sink:${name}`);
       const version = current.version + 1;
       const settings = JSON.stringify(merged);
@@ -311,7 +333,15 @@ export class SinkRegistry {
       await appendEvent(
         tx,
         this.#ctx,
-        { type: 'audit.sink_updated', target: name, outcome: 'success', data: { kind: current.kind, version, fields, secretReplaced: newSecret !== undefined, destination: destinationOf(current.kind, merged) } },
+        { type: 'audit.sink_updated', target: name, outcome: 'success', data: {
+            kind: current.kind,
+            version,
+            fields,
+            secretReplaced: newSecret !== undefined,
+            destination: destinationOf(current.kind, merged),
+            ...(moved === undefined ? {} : { position: moved }),
+          },
+        },
         meta,
       );
       tx.notify(SINKS_CHANNEL, name);
@@ -407,6 +437,30 @@ export class SinkRegistry {
     if (!/^[a-z][a-z0-9_-]{0,62}$/.test(name)) return undefined;
     return db.get<SinkRow>('SELECT * FROM audit_sinks WHERE name = ?', [name]);
   }
+}
+
+/**
+ * Checks the webhook sinks of the configuration file against the egress guard, as stored sinks are
+ * checked when added: a destination keyturn must not reach (loopback, private, link-local or
+ * reserved, unless `egressAllow` allows its network) is `ERR_CONFIG` naming the sink, so the server
+ * does not start with it. Each connection is checked again by building the sink with the guard's
+ * `lookup` ({@link configuredSinkOptions}).
+ */
+export async function checkConfiguredWebhooks(specs: readonly SinkSpec[], egress: Pick<SinkEgress, 'check'>): Promise<void> {
+  for (const spec of specs) {
+    if (spec.kind !== 'webhook') continue;
+    try {
+      await egress.check(spec.url, 'url');
+    } catch (err) {
+      if (!(err instanceof KeyturnError)) throw err;
+      throw new KeyturnError('ERR_CONFIG', `audit.sinks: webhook sink ${spec.name}: ${err.message}`);
+    }
+  }
+}
+
+/** How a configured sink is built: a webhook sink resolves through the egress guard at each connection. */
+export function configuredSinkOptions(spec: SinkSpec, egress: Pick<SinkEgress, 'lookup'>): { lookup?: SinkEgress['lookup'] } {
+  return spec.kind === 'webhook' ? { lookup: egress.lookup } : {};
 }
 
 /** Makes (or resets: a leftover cursor of a sink once named so) the cursor of a new sink at `position`. */
