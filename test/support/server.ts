@@ -49,8 +49,15 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
   // The detection engine adds findings about what a test does (a revoked key presented again) at a
   // time of its own; tests that list events exactly would race it. Tests of detections turn it on.
   const detections = JSON.stringify({ enabled: false });
-  const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', detections, ...overrides, ...(await clusterSettings(overrides)) } });
-  const server = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', detections, ...overrides, ...(await clusterSettings(overrides)) } });
+    server = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
+  } catch (err) {
+    // A start a test expects to be refused leaves no data directory behind.
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {
     ...server,
