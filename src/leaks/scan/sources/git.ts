@@ -38,7 +38,12 @@ export interface GitConnection {
  * Runs git, resolving to its stdout; `ERR_UPSTREAM` with git's first stderr line on failure.
  * `unsetEnv`: variables git runs without (through `env -u`, the environment otherwise inherited).
  */
-export function git(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<string> {
+export async function git(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<string> {
+  return (await gitBytes(repo, args, input, unsetEnv)).toString('utf8');
+}
+
+/** {@link git}, resolving to stdout's bytes as git wrote them (file contents need not be UTF-8). */
+export function gitBytes(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const argv = ['-C', repo, ...args];
     const [command, commandArgs] = unsetEnv.length === 0 ? ['git', argv] : ['env', [...unsetEnv.flatMap((name) => ['-u', name]), 'git', ...argv]];
@@ -49,7 +54,7 @@ export function git(repo: string, args: readonly string[], input?: string, unset
     child.stderr?.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => reject(new KeyturnError('ERR_UPSTREAM', `cannot run git: ${e.message}`)));
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      if (code === 0) resolve(Buffer.concat(out));
       else {
         const line = Buffer.concat(err).toString('utf8').trim().split('\n')[0] ?? '';
         reject(new KeyturnError('ERR_UPSTREAM', `git ${args[0] ?? ''} failed: ${line}`));
