@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { KeyturnError } from '../../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
@@ -177,6 +176,8 @@ async function introductions(repo: string, wanted: ReadonlySet<string>, exclude:
   child.stdin.end(exclude.map((s) => `^${s}\n`).join(''));
   let commit = '';
   let time = 0;
+  // readline is loaded here only: `scan --staged` (a hook, on every commit) never gets this far.
+  const { createInterface } = process.getBuiltinModule('node:readline');
   for await (const line of createInterface({ input: child.stdout })) {
     if (line.startsWith('\u0001')) {
       const [sha, ct] = line.slice(1).split(' ');

@@ -46,8 +46,6 @@ export interface StagedContent extends StagedFile {
   readonly content: Buffer;
 }
 
-const NEWLINE = Buffer.from('\n');
-
 /**
  * Parses a `git diff --cached --no-prefix --full-index` patch: the files, their added line
  * ranges (numbered in the new version) and the new version's bytes, rebuilt from the hunks'
@@ -57,28 +55,47 @@ const NEWLINE = Buffer.from('\n');
  */
 function parsePatch(patch: Buffer): StagedContent[] {
   const files: StagedContent[] = [];
-  let at = 0;
-  const next = (): Buffer | undefined => {
-    if (at > patch.length) return undefined;
-    let nl = patch.indexOf(10, at);
-    if (nl === -1) nl = patch.length;
-    const line = patch.subarray(at, nl);
-    at = nl + 1;
-    return line;
+  // The current line is patch[from, to) (its newline at `to`); lines are read by offset, and only
+  // header lines are decoded.
+  let from = 0;
+  let to = -1;
+  const next = (): boolean => {
+    if (to >= patch.length) return false;
+    from = to + 1;
+    to = patch.indexOf(10, from);
+    if (to === -1) to = patch.length;
+    return true;
   };
   let sha = '';
   let path: string | undefined;
   let added: [number, number][] = [];
-  let content: Buffer[] = [];
+  /** The new version's lines: start and end offsets in `patch`, the marker excluded. */
+  let ranges: number[] = [];
+  /** The new version's last line ends without a newline. */
+  let unterminated = false;
   const flush = () => {
-    if (path !== undefined && sha && added.length > 0) files.push({ path, sha, added, content: Buffer.concat(content) });
+    if (path !== undefined && sha && added.length > 0) {
+      let size = ranges.length / 2 - (unterminated ? 1 : 0);
+      for (let r = 0; r < ranges.length; r += 2) size += (ranges[r + 1] as number) - (ranges[r] as number);
+      const content = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (let r = 0; r < ranges.length; r += 2) {
+        at += patch.copy(content, at, ranges[r], ranges[r + 1]);
+        if (at < size) content[at++] = 10;
+      }
+      files.push({ path, sha, added, content });
+    }
     path = undefined;
     sha = '';
     added = [];
-    content = [];
+    ranges = [];
+    unterminated = false;
   };
-  for (let raw = next(); raw !== undefined; raw = next()) {
-    const line = raw.toString('utf8');
+  while (next()) {
+    const first = patch[from];
+    // Header lines start with one of `d` (diff), `i` (index), `+` (+++), `@` (hunk); others are skipped undecoded.
+    if (first !== 0x64 && first !== 0x69 && first !== 0x2b && first !== 0x40) continue;
+    const line = patch.toString('utf8', from, to);
     if (line.startsWith('diff --git ')) {
       flush();
       continue;
@@ -101,12 +118,13 @@ function parsePatch(patch: Buffer): StagedContent[] {
     let newCount = hunk[3] === undefined ? 1 : Number(hunk[3]);
     let lineNo = Number(hunk[2]);
     let lastNew = false;
-    while (oldCount > 0 || newCount > 0) {
-      const body = next();
-      if (body === undefined) break;
-      const mark = body[0];
+    const note = () => {
+      if (lastNew) unterminated = true; // the note means the new version's last line
+    };
+    while ((oldCount > 0 || newCount > 0) && next()) {
+      const mark = patch[from];
       if (mark === 0x5c /* \ */) {
-        if (lastNew && content.length > 0) content.pop(); // the new version's last line has no newline
+        note();
         continue;
       }
       lastNew = mark !== 0x2d /* - */;
@@ -121,13 +139,10 @@ function parsePatch(patch: Buffer): StagedContent[] {
       } else oldCount--; // context: in both versions (an empty line is an empty context line)
       newCount--;
       lineNo++;
-      content.push(body.subarray(1), NEWLINE);
+      ranges.push(Math.min(from + 1, to), to);
     }
     // Notes after a hunk's last line (the old version's, when the body ended on the new side).
-    while (patch[at] === 0x5c) {
-      next();
-      if (lastNew && content.length > 0) content.pop();
-    }
+    while (patch[to + 1] === 0x5c && next()) note();
   }
   flush();
   return files;
