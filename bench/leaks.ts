@@ -58,7 +58,7 @@ process.stdout.write(JSON.stringify({ seconds, bytes: report.bytes, findings }))
 `;
 
 /** Seconds of one whole process, its stdout and exit status. */
-function processRun(cmd: string, args: readonly string[], cwd?: string): { seconds: number; stdout: string; status: number | null } {
+export function processRun(cmd: string, args: readonly string[], cwd?: string): { seconds: number; stdout: string; status: number | null } {
   const t0 = process.hrtime.bigint();
   const run = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * MIB, ...(cwd ? { cwd } : {}) });
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, stdout: run.stdout, status: run.status };
@@ -135,7 +135,7 @@ function scanInChild(work: string, target: string, history = false): ChildScan {
 }
 
 /** The run with the median time of `runs` runs (each tool gets the same count). */
-function medianRun<T extends { seconds: number }>(runs: number, once: () => T): T {
+export function medianRun<T extends { seconds: number }>(runs: number, once: () => T): T {
   const all = Array.from({ length: runs }, once).sort((a, b) => a.seconds - b.seconds);
   return all[Math.floor(all.length / 2)] as T;
 }
@@ -171,7 +171,7 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; seconds: 
 }
 
 /** Patterns equivalent to keyturn's rules, in ripgrep's syntax (no look-around, no validators). */
-const RG_PATTERNS = [
+export const RG_PATTERNS = [
   '\\bkt[a-z0-9]*(?:_[a-z0-9]+)*_[0-9A-Za-z]{49}\\b',
   '\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\\b',
   '(?i)secret[_.-]?(?:access)?[_.-]?key["\']?\\s*[:=]\\s*["\']?[A-Za-z0-9/+]{40}',
@@ -187,7 +187,7 @@ const RG_PATTERNS = [
   '(?i)(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?key|token)s?[A-Za-z0-9_.-]*["\']?[ \\t]*(?::=|=>|=|:)[ \\t]*["\']?[^\\s"\']{8,200}',
 ];
 
-function which(cmd: string): boolean {
+export function which(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 

@@ -367,8 +367,11 @@ async function main(): Promise<void> {
     leaks = await benchLeaks();
     if (leaks !== undefined) results.leaks = leaks;
     // Precision and recall on examples keyturn did not write (gitleaks' labelled rule examples).
-    const { runLeakVectors } = await import('./leaks-vectors.js');
+    const { runLeakVectors, runThirdPartyProcesses } = await import('./leaks-vectors.js');
     results.leakVectors = runLeakVectors({ write: !flags['no-write'] });
+    // Whole processes (keyturn's installed bin, secretlint's, rg) on those examples written out as files.
+    results.leakVectorsProcesses = runThirdPartyProcesses();
+    console.log(`leak scanner on the third-party set, whole processes: ${JSON.stringify(results.leakVectorsProcesses)}`);
   }
 
   if (only.has('cli')) {

@@ -94,9 +94,12 @@ export function installPreCommitHook(dir: string, options: HookOptions & { reado
   return { path, ...(backup === undefined ? {} : { backup }) };
 }
 
-/** The CLI entry this module belongs to, when it runs compiled (`dist/cli/main.js`). */
+/**
+ * The CLI entry of `keyturn scan` beside this module, when it runs compiled
+ * (`dist/cli/scan-main.js`, the scan program bundled into one module).
+ */
 function installedBin(): string | undefined {
-  const bin = fileURLToPath(new URL('./main.js', import.meta.url));
+  const bin = fileURLToPath(new URL('./scan-main.js', import.meta.url));
   return existsSync(bin) ? bin : undefined;
 }
 

@@ -9,6 +9,20 @@ export interface Io {
   readonly stdin: () => Promise<string>;
 }
 
+/** The process's own output, environment and standard input (what `main.ts` and `scan-main.ts` run with). */
+export function processIo(): Io {
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    env: process.env,
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+}
+
 /** Prints `json` with `--json`, else the text. */
 export function printer(io: Pick<Io, 'out'>): (opts: { json?: boolean }, json: unknown, text: () => string) => void {
   return (opts, json, text) => io.out(opts.json ? JSON.stringify(json, null, 2) : text());

@@ -124,3 +124,40 @@ describe('Square: every secret has a prefix, sandbox ones included', () => {
     expect(detect(engine, text, '.env').filter((x) => x.kind !== 'square')).toEqual([]);
   });
 });
+
+describe('Discord: OAuth2 client secret where Discord is named', () => {
+  const secret = (): string => mixed(32).replace(/^a/, 'Q');
+  it('finds the secret under a Discord secret or token name, and after the Discord word beside its client id', () => {
+    const s = [secret(), secret(), secret(), secret()];
+    expect(found(`DISCORD_CLIENT_ID=938766454886103981\nDISCORD_CLIENT_SECRET=${s[0]}\n`, 'discord', '.env')).toEqual([s[0]]);
+    expect(found(`discord:\n  client_id: "938766454886103981"\n  client_secret: "${s[1]}"\n`, 'discord', 'app.yml')).toEqual([s[1]]);
+    expect(found(`{"discord": {"clientId": "938766454886103981", "client-secret": "${s[2]}"}}`, 'discord', 'app.json')).toEqual([s[2]]);
+    expect(found(`export const discordToken: string = "${s[3]}";\n`, 'discord', 'bot.ts')).toEqual([s[3]]);
+  });
+
+  // Third-party examples: gitleaks cmd/generate/config/rules/discord.go (discord-client-secret), carried in test/vectors/gitleaks/examples.json.
+  it('finds the gitleaks examples of discord-client-secret; the client id alone is an identifier, never reported', () => {
+    expect(found('discordToken = "42066212555601666522688111530221"', 'discord')).toEqual(['42066212555601666522688111530221']);
+    expect(found('discordToken = "938766454886103981"', 'discord')).toEqual([]);
+  });
+
+  it('does not report a digest, an identifier, a repeated value, the first part of a bot token, or a value where Discord is not named', () => {
+    const s = secret();
+    expect(found(`DISCORD_SECRET_SHA=${s}\n`, 'discord', '.env')).toEqual([]);
+    expect(found(`discord_token_id: ${s}\n`, 'discord', 'a.yml')).toEqual([]);
+    expect(found(`DISCORD_CLIENT_SECRET=${'x'.repeat(32)}\n`, 'discord', '.env')).toEqual([]);
+    expect(found(`slack:\n  client_secret: ${s}\n`, 'discord', 'a.yml')).toEqual([]);
+    expect(found(`discord_token = "${s}.Vhu0LY"`, 'discord')).toEqual([]);
+  });
+});
+
+describe('npm: a legacy token under a two-word name', () => {
+  // Third-party examples: trufflehog pkg/detectors/npmtoken/npmtoken_test.go, carried in test/vectors/trufflehog/.
+  it("finds trufflehog's `npmtoken token = '<uuid>'` and `npm token: <uuid>`; not a broken UUID or one on another line", () => {
+    expect(found("npmtoken token = '3aAcac6c-9847-23d9-ce65-917590b81cf0'", 'npm')).toEqual(['3aAcac6c-9847-23d9-ce65-917590b81cf0']);
+    expect(found('npm token: 5d3c1a9e-7b42-4f0e-9c8d-2a6b7e1f3c40\n', 'npm', 'notes.md')).toEqual(['5d3c1a9e-7b42-4f0e-9c8d-2a6b7e1f3c40']);
+    expect(found("npmtoken = '3aAcac6c?9847-23d9-ce65-917590b81cf0'", 'npm')).toEqual([]);
+    expect(found("npmtoken keyword is not close to the real key in the data\n = '3aAcac6c-9847-23d9-ce65-917590b81cf0'", 'npm')).toEqual([]);
+    expect(found('npm token id: 5d3c1a9e-7b42-4f0e-9c8d-2a6b7e1f3c40\n', 'npm')).toEqual([]);
+  });
+});

@@ -137,6 +137,8 @@ const EXAMPLES: Record<string, () => [line: string, secret: string, also?: Reado
     const s = `${id}.${f.chars(URLSAFE, 6)}.${f.chars(URLSAFE, 38)}`;
     return [`discord_bot = "${s}"`, s];
   },
+  'discord-client-secret': () => { const s = `Z${f.chars(URLSAFE, 31)}`; return [`DISCORD_CLIENT_SECRET=${s}`, s]; },
+  'discord-client-secret-beside-id': () => { const s = `Z${f.chars(URLSAFE, 31)}`; return [`[discord]\nclient_id = ${f.digits(18)}\nclient_secret = ${s}`, s]; },
   'discord-webhook': () => { const s = `https://discord.com/api/webhooks/${f.digits(18)}/${f.chars(URLSAFE, 68)}`; return [`hook: ${s}`, s]; },
   'telegram-bot-token': () => { const s = `${f.digits(10)}:AA${f.chars(URLSAFE, 33)}`; return [`BOT=${s}`, s]; },
   'datadog-api-key': () => { const s = hex(32); return [`DD_API_KEY=${s}`, s]; },
@@ -231,6 +233,8 @@ const EXAMPLES: Record<string, () => [line: string, secret: string, also?: Reado
 const NEGATIVES: Record<string, readonly string[]> = {
   'npm-access-token': [`NPM_TOKEN=${crcToken('npm_').slice(0, -1)}Z`, 'npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
   'age-secret-key': [`AGE-SECRET-KEY-1${'QPZRY9X8GF'.repeat(5)}QPZRY9X8`],
+  'discord-client-secret': ['DISCORD_CLIENT_SECRET=your-discord-client-secret-here', `DISCORD_CLIENT_SECRET=${'0'.repeat(32)}`],
+  'discord-client-secret-beside-id': ['[discord]\nclient_id = 938766454886103981\nclient_secret = <your-client-secret-goes-here!!>'],
   'discord-bot-token': [`discord_bot = "${Buffer.from('not-a-snowflake-id').toString('base64url')}.${b62(6)}.${b62(38)}"`],
   'sentry-org-token': [`sntrys_eyJ${b62(60)}_${b62(43)}`],
   'grafana-cloud-token': ['API_KEY="glc_111111111111111111111111111111111111111111="'],

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -6,7 +7,7 @@ import { runScanCli } from '../../src/cli/scan.js';
 import { buildEngineConfig } from '../../src/leaks/scan/config.js';
 import { fingerprintOf } from '../../src/leaks/scan/detect.js';
 import { parseTarget, runScan } from '../../src/leaks/scan/scanner.js';
-import { parseStagedDiff, unquoteGitPath } from '../../src/leaks/scan/sources/staged.js';
+import { parseStagedDiff, stagedContents, unquoteGitPath } from '../../src/leaks/scan/sources/staged.js';
 import { Fake } from './support/corpus.js';
 import { commitFiles, gitIn, initRepo, tempDir, writeTree } from './support/fixtures.js';
 
@@ -122,6 +123,33 @@ describe('keyturn scan --staged', () => {
       expect(err).toContain("missing required argument 'source'");
     } finally {
       rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('rebuilds each staged file from one full-context diff byte for byte as the index holds it, and finds secrets at their lines', async () => {
+    const fresh = tempDir('keyturn-staged-bytes-');
+    try {
+      initRepo(fresh);
+      // git may print blank context lines as empty lines: the scan must read them as such.
+      gitIn(fresh, 'config', 'diff.suppressBlankEmpty', 'true');
+      const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]); // "café\n" in Latin-1: not UTF-8
+      commitFiles(fresh, { 'crlf.env': 'A=1\r\n\r\nB=2\r\n', 'tail.env': 'X=1\n\nY=2', 'lines.txt': '+++ b\n--- a\n\ndiff --git x y\n@@ -1 +1 @@\n' }, 'init', 1_700_000_000);
+      const secrets = [fake.githubClassic(), fake.slackToken(), fake.stripe(), fake.awsKeyId()];
+      writeFileSync(join(fresh, 'crlf.env'), `A=1\r\n\r\nGH=${secrets[0]}\r\nB=2\r\n`);
+      writeFileSync(join(fresh, 'tail.env'), `X=1\n\nY=2\nSLACK=${secrets[1]}`);
+      writeFileSync(join(fresh, 'lines.txt'), `+++ b\n--- a\n\ndiff --git x y\n@@ -1 +1 @@\nSTRIPE=${secrets[2]}\n\\ not a note\n`);
+      writeFileSync(join(fresh, 'bytes.ini'), Buffer.concat([latin1, Buffer.from(`\naws_access_key_id = ${secrets[3]}\n`)]));
+      gitIn(fresh, 'add', '-A');
+      const files = await stagedContents(fresh);
+      expect(files.map((f) => f.path).sort()).toEqual(['bytes.ini', 'crlf.env', 'lines.txt', 'tail.env']);
+      for (const f of files) expect(f.content.equals(execFileSync('git', ['-C', fresh, 'cat-file', 'blob', f.sha]))).toBe(true);
+      expect(Object.fromEntries(files.map((f) => [f.path, f.added]))).toEqual({ 'bytes.ini': [[1, 3]], 'crlf.env': [[3, 3]], 'lines.txt': [[6, 7]], 'tail.env': [[3, 4]] });
+      const report = await runScan(parseTarget(fresh), { config, staged: true, threads: 0 });
+      expect(report.findings.map((f) => `${f.file}:${f.line}:${f.fingerprint}`).sort()).toEqual(
+        [`bytes.ini:3:${fingerprintOf(secrets[3]!, config.fingerprintKey)}`, `crlf.env:3:${fingerprintOf(secrets[0]!, config.fingerprintKey)}`, `lines.txt:6:${fingerprintOf(secrets[2]!, config.fingerprintKey)}`, `tail.env:4:${fingerprintOf(secrets[1]!, config.fingerprintKey)}`].sort(),
+      );
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
     }
   });
 

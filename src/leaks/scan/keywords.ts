@@ -50,61 +50,66 @@ export function buildKeywordAutomaton(entries: readonly { readonly keyword: stri
       for (const v of caseVariants(c)) classOf[v.charCodeAt(0)] = cls;
     }
   }
-  // The trie: goto[state] maps class → state.
-  const goto: Map<number, number>[] = [new Map()];
-  const out: Set<number>[] = [new Set()];
+  // The trie, straight into the dense table: delta[state * alphabet + class] → state, -1 where the
+  // trie has no edge yet. (Typed arrays, not a Map per state: this runs at the start of every
+  // scan, a pre-commit hook's included, before any of it is optimised.)
+  let capacity = 1;
+  for (const { keyword } of entries) capacity += keyword.length;
+  let delta = new Int32Array(capacity * alphabet).fill(-1);
+  const out: number[][] = [[]];
+  let states = 1;
   for (const { keyword, rule } of entries) {
     let state = 0;
     for (const c of keyword.toLowerCase()) {
-      const cls = classOf[c.charCodeAt(0)] ?? NONE;
-      let next = goto[state]?.get(cls);
-      if (next === undefined) {
-        next = goto.length;
-        goto.push(new Map());
-        out.push(new Set());
-        goto[state]?.set(cls, next);
+      const at = state * alphabet + (classOf[c.charCodeAt(0)] ?? NONE);
+      let next = delta[at] ?? -1;
+      if (next === -1) {
+        next = states++;
+        out.push([]);
+        delta[at] = next;
       }
       state = next;
     }
-    out[state]?.add(rule);
+    const own = out[state] ?? [];
+    if (!own.includes(rule)) own.push(rule);
   }
+  delta = delta.subarray(0, states * alphabet);
   // Failure links, breadth first; the dense table follows them so the scan never backtracks.
-  const states = goto.length;
-  const delta = new Int32Array(states * alphabet);
   const fail = new Int32Array(states);
-  const queue: number[] = [];
+  const queue = new Int32Array(states);
+  let tail = 0;
   for (let cls = 0; cls < alphabet; cls++) {
-    const next = goto[0]?.get(cls);
-    if (next !== undefined) {
-      delta[cls] = next;
-      queue.push(next);
-    }
+    const next = delta[cls] ?? -1;
+    if (next === -1) delta[cls] = 0;
+    else queue[tail++] = next;
   }
-  for (let head = 0; head < queue.length; head++) {
+  for (let head = 0; head < tail; head++) {
     const state = queue[head] ?? 0;
     const f = fail[state] ?? 0;
-    for (const rule of out[f] ?? []) out[state]?.add(rule);
+    const own = out[state] ?? [];
+    for (const rule of out[f] ?? []) if (!own.includes(rule)) own.push(rule);
+    const row = state * alphabet;
+    const failRow = f * alphabet;
     for (let cls = 0; cls < alphabet; cls++) {
-      const next = goto[state]?.get(cls);
-      if (next === undefined) {
-        delta[state * alphabet + cls] = delta[f * alphabet + cls] ?? 0;
+      const next = delta[row + cls] ?? -1;
+      if (next === -1) {
+        delta[row + cls] = delta[failRow + cls] ?? 0;
       } else {
-        delta[state * alphabet + cls] = next;
-        fail[next] = delta[f * alphabet + cls] ?? 0;
-        queue.push(next);
+        fail[next] = delta[failRow + cls] ?? 0;
+        queue[tail++] = next;
       }
     }
   }
   // Rows instead of state numbers, negated where the target state has outputs.
   for (let i = 0; i < delta.length; i++) {
     const target = delta[i] ?? 0;
-    delta[i] = (out[target]?.size ?? 0) > 0 ? ~(target * alphabet) : target * alphabet;
+    delta[i] = (out[target]?.length ?? 0) > 0 ? ~(target * alphabet) : target * alphabet;
   }
   const outStart = new Int32Array(states + 1);
   const flat: number[] = [];
   for (let s = 0; s < states; s++) {
     outStart[s] = flat.length;
-    flat.push(...[...(out[s] ?? [])].sort((a, b) => a - b));
+    for (const rule of (out[s] ?? []).sort((a, b) => a - b)) flat.push(rule);
   }
   outStart[states] = flat.length;
   return { classOf, alphabet, delta, outStart, outputs: Int32Array.from(flat), ruleCount: new Set(entries.map((e) => e.rule)).size };

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { KeyturnError } from '../../core/errors.js';
 import { compileEngine, type CompiledEngine } from './detect.js';
 import type { EngineConfig, ItemResult } from './types.js';
@@ -44,6 +44,8 @@ interface Pending {
  * ESM loader hooks.
  */
 function startWorker(config: EngineConfig): Worker {
+  // Loaded with the first worker: a small scan (a pre-commit hook's) runs on this thread alone.
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const require = createRequire(here);

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { KeyturnError } from '../../../core/errors.js';
 import { Collector, type ScanContext, type SourceResult } from '../collect.js';
@@ -38,7 +37,12 @@ export interface GitConnection {
  * Runs git, resolving to its stdout; `ERR_UPSTREAM` with git's first stderr line on failure.
  * `unsetEnv`: variables git runs without (through `env -u`, the environment otherwise inherited).
  */
-export function git(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<string> {
+export async function git(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<string> {
+  return (await gitBytes(repo, args, input, unsetEnv)).toString('utf8');
+}
+
+/** {@link git}, resolving to stdout's bytes as git wrote them (file contents need not be UTF-8). */
+export function gitBytes(repo: string, args: readonly string[], input?: string, unsetEnv: readonly string[] = []): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const argv = ['-C', repo, ...args];
     const [command, commandArgs] = unsetEnv.length === 0 ? ['git', argv] : ['env', [...unsetEnv.flatMap((name) => ['-u', name]), 'git', ...argv]];
@@ -49,7 +53,7 @@ export function git(repo: string, args: readonly string[], input?: string, unset
     child.stderr?.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => reject(new KeyturnError('ERR_UPSTREAM', `cannot run git: ${e.message}`)));
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      if (code === 0) resolve(Buffer.concat(out));
       else {
         const line = Buffer.concat(err).toString('utf8').trim().split('\n')[0] ?? '';
         reject(new KeyturnError('ERR_UPSTREAM', `git ${args[0] ?? ''} failed: ${line}`));
@@ -172,6 +176,8 @@ async function introductions(repo: string, wanted: ReadonlySet<string>, exclude:
   child.stdin.end(exclude.map((s) => `^${s}\n`).join(''));
   let commit = '';
   let time = 0;
+  // readline is loaded here only: `scan --staged` (a hook, on every commit) never gets this far.
+  const { createInterface } = process.getBuiltinModule('node:readline');
   for await (const line of createInterface({ input: child.stdout })) {
     if (line.startsWith('\u0001')) {
       const [sha, ct] = line.slice(1).split(' ');
