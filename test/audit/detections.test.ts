@@ -263,36 +263,6 @@ describeStore('detection engine', (kind) => {
       expect(suspended).toEqual(suspendOn.length ? [key] : []);
     }
   });
-});
-
-describe('binding mismatch: what the response may act on', () => {
-  it('names the key to suspend, the refresh family to revoke, or the client to disable, by the kind of the credential refused; nothing for a network', () => {
-    const key = 'key_0UZ7aXk2Qm3nT8pLr5vWxY';
-    const grant = 'grt_0UZ7aXk2Qm3nT8pLr5vWxY';
-    const client = 'ktc_0UZ7aXk2Qm3nT8pLr5vWxY';
-    const found = run(bindingMismatch(), [
-      ev('binding.dpop_failed', { target: grant, outcome: 'failure', reason: 'key_mismatch', sourceIp: '203.0.113.5', data: { jkt: 'x', grantType: 'refresh_token', client } }),
-      ev('binding.dpop_failed', { target: client, outcome: 'failure', reason: 'replay', sourceIp: '203.0.113.5' }),
-      ev('binding.tls_failed', { target: key, outcome: 'failure', reason: 'wrong_certificate', sourceIp: '198.51.100.7', data: { binding: 'api-key', at: 'keys.verify' } }),
-      ev('binding.tls_failed', { target: null, outcome: 'failure', reason: 'other_tls_session', sourceIp: '198.51.100.8', data: { binding: 'tls-session', at: 'token' } }),
-    ]);
-    expect(found.map((f) => [f.target, f.suspendKey, f.revokeGrant, f.disableClient])).toEqual([
-      [grant, undefined, grant, undefined],
-      [client, undefined, undefined, client],
-      [key, key, undefined, undefined],
-      ['198.51.100.8', undefined, undefined, undefined],
-    ]);
-  });
-});
-
-describeStore('detection engine responses to binding mismatches', (kind) => {
-  let handle: StoreHandle;
-  const ctx = manualContext(new Date('2026-12-05T12:00:00Z'));
-  beforeEach(async () => {
-    handle = await freshStore(kind);
-    await handle.store.migrate(MIGRATIONS);
-  });
-  afterEach(async () => handle.dispose());
 
   it('revokes the family or disables the client through the given functions when the rule is in suspendOn; reports `none` when there was nothing left to do, `failed` when it threw', async () => {
     const grant = 'grt_0UZ7aXk2Qm3nT8pLr5vWxY';
@@ -334,5 +304,25 @@ describeStore('detection engine responses to binding mismatches', (kind) => {
       ]);
       expect(acted).toEqual(on ? [`revoke ${grant}`, `disable ${client}`, `revoke ${gone}`] : []);
     }
+  });
+});
+
+describe('binding mismatch: what the response may act on', () => {
+  it('names the key to suspend, the refresh family to revoke, or the client to disable, by the kind of the credential refused; nothing for a network', () => {
+    const key = 'key_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const grant = 'grt_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const client = 'ktc_0UZ7aXk2Qm3nT8pLr5vWxY';
+    const found = run(bindingMismatch(), [
+      ev('binding.dpop_failed', { target: grant, outcome: 'failure', reason: 'key_mismatch', sourceIp: '203.0.113.5', data: { jkt: 'x', grantType: 'refresh_token', client } }),
+      ev('binding.dpop_failed', { target: client, outcome: 'failure', reason: 'replay', sourceIp: '203.0.113.5' }),
+      ev('binding.tls_failed', { target: key, outcome: 'failure', reason: 'wrong_certificate', sourceIp: '198.51.100.7', data: { binding: 'api-key', at: 'keys.verify' } }),
+      ev('binding.tls_failed', { target: null, outcome: 'failure', reason: 'other_tls_session', sourceIp: '198.51.100.8', data: { binding: 'tls-session', at: 'token' } }),
+    ]);
+    expect(found.map((f) => [f.target, f.suspendKey, f.revokeGrant, f.disableClient])).toEqual([
+      [grant, undefined, grant, undefined],
+      [client, undefined, undefined, client],
+      [key, key, undefined, undefined],
+      ['198.51.100.8', undefined, undefined, undefined],
+    ]);
   });
 });
