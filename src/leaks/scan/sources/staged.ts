@@ -219,8 +219,11 @@ function onAddedLine(file: StagedFile, f: Finding): boolean {
  * lines (a private key) is recognised, and its finding kept if any of its lines is added.
  */
 export async function scanStaged(repo: string, ctx: ScanContext): Promise<SourceResult> {
-  const files = await stagedContents(repo);
+  const diff = stagedContents(repo);
+  // The engine compiles (the first use of `engine`, ~15 ms of a hook's process) while git
+  // computes the diff: its process is already started when stagedContents returns.
   const max = ctx.pool.engine.maxFileBytes;
+  const files = await diff;
   const results = new Map<string, ItemResult>();
   const collector = new Collector(ctx, (r) => {
     if (r.key !== undefined) results.set(r.key, r);
