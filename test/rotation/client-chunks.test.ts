@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { manualContext, type ManualContext } from '../../src/core/context.js';
+import type { ManualContext } from '../../src/core/context.js';
 import { secretDigest } from '../../src/core/secret.js';
 import type { Store } from '../../src/store/port.js';
-import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
-import { admin, counting, eventsOf, rotationNode, type RotationNode } from './support.js';
+import { describeStore, type StoreHandle } from '../support/stores.js';
+import { admin, closeFixture, rotationFixture, counting, eventsOf, rotationNode, type RotationNode } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -30,16 +30,10 @@ describeStore('scheduled client-secret rotation in chunks', (kind) => {
   const masterKey = randomBytes(32);
 
   beforeEach(async () => {
-    handle = await freshStore(kind);
-    store = handle.store;
-    ctx = manualContext(new Date('2030-01-01T00:00:00Z'));
-    node = await rotationNode(store, ctx, masterKey);
+    ({ handle, store, ctx, node } = await rotationFixture(kind, masterKey));
     await node.principals.create({ kind: 'service', name: 'bank', policy: 'banking' }, admin);
   });
-  afterEach(async () => {
-    node.close();
-    await handle.dispose();
-  });
+  afterEach(() => closeFixture({ handle, node }));
 
   const register = async (name: string, policy = 'banking') => {
     const { client, secret } = await node.clients.create({ name, owner: 'bank', policy }, admin);

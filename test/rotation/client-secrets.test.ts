@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { manualContext, type ManualContext } from '../../src/core/context.js';
+import type { ManualContext } from '../../src/core/context.js';
 import { rotateAllDue } from '../../src/rotation/index.js';
 import type { Store } from '../../src/store/port.js';
-import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
-import { admin, counting, countRows, eventsOf, rotationNode, type RotationNode } from './support.js';
+import { describeStore, type StoreHandle } from '../support/stores.js';
+import { admin, closeFixture, rotationFixture, counting, countRows, eventsOf, rotationNode, type RotationNode } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -18,15 +18,9 @@ describeStore('client secret rotation on schedule', (kind) => {
   const masterKey = randomBytes(32);
 
   beforeEach(async () => {
-    handle = await freshStore(kind);
-    store = handle.store;
-    ctx = manualContext(new Date('2030-01-01T00:00:00Z'));
-    node = await rotationNode(store, ctx, masterKey);
+    ({ handle, store, ctx, node } = await rotationFixture(kind, masterKey));
   });
-  afterEach(async () => {
-    node.close();
-    await handle.dispose();
-  });
+  afterEach(() => closeFixture({ handle, node }));
 
   const register = async (name: string, policy: string) => {
     const { client, secret } = await node.clients.create({ name, policy }, admin);

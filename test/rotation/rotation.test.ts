@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { manualContext, type ManualContext } from '../../src/core/context.js';
+import type { ManualContext } from '../../src/core/context.js';
 import { rotateAllDue } from '../../src/rotation/index.js';
 import type { Store } from '../../src/store/port.js';
-import { describeStore, freshStore, type StoreHandle } from '../support/stores.js';
-import { admin, countRows, eventsOf, rotationNode, type RotationNode } from './support.js';
+import { describeStore, type StoreHandle } from '../support/stores.js';
+import { admin, closeFixture, rotationFixture, countRows, eventsOf, rotationNode, type RotationNode } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -17,17 +17,11 @@ describeStore('API key rotation', (kind) => {
   const masterKey = randomBytes(32);
 
   beforeEach(async () => {
-    handle = await freshStore(kind);
-    store = handle.store;
-    ctx = manualContext(new Date('2030-01-01T00:00:00Z'));
-    node = await rotationNode(store, ctx, masterKey);
+    ({ handle, store, ctx, node } = await rotationFixture(kind, masterKey));
     await node.principals.create({ kind: 'service', name: 'billing' }, admin);
     await node.principals.create({ kind: 'service', name: 'bank', policy: 'banking' }, admin);
   });
-  afterEach(async () => {
-    node.close();
-    await handle.dispose();
-  });
+  afterEach(() => closeFixture({ handle, node }));
 
   it('issues the successor at once; the predecessor verifies until its grace ends, then never again, on every node and after a restart', async () => {
     const { key, secret } = await node.keys.create({ owner: 'billing', name: 'ci', scopes: ['read', 'write'], metadata: { team: 'x' } }, admin);

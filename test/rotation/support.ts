@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestMeta } from '../../src/audit/events.js';
-import type { ManualContext } from '../../src/core/context.js';
+import { manualContext, type ManualContext } from '../../src/core/context.js';
 import { KeyService } from '../../src/keys/service.js';
 import { ClientService } from '../../src/oauth/clients.js';
 import { PrincipalService } from '../../src/principals/service.js';
@@ -8,6 +8,7 @@ import { PolicyService } from '../../src/rotation/index.js';
 import { MIGRATIONS } from '../../src/runtime/open.js';
 import { KeyEncryption } from '../../src/signing/kek.js';
 import type { Store, Transaction } from '../../src/store/port.js';
+import { freshStore, type StoreHandle, type StoreKind } from '../support/stores.js';
 
 export const admin: RequestMeta = { actor: null, actorKind: null, sourceIp: '127.0.0.1', requestId: 'req_test' };
 
@@ -43,6 +44,26 @@ export async function rotationNode(store: Store, ctx: ManualContext, masterKey: 
       policies.close();
     },
   };
+}
+
+/** A fresh, migrated store of `kind` with one rotation node on it, its clock at 2030-01-01. */
+export interface RotationFixture {
+  readonly handle: StoreHandle;
+  readonly store: Store;
+  readonly ctx: ManualContext;
+  readonly node: RotationNode;
+}
+
+export async function rotationFixture(kind: StoreKind, masterKey: Uint8Array): Promise<RotationFixture> {
+  const handle = await freshStore(kind);
+  const ctx = manualContext(new Date('2030-01-01T00:00:00Z'));
+  return { handle, store: handle.store, ctx, node: await rotationNode(handle.store, ctx, masterKey) };
+}
+
+/** Closes what {@link rotationFixture} opened. */
+export async function closeFixture(fixture: Pick<RotationFixture, 'handle' | 'node'>): Promise<void> {
+  fixture.node.close();
+  await fixture.handle.dispose();
 }
 
 /** Every event of `type` in the store, in order. */
