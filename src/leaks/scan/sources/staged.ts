@@ -220,6 +220,8 @@ function onAddedLine(file: StagedFile, f: Finding): boolean {
  */
 export async function scanStaged(repo: string, ctx: ScanContext): Promise<SourceResult> {
   const diff = stagedContents(repo);
+  // Should compiling throw, git's failure is not also reported as an unhandled rejection.
+  diff.catch(() => undefined);
   // The engine compiles (the first use of `engine`, ~15 ms of a hook's process) while git
   // computes the diff: its process is already started when stagedContents returns.
   const max = ctx.pool.engine.maxFileBytes;
