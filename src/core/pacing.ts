@@ -41,6 +41,12 @@ export interface Pause {
   readonly busyMs: number;
 }
 
+/** What one step of scheduled rotation did: credentials rotated, and due ones it left (claimed elsewhere, refused). */
+export interface ChunkCounts {
+  readonly rotated: number;
+  readonly skipped: number;
+}
+
 /** The least fraction of its share a step keeps however busy the process is (see the module comment). */
 export const PACING_FLOOR = 0.25;
 
@@ -62,6 +68,21 @@ export class Pacer {
     const began = this.#clock.now();
     const result = await step();
     return { result, pause: await this.pauseAfter(this.#clock.now() - began) };
+  }
+
+  /**
+   * Runs `step` on `items` in slices of `size`, one after another, pacing after each (see
+   * {@link run}); resolves to the sums of what the steps counted.
+   */
+  async runChunks<T>(items: readonly T[], size: number, step: (chunk: T[]) => Promise<ChunkCounts>): Promise<ChunkCounts> {
+    let rotated = 0;
+    let skipped = 0;
+    for (let start = 0; start < items.length; start += size) {
+      const { result } = await this.run(() => step(items.slice(start, start + size)));
+      rotated += result.rotated;
+      skipped += result.skipped;
+    }
+    return { rotated, skipped };
   }
 
   /** Waits after a step that took `stepMs`. */

@@ -875,18 +875,12 @@ export class KeyService {
       "SELECT id FROM api_keys WHERE status = 'active' AND rotate_at IS NOT NULL AND rotate_at <= ? ORDER BY rotate_at, id LIMIT ?",
       [now, limit],
     );
-    let rotated = 0;
-    let skipped = 0;
-    for (let start = 0; start < due.length; start += ROTATION_CHUNK) {
-      const chunk = due.slice(start, start + ROTATION_CHUNK).map((d) => d.id);
-      // Counted per attempt: a transaction the store runs again must not count twice. Bounded
-      // share: verification (and everything else) gets the event loop for the rest, the work the
-      // chunk triggers afterwards counted as the chunk's.
-      const { result: done } = await this.#pacer.run(() => this.#store.transaction((tx) => this.#rotateChunk(tx, chunk, now)));
-      rotated += done.rotated;
-      skipped += done.skipped;
-    }
-    return { rotated, skipped, more: due.length === limit };
+    // Counted per attempt: a transaction the store runs again must not count twice. Bounded share:
+    // verification (and everything else) gets the event loop for the rest, the work a chunk
+    // triggers afterwards counted as the chunk's.
+    const ids = due.map((d) => d.id);
+    const done = await this.#pacer.runChunks(ids, ROTATION_CHUNK, (chunk) => this.#store.transaction((tx) => this.#rotateChunk(tx, chunk, now)));
+    return { ...done, more: due.length === limit };
   }
 
   /** One transaction of scheduled rotations (see {@link rotateDue}). */

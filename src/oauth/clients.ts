@@ -595,16 +595,10 @@ export class ClientService {
       "SELECT id FROM oauth_clients WHERE secret_rotate_at IS NOT NULL AND secret_rotate_at <= ? AND status = 'active' ORDER BY secret_rotate_at, id LIMIT ?",
       [now, limit],
     );
-    let rotated = 0;
-    let skipped = 0;
-    for (let start = 0; start < due.length; start += SECRET_ROTATION_CHUNK) {
-      const ids = due.slice(start, start + SECRET_ROTATION_CHUNK).map((d) => d.id);
-      // Counted per attempt: a transaction the store runs again must not count twice.
-      const { result: done } = await this.#pacer.run(() => this.#o.store.transaction((tx) => this.#rotateChunk(tx, ids, now)));
-      rotated += done.rotated;
-      skipped += done.skipped;
-    }
-    return { rotated, skipped, more: due.length === limit };
+    // Counted per attempt: a transaction the store runs again must not count twice.
+    const ids = due.map((d) => d.id);
+    const done = await this.#pacer.runChunks(ids, SECRET_ROTATION_CHUNK, (chunk) => this.#o.store.transaction((tx) => this.#rotateChunk(tx, chunk, now)));
+    return { ...done, more: due.length === limit };
   }
 
   /** One transaction of scheduled secret rotations (see {@link rotateDue}). */
