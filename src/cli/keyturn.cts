@@ -2,10 +2,11 @@
 /**
  * The installed `keyturn` bin. CommonJS on purpose: node loads it synchronously, so it runs before
  * libuv's thread pool starts (an ES module entry is read through that pool, which then has its
- * size already). keyturn's pool signs access tokens (ES256/EdDSA off the event loop); libuv's
- * default of 4 threads on a 2-core machine spends CPU waking and parking threads that have no
- * core to run on: about 12% of the token endpoint's CPU per request measured there. The pool gets
- * the machine's cores (at least 2, at most 4) unless `UV_THREADPOOL_SIZE` is set.
+ * size already). The pool reads files (scans), resolves names and runs node's asynchronous
+ * crypto; libuv's default of 4 threads on a 2-core machine spends CPU waking and parking threads
+ * that have no core to run on (measured when access tokens were signed there: about 12% of the
+ * token endpoint's CPU per request; they are signed on keyturn's own signing thread now). The pool
+ * gets the machine's cores (at least 2, at most 4) unless `UV_THREADPOOL_SIZE` is set.
  *
  * `keyturn scan` starts from `scan-main.js`, the scan program bundled into one module at build
  * (a pre-commit hook runs it on every commit); every other command from `main.js`.

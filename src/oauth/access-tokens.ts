@@ -114,7 +114,7 @@ export class AccessTokenService {
    * Signs (JWT) or generates (opaque) an access token without touching the store. The token is
    * not valid for introspection until {@link record}ed; the grant id is not part of the token.
    * Call it before opening the transaction that records the token, never inside one: signing is
-   * asynchronous (libuv's thread pool), and on SQLite a transaction holds the single writer for
+   * asynchronous (the signing thread), and on SQLite a transaction holds the single writer for
    * as long as it is open. There is deliberately no method that does both.
    */
   async prepare(

@@ -242,7 +242,7 @@ const TLS_REFUSALS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Step 5, sign (JWT, on libuv's thread pool) or generate (opaque) the decided access token,
+ * Step 5, sign (JWT, on the signing thread) or generate (opaque) the decided access token,
  * outside any store transaction: on SQLite an open transaction holds the one writer.
  */
 export function sign(accessTokens: Pick<AccessTokenService, 'prepare'>, issue: AccessTokenSpec, binding: TokenBinding): Promise<PreparedAccessToken> {
