@@ -1,5 +1,5 @@
 /**
- * OAuth benchmark: `npx tsx bench/oauth.ts [--duration 10] [--warmup 3] [--rounds 2] [--connections 50] [--profile] [--token-only] [--no-write]`
+ * OAuth benchmark: `npx tsx bench/oauth.ts [--duration 10] [--warmup 3] [--rounds 2] [--slices 5] [--connections 50] [--profile] [--token-only] [--no-write]`
  *
  * In one run, on loopback, each server in its own child process, autocannon in this process:
  * - token endpoint: keyturn (its installed bin, `node dist/cli/keyturn.cjs serve`, SQLite) against oidc-provider, both
@@ -39,6 +39,8 @@ export interface OAuthBenchOptions {
   readonly profile?: boolean;
   /** Load only the two token endpoints (no introspection, no local verification): for profiling and quick rounds. */
   readonly tokenOnly?: boolean;
+  /** Turns per round: each target loaded `durationSec / slices` seconds per turn, the targets alternating (default 5). */
+  readonly slices?: number;
 }
 
 interface HttpFigure extends BaseFigure {
@@ -148,37 +150,57 @@ async function load(target: Target, connections: number, durationSec: number): P
   });
 }
 
-/** Runs every target `rounds` times, interleaved so drift hits all alike; warms each up first. */
+/**
+ * Runs every target `rounds` times and warms each up first. A round is `slices` turns: in each,
+ * every target is loaded for `durationSec / slices` seconds, one after the other, so that a change
+ * of the machine's speed during the round (a shared VM's neighbours) hits every target alike
+ * instead of whichever ran in that stretch. A round's req/s is its requests over its seconds.
+ */
 async function measureHttp(targets: Record<string, Target>, o: Required<OAuthBenchOptions>): Promise<Record<string, HttpFigure>> {
   const results: Record<string, Result[]> = {};
+  const perRound: Record<string, number[]> = {};
   const cpu: Record<string, number[]> = {};
   for (const [name, t] of Object.entries(targets)) {
     if (o.warmupSec > 0) await load(t, o.connections, o.warmupSec);
     results[name] = [];
-    void name;
+    perRound[name] = [];
   }
+  const slices = Math.max(1, Math.round(o.slices));
+  const sliceSec = Math.max(1, Math.round(o.durationSec / slices));
   for (let round = 0; round < o.rounds; round++) {
-    for (const [name, t] of Object.entries(targets)) {
-      const before = processCpuMs(t.pid);
-      const r = await load(t, o.connections, o.durationSec);
-      const after = processCpuMs(t.pid);
-      if (before !== undefined && after !== undefined) (cpu[name] ??= []).push(Math.round(((after - before) * 1000) / Math.max(1, r.requests.total)));
-      if (r.non2xx > 0 || r.errors > 0) console.warn(`  ! ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
-      results[name]!.push(r);
-      console.log(`  round ${round + 1} ${name.padEnd(26)} ${Math.round(r.requests.average)} req/s`);
+    const requests: Record<string, number> = {};
+    const seconds: Record<string, number> = {};
+    const cpuMs: Record<string, number> = {};
+    for (let slice = 0; slice < slices; slice++) {
+      for (const [name, t] of Object.entries(targets)) {
+        const before = processCpuMs(t.pid);
+        const r = await load(t, o.connections, sliceSec);
+        const after = processCpuMs(t.pid);
+        if (before !== undefined && after !== undefined) cpuMs[name] = (cpuMs[name] ?? 0) + (after - before);
+        if (r.non2xx > 0 || r.errors > 0) console.warn(`  ! ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+        results[name]!.push(r);
+        requests[name] = (requests[name] ?? 0) + r.requests.total;
+        seconds[name] = (seconds[name] ?? 0) + r.duration;
+      }
+    }
+    for (const name of Object.keys(targets)) {
+      const rate = Math.round(requests[name]! / seconds[name]!);
+      perRound[name]!.push(rate);
+      if (cpuMs[name] !== undefined) (cpu[name] ??= []).push(Math.round((cpuMs[name] * 1000) / Math.max(1, requests[name]!)));
+      console.log(`  round ${round + 1} ${name.padEnd(26)} ${rate} req/s`);
     }
   }
   const figures: Record<string, HttpFigure> = {};
   for (const [name, rs] of Object.entries(results)) {
-    const perRound = rs.map((r) => Math.round(r.requests.average));
+    const rounds = perRound[name]!;
     figures[name] = {
-      reqPerSec: Math.round(perRound.reduce((a, b) => a + b, 0) / perRound.length),
+      reqPerSec: Math.round(rounds.reduce((a, b) => a + b, 0) / rounds.length),
       latencyP50Ms: Math.max(...rs.map((r) => r.latency.p50)),
       latencyP99Ms: Math.max(...rs.map((r) => r.latency.p99)),
       requests: rs.reduce((a, r) => a + r.requests.total, 0),
       non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
       errors: rs.reduce((a, r) => a + r.errors, 0),
-      rounds: perRound,
+      rounds,
       ...(cpu[name] ? { serverCpuUsPerRequest: cpu[name] } : {}),
     };
   }
@@ -288,7 +310,7 @@ async function measureLocalVerification(token: string, jwks: { keys: JWK[] }, is
 /** Runs the OAuth benchmark and returns its figures (also printed as a table). */
 /** What every results file starts with: when, where, and how the load was made. */
 function runHeader(o: Required<OAuthBenchOptions>): Record<string, unknown> {
-  return { at: new Date().toISOString(), node: process.version, cpus: cpus().length, connections: o.connections, durationSec: o.durationSec, rounds: o.rounds };
+  return { at: new Date().toISOString(), node: process.version, cpus: cpus().length, connections: o.connections, durationSec: o.durationSec, rounds: o.rounds, slices: o.slices };
 }
 
 /** The token endpoints side by side: the best rounds' ratio, each round's, and the target. */
@@ -307,7 +329,7 @@ function tokenResult(http: Record<string, HttpFigure>): Record<string, unknown> 
 }
 
 export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Record<string, unknown>> {
-  const o: Required<OAuthBenchOptions> = { durationSec: 10, warmupSec: 3, rounds: 2, connections: 50, profile: false, tokenOnly: false, ...options };
+  const o: Required<OAuthBenchOptions> = { durationSec: 10, warmupSec: 3, rounds: 2, connections: 50, profile: false, tokenOnly: false, slices: 5, ...options };
   ensureBuild();
   const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-oauth-bench-'));
   const profileDir = join(dataDir, 'profile');
@@ -362,7 +384,7 @@ export async function runOAuthBench(options: OAuthBenchOptions = {}): Promise<Re
       if (info.active !== true) throw new Error(`${url}: token not active: ${JSON.stringify(info)}`);
     }
 
-    console.log(`OAuth: autocannon, ${o.connections} connections, ${o.durationSec}s × ${o.rounds} rounds (+${o.warmupSec}s warm-up), ${cpus().length} CPUs, Node ${process.version}`);
+    console.log(`OAuth: autocannon, ${o.connections} connections, ${o.durationSec}s × ${o.rounds} rounds in ${o.slices} alternating slices (+${o.warmupSec}s warm-up), ${cpus().length} CPUs, Node ${process.version}`);
     const tokenTargets = {
       'keyturn token': { url: `${ktUrl}/oauth/token`, authorization: ktJwtAuth, body: ccBody, pid: kt.proc.pid },
       'oidc-provider token': { url: `${opUrl}/token`, authorization: opAuth, body: ccBody, pid: op.proc.pid },
@@ -463,6 +485,7 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
       connections: { type: 'string', default: '50' },
       profile: { type: 'boolean', default: false },
       'token-only': { type: 'boolean', default: false },
+      slices: { type: 'string', default: '5' },
       'no-write': { type: 'boolean', default: false },
     },
   });
@@ -476,6 +499,7 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
       connections: Number(values.connections),
       profile: values.profile,
       tokenOnly: values['token-only'],
+      slices: Number(values.slices),
     });
     if (!values['no-write'] && !values['token-only']) {
       const file = join(root, 'bench/results/oauth.json');
