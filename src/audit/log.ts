@@ -8,14 +8,14 @@
  * modified, deleted, inserted or moved.
  *
  * Ownership: this file is the only SQL that names `audit_leaves` and `audit_checkpoints`; it reads
- * the events through `events.ts` (`readLog`).
+ * the events through `events.ts` (`readLog`), and hashes them with `seal.ts` — on the store's
+ * reader thread when the store has one (SQLite), so the event loop only stores the leaves.
  */
 import { createHash } from 'node:crypto';
 import type { Context } from '../core/context.js';
-import { KeyturnError } from '../core/errors.js';
 import { deriveKey } from '../core/fingerprint.js';
 import type { Queryable, Store } from '../store/port.js';
-import { appendEvent, deleteEventsThrough, logHead, readLog, SYSTEM, type AuditEvent, type EventRetention, type LoggedRow } from './events.js';
+import { appendEvent, deleteEventsThrough, logHead, readLog, SYSTEM, type EventRetention, type LoggedRow } from './events.js';
 import {
   checkpointTime,
   ed25519Signer,
@@ -27,14 +27,10 @@ import {
   type NoteSigner,
   type NoteVerifier,
 } from './checkpoint.js';
-import { canonicalJson } from './formats/record.js';
-import { equalHashes, HASH_SIZE, leafHashOfText, MerkleAccumulator } from './merkle.js';
+import { equalHashes, HASH_SIZE, MerkleAccumulator } from './merkle.js';
+import { CHECKPOINT_EVENT, collectLeaves, PAGE, recordLeaf, type CollectedLeaves, type SealFrom } from './seal.js';
 
-/** The event type a checkpoint is recorded as. */
-export const CHECKPOINT_EVENT = 'audit.checkpoint';
-
-/** Rows read per query while sealing or verifying. */
-const PAGE = 2_000;
+export { CHECKPOINT_EVENT, logRecordBytes, recordLeaf } from './seal.js';
 /**
  * Most records one checkpoint seals: a backlog is sealed in several checkpoints, never one long
  * read, and the transaction storing the leaves holds SQLite's one writer (and this event loop) for
@@ -43,53 +39,8 @@ const PAGE = 2_000;
 const MAX_PER_CHECKPOINT = 5_000;
 /** Leaves per INSERT (4 parameters each: well under SQLite's and PostgreSQL's limits). */
 const LEAF_BATCH = 250;
-
-/**
- * The bytes of a record as a Merkle leaf: the UTF-8 of the RFC 8785 canonical JSON of the event as
- * stored and as `GET /v1/events` returns it (`seq`, `id`, `time`, `type`, `actor`, `target`,
- * `outcome`, `reason`, `sourceIp`, `requestId`, `data`). Derived fields (severity, OCSF class) are
- * not part of it, so a later release that re-classifies a type does not change old leaves.
- *
- * @example
- * ```ts
- * const leaf = leafHash(logRecordBytes(event));
- * ```
- */
-export function logRecordBytes(event: AuditEvent): Uint8Array {
-  return new TextEncoder().encode(logRecordText(event));
-}
-
-/**
- * The canonical JSON text of a record, written directly: the record's member names are fixed, so
- * their RFC 8785 order is too (`actor`, `data`, `id`, `outcome`, `reason`, `requestId`, `seq`,
- * `sourceIp`, `target`, `time`, `type`), and only `data` goes through the general
- * {@link canonicalJson}. The same text as `canonicalJson` of the record (a test holds them equal),
- * without building the canonical record, sorting its members or looking its type up in the
- * catalogue: the checkpointer hashes every event once.
- */
-function logRecordText(event: AuditEvent): string {
-  const { seq, id, time, type, actor, target, outcome, reason, sourceIp, requestId, data } = event;
-  // Anything but text, null and a finite seq (only a hand-made record): the general path decides.
-  if (
-    !(typeof seq === 'number' && Number.isFinite(seq)) ||
-    !plain(id) || !plain(time) || !plain(type) || !plain(actor) || !plain(target) || !plain(outcome) || !plain(reason) || !plain(sourceIp) || !plain(requestId)
-  ) {
-    return canonicalJson({ seq, id, time, type, actor, target, outcome, reason, sourceIp, requestId, data });
-  }
-  return (
-    `{"actor":${JSON.stringify(event.actor)},"data":${canonicalJson(event.data)},"id":${JSON.stringify(event.id)}` +
-    `,"outcome":${JSON.stringify(event.outcome)},"reason":${JSON.stringify(event.reason)},"requestId":${JSON.stringify(event.requestId)}` +
-    `,"seq":${JSON.stringify(event.seq)},"sourceIp":${JSON.stringify(event.sourceIp)},"target":${JSON.stringify(event.target)}` +
-    `,"time":${JSON.stringify(event.time)},"type":${JSON.stringify(event.type)}}`
-  );
-}
-
-const plain = (value: unknown): boolean => value === null || typeof value === 'string';
-
-/** The RFC 9162 leaf hash of one record (its text hashed as UTF-8 without an intermediate copy). */
-export function recordLeaf(event: AuditEvent): Uint8Array {
-  return leafHashOfText(logRecordText(event));
-}
+/** The module whose `collectLeaves` a store's reader thread runs. */
+const SEAL_MODULE = new URL('./seal.js', import.meta.url).href;
 
 /** The deployment's checkpoint key: signer, log origin and the verifier key third parties keep. */
 export interface LogKey {
@@ -148,7 +99,6 @@ function viewOf(row: CheckpointRow): CheckpointView {
   return { size: Number(row.size), lastSeq: Number(row.last_seq), root: row.root, time: new Date(Number(row.time)).toISOString(), note: row.note };
 }
 
-const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const fromHex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
 function edgeOf(row: CheckpointRow): MerkleAccumulator {
@@ -213,55 +163,45 @@ export class AuditLog {
    */
   async checkpoint(): Promise<CheckpointView | undefined> {
     const last = await this.#store.get<CheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY size DESC LIMIT 1');
-    const acc = last ? edgeOf(last) : new MerkleAccumulator();
-    let afterSeq = last ? Number(last.last_seq) : await this.#firstTreeSeq();
-    const { baseSeq } = await logHead(this.#store);
-    const leaves: { idx: number; seq: number; id: string; hash: string }[] = [];
-    let fresh = false;
-    while (leaves.length < MAX_PER_CHECKPOINT) {
-      const rows = await readLog(this.#store, afterSeq, Math.min(PAGE, MAX_PER_CHECKPOINT - leaves.length));
-      for (const row of rows) {
-        if (!('event' in row)) throw new KeyturnError('ERR_INTERNAL', `audit record seq ${row.seq} is unreadable (${row.unreadable}): run keyturn audit verify`);
-        if (row.seq > baseSeq && afterSeq >= baseSeq && row.seq !== afterSeq + 1) {
-          throw new KeyturnError('ERR_INTERNAL', `audit records after seq ${afterSeq} are missing: run keyturn audit verify`);
-        }
-        const hash = recordLeaf(row.event);
-        leaves.push({ idx: acc.size, seq: row.seq, id: row.id, hash: hexOf(hash) });
-        acc.append(hash);
-        if (row.event.type !== CHECKPOINT_EVENT) fresh = true;
-        afterSeq = row.seq;
-      }
-      if (rows.length < PAGE) break;
-      // Let requests in between pages: hashing a page is CPU on this thread.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const from: SealFrom = {
+      afterSeq: last ? Number(last.last_seq) : await this.#firstTreeSeq(),
+      baseSeq: (await logHead(this.#store)).baseSeq,
+      size: last ? Number(last.size) : 0,
+      edge: last ? (JSON.parse(last.edge) as string[]) : [],
+      max: MAX_PER_CHECKPOINT,
+    };
+    // Reading the records back and hashing them is CPU: on the store's reader thread when it has one.
+    const collected: CollectedLeaves = this.#store.readOffThread
+      ? await this.#store.readOffThread<SealFrom, CollectedLeaves>({ module: SEAL_MODULE, name: 'collectLeaves', input: from })
+      : await collectLeaves(this.#store, from);
+    const { leaves, afterSeq, fresh } = collected;
     if (!fresh) return undefined;
     const now = this.#ctx.now();
-    const root = acc.root();
-    const note = signCheckpoint({ origin: this.#key.origin, size: acc.size, root, extensions: [timeExtension(now)] }, [this.#key.signer]);
-    const rootText = Buffer.from(root).toString('base64');
-    const edge = JSON.stringify(acc.state().edge.map(hexOf));
+    const size = collected.size;
+    const rootText = collected.root;
+    const note = signCheckpoint({ origin: this.#key.origin, size, root: new Uint8Array(Buffer.from(rootText, 'base64')), extensions: [timeExtension(now)] }, [this.#key.signer]);
+    const edge = JSON.stringify(collected.edge);
     return this.#store.transaction(async (tx) => {
       // Multi-row inserts: one round trip per LEAF_BATCH leaves, not per leaf.
       for (let at = 0; at < leaves.length; at += LEAF_BATCH) {
         const batch = leaves.slice(at, at + LEAF_BATCH);
         await tx.run(
           `INSERT INTO audit_leaves (idx, seq, event_id, hash) VALUES ${batch.map(() => '(?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
-          batch.flatMap((leaf) => [leaf.idx, leaf.seq, leaf.id, leaf.hash]),
+          batch.flat(),
         );
       }
       const inserted = await tx.run(
         'INSERT INTO audit_checkpoints (size, last_seq, root, edge, note, time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        [acc.size, afterSeq, rootText, edge, note, now.getTime()],
+        [size, afterSeq, rootText, edge, note, now.getTime()],
       );
       if (inserted.changes === 0) return undefined;
       await appendEvent(
         tx,
         this.#ctx,
-        { type: CHECKPOINT_EVENT, target: this.#key.origin, outcome: 'success', data: { size: acc.size, lastSeq: afterSeq, root: rootText, note } },
+        { type: CHECKPOINT_EVENT, target: this.#key.origin, outcome: 'success', data: { size, lastSeq: afterSeq, root: rootText, note } },
         SYSTEM,
       );
-      return { size: acc.size, lastSeq: afterSeq, root: rootText, time: now.toISOString(), note };
+      return { size, lastSeq: afterSeq, root: rootText, time: now.toISOString(), note };
     });
   }
 

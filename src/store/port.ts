@@ -82,6 +82,14 @@ export interface Store extends Queryable {
   subscribe(channel: string, listener: ChangeListener): () => void;
   /** Applies the migrations not yet applied, in id order, each in its own transaction, once per cluster. */
   migrate(migrations: readonly Migration[]): Promise<string[]>;
+  /**
+   * Runs the exported function `task.name(db, task.input)` of the module at `task.module` (a file
+   * URL) on another thread, with a read-only connection of its own that sees what is committed,
+   * and resolves to what it returns (input and result cross as structured clones). For CPU-bound
+   * reads such as hashing the audit log back; absent where there is no such thread (PostgreSQL,
+   * whose reads wait on the network anyway, and an in-memory SQLite database).
+   */
+  readOffThread?<I, O>(task: { readonly module: string; readonly name: string; readonly input: I }): Promise<O>;
   close(): Promise<void>;
 }
 

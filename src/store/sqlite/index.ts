@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { KeyturnError } from '../../core/errors.js';
 import { ListenerRegistry } from '../listeners.js';
 import { holdDatabaseFile } from './lock.js';
+import { ReaderThread } from './reader-thread.js';
 import {
   assertMigrationOrder,
   type CommitScope,
@@ -139,6 +140,9 @@ export class SqliteStore implements Store {
   #idle: (() => void) | undefined;
   #closed = false;
   readonly #release: () => void;
+  /** A read-only connection on another thread, for {@link readOffThread}; only for a database file. */
+  readonly #readerThread: ReaderThread | undefined;
+  readonly readOffThread: Store['readOffThread'];
 
   /**
    * Opens `options.filename`. Throws `ERR_CONFIG` when another process has the file open: SQLite
@@ -170,6 +174,12 @@ export class SqliteStore implements Store {
       throw new KeyturnError('ERR_STORE_UNAVAILABLE', `cannot open SQLite database ${options.filename}`, { cause: err });
     }
     this.#reads = queryable(this.#reader, this.#readerStatements);
+    this.#readerThread = memory ? undefined : new ReaderThread(options.filename);
+    const thread = this.#readerThread;
+    this.readOffThread = thread === undefined ? undefined : (task) => {
+      if (this.#closed) return Promise.reject(new KeyturnError('ERR_STORE_UNAVAILABLE', 'store is closed'));
+      return thread.run(task);
+    };
   }
 
   all<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -345,6 +355,7 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     while (this.#draining || this.#scheduled) await new Promise<void>((resolve) => (this.#draining ? (this.#idle = resolve) : setImmediate(resolve)));
     this.#closed = true;
+    await this.#readerThread?.close();
     if (this.#reader !== this.#writer) this.#reader.close();
     this.#writer.close();
     this.#release();

@@ -1,0 +1,80 @@
+/**
+ * The SQLite store's reader thread (see `reader-thread.ts`): one read-only connection to the
+ * database file, and the tasks the store hands it — a module URL, the name of a function it
+ * exports, and its input. The function gets a {@link Queryable} over this connection (reads only:
+ * a write is refused by SQLite) and its result goes back as a structured clone. Tasks run one at a
+ * time, in order; an error goes back with its message and, for a keyturn error, its code.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Queryable, RunResult, SqlValue } from '../port.js';
+
+interface Task {
+  readonly id: number;
+  readonly module: string;
+  readonly name: string;
+  readonly input: unknown;
+}
+
+const { filename, ts } = workerData as { filename: string; ts: boolean };
+const db = new Database(filename, { readonly: true, fileMustExist: true });
+db.pragma('busy_timeout = 5000');
+
+const statements = new Map<string, Database.Statement>();
+function prepared(sql: string): Database.Statement {
+  let stmt = statements.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    if (statements.size > 100) statements.clear();
+    statements.set(sql, stmt);
+  }
+  return stmt;
+}
+
+const queryable: Queryable = {
+  dialect: 'sqlite',
+  async all<T>(sql: string, params: readonly SqlValue[] = []) {
+    return prepared(sql).all(...(params as unknown[])) as T[];
+  },
+  async get<T>(sql: string, params: readonly SqlValue[] = []) {
+    return prepared(sql).get(...(params as unknown[])) as T | undefined;
+  },
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
+    return { changes: prepared(sql).run(...(params as unknown[])).changes };
+  },
+};
+
+const modules = new Map<string, Record<string, unknown>>();
+/** Loads a task's module: imported when compiled; from TypeScript sources through tsx's require hook. */
+async function load(url: string): Promise<Record<string, unknown>> {
+  let mod = modules.get(url);
+  if (mod === undefined) {
+    if (ts) {
+      let path = fileURLToPath(url);
+      if (path.endsWith('.js') && !existsSync(path)) path = `${path.slice(0, -3)}.ts`;
+      mod = createRequire(import.meta.url)(path) as Record<string, unknown>;
+    } else {
+      mod = (await import(url)) as Record<string, unknown>;
+    }
+    modules.set(url, mod);
+  }
+  return mod;
+}
+
+let queue = Promise.resolve();
+parentPort!.on('message', (task: Task) => {
+  queue = queue.then(async () => {
+    try {
+      const fn = (await load(task.module))[task.name];
+      if (typeof fn !== 'function') throw new Error(`${task.module} exports no function ${task.name}`);
+      const output: unknown = await (fn as (db: Queryable, input: unknown) => Promise<unknown>)(queryable, task.input);
+      parentPort!.postMessage({ id: task.id, output });
+    } catch (err) {
+      const e = err as { message?: unknown; code?: unknown; name?: unknown };
+      parentPort!.postMessage({ id: task.id, error: { message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined, keyturn: e?.name === 'KeyturnError' } });
+    }
+  });
+});
