@@ -16,7 +16,7 @@
  * the RFC 9162 §2.1.3.2 and §2.1.4.2 algorithms step by step, with sizes as bigint so that any
  * uint64 a proof claims is handled exactly.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { KeyturnError } from '../core/errors.js';
 
 /** Bytes in a SHA-256 hash. */
@@ -49,16 +49,26 @@ export function leafHash(entry: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(entry).digest());
 }
 
-/** {@link leafHash} of the UTF-8 bytes of `text`, without encoding them into a buffer of their own first. */
+/**
+ * {@link leafHash} of the UTF-8 bytes of `text`: one-shot SHA-256 of `U+0000` (UTF-8 0x00, the leaf
+ * prefix) followed by the text, without a hash object or a buffer of the text's own.
+ */
 export function leafHashOfText(text: string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(LEAF_PREFIX).update(text, 'utf8').digest());
+  return view(hash('sha256', `\u0000${text}`, 'buffer'));
 }
+
+/** A plain `Uint8Array` over a buffer's bytes (no copy). */
+const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /**
  * The hash of an interior node: `SHA-256(0x01 || left || right)` (RFC 9162 §2.1.1).
  */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest());
+  const input = new Uint8Array(1 + left.length + right.length);
+  input[0] = NODE_PREFIX[0]!;
+  input.set(left, 1);
+  input.set(right, 1 + left.length);
+  return view(hash('sha256', input, 'buffer'));
 }
 
 /** Constant-length byte comparison (hashes are public, so timing does not matter here). */
