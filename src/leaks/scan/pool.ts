@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { KeyturnError } from '../../core/errors.js';
+import { startModuleWorker } from '../../core/worker.js';
 import { compileEngine, type CompiledEngine } from './detect.js';
 import type { EngineConfig, ItemResult } from './types.js';
 import { runTask, taskBytes, type Task } from './work.js';
@@ -38,23 +37,12 @@ interface Pending {
   readonly slot: Slot;
 }
 
-/**
- * Starts a worker running `worker.js` next to this module; from TypeScript sources (tests,
- * tsx) it loads `worker.ts` through tsx's CommonJS hook, since Node 20 workers do not inherit
- * ESM loader hooks.
- */
+/** Starts a scanning thread (`worker.js` next to this module, or `worker.ts` from sources). */
 function startWorker(config: EngineConfig): Worker {
   // Loaded with the first worker: a small scan (a pre-commit hook's) runs on this thread alone.
-  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const require = createRequire(here);
-    const api = require.resolve('tsx/cjs/api');
-    const entry = fileURLToPath(new URL('./worker.ts', here));
-    const code = `require(${JSON.stringify(api)}).register(); require(${JSON.stringify(entry)});`;
-    return new Worker(code, { eval: true, workerData: { config } });
-  }
-  return new Worker(new URL('./worker.js', here), { workerData: { config } });
+  // The bundled scan program rewrites this URL (scripts/bundle-rules.mjs): keep its text.
+  return startModuleWorker(new URL('./worker.js', here), here, { workerData: { config } });
 }
 
 /**

@@ -73,6 +73,7 @@ function bind(params: readonly SqlValue[] | undefined): unknown[] {
   return params ? (params as unknown[]) : [];
 }
 
+/** `sql` prepared once per connection (a bounded cache). */
 function prepared(db: Db, cache: Map<string, Database.Statement>, sql: string): Database.Statement {
   let stmt = cache.get(sql);
   if (!stmt) {
@@ -83,7 +84,8 @@ function prepared(db: Db, cache: Map<string, Database.Statement>, sql: string): 
   return stmt;
 }
 
-function queryable(db: Db, cache: Map<string, Database.Statement>): Omit<Queryable, 'dialect'> {
+/** A {@link Queryable} over a better-sqlite3 connection (without its dialect). */
+export function queryable(db: Db, cache: Map<string, Database.Statement>): Omit<Queryable, 'dialect'> {
   return {
     async all<T>(sql: string, params?: readonly SqlValue[]) {
       return prepared(db, cache, sql).all(...bind(params)) as T[];

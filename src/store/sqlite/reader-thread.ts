@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { KeyturnError, type KeyturnErrorCode } from '../../core/errors.js';
+import { startModuleWorker } from '../../core/worker.js';
 
 interface Pending {
   readonly resolve: (output: unknown) => void;
@@ -10,22 +9,9 @@ interface Pending {
 
 type Answer = { readonly id: number; readonly output: unknown } | { readonly id: number; readonly error: { message: string; code?: string; keyturn: boolean } };
 
-/**
- * Starts `reader-worker.js` next to this module; from TypeScript sources (tests, tsx) it loads
- * `reader-worker.ts` through tsx's CommonJS hook, since Node 20 workers do not inherit ESM loader
- * hooks (as the leak scanner's pool does).
- */
+/** Starts the reader thread (`reader-worker.js` next to this module, or `reader-worker.ts` from sources). */
 function startWorker(filename: string): Worker {
-  const { Worker } = process.getBuiltinModule('node:worker_threads');
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const require = createRequire(here);
-    const api = require.resolve('tsx/cjs/api');
-    const entry = fileURLToPath(new URL('./reader-worker.ts', here));
-    const code = `require(${JSON.stringify(api)}).register(); require(${JSON.stringify(entry)});`;
-    return new Worker(code, { eval: true, name: 'keyturn-sqlite-reader', workerData: { filename, ts: true } });
-  }
-  return new Worker(new URL('./reader-worker.js', here), { name: 'keyturn-sqlite-reader', workerData: { filename, ts: false } });
+  return startModuleWorker(new URL('./reader-worker.js', import.meta.url), import.meta.url, { name: 'keyturn-sqlite-reader', workerData: { filename } });
 }
 
 /**

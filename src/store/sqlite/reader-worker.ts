@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Queryable, RunResult, SqlValue } from '../port.js';
+import type { Queryable } from '../port.js';
+import { queryable as sqliteQueryable } from './index.js';
 
 interface Task {
   readonly id: number;
@@ -23,29 +24,7 @@ const { filename, ts } = workerData as { filename: string; ts: boolean };
 const db = new Database(filename, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 
-const statements = new Map<string, Database.Statement>();
-function prepared(sql: string): Database.Statement {
-  let stmt = statements.get(sql);
-  if (!stmt) {
-    stmt = db.prepare(sql);
-    if (statements.size > 100) statements.clear();
-    statements.set(sql, stmt);
-  }
-  return stmt;
-}
-
-const queryable: Queryable = {
-  dialect: 'sqlite',
-  async all<T>(sql: string, params: readonly SqlValue[] = []) {
-    return prepared(sql).all(...(params as unknown[])) as T[];
-  },
-  async get<T>(sql: string, params: readonly SqlValue[] = []) {
-    return prepared(sql).get(...(params as unknown[])) as T | undefined;
-  },
-  async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-    return { changes: prepared(sql).run(...(params as unknown[])).changes };
-  },
-};
+const queryable: Queryable = { dialect: 'sqlite', ...sqliteQueryable(db, new Map<string, Database.Statement>()) };
 
 const modules = new Map<string, Record<string, unknown>>();
 /** Loads a task's module: imported when compiled; from TypeScript sources through tsx's require hook. */
