@@ -178,8 +178,8 @@ export class AuditLog {
     if (!fresh) return undefined;
     const now = this.#ctx.now();
     const size = collected.size;
-    const rootText = collected.root;
-    const note = signCheckpoint({ origin: this.#key.origin, size, root: new Uint8Array(Buffer.from(rootText, 'base64')), extensions: [timeExtension(now)] }, [this.#key.signer]);
+    const rootText = Buffer.from(collected.root).toString('base64');
+    const note = signCheckpoint({ origin: this.#key.origin, size, root: collected.root, extensions: [timeExtension(now)] }, [this.#key.signer]);
     const edge = JSON.stringify(collected.edge);
     return this.#store.transaction(async (tx) => {
       // Multi-row inserts: one round trip per LEAF_BATCH leaves, not per leaf.

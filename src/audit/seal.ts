@@ -80,10 +80,10 @@ export interface SealFrom {
 export interface CollectedLeaves {
   /** `[idx, seq, event id, hex leaf hash]` per record, in order. */
   readonly leaves: [number, number, string, string][];
-  /** The tree after them: size, right edge (hex), root (base64). */
+  /** The tree after them: size, right edge (hex), root. */
   readonly size: number;
   readonly edge: string[];
-  readonly root: string;
+  readonly root: Uint8Array;
   /** The last sequence number sealed. */
   readonly afterSeq: number;
   /** Whether any record but a checkpoint event is among them (else nothing needs sealing). */
@@ -119,5 +119,5 @@ export async function collectLeaves(db: Queryable, from: SealFrom): Promise<Coll
     // Let other work in between pages: hashing a page is CPU on this thread.
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return { leaves, size: acc.size, edge: acc.state().edge.map(hexOf), root: Buffer.from(acc.root()).toString('base64'), afterSeq, fresh };
+  return { leaves, size: acc.size, edge: acc.state().edge.map(hexOf), root: acc.root(), afterSeq, fresh };
 }

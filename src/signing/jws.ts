@@ -19,7 +19,7 @@ function encodedHeader(header: { alg: SigningAlg; typ?: string; kid?: string }):
 }
 
 /** The process's signing thread (see {@link SigningThread}), started by the first signature. */
-export const signingThread = new SigningThread();
+const signingThread = new SigningThread();
 
 /**
  * Signs a JWT in JWS compact serialisation (RFC 7515 §7.1) with node:crypto: ES256 (ECDSA P-256 /

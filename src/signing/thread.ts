@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { Worker } from 'node:worker_threads';
+import { WorkerLink } from '../core/worker.js';
 
 /**
  * The signing thread's code, run with `eval` and no module system of its own (node's built-ins come
@@ -38,7 +38,7 @@ parentPort.on('message', (m) => {
       out[i] = { error: String(err && err.message || err) };
     }
   }
-  parentPort.postMessage({ batch: m.batch, out });
+  parentPort.postMessage({ id: m.id, out });
 });
 `;
 
@@ -48,6 +48,12 @@ type Job = readonly [keyId: number, es256: boolean, header: string, payload: str
 interface Waiter {
   readonly resolve: (jws: string) => void;
   readonly reject: (err: Error) => void;
+}
+
+/** The thread's answer to a batch: per job the JWS, or the error's message. */
+interface Answer {
+  readonly id: number;
+  readonly out: readonly (string | { error: string })[];
 }
 
 /**
@@ -62,112 +68,78 @@ interface Waiter {
  * each is used, and are dropped there when the main thread's `KeyObject` is collected. The thread
  * is started on the first signature and keeps the process alive only while signatures are pending.
  * If it fails or exits, what it had is refused with the cause and the next signature starts a new
- * one.
+ * one, to which the keys are sent again ({@link WorkerLink}).
  */
 export class SigningThread {
-  #worker: Worker | undefined;
-  #jobs: Job[] = [];
-  #waiters: Waiter[] = [];
-  #scheduled = false;
-  #batch = 0;
-  readonly #inFlight = new Map<number, Waiter[]>();
-  /** Keys the current thread holds, by the number it knows them under. */
+  readonly #link = new WorkerLink<Answer>(
+    () => {
+      const { Worker } = process.getBuiltinModule('node:worker_threads');
+      return new Worker(WORKER_CODE, { eval: true, name: 'keyturn-signer', execArgv: [] });
+    },
+    (code) => new Error(`the signing thread exited (code ${code})`),
+  );
+  /** The worker generation the keys below were sent to. */
+  #generation = 0;
+  /** Keys that thread holds (or is about to be sent), by the number it knows them under. */
   #ids = new WeakMap<KeyObject, number>();
   #nextKeyId = 0;
   #newKeys: [number, KeyObject][] = [];
   #dropped: number[] = [];
-  readonly #collected = new FinalizationRegistry<{ id: number; worker: Worker }>((held) => {
-    if (held.worker === this.#worker) this.#dropped.push(held.id);
+  readonly #collected = new FinalizationRegistry<{ id: number; generation: number }>((held) => {
+    if (held.generation === this.#generation) this.#dropped.push(held.id);
   });
+  /** The batch being gathered during this turn of the event loop. */
+  #jobs: Job[] = [];
+  #waiters: Waiter[] = [];
 
   /** Resolves to the JWS compact serialisation of `payload` (JSON text) under `header` (encoded), signed with `key`. */
   sign(key: KeyObject, es256: boolean, header: string, payload: string): Promise<string> {
-    const worker = this.#ensure();
+    const generation = this.#link.generation;
+    if (generation !== this.#generation) {
+      // A new thread (the first, or one replacing a failed one) holds no key yet.
+      this.#generation = generation;
+      this.#ids = new WeakMap();
+      this.#newKeys = [];
+      this.#dropped = [];
+    }
     let id = this.#ids.get(key);
     if (id === undefined) {
       id = ++this.#nextKeyId;
       this.#ids.set(key, id);
       this.#newKeys.push([id, key]);
-      this.#collected.register(key, { id, worker });
+      this.#collected.register(key, { id, generation });
     }
+    if (this.#jobs.length === 0) setImmediate(this.#flush);
     this.#jobs.push([id, es256, header, payload]);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flush);
-    }
     return new Promise<string>((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
-  #ensure(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
-    const { Worker } = process.getBuiltinModule('node:worker_threads');
-    const worker = new Worker(WORKER_CODE, { eval: true, name: 'keyturn-signer', execArgv: [] });
-    worker.unref();
-    worker.on('message', (m: { batch: number; out: (string | { error: string })[] }) => this.#answer(m));
-    const failAll = (err: Error) => {
-      if (this.#worker !== worker) return;
-      this.#forget();
-      const pending = [...this.#inFlight.values()].flat();
-      this.#inFlight.clear();
-      for (const w of pending) w.reject(err);
-    };
-    worker.on('error', failAll);
-    worker.on('exit', (code) => failAll(new Error(`the signing thread exited (code ${code})`)));
-    this.#worker = worker;
-    return worker;
-  }
-
-  /** Forgets the current thread: keys are sent again to the next one. */
-  #forget(): void {
-    this.#worker = undefined;
-    this.#ids = new WeakMap();
-    this.#newKeys = [];
-    this.#dropped = [];
-  }
-
   readonly #flush = (): void => {
-    this.#scheduled = false;
     const jobs = this.#jobs;
     const waiters = this.#waiters;
     this.#jobs = [];
     this.#waiters = [];
-    const worker = this.#worker;
-    if (worker === undefined) {
-      // The thread failed between the request and this turn: its keys are gone with it.
-      for (const w of waiters) w.reject(new Error('the signing thread failed'));
-      return;
-    }
-    const batch = ++this.#batch;
-    if (this.#inFlight.size === 0) worker.ref();
-    this.#inFlight.set(batch, waiters);
-    const message: { batch: number; jobs: Job[]; keys?: [number, KeyObject][]; drop?: number[] } = { batch, jobs };
-    if (this.#newKeys.length > 0) {
-      message.keys = this.#newKeys;
-      this.#newKeys = [];
-    }
-    if (this.#dropped.length > 0) {
-      message.drop = this.#dropped;
-      this.#dropped = [];
-    }
-    worker.postMessage(message);
+    const keys = this.#newKeys;
+    const drop = this.#dropped;
+    this.#newKeys = [];
+    this.#dropped = [];
+    this.#link.send(
+      (id) => ({ id, jobs, ...(keys.length > 0 ? { keys } : {}), ...(drop.length > 0 ? { drop } : {}) }),
+      (answer) => {
+        for (let i = 0; i < waiters.length; i++) {
+          const out = answer.out[i];
+          if (typeof out === 'string') waiters[i]!.resolve(out);
+          else waiters[i]!.reject(new Error(`signing failed: ${out?.error ?? 'no answer'}`));
+        }
+      },
+      (err) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
   };
 
-  #answer(m: { batch: number; out: (string | { error: string })[] }): void {
-    const waiters = this.#inFlight.get(m.batch);
-    if (waiters === undefined) return;
-    this.#inFlight.delete(m.batch);
-    if (this.#inFlight.size === 0) this.#worker?.unref();
-    for (let i = 0; i < waiters.length; i++) {
-      const out = m.out[i];
-      if (typeof out === 'string') waiters[i]!.resolve(out);
-      else waiters[i]!.reject(new Error(`signing failed: ${out?.error ?? 'no answer'}`));
-    }
-  }
-
   /** Stops the thread (tests); pending signatures are refused, and the next one starts a new thread. */
-  async close(): Promise<void> {
-    const worker = this.#worker;
-    if (worker === undefined) return;
-    await worker.terminate();
+  close(): Promise<void> {
+    return this.#link.close();
   }
 }
