@@ -7,7 +7,8 @@ describe('the server runs its background work on the job runner', () => {
   const ctx = manualContext(new Date('2032-04-01T00:00:00Z'));
 
   beforeAll(async () => {
-    server = await startTestServer({ signingKeyRotation: '1d' }, ctx);
+    // The checkpoint timer at its default (the test server turns it off unless asked).
+    server = await startTestServer({ signingKeyRotation: '1d', checkpointInterval: '1m' }, ctx);
   });
   afterAll(async () => server.stop());
 

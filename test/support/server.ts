@@ -49,9 +49,13 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
   // The detection engine adds findings about what a test does (a revoked key presented again) at a
   // time of its own; tests that list events exactly would race it. Tests of detections turn it on.
   const detections = JSON.stringify({ enabled: false });
+  // Likewise the checkpoint timer (a minute): its \`audit.checkpoint\` event lands whenever the run
+  // ends — on SQLite after the reader thread has started — so it is off unless a test asks for it;
+  // checkpoints every \`checkpointEvery\` events stay on.
+  const checkpointInterval = '0';
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', detections, ...overrides, ...(await clusterSettings(overrides)) } });
+    const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', detections, checkpointInterval, ...overrides, ...(await clusterSettings(overrides)) } });
     server = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
   } catch (err) {
     // A start a test expects to be refused leaves no data directory behind.
