@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ConfigFlags } from '../../src/config/schema.js';
 import type { Context } from '../../src/core/context.js';
 import type { Logger } from 'pino';
+import { CHECKPOINT_JOB } from '../../src/runtime/housekeeping.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 
@@ -39,6 +40,19 @@ async function clusterSettings(overrides: ConfigFlags): Promise<ConfigFlags> {
 }
 
 /**
+ * Waits (up to 10 s) for the checkpoint job's run at start, when the server registered the job: its
+ * \`audit.checkpoint\` event would otherwise land after a test's first steps (a sink added
+ * \`--from now\` received it). Only this job: the other jobs' first runs are what some tests watch.
+ */
+async function startupCheckpoint(server: RunningServer): Promise<void> {
+  const runner = server.kt.jobs.runner;
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    const job = (await runner.list()).find((j) => j.name === CHECKPOINT_JOB);
+    if (job === undefined || job.runs >= 1) return;
+  }
+}
+
+/**
  * Starts a real keyturn on a free loopback port with a temporary data dir (SQLite unless
  * `overrides.db` says otherwise).
  */
@@ -51,7 +65,8 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
   const detections = JSON.stringify({ enabled: false });
   // Likewise the checkpoint timer (a minute): its \`audit.checkpoint\` event lands whenever the run
   // ends — on SQLite after the reader thread has started — so it is off unless a test asks for it;
-  // checkpoints every \`checkpointEvery\` events stay on.
+  // checkpoints every \`checkpointEvery\` events stay on, and so does the job's one run at start
+  // (it seals the bootstrap events), which is waited for below.
   const checkpointInterval = '0';
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -62,6 +77,7 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+  await startupCheckpoint(server);
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {
     ...server,
