@@ -41,8 +41,8 @@ async function clusterSettings(overrides: ConfigFlags): Promise<ConfigFlags> {
 
 /**
  * Waits (up to 10 s) for the checkpoint job's run at start, when the server registered the job: its
- * \`audit.checkpoint\` event would otherwise land after a test's first steps (a sink added
- * \`--from now\` received it). Only this job: the other jobs' first runs are what some tests watch.
+ * `audit.checkpoint` event would otherwise land after a test's first steps (a sink added
+ * `--from now` received it). Only this job: the other jobs' first runs are what some tests watch.
  */
 async function startupCheckpoint(server: RunningServer): Promise<void> {
   const runner = server.kt.jobs.runner;
@@ -63,9 +63,9 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
   // The detection engine adds findings about what a test does (a revoked key presented again) at a
   // time of its own; tests that list events exactly would race it. Tests of detections turn it on.
   const detections = JSON.stringify({ enabled: false });
-  // Likewise the checkpoint timer (a minute): its \`audit.checkpoint\` event lands whenever the run
+  // Likewise the checkpoint timer (a minute): its `audit.checkpoint` event lands whenever the run
   // ends — on SQLite after the reader thread has started — so it is off unless a test asks for it;
-  // checkpoints every \`checkpointEvery\` events stay on, and so does the job's one run at start
+  // checkpoints every `checkpointEvery` events stay on, and so does the job's one run at start
   // (it seals the bootstrap events), which is waited for below.
   const checkpointInterval = '0';
   let server: Awaited<ReturnType<typeof startServer>>;
