@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ConfigFlags } from '../../src/config/schema.js';
 import type { Context } from '../../src/core/context.js';
 import type { Logger } from 'pino';
+import { vi } from 'vitest';
 import { CHECKPOINT_JOB } from '../../src/runtime/housekeeping.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { startServer, type RunningServer } from '../../src/runtime/serve.js';
@@ -40,16 +41,20 @@ async function clusterSettings(overrides: ConfigFlags): Promise<ConfigFlags> {
 }
 
 /**
- * Waits (up to 10 s) for the checkpoint job's run at start, when the server registered the job: its
- * `audit.checkpoint` event would otherwise land after a test's first steps (a sink added
- * `--from now` received it). Only this job: the other jobs' first runs are what some tests watch.
+ * Waits for the checkpoint job's run at start, when the job is registered: its `audit.checkpoint`
+ * event would otherwise land after a test's first steps (a sink added `--from now` received it).
+ * Only this job: the other jobs' first runs are what some tests watch. A run that never comes fails
+ * the start (vitest's `vi.waitFor`, 10 s).
  */
 async function startupCheckpoint(server: RunningServer): Promise<void> {
   const runner = server.kt.jobs.runner;
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
-    const job = (await runner.list()).find((j) => j.name === CHECKPOINT_JOB);
-    if (job === undefined || job.runs >= 1) return;
-  }
+  if (!(await runner.list()).some((j) => j.name === CHECKPOINT_JOB)) return;
+  await vi.waitFor(
+    async () => {
+      if ((await runner.get(CHECKPOINT_JOB)).runs < 1) throw new Error(`${CHECKPOINT_JOB} has not run since the server started`);
+    },
+    { timeout: 10_000, interval: 20 },
+  );
 }
 
 /**
@@ -68,16 +73,18 @@ export async function startTestServer(overrides: ConfigFlags = {}, ctx?: Context
   // checkpoints every `checkpointEvery` events stay on, and so does the job's one run at start
   // (it seals the bootstrap events), which is waited for below.
   const checkpointInterval = '0';
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let started: RunningServer | undefined;
   try {
     const config = loadConfig({ flags: { dataDir, port: 0, logLevel: 'silent', egressAllow: '127.0.0.0/8,::1', detections, checkpointInterval, ...overrides, ...(await clusterSettings(overrides)) } });
-    server = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
+    started = await startServer(config, { logger, ...(ctx ? { ctx } : {}) });
+    await startupCheckpoint(started);
   } catch (err) {
-    // A start a test expects to be refused leaves no data directory behind.
+    // A start a test expects to be refused leaves no server and no data directory behind.
+    await started?.close();
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  await startupCheckpoint(server);
+  const server = started;
   const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
   return {
     ...server,
